@@ -1,0 +1,84 @@
+/**
+ * @module entry. The ledger entry and its canonical binary encoding, the bytes a Merkle leaf hashes.
+ *
+ * Layout (all integers big-endian; see docs/FORMATS.md):
+ *
+ *   u8   format version            = 1
+ *   u64  index                     ledger position, 0-based
+ *   u8   op                        0 = put, 1 = delete
+ *   u32  key length, then the key  UTF-8, 1..1024 bytes
+ *   32B  value hash                SHA-256 of the value (of the empty string for a delete)
+ *   u64  value size in bytes       0 for a delete
+ *   u16  content type length, then the content type (ASCII, 0..255 bytes)
+ *   u64  timestamp                 milliseconds since the Unix epoch, chosen by the leader
+ *   i64  prev index                index of the key's previous entry, or -1
+ *
+ * Every variable-length field carries its length, so no two different entries share an encoding.
+ */
+
+import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
+
+export type Op = "put" | "delete";
+
+export interface Entry {
+  index: number;
+  op: Op;
+  key: string;
+  /** SHA-256 of the value, 32 bytes. */
+  valueHash: Uint8Array;
+  valueBytes: number;
+  contentType: string;
+  timestampMs: number;
+  /** Index of the previous entry for the same key, or -1. */
+  prevIndex: number;
+}
+
+export const entryFormatVersion = 1;
+export const keyBytesMax = 1024;
+export const contentTypeBytesMax = 255;
+export const hashBytes = 32;
+
+const opCodes: Record<Op, number> = { put: 0, delete: 1 };
+
+/** Encodes an entry canonically. Precondition: the entry is well formed (asserted). */
+export function encodeEntry(entry: Entry): Uint8Array {
+  const key = utf8(entry.key);
+  const contentType = utf8(entry.contentType);
+  assert(Number.isSafeInteger(entry.index) && entry.index >= 0, `bad entry index ${entry.index}`);
+  assert(key.length >= 1 && key.length <= keyBytesMax, `bad key length ${key.length}`);
+  assert(contentType.length <= contentTypeBytesMax, `bad content type length ${contentType.length}`);
+  assert(entry.valueHash.length === hashBytes, `value hash must be ${hashBytes} bytes`);
+  assert(entry.prevIndex >= -1 && entry.prevIndex < entry.index, `bad prevIndex ${entry.prevIndex} for index ${entry.index}`);
+  assert(entry.op === "put" || entry.valueBytes === 0, "a delete has no value");
+  const writer = new ByteWriter(64 + key.length + contentType.length);
+  writer
+    .u8(entryFormatVersion)
+    .u64(entry.index)
+    .u8(opCodes[entry.op])
+    .lengthPrefixed(key)
+    .bytes(entry.valueHash)
+    .u64(entry.valueBytes)
+    .u16(contentType.length)
+    .bytes(contentType)
+    .u64(entry.timestampMs)
+    .i64(entry.prevIndex);
+  return writer.finish();
+}
+
+/** Decodes a canonical entry; throws a RangeError or TypeError on malformed bytes. */
+export function decodeEntry(bytes: Uint8Array): Entry {
+  const reader = new ByteReader(bytes);
+  const version = reader.u8();
+  if (version !== entryFormatVersion) throw new RangeError(`unknown entry format version ${version}`);
+  const index = reader.u64();
+  const opCode = reader.u8();
+  if (opCode !== 0 && opCode !== 1) throw new RangeError(`unknown op code ${opCode}`);
+  const key = fromUtf8(reader.lengthPrefixed());
+  const valueHash = reader.bytes(hashBytes).slice();
+  const valueBytes = reader.u64();
+  const contentType = fromUtf8(reader.bytes(reader.u16()));
+  const timestampMs = reader.u64();
+  const prevIndex = reader.i64();
+  if (reader.remaining !== 0) throw new RangeError(`${reader.remaining} trailing bytes after entry`);
+  return { index, op: opCode === 0 ? "put" : "delete", key, valueHash, valueBytes, contentType, timestampMs, prevIndex };
+}

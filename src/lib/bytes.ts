@@ -1,0 +1,223 @@
+/**
+ * @module bytes. Byte helpers shared by every layer: hex and base64 codecs, concatenation,
+ * comparison, and a growable big-endian writer / bounds-checked reader for binary layouts.
+ */
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+export function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
+/** Decodes UTF-8, throwing a TypeError on invalid sequences. */
+export function fromUtf8(bytes: Uint8Array): string {
+  return textDecoder.decode(bytes);
+}
+
+const hexDigits = "0123456789abcdef";
+
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    out += hexDigits[b >> 4]! + hexDigits[b & 15]!;
+  }
+  return out;
+}
+
+/** Parses lowercase or uppercase hex; returns undefined for odd length or non-hex characters. */
+export function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Parses standard base64; returns undefined when the text is not valid base64. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  try {
+    const binary = atob(text);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A growable big-endian binary writer. */
+export class ByteWriter {
+  private buffer: Uint8Array;
+  private view: DataView;
+  private length = 0;
+
+  constructor(initialBytes = 256) {
+    this.buffer = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.length + bytes;
+    if (needed <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < needed) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buffer.subarray(0, this.length));
+    this.buffer = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(value: number): this {
+    this.reserve(1);
+    this.view.setUint8(this.length, value);
+    this.length += 1;
+    return this;
+  }
+
+  u16(value: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.length, value);
+    this.length += 2;
+    return this;
+  }
+
+  u32(value: number): this {
+    this.reserve(4);
+    this.view.setUint32(this.length, value);
+    this.length += 4;
+    return this;
+  }
+
+  /** Writes a non-negative safe integer as an unsigned 64-bit big-endian value. */
+  u64(value: number): this {
+    this.reserve(8);
+    this.view.setBigUint64(this.length, BigInt(value));
+    this.length += 8;
+    return this;
+  }
+
+  /** Writes a safe integer as a signed 64-bit (two's complement) big-endian value. */
+  i64(value: number): this {
+    this.reserve(8);
+    this.view.setBigInt64(this.length, BigInt(value));
+    this.length += 8;
+    return this;
+  }
+
+  bytes(data: Uint8Array): this {
+    this.reserve(data.length);
+    this.buffer.set(data, this.length);
+    this.length += data.length;
+    return this;
+  }
+
+  /** Writes a u32 length prefix followed by the bytes. */
+  lengthPrefixed(data: Uint8Array): this {
+    return this.u32(data.length).bytes(data);
+  }
+
+  get size(): number {
+    return this.length;
+  }
+
+  /** Returns a copy of the written bytes. */
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.length);
+  }
+}
+
+/** A bounds-checked big-endian reader; every read past the end throws a RangeError. */
+export class ByteReader {
+  private readonly view: DataView;
+  offset = 0;
+
+  constructor(private readonly data: Uint8Array) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private need(bytes: number): void {
+    if (this.offset + bytes > this.data.length) {
+      throw new RangeError(`read of ${bytes} bytes at offset ${this.offset} passes the end (${this.data.length})`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.view.getUint8(this.offset++);
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.offset);
+    this.offset += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  u64(): number {
+    this.need(8);
+    const v = this.view.getBigUint64(this.offset);
+    this.offset += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError("u64 exceeds the safe integer range");
+    return Number(v);
+  }
+
+  i64(): number {
+    this.need(8);
+    const v = this.view.getBigInt64(this.offset);
+    this.offset += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new RangeError("i64 exceeds the safe integer range");
+    }
+    return Number(v);
+  }
+
+  bytes(length: number): Uint8Array {
+    this.need(length);
+    const out = this.data.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+
+  lengthPrefixed(): Uint8Array {
+    return this.bytes(this.u32());
+  }
+
+  get remaining(): number {
+    return this.data.length - this.offset;
+  }
+}

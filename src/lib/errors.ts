@@ -1,0 +1,86 @@
+/**
+ * @module errors. Expected failures are values with a stable `code` and an HTTP `status`.
+ * Codes are part of the public API: never rename one.
+ */
+
+export type ErrorCode =
+  | "invalid_key"
+  | "invalid_value"
+  | "invalid_request"
+  | "invalid_json"
+  | "invalid_version"
+  | "invalid_index"
+  | "invalid_range"
+  | "key_too_large"
+  | "value_too_large"
+  | "batch_too_large"
+  | "payload_too_large"
+  | "not_found"
+  | "version_not_found"
+  | "deleted"
+  | "precondition_failed"
+  | "method_not_allowed"
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "not_leader"
+  | "no_leader"
+  | "unavailable"
+  | "timeout"
+  | "shutting_down"
+  | "conflict"
+  | "verification_failed"
+  | "internal";
+
+export const statusOfCode: Record<ErrorCode, number> = {
+  invalid_key: 400,
+  invalid_value: 400,
+  invalid_request: 400,
+  invalid_json: 400,
+  invalid_version: 400,
+  invalid_index: 400,
+  invalid_range: 400,
+  key_too_large: 413,
+  value_too_large: 413,
+  batch_too_large: 413,
+  payload_too_large: 413,
+  not_found: 404,
+  version_not_found: 404,
+  deleted: 404,
+  precondition_failed: 412,
+  method_not_allowed: 405,
+  unauthorized: 401,
+  forbidden: 403,
+  rate_limited: 429,
+  not_leader: 503,
+  no_leader: 503,
+  unavailable: 503,
+  timeout: 503,
+  shutting_down: 503,
+  conflict: 409,
+  verification_failed: 500,
+  internal: 500,
+};
+
+/** An expected failure with a stable code; `status` follows from the code unless given. */
+export class ScribeError extends Error {
+  override name = "ScribeError";
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.code = code;
+    this.status = statusOfCode[code];
+    this.details = details;
+  }
+
+  toJSON(): { error: string; code: ErrorCode } & Record<string, unknown> {
+    return { error: this.message, code: this.code, ...(this.details ?? {}) };
+  }
+}
+
+export function isScribeError(error: unknown): error is ScribeError {
+  return error instanceof ScribeError;
+}

@@ -1,0 +1,5 @@
+/** @module lib. Leaf utilities; imports nothing from the project. */
+export * from "./assert.ts";
+export * from "./bytes.ts";
+export * from "./errors.ts";
+export * from "./random.ts";
