@@ -1,0 +1,109 @@
+/**
+ * @module s3-server. Starts a real S3-compatible server (the npm package `s3rver`) on 127.0.0.1
+ * with a free port and a temporary directory, for tests, benches and local scripts.
+ *
+ * s3rver 3.7.1 needs two shims under Bun, applied once at load time (node_modules is untouched):
+ *  - its ListObjects continuation token is encrypted with the `des` cipher name, which Bun's
+ *    node:crypto only knows as `des-cbc`: `createCipheriv`/`createDecipheriv` map the name;
+ *  - its filesystem store walks directories in `readdirSync` order, which is not sorted under
+ *    Bun, so a listing comes back unsorted and truncation at MaxKeys drops arbitrary keys: the
+ *    store's `listObjects` is wrapped to list everything, sort by key, then apply StartAfter and
+ *    MaxKeys the way S3 does.
+ */
+
+import { createRequire } from "node:module";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const require = createRequire(import.meta.url);
+
+export interface S3ServerHandle {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The directory holding the bucket's files (objects live under `<dir>/<bucket>/`). */
+  dir: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface S3ServerOptions {
+  /** Data directory; a fresh temporary one (removed by stop()) when omitted. */
+  dir?: string;
+  bucket?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  silent?: boolean;
+}
+
+/** s3rver accepts exactly this key pair by default. */
+const accessKeyId = "S3RVER";
+const secretAccessKey = "S3RVER";
+
+let shimsApplied = false;
+
+function applyShims(): void {
+  if (shimsApplied) return;
+  shimsApplied = true;
+  const crypto = require("node:crypto") as typeof import("node:crypto");
+  const cipherName = (name: string): string => (name === "des" ? "des-cbc" : name);
+  const createCipheriv = crypto.createCipheriv;
+  const createDecipheriv = crypto.createDecipheriv;
+  (crypto as { createCipheriv: unknown }).createCipheriv = (name: string, ...rest: unknown[]) =>
+    (createCipheriv as (...args: unknown[]) => unknown)(cipherName(name), ...rest);
+  (crypto as { createDecipheriv: unknown }).createDecipheriv = (name: string, ...rest: unknown[]) =>
+    (createDecipheriv as (...args: unknown[]) => unknown)(cipherName(name), ...rest);
+
+  const FilesystemStore = require("s3rver/lib/stores/filesystem.js");
+  const listObjects = FilesystemStore.prototype.listObjects;
+  FilesystemStore.prototype.listObjects = async function sortedListObjects(
+    bucket: string,
+    options: { delimiter?: string; startAfter?: string; prefix?: string; maxKeys?: number },
+  ) {
+    const { startAfter = "", maxKeys = Infinity } = options;
+    const all = await listObjects.call(this, bucket, { ...options, startAfter: "", maxKeys: Infinity });
+    const sorted = (all.objects as { key: string }[])
+      .filter((object) => object.key > startAfter)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const prefixes = (all.commonPrefixes as string[]).filter((prefix) => prefix > startAfter);
+    return {
+      objects: sorted.slice(0, maxKeys),
+      commonPrefixes: prefixes,
+      isTruncated: sorted.length > maxKeys,
+    };
+  };
+}
+
+/** Starts s3rver on 127.0.0.1 and creates the bucket. */
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3ServerHandle> {
+  applyShims();
+  const S3rver = require("s3rver");
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scribe-s3-"));
+  const bucket = options.bucket ?? "scribe";
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: options.port ?? 0,
+    directory: dir,
+    silent: options.silent ?? true,
+    configureBuckets: [{ name: bucket }],
+  });
+  const address = (await server.run()) as { address: string; port: number };
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    dir,
+    port: address.port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
