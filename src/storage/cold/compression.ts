@@ -1,0 +1,101 @@
+/**
+ * @module compression. Streaming gzip in a Worker (fflate), and streaming gunzip for reads.
+ */
+
+import { assert } from "../../lib/index.ts";
+
+/**
+ * Chunks handed to the worker but not yet compressed. Bounds memory: with 256 KiB input chunks at
+ * most ~1 MiB of input waits in the worker, and the consumer pulling output paces the producer.
+ */
+export const gzipInFlightChunksMax = 4;
+
+export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+function transferable(chunk: Uint8Array): Uint8Array {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer
+    ? chunk
+    : chunk.slice();
+}
+
+/**
+ * Gzips `source` at `level` (0-9) in a dedicated Worker, yielding compressed chunks as they are
+ * produced. Input chunks that own their whole buffer are transferred (the caller must not reuse
+ * them). The worker is terminated when the stream ends or the consumer stops early.
+ */
+export async function* gzipStream(source: ChunkSource, level: number): AsyncGenerator<Uint8Array> {
+  assert(Number.isInteger(level) && level >= 0 && level <= 9, `gzip level must be 0..9, got ${level}`);
+  const worker = new Worker(new URL("./gzip-worker.ts", import.meta.url));
+  const outputs: Uint8Array[] = [];
+  let acks = 0;
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const waitForMessage = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  worker.onmessage = (event: MessageEvent) => {
+    const message = event.data as { type: string; chunk?: Uint8Array; message?: string };
+    if (message.type === "data") outputs.push(message.chunk!);
+    else if (message.type === "ack") acks += 1;
+    else if (message.type === "end") ended = true;
+    else if (message.type === "error") failure = new Error(`gzip worker: ${message.message}`);
+    notify();
+  };
+  worker.onerror = (event) => {
+    failure = new Error(`gzip worker failed: ${event.message}`);
+    notify();
+  };
+  worker.postMessage({ type: "start", level });
+  try {
+    let sent = 0;
+    for await (const chunk of source) {
+      if (chunk.length === 0) continue;
+      while (sent - acks >= gzipInFlightChunksMax) {
+        if (failure) throw failure;
+        while (outputs.length > 0) yield outputs.shift()!;
+        if (sent - acks >= gzipInFlightChunksMax) await waitForMessage();
+      }
+      const owned = transferable(chunk);
+      worker.postMessage({ type: "push", chunk: owned, final: false }, [owned.buffer as ArrayBuffer]);
+      sent += 1;
+      while (outputs.length > 0) yield outputs.shift()!;
+    }
+    worker.postMessage({ type: "push", chunk: new Uint8Array(0), final: true });
+    for (;;) {
+      if (failure) throw failure;
+      while (outputs.length > 0) yield outputs.shift()!;
+      if (ended) break;
+      await waitForMessage();
+    }
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** Gunzips a stream of chunks with the runtime's native decompressor. */
+export async function* gunzipStream(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  const input = ReadableStream.from(source as AsyncIterable<Uint8Array>) as ReadableStream<Uint8Array>;
+  const output = input.pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
+  for await (const chunk of output) yield chunk;
+}
+
+/** Collects a chunk stream into one buffer (tests, small objects). */
+export async function collect(source: ChunkSource): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    length += chunk.length;
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

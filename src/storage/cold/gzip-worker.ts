@@ -1,0 +1,40 @@
+/**
+ * @module gzip-worker. Runs fflate's streaming gzip off the event loop. Protocol (one stream per
+ * worker): `{type:"start", level}`, then `{type:"push", chunk, final}` messages; the worker answers
+ * `{type:"data", chunk}` for compressed output, `{type:"ack"}` after each push, and `{type:"end"}`
+ * after the final one, or `{type:"error", message}`.
+ *
+ * The gzip header's mtime is 0 and no file name is written, so the output is a pure function of
+ * the input, the level and the fflate version.
+ */
+
+import { Gzip } from "fflate";
+
+declare const self: Worker;
+
+let gzip: Gzip | undefined;
+
+function owned(chunk: Uint8Array): Uint8Array {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
+}
+
+self.onmessage = (event: MessageEvent) => {
+  const message = event.data as { type: "start"; level: number } | { type: "push"; chunk: Uint8Array; final: boolean };
+  try {
+    if (message.type === "start") {
+      gzip = new Gzip({ level: message.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, mtime: 0 }, (chunk, final) => {
+        if (chunk.length > 0) {
+          const out = owned(chunk);
+          self.postMessage({ type: "data", chunk: out }, [out.buffer]);
+        }
+        if (final) self.postMessage({ type: "end" });
+      });
+      return;
+    }
+    if (!gzip) throw new Error("push before start");
+    gzip.push(message.chunk, message.final);
+    self.postMessage({ type: "ack" });
+  } catch (error) {
+    self.postMessage({ type: "error", message: (error as Error).message });
+  }
+};

@@ -1,0 +1,56 @@
+/**
+ * @module layout. Every object key the cold tier writes comes from these pure functions.
+ *
+ *   <prefix>/segments/<first index, 20 digits>-<last index, 20 digits>.seg[.gz]   immutable
+ *   <prefix>/manifest.json                                                       rewritten after each segment
+ *   <prefix>/checkpoint                                                          published last
+ *   <prefix>/pending.json                                                        the range being sealed
+ *
+ * Indexes are zero-padded to 20 digits so lexical order is index order. Correctness never depends
+ * on listing the bucket: the manifest names every segment, and a segment's key follows from its
+ * range and compression.
+ */
+
+export interface Layout {
+  readonly prefix: string;
+  segmentKey(firstIndex: number, lastIndex: number, compressed: boolean): string;
+  manifestKey(): string;
+  checkpointKey(): string;
+  pendingKey(): string;
+}
+
+export const indexDigits = 20;
+
+export function padIndex(index: number): string {
+  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`bad index ${index}`);
+  return String(index).padStart(indexDigits, "0");
+}
+
+/** Builds the layout for a key prefix (no leading or trailing '/'; may be empty). */
+export function createLayout(prefix = "scribe"): Layout {
+  if (prefix.startsWith("/") || prefix.endsWith("/")) {
+    throw new RangeError(`layout prefix must not start or end with '/', got ${JSON.stringify(prefix)}`);
+  }
+  const base = prefix === "" ? "" : `${prefix}/`;
+  return {
+    prefix,
+    segmentKey(firstIndex, lastIndex, compressed) {
+      if (lastIndex < firstIndex) throw new RangeError(`segment range ${firstIndex}..${lastIndex} is empty`);
+      return `${base}segments/${padIndex(firstIndex)}-${padIndex(lastIndex)}.seg${compressed ? ".gz" : ""}`;
+    },
+    manifestKey: () => `${base}manifest.json`,
+    checkpointKey: () => `${base}checkpoint`,
+    pendingKey: () => `${base}pending.json`,
+  };
+}
+
+/** Parses a segment key back into its range, or undefined when it is not one. */
+export function parseSegmentKey(
+  layout: Layout,
+  key: string,
+): { firstIndex: number; lastIndex: number; compressed: boolean } | undefined {
+  const base = layout.prefix === "" ? "" : `${layout.prefix}/`;
+  const match = /^segments\/(\d{20})-(\d{20})\.seg(\.gz)?$/.exec(key.startsWith(base) ? key.slice(base.length) : "");
+  if (!match) return undefined;
+  return { firstIndex: Number(match[1]), lastIndex: Number(match[2]), compressed: match[3] !== undefined };
+}
