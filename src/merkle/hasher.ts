@@ -1,0 +1,175 @@
+/**
+ * @module hasher. RFC 9162 hashing behind one batch-oriented interface, with two backends:
+ * native (`Bun.SHA256`, used when the global `Bun` exists) and streaming (any object with
+ * init/update/digest, such as hash-wasm's `createSHA256()`, injected so this module stays pure).
+ *
+ * Leaf hash = SHA-256(0x00 || data); node hash = SHA-256(0x01 || left || right);
+ * the empty tree hashes to SHA-256("").
+ */
+
+import { assert } from "../lib/index.ts";
+
+/** Size of every hash in bytes. */
+export const hashSize = 32;
+export const leafPrefix = 0x00;
+export const nodePrefix = 0x01;
+
+/**
+ * A SHA-256 Merkle hasher. Batch calls let a backend amortise per-call overhead.
+ * Every returned hash is a fresh 32-byte array (or written into `out` when given).
+ */
+export interface Hasher {
+  /** A short name for logs and benchmarks, e.g. "native" or "wasm". */
+  readonly name: string;
+  /** SHA-256 of arbitrary bytes (no prefix). */
+  digest(data: Uint8Array): Uint8Array;
+  /** SHA-256 of the empty string: the root of the empty tree. */
+  emptyRoot(): Uint8Array;
+  /** SHA-256(0x00 || data). */
+  hashLeaf(data: Uint8Array): Uint8Array;
+  /** SHA-256(0x01 || left || right); both inputs are 32 bytes. */
+  hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array;
+  /**
+   * Hashes many leaves in one call. Returns (or fills `out`, which must hold 32 * n bytes)
+   * the n leaf hashes laid out contiguously.
+   */
+  hashLeaves(leaves: readonly Uint8Array[], out?: Uint8Array): Uint8Array;
+  /**
+   * Hashes one tree level in one call: `level` holds 2k contiguous 32-byte hashes; the result
+   * (or `out`, 32 * k bytes) holds the k parents hashChildren(level[2i], level[2i+1]).
+   */
+  hashLevel(level: Uint8Array, out?: Uint8Array): Uint8Array;
+}
+
+/** The part of a streaming SHA-256 that the streaming backend needs (hash-wasm's IHasher fits). */
+export interface StreamingSha256 {
+  init(): unknown;
+  update(data: Uint8Array): unknown;
+  digest(outputType: "binary"): Uint8Array;
+}
+
+/** Largest input hashed into one reusable scratch buffer; longer leaves get their own buffer. */
+const scratchLeafBytesMax = 64 * 1024;
+
+function checkLevel(level: Uint8Array, out: Uint8Array | undefined): Uint8Array {
+  assert(level.length % (2 * hashSize) === 0, `a level must hold pairs of hashes, got ${level.length} bytes`);
+  const parents = level.length / (2 * hashSize);
+  const target = out ?? new Uint8Array(parents * hashSize);
+  assert(target.length >= parents * hashSize, `output holds ${target.length} bytes, need ${parents * hashSize}`);
+  return target;
+}
+
+type Sha256Into = (data: Uint8Array, out: Uint8Array) => void;
+
+/** Builds a Hasher from a function that writes SHA-256(data) into a 32-byte `out`. */
+function hasherFromDigestInto(name: string, sha256Into: Sha256Into): Hasher {
+  let scratch = new Uint8Array(1 + scratchLeafBytesMax);
+  const pair = new Uint8Array(1 + 2 * hashSize);
+  pair[0] = nodePrefix;
+
+  const leafInto = (data: Uint8Array, out: Uint8Array): void => {
+    if (data.length > scratchLeafBytesMax) {
+      const whole = new Uint8Array(1 + data.length);
+      whole[0] = leafPrefix;
+      whole.set(data, 1);
+      sha256Into(whole, out);
+      return;
+    }
+    scratch[0] = leafPrefix;
+    scratch.set(data, 1);
+    sha256Into(scratch.subarray(0, 1 + data.length), out);
+  };
+
+  return {
+    name,
+    digest(data) {
+      const out = new Uint8Array(hashSize);
+      sha256Into(data, out);
+      return out;
+    },
+    emptyRoot() {
+      const out = new Uint8Array(hashSize);
+      sha256Into(new Uint8Array(0), out);
+      return out;
+    },
+    hashLeaf(data) {
+      const out = new Uint8Array(hashSize);
+      leafInto(data, out);
+      return out;
+    },
+    hashChildren(left, right) {
+      assert(left.length === hashSize && right.length === hashSize, "children must be 32-byte hashes");
+      pair.set(left, 1);
+      pair.set(right, 1 + hashSize);
+      const out = new Uint8Array(hashSize);
+      sha256Into(pair, out);
+      return out;
+    },
+    hashLeaves(leaves, out) {
+      const target = out ?? new Uint8Array(leaves.length * hashSize);
+      assert(target.length >= leaves.length * hashSize, "output too small for the leaves");
+      for (let i = 0; i < leaves.length; i++) {
+        leafInto(leaves[i]!, target.subarray(i * hashSize, (i + 1) * hashSize));
+      }
+      return target;
+    },
+    hashLevel(level, out) {
+      const target = checkLevel(level, out);
+      const parents = level.length / (2 * hashSize);
+      for (let i = 0; i < parents; i++) {
+        pair.set(level.subarray(i * 2 * hashSize, (i + 1) * 2 * hashSize), 1);
+        sha256Into(pair, target.subarray(i * hashSize, (i + 1) * hashSize));
+      }
+      return target;
+    },
+  };
+}
+
+interface BunSha256 {
+  SHA256: { hash(data: Uint8Array, out: Uint8Array): Uint8Array };
+}
+
+function bunGlobal(): BunSha256 | undefined {
+  const candidate = (globalThis as { Bun?: BunSha256 }).Bun;
+  return candidate && typeof candidate.SHA256?.hash === "function" ? candidate : undefined;
+}
+
+/** True when the native backend can run here (the global `Bun` exists). */
+export function hasNativeHasher(): boolean {
+  return bunGlobal() !== undefined;
+}
+
+/** The native backend: `Bun.SHA256.hash(data, out)`. Throws when not running under Bun. */
+export function createNativeHasher(): Hasher {
+  const bun = bunGlobal();
+  if (!bun) throw new Error("the native hasher needs Bun (globalThis.Bun.SHA256 is missing)");
+  const sha = bun.SHA256;
+  return hasherFromDigestInto("native", (data, out) => {
+    sha.hash(data, out);
+  });
+}
+
+/**
+ * The streaming backend over an injected SHA-256 (e.g. `await createSHA256()` from hash-wasm).
+ * The instance is reused for every hash, so the Hasher is not re-entrant across async calls
+ * (none of its methods are async).
+ */
+export function createStreamingHasher(sha: StreamingSha256, name = "wasm"): Hasher {
+  return hasherFromDigestInto(name, (data, out) => {
+    sha.init();
+    sha.update(data);
+    out.set(sha.digest("binary"));
+  });
+}
+
+let defaultNative: Hasher | undefined;
+
+/**
+ * The fastest synchronous hasher available: native under Bun. Elsewhere returns undefined;
+ * callers then build a streaming hasher (see src/client `loadHasher`).
+ */
+export function defaultHasher(): Hasher | undefined {
+  if (!hasNativeHasher()) return undefined;
+  defaultNative ??= createNativeHasher();
+  return defaultNative;
+}

@@ -1,0 +1,12 @@
+/**
+ * @module merkle. RFC 9162 Merkle tree for Scribe Ledger: hashing backends, node ids and proof
+ * plans (pure index math), an append-only tree over a TreeStore, proof verification, and C2SP
+ * checkpoints in signed notes. Pure: imports only src/lib; uses the global `Bun` and
+ * `crypto.subtle` when present.
+ */
+export * from "./hasher.ts";
+export * from "./node-id.ts";
+export * from "./proof.ts";
+export * from "./verify.ts";
+export * from "./tree-store.ts";
+export * from "./tree.ts";

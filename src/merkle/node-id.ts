@@ -1,0 +1,96 @@
+/**
+ * @module node-id. Complete subtrees are named by (level, index): the node at `level` and
+ * `index` covers leaves [index * 2^level, (index + 1) * 2^level). Level 0 nodes are leaf hashes.
+ * Pure integer math; sizes and indexes are safe integers (< 2^53).
+ */
+
+import { assert } from "../lib/index.ts";
+
+/** A complete subtree: leaves [index * 2^level, (index + 1) * 2^level). */
+export interface NodeId {
+  readonly level: number;
+  readonly index: number;
+}
+
+/** Highest level a node can have: 2^52 leaves is past any safe-integer tree size. */
+export const levelMax = 52;
+
+export function nodeId(level: number, index: number): NodeId {
+  assert(Number.isInteger(level) && level >= 0 && level <= levelMax, `bad node level ${level}`);
+  assert(Number.isSafeInteger(index) && index >= 0, `bad node index ${index}`);
+  return { level, index };
+}
+
+/** A stable string key for maps and logs: "level/index". */
+export function nodeKey(id: NodeId): string {
+  return `${id.level}/${id.index}`;
+}
+
+/** First leaf covered by the node. */
+export function nodeBegin(id: NodeId): number {
+  return id.index * 2 ** id.level;
+}
+
+/** One past the last leaf covered by the node. */
+export function nodeEnd(id: NodeId): number {
+  return (id.index + 1) * 2 ** id.level;
+}
+
+/** Largest power of two strictly below n (n >= 2). RFC 9162's split point `k`. */
+export function splitPoint(n: number): number {
+  assert(Number.isSafeInteger(n) && n >= 2, `split point needs n >= 2, got ${n}`);
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** True when n is a positive power of two. */
+export function isPowerOfTwo(n: number): boolean {
+  return n >= 1 && Number.isSafeInteger(n) && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/** log2 of a power of two. */
+export function log2Exact(n: number): number {
+  assert(isPowerOfTwo(n), `${n} is not a power of two`);
+  return Math.round(Math.log2(n));
+}
+
+/** Largest power of two that divides `begin` (begin > 0), capped at 2^levelMax. */
+function alignment(begin: number): number {
+  let a = 1;
+  while (a < 2 ** levelMax && begin % (a * 2) === 0) a *= 2;
+  return a;
+}
+
+/** Largest power of two <= n (n >= 1). */
+function floorPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
+
+/**
+ * The complete subtrees that exactly cover leaves [begin, end), left to right, fewest possible
+ * (the compact range). O(log(end - begin)) nodes. For [0, n) these are the nodes of the frontier,
+ * one per set bit of n, largest first.
+ */
+export function rangeNodes(begin: number, end: number): NodeId[] {
+  assert(Number.isSafeInteger(begin) && Number.isSafeInteger(end) && 0 <= begin && begin <= end, `bad range [${begin}, ${end})`);
+  const nodes: NodeId[] = [];
+  let at = begin;
+  while (at < end) {
+    const room = floorPowerOfTwo(end - at);
+    const width = at === 0 ? room : Math.min(alignment(at), room);
+    const level = log2Exact(width);
+    nodes.push({ level, index: at / width });
+    at += width;
+  }
+  return nodes;
+}
+
+/** The node covering [begin, end) when that range is one complete subtree; otherwise undefined. */
+export function completeNode(begin: number, end: number): NodeId | undefined {
+  const width = end - begin;
+  if (!isPowerOfTwo(width) || begin % width !== 0) return undefined;
+  return { level: log2Exact(width), index: begin / width };
+}
