@@ -10,3 +10,4 @@ export * from "./proof.ts";
 export * from "./verify.ts";
 export * from "./tree-store.ts";
 export * from "./tree.ts";
+export * from "./checkpoint.ts";
