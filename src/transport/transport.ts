@@ -262,7 +262,7 @@ class PeerTransport implements Transport {
       backoffAttempt: 0,
       reconnectTimer: null,
       dropLoggedAtMs: 0,
-      stats: { sentMessages: 0, sentBytes: 0, droppedMessages: 0, lostMessages: 0, dials: 0, connects: 0, reconnects: 0 },
+      stats: { sentMessages: 0, sentBytes: 0, writes: 0, droppedMessages: 0, lostMessages: 0, dials: 0, connects: 0, reconnects: 0 },
     };
     this.peers.set(peerId, peer);
     this.logger.info({ peerId, address: addressText }, "transport peer added");
@@ -397,6 +397,7 @@ class PeerTransport implements Transport {
   }
 
   private countSent(peer: PeerState, messages: number, payloadBytes: number): void {
+    peer.stats.writes++;
     peer.stats.sentMessages += messages;
     peer.stats.sentBytes += payloadBytes;
   }
@@ -707,7 +708,12 @@ class PeerTransport implements Transport {
     if (conn.handshakeTimer !== null) clearTimeout(conn.handshakeTimer);
     conn.handshakeTimer = null;
     if (conn.role === Role.acceptor) {
-      if (this.inboundConnections.delete(conn) && wasAuthenticating) this.inboundHandshakes--;
+      if (this.inboundConnections.delete(conn) && wasAuthenticating) {
+        this.inboundHandshakes--;
+        if (!this.closed) {
+          this.logger.info({ peerId: conn.remoteId, remote: conn.remoteAddress }, "transport inbound connection closed before authenticating");
+        }
+      }
       if (conn.remoteId !== undefined && this.inboundById.get(conn.remoteId) === conn) {
         this.inboundById.delete(conn.remoteId);
         this.logger.info({ peerId: conn.remoteId }, "transport inbound peer disconnected");

@@ -97,6 +97,8 @@ export interface PeerStats {
   /** Messages handed to the socket (those in `pendingBytes` included). */
   sentMessages: number;
   sentBytes: number;
+  /** Socket writes started by flushes (a batch is one; drain continuations are not counted). */
+  writes: number;
   /** Messages refused by `send` because the queue was full or the payload too large. */
   droppedMessages: number;
   /** Messages whose write had not completed when the connection dropped (at most; some may have arrived). */

@@ -1,0 +1,101 @@
+import { describe, expect, test } from "bun:test";
+import { utf8 } from "../../src/lib/index.ts";
+import { parsePeerAddress, formatPeerAddress } from "../../src/transport/address.ts";
+import { backoffDelayMs } from "../../src/transport/backoff.ts";
+import { SeededRandom } from "../../src/lib/index.ts";
+import {
+  Role,
+  computeProof,
+  decodeHello,
+  encodeHello,
+  helloPayloadBytes,
+  newNonce,
+  verifyProof,
+} from "../../src/transport/handshake.ts";
+
+describe("hello", () => {
+  test("round-trips and has the documented layout", () => {
+    const nonce = newNonce();
+    const bytes = encodeHello({ role: Role.dialer, senderId: 3, receiverId: 2 ** 40, nonce });
+    expect(bytes.length).toBe(helloPayloadBytes);
+    expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe("SCRB");
+    expect(bytes[4]).toBe(1);
+    expect(bytes[5]).toBe(0);
+    expect(decodeHello(bytes)).toEqual({ role: Role.dialer, senderId: 3, receiverId: 2 ** 40, nonce });
+  });
+
+  test("rejects wrong size, magic, version, role and zero ids with a reason", () => {
+    const good = encodeHello({ role: Role.acceptor, senderId: 1, receiverId: 2, nonce: newNonce() });
+    expect(decodeHello(good.subarray(1))).toBeString();
+    const mutate = (index: number, value: number) => {
+      const copy = good.slice();
+      copy[index] = value;
+      return decodeHello(copy);
+    };
+    expect(mutate(0, 0x58)).toContain("magic");
+    expect(mutate(4, 2)).toContain("version");
+    expect(mutate(5, 7)).toContain("role");
+    expect(mutate(13, 0)).toContain("zero");
+  });
+});
+
+describe("proof", () => {
+  const input = {
+    secret: utf8("0123456789abcdef-secret"),
+    dialerId: 1,
+    acceptorId: 2,
+    dialerNonce: newNonce(),
+    acceptorNonce: newNonce(),
+  };
+
+  test("verifies with the same secret and inputs", () => {
+    expect(verifyProof(Role.dialer, input, computeProof(Role.dialer, input))).toBe(true);
+    expect(verifyProof(Role.acceptor, input, computeProof(Role.acceptor, input))).toBe(true);
+  });
+
+  test("fails for another secret, nonce, id or role, and for a wrong length", () => {
+    const proof = computeProof(Role.dialer, input);
+    expect(verifyProof(Role.dialer, { ...input, secret: utf8("0123456789abcdef-other") }, proof)).toBe(false);
+    expect(verifyProof(Role.dialer, { ...input, acceptorNonce: newNonce() }, proof)).toBe(false);
+    expect(verifyProof(Role.dialer, { ...input, dialerId: 3 }, proof)).toBe(false);
+    expect(verifyProof(Role.acceptor, input, proof)).toBe(false);
+    expect(verifyProof(Role.dialer, input, proof.subarray(1))).toBe(false);
+  });
+});
+
+describe("backoff", () => {
+  const limits = { backoffMsMin: 50, backoffMsMax: 5_000 };
+
+  test("grows exponentially with jitter in [base/2, base] and stays under the cap", () => {
+    const random = new SeededRandom(42);
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const base = Math.min(5_000, 50 * 2 ** attempt);
+      for (let i = 0; i < 50; i++) {
+        const delay = backoffDelayMs(attempt, limits, random);
+        expect(delay).toBeGreaterThanOrEqual(Math.floor(base / 2));
+        expect(delay).toBeLessThanOrEqual(base);
+      }
+    }
+  });
+
+  test("jitter spreads delays", () => {
+    const random = new SeededRandom(7);
+    const delays = new Set(Array.from({ length: 20 }, () => backoffDelayMs(10, limits, random)));
+    expect(delays.size).toBeGreaterThan(10);
+  });
+});
+
+describe("peer address", () => {
+  test("parses host:port and [v6]:port", () => {
+    expect(parsePeerAddress("127.0.0.1:7001")).toEqual({ host: "127.0.0.1", port: 7001 });
+    expect(parsePeerAddress("node-2.local:80")).toEqual({ host: "node-2.local", port: 80 });
+    expect(parsePeerAddress("[::1]:9000")).toEqual({ host: "::1", port: 9000 });
+    expect(formatPeerAddress({ host: "::1", port: 9000 })).toBe("[::1]:9000");
+  });
+
+  test("refuses what is not an address, saying why", () => {
+    for (const bad of ["", "host", "host:", ":80", "host:0", "host:70000", "::1:80", "a b:1"]) {
+      expect(parsePeerAddress(bad)).toBeString();
+    }
+  });
+});
