@@ -1,0 +1,198 @@
+/**
+ * @module raft/raw-node. The driver-facing API of the Raft core and the Ready/Advance contract.
+ *
+ * THE CONTRACT. The application loops:
+ *
+ *     node.tick() every tick; node.step(msg) for every received message;
+ *     node.propose([...]) / node.readIndex(ctx) / node.proposeConfigChange(c) for clients;
+ *     if (node.hasReady()) {
+ *       const rd = node.ready();
+ *       1. PERSIST, durably (fsync), in this order:
+ *          a. rd.catchup, if set: make the state machine reflect every committed entry up to
+ *             rd.catchup.index (fetch the ledger range (applied, rd.catchup.index] from
+ *             rd.catchup.from, a peer or cold storage, verify it, apply it), then make the log
+ *             start after that point (MemoryStorage.applyCatchup) with rd.catchup.membership.
+ *          b. rd.entries: append to the log, replacing any conflicting suffix.
+ *          c. rd.hardState, if set.
+ *       2. SEND rd.messages (any order, any may be lost; the core retries).
+ *       3. APPLY rd.committedEntries in order. "config" entries need no work from the
+ *          application except persisting rd.membership (if set) together with the applied
+ *          index; the core applies them itself in advance(). Serve rd.readStates once the
+ *          applied index reaches each state's index.
+ *       4. node.advance(rd).
+ *     }
+ *
+ * ready() may not be called again before advance() of the previous Ready. tick/step/propose
+ * may be called between ready() and advance(); their effects appear in the next Ready.
+ * MemoryStorage.applyReady(rd) performs step 1 (and records rd.membership) for in-memory use.
+ */
+
+import { assert } from "../lib/index.ts";
+import { applyConfigChange, decodeConfigChange } from "./config-change.ts";
+import { Raft, type ProposeResult, type RaftConfig, type ReadIndexResult, type TransferResult } from "./raft.ts";
+import {
+  copyMembership,
+  hardStateEqual,
+  type ConfigChange,
+  type Entry,
+  type HardState,
+  type Membership,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type SoftState,
+} from "./types.ts";
+
+/** A catch-up the application must install before persisting anything else of its Ready. */
+export interface CatchupInstall {
+  index: number;
+  term: number;
+  membership: Membership;
+  /** The leader that asked for it (a good source for the ledger range). */
+  from: NodeId;
+}
+
+export interface Ready {
+  /** Volatile state (leader, role); set when changed since the last Ready. */
+  softState: SoftState | null;
+  /** Set when changed since the last Ready; persist before sending messages. */
+  hardState: HardState | null;
+  catchup: CatchupInstall | null;
+  /** Entries to append to durable storage. */
+  entries: Entry[];
+  /** Messages to send after persisting. */
+  messages: Message[];
+  /** Committed entries to apply, in order, after persisting. */
+  committedEntries: Entry[];
+  /** The membership after applying committedEntries (or installing catchup), when it changes. */
+  membership: Membership | null;
+  readStates: ReadState[];
+}
+
+export class RawNode {
+  readonly raft: Raft;
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private outstanding: Ready | null = null;
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(config);
+    this.prevHardState = this.hardState();
+    this.prevSoftState = this.softState();
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(message: Message): void {
+    this.raft.step(message);
+  }
+
+  /** Leader: appends one entry per element; a follower returns { ok: false, reason: "not_leader", leader }. */
+  propose(data: readonly Uint8Array[]): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  proposeConfigChange(change: ConfigChange): ProposeResult {
+    return this.raft.proposeConfigChange(change);
+  }
+
+  /** Leader: a later Ready carries ReadState{index, context} once a quorum confirmed leadership. */
+  readIndex(context: Uint8Array): ReadIndexResult {
+    return this.raft.readIndex(context);
+  }
+
+  transferLeadership(target: NodeId): TransferResult {
+    return this.raft.transferLeadership(target);
+  }
+
+  campaign(): void {
+    this.raft.campaign();
+  }
+
+  reportCatchupFailed(id: NodeId): void {
+    this.raft.reportCatchupFailed(id);
+  }
+
+  hardState(): HardState {
+    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.raft.lead, role: this.raft.role };
+  }
+
+  membership(): Membership {
+    return copyMembership(this.raft.membership);
+  }
+
+  hasReady(): boolean {
+    if (this.outstanding) return false;
+    const r = this.raft;
+    const soft = this.softState();
+    return (
+      r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.log.unstable.length > 0 ||
+      r.log.pendingCatchup !== null ||
+      r.log.hasNextCommitted() ||
+      !hardStateEqual(this.hardState(), this.prevHardState) ||
+      soft.leader !== this.prevSoftState.leader ||
+      soft.role !== this.prevSoftState.role
+    );
+  }
+
+  ready(): Ready {
+    assert(this.outstanding === null, "ready() called again before advance()");
+    const r = this.raft;
+    const hard = this.hardState();
+    const soft = this.softState();
+    const pending = r.log.pendingCatchup;
+    const committedEntries = r.log.nextCommitted(r.committedBytesPerReadyMax);
+    let membership: Membership | null = pending ? copyMembership(pending.membership) : null;
+    let current = r.membership;
+    for (const entry of committedEntries) {
+      if (entry.type !== "config" || entry.index <= current.index) continue;
+      current = applyConfigChange(current, decodeConfigChange(entry.data), entry.index);
+      membership = copyMembership(current);
+    }
+    const rd: Ready = {
+      softState: soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role ? soft : null,
+      hardState: hardStateEqual(hard, this.prevHardState) ? null : hard,
+      catchup: pending ? { index: pending.index, term: pending.term, membership: copyMembership(pending.membership), from: r.lead } : null,
+      entries: [...r.log.unstable],
+      messages: r.msgs,
+      committedEntries,
+      membership,
+      readStates: r.readStates,
+    };
+    r.msgs = [];
+    r.readStates = [];
+    this.prevSoftState = soft;
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** Acknowledges that `rd` was persisted, sent and applied (see the module contract). */
+  advance(rd: Ready): void {
+    assert(this.outstanding === rd, "advance() of a Ready that is not the outstanding one");
+    this.outstanding = null;
+    const log = this.raft.log;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.catchup) log.catchupStable(rd.catchup.index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1]!;
+      log.stableTo(last.index, last.term);
+    }
+    if (rd.committedEntries.length > 0) {
+      const last = rd.committedEntries[rd.committedEntries.length - 1]!;
+      if (last.index > log.applied) log.appliedTo(last.index);
+      this.raft.applyCommittedConfig(rd.committedEntries);
+    }
+  }
+}
