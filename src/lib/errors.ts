@@ -16,6 +16,7 @@ export type ErrorCode =
   | "batch_too_large"
   | "payload_too_large"
   | "not_found"
+  | "no_route"
   | "version_not_found"
   | "deleted"
   | "precondition_failed"
@@ -40,11 +41,12 @@ export const statusOfCode: Record<ErrorCode, number> = {
   invalid_version: 400,
   invalid_index: 400,
   invalid_range: 400,
-  key_too_large: 413,
+  key_too_large: 400,
   value_too_large: 413,
   batch_too_large: 413,
   payload_too_large: 413,
   not_found: 404,
+  no_route: 404,
   version_not_found: 404,
   deleted: 404,
   precondition_failed: 412,

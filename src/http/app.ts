@@ -1,0 +1,199 @@
+/**
+ * @module app. The HTTP API as an Elysia app built by a factory, testable with
+ * `app.handle(new Request(...))` without opening a port. Routes follow docs/API.md.
+ *
+ * Every handler returns a `Response` itself, so bodies are exactly what the API promises: raw
+ * values for GET, JSON receipts for writes, `{error, code}` for every failure.
+ */
+
+import { Elysia } from "elysia";
+import type { Operation } from "../ledger/index.ts";
+import { isScribeError, ScribeError, toHex } from "../lib/index.ts";
+import type { StoredEntry } from "../storage/index.ts";
+import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { RequestMetrics } from "./request-metrics.ts";
+import type { Consistency, LedgerService, ReadResult } from "./service.ts";
+
+export interface AppLimits {
+  valueBytesMax: number;
+  batchOpsMax: number;
+  batchBytesMax: number;
+}
+
+export interface AppOptions {
+  service: LedgerService;
+  limits: AppLimits;
+  /** Called with every error that is not a ScribeError (a bug or a broken invariant). */
+  onInternalError?: (error: unknown, request: Request) => void;
+}
+
+const jsonHeaders = { "content-type": "application/json" };
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...jsonHeaders, ...headers } });
+}
+
+export function errorResponse(error: ScribeError, headers: Record<string, string> = {}): Response {
+  const extra: Record<string, string> = { ...headers };
+  if (error.status === 503 || error.status === 429) extra["retry-after"] ??= "1";
+  return json(error.toJSON(), error.status, extra);
+}
+
+/** The JSON view of a stored entry (hashes as lowercase hex). */
+export function entryJson(entry: StoredEntry): Record<string, unknown> {
+  return {
+    index: entry.index,
+    op: entry.op,
+    key: entry.key,
+    version: entry.version,
+    value_hash: toHex(entry.valueHash),
+    value_bytes: entry.valueBytes,
+    content_type: entry.contentType,
+    timestamp_ms: entry.timestampMs,
+    prev_index: entry.prevIndex,
+    leaf_hash: toHex(entry.leafHash),
+  };
+}
+
+function valueResponse(result: ReadResult): Response {
+  const { entry, value } = result;
+  return new Response(value as Uint8Array<ArrayBuffer>, {
+    status: 200,
+    headers: {
+      "content-type": entry.contentType || "application/octet-stream",
+      "x-scribe-index": String(entry.index),
+      "x-scribe-version": String(entry.version),
+      "x-scribe-value-hash": toHex(entry.valueHash),
+      etag: `"${entry.version}"`,
+    },
+  });
+}
+
+/** Which methods a path accepts, for 405 answers. Undefined when no route has this path. */
+function allowedMethods(path: string): string[] | undefined {
+  const fixed: Record<string, string[]> = {
+    "/": ["GET"],
+    "/batch": ["POST"],
+    "/health": ["GET"],
+    "/metrics": ["GET"],
+  };
+  if (fixed[path]) return fixed[path];
+  if (path.startsWith("/history/")) return ["GET"];
+  if (path.startsWith("/kv/") || /^\/[^/]+$/.test(path)) return ["GET", "PUT", "DELETE"];
+  return undefined;
+}
+
+/** Builds the Elysia app serving `service`. */
+export function createApp(options: AppOptions) {
+  const { service, limits } = options;
+  const metrics = new RequestMetrics();
+
+  const putValue = async (request: Request, key: string): Promise<Response> => {
+    const body = await readBody(request, limits.valueBytesMax, "value_too_large", "value");
+    const contentType = validateContentType(request.headers.get("content-type"), "application/octet-stream");
+    const condition = preconditions(request.headers, "put");
+    const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...condition };
+    const [receipt] = await service.propose([op]);
+    return json(receipt);
+  };
+
+  const deleteValue = async (request: Request, key: string): Promise<Response> => {
+    const condition = preconditions(request.headers, "delete");
+    const [receipt] = await service.propose([{ op: "delete", key, ...condition }]);
+    return json(receipt);
+  };
+
+  const getValue = async (request: Request, key: string, query: Record<string, string | undefined>): Promise<Response> => {
+    const consistency = parseConsistency(query.consistency);
+    if (query.version !== undefined && query.at !== undefined) {
+      throw new ScribeError("invalid_request", "give either version or at, not both");
+    }
+    await service.readBarrier(consistency);
+    if (query.version !== undefined) {
+      const version = parseNonNegative(query.version, "version", "invalid_version");
+      if (version < 1) throw new ScribeError("invalid_version", `version must be 1 or more, got ${query.version}`);
+      return valueResponse(service.getVersion(key, version));
+    }
+    if (query.at !== undefined) return valueResponse(service.getAt(key, parseNonNegative(query.at, "at", "invalid_index")));
+    return valueResponse(service.get(key));
+  };
+
+  const keyRoute = (prefix: string) => (ctx: { request: Request; query: Record<string, string | undefined> }) => {
+    const key = parseKey(ctx.request.url, prefix);
+    switch (ctx.request.method) {
+      case "PUT":
+        return metrics.time("put", () => putValue(ctx.request, key));
+      case "DELETE":
+        return metrics.time("delete", () => deleteValue(ctx.request, key));
+      default:
+        return metrics.time("get", () => getValue(ctx.request, key, ctx.query));
+    }
+  };
+
+  const app = new Elysia()
+    .onError(({ error, code, request }) => {
+      if (isScribeError(error)) return errorResponse(error);
+      if (code === "NOT_FOUND") {
+        const path = new URL(request.url).pathname;
+        const allowed = allowedMethods(path);
+        if (allowed) {
+          return errorResponse(new ScribeError("method_not_allowed", `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`), { allow: allowed.join(", ") });
+        }
+        return errorResponse(new ScribeError("no_route", `no route for ${request.method} ${path}; keys with slashes go under /kv/`));
+      }
+      if (code === "PARSE") return errorResponse(new ScribeError("invalid_request", "the request body could not be parsed"));
+      options.onInternalError?.(error, request);
+      return errorResponse(new ScribeError("internal", "internal error"));
+    })
+    .get("/", () => json({ name: "scribe-ledger", node_id: service.nodeId, ledger_size: service.size, docs: "https://github.com/ (see README.md)" }))
+    .get("/health", () => {
+      const status = service.status();
+      const body = { status: status.healthy ? "ok" : "unavailable", node_id: status.node_id, role: status.role, leader_id: status.leader_id, term: status.term, ledger_size: status.ledger_size, applied_index: status.applied_index };
+      return json(body, status.healthy ? 200 : 503, status.healthy ? {} : { "retry-after": "1" });
+    })
+    .get("/metrics", () => json({ ...service.status(), requests: metrics.snapshot(), ...service.metrics() }))
+    .post(
+      "/batch",
+      async ({ request }) =>
+        metrics.time("batch", async () => {
+          const body = await readBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
+          const ops = parseBatch(body, limits);
+          const receipts = await service.propose(ops);
+          return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
+        }),
+      { parse: "none" },
+    )
+    .get("/history/*", ({ request, query }) => {
+      const key = parseKey(request.url, "/history/");
+      const fromVersion = query.from_version === undefined ? 1 : parseNonNegative(query.from_version, "from_version", "invalid_version");
+      const limit = query.limit === undefined ? 1000 : parseNonNegative(query.limit, "limit", "invalid_request");
+      if (limit < 1 || limit > 10000) throw new ScribeError("invalid_request", `limit must be 1..10000, got ${limit}`);
+      const versions = service.history(key, Math.max(1, fromVersion), limit).map(entryJson);
+      return json({ key, versions });
+    })
+    .get("/kv/*", keyRoute("/kv/"))
+    .put("/kv/*", keyRoute("/kv/"), { parse: "none" })
+    .delete("/kv/*", keyRoute("/kv/"), { parse: "none" })
+    .get("/:key", keyRoute("/"))
+    .put("/:key", keyRoute("/"), { parse: "none" })
+    .delete("/:key", keyRoute("/"), { parse: "none" })
+    .put("/", () => emptyKey())
+    .delete("/", () => emptyKey())
+    .put("/kv/", () => emptyKey())
+    .get("/kv/", () => emptyKey())
+    .delete("/kv/", () => emptyKey());
+
+  return Object.assign(app, { requestMetrics: metrics });
+}
+
+function emptyKey(): never {
+  throw new ScribeError("invalid_key", "the key is empty; keys are 1..1024 bytes of UTF-8");
+}
+
+function parseConsistency(value: string | undefined): Consistency {
+  if (value === undefined || value === "linearizable") return "linearizable";
+  if (value === "stale") return "stale";
+  throw new ScribeError("invalid_request", `consistency must be "linearizable" or "stale", got "${value}"`);
+}
+
+export type ScribeApp = ReturnType<typeof createApp>;

@@ -1,0 +1,3 @@
+/** @module http. The Elysia app factory, its routes, error mapping and service interface. */
+export * from "./app.ts";
+export * from "./service.ts";

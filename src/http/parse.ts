@@ -1,0 +1,162 @@
+/**
+ * @module parse. Turns untrusted request parts into validated values, or throws a ScribeError
+ * with a stable code. Nothing here has side effects, so bad input changes nothing.
+ */
+
+import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
+import { fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
+
+/** Validates a key given as text: 1..1024 bytes of UTF-8. */
+export function validateKey(key: unknown): string {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new ScribeError("invalid_key", "the key is empty; keys are 1..1024 bytes of UTF-8");
+  }
+  const bytes = utf8(key).length;
+  if (bytes > keyBytesMax) throw new ScribeError("key_too_large", `the key is ${bytes} bytes; the most is ${keyBytesMax}`);
+  if (key.isWellFormed && !key.isWellFormed()) throw new ScribeError("invalid_key", "the key is not valid UTF-8");
+  return key;
+}
+
+/** The key in a URL's path after `prefix`, percent-decoded and validated. */
+export function parseKey(url: string, prefix: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const queryAt = url.indexOf("?", start);
+  const path = url.slice(start, queryAt === -1 ? undefined : queryAt);
+  let key: string;
+  try {
+    key = decodeURIComponent(path.slice(prefix.length));
+  } catch {
+    throw new ScribeError("invalid_key", "the key is not valid percent-encoded UTF-8");
+  }
+  return validateKey(key);
+}
+
+/** Reads the whole body, refusing (with `code`, 413) past `bytesMax` without buffering it all. */
+export async function readBody(request: Request, bytesMax: number, code: ErrorCode, what: string): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > bytesMax) {
+    throw new ScribeError(code, `the ${what} is ${declared} bytes; the most is ${bytesMax}`);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value: chunk } = await reader.read();
+    if (done) break;
+    total += chunk.length;
+    if (total > bytesMax) {
+      await reader.cancel();
+      throw new ScribeError(code, `the ${what} exceeds ${bytesMax} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** A content type to store: printable ASCII, at most 255 bytes; `fallback` when absent. */
+export function validateContentType(value: string | null | undefined, fallback: string): string {
+  if (value === null || value === undefined || value === "") return fallback;
+  if (value.length > contentTypeBytesMax || !/^[\x20-\x7e]+$/.test(value)) {
+    throw new ScribeError("invalid_request", `content type must be 1..${contentTypeBytesMax} printable ASCII characters`);
+  }
+  return value;
+}
+
+/** Parses a non-negative decimal integer query parameter. */
+export function parseNonNegative(text: string, name: string, code: ErrorCode): number {
+  if (!/^\d{1,15}$/.test(text)) throw new ScribeError(code, `${name} must be a non-negative integer, got "${text}"`);
+  return Number(text);
+}
+
+/** `If-Match: <version>` and `If-None-Match: *` as operation preconditions. */
+export function preconditions(headers: Headers, op: "put" | "delete"): { ifMatch?: number; ifNoneMatch?: boolean } {
+  const out: { ifMatch?: number; ifNoneMatch?: boolean } = {};
+  const ifMatch = headers.get("if-match");
+  if (ifMatch !== null) {
+    const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(ifMatch);
+    if (!match) throw new ScribeError("invalid_request", `If-Match must be a version number, got "${ifMatch}"`);
+    out.ifMatch = Number(match[1]);
+  }
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() !== "*" || op !== "put") throw new ScribeError("invalid_request", `only "If-None-Match: *" on PUT is supported`);
+    out.ifNoneMatch = true;
+  }
+  return out;
+}
+
+const putFields = new Set(["op", "key", "value", "value_base64", "content_type", "if_match", "if_none_match"]);
+const deleteFields = new Set(["op", "key", "if_match"]);
+
+/**
+ * Parses a POST /batch body: `{"ops": [{"op": "put", "key", "value" | "value_base64",
+ * "content_type"?, "if_match"?, "if_none_match"?}, {"op": "delete", "key", "if_match"?}]}`.
+ */
+export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(body));
+  } catch (error) {
+    throw new ScribeError("invalid_json", `the batch body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { ops?: unknown }).ops)) {
+    throw new ScribeError("invalid_request", `the batch body must be {"ops": [...]}`);
+  }
+  const rawOps = (doc as { ops: unknown[] }).ops;
+  if (rawOps.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
+  if (rawOps.length > limits.batchOpsMax) {
+    throw new ScribeError("batch_too_large", `the batch has ${rawOps.length} operations; the most is ${limits.batchOpsMax}`);
+  }
+  return rawOps.map((raw, i) => parseBatchOp(raw, i, limits.valueBytesMax));
+}
+
+function parseBatchOp(raw: unknown, i: number, valueBytesMax: number): Operation {
+  const where = `ops[${i}]`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ScribeError("invalid_request", `${where} must be an object`);
+  const op = raw as Record<string, unknown>;
+  const allowed = op.op === "put" ? putFields : op.op === "delete" ? deleteFields : undefined;
+  if (!allowed) throw new ScribeError("invalid_request", `${where}.op must be "put" or "delete", got ${JSON.stringify(op.op)}`);
+  const unknown = Object.keys(op).filter((k) => !allowed.has(k));
+  if (unknown.length > 0) throw new ScribeError("invalid_request", `${where} has unknown field(s): ${unknown.join(", ")}`);
+  let key: string;
+  try {
+    key = validateKey(op.key);
+  } catch (error) {
+    throw new ScribeError((error as ScribeError).code, `${where}.key: ${(error as ScribeError).message}`);
+  }
+  let ifMatch: number | undefined;
+  if (op.if_match !== undefined) {
+    if (!Number.isSafeInteger(op.if_match) || (op.if_match as number) < 0) throw new ScribeError("invalid_request", `${where}.if_match must be a non-negative integer`);
+    ifMatch = op.if_match as number;
+  }
+  if (op.op === "delete") return ifMatch === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch };
+  const value = batchValue(op, where);
+  if (value.length > valueBytesMax) throw new ScribeError("value_too_large", `${where} value is ${value.length} bytes; the most is ${valueBytesMax}`);
+  if (op.content_type !== undefined && typeof op.content_type !== "string") throw new ScribeError("invalid_request", `${where}.content_type must be a string`);
+  const fallback = op.value_base64 !== undefined ? "application/octet-stream" : "text/plain; charset=utf-8";
+  const contentType = validateContentType(op.content_type as string | undefined, fallback);
+  if (op.if_none_match !== undefined && typeof op.if_none_match !== "boolean") throw new ScribeError("invalid_request", `${where}.if_none_match must be true or false`);
+  const put: Operation = { op: "put", key, value, valueHash: Bun.SHA256.hash(value) as Uint8Array, contentType };
+  if (ifMatch !== undefined) put.ifMatch = ifMatch;
+  if (op.if_none_match === true) put.ifNoneMatch = true;
+  return put;
+}
+
+function batchValue(op: Record<string, unknown>, where: string): Uint8Array {
+  if (op.value !== undefined && op.value_base64 !== undefined) throw new ScribeError("invalid_request", `${where} has both value and value_base64`);
+  if (typeof op.value === "string") return utf8(op.value);
+  if (typeof op.value_base64 === "string") {
+    const bytes = fromBase64(op.value_base64);
+    if (!bytes) throw new ScribeError("invalid_value", `${where}.value_base64 is not valid base64`);
+    return bytes;
+  }
+  throw new ScribeError("invalid_request", `${where} needs a string "value" or "value_base64"`);
+}

@@ -1,0 +1,67 @@
+/**
+ * @module service. What the HTTP layer needs from a node. The single-node engine and the
+ * replicated cluster node both implement it, so the routes never know which one serves them.
+ */
+
+import type { Operation } from "../ledger/index.ts";
+import type { StoredEntry } from "../storage/index.ts";
+
+/** The JSON receipt of one committed operation. */
+export interface Receipt {
+  key: string;
+  op: "put" | "delete";
+  index: number;
+  version: number;
+  leaf_hash: string;
+  tree_size: number;
+  timestamp_ms: number;
+}
+
+export interface ReadResult {
+  entry: StoredEntry;
+  value: Uint8Array;
+}
+
+export type Consistency = "linearizable" | "stale";
+
+export interface MemberStatus {
+  id: number;
+  address: string;
+  client: string;
+  role: "voter" | "learner";
+  match_index?: number;
+  next_index?: number;
+  lag?: number;
+  connected?: boolean;
+}
+
+/** The node's state as /health, /metrics and /cluster/* report it. */
+export interface NodeStatus {
+  node_id: number;
+  role: "leader" | "follower" | "candidate" | "pre-candidate" | "learner" | "single";
+  term: number;
+  leader_id: number | null;
+  commit_index: number;
+  applied_index: number;
+  ledger_size: number;
+  membership: MemberStatus[];
+  /** False when the node cannot serve writes (no leader, shutting down, storage failure). */
+  healthy: boolean;
+}
+
+export interface LedgerService {
+  readonly nodeId: number;
+  /** Appends one atomic batch; resolves once every op is durable and applied. */
+  propose(ops: Operation[]): Promise<Receipt[]>;
+  /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
+  readBarrier(consistency: Consistency): Promise<void>;
+  get(key: string): ReadResult;
+  getVersion(key: string, version: number): ReadResult;
+  getAt(key: string, index: number): ReadResult;
+  history(key: string, fromVersion: number, limit: number): StoredEntry[];
+  entries(from: number, limit: number): StoredEntry[];
+  readonly size: number;
+  status(): NodeStatus;
+  /** Extra numbers for /metrics (cache, storage, counters). */
+  metrics(): Record<string, unknown>;
+}

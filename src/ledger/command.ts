@@ -1,0 +1,96 @@
+/**
+ * @module command. What clients propose and the log carries: a batch of operations, applied
+ * atomically at consecutive ledger indexes. The binary codec is what Raft entries hold, so every
+ * replica decodes the same command and applies it the same way.
+ *
+ * Layout (big-endian): u8 version=1, u64 timestampMs, u32 op count, then per op:
+ *   u8 opcode (0 put, 1 delete), u8 flags (bit 0: ifMatch present, bit 1: ifNoneMatch),
+ *   [u64 ifMatch], u32 key length + UTF-8 key,
+ *   put only: u16 content-type length + content type, 32-byte value hash, u32 value length + value.
+ */
+
+import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
+import { hashBytes } from "./entry.ts";
+
+export interface PutOp {
+  op: "put";
+  key: string;
+  value: Uint8Array;
+  /** SHA-256 of `value`, computed by the proposer. */
+  valueHash: Uint8Array;
+  contentType: string;
+  /** Apply only if the key's current version equals this (0: the key must not exist). */
+  ifMatch?: number;
+  /** Apply only if the key does not exist or is deleted. */
+  ifNoneMatch?: boolean;
+}
+
+export interface DeleteOp {
+  op: "delete";
+  key: string;
+  ifMatch?: number;
+}
+
+export type Operation = PutOp | DeleteOp;
+
+export interface Command {
+  /** Chosen by the proposer (the leader's clock), so every replica stores the same timestamp. */
+  timestampMs: number;
+  ops: Operation[];
+}
+
+const commandVersion = 1;
+const flagIfMatch = 1;
+const flagIfNoneMatch = 2;
+
+export function encodeCommand(command: Command): Uint8Array {
+  let size = 13;
+  for (const op of command.ops) size += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+  const writer = new ByteWriter(size);
+  writer.u8(commandVersion).u64(command.timestampMs).u32(command.ops.length);
+  for (const op of command.ops) {
+    const flags = (op.ifMatch !== undefined ? flagIfMatch : 0) | (op.op === "put" && op.ifNoneMatch ? flagIfNoneMatch : 0);
+    writer.u8(op.op === "put" ? 0 : 1).u8(flags);
+    if (op.ifMatch !== undefined) writer.u64(op.ifMatch);
+    writer.lengthPrefixed(utf8(op.key));
+    if (op.op === "put") {
+      assert(op.valueHash.length === hashBytes, "value hash must be 32 bytes");
+      const contentType = utf8(op.contentType);
+      writer.u16(contentType.length).bytes(contentType).bytes(op.valueHash).lengthPrefixed(op.value);
+    }
+  }
+  return writer.finish();
+}
+
+/** Decodes a command; throws RangeError/TypeError on malformed bytes. Values are views into `bytes`. */
+export function decodeCommand(bytes: Uint8Array): Command {
+  const reader = new ByteReader(bytes);
+  const version = reader.u8();
+  if (version !== commandVersion) throw new RangeError(`unknown command version ${version}`);
+  const timestampMs = reader.u64();
+  const count = reader.u32();
+  const ops: Operation[] = [];
+  for (let i = 0; i < count; i++) {
+    const code = reader.u8();
+    const flags = reader.u8();
+    const ifMatch = flags & flagIfMatch ? reader.u64() : undefined;
+    const key = fromUtf8(reader.lengthPrefixed());
+    if (code === 0) {
+      const contentType = fromUtf8(reader.bytes(reader.u16()));
+      const valueHash = reader.bytes(hashBytes);
+      const value = reader.lengthPrefixed();
+      const op: PutOp = { op: "put", key, value, valueHash, contentType };
+      if (ifMatch !== undefined) op.ifMatch = ifMatch;
+      if (flags & flagIfNoneMatch) op.ifNoneMatch = true;
+      ops.push(op);
+    } else if (code === 1) {
+      const op: DeleteOp = { op: "delete", key };
+      if (ifMatch !== undefined) op.ifMatch = ifMatch;
+      ops.push(op);
+    } else {
+      throw new RangeError(`unknown op code ${code}`);
+    }
+  }
+  if (reader.remaining !== 0) throw new RangeError(`${reader.remaining} trailing bytes after command`);
+  return { timestampMs, ops };
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bun
+/**
+ * @module main. The scribe-node entry point and the only reader of argv and the environment.
+ *
+ *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT]
+ */
+
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config/index.ts";
+import { createLogger } from "./cluster/logger.ts";
+import { startServer } from "./cluster/server.ts";
+
+const usage = `usage: scribe-node [options]
+  --config FILE      TOML configuration file
+  --node-id N        node.id
+  --data-dir DIR     node.data_dir
+  --host HOST        network.listen_addr
+  --port N           network.client_port
+  --raft-port N      network.raft_port
+  --bootstrap        initialize a new cluster from consensus.cluster_members
+  --join HOST:PORT   join the cluster through this node's HTTP address
+  --help             show this help
+Every configuration key can also be set by SCRIBE_<SECTION>_<KEY>, e.g. SCRIBE_NODE_ID=2.`;
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string" },
+        "node-id": { type: "string" },
+        "data-dir": { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "raft-port": { type: "string" },
+        bootstrap: { type: "boolean" },
+        join: { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    console.error(`scribe-node: ${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Bun.argv.slice(2));
+  if (flags.help) {
+    console.log(usage);
+    return;
+  }
+  const overrides: Record<string, unknown> = {};
+  if (flags["node-id"] !== undefined) overrides["node.id"] = flags["node-id"];
+  if (flags["data-dir"] !== undefined) overrides["node.data_dir"] = flags["data-dir"];
+  if (flags.host !== undefined) overrides["network.listen_addr"] = flags.host;
+  if (flags.port !== undefined) overrides["network.client_port"] = flags.port;
+  if (flags["raft-port"] !== undefined) overrides["network.raft_port"] = flags["raft-port"];
+  if (flags.join !== undefined) overrides["discovery.seeds"] = flags.join;
+  let config;
+  try {
+    config = loadConfig({ file: flags.config, env: process.env, overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`scribe-node: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logging, { node_id: config.node.id });
+  const running = await startServer(config, logger);
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "signal received");
+    running.stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+await main();

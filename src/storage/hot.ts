@@ -1,0 +1,237 @@
+/**
+ * @module hot. The hot tier: ledger entries, values and node metadata in one SQLite database
+ * (bun:sqlite, WAL). Every commit cycle is one transaction; with `sync = "full"` each commit is
+ * fsync'd before it returns, which is what makes an acknowledged write durable.
+ *
+ * Tables: `entries` (one row per ledger index, with version and leaf hash), `vals` (the value of
+ * each put, by index; a row may leave the hot tier once the cold tier holds it), `meta` (small
+ * named values such as counters and the applied index). Nothing is updated in place or deleted by
+ * normal operation.
+ */
+
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { AppliedOp, Entry, KeyHead, Op } from "../ledger/index.ts";
+import { assert } from "../lib/index.ts";
+
+/** An entry as stored, with the key's version and the entry's Merkle leaf hash. */
+export interface StoredEntry extends Entry {
+  version: number;
+  leafHash: Uint8Array;
+}
+
+interface EntryRow {
+  idx: number;
+  op: number;
+  key: string;
+  value_hash: Uint8Array;
+  value_bytes: number;
+  content_type: string;
+  ts: number;
+  prev_idx: number;
+  version: number;
+  leaf_hash: Uint8Array;
+}
+
+const entryColumns = "idx, op, key, value_hash, value_bytes, content_type, ts, prev_idx, version, leaf_hash";
+
+function rowToEntry(row: EntryRow): StoredEntry {
+  return {
+    index: row.idx,
+    op: row.op === 0 ? "put" : "delete",
+    key: row.key,
+    valueHash: row.value_hash,
+    valueBytes: row.value_bytes,
+    contentType: row.content_type,
+    timestampMs: row.ts,
+    prevIndex: row.prev_idx,
+    version: row.version,
+    leafHash: row.leaf_hash,
+  };
+}
+
+export interface HotStoreOptions {
+  /** "full" fsyncs every commit; "normal" may lose the last commits on power loss. */
+  sync: "full" | "normal";
+}
+
+export interface HotStats {
+  entries: number;
+  liveKeys: number;
+  valueBytes: number;
+}
+
+export class HotStore {
+  readonly db: Database;
+  private readonly statements: {
+    latest: Statement<EntryRow, [string]>;
+    byVersion: Statement<EntryRow, [string, number]>;
+    at: Statement<EntryRow, [string, number]>;
+    entry: Statement<EntryRow, [number]>;
+    range: Statement<EntryRow, [number, number]>;
+    history: Statement<EntryRow, [string, number, number]>;
+    value: Statement<{ value: Uint8Array }, [number]>;
+    insertEntry: Statement<unknown, [number, number, string, Uint8Array, number, string, number, number, number, Uint8Array]>;
+    insertValue: Statement<unknown, [number, Uint8Array]>;
+    getMeta: Statement<{ v: number | string | Uint8Array }, [string]>;
+    setMeta: Statement<unknown, [string, number | string | Uint8Array]>;
+  };
+  private nextIndexValue: number;
+  private stats: HotStats;
+
+  private constructor(db: Database) {
+    this.db = db;
+    this.statements = {
+      latest: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? ORDER BY version DESC LIMIT 1`),
+      byVersion: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version = ?`),
+      at: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND idx <= ? ORDER BY version DESC LIMIT 1`),
+      entry: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx = ?`),
+      range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
+      history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
+      value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
+      insertEntry: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertValue: db.prepare(`INSERT INTO vals (idx, value) VALUES (?, ?)`),
+      getMeta: db.prepare(`SELECT v FROM meta WHERE k = ?`),
+      setMeta: db.prepare(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
+    };
+    const last = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
+    this.nextIndexValue = (last?.idx ?? -1) + 1;
+    this.stats = {
+      entries: this.nextIndexValue,
+      liveKeys: Number(this.meta("live_keys") ?? 0),
+      valueBytes: Number(this.meta("value_bytes") ?? 0),
+    };
+  }
+
+  /** Opens (creating if needed) the database at `path`. */
+  static open(path: string, options: HotStoreOptions): HotStore {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { create: true, strict: false });
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA mmap_size = 268435456");
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS entries (
+        idx INTEGER PRIMARY KEY,
+        op INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value_hash BLOB NOT NULL,
+        value_bytes INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        prev_idx INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        leaf_hash BLOB NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS entries_key_version ON entries (key, version);
+      CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+    `);
+    return new HotStore(db);
+  }
+
+  /** The index the next appended entry gets (= number of entries). */
+  get nextIndex(): number {
+    return this.nextIndexValue;
+  }
+
+  getStats(): HotStats {
+    return { ...this.stats };
+  }
+
+  latest(key: string): StoredEntry | undefined {
+    const row = this.statements.latest.get(key);
+    return row ? rowToEntry(row) : undefined;
+  }
+
+  head(key: string): KeyHead | undefined {
+    const row = this.statements.latest.get(key);
+    return row ? { index: row.idx, version: row.version, op: (row.op === 0 ? "put" : "delete") as Op } : undefined;
+  }
+
+  byVersion(key: string, version: number): StoredEntry | undefined {
+    const row = this.statements.byVersion.get(key, version);
+    return row ? rowToEntry(row) : undefined;
+  }
+
+  /** The key's latest entry with index <= `index`. */
+  at(key: string, index: number): StoredEntry | undefined {
+    const row = this.statements.at.get(key, index);
+    return row ? rowToEntry(row) : undefined;
+  }
+
+  entry(index: number): StoredEntry | undefined {
+    const row = this.statements.entry.get(index);
+    return row ? rowToEntry(row) : undefined;
+  }
+
+  /** Up to `limit` entries from index `from` on, in index order. */
+  entries(from: number, limit: number): StoredEntry[] {
+    return this.statements.range.all(from, limit).map(rowToEntry);
+  }
+
+  /** Up to `limit` versions of `key`, from version `fromVersion` on. */
+  history(key: string, fromVersion: number, limit: number): StoredEntry[] {
+    return this.statements.history.all(key, fromVersion, limit).map(rowToEntry);
+  }
+
+  /** The value stored at `index`, or undefined when absent from the hot tier. */
+  value(index: number): Uint8Array | undefined {
+    return this.statements.value.get(index)?.value;
+  }
+
+  meta(name: string): number | string | Uint8Array | undefined {
+    return this.statements.getMeta.get(name)?.v;
+  }
+
+  setMeta(name: string, value: number | string | Uint8Array): void {
+    this.statements.setMeta.run(name, value);
+  }
+
+  /** Runs `fn` in one transaction (one fsync on commit with sync = full). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * Appends applied operations at the next indexes. Call inside `transaction`. `leafHashes[i]`
+   * is the Merkle leaf hash of `applied[i].entry`. `wasLive[i]` tells whether the key had a live
+   * value before this op (for the live-key counter).
+   */
+  append(applied: readonly AppliedOp[], leafHashes: readonly Uint8Array[], wasLive: readonly boolean[]): void {
+    assert(applied.length === leafHashes.length && applied.length === wasLive.length, "append: lengths differ");
+    for (let i = 0; i < applied.length; i++) {
+      const { entry, version, value } = applied[i]!;
+      assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
+      this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version, leafHashes[i]!);
+      if (entry.op === "put") {
+        this.statements.insertValue.run(entry.index, value);
+        this.stats.valueBytes += value.length;
+        if (!wasLive[i]) this.stats.liveKeys++;
+      } else if (wasLive[i]) {
+        this.stats.liveKeys--;
+      }
+      this.nextIndexValue++;
+      this.stats.entries++;
+    }
+    this.setMeta("live_keys", this.stats.liveKeys);
+    this.setMeta("value_bytes", this.stats.valueBytes);
+  }
+
+  /** Re-reads counters after a failed transaction rolled back. */
+  reloadCounters(): void {
+    const last = this.db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
+    this.nextIndexValue = (last?.idx ?? -1) + 1;
+    this.stats = {
+      entries: this.nextIndexValue,
+      liveKeys: Number(this.meta("live_keys") ?? 0),
+      valueBytes: Number(this.meta("value_bytes") ?? 0),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,3 @@
+/** @module storage. The hot tier (SQLite), the LRU cache, and (in cold/) the S3 tier. */
+export * from "./cache.ts";
+export * from "./hot.ts";
