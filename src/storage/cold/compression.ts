@@ -78,9 +78,28 @@ export async function* gzipStream(source: ChunkSource, level: number): AsyncGene
 
 /** Gunzips a stream of chunks with the runtime's native decompressor. */
 export async function* gunzipStream(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const input = ReadableStream.from(source as AsyncIterable<Uint8Array>) as ReadableStream<Uint8Array>;
-  const output = input.pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
-  for await (const chunk of output) yield chunk;
+  const iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  const input = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+  const reader = input.pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /** Collects a chunk stream into one buffer (tests, small objects). */

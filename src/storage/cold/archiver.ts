@@ -1,0 +1,329 @@
+/**
+ * @module archiver. Seals committed ledger ranges into immutable segment objects in S3.
+ *
+ * `runOnce(nowMs)` seals as many segments as are ready (at most `segmentsPerRunMax`):
+ *  1. The range: from the manifest's next index, entries are taken until the raw segment reaches
+ *     `segment_bytes`; if the committed entries run out first, the segment closes anyway when its
+ *     oldest entry is at least `age_threshold_secs` old (it takes what exists), else nothing.
+ *     The chosen range is recorded in `<prefix>/pending.json` before uploading, so a restart after
+ *     a crash seals exactly the same range (time-based closing is not reproducible by itself).
+ *  2. The segment is encoded deterministically, gzipped in a Worker, and streamed to a multipart
+ *     upload; the object is read back and verified (uploader.writeOnce). An object already there
+ *     with the same raw SHA-256 is downloaded, fully decoded and verified, then reused.
+ *  3. The manifest (with this segment's descriptor) is rewritten, then `onSegmentArchived` is
+ *     called, then (after the run) the caller's checkpoint text is published.
+ * A segment is never reported archived before its object is verified and listed in the manifest.
+ * S3 failures are retried with backoff by the uploader, then returned as an error value and
+ * counted; the next runOnce resumes where this one stopped.
+ *
+ * Order of durable effects per segment: pending.json → segment object → manifest.json → callback.
+ * A crash between any two is repaired by the next run: on start the manifest is read back, and
+ * segments it lists beyond the source's `nextUnarchivedIndex()` are reported again.
+ */
+
+import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import type { Entry } from "../../ledger/entry.ts";
+import { encodeEntry } from "../../ledger/entry.ts";
+import { gzipStream, type ChunkSource } from "./compression.ts";
+import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
+import type { Layout } from "./layout.ts";
+import {
+  appendSegment,
+  emptyManifest,
+  frontierOf,
+  readManifest,
+  readPending,
+  writeManifest,
+  writePending,
+  publishCheckpoint,
+  type Manifest,
+  type PendingSegment,
+  type SegmentDescriptor,
+} from "./manifest.ts";
+import { encodeSegment, segmentRawBytes, segmentRecordBytes, type SegmentRecord } from "./segment.ts";
+import { verifySegmentObject } from "./segment-fetch.ts";
+import type { Uploader } from "./uploader.ts";
+
+/** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
+export interface ArchiveSource {
+  /** First index not yet reported archived (persisted by the caller from onSegmentArchived). */
+  nextUnarchivedIndex(): number;
+  /** One past the last committed index. */
+  committedIndexEnd(): number;
+  /** Entries [from, toExclusive) in index order, each with its value (empty for a delete). */
+  readRange(from: number, toExclusive: number): Iterable<{ entry: Entry; value: Uint8Array }>;
+  entryTimestampMs(index: number): number;
+}
+
+export interface ArchiverConfig {
+  /** A segment closes once its raw encoding reaches this many bytes. */
+  segment_bytes: number;
+  /** A smaller segment closes once its oldest entry is this old. */
+  age_threshold_secs: number;
+  compression_level: number;
+  enable_compression: boolean;
+}
+
+export interface ArchiverOptions {
+  source: ArchiveSource;
+  uploader: Uploader;
+  layout: Layout;
+  config: ArchiverConfig;
+  /** Called, in index order, once per segment verified in S3 and listed in the manifest. */
+  onSegmentArchived: (descriptor: SegmentDescriptor) => void | Promise<void>;
+  /** Signed checkpoint text to publish after the manifest, or undefined to skip. */
+  checkpoint?: () => string | undefined | Promise<string | undefined>;
+  /** Segments sealed per runOnce at most; bounds the time one call takes. */
+  segmentsPerRunMax?: number;
+  /** Records per segment at most (the header's count is a u32). */
+  segmentEntriesMax?: number;
+}
+
+export interface ArchiverStats {
+  runs: number;
+  segments_archived: number;
+  /** Segments whose object was already in S3 (after a restart) and was verified and reused. */
+  segments_reused: number;
+  entries_archived: number;
+  raw_bytes: number;
+  object_bytes: number;
+  errors: number;
+  last_error: string | null;
+}
+
+export interface RunResult {
+  archived: SegmentDescriptor[];
+  error?: ScribeError;
+}
+
+const segmentsPerRunMaxDefault = 16;
+const segmentEntriesMaxDefault = 1_000_000;
+
+export class Archiver {
+  readonly stats: ArchiverStats = {
+    runs: 0,
+    segments_archived: 0,
+    segments_reused: 0,
+    entries_archived: 0,
+    raw_bytes: 0,
+    object_bytes: 0,
+    errors: 0,
+    last_error: null,
+  };
+  private manifest: Manifest | undefined;
+  private running = false;
+  private readonly segmentsPerRunMax: number;
+  private readonly segmentEntriesMax: number;
+
+  constructor(private readonly options: ArchiverOptions) {
+    const { config } = options;
+    if (!(config.segment_bytes > 0)) throw new RangeError(`segment_bytes must be > 0, got ${config.segment_bytes}`);
+    if (!(config.age_threshold_secs >= 0)) throw new RangeError(`age_threshold_secs must be >= 0, got ${config.age_threshold_secs}`);
+    if (!Number.isInteger(config.compression_level) || config.compression_level < 0 || config.compression_level > 9) {
+      throw new RangeError(`compression_level must be 0..9, got ${config.compression_level}`);
+    }
+    this.segmentsPerRunMax = options.segmentsPerRunMax ?? segmentsPerRunMaxDefault;
+    this.segmentEntriesMax = options.segmentEntriesMax ?? segmentEntriesMaxDefault;
+  }
+
+  /** The manifest as last written (undefined before the first run loaded it). */
+  currentManifest(): Manifest | undefined {
+    return this.manifest;
+  }
+
+  /** Seals every segment that is ready now; see the module comment. Never runs concurrently. */
+  async runOnce(nowMs: number): Promise<RunResult> {
+    if (this.running) return { archived: [], error: new ScribeError("conflict", "archiver runOnce is already running") };
+    this.running = true;
+    this.stats.runs += 1;
+    const archived: SegmentDescriptor[] = [];
+    try {
+      await this.loadAndReconcile(archived);
+      const pending = await readPending(this.options.uploader, this.options.layout);
+      for (let n = 0; n < this.segmentsPerRunMax; n++) {
+        const range = this.chooseRange(nowMs, pending);
+        if (!range) break;
+        archived.push(await this.sealSegment(range, range === pending));
+      }
+      if (archived.length > 0 && this.options.checkpoint) {
+        const text = await this.options.checkpoint();
+        if (text !== undefined) await publishCheckpoint(this.options.uploader, this.options.layout, text);
+      }
+      return { archived };
+    } catch (error) {
+      if (!isScribeError(error) && !isS3Error(error)) throw error;
+      this.stats.errors += 1;
+      const scribeError = isScribeError(error) ? error : new ScribeError("unavailable", `S3: ${(error as Error).message}`);
+      this.stats.last_error = scribeError.message;
+      return { archived, error: scribeError };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Loads the manifest once; re-reports segments it lists that the source has not recorded. */
+  private async loadAndReconcile(archived: SegmentDescriptor[]): Promise<void> {
+    const next = this.options.source.nextUnarchivedIndex();
+    if (!this.manifest) {
+      this.manifest = (await readManifest(this.options.uploader, this.options.layout)) ?? emptyManifest(next);
+    }
+    const manifest = this.manifest;
+    if (manifest.segments.length === 0 && manifest.next_index !== next) {
+      this.manifest = emptyManifest(next);
+      return;
+    }
+    if (next > manifest.next_index || next < manifest.first_index) {
+      throw new ScribeError(
+        "conflict",
+        `source says entries before ${next} are archived, but the bucket's manifest covers ${manifest.first_index}..${manifest.next_index}`,
+      );
+    }
+    for (const segment of manifest.segments) {
+      if (segment.last_index < next) continue;
+      if (segment.first_index < next) {
+        throw new ScribeError("conflict", `source's next unarchived index ${next} falls inside segment ${segment.object_key}`);
+      }
+      await this.options.onSegmentArchived(segment);
+      archived.push(segment);
+    }
+  }
+
+  /** The next range to seal, or undefined when none is ready. Reads entries only, not values' hashes. */
+  private chooseRange(nowMs: number, pending: PendingSegment | undefined): PendingSegment | undefined {
+    const manifest = this.manifest!;
+    const first = manifest.next_index;
+    const end = this.options.source.committedIndexEnd();
+    if (pending && pending.first_index === first) {
+      if (pending.last_index >= end) {
+        throw new ScribeError("conflict", `pending segment ${first}..${pending.last_index} reaches past the committed end ${end}`);
+      }
+      return pending;
+    }
+    if (first >= end) return undefined;
+    const { config } = this.options;
+    let recordBytes = 0;
+    let count = 0;
+    let full = false;
+    const scanEnd = Math.min(end, first + this.segmentEntriesMax);
+    for (const { entry } of this.options.source.readRange(first, scanEnd)) {
+      recordBytes += segmentRecordBytes(entry);
+      count += 1;
+      if (segmentRawBytes(recordBytes) >= config.segment_bytes) {
+        full = true;
+        break;
+      }
+    }
+    assert(count > 0, `source gave no entries for ${first}..${scanEnd}`);
+    if (count === this.segmentEntriesMax) full = true;
+    if (!full) {
+      const ageMs = nowMs - this.options.source.entryTimestampMs(first);
+      if (ageMs < config.age_threshold_secs * 1000) return undefined;
+    }
+    return {
+      first_index: first,
+      last_index: first + count - 1,
+      count,
+      compression: config.enable_compression ? "gzip" : "none",
+      compression_level: config.compression_level,
+    };
+  }
+
+  /** Seals one range: digest pass, pending marker, upload + verify, manifest, callback. */
+  private async sealSegment(range: PendingSegment, resumed: boolean): Promise<SegmentDescriptor> {
+    const { source, uploader, layout } = this.options;
+    const manifest = this.manifest!;
+    const toExclusive = range.last_index + 1;
+    const records = (): Iterable<SegmentRecord> => source.readRange(range.first_index, toExclusive);
+
+    // Pass 1 (cheap, no compression): the raw digest and the Merkle roots, known before upload so
+    // the object's identity can go into its metadata and a HEAD can recognise it later.
+    const raw = new StreamHash();
+    const leaves = CompactRange.empty();
+    const tree = frontierOf(manifest);
+    const observed = tap(records(), (record) => {
+      const leaf = leafHash(encodeEntry(record.entry));
+      leaves.append(leaf);
+      tree?.append(leaf);
+    });
+    for (const chunk of encodeSegment(range.first_index, range.count, observed)) raw.update(chunk);
+    const rawSha256 = toHex(raw.digest());
+    const rawBytes = raw.bytes;
+    const compressed = range.compression === "gzip";
+    const key = layout.segmentKey(range.first_index, range.last_index, compressed);
+
+    if (!resumed) await writePending(uploader, layout, range);
+    const body = (): ChunkSource => {
+      const chunks = encodeSegment(range.first_index, range.count, records());
+      return compressed ? gzipStream(chunks, range.compression_level) : chunks;
+    };
+    const expectation = {
+      object_key: key,
+      first_index: range.first_index,
+      count: range.count,
+      compression: range.compression,
+      raw_bytes: rawBytes,
+      raw_sha256: rawSha256,
+      leaves_root: toHex(leaves.root()),
+    } as const;
+    const result = await uploader.writeOnce({
+      key,
+      body,
+      identityField: "raw-sha256",
+      contentType: compressed ? "application/gzip" : "application/octet-stream",
+      metadata: {
+        "raw-sha256": rawSha256,
+        "raw-bytes": String(rawBytes),
+        "first-index": String(range.first_index),
+        "last-index": String(range.last_index),
+        "segment-format": "1",
+        compression: range.compression,
+      },
+      verifyExisting: async (existingKey) => {
+        const object = await uploader.getBytes(existingKey, Number.MAX_SAFE_INTEGER);
+        if (!object) throw new ScribeError("not_found", `object ${existingKey} vanished during verification`);
+        await verifySegmentObject(object, expectation);
+      },
+    });
+
+    const descriptor: SegmentDescriptor = {
+      first_index: range.first_index,
+      last_index: range.last_index,
+      count: range.count,
+      object_key: key,
+      object_bytes: result.bytes,
+      object_sha256: result.sha256,
+      raw_bytes: rawBytes,
+      raw_sha256: rawSha256,
+      compression: range.compression,
+      leaves_root: expectation.leaves_root,
+      tree_size: toExclusive,
+      tree_root: tree ? toHex(tree.root()) : null,
+    };
+    const next = appendSegment(manifest, descriptor, tree);
+    await writeManifest(uploader, layout, next);
+    this.manifest = next;
+    await this.options.onSegmentArchived(descriptor);
+    this.stats.segments_archived += 1;
+    if (result.skipped) this.stats.segments_reused += 1;
+    this.stats.entries_archived += range.count;
+    this.stats.raw_bytes += rawBytes;
+    this.stats.object_bytes += result.bytes;
+    return descriptor;
+  }
+}
+
+function* tap<T>(items: Iterable<T>, observe: (item: T) => void): Generator<T> {
+  for (const item of items) {
+    observe(item);
+    yield item;
+  }
+}
+
+function isS3Error(error: unknown): boolean {
+  const e = error as { $metadata?: unknown; name?: string; code?: string };
+  return (
+    e !== null &&
+    typeof e === "object" &&
+    (e.$metadata !== undefined || e.code === "ECONNREFUSED" || e.name === "TimeoutError" || e.name === "AbortError")
+  );
+}

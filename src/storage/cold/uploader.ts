@@ -1,0 +1,336 @@
+/**
+ * @module uploader. Writes immutable objects to S3 exactly once, streamed, and verified.
+ *
+ * `writeOnce` HEADs the key first: an object already there with the same identity (a metadata
+ * field the caller names, e.g. the raw segment SHA-256) is read back, verified, and skipped; one
+ * with a different identity is a conflict and is never overwritten. Otherwise the body streams
+ * into a multipart upload as it is produced (parts of `partBytes`, the last one smaller; a body
+ * smaller than one part goes up as a single PutObject), the SHA-256 is computed on the way, and the
+ * object is read back and hashed before success is reported. Failures are retried with
+ * exponential backoff; incomplete multipart uploads are aborted.
+ */
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import { StreamHash } from "./hashing.ts";
+import type { ChunkSource } from "./compression.ts";
+
+/** S3's minimum part size for every part but the last. */
+export const s3PartBytesMin = 5 * 1024 * 1024;
+/** S3's maximum number of parts in one multipart upload. */
+export const s3PartsMax = 10_000;
+
+export interface UploaderOptions {
+  bucket: string;
+  /** Multipart part size; >= 5 MiB. Memory held per upload is about twice this. */
+  partBytes?: number;
+  /** Whole-operation attempts (each S3 call also has the client's own retries). */
+  attemptsMax?: number;
+  backoffMsBase?: number;
+  backoffMsMax?: number;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface UploaderStats {
+  /** Objects uploaded and verified. */
+  uploads: number;
+  /** writeOnce calls that found the object already complete and verified it. */
+  skipped: number;
+  /** Object bytes uploaded and verified. */
+  bytes: number;
+  /** Operations that failed after all attempts (or with a non-retryable error). */
+  errors: number;
+  /** Attempts repeated after a failure. */
+  retries: number;
+  /** Multipart uploads aborted after a failure. */
+  aborts: number;
+}
+
+export interface ObjectDigest {
+  bytes: number;
+  /** Lowercase hex SHA-256 of the object's bytes. */
+  sha256: string;
+}
+
+export interface WriteOnceRequest {
+  key: string;
+  /** Produces the body; called again on every attempt, so it must give the same bytes. */
+  body: () => ChunkSource;
+  /** User metadata (names lowercase, values ASCII). */
+  metadata: Record<string, string>;
+  /** The metadata field that identifies the content; must be present in `metadata`. */
+  identityField: string;
+  contentType?: string;
+  /** Extra verification of an existing object before it is accepted (e.g. decode it). */
+  verifyExisting?: (key: string, digest: ObjectDigest) => Promise<void>;
+}
+
+export interface WriteOnceResult extends ObjectDigest {
+  skipped: boolean;
+}
+
+export interface HeadResult {
+  bytes: number;
+  metadata: Record<string, string>;
+}
+
+const defaults = { partBytes: 8 * 1024 * 1024, attemptsMax: 4, backoffMsBase: 100, backoffMsMax: 5_000 };
+
+export function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
+
+function isRetryable(error: unknown): boolean {
+  return !(isScribeError(error) && (error.code === "conflict" || error.code === "invalid_request"));
+}
+
+export class Uploader {
+  readonly stats: UploaderStats = { uploads: 0, skipped: 0, bytes: 0, errors: 0, retries: 0, aborts: 0 };
+  readonly bucket: string;
+  private readonly partBytes: number;
+  private readonly attemptsMax: number;
+  private readonly backoffMsBase: number;
+  private readonly backoffMsMax: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    readonly client: S3Client,
+    options: UploaderOptions,
+  ) {
+    this.bucket = options.bucket;
+    this.partBytes = options.partBytes ?? defaults.partBytes;
+    this.attemptsMax = options.attemptsMax ?? defaults.attemptsMax;
+    this.backoffMsBase = options.backoffMsBase ?? defaults.backoffMsBase;
+    this.backoffMsMax = options.backoffMsMax ?? defaults.backoffMsMax;
+    this.sleep = options.sleep ?? ((ms) => Bun.sleep(ms));
+    if (this.partBytes < s3PartBytesMin) throw new RangeError(`partBytes must be >= ${s3PartBytesMin}, got ${this.partBytes}`);
+    if (!(this.attemptsMax >= 1)) throw new RangeError(`attemptsMax must be >= 1, got ${this.attemptsMax}`);
+  }
+
+  /** Exponential backoff with jitter: base * 2^(attempt-1), capped, then 50..100% of that. */
+  backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.backoffMsMax, this.backoffMsBase * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  /** Runs `operation` up to attemptsMax times with backoff; counts retries and final errors. */
+  async withRetries<T>(what: string, operation: (attempt: number) => Promise<T>): Promise<T> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.attemptsMax; attempt++) {
+      try {
+        return await operation(attempt);
+      } catch (error) {
+        lastError = error;
+        if (!isRetryable(error) || attempt === this.attemptsMax) break;
+        this.stats.retries += 1;
+        await this.sleep(this.backoffMs(attempt));
+      }
+    }
+    this.stats.errors += 1;
+    if (isScribeError(lastError)) throw lastError;
+    throw new ScribeError("unavailable", `${what} failed after ${this.attemptsMax} attempts: ${(lastError as Error)?.message ?? lastError}`, {
+      cause: String((lastError as Error)?.name ?? "error"),
+    });
+  }
+
+  /** HEAD: the object's size and user metadata, or undefined when absent. */
+  async head(key: string): Promise<HeadResult | undefined> {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { bytes: response.ContentLength ?? 0, metadata: response.Metadata ?? {} };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Streams an object's bytes (optionally a byte range, inclusive). */
+  async *getStream(key: string, range?: { start: number; end: number }): AsyncGenerator<Uint8Array> {
+    const response = await this.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+    );
+    const body = response.Body as unknown as AsyncIterable<Uint8Array> | undefined;
+    if (!body) return;
+    for await (const chunk of body) yield chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer);
+  }
+
+  /** Reads a whole object into memory, refusing objects above `bytesMax`. */
+  async getBytes(key: string, bytesMax: number): Promise<Uint8Array | undefined> {
+    const head = await this.head(key);
+    if (!head) return undefined;
+    if (head.bytes > bytesMax) throw new ScribeError("payload_too_large", `object ${key} has ${head.bytes} bytes, limit ${bytesMax}`);
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of this.getStream(key)) {
+      length += chunk.length;
+      if (length > bytesMax) throw new ScribeError("payload_too_large", `object ${key} exceeds ${bytesMax} bytes`);
+      parts.push(chunk);
+    }
+    const out = new Uint8Array(length);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /** Reads an object back and hashes it as it streams. */
+  async digest(key: string): Promise<ObjectDigest> {
+    const hash = new StreamHash();
+    for await (const chunk of this.getStream(key)) hash.update(chunk);
+    return { bytes: hash.bytes, sha256: toHex(hash.digest()) };
+  }
+
+  /** Overwritable small object (manifest, checkpoint, pending marker), with retries. */
+  async putBytes(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    await this.withRetries(`put ${key}`, () =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length })),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.withRetries(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
+  /** Writes an immutable object once; see the module comment. */
+  async writeOnce(request: WriteOnceRequest): Promise<WriteOnceResult> {
+    const identity = request.metadata[request.identityField];
+    assert(identity !== undefined, `metadata lacks identity field ${request.identityField}`);
+    return this.withRetries(`upload ${request.key}`, async () => {
+      const existing = await this.head(request.key);
+      if (existing) {
+        const found = existing.metadata[request.identityField];
+        if (found !== identity) {
+          throw new ScribeError("conflict", `object ${request.key} exists with ${request.identityField}=${found}, expected ${identity}; not overwriting`, {
+            object_key: request.key,
+          });
+        }
+        const digest = await this.digest(request.key);
+        this.checkDigest(request.key, digest, existing.bytes, existing.metadata["sha256"]);
+        await request.verifyExisting?.(request.key, digest);
+        this.stats.skipped += 1;
+        return { ...digest, skipped: true };
+      }
+      const uploaded = await this.uploadStream(request.key, request.body(), request.metadata, request.contentType);
+      const readBack = await this.digest(request.key);
+      if (readBack.bytes !== uploaded.bytes || readBack.sha256 !== uploaded.sha256) {
+        // Our own object came back different: remove it so the next attempt writes it again.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: request.key })).catch(() => undefined);
+        throw new ScribeError(
+          "verification_failed",
+          `object ${request.key} read back as ${readBack.bytes} bytes sha256 ${readBack.sha256}, uploaded ${uploaded.bytes} bytes sha256 ${uploaded.sha256}`,
+          { object_key: request.key },
+        );
+      }
+      this.stats.uploads += 1;
+      this.stats.bytes += uploaded.bytes;
+      return { ...uploaded, skipped: false };
+    });
+  }
+
+  private checkDigest(key: string, digest: ObjectDigest, headBytes: number, metadataSha256: string | undefined): void {
+    if (digest.bytes !== headBytes) {
+      throw new ScribeError("verification_failed", `object ${key}: HEAD says ${headBytes} bytes, GET gave ${digest.bytes}`, { object_key: key });
+    }
+    if (metadataSha256 !== undefined && metadataSha256 !== digest.sha256) {
+      throw new ScribeError("conflict", `object ${key}: stored sha256 ${metadataSha256} but its bytes hash to ${digest.sha256}`, { object_key: key });
+    }
+  }
+
+  /**
+   * One upload attempt, streaming: a single PutObject when the body fits in one part (its sha256
+   * then goes into the metadata too), else a multipart upload with one part in flight while the
+   * next fills. Aborts the multipart upload on any failure.
+   */
+  async uploadStream(key: string, source: ChunkSource, metadata: Record<string, string>, contentType = "application/octet-stream"): Promise<ObjectDigest> {
+    const hash = new StreamHash();
+    let part = new Uint8Array(this.partBytes);
+    let partFill = 0;
+    let uploadId: string | undefined;
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    let inFlight: Promise<void> | undefined;
+
+    const sendPart = async (bytes: Uint8Array, partNumber: number): Promise<void> => {
+      const response = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+      );
+      assert(response.ETag, `no ETag for part ${partNumber} of ${key}`);
+      parts.push({ ETag: response.ETag, PartNumber: partNumber });
+    };
+    const flushPart = async (): Promise<void> => {
+      if (uploadId === undefined) {
+        const created = await this.client.send(
+          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata, ContentType: contentType }),
+        );
+        assert(created.UploadId, `no UploadId for ${key}`);
+        uploadId = created.UploadId;
+      }
+      if (inFlight) await inFlight;
+      const partNumber = parts.length + 1;
+      if (partNumber > s3PartsMax) throw new ScribeError("payload_too_large", `object ${key} needs more than ${s3PartsMax} parts`);
+      const bytes = part.subarray(0, partFill);
+      inFlight = sendPart(bytes, partNumber);
+      inFlight.catch(() => undefined); // observed when awaited; avoid an unhandled rejection meanwhile
+      part = new Uint8Array(this.partBytes);
+      partFill = 0;
+    };
+
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (partFill === part.length) await flushPart();
+          const n = Math.min(chunk.length - offset, part.length - partFill);
+          part.set(chunk.subarray(offset, offset + n), partFill);
+          partFill += n;
+          offset += n;
+        }
+      }
+      const sha256 = toHex(hash.digest());
+      if (uploadId === undefined) {
+        const body = part.subarray(0, partFill);
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: contentType,
+            Metadata: { ...metadata, sha256 },
+          }),
+        );
+        return { bytes: hash.bytes, sha256 };
+      }
+      if (partFill > 0) await flushPart();
+      if (inFlight) await inFlight;
+      parts.sort((a, b) => a.PartNumber - b.PartNumber);
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      );
+      return { bytes: hash.bytes, sha256 };
+    } catch (error) {
+      if (uploadId !== undefined) {
+        if (inFlight) await inFlight.catch(() => undefined);
+        this.stats.aborts += 1;
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+}
