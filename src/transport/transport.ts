@@ -725,6 +725,9 @@ class PeerTransport implements Transport {
     peer.conn = null;
     peer.stats.lostMessages += conn.pendingMessages;
     conn.pendingMessages = 0;
+    if (conn.readyAtMs === 0 && conn.socket !== null && !this.closed) {
+      this.logger.info({ peerId: peer.id, address: formatPeerAddress(peer.address) }, "transport peer closed the connection during the handshake");
+    }
     if (conn.readyAtMs > 0) {
       this.logger.info({ peerId: peer.id }, "transport connection to peer dropped");
       if (Date.now() - conn.readyAtMs >= connectionStableMs) peer.backoffAttempt = 0;
