@@ -26,6 +26,13 @@ export interface S3ServerHandle {
   /** The directory holding the bucket's files (objects live under `<dir>/<bucket>/`). */
   dir: string;
   port: number;
+  /** Path of the file s3rver keeps an object's bytes in (for tamper tests). */
+  objectPath(key: string): string;
+  /** Closes the listener but keeps the data: S3 is "down" until resume(). */
+  pause(): Promise<void>;
+  /** Listens again on the same port with the same data. */
+  resume(): Promise<void>;
+  /** Stops the server and removes the data directory if the harness created it. */
   stop(): Promise<void>;
 }
 
@@ -83,26 +90,43 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scribe-s3-"));
   const bucket = options.bucket ?? "scribe";
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: options.port ?? 0,
-    directory: dir,
-    silent: options.silent ?? true,
-    configureBuckets: [{ name: bucket }],
-  });
+  const create = (port: number) =>
+    new S3rver({
+      address: "127.0.0.1",
+      port,
+      directory: dir,
+      silent: options.silent ?? true,
+      configureBuckets: [{ name: bucket }],
+    });
+  let server = create(options.port ?? 0);
   const address = (await server.run()) as { address: string; port: number };
+  const port = address.port;
+  let running = true;
   let stopped = false;
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint: `http://127.0.0.1:${port}`,
     bucket,
     accessKeyId,
     secretAccessKey,
     dir,
-    port: address.port,
+    port,
+    objectPath: (key: string) => join(dir, bucket, `${key}._S3rver_object`),
+    async pause() {
+      if (!running) return;
+      running = false;
+      await server.close();
+    },
+    async resume() {
+      if (running || stopped) return;
+      server = create(port);
+      await server.run();
+      running = true;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.close();
+      if (running) await server.close();
+      running = false;
       if (ownsDir) rmSync(dir, { recursive: true, force: true });
     },
   };

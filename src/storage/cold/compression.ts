@@ -15,7 +15,7 @@ export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 function transferable(chunk: Uint8Array): Uint8Array {
   return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer
     ? chunk
-    : chunk.slice();
+    : new Uint8Array(chunk); // a copy (Buffer#slice would be a view of the same memory)
 }
 
 /**

@@ -15,7 +15,7 @@ declare const self: Worker;
 let gzip: Gzip | undefined;
 
 function owned(chunk: Uint8Array): Uint8Array {
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice();
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk);
 }
 
 self.onmessage = (event: MessageEvent) => {

@@ -64,7 +64,7 @@ export class CompactRange {
   static from(size: number, hashes: Uint8Array[]): CompactRange {
     assert(Number.isSafeInteger(size) && size >= 0, `bad compact range size ${size}`);
     assert(popCount(size) === hashes.length, `compact range of size ${size} needs ${popCount(size)} hashes, got ${hashes.length}`);
-    return new CompactRange(size, hashes.map((h) => h.slice()));
+    return new CompactRange(size, hashes.map((h) => new Uint8Array(h)));
   }
 
   get size(): number {
