@@ -28,7 +28,13 @@
  * See transport.ts for the sending, backpressure and reconnect rules.
  */
 
-export { createTransport, handshakeTimeoutMsDefault, inboundHandshakesMaxDefault, queueBytesMaxDefault, queueMessagesMaxDefault } from "./transport.ts";
+export { createTransport } from "./transport.ts";
+export {
+  handshakeTimeoutMsDefault,
+  inboundHandshakesMaxDefault,
+  queueBytesMaxDefault,
+  queueMessagesMaxDefault,
+} from "./options.ts";
 export { frameBytesMaxDefault, handshakeFrameBytesMax } from "./frame.ts";
 export { secretBytesMin } from "./handshake.ts";
 export { backoffLimitsDefault, type BackoffLimits } from "./backoff.ts";

@@ -19,17 +19,15 @@
  */
 
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
-import { ScribeError, assert, concatBytes, utf8 } from "../lib/index.ts";
-import type { RandomSource } from "../lib/index.ts";
+import { assert, concatBytes, type RandomSource } from "../lib/index.ts";
 import { formatPeerAddress, parsePeerAddress, type PeerAddress } from "./address.ts";
-import { backoffDelayMs, backoffLimitsDefault, type BackoffLimits } from "./backoff.ts";
+import { backoffDelayMs } from "./backoff.ts";
 import {
   FrameDecoder,
   FrameType,
   describeFrameError,
   encodeFrame,
   encodeMessageBatch,
-  frameBytesMaxDefault,
   handshakeFrameBytesMax,
 } from "./frame.ts";
 import {
@@ -39,10 +37,10 @@ import {
   encodeHello,
   isNodeId,
   newNonce,
-  secretBytesMin,
   verifyProof,
   type ProofInput,
 } from "./handshake.ts";
+import { invalidOption, mathRandom, resolveOptions, silentLogger, type ResolvedOptions } from "./options.ts";
 import type {
   InboundStats,
   PeerStats,
@@ -53,17 +51,6 @@ import type {
   TransportStats,
 } from "./types.ts";
 
-/**
- * Per-peer queue limit in messages. Raft sends a handful of messages per peer per tick (append,
- * heartbeat, votes); thousands queued means the peer is unreachable and the rest will be resent.
- */
-export const queueMessagesMaxDefault = 16_384;
-/** Per-peer queue limit in bytes: room for two maximum frames (catch-up batches) in flight. */
-export const queueBytesMaxDefault = 2 * frameBytesMaxDefault;
-/** Loopback or LAN handshakes take milliseconds (TLS adds a round trip); bounds how long a silent connection holds a slot. */
-export const handshakeTimeoutMsDefault = 5_000;
-/** Unauthenticated inbound connections at once: far above a cluster's size, low enough to shed a connection flood. */
-export const inboundHandshakesMaxDefault = 64;
 /** A connection that stayed up this long resets the backoff; one that keeps dropping sooner keeps backing off. */
 const connectionStableMs = 1_000;
 /** How long `close` waits for sockets to report closed before it returns anyway. */
@@ -114,67 +101,6 @@ interface PeerState {
   reconnectTimer: ReturnType<typeof setTimeout> | null;
   dropLoggedAtMs: number;
   stats: Omit<PeerStats, "peerId" | "address" | "connected" | "queuedMessages" | "queuedBytes" | "pendingBytes">;
-}
-
-interface ResolvedOptions {
-  nodeId: number;
-  secret: Uint8Array;
-  frameBytesMax: number;
-  queueMessagesMax: number;
-  queueBytesMax: number;
-  backoff: BackoffLimits;
-  handshakeTimeoutMs: number;
-  inboundHandshakesMax: number;
-  writeEachMessage: boolean;
-}
-
-const silentLogger: TransportLogger = { info() {}, warn() {}, error() {} };
-const mathRandom: RandomSource = { int: (bound) => Math.floor(Math.random() * bound) };
-
-function invalidOption(message: string): ScribeError {
-  return new ScribeError("invalid_request", message);
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const resolved = value ?? fallback;
-  if (!Number.isSafeInteger(resolved) || resolved <= 0) {
-    throw invalidOption(`transport option ${name} is ${String(value)}, wanted a positive integer`);
-  }
-  return resolved;
-}
-
-/** Checks and fills in defaults; throws a ScribeError naming the first bad option. */
-function resolveOptions(options: TransportOptions): ResolvedOptions {
-  if (!isNodeId(options.nodeId)) throw invalidOption(`transport nodeId is ${String(options.nodeId)}, wanted a positive integer`);
-  const secret = typeof options.secret === "string" ? utf8(options.secret) : options.secret;
-  if (!(secret instanceof Uint8Array) || secret.length < secretBytesMin) {
-    throw invalidOption(`transport secret has ${secret?.length ?? 0} bytes, wanted at least ${secretBytesMin}`);
-  }
-  const frameBytesMax = positiveInteger("frameBytesMax", options.frameBytesMax, frameBytesMaxDefault);
-  // The u32 length prefix bounds a frame at 4 GiB - 1.
-  if (frameBytesMax > 0xffff_ffff) throw invalidOption(`transport frameBytesMax is ${frameBytesMax}, wanted at most ${0xffff_ffff}`);
-  const queueBytesMax = positiveInteger("queueBytesMax", options.queueBytesMax, Math.max(queueBytesMaxDefault, frameBytesMax));
-  if (queueBytesMax < frameBytesMax) {
-    throw invalidOption(`transport queueBytesMax is ${queueBytesMax}, wanted at least frameBytesMax (${frameBytesMax})`);
-  }
-  const backoff = {
-    backoffMsMin: positiveInteger("backoffMsMin", options.backoffMsMin, backoffLimitsDefault.backoffMsMin),
-    backoffMsMax: positiveInteger("backoffMsMax", options.backoffMsMax, backoffLimitsDefault.backoffMsMax),
-  };
-  if (backoff.backoffMsMax < backoff.backoffMsMin) {
-    throw invalidOption(`transport backoffMsMax (${backoff.backoffMsMax}) is below backoffMsMin (${backoff.backoffMsMin})`);
-  }
-  return {
-    nodeId: options.nodeId,
-    secret,
-    frameBytesMax,
-    queueMessagesMax: positiveInteger("queueMessagesMax", options.queueMessagesMax, queueMessagesMaxDefault),
-    queueBytesMax,
-    backoff,
-    handshakeTimeoutMs: positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs, handshakeTimeoutMsDefault),
-    inboundHandshakesMax: positiveInteger("inboundHandshakesMax", options.inboundHandshakesMax, inboundHandshakesMaxDefault),
-    writeEachMessage: options.writeEachMessage ?? false,
-  };
 }
 
 class PeerTransport implements Transport {
