@@ -145,3 +145,16 @@ export async function runGunzip(bytes: Uint8Array): Promise<{ output: Uint8Array
   const output = new Uint8Array(await new Response(process.stdout).arrayBuffer());
   return { output, exitCode: await process.exited };
 }
+
+/** Records the name and input of every command the client sends (for asserting on S3 traffic). */
+export function recordCommands(client: Uploader["client"]): { name: string; input: Record<string, unknown> }[] {
+  const log: { name: string; input: Record<string, unknown> }[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      log.push({ name: String(context.commandName), input: args.input as Record<string, unknown> });
+      return next(args);
+    },
+    { step: "initialize", name: `recordCommands${Math.random()}` },
+  );
+  return log;
+}
