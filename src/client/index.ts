@@ -1,0 +1,20 @@
+/**
+ * @module client. A verifier for Scribe Ledger responses that runs in Bun, Node and browsers:
+ * JSON shapes and conversions, value/entry/leaf/inclusion checks, signed checkpoints, a trusted
+ * state that demands consistency proofs, and key version chains.
+ */
+export * from "./json.ts";
+export * from "./hasher.ts";
+export * from "./verify.ts";
+export * from "./trusted-state.ts";
+export * from "./history.ts";
+export {
+  formatVerifierKey,
+  parseVerifierKey,
+  verifyNote,
+  verifyInclusion,
+  verifyConsistency,
+  VerificationError,
+  type Checkpoint,
+  type NoteVerifier,
+} from "../merkle/index.ts";

@@ -1,0 +1,130 @@
+/**
+ * @module client/trusted-state. The last checkpoint a client trusts, kept across calls (and,
+ * with a persistence, across runs). Every newer checkpoint is accepted only with a consistency
+ * proof from the trusted one, so a log that forks or rewrites history is caught, as immudb's
+ * client state does. The first checkpoint is trusted on first use (or pinned by the caller).
+ */
+
+import { bytesEqual, toHex } from "../lib/index.ts";
+import { VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { consistencyProofFromJson, type ConsistencyProofJson } from "./json.ts";
+import { loadHasher } from "./hasher.ts";
+
+/** Where the trusted checkpoint note is kept between runs (a file, localStorage, ...). */
+export interface TrustedStatePersistence {
+  load(): Promise<string | undefined> | string | undefined;
+  save(note: string): Promise<void> | void;
+}
+
+/** Keeps the trusted note in memory only (the default). */
+export class MemoryPersistence implements TrustedStatePersistence {
+  private note: string | undefined;
+  constructor(initialNote?: string) {
+    this.note = initialNote;
+  }
+  load(): string | undefined {
+    return this.note;
+  }
+  save(note: string): void {
+    this.note = note;
+  }
+}
+
+/** Fetches `GET /proof/consistency?from=&to=` (parsed JSON). */
+export type FetchConsistency = (from: number, to: number) => Promise<ConsistencyProofJson | unknown>;
+
+export interface TrustedStateOptions {
+  /** Keys whose signatures make a checkpoint acceptable. */
+  verifiers: readonly NoteVerifier[];
+  /** When given, every checkpoint's origin must equal it. */
+  origin?: string;
+  persistence?: TrustedStatePersistence;
+  hasher?: Hasher;
+}
+
+export class TrustedState {
+  private readonly verifiers: readonly NoteVerifier[];
+  private readonly origin: string | undefined;
+  private readonly persistence: TrustedStatePersistence;
+  private readonly hasherOption: Hasher | undefined;
+  private trusted: { note: string; checkpoint: Checkpoint } | undefined;
+  private loaded = false;
+  /** Updates run one at a time so two racing checkpoints cannot both become trusted. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: TrustedStateOptions) {
+    this.verifiers = options.verifiers;
+    this.origin = options.origin;
+    this.persistence = options.persistence ?? new MemoryPersistence();
+    this.hasherOption = options.hasher;
+  }
+
+  /** The trusted checkpoint, or undefined before the first one. */
+  async current(): Promise<Checkpoint | undefined> {
+    await this.load();
+    return this.trusted?.checkpoint;
+  }
+
+  /** The trusted signed note, or undefined. */
+  async currentNote(): Promise<string | undefined> {
+    await this.load();
+    return this.trusted?.note;
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    const note = await this.persistence.load();
+    if (note !== undefined) {
+      const checkpoint = await verifyNote(note, this.verifiers, { origin: this.origin });
+      this.trusted = { note, checkpoint };
+    }
+    this.loaded = true;
+  }
+
+  /**
+   * Checks a signed checkpoint note against the trusted state and returns its checkpoint.
+   * Newer: demands a consistency proof from the trusted size, then trusts and persists it.
+   * Older: demands a consistency proof up to the trusted size (it must be a prefix); trust
+   * stays. Same size: the roots must be equal. Throws a VerificationError on any mismatch.
+   */
+  update(note: string, fetchConsistency: FetchConsistency): Promise<Checkpoint> {
+    const run = this.queue.then(() => this.updateNow(note, fetchConsistency));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async updateNow(note: string, fetchConsistency: FetchConsistency): Promise<Checkpoint> {
+    await this.load();
+    const checkpoint = await verifyNote(note, this.verifiers, { origin: this.origin });
+    const trusted = this.trusted?.checkpoint;
+    if (!trusted) {
+      await this.trust(note, checkpoint);
+      return checkpoint;
+    }
+    if (checkpoint.origin !== trusted.origin) throw new VerificationError(`checkpoint origin ${checkpoint.origin} differs from the trusted ${trusted.origin}`);
+    if (checkpoint.size === trusted.size) {
+      if (!bytesEqual(checkpoint.rootHash, trusted.rootHash)) {
+        throw new VerificationError(`fork: two roots for size ${checkpoint.size}: trusted ${toHex(trusted.rootHash)}, new ${toHex(checkpoint.rootHash)}`);
+      }
+      return checkpoint;
+    }
+    const [older, newer] = checkpoint.size < trusted.size ? [checkpoint, trusted] : [trusted, checkpoint];
+    await this.checkConsistency(older, newer, fetchConsistency);
+    if (newer === checkpoint) await this.trust(note, checkpoint);
+    return checkpoint;
+  }
+
+  private async checkConsistency(older: Checkpoint, newer: Checkpoint, fetchConsistency: FetchConsistency): Promise<void> {
+    const proof = consistencyProofFromJson(await fetchConsistency(older.size, newer.size));
+    if (proof.from !== older.size || proof.to !== newer.size) {
+      throw new VerificationError(`asked for consistency ${older.size}→${newer.size}, got ${proof.from}→${proof.to}`);
+    }
+    const hasher = this.hasherOption ?? (await loadHasher());
+    verifyConsistency(hasher, older.size, newer.size, proof.proof, older.rootHash, newer.rootHash);
+  }
+
+  private async trust(note: string, checkpoint: Checkpoint): Promise<void> {
+    await this.persistence.save(note);
+    this.trusted = { note, checkpoint };
+  }
+}

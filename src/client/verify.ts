@@ -1,0 +1,99 @@
+/**
+ * @module client/verify. Checks, from the bytes up, what a Scribe Ledger server claims:
+ * value → entry (valueHash, size), entry → leaf hash (canonical encoding), leaf → root
+ * (inclusion proof), root → signed checkpoint (Ed25519 note), checkpoint → trusted history
+ * (consistency, via TrustedState). Never trusts the server's own `verified` flag.
+ */
+
+import { encodeEntry, type Entry } from "../ledger/entry.ts";
+import { bytesEqual, toHex } from "../lib/index.ts";
+import { VerificationError, verifyInclusion, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { loadHasher } from "./hasher.ts";
+import { entryFromJson, inclusionProofFromJson, keyProofFromJson, type InclusionProof } from "./json.ts";
+import type { FetchConsistency, TrustedState } from "./trusted-state.ts";
+
+/** SHA-256 of a value: the entry's valueHash. */
+export function valueHashOf(value: Uint8Array, hasher: Hasher): Uint8Array {
+  return hasher.digest(value);
+}
+
+/** The leaf hash of an entry: SHA-256(0x00 || encodeEntry(entry)). */
+export function leafHashOfEntry(entry: Entry, hasher: Hasher): Uint8Array {
+  return hasher.hashLeaf(encodeEntry(entry));
+}
+
+/** Checks that `value` is the value the entry commits to (hash and size; empty for a delete). */
+export function verifyValue(value: Uint8Array, entry: Entry, hasher: Hasher): void {
+  if (entry.op === "delete" && value.length !== 0) throw new VerificationError(`entry ${entry.index} is a delete, but a ${value.length}-byte value was given`);
+  if (value.length !== entry.valueBytes) throw new VerificationError(`value is ${value.length} bytes, entry ${entry.index} says ${entry.valueBytes}`);
+  const hash = valueHashOf(value, hasher);
+  if (!bytesEqual(hash, entry.valueHash)) throw new VerificationError(`value hashes to ${toHex(hash)}, entry ${entry.index} says ${toHex(entry.valueHash)}`);
+}
+
+/** Checks that the entry's canonical encoding hashes to `leafHash`. */
+export function verifyEntryLeaf(entry: Entry, leafHash: Uint8Array, hasher: Hasher): void {
+  const computed = leafHashOfEntry(entry, hasher);
+  if (!bytesEqual(computed, leafHash)) throw new VerificationError(`entry ${entry.index} hashes to leaf ${toHex(computed)}, wanted ${toHex(leafHash)}`);
+}
+
+/**
+ * Checks an inclusion proof (parsed, or the JSON of GET /proof/inclusion) of `leafHash` against
+ * a verified checkpoint: the proof's tree size and root must be the checkpoint's.
+ */
+export function verifyInclusionInCheckpoint(proof: InclusionProof | unknown, leafHash: Uint8Array, checkpoint: Checkpoint, hasher: Hasher): void {
+  const parsed = isInclusionProof(proof) ? proof : inclusionProofFromJson(proof);
+  if (parsed.treeSize !== checkpoint.size) throw new VerificationError(`proof is for tree size ${parsed.treeSize}, checkpoint has ${checkpoint.size}`);
+  if (!bytesEqual(parsed.rootHash, checkpoint.rootHash)) throw new VerificationError(`proof root ${toHex(parsed.rootHash)} is not the checkpoint root ${toHex(checkpoint.rootHash)}`);
+  verifyInclusion(hasher, parsed.leafIndex, parsed.treeSize, leafHash, parsed.siblings, checkpoint.rootHash);
+}
+
+function isInclusionProof(value: unknown): value is InclusionProof {
+  return typeof value === "object" && value !== null && (value as InclusionProof).rootHash instanceof Uint8Array;
+}
+
+export interface VerifyKeyOptions {
+  /** Keys whose signatures make a checkpoint acceptable. */
+  verifiers: readonly NoteVerifier[];
+  /** The checkpoint's origin must equal this when given. */
+  origin?: string;
+  /** The key the caller asked about; the response must be about it. */
+  key?: string;
+  /** When given, the value (as fetched by GET /:key) must match the entry. */
+  value?: Uint8Array;
+  /** When given, the checkpoint must be consistent with the trusted one (and may replace it). */
+  trustedState?: TrustedState;
+  /** Needed with trustedState: fetches GET /proof/consistency. */
+  fetchConsistency?: FetchConsistency;
+  hasher?: Hasher;
+}
+
+export interface VerifiedKey {
+  entry: Entry;
+  leafHash: Uint8Array;
+  checkpoint: Checkpoint;
+}
+
+/**
+ * Verifies a GET /verify/:key response end to end: entry → leaf → inclusion → signed
+ * checkpoint (→ trusted state → value when given). Returns the verified entry and checkpoint.
+ */
+export async function verifyKeyResponse(response: unknown, options: VerifyKeyOptions): Promise<VerifiedKey> {
+  const hasher = options.hasher ?? (await loadHasher());
+  if (typeof response !== "object" || response === null) throw new VerificationError("verify response must be a JSON object");
+  const body = response as Record<string, unknown>;
+  const entry = entryFromJson(body.entry);
+  if (body.key !== entry.key) throw new VerificationError(`response is about key ${JSON.stringify(body.key)} but its entry is for ${JSON.stringify(entry.key)}`);
+  if (options.key !== undefined && entry.key !== options.key) throw new VerificationError(`asked about key ${JSON.stringify(options.key)}, got ${JSON.stringify(entry.key)}`);
+  const proof = keyProofFromJson(body.proof);
+  if (proof.leafIndex !== entry.index) throw new VerificationError(`proof is for leaf ${proof.leafIndex}, entry has index ${entry.index}`);
+  verifyEntryLeaf(entry, proof.leafHash, hasher);
+  if (typeof body.checkpoint !== "string") throw new VerificationError("verify response has no signed checkpoint");
+  const checkpoint = await verifyNote(body.checkpoint, options.verifiers, { origin: options.origin });
+  verifyInclusionInCheckpoint(proof, proof.leafHash, checkpoint, hasher);
+  if (options.trustedState) {
+    if (!options.fetchConsistency) throw new VerificationError("a trusted state needs fetchConsistency to check new checkpoints");
+    await options.trustedState.update(body.checkpoint, options.fetchConsistency);
+  }
+  if (options.value !== undefined) verifyValue(options.value, entry, hasher);
+  return { entry, leafHash: proof.leafHash, checkpoint };
+}
