@@ -69,6 +69,12 @@ function valueResponse(result: ReadResult): Response {
   });
 }
 
+/** Most entries one GET /entries returns: keeps one response to a few MB. */
+const entriesLimitMax = 10_000;
+
+/** First path segments that name routes, not keys; such keys are reachable under /kv/. */
+const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "cluster", "kv", "openapi"]);
+
 /** Which methods a path accepts, for 405 answers. Undefined when no route has this path. */
 function allowedMethods(path: string): string[] | undefined {
   const fixed: Record<string, string[]> = {
@@ -76,6 +82,14 @@ function allowedMethods(path: string): string[] | undefined {
     "/batch": ["POST"],
     "/health": ["GET"],
     "/metrics": ["GET"],
+    "/checkpoint": ["GET"],
+    "/entries": ["GET"],
+    "/kv": [],
+    "/history": [],
+    "/verify": [],
+    "/proof": [],
+    "/cluster": [],
+    "/openapi": ["GET"],
   };
   if (fixed[path]) return fixed[path];
   if (path.startsWith("/history/")) return ["GET"];
@@ -120,6 +134,10 @@ export function createApp(options: AppOptions) {
 
   const keyRoute = (prefix: string) => (ctx: { request: Request; query: Record<string, string | undefined> }) => {
     const key = parseKey(ctx.request.url, prefix);
+    if (prefix === "/" && reservedNames.has(key)) {
+      const allowed = allowedMethods(`/${key}`) ?? [];
+      throw Object.assign(new ScribeError("method_not_allowed", `${ctx.request.method} is not allowed on /${key} (a reserved name; use /kv/${key} for the key)`), { allow: allowed });
+    }
     switch (ctx.request.method) {
       case "PUT":
         return metrics.time("put", () => putValue(ctx.request, key));
@@ -132,7 +150,10 @@ export function createApp(options: AppOptions) {
 
   const app = new Elysia()
     .onError(({ error, code, request }) => {
-      if (isScribeError(error)) return errorResponse(error);
+      if (isScribeError(error)) {
+        const allow = (error as { allow?: string[] }).allow;
+        return errorResponse(error, allow ? { allow: allow.join(", ") } : {});
+      }
       if (code === "NOT_FOUND") {
         const path = new URL(request.url).pathname;
         const allowed = allowedMethods(path);
@@ -163,6 +184,14 @@ export function createApp(options: AppOptions) {
         }),
       { parse: "none" },
     )
+    .get("/entries", ({ query }) => {
+      const from = query.from === undefined ? 0 : parseNonNegative(query.from, "from", "invalid_range");
+      const limit = query.limit === undefined ? 100 : parseNonNegative(query.limit, "limit", "invalid_range");
+      if (limit < 1 || limit > entriesLimitMax) throw new ScribeError("invalid_range", `limit must be 1..${entriesLimitMax}, got ${limit}`);
+      const size = service.size;
+      if (from > size) throw new ScribeError("invalid_range", `from=${from} is beyond the ledger size ${size}`);
+      return json({ from, tree_size: size, entries: service.entries(from, limit).map(entryJson) });
+    })
     .get("/history/*", ({ request, query }) => {
       const key = parseKey(request.url, "/history/");
       const fromVersion = query.from_version === undefined ? 1 : parseNonNegative(query.from_version, "from_version", "invalid_version");

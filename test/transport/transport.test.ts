@@ -137,6 +137,22 @@ describe("transport between real sockets", () => {
     expect(stats.dials).toBeGreaterThanOrEqual(2);
   });
 
+  test("a restarted sender's new connection replaces its old one at the receiver", async () => {
+    const b = await node(2);
+    const first = await startNode(1);
+    first.transport.setPeer(2, b.address);
+    first.transport.send(2, numbered(1, 0));
+    await waitFor("from the first incarnation", () => b.received.length === 1);
+    await first.transport.close();
+    const second = await node(1);
+    second.transport.setPeer(2, b.address);
+    second.transport.send(2, numbered(1, 1));
+    await waitFor("from the second incarnation", () => b.received.length === 2);
+    expect(b.received.map((r) => [r.from, sequenceOf(r.payload)])).toEqual([[1, 0], [1, 1]]);
+    await waitFor("old connection gone", () => b.transport.stats().inbound[0]!.connections === 2);
+    expect(b.transport.stats().inbound[0]).toMatchObject({ peerId: 1, connected: true, receivedMessages: 2 });
+  });
+
   test("a peer's address can change and the peer be removed at runtime", async () => {
     const a = await node(1);
     const b1 = await node(2);

@@ -1,0 +1,134 @@
+/**
+ * @module embedded. Scribe Ledger as a library: the same engine the server runs, without HTTP.
+ *
+ *   const ledger = await ScribeLedger.open("./data");
+ *   const receipt = await ledger.put("hello", "Hello, Hyra!");
+ *   const value = ledger.get("hello")?.text();
+ *   await ledger.close();
+ */
+
+import { loadConfig, type Config } from "./config/index.ts";
+import { ScribeNode } from "./cluster/node.ts";
+import { validateContentType, validateKey } from "./http/parse.ts";
+import type { Receipt } from "./http/index.ts";
+import type { Operation } from "./ledger/index.ts";
+import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";
+import type { StoredEntry } from "./storage/index.ts";
+
+export interface PutOptions {
+  contentType?: string;
+  /** Only if the key's current version is this (0: the key must not exist). */
+  ifMatch?: number;
+  /** Only if the key does not exist (or is deleted). */
+  ifNoneMatch?: boolean;
+}
+
+export interface GetOptions {
+  /** Read this version (1-based) instead of the latest. */
+  version?: number;
+  /** Read the key as it was when the ledger's last index was `at`. */
+  at?: number;
+}
+
+export type BatchOp =
+  | ({ op: "put"; key: string; value: string | Uint8Array } & PutOptions)
+  | { op: "delete"; key: string; ifMatch?: number };
+
+/** A value read from the ledger with its entry. */
+export class LedgerValue {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly entry: StoredEntry,
+  ) {}
+  text(): string {
+    return new TextDecoder().decode(this.bytes);
+  }
+  get version(): number {
+    return this.entry.version;
+  }
+  get index(): number {
+    return this.entry.index;
+  }
+}
+
+export interface OpenOptions {
+  /** Configuration overrides by dotted name, e.g. { "storage.max_value_size": 1024 }. */
+  overrides?: Record<string, unknown>;
+}
+
+export class ScribeLedger {
+  private constructor(
+    private readonly node: ScribeNode,
+    readonly config: Config,
+  ) {}
+
+  /** Opens (creating if needed) a ledger whose data lives in `dir`. */
+  static async open(dir: string, options: OpenOptions = {}): Promise<ScribeLedger> {
+    const config = loadConfig({ overrides: { ...options.overrides, "node.data_dir": dir } });
+    return new ScribeLedger(new ScribeNode({ config }), config);
+  }
+
+  private toOperation(op: BatchOp): Operation {
+    const key = validateKey(op.key);
+    if (op.op === "delete") return op.ifMatch === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch: op.ifMatch };
+    const value = typeof op.value === "string" ? utf8(op.value) : op.value;
+    const limit = this.config.storage.max_value_size;
+    if (value.length > limit) throw new ScribeError("value_too_large", `the value is ${value.length} bytes; the most is ${limit}`);
+    const fallback = typeof op.value === "string" ? "text/plain; charset=utf-8" : "application/octet-stream";
+    const put: Operation = { op: "put", key, value, valueHash: Bun.SHA256.hash(value) as Uint8Array, contentType: validateContentType(op.contentType, fallback) };
+    if (op.ifMatch !== undefined) put.ifMatch = op.ifMatch;
+    if (op.ifNoneMatch) put.ifNoneMatch = true;
+    return put;
+  }
+
+  async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<Receipt> {
+    const [receipt] = await this.node.propose([this.toOperation({ op: "put", key, value, ...options })]);
+    return receipt!;
+  }
+
+  async delete(key: string, options: { ifMatch?: number } = {}): Promise<Receipt> {
+    const [receipt] = await this.node.propose([this.toOperation({ op: "delete", key, ...options })]);
+    return receipt!;
+  }
+
+  /** Appends all operations atomically at consecutive indexes. */
+  async batch(ops: BatchOp[]): Promise<Receipt[]> {
+    if (ops.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
+    return this.node.propose(ops.map((op) => this.toOperation(op)));
+  }
+
+  /** The latest (or a past) value of `key`; undefined when absent or deleted. */
+  get(key: string, options: GetOptions = {}): LedgerValue | undefined {
+    validateKey(key);
+    try {
+      const result =
+        options.version !== undefined ? this.node.getVersion(key, options.version) : options.at !== undefined ? this.node.getAt(key, options.at) : this.node.get(key);
+      return new LedgerValue(result.value, result.entry);
+    } catch (error) {
+      if (isScribeError(error) && (error.code === "not_found" || error.code === "deleted" || error.code === "version_not_found")) return undefined;
+      throw error;
+    }
+  }
+
+  /** Every version of `key`, oldest first (empty when the key never existed). */
+  history(key: string): StoredEntry[] {
+    validateKey(key);
+    const out: StoredEntry[] = [];
+    const pageSize = 1000;
+    for (;;) {
+      const page = this.node.store.history(key, out.length + 1, pageSize);
+      out.push(...page);
+      if (page.length < pageSize) return out;
+    }
+  }
+
+  /** Number of entries in the ledger. */
+  get size(): number {
+    return this.node.size;
+  }
+
+  /** Finishes queued writes and closes the database. */
+  async close(): Promise<void> {
+    this.node.close();
+  }
+}

@@ -1,0 +1,170 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { makeApp } from "../support/app.ts";
+
+let t: ReturnType<typeof makeApp>;
+beforeEach(() => {
+  t = makeApp({ "storage.max_value_size": 1024, "storage.max_batch_ops": 5, "storage.max_batch_bytes": 4096 });
+});
+afterEach(() => t.close());
+
+async function put(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+  const response = await t.call("PUT", path, { body, headers });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("PUT and GET", () => {
+  test("the original example: PUT /hello then GET /hello", async () => {
+    const receipt = await put("/hello", "Hello, Hyra!", { "content-type": "application/x-www-form-urlencoded" });
+    expect(receipt.status).toBe(200);
+    expect(receipt.body).toMatchObject({ key: "hello", op: "put", index: 0, version: 1, tree_size: 1 });
+    expect(receipt.body.leaf_hash).toMatch(/^[0-9a-f]{64}$/);
+    const response = await t.call("GET", "/hello");
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("Hello, Hyra!");
+    expect(response.headers.get("x-scribe-index")).toBe("0");
+    expect(response.headers.get("x-scribe-version")).toBe("1");
+    expect(response.headers.get("etag")).toBe('"1"');
+  });
+
+  test("binary values round-trip byte for byte with their content type", async () => {
+    const value = new Uint8Array(256).map((_, i) => i);
+    await put("/kv/bin/a%00b", value, { "content-type": "image/x-test" });
+    const response = await t.call("GET", "/kv/bin/a%00b");
+    expect(response.headers.get("content-type")).toBe("image/x-test");
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(value);
+  });
+
+  test("/kv/* takes any key, including reserved names and slashes", async () => {
+    await put("/kv/health", "not the health route");
+    await put("/kv/a/b/c", "deep");
+    expect(await (await t.call("GET", "/kv/health")).text()).toBe("not the health route");
+    expect(await (await t.call("GET", "/kv/a/b/c")).text()).toBe("deep");
+    expect((await t.call("GET", "/health")).status).toBe(200);
+  });
+
+  test("versions and past reads", async () => {
+    await put("/k", "one"); // index 0
+    await put("/other", "x"); // index 1
+    await put("/k", "two"); // index 2
+    expect(await (await t.call("GET", "/k")).text()).toBe("two");
+    expect(await (await t.call("GET", "/k?version=1")).text()).toBe("one");
+    expect(await (await t.call("GET", "/k?at=1")).text()).toBe("one");
+    expect(await (await t.call("GET", "/k?at=2")).text()).toBe("two");
+    expect((await t.call("GET", "/k?version=3")).status).toBe(404);
+    expect(((await (await t.call("GET", "/k?version=3")).json()) as { code: string }).code).toBe("version_not_found");
+    expect((await t.call("GET", "/k?consistency=stale")).status).toBe(200);
+  });
+
+  test("DELETE appends a tombstone; history keeps every version", async () => {
+    await put("/k", "one");
+    const del = await t.call("DELETE", "/k");
+    expect(del.status).toBe(200);
+    expect(await del.json()).toMatchObject({ op: "delete", index: 1, version: 2 });
+    const gone = await t.call("GET", "/k");
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({ code: "deleted" });
+    expect(await (await t.call("GET", "/k?version=1")).text()).toBe("one");
+    expect((await t.call("DELETE", "/k")).status).toBe(404);
+    const history = (await (await t.call("GET", "/history/k")).json()) as { versions: { version: number; op: string; prev_index: number }[] };
+    expect(history.versions.map((v) => [v.version, v.op, v.prev_index])).toEqual([
+      [1, "put", -1],
+      [2, "delete", 0],
+    ]);
+    expect((await t.call("GET", "/history/never")).status).toBe(404);
+  });
+
+  test("If-Match and If-None-Match answer 412 on mismatch and change nothing", async () => {
+    expect((await put("/c", "a", { "if-none-match": "*" })).status).toBe(200);
+    const conflict = await put("/c", "b", { "if-none-match": "*" });
+    expect(conflict.status).toBe(412);
+    expect(conflict.body.code).toBe("precondition_failed");
+    expect((await put("/c", "b", { "if-match": "2" })).status).toBe(412);
+    expect((await put("/c", "b", { "if-match": '"1"' })).status).toBe(200);
+    expect((await t.call("DELETE", "/c", { headers: { "if-match": "1" } })).status).toBe(412);
+    expect(t.node.size).toBe(2);
+    expect(await (await t.call("GET", "/c")).text()).toBe("b");
+  });
+});
+
+describe("POST /batch", () => {
+  test("appends atomically at consecutive indexes", async () => {
+    await put("/x", "0");
+    const response = await t.call("POST", "/batch", {
+      body: JSON.stringify({ ops: [{ op: "put", key: "a", value: "1" }, { op: "put", key: "b", value_base64: "AAEC" }, { op: "delete", key: "x" }] }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { first_index: number; last_index: number; receipts: { index: number }[] };
+    expect(body.first_index).toBe(1);
+    expect(body.last_index).toBe(3);
+    expect(body.receipts.map((r) => r.index)).toEqual([1, 2, 3]);
+    expect(new Uint8Array(await (await t.call("GET", "/b")).arrayBuffer())).toEqual(new Uint8Array([0, 1, 2]));
+  });
+
+  test("a failing precondition refuses the whole batch", async () => {
+    const response = await t.call("POST", "/batch", { body: JSON.stringify({ ops: [{ op: "put", key: "a", value: "1" }, { op: "delete", key: "missing" }] }) });
+    expect(response.status).toBe(404);
+    expect(t.node.size).toBe(0);
+    expect((await t.call("GET", "/a")).status).toBe(404);
+  });
+});
+
+describe("bad input gets a clear error and changes nothing", () => {
+  const cases: [string, string, string, BodyInit | undefined, number, string][] = [
+    ["empty key", "PUT", "/", "v", 400, "invalid_key"],
+    ["empty kv key", "PUT", "/kv/", "v", 400, "invalid_key"],
+    ["oversize key", "PUT", `/kv/${"k".repeat(1025)}`, "v", 400, "key_too_large"],
+    ["bad percent-encoding", "PUT", "/%E0%A4%A", "v", 400, "invalid_key"],
+    ["oversize value", "PUT", "/big", "x".repeat(1025), 413, "value_too_large"],
+    ["invalid JSON batch", "POST", "/batch", "{nope", 400, "invalid_json"],
+    ["batch not an object", "POST", "/batch", "[1,2]", 400, "invalid_request"],
+    ["empty batch", "POST", "/batch", '{"ops":[]}', 400, "invalid_request"],
+    ["batch over the op limit", "POST", "/batch", JSON.stringify({ ops: Array.from({ length: 6 }, (_, i) => ({ op: "put", key: `k${i}`, value: "v" })) }), 413, "batch_too_large"],
+    ["batch over the byte limit", "POST", "/batch", JSON.stringify({ ops: [{ op: "put", key: "k", value: "v".repeat(5000) }] }), 413, "batch_too_large"],
+    ["batch value over the limit", "POST", "/batch", JSON.stringify({ ops: [{ op: "put", key: "k", value: "v".repeat(1025) }] }), 413, "value_too_large"],
+    ["batch unknown op", "POST", "/batch", JSON.stringify({ ops: [{ op: "merge", key: "k" }] }), 400, "invalid_request"],
+    ["batch unknown field", "POST", "/batch", JSON.stringify({ ops: [{ op: "put", key: "k", value: "v", ttl: 3 }] }), 400, "invalid_request"],
+    ["batch bad base64", "POST", "/batch", JSON.stringify({ ops: [{ op: "put", key: "k", value_base64: "!!" }] }), 400, "invalid_value"],
+    ["batch empty key", "POST", "/batch", JSON.stringify({ ops: [{ op: "put", key: "", value: "v" }] }), 400, "invalid_key"],
+    ["unknown version", "GET", "/k?version=0", undefined, 400, "invalid_version"],
+    ["non-numeric version", "GET", "/k?version=abc", undefined, 400, "invalid_version"],
+    ["non-numeric at", "GET", "/k?at=-1", undefined, 400, "invalid_index"],
+    ["at beyond the ledger", "GET", "/k?at=99", undefined, 400, "invalid_index"],
+    ["both version and at", "GET", "/k?version=1&at=0", undefined, 400, "invalid_request"],
+    ["bad consistency", "GET", "/k?consistency=eventual", undefined, 400, "invalid_request"],
+    ["wrong method on a key", "POST", "/k", "v", 405, "method_not_allowed"],
+    ["wrong method on batch", "GET", "/batch", undefined, 405, "method_not_allowed"],
+    ["unknown route", "GET", "/no/such/route", undefined, 404, "no_route"],
+  ];
+  for (const [name, method, path, body, status, code] of cases) {
+    test(name, async () => {
+      await put("/k", "original");
+      const before = t.node.size;
+      const response = await t.call(method, path, { body });
+      expect(response.status).toBe(status);
+      const json = (await response.json()) as { error: string; code: string };
+      expect(json.code).toBe(code);
+      expect(json.error.length).toBeGreaterThan(5);
+      expect(t.node.size).toBe(before);
+      expect(await (await t.call("GET", "/k")).text()).toBe("original");
+    });
+  }
+
+  test("bad If-Match header", async () => {
+    const response = await t.call("PUT", "/k", { body: "v", headers: { "if-match": "latest" } });
+    expect(response.status).toBe(400);
+    expect(t.node.size).toBe(0);
+  });
+});
+
+describe("health and metrics", () => {
+  test("report the node's true state", async () => {
+    await put("/a", "1");
+    await put("/b", "2");
+    const health = (await (await t.call("GET", "/health")).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: "ok", node_id: 1, ledger_size: 2 });
+    const metrics = (await (await t.call("GET", "/metrics")).json()) as Record<string, any>;
+    expect(metrics).toMatchObject({ node_id: 1, leader_id: 1, commit_index: 1, applied_index: 1 });
+    expect(metrics.requests.put.requests).toBe(2);
+    expect(metrics.storage).toMatchObject({ entries: 2, liveKeys: 2 });
+  });
+});

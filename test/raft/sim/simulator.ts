@@ -1,0 +1,557 @@
+/**
+ * @module test/raft/sim/simulator. A seeded, single-process simulator of 3- and 5-node Raft
+ * clusters over a fake network (drop, duplicate, reorder, delay, partition, heal) and fake
+ * durable storage (crash + restart loses everything not persisted by a handled Ready).
+ *
+ * Every message crosses the binary codec. A key-value state machine runs on top of each node;
+ * simulated clients issue put/get/delete (gets through ReadIndex) and their history is checked
+ * for linearizability at the end. After every step the simulator checks:
+ * - election safety: at most one leader per term;
+ * - log matching: an (index, term) pair always names the same data and the same previous term;
+ * - leader completeness: a new leader holds every entry known to be committed;
+ * - state machine safety: no two nodes apply different entries at one index;
+ * - committed entries survive: at the end, after healing, every member applies all of them.
+ * A failure throws SimulationFailure carrying the seed; runSimulation(seed) replays it exactly.
+ */
+
+import { SeededRandom, bytesEqual, fromUtf8, utf8 } from "../../../src/lib/index.ts";
+import {
+  MemoryStorage,
+  RawNode,
+  decodeMessage,
+  encodeMessage,
+  type Entry,
+  type Membership,
+  type NodeId,
+  type Ready,
+} from "../../../src/raft/index.ts";
+import { checkKvHistory, type Operation } from "../../../src/check/index.ts";
+
+export interface SimOptions {
+  seed: number;
+  nodeCount?: 3 | 5;
+  /** Simulated steps with faults and client traffic (one step = one millisecond). */
+  steps?: number;
+  /** Steps of fault-free settling at the end. */
+  settleSteps?: number;
+  /** Enable membership changes (remove / re-add voters). */
+  membershipChanges?: boolean;
+  /** Log a line per notable event. */
+  trace?: boolean;
+}
+
+export interface SimStats {
+  seed: number;
+  nodeCount: number;
+  steps: number;
+  elections: number;
+  crashes: number;
+  partitions: number;
+  catchups: number;
+  compactions: number;
+  configChanges: number;
+  messagesDelivered: number;
+  committedIndex: number;
+  operations: number;
+  unknownOperations: number;
+  reads: number;
+}
+
+export class SimulationFailure extends Error {
+  override name = "SimulationFailure";
+  constructor(readonly seed: number, readonly step: number, detail: string) {
+    super(`simulation seed ${seed} failed at step ${step}: ${detail}\n  replay: bun scripts/raft-sim.ts --seeds 1 --start ${seed} --trace`);
+  }
+}
+
+const TICK_STEPS = 10; // one Raft tick every 10 simulated ms
+const ELECTION_TICKS = 10;
+const CLIENTS = 4;
+const KEYS = ["a", "b", "c"];
+const CLIENT_TIMEOUT_STEPS = 600;
+
+interface App {
+  kv: Map<string, string>;
+  applied: number;
+  /** Applied entries by index (the "ledger"); durable. */
+  ledger: Map<number, Entry>;
+  membership: Membership;
+}
+
+interface SimNode {
+  id: NodeId;
+  storage: MemoryStorage;
+  node: RawNode | null;
+  app: App;
+  tickOffset: number;
+  restarts: number;
+}
+
+interface InFlight {
+  bytes: Uint8Array;
+  from: NodeId;
+  to: NodeId;
+  deliverAt: number;
+}
+
+interface PendingOp {
+  op: Operation;
+  node: NodeId;
+  /** Writes: where the proposal landed. */
+  index: number;
+  term: number;
+  /** Reads: the context sent with ReadIndex and the confirmed read index. */
+  context: string;
+  readIndex: number;
+}
+
+interface Command {
+  id: string;
+  kind: "put" | "delete";
+  key: string;
+  value?: string;
+}
+
+export function runSimulation(options: SimOptions): SimStats {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  private readonly rng: SeededRandom;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private network: InFlight[] = [];
+  private group = new Map<NodeId, number>();
+  private now = 0;
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  private readonly entryRecord = new Map<string, { data: Uint8Array; type: string; prevTerm: number }>();
+  private readonly committed = new Map<number, Entry>();
+  private committedMax = 0;
+  private readonly history: Operation[] = [];
+  private readonly clients: (PendingOp | null)[] = new Array(CLIENTS).fill(null);
+  private readonly clientTarget: NodeId[] = [];
+  private opCounter = 0;
+  private readonly stats: SimStats;
+  private readonly nodeCount: number;
+  private faults = true;
+
+  constructor(private readonly options: SimOptions) {
+    this.rng = new SeededRandom(options.seed);
+    this.nodeCount = options.nodeCount ?? 3;
+    const ids = Array.from({ length: this.nodeCount }, (_, i) => i + 1);
+    const membership: Membership = { voters: ids, learners: [], index: 0 };
+    for (const id of ids) {
+      const storage = new MemoryStorage(membership);
+      const app: App = { kv: new Map(), applied: 0, ledger: new Map(), membership: { ...membership } };
+      const sim: SimNode = { id, storage, node: null, app, tickOffset: this.rng.int(TICK_STEPS), restarts: 0 };
+      this.nodes.set(id, sim);
+      this.start(sim);
+    }
+    for (let c = 0; c < CLIENTS; c++) this.clientTarget.push(1 + this.rng.int(this.nodeCount));
+    this.stats = {
+      seed: options.seed,
+      nodeCount: this.nodeCount,
+      steps: 0,
+      elections: 0,
+      crashes: 0,
+      partitions: 0,
+      catchups: 0,
+      compactions: 0,
+      configChanges: 0,
+      messagesDelivered: 0,
+      committedIndex: 0,
+      operations: 0,
+      unknownOperations: 0,
+      reads: 0,
+    };
+  }
+
+  private trace(text: string): void {
+    if (this.options.trace) console.log(`[${this.options.seed}@${this.now}] ${text}`);
+  }
+
+  private fail(detail: string): never {
+    throw new SimulationFailure(this.options.seed, this.now, detail);
+  }
+
+  private start(sim: SimNode): void {
+    sim.node = new RawNode({
+      id: sim.id,
+      storage: sim.storage,
+      random: new SeededRandom(this.options.seed * 7919 + sim.id * 131 + sim.restarts),
+      electionTimeoutTicks: ELECTION_TICKS,
+      heartbeatTimeoutTicks: 1,
+      appliedIndex: sim.app.applied,
+      inflightMessagesMax: 4,
+      messageBytesMax: 512,
+    });
+  }
+
+  run(): SimStats {
+    const steps = this.options.steps ?? 3000;
+    const settle = this.options.settleSteps ?? 3000;
+    for (let i = 0; i < steps; i++) this.step(true);
+    this.faults = false;
+    this.group.clear();
+    for (const sim of this.nodes.values()) if (!sim.node) this.restart(sim);
+    for (let i = 0; i < settle; i++) {
+      this.step(false);
+      if (i > 200 && this.converged()) break;
+    }
+    this.finalChecks();
+    this.stats.steps = this.now;
+    this.stats.committedIndex = this.committedMax;
+    return this.stats;
+  }
+
+  // ---- one step ---------------------------------------------------------------------------
+
+  private step(withFaults: boolean): void {
+    this.now++;
+    if (withFaults) this.injectFaults();
+    for (const sim of this.nodes.values()) {
+      if (sim.node && (this.now + sim.tickOffset) % TICK_STEPS === 0) sim.node.tick();
+    }
+    this.deliverDue();
+    if (withFaults) this.clientTraffic();
+    this.expireClients();
+    for (const sim of this.nodes.values()) this.handleReady(sim, withFaults);
+    this.checkStep();
+  }
+
+  private injectFaults(): void {
+    const r = this.rng;
+    if (r.chance(0.0015)) {
+      const up = [...this.nodes.values()].filter((s) => s.node);
+      if (up.length > 0) this.crash(up[r.int(up.length)]!);
+    }
+    for (const sim of this.nodes.values()) if (!sim.node && r.chance(0.004)) this.restart(sim);
+    if (r.chance(0.001)) {
+      this.group.clear();
+      for (const id of this.nodes.keys()) this.group.set(id, r.int(2));
+      this.stats.partitions++;
+      this.trace(`partition ${JSON.stringify([...this.group])}`);
+    }
+    if (this.group.size > 0 && r.chance(0.003)) {
+      this.group.clear();
+      this.trace("heal");
+    }
+    if (r.chance(0.003)) this.compactSomeNode();
+    if (r.chance(0.0005)) this.transferLeadership();
+    if (this.options.membershipChanges && r.chance(0.001)) this.changeMembership();
+  }
+
+  private crash(sim: SimNode): void {
+    this.trace(`crash ${sim.id}`);
+    sim.node = null;
+    this.stats.crashes++;
+    this.abandonClientsAt(sim.id);
+  }
+
+  private restart(sim: SimNode): void {
+    sim.restarts++;
+    this.trace(`restart ${sim.id} (applied ${sim.app.applied})`);
+    this.start(sim);
+  }
+
+  private compactSomeNode(): void {
+    const ids = [...this.nodes.keys()];
+    const sim = this.nodes.get(ids[this.rng.int(ids.length)]!)!;
+    const keep = this.rng.int(8);
+    const upTo = Math.min(sim.app.applied, sim.storage.lastIndex()) - keep;
+    if (upTo >= sim.storage.firstIndex()) {
+      sim.storage.compact(upTo);
+      this.stats.compactions++;
+      this.trace(`compact ${sim.id} to ${upTo}`);
+    }
+  }
+
+  private currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const sim of this.nodes.values()) {
+      if (sim.node?.raft.role === "leader" && (!best || sim.node.raft.term > best.node!.raft.term)) best = sim;
+    }
+    return best;
+  }
+
+  private transferLeadership(): void {
+    const leader = this.currentLeader();
+    if (!leader) return;
+    const voters = leader.node!.raft.membership.voters.filter((id) => id !== leader.id);
+    if (voters.length === 0) return;
+    const target = voters[this.rng.int(voters.length)]!;
+    this.trace(`transfer ${leader.id} -> ${target}`);
+    leader.node!.transferLeadership(target);
+  }
+
+  private changeMembership(): void {
+    const leader = this.currentLeader();
+    if (!leader) return;
+    const m = leader.node!.raft.membership;
+    const all = [...this.nodes.keys()];
+    const absent = all.filter((id) => !m.voters.includes(id));
+    let change;
+    if (absent.length > 0 && (m.voters.length <= 3 || this.rng.chance(0.5))) {
+      change = { kind: "addVoter" as const, nodeId: absent[this.rng.int(absent.length)]! };
+    } else if (m.voters.length > 3) {
+      change = { kind: "remove" as const, nodeId: m.voters[this.rng.int(m.voters.length)]! };
+    } else return;
+    const result = leader.node!.proposeConfigChange(change);
+    this.trace(`config ${JSON.stringify(change)} -> ${JSON.stringify(result)}`);
+    if (result.ok) this.stats.configChanges++;
+  }
+
+  // ---- network ----------------------------------------------------------------------------
+
+  private send(from: NodeId, bytes: Uint8Array, to: NodeId): void {
+    const r = this.rng;
+    if (this.faults && r.chance(0.05)) return; // drop
+    const delay = this.faults && r.chance(0.05) ? 20 + r.int(150) : 1 + r.int(8);
+    this.network.push({ bytes, from, to, deliverAt: this.now + delay });
+    if (this.faults && r.chance(0.03)) this.network.push({ bytes, from, to, deliverAt: this.now + 1 + r.int(40) });
+  }
+
+  private deliverDue(): void {
+    const due: InFlight[] = [];
+    const later: InFlight[] = [];
+    for (const m of this.network) (m.deliverAt <= this.now ? due : later).push(m);
+    this.network = later;
+    // Reorder: deliver due messages in a random order.
+    for (let i = due.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    for (const m of due) {
+      const target = this.nodes.get(m.to);
+      if (!target?.node) continue;
+      if (this.group.size > 0 && this.group.get(m.from) !== this.group.get(m.to)) continue;
+      const msg = decodeMessage(m.bytes);
+      this.stats.messagesDelivered++;
+      target.node.step(msg);
+    }
+  }
+
+  // ---- the Ready loop (persist, send, apply, advance), with crash points -----------------
+
+  private handleReady(sim: SimNode, withFaults: boolean): void {
+    const node = sim.node;
+    if (!node || !node.hasReady()) return;
+    const rd = node.ready();
+    const crashPoint = withFaults && this.rng.chance(0.002) ? 1 + this.rng.int(3) : 0;
+    if (crashPoint === 1) return this.crash(sim); // nothing of this Ready was persisted
+    if (rd.softState?.role === "leader") {
+      this.stats.elections++;
+      this.trace(`node ${sim.id} leader of term ${node.raft.term}`);
+    }
+    if (rd.catchup) this.installCatchup(sim, rd);
+    sim.storage.applyReady(rd);
+    this.recordPersisted(sim, rd);
+    if (crashPoint === 2) return this.crash(sim);
+    for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
+    if (crashPoint === 3) return this.crash(sim);
+    for (const entry of rd.committedEntries) this.apply(sim, entry);
+    if (rd.membership) sim.app.membership = rd.membership;
+    this.collectReadStates(sim, rd);
+    node.advance(rd);
+    if (rd.softState?.role === "leader") this.checkLeaderCompleteness(sim);
+  }
+
+  private installCatchup(sim: SimNode, rd: Ready): void {
+    const c = rd.catchup!;
+    this.stats.catchups++;
+    this.trace(`catchup ${sim.id} to ${c.index} from ${c.from} (applied ${sim.app.applied})`);
+    const source = this.nodes.get(c.from);
+    for (let i = sim.app.applied + 1; i <= c.index; i++) {
+      const entry = source?.app.ledger.get(i) ?? this.committed.get(i);
+      if (!entry) this.fail(`catch-up of node ${sim.id} to ${c.index}: no source holds ledger index ${i}`);
+      this.apply(sim, entry);
+    }
+    const expectedTerm = this.committed.get(c.index)?.term;
+    if (expectedTerm !== undefined && expectedTerm !== c.term) this.fail(`catch-up point (${c.index}, ${c.term}) but committed term is ${expectedTerm}`);
+    sim.app.membership = c.membership;
+  }
+
+  private apply(sim: SimNode, entry: Entry): void {
+    const app = sim.app;
+    if (entry.index <= app.applied) return; // already applied before a restart
+    if (entry.index !== app.applied + 1) this.fail(`node ${sim.id} applies ${entry.index} after ${app.applied}`);
+    const known = this.committed.get(entry.index);
+    if (known) {
+      if (known.term !== entry.term || known.type !== entry.type || !bytesEqual(known.data, entry.data)) {
+        this.fail(`state machine safety: node ${sim.id} applies (${entry.index}, ${entry.term}) but (${known.index}, ${known.term}) was applied elsewhere`);
+      }
+    } else {
+      this.committed.set(entry.index, entry);
+      this.committedMax = Math.max(this.committedMax, entry.index);
+    }
+    app.applied = entry.index;
+    app.ledger.set(entry.index, entry);
+    if (entry.type === "normal" && entry.data.length > 0) {
+      const command = JSON.parse(fromUtf8(entry.data)) as Command;
+      if (command.kind === "put") app.kv.set(command.key, command.value!);
+      else app.kv.delete(command.key);
+    }
+    this.completeWrites(sim, entry);
+    this.completeReads(sim);
+  }
+
+  private recordPersisted(sim: SimNode, rd: Ready): void {
+    for (const e of rd.entries) {
+      const prevTerm = e.index === 1 ? 0 : sim.storage.term(e.index - 1);
+      const key = `${e.index}/${e.term}`;
+      const seen = this.entryRecord.get(key);
+      if (!seen) {
+        this.entryRecord.set(key, { data: e.data, type: e.type, prevTerm });
+      } else if (seen.prevTerm !== prevTerm || seen.type !== e.type || !bytesEqual(seen.data, e.data)) {
+        this.fail(`log matching: entry (${e.index}, ${e.term}) on node ${sim.id} differs from another copy`);
+      }
+    }
+  }
+
+  // ---- invariants -------------------------------------------------------------------------
+
+  private checkStep(): void {
+    for (const sim of this.nodes.values()) {
+      const raft = sim.node?.raft;
+      if (!raft || raft.role !== "leader") continue;
+      const previous = this.leaderOfTerm.get(raft.term);
+      if (previous === undefined) this.leaderOfTerm.set(raft.term, sim.id);
+      else if (previous !== sim.id) this.fail(`election safety: nodes ${previous} and ${sim.id} both lead term ${raft.term}`);
+    }
+  }
+
+  private checkLeaderCompleteness(sim: SimNode): void {
+    const log = sim.node!.raft.log;
+    const first = log.firstIndex();
+    for (let i = Math.max(1, first - 1); i <= this.committedMax; i++) {
+      const want = this.committed.get(i);
+      if (!want) continue;
+      const have = log.termOrZero(i);
+      if (have !== want.term) {
+        this.fail(`leader completeness: leader ${sim.id} (term ${sim.node!.raft.term}) has term ${have} at committed index ${i}, want ${want.term}`);
+      }
+    }
+  }
+
+  private members(): NodeId[] {
+    const leader = this.currentLeader();
+    const m = leader ? leader.node!.raft.membership : { voters: [...this.nodes.keys()], learners: [] };
+    return [...m.voters, ...m.learners];
+  }
+
+  private converged(): boolean {
+    const leader = this.currentLeader();
+    if (!leader) return false;
+    const target = leader.node!.raft.log.committed;
+    if (leader.node!.raft.log.termOrZero(target) !== leader.node!.raft.term) return false;
+    return this.members().every((id) => this.nodes.get(id)!.app.applied >= target) && this.clients.every((c) => c === null);
+  }
+
+  private finalChecks(): void {
+    if (!this.converged()) {
+      const states = [...this.nodes.values()].map((s) => `${s.id}:${s.node?.raft.role}/t${s.node?.raft.term}/applied ${s.app.applied}`);
+      this.fail(`no convergence after settling (committed ${this.committedMax}): ${states.join(", ")}`);
+    }
+    // Committed entries survive: every member's ledger holds every committed entry.
+    for (const id of this.members()) {
+      const app = this.nodes.get(id)!.app;
+      for (const [index, entry] of this.committed) {
+        const mine = app.ledger.get(index);
+        if (!mine || mine.term !== entry.term || !bytesEqual(mine.data, entry.data)) {
+          this.fail(`committed entry ${index} missing or different on member ${id}`);
+        }
+      }
+    }
+    const result = checkKvHistory(this.history);
+    if (!result.ok) this.fail(`linearizability: ${JSON.stringify(result)}`);
+  }
+
+  // ---- clients ----------------------------------------------------------------------------
+
+  private clientTraffic(): void {
+    for (let c = 0; c < CLIENTS; c++) {
+      if (this.clients[c] !== null || !this.rng.chance(0.05)) continue;
+      const target = this.nodes.get(this.clientTarget[c]!)!;
+      if (!target.node) {
+        this.clientTarget[c] = 1 + this.rng.int(this.nodeCount);
+        continue;
+      }
+      const key = KEYS[this.rng.int(KEYS.length)]!;
+      const kindRoll = this.rng.int(10);
+      const id = `c${c}-${++this.opCounter}`;
+      if (kindRoll < 4) this.issueRead(c, target, key, id);
+      else this.issueWrite(c, target, { id, kind: kindRoll < 8 ? "put" : "delete", key, value: kindRoll < 8 ? id : undefined });
+    }
+  }
+
+  private redirect(c: number, leader: NodeId): void {
+    this.clientTarget[c] = leader !== 0 ? leader : 1 + this.rng.int(this.nodeCount);
+  }
+
+  private issueWrite(c: number, target: SimNode, command: Command): void {
+    const result = target.node!.propose([utf8(JSON.stringify(command))]);
+    if (!result.ok) return this.redirect(c, result.leader);
+    const op: Operation = { clientId: c, key: command.key, kind: command.kind, value: command.value, callMs: this.now, returnMs: 0 };
+    this.clients[c] = { op, node: target.id, index: result.firstIndex, term: result.term, context: "", readIndex: -1 };
+  }
+
+  private issueRead(c: number, target: SimNode, key: string, id: string): void {
+    const result = target.node!.readIndex(utf8(id));
+    if (!result.ok) return this.redirect(c, result.leader);
+    const op: Operation = { clientId: c, key, kind: "get", callMs: this.now, returnMs: 0 };
+    this.clients[c] = { op, node: target.id, index: 0, term: 0, context: id, readIndex: -1 };
+  }
+
+  private finish(c: number, unknown: boolean): void {
+    const pending = this.clients[c]!;
+    this.clients[c] = null;
+    if (pending.op.kind === "get" && unknown) return; // a read that never returned constrains nothing
+    pending.op.returnMs = this.now;
+    if (unknown) {
+      pending.op.unknown = true;
+      this.stats.unknownOperations++;
+    }
+    if (pending.op.kind === "get") this.stats.reads++;
+    this.stats.operations++;
+    this.history.push(pending.op);
+  }
+
+  private completeWrites(sim: SimNode, entry: Entry): void {
+    for (let c = 0; c < CLIENTS; c++) {
+      const p = this.clients[c];
+      if (!p || p.op.kind === "get" || p.node !== sim.id || p.index !== entry.index) continue;
+      if (entry.term === p.term) this.finish(c, false);
+      else this.clients[c] = null; // another entry won this index: ours was never committed
+    }
+  }
+
+  private collectReadStates(sim: SimNode, rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const context = fromUtf8(rs.context);
+      for (const p of this.clients) if (p && p.node === sim.id && p.context === context) p.readIndex = rs.index;
+    }
+    this.completeReads(sim);
+  }
+
+  private completeReads(sim: SimNode): void {
+    for (let c = 0; c < CLIENTS; c++) {
+      const p = this.clients[c];
+      if (!p || p.op.kind !== "get" || p.node !== sim.id || p.readIndex < 0 || sim.app.applied < p.readIndex) continue;
+      p.op.output = sim.app.kv.get(p.op.key) ?? null;
+      this.finish(c, false);
+    }
+  }
+
+  private abandonClientsAt(id: NodeId): void {
+    for (let c = 0; c < CLIENTS; c++) if (this.clients[c]?.node === id) this.finish(c, true);
+  }
+
+  private expireClients(): void {
+    for (let c = 0; c < CLIENTS; c++) {
+      const p = this.clients[c];
+      if (p && this.now - p.op.callMs > CLIENT_TIMEOUT_STEPS) {
+        this.finish(c, true);
+        this.clientTarget[c] = 1 + this.rng.int(this.nodeCount);
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * @module app. An in-process node and its Elysia app over a real SQLite file in a temp directory,
+ * for tests that call `app.handle(new Request(...))`.
+ */
+
+import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
+import { ScribeNode } from "../../src/cluster/node.ts";
+import { createApp } from "../../src/http/index.ts";
+import { tempDir } from "./node-process.ts";
+
+export function makeApp(overrides: Record<string, unknown> = {}) {
+  const dir = tempDir();
+  const config = loadConfig({ overrides: { "node.data_dir": dir.path, ...overrides } });
+  const node = new ScribeNode({ config });
+  const app = createApp({
+    service: node,
+    limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },
+  });
+  const call = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}) =>
+    app.handle(new Request(`http://scribe.test${path}`, { method, ...init }));
+  return {
+    app,
+    node,
+    config,
+    call,
+    close() {
+      node.close();
+      dir.remove();
+    },
+  };
+}

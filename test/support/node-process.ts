@@ -1,0 +1,89 @@
+/**
+ * @module node-process. Spawns real scribe-node processes for end-to-end tests: free ports,
+ * temporary data directories, readiness by polling /health, and stopping by PID.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const repoRoot = join(import.meta.dir, "..", "..");
+
+/** A port that was free a moment ago (bound to port 0, then released). */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+export function tempDir(prefix = "scribe-test-"): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface NodeProcess {
+  pid: number;
+  port: number;
+  url: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  kill(signal?: NodeJS.Signals | number): Promise<number>;
+}
+
+export interface SpawnOptions {
+  dataDir: string;
+  port?: number;
+  args?: string[];
+  env?: Record<string, string>;
+  /** How long to wait for /health to answer 200. */
+  readyTimeoutMs?: number;
+}
+
+export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
+  const port = options.port ?? freePort();
+  const proc = Bun.spawn(["bun", join(repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(freePort()), ...(options.args ?? [])], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCRIBE_LOGGING_FORMAT: "json", ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value, { stream: true });
+    }
+  };
+  void pump(proc.stdout as ReadableStream<Uint8Array>);
+  void pump(proc.stderr as ReadableStream<Uint8Array>);
+  const url = `http://127.0.0.1:${port}`;
+  const node: NodeProcess = {
+    pid: proc.pid,
+    port,
+    url,
+    proc,
+    output: () => text,
+    kill: async (signal = "SIGTERM") => {
+      if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, signal);
+      return proc.exited;
+    },
+  };
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 15000);
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`scribe-node exited with ${proc.exitCode} before it was ready:\n${text}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.status === 200) return node;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(50);
+  }
+  await node.kill("SIGKILL");
+  throw new Error(`scribe-node did not become ready on ${url}:\n${text}`);
+}
