@@ -305,12 +305,14 @@ class PeerTransport implements Transport {
     const conn = peer.conn;
     if (!conn || conn.state !== "ready" || conn.pending !== null || peer.queue.length === 0) return;
     if (this.limits.writeEachMessage) {
-      while (peer.queue.length > 0 && conn.pending === null && conn.state === "ready") {
-        const payload = peer.queue.shift()!;
+      let written = 0;
+      while (written < peer.queue.length && conn.pending === null && conn.state === "ready") {
+        const payload = peer.queue[written++]!;
         peer.queuedBytes -= payload.length;
         this.countSent(peer, 1, payload.length);
         this.write(conn, encodeFrame(FrameType.message, payload), 1);
       }
+      peer.queue.splice(0, written);
       return;
     }
     const messages = peer.queue.length;
