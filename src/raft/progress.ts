@@ -29,6 +29,10 @@ export class Inflights {
     while (n < this.ends.length && this.ends[n]! <= index) n++;
     if (n > 0) this.ends.splice(0, n);
   }
+  /** Frees the oldest in-flight message (its response may have been lost). */
+  freeFirstOne(): void {
+    this.ends.shift();
+  }
   reset(): void {
     this.ends.length = 0;
   }

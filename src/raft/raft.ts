@@ -506,6 +506,7 @@ export class Raft {
         pr.recentActive = true;
         pr.probeSent = false;
         if (pr.state === "catchup") pr.becomeProbe(); // retry a catch-up that may have been lost
+        if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne(); // responses may be lost
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.readSeq > 0) this.ackRead(m.readSeq, m.from);
         break;
