@@ -3,7 +3,7 @@
  * against the s3rver harness, and a naive RFC 9162 tree hash to cross-check the compact range.
  */
 
-import { SeededRandom } from "../../src/lib/index.ts";
+import { ScribeError, SeededRandom } from "../../src/lib/index.ts";
 import type { Entry } from "../../src/ledger/entry.ts";
 import { encodeEntry } from "../../src/ledger/entry.ts";
 import {
@@ -157,4 +157,27 @@ export function recordCommands(client: Uploader["client"]): { name: string; inpu
     { step: "initialize", name: `recordCommands${Math.random()}` },
   );
   return log;
+}
+
+/** An uploader that fails chosen operations on chosen keys a given number of times. */
+export class FaultyUploader extends Uploader {
+  faults: { op: "writeOnce" | "putBytes"; key: RegExp; remaining: number }[] = [];
+
+  private trip(op: "writeOnce" | "putBytes", key: string): void {
+    const fault = this.faults.find((f) => f.op === op && f.key.test(key) && f.remaining > 0);
+    if (!fault) return;
+    fault.remaining -= 1;
+    this.stats.errors += 1;
+    throw new ScribeError("unavailable", `injected fault: ${op} ${key}`);
+  }
+
+  override async writeOnce(request: Parameters<Uploader["writeOnce"]>[0]) {
+    this.trip("writeOnce", request.key);
+    return super.writeOnce(request);
+  }
+
+  override async putBytes(key: string, bytes: Uint8Array, contentType: string) {
+    this.trip("putBytes", key);
+    return super.putBytes(key, bytes, contentType);
+  }
 }

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { toHex } from "../../src/lib/index.ts";
+import {
+  Archiver,
+  decodeSegmentBytes,
+  readCheckpoint,
+  readManifest,
+  Uploader,
+  type ArchiverConfig,
+  type Layout,
+} from "../../src/storage/cold/index.ts";
+import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import { FaultyUploader, leavesOf, makeRecords, MemorySource, naiveTreeHash, runGunzip, wireS3 } from "./fixtures.ts";
+
+const KiB = 1024;
+const config: ArchiverConfig = { segment_bytes: 64 * KiB, age_threshold_secs: 60, compression_level: 6, enable_compression: true };
+const startMs = 1_700_000_000_000;
+
+let server: S3ServerHandle;
+
+beforeAll(async () => {
+  server = await startS3Server();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+function archiverFor(source: MemorySource, uploader: Uploader, layout: Layout, overrides: Partial<ArchiverConfig> = {}, checkpoint?: () => string) {
+  return new Archiver({ source, uploader, layout, config: { ...config, ...overrides }, onSegmentArchived: source.onSegmentArchived, checkpoint });
+}
+
+describe("archiver", () => {
+  test("end to end: full segments first, the tail once old enough; manifest, roots and checkpoint", async () => {
+    const s3 = wireS3(server, { prefix: "e2e" });
+    const records = makeRecords(3000, 21, { startMs });
+    const source = new MemorySource(records);
+    let checkpoints = 0;
+    const archiver = archiverFor(source, s3.uploader, s3.layout, {}, () => `scribe.test/log\n${source.archivedUpTo}\nroot\n(${++checkpoints})`);
+    const lastEntryMs = records.at(-1)!.entry.timestampMs;
+
+    const first = await archiver.runOnce(lastEntryMs + 1000);
+    expect(first.error).toBeUndefined();
+    expect(first.archived.length).toBeGreaterThanOrEqual(5);
+    for (const segment of first.archived) expect(segment.raw_bytes).toBeGreaterThanOrEqual(config.segment_bytes);
+    expect(source.archivedUpTo).toBeLessThan(3000);
+
+    const second = await archiver.runOnce(lastEntryMs + 61_000);
+    expect(second.error).toBeUndefined();
+    expect(second.archived.length).toBe(1);
+    expect(second.archived[0]!.raw_bytes).toBeLessThan(config.segment_bytes);
+    expect(source.archivedUpTo).toBe(3000);
+    expect((await archiver.runOnce(lastEntryMs + 1e9)).archived).toEqual([]);
+
+    const manifest = (await readManifest(s3.uploader, s3.layout))!;
+    expect(manifest.segments).toEqual(source.archived);
+    expect(manifest.next_index).toBe(3000);
+    const leaves = leavesOf(records);
+    for (const segment of manifest.segments) {
+      expect(segment.tree_root).toBe(toHex(naiveTreeHash(leaves.slice(0, segment.tree_size))));
+      expect(segment.leaves_root).toBe(toHex(naiveTreeHash(leaves.slice(segment.first_index, segment.last_index + 1))));
+      // Every object is a plain gzip file holding a valid segment.
+      const { output, exitCode } = await runGunzip(readFileSync(server.objectPath(segment.object_key)));
+      expect(exitCode).toBe(0);
+      const decoded = decodeSegmentBytes(output, { expectFirstIndex: segment.first_index, expectCount: segment.count });
+      expect(toHex(decoded.summary.rawSha256)).toBe(segment.raw_sha256);
+    }
+    expect(await readCheckpoint(s3.uploader, s3.layout)).toBe(`scribe.test/log\n3000\nroot\n(2)`);
+    expect(archiver.stats).toMatchObject({ segments_archived: manifest.segments.length, entries_archived: 3000, errors: 0 });
+  });
+
+  test("two nodes sealing the same entries write byte-identical objects", async () => {
+    const records = makeRecords(1500, 22, { startMs });
+    const digests: string[][] = [];
+    for (const prefix of ["node-a", "node-b"]) {
+      const s3 = wireS3(server, { prefix });
+      const source = new MemorySource(records.map((r) => ({ entry: { ...r.entry }, value: r.value.slice() })));
+      await archiverFor(source, s3.uploader, s3.layout).runOnce(startMs + 1e9);
+      digests.push(source.archived.map((s) => `${s.first_index}-${s.last_index}:${s.object_sha256}:${s.raw_sha256}`));
+    }
+    expect(digests[0]!.length).toBeGreaterThan(1);
+    expect(digests[0]).toEqual(digests[1]!);
+  });
+
+  test("crash after the upload, before the manifest: a restarted archiver reuses the identical object", async () => {
+    const s3 = wireS3(server, { prefix: "crash1" });
+    const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, attemptsMax: 1 });
+    faulty.faults.push({ op: "putBytes", key: /manifest\.json$/, remaining: 1 });
+    const records = makeRecords(800, 23, { startMs });
+    const source = new MemorySource(records);
+    const crashed = await archiverFor(source, faulty, s3.layout).runOnce(startMs + 1e9);
+    expect(crashed.error?.code).toBe("unavailable");
+    expect(crashed.archived).toEqual([]);
+    expect(source.archived).toEqual([]);
+    const key = s3.layout.segmentKey(0, findLast(records, config.segment_bytes), true);
+    const mtime = statSync(server.objectPath(key)).mtimeMs;
+
+    const restarted = archiverFor(source, s3.uploader, s3.layout);
+    const result = await restarted.runOnce(startMs + 1e9);
+    expect(result.error).toBeUndefined();
+    expect(result.archived[0]!.object_key).toBe(key);
+    expect(restarted.stats.segments_reused).toBe(1);
+    expect(statSync(server.objectPath(key)).mtimeMs).toBe(mtime);
+    expect(source.archivedUpTo).toBe(800);
+  });
+
+  test("crash mid-upload of an age-closed segment: the restart seals exactly the same range, not a bigger one", async () => {
+    const s3 = wireS3(server, { prefix: "crash2" });
+    const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, attemptsMax: 1 });
+    faulty.faults.push({ op: "writeOnce", key: /segments\//, remaining: 1 });
+    const records = makeRecords(2000, 24, { startMs });
+    const source = new MemorySource(records.slice(0, 40));
+    const crashed = await archiverFor(source, faulty, s3.layout).runOnce(startMs + 120_000);
+    expect(crashed.error).toBeDefined();
+    expect(source.archived).toEqual([]);
+
+    source.records = records; // more entries were committed while the node was down
+    const restarted = archiverFor(source, s3.uploader, s3.layout);
+    const result = await restarted.runOnce(startMs + 120_000);
+    expect(result.error).toBeUndefined();
+    expect(result.archived[0]).toMatchObject({ first_index: 0, last_index: 39 });
+    expect(result.archived.length).toBeGreaterThan(1);
+    expect(result.archived[1]!.raw_bytes).toBeGreaterThanOrEqual(config.segment_bytes);
+  });
+
+  test("crash after the manifest, before progress was persisted: the segment is reported again, not re-sealed", async () => {
+    const s3 = wireS3(server, { prefix: "crash3" });
+    const records = makeRecords(1000, 25, { startMs });
+    const source = new MemorySource(records);
+    const dying = new Archiver({
+      source,
+      uploader: s3.uploader,
+      layout: s3.layout,
+      config,
+      onSegmentArchived: () => {
+        throw new Error("kill -9");
+      },
+    });
+    await expect(dying.runOnce(startMs + 1e9)).rejects.toThrow("kill -9");
+    const manifest = (await readManifest(s3.uploader, s3.layout))!;
+    expect(manifest.segments.length).toBe(1);
+    const uploads = s3.uploader.stats.uploads;
+
+    const restarted = archiverFor(source, s3.uploader, s3.layout);
+    const result = await restarted.runOnce(startMs + 1e9);
+    expect(result.error).toBeUndefined();
+    expect(source.archived[0]).toEqual(manifest.segments[0]!);
+    expect(source.archivedUpTo).toBe(1000);
+    expect(restarted.stats.segments_reused).toBe(0);
+    expect(s3.uploader.stats.uploads - uploads).toBe(source.archived.length - 1);
+  });
+
+  test("S3 down mid-run: errors counted, nothing unverified reported; after restart it catches up", async () => {
+    const s3 = wireS3(server, { prefix: "down", maxRetries: 1, timeoutSecs: 2 });
+    const records = makeRecords(3000, 26, { startMs });
+    const source = new MemorySource(records);
+    let reported = 0;
+    const archiver = new Archiver({
+      source,
+      uploader: s3.uploader,
+      layout: s3.layout,
+      config,
+      onSegmentArchived: async (descriptor) => {
+        source.onSegmentArchived(descriptor);
+        if (++reported === 2) await server.pause();
+      },
+    });
+    const down = await archiver.runOnce(startMs + 1e9);
+    expect(down.error?.code).toBe("unavailable");
+    expect(down.archived.length).toBe(2);
+    expect(source.archived.length).toBe(2);
+    expect(archiver.stats.errors).toBe(1);
+    expect(s3.uploader.stats.errors).toBeGreaterThanOrEqual(1);
+    expect(s3.uploader.stats.retries).toBeGreaterThanOrEqual(1);
+
+    const stillDown = await archiver.runOnce(startMs + 1e9);
+    expect(stillDown.error).toBeDefined();
+    expect(source.archived.length).toBe(2);
+    expect(archiver.stats.errors).toBe(2);
+
+    await server.resume();
+    const caughtUp = await archiver.runOnce(startMs + 1e9);
+    expect(caughtUp.error).toBeUndefined();
+    expect(source.archivedUpTo).toBe(3000);
+    const manifest = (await readManifest(s3.uploader, s3.layout))!;
+    expect(manifest.segments).toEqual(source.archived);
+  });
+
+  test("uncompressed segments are stored raw under a .seg key", async () => {
+    const s3 = wireS3(server, { prefix: "raw" });
+    const source = new MemorySource(makeRecords(300, 27, { startMs }));
+    const result = await archiverFor(source, s3.uploader, s3.layout, { enable_compression: false }).runOnce(startMs + 1e9);
+    expect(result.error).toBeUndefined();
+    const segment = result.archived[0]!;
+    expect(segment.object_key.endsWith(".seg")).toBe(true);
+    expect(segment.object_sha256).toBe(segment.raw_sha256);
+    expect(decodeSegmentBytes(readFileSync(server.objectPath(segment.object_key))).records.length).toBe(segment.count);
+  });
+});
+
+/** Last index of the first segment a fresh archiver would seal from `records` (size rule). */
+function findLast(records: ReturnType<typeof makeRecords>, segmentBytes: number): number {
+  let bytes = 22 + 44;
+  for (const [i, r] of records.entries()) {
+    bytes += 8 + 72 + Buffer.byteLength(r.entry.key) + Buffer.byteLength(r.entry.contentType) + r.value.length;
+    if (bytes >= segmentBytes) return i;
+  }
+  return records.length - 1;
+}
