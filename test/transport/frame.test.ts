@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { concatBytes } from "../../src/lib/index.ts";
+import { SeededRandom, concatBytes } from "../../src/lib/index.ts";
 import { FrameDecoder, FrameType, encodeFrame, encodeMessageBatch, frameHeaderBytes } from "../../src/transport/frame.ts";
 
 function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]) {
@@ -105,5 +105,36 @@ describe("FrameDecoder", () => {
     });
     expect(calls).toBe(1);
     expect(() => decoder.feed(stream, () => true)).toThrow();
+  });
+
+  test("random frames split at random points decode exactly (seeded)", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const random = new SeededRandom(seed);
+      const payloads = Array.from({ length: 1 + random.int(300) }, () =>
+        Uint8Array.from({ length: random.int(random.chance(0.05) ? 200_000 : 300) }, () => random.int(256)),
+      );
+      const stream = encodeMessageBatch(payloads, payloads.reduce((n, p) => n + p.length, 0));
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < stream.length; ) {
+        const size = 1 + random.int(random.chance(0.5) ? 16 : 100_000);
+        chunks.push(stream.slice(i, i + size));
+        i += size;
+      }
+      const { frames, error } = decodeAll(new FrameDecoder(1 << 20), chunks);
+      expect(error).toBeUndefined();
+      expect(frames.length).toBe(payloads.length);
+      for (let i = 0; i < payloads.length; i++) if (!Bun.deepEquals(frames[i]!.payload, payloads[i])) expect(frames[i]!.payload).toEqual(payloads[i]!);
+    }
+  });
+
+  test("random garbage never throws: it yields frames and then at most one error (seeded)", () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const random = new SeededRandom(seed);
+      const garbage = Uint8Array.from({ length: random.int(2_000) }, () => random.int(256));
+      const decoder = new FrameDecoder(128);
+      const { error } = decodeAll(decoder, [garbage.subarray(0, 700), garbage.subarray(700)]);
+      if (error) expect(["oversized", "bad_type"]).toContain(error.kind);
+      else expect(decoder.bufferedBytes).toBeLessThan(128 + 5);
+    }
   });
 });

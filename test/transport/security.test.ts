@@ -148,6 +148,19 @@ describe("authentication", () => {
     expect(b.rejected).toMatchObject([{ reason: "handshake_timeout" }]);
   });
 
+  test("a dialer whose peer accepts TCP but never answers gives up after the timeout and redials", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => {} } });
+    try {
+      const a = await node(1, { handshakeTimeoutMs: 100 });
+      a.transport.setPeer(2, `127.0.0.1:${silent.port}`);
+      await waitFor("two timeouts", () => a.rejected.length >= 2, 5_000);
+      expect(a.rejected[0]).toMatchObject({ direction: "outbound", peerId: 2, reason: "handshake_timeout" });
+      expect(a.transport.stats().peers[0]!.dials).toBeGreaterThanOrEqual(2);
+    } finally {
+      silent.stop(true);
+    }
+  });
+
   test("unauthenticated connections beyond the limit are shed", async () => {
     const b = await node(2, { inboundHandshakesMax: 2 });
     const clients = [await raw(b.transport.port), await raw(b.transport.port), await raw(b.transport.port)];
