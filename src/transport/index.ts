@@ -7,12 +7,14 @@
  *   onMessage: (from, payload) => node.step(decode(payload)),
  *   acceptPeer: (id) => membership.has(id),           // optional; default: any id but ours
  *   onPeerRejected: (event) => ..., logger: pino(),   // optional
+ *   onPeerConnection: (id, up) => ...,                // optional; outbound link up/down
  *   tls: { cert, key, ca },                           // optional
  * });
  * transport.setPeer(2, "127.0.0.1:7002");             // add or change; removePeer(2) forgets
  * transport.send(2, bytes);                           // queues; false = dropped (counted)
  * transport.flush();                                  // once per Ready cycle; one write per peer
  * transport.stats();                                  // per-peer connected/queued/sent/dropped/...
+ * transport.port; transport.frameBytesMax;            // bound port; largest payload send accepts
  * await transport.close();
  * ```
  *

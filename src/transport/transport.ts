@@ -134,6 +134,10 @@ class PeerTransport implements Transport {
     this.random = options.random ?? mathRandom;
   }
 
+  get frameBytesMax(): number {
+    return this.limits.frameBytesMax;
+  }
+
   get port(): number {
     return this.listener?.port ?? 0;
   }
@@ -572,6 +576,7 @@ class PeerTransport implements Transport {
     socketKeepAlive(conn);
     this.logger.info({ peerId: peer.id, address: formatPeerAddress(peer.address) }, "transport connected to peer");
     this.flushPeer(peer);
+    this.notifyConnection(peer.id, true);
   }
 
   private markReady(conn: Connection): void {
@@ -599,6 +604,15 @@ class PeerTransport implements Transport {
       this.logger.error({ error: String(error) }, "transport onPeerRejected threw");
     }
     this.closeConnection(conn, true);
+  }
+
+  private notifyConnection(peerId: number, connected: boolean): void {
+    if (this.closed || !this.options.onPeerConnection) return;
+    try {
+      this.options.onPeerConnection(peerId, connected);
+    } catch (error) {
+      this.logger.error({ peerId, error: String(error) }, "transport onPeerConnection threw");
+    }
   }
 
   /** Aborts a connection that has not authenticated in time. */
@@ -659,6 +673,7 @@ class PeerTransport implements Transport {
     if (conn.readyAtMs > 0) {
       this.logger.info({ peerId: peer.id }, "transport connection to peer dropped");
       if (Date.now() - conn.readyAtMs >= connectionStableMs) peer.backoffAttempt = 0;
+      this.notifyConnection(peer.id, false);
     }
     this.scheduleReconnect(peer);
   }

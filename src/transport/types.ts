@@ -75,6 +75,11 @@ export interface TransportOptions {
   /** Decides whether a peer claiming this id may connect; default: any id other than our own. */
   acceptPeer?(peerId: number): boolean;
   onPeerRejected?(event: PeerRejectedEvent): void;
+  /**
+   * Called when the outbound connection to a peer becomes usable (true) or is lost (false), e.g. so
+   * Raft can mark the peer unreachable and probe it (etcd's ReportUnreachable).
+   */
+  onPeerConnection?(peerId: number, connected: boolean): void;
   logger?: TransportLogger;
   /** Jitter source for reconnect backoff; default Math.random. */
   random?: RandomSource;
@@ -136,6 +141,8 @@ export interface Transport {
   readonly nodeId: number;
   /** The port actually listened on. */
   readonly port: number;
+  /** The largest payload `send` accepts; catch-up batches must be split to fit. */
+  readonly frameBytesMax: number;
   /** Adds a peer or changes its address ("host:port" or "[v6]:port"); dials at once. */
   setPeer(peerId: number, address: string): void;
   /** Forgets a peer: closes its outbound connection and discards its queue. False if unknown. */

@@ -64,6 +64,7 @@ describe("transport between real sockets", () => {
 
   test("100k messages queued in one tick go out as one write and arrive intact, in order", async () => {
     const [a, b] = [await node(1, { queueMessagesMax: 200_000 }), await node(2)];
+    expect(a.transport.frameBytesMax).toBe(64 * 1024 * 1024);
     a.transport.setPeer(2, b.address);
     await waitFor("connected", () => a.transport.stats().peers[0]!.connected);
     const writesBefore = a.transport.stats().peers[0]!.writes;
@@ -116,7 +117,8 @@ describe("transport between real sockets", () => {
   });
 
   test("queued messages wait for a peer that is down, and flow after it comes back on the same port", async () => {
-    const a = await node(1);
+    const connectionEvents: [number, boolean][] = [];
+    const a = await node(1, { onPeerConnection: (peerId, connected) => connectionEvents.push([peerId, connected]) });
     let b = await startNode(2);
     const port = b.transport.port;
     mesh([a, b]);
@@ -135,6 +137,7 @@ describe("transport between real sockets", () => {
     expect(stats.connects).toBe(2);
     expect(stats.reconnects).toBeGreaterThanOrEqual(1);
     expect(stats.dials).toBeGreaterThanOrEqual(2);
+    expect(connectionEvents).toEqual([[2, true], [2, false], [2, true]]);
   });
 
   test("a restarted sender's new connection replaces its old one at the receiver", async () => {
