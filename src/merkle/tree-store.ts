@@ -37,6 +37,14 @@ export function runLength(run: NodeRun): number {
   return run.hashes.length / hashSize;
 }
 
+/** Calls `visit` for every node of `runs` (for stores that write one row per node). */
+export function forEachNode(runs: readonly NodeRun[], visit: (level: number, index: number, hash: Uint8Array) => void): void {
+  for (const run of runs) {
+    const count = runLength(run);
+    for (let i = 0; i < count; i++) visit(run.level, run.index + i, run.hashes.subarray(i * hashSize, (i + 1) * hashSize));
+  }
+}
+
 /** Thrown when a node would be overwritten with a different hash. */
 export class NodeConflictError extends AssertionError {
   override name = "NodeConflictError";

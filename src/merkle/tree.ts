@@ -29,6 +29,8 @@ export interface AppendResult {
   readonly firstIndex: number;
   /** Tree size after the append. */
   readonly size: number;
+  /** The appended leaf hashes, 32 bytes each, back to back (the level 0 run). */
+  readonly leafHashes: Uint8Array;
   /** The complete nodes written to the store, level 0 (the leaf hashes) first. */
   readonly runs: readonly NodeRun[];
 }
@@ -96,7 +98,7 @@ export class MerkleTree {
     const count = leafHashes.length / hashSize;
     assert(count <= appendLeavesMax, `append of ${count} leaves exceeds ${appendLeavesMax}`);
     const firstIndex = this.leafCount;
-    if (count === 0) return { firstIndex, size: firstIndex, runs: [] };
+    if (count === 0) return { firstIndex, size: firstIndex, leafHashes, runs: [] };
     const frontier = this.frontier.slice();
     const runs: NodeRun[] = [];
     let level = 0;
@@ -113,7 +115,7 @@ export class MerkleTree {
     this.frontier = frontier;
     this.leafCount = firstIndex + count;
     this.cachedRoot = undefined;
-    return { firstIndex, size: this.leafCount, runs };
+    return { firstIndex, size: this.leafCount, leafHashes, runs };
   }
 
   /**

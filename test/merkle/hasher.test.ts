@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { toHex } from "../../src/lib/index.ts";
-import { defaultHasher, hasNativeHasher, type Hasher } from "../../src/merkle/index.ts";
+import { defaultHasher, hasNativeHasher, MemoryTreeStore, MerkleTree, type Hasher } from "../../src/merkle/index.ts";
 import { allHashers } from "./hashers.ts";
 
 function sha256(...parts: Uint8Array[]): string {
@@ -85,6 +85,17 @@ test("backends agree byte for byte on a level-by-level root of 1000 leaves", () 
     return toHex(level);
   });
   expect(new Set(roots).size).toBe(1);
+});
+
+test("a MerkleTree gives byte-identical roots and proofs with every backend", () => {
+  const leaves = Array.from({ length: 1537 }, (_, i) => bytes(i % 97, i));
+  const results = hashers.map((hasher: Hasher) => {
+    const tree = MerkleTree.open({ hasher, store: new MemoryTreeStore() });
+    tree.appendLeaves(leaves.slice(0, 1000));
+    tree.appendLeaves(leaves.slice(1000));
+    return [toHex(tree.root()), toHex(tree.rootAt(777)), ...tree.inclusionProof(500, 1537).map(toHex), ...tree.consistencyProof(777, 1537).map(toHex)].join();
+  });
+  expect(new Set(results).size).toBe(1);
 });
 
 test("the default hasher under Bun is the native one", () => {

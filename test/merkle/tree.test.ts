@@ -3,6 +3,7 @@ import { SeededRandom, toHex } from "../../src/lib/index.ts";
 import {
   consistencyProofPlan,
   createNativeHasher,
+  forEachNode,
   inclusionProofPlan,
   MemoryTreeStore,
   MerkleTree,
@@ -169,6 +170,10 @@ describe("append semantics", () => {
     expect(result.firstIndex).toBe(0);
     expect(result.size).toBe(5);
     expect(result.runs.map((run) => [run.level, run.index, run.hashes.length / 32])).toEqual([[0, 0, 5], [1, 0, 2], [2, 0, 1]]);
+    expect(toHex(result.leafHashes.subarray(32, 64))).toBe(toHex(hasher.hashLeaf(leafData(5)[1]!)));
+    const visited: string[] = [];
+    forEachNode(result.runs, (level, index, hash) => visited.push(`${level}/${index}:${toHex(hash) === toHex(store.getNodes([{ level, index }])[0]!)}`));
+    expect(visited).toEqual(["0/0:true", "0/1:true", "0/2:true", "0/3:true", "0/4:true", "1/0:true", "1/1:true", "2/0:true"]);
     const next = tree.appendLeaves(leafData(3, 5));
     expect(next.runs.map((run) => [run.level, run.index, run.hashes.length / 32])).toEqual([[0, 5, 3], [1, 2, 2], [2, 1, 1], [3, 0, 1]]);
     expect(store.countAt(0)).toBe(8);
