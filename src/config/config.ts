@@ -24,7 +24,7 @@ export interface ApiKey {
 
 export interface Config {
   node: { id: number; address: string; data_dir: string };
-  network: { listen_addr: string; client_port: number; raft_port: number; max_connections: number; request_timeout_secs: number };
+  network: { listen_addr: string; client_port: number; raft_port: number };
   storage: {
     segment_size: number;
     max_cache_size: number;

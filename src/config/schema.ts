@@ -38,8 +38,6 @@ export const schema = {
     listen_addr: { type: str(), default: "127.0.0.1", doc: "Host (or host:port) the HTTP API listens on." },
     client_port: { type: int(0, 65535), default: 8001, doc: "HTTP API port (0 picks a free port)." },
     raft_port: { type: int(0, 65535), default: 9001, doc: "Raft transport port (0 picks a free port)." },
-    max_connections: { type: int(1), default: 10000, doc: "Maximum concurrent HTTP connections (advisory)." },
-    request_timeout_secs: { type: int(1, 3600), default: 30, doc: "Longest a write waits for commit before 503 timeout." },
   },
   storage: {
     segment_size: { type: int(4096), default: 64 * MiB, doc: "Bytes of ledger data per sealed cold-tier segment." },

@@ -72,3 +72,12 @@ cluster_members = [ { id = 1, address = "127.0.0.1:9001" }, { id = 2, address = 
     }
   });
 });
+
+test("docs/CONFIGURATION.md lists every key with its default and environment name", async () => {
+  const { renderConfigurationDoc } = await import("../../scripts/gen-config-docs.ts");
+  const doc = await Bun.file(`${import.meta.dir}/../../docs/CONFIGURATION.md`).text();
+  expect(doc).toBe(renderConfigurationDoc());
+  for (const [section, fields] of Object.entries(schema)) {
+    for (const key of Object.keys(fields)) expect(doc).toContain(envNameOf(section, key));
+  }
+});

@@ -1,0 +1,57 @@
+/**
+ * The README's examples stay runnable: every `curl` line of its sh blocks runs, in order, against
+ * a real node (on a free port instead of 8001) and must succeed; the embedded-library example runs
+ * as written against a temporary data directory.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
+
+const root = join(import.meta.dir, "..", "..");
+const readme = await Bun.file(join(root, "README.md")).text();
+
+function blocks(language: string): string[] {
+  const out: string[] = [];
+  const fence = new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g");
+  for (const match of readme.matchAll(fence)) out.push(match[1]!);
+  return out;
+}
+
+const dir = tempDir();
+let node: NodeProcess;
+beforeAll(async () => {
+  node = await spawnNode({ dataDir: dir.path });
+});
+afterAll(async () => {
+  await node.kill("SIGKILL");
+  dir.remove();
+});
+
+test("every curl example in the README succeeds, in order", () => {
+  const commands = blocks("sh")
+    .flatMap((block) => block.split("\n"))
+    .map((line) => line.replace(/\s+#.*$/, "").trim())
+    .filter((line) => line.startsWith("curl "));
+  expect(commands.length).toBeGreaterThan(8);
+  for (const command of commands) {
+    const local = command.replaceAll("localhost:8001", `127.0.0.1:${node.port}`).replace(/^curl /, "curl -sS -f -o /dev/null ");
+    const result = Bun.spawnSync(["bash", "-c", local]);
+    if (result.exitCode !== 0) throw new Error(`README example failed (${result.exitCode}): ${command}\n${result.stderr}`);
+  }
+});
+
+test("the embedded-library example runs as written", () => {
+  const example = blocks("ts").find((b) => b.includes("ScribeLedger.open"));
+  expect(example).toBeDefined();
+  const work = mkdtempSync(join(root, ".readme-example-"));
+  try {
+    writeFileSync(join(work, "example.ts"), example!);
+    const result = Bun.spawnSync(["bun", "example.ts"], { cwd: work });
+    expect(result.stderr.toString()).toBe("");
+    expect(result.stdout.toString()).toBe('Alice Smith\n[ "put", "delete" ]\n');
+    expect(result.exitCode).toBe(0);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
