@@ -9,12 +9,21 @@
  *    Bun, so a listing comes back unsorted and truncation at MaxKeys drops arbitrary keys: the
  *    store's `listObjects` is wrapped to list everything, sort by key, then apply StartAfter and
  *    MaxKeys the way S3 does.
+ *  - its `putObject` and `putPart` answer once the request body has been read, not once the file
+ *    is written (they resolve on the hashing Transform's 'finish', not the write stream's), so a
+ *    GET right after a PUT can read a short or empty file, and CompleteMultipartUpload can
+ *    concatenate a part still being written. Both are replaced by versions that write to a
+ *    temporary file, wait for it to be flushed and closed, then rename it into place (atomic for
+ *    readers of an overwritten object).
  */
 
 import { createRequire } from "node:module";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 
@@ -64,6 +73,23 @@ function applyShims(): void {
     (createDecipheriv as (...args: unknown[]) => unknown)(cipherName(name), ...rest);
 
   const FilesystemStore = require("s3rver/lib/stores/filesystem.js");
+  FilesystemStore.prototype.putObject = async function putObjectFlushed(object: {
+    bucket: string;
+    key: string;
+    content: Buffer | Readable;
+    metadata: Record<string, string>;
+  }) {
+    const objectPath: string = this.getResourcePath(object.bucket, object.key, "object");
+    const { size, md5 } = await writeFileFlushed(objectPath, object.content);
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  };
+  FilesystemStore.prototype.putPart = async function putPartFlushed(bucket: string, uploadId: string, partNumber: number, content: Readable) {
+    const partPath = join(this.getResourcePath(bucket, undefined, "uploads"), uploadId, String(partNumber));
+    const { size, md5 } = await writeFileFlushed(partPath, content);
+    writeFileSync(`${partPath}.md5`, md5);
+    return { size, md5 };
+  };
   const listObjects = FilesystemStore.prototype.listObjects;
   FilesystemStore.prototype.listObjects = async function sortedListObjects(
     bucket: string,
@@ -81,6 +107,30 @@ function applyShims(): void {
       isTruncated: sorted.length > maxKeys,
     };
   };
+}
+
+/** Writes `content` to a temporary file, waits until it is closed, then renames it to `path`. */
+async function writeFileFlushed(path: string, content: Buffer | Readable): Promise<{ size: number; md5: string }> {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  const md5 = createHash("md5");
+  let size = 0;
+  if (Buffer.isBuffer(content)) {
+    writeFileSync(temporary, content);
+    md5.update(content);
+    size = content.length;
+  } else {
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        md5.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    await pipeline(content, counter, createWriteStream(temporary));
+  }
+  renameSync(temporary, path);
+  return { size, md5: md5.digest("hex") };
 }
 
 /** Starts s3rver on 127.0.0.1 and creates the bucket. */
