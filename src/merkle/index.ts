@@ -10,4 +10,5 @@ export * from "./proof.ts";
 export * from "./verify.ts";
 export * from "./tree-store.ts";
 export * from "./tree.ts";
+export * from "./note.ts";
 export * from "./checkpoint.ts";
