@@ -36,6 +36,9 @@ export interface SimOptions {
   settleSteps?: number;
   /** Enable membership changes (remove / re-add voters). */
   membershipChanges?: boolean;
+  /** Defaults vary with the seed so every configuration is exercised. */
+  checkQuorum?: boolean;
+  preVote?: boolean;
   /** Log a line per notable event. */
   trace?: boolean;
 }
@@ -43,6 +46,8 @@ export interface SimOptions {
 export interface SimStats {
   seed: number;
   nodeCount: number;
+  checkQuorum: boolean;
+  preVote: boolean;
   steps: number;
   elections: number;
   crashes: number;
@@ -68,7 +73,7 @@ const TICK_STEPS = 10; // one Raft tick every 10 simulated ms
 const ELECTION_TICKS = 10;
 const CLIENTS = 4;
 const KEYS = ["a", "b", "c"];
-const CLIENT_TIMEOUT_STEPS = 600;
+const CLIENT_TIMEOUT_STEPS = 300;
 
 interface App {
   kv: Map<string, string>;
@@ -84,6 +89,8 @@ interface SimNode {
   node: RawNode | null;
   app: App;
   tickOffset: number;
+  /** Steps between ticks: clocks run at different rates (drift). */
+  tickPeriod: number;
   restarts: number;
 }
 
@@ -133,16 +140,20 @@ class Simulation {
   private readonly stats: SimStats;
   private readonly nodeCount: number;
   private faults = true;
+  private readonly checkQuorum: boolean;
+  private readonly preVote: boolean;
 
   constructor(private readonly options: SimOptions) {
     this.rng = new SeededRandom(options.seed);
     this.nodeCount = options.nodeCount ?? 3;
+    this.checkQuorum = options.checkQuorum ?? options.seed % 3 !== 2;
+    this.preVote = options.preVote ?? options.seed % 5 !== 3;
     const ids = Array.from({ length: this.nodeCount }, (_, i) => i + 1);
     const membership: Membership = { voters: ids, learners: [], index: 0 };
     for (const id of ids) {
       const storage = new MemoryStorage(membership);
       const app: App = { kv: new Map(), applied: 0, ledger: new Map(), membership: { ...membership } };
-      const sim: SimNode = { id, storage, node: null, app, tickOffset: this.rng.int(TICK_STEPS), restarts: 0 };
+      const sim: SimNode = { id, storage, node: null, app, tickOffset: this.rng.int(TICK_STEPS), tickPeriod: TICK_STEPS - 3 + this.rng.int(7), restarts: 0 };
       this.nodes.set(id, sim);
       this.start(sim);
     }
@@ -150,6 +161,8 @@ class Simulation {
     this.stats = {
       seed: options.seed,
       nodeCount: this.nodeCount,
+      checkQuorum: this.checkQuorum,
+      preVote: this.preVote,
       steps: 0,
       elections: 0,
       crashes: 0,
@@ -183,6 +196,8 @@ class Simulation {
       appliedIndex: sim.app.applied,
       inflightMessagesMax: 4,
       messageBytesMax: 512,
+      checkQuorum: this.checkQuorum,
+      preVote: this.preVote,
     });
   }
 
@@ -209,7 +224,7 @@ class Simulation {
     this.now++;
     if (withFaults) this.injectFaults();
     for (const sim of this.nodes.values()) {
-      if (sim.node && (this.now + sim.tickOffset) % TICK_STEPS === 0) sim.node.tick();
+      if (sim.node && (this.now + sim.tickOffset) % sim.tickPeriod === 0) sim.node.tick();
     }
     this.deliverDue();
     if (withFaults) this.clientTraffic();
@@ -230,6 +245,15 @@ class Simulation {
       for (const id of this.nodes.keys()) this.group.set(id, r.int(2));
       this.stats.partitions++;
       this.trace(`partition ${JSON.stringify([...this.group])}`);
+    }
+    if (r.chance(0.0007)) {
+      const leader = this.currentLeader();
+      if (leader) {
+        // Isolate the leader with clients still talking to it: the stale-read trap.
+        for (const id of this.nodes.keys()) this.group.set(id, id === leader.id ? 1 : 0);
+        this.stats.partitions++;
+        this.trace(`isolate leader ${leader.id}`);
+      }
     }
     if (this.group.size > 0 && r.chance(0.003)) {
       this.group.clear();
@@ -470,6 +494,9 @@ class Simulation {
   private clientTraffic(): void {
     for (let c = 0; c < CLIENTS; c++) {
       if (this.clients[c] !== null || !this.rng.chance(0.05)) continue;
+      // Clients mostly stick to the node they think leads, sometimes try another (as after a
+      // load-balancer retry); several clients may then talk to two "leaders" at once.
+      if (this.rng.chance(0.2)) this.clientTarget[c] = 1 + this.rng.int(this.nodeCount);
       const target = this.nodes.get(this.clientTarget[c]!)!;
       if (!target.node) {
         this.clientTarget[c] = 1 + this.rng.int(this.nodeCount);
@@ -554,4 +581,9 @@ class Simulation {
       }
     }
   }
+}
+
+/** The options CI and the script use for a seed: node count and membership changes vary with it. */
+export function simOptionsForSeed(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
+  return { seed, nodeCount: seed % 2 === 1 ? 3 : 5, membershipChanges: seed % 4 === 0, steps: 5000, ...overrides };
 }

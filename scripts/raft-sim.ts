@@ -1,0 +1,47 @@
+/**
+ * Runs the Raft simulator over many seeds:
+ *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 3|5] [--trace] [--keep-going]
+ * Each seed is one deterministic run; a failure prints the seed and the replay command.
+ * Exit code 1 when any seed fails.
+ */
+import { parseArgs } from "node:util";
+import { SimulationFailure, runSimulation, simOptionsForSeed } from "../test/raft/sim/simulator.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    seeds: { type: "string", default: "1000" },
+    start: { type: "string", default: "1" },
+    steps: { type: "string" },
+    nodes: { type: "string" },
+    trace: { type: "boolean", default: false },
+    "keep-going": { type: "boolean", default: false },
+  },
+});
+
+const seeds = Number(values.seeds);
+const start = Number(values.start);
+const overrides: Record<string, unknown> = { trace: values.trace };
+if (values.steps) overrides.steps = Number(values.steps);
+if (values.nodes) overrides.nodeCount = Number(values.nodes);
+
+const startedMs = performance.now();
+let failed = 0;
+let operations = 0;
+for (let seed = start; seed < start + seeds; seed++) {
+  try {
+    const stats = runSimulation(simOptionsForSeed(seed, overrides));
+    operations += stats.operations;
+    if (values.trace) console.log(JSON.stringify(stats));
+  } catch (error) {
+    failed++;
+    console.error(error instanceof SimulationFailure ? error.message : error);
+    if (!values["keep-going"]) break;
+  }
+  if ((seed - start + 1) % 500 === 0) {
+    console.log(`${seed - start + 1} seeds, ${failed} failed, ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
+  }
+}
+const seconds = (performance.now() - startedMs) / 1000;
+console.log(`raft-sim: ${seeds} seeds from ${start}: ${failed} failed, ${operations} client operations checked, ${seconds.toFixed(1)} s`);
+process.exit(failed > 0 ? 1 : 0);
