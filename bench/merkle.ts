@@ -15,6 +15,8 @@ import {
   MemoryTreeStore,
   MerkleTree,
   type Hasher,
+  verifyConsistency,
+  verifyInclusion,
   type NodeRun,
   type TreeStore,
 } from "../src/merkle/index.ts";
@@ -88,4 +90,32 @@ for (const [name, fn] of cases) {
   const p50Ms = stats.p50 / 1e6;
   if (baselineMs === 0) baselineMs = p50Ms;
   console.log(`${name.padEnd(58)} ${p50Ms.toFixed(1).padStart(9)} ${(stats.avg / 1e6).toFixed(1).padStart(9)} ${(p50Ms / baselineMs).toFixed(2).padStart(6)}x`);
+}
+
+// Proof building and verification over the 1M-leaf tree: O(log n) store reads each.
+const proofTree = MerkleTree.open({ hasher: native, store: new MemoryTreeStore() });
+proofTree.appendLeaves(leaves);
+const proofRoot = proofTree.root();
+const proofsPerSample = 1000;
+let probe = 12345;
+const nextIndex = () => (probe = (probe * 1103515245 + 12345) % leafCount);
+const proofCases: [string, () => void][] = [
+  ["inclusion proof, build (size - 1 leaves, incomplete subtrees)", () => { for (let i = 0; i < proofsPerSample; i++) proofTree.inclusionProof(nextIndex(), leafCount - 1); }],
+  ["inclusion proof, build + verify", () => {
+    for (let i = 0; i < proofsPerSample; i++) {
+      const index = nextIndex();
+      verifyInclusion(native, index, leafCount, proofTree.leafHash(index), proofTree.inclusionProof(index, leafCount), proofRoot);
+    }
+  }],
+  ["consistency proof, build + verify", () => {
+    for (let i = 0; i < proofsPerSample; i++) {
+      const from = 1 + nextIndex();
+      verifyConsistency(native, from, leafCount, proofTree.consistencyProof(from, leafCount), proofTree.rootAt(from), proofRoot);
+    }
+  }],
+];
+console.log(`\nproofs in a tree of ${leafCount} leaves (memory store, native hasher)`);
+for (const [name, fn] of proofCases) {
+  const stats = await measure(fn, { min_samples: 5, max_samples: 20, min_cpu_time: 0 });
+  console.log(`${name.padEnd(58)} ${((stats.p50 / 1e3) / proofsPerSample).toFixed(2).padStart(9)} us/proof`);
 }
