@@ -23,8 +23,11 @@ test("kill -9 in the middle of a multipart upload: the restart writes the same s
   const seen: string[] = [];
   const decoder = new TextDecoder();
   let buffered = "";
-  for await (const chunk of child.stdout) {
-    buffered += decoder.decode(chunk);
+  const reader = child.stdout.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value);
     const lines = buffered.split("\n");
     buffered = lines.pop()!;
     seen.push(...lines);
