@@ -354,8 +354,9 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === "append" || m.type === "heartbeat")) {
-        // Tell a stale leader about the new term so it steps down (it may be cut off by pre-vote).
+      if (m.type === "append" || m.type === "heartbeat" || m.type === "catchup") {
+        // Figure 2: reply with our term so a stale leader steps down (with pre-vote it could
+        // otherwise never learn it, since our term no longer rises through its votes).
         this.send(emptyMessage("appendResponse", this.id, m.from, this.term));
       } else if (m.type === "preVote") {
         const r = emptyMessage("preVoteResponse", this.id, m.from, this.term);

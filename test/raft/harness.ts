@@ -8,6 +8,8 @@ import { SeededRandom } from "../../src/lib/index.ts";
 import {
   MemoryStorage,
   RawNode,
+  emptyMessage,
+  type Ready,
   type Entry,
   type Membership,
   type Message,
@@ -137,4 +139,52 @@ export class Harness {
       .applied.filter((e) => e.type === "normal" && e.data.length > 0)
       .map((e) => new TextDecoder().decode(e.data));
   }
+}
+
+/** Builds an entry list from terms: terms[i] is the term of index i + 1. */
+export function entriesOf(terms: number[], firstIndex = 1): Entry[] {
+  return terms.map((term, i) => ({ term, index: firstIndex + i, type: "normal" as const, data: new TextEncoder().encode(`e${firstIndex + i}`) }));
+}
+
+export interface NodeSetup {
+  voters: NodeId[];
+  learners?: NodeId[];
+  /** Terms of the log's entries (index 1..n). */
+  log?: number[];
+  term?: number;
+  vote?: NodeId;
+  commit?: number;
+  options?: HarnessOptions;
+}
+
+/** A single core over a prepared MemoryStorage, for message-level tests. */
+export function makeNode(id: NodeId, setup: NodeSetup): { node: RawNode; storage: MemoryStorage } {
+  const storage = new MemoryStorage({ voters: setup.voters, learners: setup.learners ?? [], index: 0 });
+  storage.append(entriesOf(setup.log ?? []));
+  storage.setHardState({ term: setup.term ?? 0, vote: setup.vote ?? 0, commit: setup.commit ?? 0 });
+  const node = new RawNode({ preVote: false, checkQuorum: false, ...setup.options, id, storage, random: new SeededRandom(setup.options?.seed ?? id) });
+  return { node, storage };
+}
+
+/** A message with zero values except the given fields. */
+export function msg(type: Message["type"], from: NodeId, to: NodeId, term: number, fields: Partial<Message> = {}): Message {
+  return { ...emptyMessage(type, from, to, term), ...fields };
+}
+
+/** Takes (and acknowledges) the node's Ready, persisting it to `storage`; returns it. */
+export function drain(node: RawNode, storage: MemoryStorage): Ready {
+  const rd = node.ready();
+  storage.applyReady(rd);
+  node.advance(rd);
+  return rd;
+}
+
+/** Builds a harness whose nodes start from prepared logs and hard states. */
+export function harnessWithLogs(setups: Map<NodeId, Omit<NodeSetup, "voters">>, voters: NodeId[], options: HarnessOptions = {}): Harness {
+  const h = new Harness([], options);
+  for (const [id, setup] of setups) {
+    const { node, storage } = makeNode(id, { ...setup, voters, options: { ...options, ...setup.options } });
+    h.nodes.set(id, { id, node, storage, applied: [], readStates: [] });
+  }
+  return h;
 }
