@@ -11,5 +11,9 @@ let loaded: Promise<Hasher> | undefined;
 /** The process-wide client hasher (native under Bun, hash-wasm elsewhere). */
 export function loadHasher(): Promise<Hasher> {
   loaded ??= (async () => defaultHasher() ?? createStreamingHasher(await createSHA256(), "wasm"))();
+  // A failed load (e.g. WebAssembly disabled) is not cached: the next call tries again.
+  loaded.catch(() => {
+    loaded = undefined;
+  });
   return loaded;
 }

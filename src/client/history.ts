@@ -5,7 +5,10 @@
  */
 
 import type { Entry } from "../ledger/entry.ts";
-import { VerificationError } from "../merkle/index.ts";
+import { VerificationError, type Checkpoint, type Hasher } from "../merkle/index.ts";
+import { loadHasher } from "./hasher.ts";
+import { inclusionProofFromJson } from "./json.ts";
+import { leafHashOfEntry, verifyInclusionInCheckpoint } from "./verify.ts";
 
 export interface VersionChainOptions {
   /** The key every version must have. Defaults to the first version's key. */
@@ -42,4 +45,31 @@ export function verifyVersionChain(versions: readonly Entry[], options: VersionC
     throw new VerificationError(`history ends at index ${last.index}, but the verified latest entry is at ${options.latest.index}: newer versions are missing`);
   }
   return versions.length;
+}
+
+export interface HistoryOptions extends VersionChainOptions {
+  /** A verified checkpoint every version must be included in. */
+  checkpoint: Checkpoint;
+  /** Fetches GET /proof/inclusion?index=&tree_size= (parsed JSON). */
+  fetchInclusion: (index: number, treeSize: number) => Promise<unknown>;
+  hasher?: Hasher;
+}
+
+/**
+ * Verifies a key's history against a verified checkpoint: the version chain (verifyVersionChain)
+ * and, for every version, an inclusion proof of its leaf in the checkpoint's tree. Together with a
+ * verified latest entry this proves the history is complete and untampered. Returns the count.
+ */
+export async function verifyHistory(versions: readonly Entry[], options: HistoryOptions): Promise<number> {
+  const count = verifyVersionChain(versions, options);
+  const hasher = options.hasher ?? (await loadHasher());
+  for (const version of versions) {
+    if (version.index >= options.checkpoint.size) {
+      throw new VerificationError(`version at index ${version.index} is beyond the checkpoint's tree size ${options.checkpoint.size}`);
+    }
+    const proof = inclusionProofFromJson(await options.fetchInclusion(version.index, options.checkpoint.size));
+    if (proof.leafIndex !== version.index) throw new VerificationError(`asked for a proof of leaf ${version.index}, got leaf ${proof.leafIndex}`);
+    verifyInclusionInCheckpoint(proof, leafHashOfEntry(version, hasher), options.checkpoint, hasher);
+  }
+  return count;
 }

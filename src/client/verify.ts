@@ -81,6 +81,9 @@ export async function verifyKeyResponse(response: unknown, options: VerifyKeyOpt
   const hasher = options.hasher ?? (await loadHasher());
   if (typeof response !== "object" || response === null) throw new VerificationError("verify response must be a JSON object");
   const body = response as Record<string, unknown>;
+  if (typeof body.error === "string" && body.error.length > 0 && (body.entry === undefined || body.entry === null)) {
+    throw new VerificationError(`server could not prove key ${JSON.stringify(body.key)}: ${body.error}`);
+  }
   const entry = entryFromJson(body.entry);
   if (body.key !== entry.key) throw new VerificationError(`response is about key ${JSON.stringify(body.key)} but its entry is for ${JSON.stringify(entry.key)}`);
   if (options.key !== undefined && entry.key !== options.key) throw new VerificationError(`asked about key ${JSON.stringify(options.key)}, got ${JSON.stringify(entry.key)}`);

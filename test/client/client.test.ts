@@ -14,6 +14,7 @@ import {
   verifyNote,
   verifyValue,
   verifyVersionChain,
+  verifyHistory,
   consistencyProofFromJson,
   inclusionProofFromJson,
 } from "../../src/client/index.ts";
@@ -127,6 +128,8 @@ describe("GET /verify/:key responses", () => {
     }
     await expect(verifyKeyResponse(genuine, { verifiers, origin, value: utf8("value 46") })).rejects.toThrow("value hashes to");
     await expect(verifyKeyResponse(genuine, { verifiers, origin: "elsewhere" })).rejects.toThrow("origin");
+    const notFound = { key: "nope", verified: false, proof: null, entry: null, checkpoint: null, error: "key not found" };
+    await expect(verifyKeyResponse(notFound, { verifiers })).rejects.toThrow("server could not prove key \"nope\": key not found");
   });
 });
 
@@ -207,5 +210,16 @@ describe("version chains", () => {
     expect(() => verifyVersionChain(history.slice(0, -1), { latest })).toThrow("newer versions are missing");
     expect(() => verifyVersionChain([...history, ledger.entries[3]!])).toThrow("key-3");
     expect(() => verifyVersionChain([], { latest })).toThrow("empty");
+  });
+
+  test("verifyHistory also proves every version is in the checkpoint's tree", async () => {
+    const checkpoint = await verifyNote(await ledger.checkpoint(), verifiers);
+    const fetchInclusion = async (index: number, size: number) => ledger.inclusion(index, size);
+    expect(await verifyHistory(history, { checkpoint, fetchInclusion, latest })).toBe(6);
+    const altered = history.map((entry, i) => (i === 2 ? { ...entry, timestampMs: entry.timestampMs + 1 } : entry));
+    await expect(verifyHistory(altered, { checkpoint, fetchInclusion, latest })).rejects.toThrow("inclusion proof leads to root");
+    await expect(verifyHistory(history, { checkpoint, fetchInclusion: async (index, size) => ledger.inclusion(index === 2 ? 3 : index, size), latest })).rejects.toThrow("asked for a proof of leaf 2, got leaf 3");
+    const smaller = await verifyNote(await ledger.checkpoint(30), verifiers);
+    await expect(verifyHistory(history, { checkpoint: smaller, fetchInclusion })).rejects.toThrow("beyond the checkpoint");
   });
 });
