@@ -350,6 +350,15 @@ export class Raft {
         // Pre-vote never changes our term; a granted pre-vote carries the future term.
       } else if (m.type === "append" || m.type === "heartbeat" || m.type === "catchup") {
         this.becomeFollower(m.term, m.from);
+      } else if (m.type === "vote") {
+        // Figure 2: only granting a vote resets the election timer, not seeing a higher term;
+        // otherwise a node with a stale log that keeps campaigning (fast clock, no pre-vote)
+        // would hold everyone else's timers back forever.
+        const elapsed = this.electionElapsed;
+        const timeout = this.randomizedElectionTimeout;
+        this.becomeFollower(m.term, NONE);
+        this.electionElapsed = elapsed;
+        this.randomizedElectionTimeout = timeout;
       } else {
         this.becomeFollower(m.term, NONE);
       }

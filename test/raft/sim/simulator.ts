@@ -362,10 +362,8 @@ class Simulation {
     const rd = node.ready();
     const crashPoint = withFaults && this.rng.chance(0.002) ? 1 + this.rng.int(3) : 0;
     if (crashPoint === 1) return this.crash(sim); // nothing of this Ready was persisted
-    if (rd.softState?.role === "leader") {
-      this.stats.elections++;
-      this.trace(`node ${sim.id} leader of term ${node.raft.term}`);
-    }
+    if (rd.softState?.role === "leader") this.stats.elections++;
+    if (rd.softState) this.trace(`node ${sim.id} ${rd.softState.role} (leader ${rd.softState.leader}) term ${node.raft.term} last ${node.raft.log.lastIndex()}/${node.raft.log.lastTerm()}`);
     if (rd.catchup) this.installCatchup(sim, rd);
     sim.storage.applyReady(rd);
     this.recordPersisted(sim, rd);
