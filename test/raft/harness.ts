@@ -91,7 +91,10 @@ export class Harness {
   }
 
   /** Delivers messages until none are left (bounded). `filter` may drop a message (return false). */
-  deliverAll(filter: (m: Message) => boolean = () => true, roundsMax = 10_000): void {
+  /** Messages for which this returns false are dropped (default filter of deliverAll). */
+  drop: (m: Message) => boolean = () => false;
+
+  deliverAll(filter: (m: Message) => boolean = (m) => !this.drop(m), roundsMax = 10_000): void {
     for (let round = 0; round < roundsMax; round++) {
       this.processReadies();
       if (this.queue.length === 0) return;
