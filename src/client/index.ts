@@ -18,3 +18,4 @@ export {
   type Checkpoint,
   type NoteVerifier,
 } from "../merkle/index.ts";
+export * from "./ledger-client.ts";
