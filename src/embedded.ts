@@ -65,7 +65,7 @@ export class ScribeLedger {
   /** Opens (creating if needed) a ledger whose data lives in `dir`. */
   static async open(dir: string, options: OpenOptions = {}): Promise<ScribeLedger> {
     const config = loadConfig({ overrides: { ...options.overrides, "node.data_dir": dir } });
-    return new ScribeLedger(new ScribeNode({ config }), config);
+    return new ScribeLedger(await ScribeNode.open({ config }), config);
   }
 
   private toOperation(op: BatchOp): Operation {

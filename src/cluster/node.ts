@@ -15,10 +15,13 @@
  */
 
 import type { Config } from "../config/index.ts";
+import type { Consistency, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
 import { applyCommand, encodeEntry, type AppliedOp, type Command, type KeyHead, type LedgerView, type Operation } from "../ledger/index.ts";
 import { ScribeError, toHex } from "../lib/index.ts";
-import type { Consistency, LedgerService, NodeStatus, ReadResult, Receipt } from "../http/index.ts";
-import { HotStore, LruCache, type StoredEntry } from "../storage/index.ts";
+import { defaultHasher, hashSize, MerkleTree, type Hasher } from "../merkle/index.ts";
+import { HotStore, LruCache, SqliteTreeStore, type StoredEntry } from "../storage/index.ts";
+import { Checkpointer, defaultSigningKeyFile, loadOrCreateSigner } from "./checkpoints.ts";
+import type { Logger } from "./logger.ts";
 
 /** Bounds of the proposal queue: past these, new writes get 503 `unavailable` (back-pressure). */
 const queuedOpsMax = 1_000_000;
@@ -31,28 +34,22 @@ interface Pending {
 
 export interface NodeOptions {
   config: Config;
-  /** Path of the SQLite database; default `<data_dir>/scribe.db`. */
-  databasePath?: string;
+  logger?: Logger;
   now?: () => number;
 }
 
-function sha256(data: Uint8Array): Uint8Array {
-  return Bun.SHA256.hash(data) as Uint8Array;
-}
-
-const leafPrefix = new Uint8Array([0]);
-
-/** The RFC 9162 leaf hash of an entry: SHA-256(0x00 || canonical encoding). */
-export function leafHashOf(encodedEntry: Uint8Array): Uint8Array {
-  const hasher = new Bun.CryptoHasher("sha256");
-  hasher.update(leafPrefix);
-  hasher.update(encodedEntry);
-  return new Uint8Array(hasher.digest());
+/** The origin line of this node's checkpoints (security.checkpoint_origin, or one from its address). */
+export function checkpointOrigin(config: Config): string {
+  return config.security.checkpoint_origin || `scribe-ledger/${config.node.address}:${config.network.client_port}`;
 }
 
 export class ScribeNode implements LedgerService {
   readonly config: Config;
   readonly store: HotStore;
+  readonly hasher: Hasher;
+  private readonly treeStore: SqliteTreeStore;
+  private merkle: MerkleTree;
+  readonly checkpoints: Checkpointer;
   private readonly heads: LruCache<string, KeyHead>;
   private readonly values: LruCache<number, Uint8Array>;
   private readonly now: () => number;
@@ -63,14 +60,37 @@ export class ScribeNode implements LedgerService {
   private lastTimestampMs = 0;
   readonly counters = { cycles: 0, committedOps: 0, refusedProposals: 0, failedCycles: 0 };
 
-  constructor(options: NodeOptions) {
+  private constructor(options: NodeOptions, store: HotStore, signer: Awaited<ReturnType<typeof loadOrCreateSigner>>["signer"]) {
     this.config = options.config;
     this.now = options.now ?? Date.now;
-    const path = options.databasePath ?? `${options.config.node.data_dir}/scribe.db`;
-    this.store = HotStore.open(path, { sync: options.config.storage.sync });
+    this.store = store;
+    this.hasher = defaultHasher()!;
+    this.treeStore = new SqliteTreeStore(store.db);
+    this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: store.nextIndex });
+    this.checkpoints = new Checkpointer(() => this.merkle, store, signer, checkpointOrigin(options.config), options.logger);
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(options.config.api.cache_capacity, () => 1);
     this.values = new LruCache<number, Uint8Array>(options.config.storage.max_cache_size, (v) => v.length + 64);
+  }
+
+  /** Opens the node's database in `node.data_dir` and its checkpoint signing key. */
+  static async open(options: NodeOptions): Promise<ScribeNode> {
+    const { config } = options;
+    const store = HotStore.open(`${config.node.data_dir}/scribe.db`, { sync: config.storage.sync });
+    try {
+      const keyFile = config.security.signing_key_file || defaultSigningKeyFile(config.node.data_dir);
+      const { signer, created } = await loadOrCreateSigner(keyFile, checkpointOrigin(config));
+      if (created) options.logger?.info({ key_file: keyFile }, "generated a checkpoint signing key");
+      return new ScribeNode(options, store, signer);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  /** The Merkle tree over every entry. */
+  get tree(): MerkleTree {
+    return this.merkle;
   }
 
   // ---- write path -------------------------------------------------------------------------
@@ -119,12 +139,16 @@ export class ScribeNode implements LedgerService {
     }
     if (accepted.length === 0) return this.afterCycle();
     const all = accepted.flatMap((a) => a.applied);
-    const leafHashes = all.map((a) => leafHashOf(encodeEntry(a.entry)));
+    const leafHashes = this.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry)));
     try {
-      this.store.transaction(() => this.store.append(all, leafHashes, accepted.flatMap((a) => a.wasLive)));
+      this.store.transaction(() => {
+        this.store.append(all, accepted.flatMap((a) => a.wasLive));
+        this.merkle.appendLeafHashes(leafHashes);
+      });
     } catch (error) {
       this.counters.failedCycles++;
       this.store.reloadCounters();
+      this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
       const failure = new ScribeError("unavailable", `storage write failed: ${(error as Error).message}`);
       for (const a of accepted) a.pending.reject(failure);
       return this.afterCycle();
@@ -143,7 +167,7 @@ export class ScribeNode implements LedgerService {
           op: a.entry.op,
           index: a.entry.index,
           version: a.version,
-          leaf_hash: toHex(leafHashes[hashAt++]!),
+          leaf_hash: toHex(leafHashes.subarray(hashAt * hashSize, ++hashAt * hashSize)),
           tree_size: treeSize,
           timestamp_ms: a.entry.timestampMs,
         };
@@ -267,6 +291,22 @@ export class ScribeNode implements LedgerService {
 
   metrics(): Record<string, unknown> {
     return { storage: this.store.getStats(), cache: this.cacheStats(), write_path: { ...this.counters, queued_ops: this.queuedOps } };
+  }
+
+  checkpoint(): Promise<SignedCheckpoint> {
+    return this.checkpoints.latest();
+  }
+
+  get verifierKey(): string {
+    return this.checkpoints.verifierKey;
+  }
+
+  /** The entry `key` had at `version` (the latest when undefined), tombstones included. */
+  entryOf(key: string, version?: number): StoredEntry {
+    const entry = version === undefined ? this.store.latest(key) : this.store.byVersion(key, version);
+    if (entry) return entry;
+    if (version !== undefined && this.head(key)) throw new ScribeError("version_not_found", `key "${key}" has no version ${version}`);
+    throw new ScribeError("not_found", `key "${key}" not found`);
   }
 
   /** The number of entries in the ledger (= the Merkle tree size). */

@@ -8,8 +8,10 @@
 
 import { Elysia } from "elysia";
 import type { Operation } from "../ledger/index.ts";
-import { isScribeError, ScribeError, toHex } from "../lib/index.ts";
+import { entryToJson } from "../client/json.ts";
+import { isScribeError, ScribeError, toBase64, toHex } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
+import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import type { Consistency, LedgerService, ReadResult } from "./service.ts";
@@ -39,20 +41,9 @@ export function errorResponse(error: ScribeError, headers: Record<string, string
   return json(error.toJSON(), error.status, extra);
 }
 
-/** The JSON view of a stored entry (hashes as lowercase hex). */
-export function entryJson(entry: StoredEntry): Record<string, unknown> {
-  return {
-    index: entry.index,
-    op: entry.op,
-    key: entry.key,
-    version: entry.version,
-    value_hash: toHex(entry.valueHash),
-    value_bytes: entry.valueBytes,
-    content_type: entry.contentType,
-    timestamp_ms: entry.timestampMs,
-    prev_index: entry.prevIndex,
-    leaf_hash: toHex(entry.leafHash),
-  };
+/** The JSON view of a stored entry, with its version and the leaf hash stored in the tree. */
+export function entryJson(entry: StoredEntry, leafHash: Uint8Array): Record<string, unknown> {
+  return { ...entryToJson(entry), version: entry.version, leaf_hash: toHex(leafHash) };
 }
 
 function valueResponse(result: ReadResult): Response {
@@ -83,6 +74,9 @@ function allowedMethods(path: string): string[] | undefined {
     "/health": ["GET"],
     "/metrics": ["GET"],
     "/checkpoint": ["GET"],
+    "/checkpoint/key": ["GET"],
+    "/proof/inclusion": ["GET"],
+    "/proof/consistency": ["GET"],
     "/entries": ["GET"],
     "/kv": [],
     "/history": [],
@@ -92,7 +86,7 @@ function allowedMethods(path: string): string[] | undefined {
     "/openapi": ["GET"],
   };
   if (fixed[path]) return fixed[path];
-  if (path.startsWith("/history/")) return ["GET"];
+  if (path.startsWith("/history/") || path.startsWith("/verify/")) return ["GET"];
   if (path.startsWith("/kv/") || /^\/[^/]+$/.test(path)) return ["GET", "PUT", "DELETE"];
   return undefined;
 }
@@ -184,20 +178,37 @@ export function createApp(options: AppOptions) {
         }),
       { parse: "none" },
     )
+    .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .get("/checkpoint/key", () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
+    .get("/proof/inclusion", async ({ query }) => json(await inclusionProof(service, query)))
+    .get("/proof/consistency", async ({ query }) => json(await consistencyProof(service, query)))
     .get("/entries", ({ query }) => {
       const from = query.from === undefined ? 0 : parseNonNegative(query.from, "from", "invalid_range");
       const limit = query.limit === undefined ? 100 : parseNonNegative(query.limit, "limit", "invalid_range");
       if (limit < 1 || limit > entriesLimitMax) throw new ScribeError("invalid_range", `limit must be 1..${entriesLimitMax}, got ${limit}`);
       const size = service.size;
       if (from > size) throw new ScribeError("invalid_range", `from=${from} is beyond the ledger size ${size}`);
-      return json({ from, tree_size: size, entries: service.entries(from, limit).map(entryJson) });
+      const withValues = query.values === "true";
+      const entries = service.entries(from, limit).map((entry) => {
+        const body = entryJson(entry, service.tree.leafHash(entry.index));
+        if (!withValues) return body;
+        let value: string | null = null;
+        try {
+          value = toBase64(service.valueAt(entry));
+        } catch {
+          // not readable here (e.g. evicted and S3 unreachable): auditors see null and report it
+        }
+        return { ...body, value_base64: value };
+      });
+      return json({ from, tree_size: size, entries });
     })
     .get("/history/*", ({ request, query }) => {
       const key = parseKey(request.url, "/history/");
       const fromVersion = query.from_version === undefined ? 1 : parseNonNegative(query.from_version, "from_version", "invalid_version");
       const limit = query.limit === undefined ? 1000 : parseNonNegative(query.limit, "limit", "invalid_request");
       if (limit < 1 || limit > 10000) throw new ScribeError("invalid_request", `limit must be 1..10000, got ${limit}`);
-      const versions = service.history(key, Math.max(1, fromVersion), limit).map(entryJson);
+      const versions = service.history(key, Math.max(1, fromVersion), limit).map((entry) => entryJson(entry, service.tree.leafHash(entry.index)));
       return json({ key, versions });
     })
     .get("/kv/*", keyRoute("/kv/"))

@@ -4,7 +4,14 @@
  */
 
 import type { Operation } from "../ledger/index.ts";
+import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
+
+/** A signed C2SP checkpoint note and what it says. */
+export interface SignedCheckpoint {
+  note: string;
+  checkpoint: Checkpoint;
+}
 
 /** The JSON receipt of one committed operation. */
 export interface Receipt {
@@ -60,6 +67,16 @@ export interface LedgerService {
   getAt(key: string, index: number): ReadResult;
   history(key: string, fromVersion: number, limit: number): StoredEntry[];
   entries(from: number, limit: number): StoredEntry[];
+  /** The entry of `key` at `version` (latest when undefined), tombstones included. */
+  entryOf(key: string, version?: number): StoredEntry;
+  /** The value of an entry (empty for a delete). */
+  valueAt(entry: StoredEntry): Uint8Array;
+  /** The Merkle tree over every entry: leaf hashes, roots and proofs. */
+  readonly tree: MerkleTree;
+  /** The latest signed checkpoint, covering the whole tree. */
+  checkpoint(): Promise<SignedCheckpoint>;
+  /** The verifier key of the checkpoint signer. */
+  readonly verifierKey: string;
   readonly size: number;
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */

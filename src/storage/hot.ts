@@ -3,7 +3,7 @@
  * (bun:sqlite, WAL). Every commit cycle is one transaction; with `sync = "full"` each commit is
  * fsync'd before it returns, which is what makes an acknowledged write durable.
  *
- * Tables: `entries` (one row per ledger index, with version and leaf hash), `vals` (the value of
+ * Tables: `entries` (one row per ledger index, with its version), `vals` (the value of
  * each put, by index; a row may leave the hot tier once the cold tier holds it), `meta` (small
  * named values such as counters and the applied index). Nothing is updated in place or deleted by
  * normal operation.
@@ -15,10 +15,9 @@ import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, Op } from "../ledger/index.ts";
 import { assert } from "../lib/index.ts";
 
-/** An entry as stored, with the key's version and the entry's Merkle leaf hash. */
+/** An entry as stored, with the key's version (its leaf hash lives in the Merkle tree store). */
 export interface StoredEntry extends Entry {
   version: number;
-  leafHash: Uint8Array;
 }
 
 interface EntryRow {
@@ -31,10 +30,9 @@ interface EntryRow {
   ts: number;
   prev_idx: number;
   version: number;
-  leaf_hash: Uint8Array;
 }
 
-const entryColumns = "idx, op, key, value_hash, value_bytes, content_type, ts, prev_idx, version, leaf_hash";
+const entryColumns = "idx, op, key, value_hash, value_bytes, content_type, ts, prev_idx, version";
 
 function rowToEntry(row: EntryRow): StoredEntry {
   return {
@@ -47,7 +45,6 @@ function rowToEntry(row: EntryRow): StoredEntry {
     timestampMs: row.ts,
     prevIndex: row.prev_idx,
     version: row.version,
-    leafHash: row.leaf_hash,
   };
 }
 
@@ -72,7 +69,7 @@ export class HotStore {
     range: Statement<EntryRow, [number, number]>;
     history: Statement<EntryRow, [string, number, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
-    insertEntry: Statement<unknown, [number, number, string, Uint8Array, number, string, number, number, number, Uint8Array]>;
+    insertEntry: Statement<unknown, [number, number, string, Uint8Array, number, string, number, number, number]>;
     insertValue: Statement<unknown, [number, Uint8Array]>;
     getMeta: Statement<{ v: number | string | Uint8Array }, [string]>;
     setMeta: Statement<unknown, [string, number | string | Uint8Array]>;
@@ -90,7 +87,7 @@ export class HotStore {
       range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
       history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
-      insertEntry: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertEntry: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertValue: db.prepare(`INSERT INTO vals (idx, value) VALUES (?, ?)`),
       getMeta: db.prepare(`SELECT v FROM meta WHERE k = ?`),
       setMeta: db.prepare(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
@@ -122,8 +119,7 @@ export class HotStore {
         content_type TEXT NOT NULL,
         ts INTEGER NOT NULL,
         prev_idx INTEGER NOT NULL,
-        version INTEGER NOT NULL,
-        leaf_hash BLOB NOT NULL
+        version INTEGER NOT NULL
       );
       CREATE UNIQUE INDEX IF NOT EXISTS entries_key_version ON entries (key, version);
       CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
@@ -196,16 +192,15 @@ export class HotStore {
   }
 
   /**
-   * Appends applied operations at the next indexes. Call inside `transaction`. `leafHashes[i]`
-   * is the Merkle leaf hash of `applied[i].entry`. `wasLive[i]` tells whether the key had a live
-   * value before this op (for the live-key counter).
+   * Appends applied operations at the next indexes. Call inside `transaction`. `wasLive[i]` tells
+   * whether the key had a live value before this op (for the live-key counter).
    */
-  append(applied: readonly AppliedOp[], leafHashes: readonly Uint8Array[], wasLive: readonly boolean[]): void {
-    assert(applied.length === leafHashes.length && applied.length === wasLive.length, "append: lengths differ");
+  append(applied: readonly AppliedOp[], wasLive: readonly boolean[]): void {
+    assert(applied.length === wasLive.length, "append: lengths differ");
     for (let i = 0; i < applied.length; i++) {
       const { entry, version, value } = applied[i]!;
       assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
-      this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version, leafHashes[i]!);
+      this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
       if (entry.op === "put") {
         this.statements.insertValue.run(entry.index, value);
         this.stats.valueBytes += value.length;

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { makeApp } from "../support/app.ts";
 
-let t: ReturnType<typeof makeApp>;
-beforeEach(() => {
-  t = makeApp({ "storage.max_value_size": 1024, "storage.max_batch_ops": 5, "storage.max_batch_bytes": 4096 });
+let t: Awaited<ReturnType<typeof makeApp>>;
+beforeEach(async () => {
+  t = await makeApp({ "storage.max_value_size": 1024, "storage.max_batch_ops": 5, "storage.max_batch_bytes": 4096 });
 });
 afterEach(() => t.close());
 

@@ -8,10 +8,10 @@ import { ScribeNode } from "../../src/cluster/node.ts";
 import { createApp } from "../../src/http/index.ts";
 import { tempDir } from "./node-process.ts";
 
-export function makeApp(overrides: Record<string, unknown> = {}) {
+export async function makeApp(overrides: Record<string, unknown> = {}) {
   const dir = tempDir();
   const config = loadConfig({ overrides: { "node.data_dir": dir.path, ...overrides } });
-  const node = new ScribeNode({ config });
+  const node = await ScribeNode.open({ config });
   const app = createApp({
     service: node,
     limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },

@@ -1,0 +1,115 @@
+/**
+ * @module checkpoints. Signs C2SP checkpoints of the node's Merkle tree with its Ed25519 key,
+ * lazily: a request for the latest checkpoint signs one when the tree has grown since the last.
+ * The last signed checkpoint is kept in the database; before signing, the new tree must be
+ * consistent with it (decideSigning), so a node never signs two inconsistent checkpoints, even
+ * after a restart, a restored backup or a tampered database. Signing requests are serialized.
+ */
+
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ScribeError, bytesEqual } from "../lib/index.ts";
+import {
+  decideSigning,
+  formatSignerKey,
+  formatVerifierKey,
+  generateSigner,
+  parseCheckpoint,
+  parseSignerKey,
+  signCheckpoint,
+  splitNote,
+  type Checkpoint,
+  type MerkleTree,
+  type NoteSigner,
+} from "../merkle/index.ts";
+import type { SignedCheckpoint } from "../http/index.ts";
+import type { HotStore } from "../storage/index.ts";
+import type { Logger } from "./logger.ts";
+
+
+const lastNoteMeta = "checkpoint_note";
+
+/** Loads the signer from `file`, or generates one there (mode 0600) when the file is absent. */
+export async function loadOrCreateSigner(file: string, name: string): Promise<{ signer: NoteSigner; created: boolean }> {
+  if (existsSync(file)) {
+    const signer = await parseSignerKey(readFileSync(file, "utf8").trim());
+    return { signer, created: false };
+  }
+  const { signer } = await generateSigner(name);
+  writeFileSync(file, `${await formatSignerKey(signer)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { signer, created: true };
+}
+
+/** The key file used when `security.signing_key_file` is empty. */
+export function defaultSigningKeyFile(dataDir: string): string {
+  return join(dataDir, "checkpoint-signing.key");
+}
+
+export class Checkpointer {
+  private last: SignedCheckpoint | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Why signing is refused (set when the stored tree contradicts the last signed checkpoint). */
+  private refusal: string | undefined;
+
+  constructor(
+    private readonly tree: () => MerkleTree,
+    private readonly store: HotStore,
+    private readonly signer: NoteSigner,
+    readonly origin: string,
+    private readonly logger?: Logger,
+  ) {
+    const note = store.meta(lastNoteMeta);
+    if (typeof note === "string") this.last = { note, checkpoint: parseCheckpoint(splitNote(note).body) };
+    this.checkStoredTree();
+  }
+
+  /** The verifier key clients pin: "<name>+<key hash hex>+<base64(0x01 || public key)>". */
+  get verifierKey(): string {
+    return formatVerifierKey(this.signer);
+  }
+
+  /** The last checkpoint signed, without signing a new one. */
+  get lastSigned(): SignedCheckpoint | undefined {
+    return this.last;
+  }
+
+  private checkStoredTree(): void {
+    if (!this.last) return;
+    const tree = this.tree();
+    const { size, rootHash } = this.last.checkpoint;
+    if (tree.size < size) {
+      this.refusal = `the ledger has ${tree.size} entries but a checkpoint of size ${size} was signed before`;
+    } else if (!bytesEqual(tree.rootAt(size), rootHash)) {
+      this.refusal = `the stored tree's root at size ${size} differs from the signed checkpoint`;
+    }
+    if (this.refusal) this.logger?.error({ reason: this.refusal }, "checkpoint signing refused: stored tree contradicts the last signed checkpoint");
+  }
+
+  /** A checkpoint covering the whole current tree, signing a new one if the tree grew. */
+  latest(): Promise<SignedCheckpoint> {
+    const next = this.chain.then(() => this.signCurrent());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async signCurrent(): Promise<SignedCheckpoint> {
+    if (this.refusal) throw new ScribeError("verification_failed", `refusing to sign a checkpoint: ${this.refusal}`);
+    const tree = this.tree();
+    const size = tree.size;
+    if (this.last && this.last.checkpoint.size === size) return this.last;
+    const checkpoint: Checkpoint = { origin: this.origin, size, rootHash: tree.root() };
+    const lastCheckpoint = this.last?.checkpoint;
+    const proof = lastCheckpoint ? tree.consistencyProof(lastCheckpoint.size, size) : [];
+    const decision = decideSigning(lastCheckpoint, checkpoint, proof, tree.hasher);
+    if (!decision.allowed) {
+      this.refusal = decision.reason;
+      this.logger?.error({ reason: decision.reason }, "checkpoint signing refused");
+      throw new ScribeError("verification_failed", `refusing to sign a checkpoint: ${decision.reason}`);
+    }
+    const note = await signCheckpoint(checkpoint, this.signer);
+    this.store.setMeta(lastNoteMeta, note);
+    this.last = { note, checkpoint };
+    return this.last;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * @module proofs. The handlers of the verifiable-ledger routes: /verify/*, /proof/inclusion,
+ * /proof/consistency, /checkpoint. Proofs come from the node's Merkle tree (O(log n) stored
+ * hashes each); JSON shapes are those of src/client/json.ts, so clients parse what servers write.
+ */
+
+import { consistencyProofToJson, entryToJson, inclusionProofToJson, keyProofToJson, type ConsistencyProofJson } from "../client/json.ts";
+import { encodeEntry } from "../ledger/index.ts";
+import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
+import { verifyInclusion } from "../merkle/index.ts";
+import { parseKey, parseNonNegative } from "./parse.ts";
+import type { LedgerService } from "./service.ts";
+
+type Query = Record<string, string | undefined>;
+
+/** Reads an optional non-negative integer query parameter (400 invalid_range when malformed). */
+function optionalIndex(query: Query, name: string): number | undefined {
+  const text = query[name];
+  return text === undefined ? undefined : parseNonNegative(text, name, "invalid_range");
+}
+
+function requiredIndex(query: Query, name: string): number {
+  const value = optionalIndex(query, name);
+  if (value === undefined) throw new ScribeError("invalid_range", `the query parameter ${name} is required`);
+  return value;
+}
+
+/**
+ * GET /verify/*: the key's entry (latest, or `?version=N`), an inclusion proof against the latest
+ * signed checkpoint, and the server's own verdict. Clients should verify on their own.
+ */
+export async function verifyKey(service: LedgerService, url: string, query: Query): Promise<Record<string, unknown>> {
+  const key = parseKey(url, "/verify/");
+  const version = query.version === undefined ? undefined : parseNonNegative(query.version, "version", "invalid_version");
+  if (version === 0) throw new ScribeError("invalid_version", "version must be 1 or more, got 0");
+  const entry = service.entryOf(key, version);
+  const { note, checkpoint } = await service.checkpoint();
+  const tree = service.tree;
+  const leafHash = tree.hasher.hashLeaf(encodeEntry(entry));
+  const siblings = tree.inclusionProof(entry.index, checkpoint.size);
+  const problems: string[] = [];
+  if (!bytesEqual(tree.leafHash(entry.index), leafHash)) problems.push(`entry ${entry.index} does not match its leaf in the tree`);
+  if (entry.op === "put") {
+    let value: Uint8Array | undefined;
+    try {
+      value = service.valueAt(entry);
+    } catch (error) {
+      problems.push(`the value of entry ${entry.index} cannot be read: ${(error as Error).message}`);
+    }
+    if (value && !bytesEqual(tree.hasher.digest(value), entry.valueHash)) problems.push(`the stored value of entry ${entry.index} does not match its value hash`);
+  }
+  try {
+    verifyInclusion(tree.hasher, entry.index, checkpoint.size, leafHash, siblings, checkpoint.rootHash);
+  } catch (error) {
+    problems.push(`inclusion proof of entry ${entry.index} fails against the checkpoint: ${(error as Error).message}`);
+  }
+  return {
+    key,
+    verified: problems.length === 0,
+    proof: keyProofToJson({ leafIndex: entry.index, treeSize: checkpoint.size, rootHash: checkpoint.rootHash, siblings, leafHash }),
+    entry: { ...entryToJson(entry), version: entry.version },
+    checkpoint: note,
+    error: problems.length === 0 ? null : problems.join("; "),
+  };
+}
+
+/** GET /proof/inclusion?index=&tree_size= (tree_size defaults to the latest checkpoint's). */
+export async function inclusionProof(service: LedgerService, query: Query): Promise<Record<string, unknown>> {
+  const index = requiredIndex(query, "index");
+  const size = optionalIndex(query, "tree_size") ?? (await service.checkpoint()).checkpoint.size;
+  const current = service.tree.size;
+  if (size > current) throw new ScribeError("invalid_range", `tree_size ${size} is beyond the tree's size ${current}`);
+  if (index >= size) throw new ScribeError("invalid_range", `index ${index} is not below tree_size ${size}`);
+  const tree = service.tree;
+  const json = inclusionProofToJson({ leafIndex: index, treeSize: size, rootHash: tree.rootAt(size), siblings: tree.inclusionProof(index, size) });
+  return { ...json, leaf_hash: toHex(tree.leafHash(index)) };
+}
+
+/** GET /proof/consistency?from=&to= (to defaults to the latest checkpoint's size). */
+export async function consistencyProof(service: LedgerService, query: Query): Promise<ConsistencyProofJson> {
+  const from = requiredIndex(query, "from");
+  const to = optionalIndex(query, "to") ?? (await service.checkpoint()).checkpoint.size;
+  const current = service.tree.size;
+  if (to > current) throw new ScribeError("invalid_range", `to=${to} is beyond the tree's size ${current}`);
+  if (from > to) throw new ScribeError("invalid_range", `from=${from} is beyond to=${to}`);
+  const tree = service.tree;
+  return consistencyProofToJson({ from, to, fromRoot: tree.rootAt(from), toRoot: tree.rootAt(to), proof: tree.consistencyProof(from, to) });
+}
