@@ -8,7 +8,7 @@
  * `tree.inclusionProof(i, n)`; `tree.consistencyProof(m, n)`.
  */
 
-import { assert } from "../lib/index.ts";
+import { assert, bytesEqual, toHex } from "../lib/index.ts";
 import { hashSize, type Hasher } from "./hasher.ts";
 import { rangeNodes, type NodeId } from "./node-id.ts";
 import { consistencyProofPlan, foldPlan, inclusionProofPlan, rootPlan, type HashPlan } from "./proof.ts";
@@ -22,6 +22,8 @@ export interface TreeOptions {
   store: TreeStore;
   /** Leaves already in the store (0 for a new tree). */
   size?: number;
+  /** When given, the reopened tree's root must equal it (e.g. the last signed checkpoint's root). */
+  expectedRoot?: Uint8Array;
 }
 
 export interface AppendResult {
@@ -64,7 +66,11 @@ export class MerkleTree {
       assert(hash && hash.length === hashSize, `store lacks frontier node ${id.level}/${id.index} of a tree of size ${size}`);
       frontier[id.level] = hash;
     });
-    return new MerkleTree(options.hasher, options.store, size, frontier);
+    const tree = new MerkleTree(options.hasher, options.store, size, frontier);
+    if (options.expectedRoot) {
+      assert(bytesEqual(tree.root(), options.expectedRoot), `stored tree of size ${size} has root ${toHex(tree.root())}, expected ${toHex(options.expectedRoot)}`);
+    }
+    return tree;
   }
 
   get size(): number {
@@ -92,6 +98,7 @@ export class MerkleTree {
   /**
    * Appends leaf hashes (32 bytes each, back to back), stores every newly completed node with one
    * store.putNodes call, then advances the frontier. If the store throws, the tree is unchanged.
+   * The result's leafHashes and level 0 run alias `leafHashes` (no copy is made).
    */
   appendLeafHashes(leafHashes: Uint8Array): AppendResult {
     assert(leafHashes.length % hashSize === 0, `leaf hashes must be a multiple of ${hashSize} bytes, got ${leafHashes.length}`);

@@ -187,6 +187,14 @@ describe("append semantics", () => {
     expect(toHex(wrapped.root())).toBe(rootBefore);
   });
 
+  test("reopening checks the expected root when given", () => {
+    const store = new MemoryTreeStore();
+    const tree = MerkleTree.open({ hasher, store });
+    tree.appendLeaves(leafData(11));
+    expect(MerkleTree.open({ hasher, store, size: 11, expectedRoot: tree.root() }).size).toBe(11);
+    expect(() => MerkleTree.open({ hasher, store, size: 10, expectedRoot: tree.root() })).toThrow("expected");
+  });
+
   test("opening a tree whose frontier is missing from the store fails loudly", () => {
     expect(() => MerkleTree.open({ hasher, store: new MemoryTreeStore(), size: 3 })).toThrow("store lacks frontier node");
   });
