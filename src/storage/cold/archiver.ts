@@ -23,7 +23,6 @@
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import type { Entry } from "../../ledger/entry.ts";
-import { encodeEntry } from "../../ledger/entry.ts";
 import { gzipStream, type ChunkSource } from "./compression.ts";
 import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
 import type { Layout } from "./layout.ts";
@@ -240,12 +239,12 @@ export class Archiver {
     const raw = new StreamHash();
     const leaves = CompactRange.empty();
     const tree = frontierOf(manifest);
-    const observed = tap(records(), (record) => {
-      const leaf = leafHash(encodeEntry(record.entry));
+    const onEntry = (encoded: Uint8Array): void => {
+      const leaf = leafHash(encoded);
       leaves.append(leaf);
       tree?.append(leaf);
-    });
-    for (const chunk of encodeSegment(range.first_index, range.count, observed)) raw.update(chunk);
+    };
+    for (const chunk of encodeSegment(range.first_index, range.count, records(), undefined, onEntry)) raw.update(chunk);
     const rawSha256 = toHex(raw.digest());
     const rawBytes = raw.bytes;
     const compressed = range.compression === "gzip";
@@ -309,13 +308,6 @@ export class Archiver {
     this.stats.raw_bytes += rawBytes;
     this.stats.object_bytes += result.bytes;
     return descriptor;
-  }
-}
-
-function* tap<T>(items: Iterable<T>, observe: (item: T) => void): Generator<T> {
-  for (const item of items) {
-    observe(item);
-    yield item;
   }
 }
 

@@ -64,7 +64,8 @@ export function segmentError(message: string, details: { objectKey?: string; ind
 
 /**
  * Encodes `count` records starting at `firstIndex`, yielding chunks of about `chunkBytes`.
- * Each yielded chunk owns its buffer (safe to transfer to a Worker).
+ * Each yielded chunk is a fresh buffer the caller owns. `onEntry` sees each record's canonical
+ * entry bytes (to hash leaves without encoding twice).
  * Preconditions (asserted, before any byte is written for that record): indexes are consecutive,
  * each value matches its entry's size and hash, exactly `count` records are given.
  */
@@ -73,58 +74,59 @@ export function* encodeSegment(
   count: number,
   records: Iterable<SegmentRecord>,
   chunkBytes = segmentChunkBytesDefault,
+  onEntry?: (encodedEntry: Uint8Array, record: SegmentRecord) => void,
 ): Generator<Uint8Array> {
   assert(Number.isSafeInteger(firstIndex) && firstIndex >= 0, `bad first index ${firstIndex}`);
   assert(Number.isInteger(count) && count >= 1 && count <= 0xffffffff, `bad segment count ${count}`);
   const body = new StreamHash();
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
+  let chunk = new Uint8Array(Math.max(chunkBytes, segmentHeaderBytes));
+  let view = new DataView(chunk.buffer);
+  let fill = 0;
+  /** Makes room for `bytes` more; a record larger than a chunk gets a chunk of its own size. */
+  const reserve = (bytes: number): void => {
+    if (fill + bytes <= chunk.length) return;
+    const next = new Uint8Array(Math.max(chunkBytes, fill + bytes));
+    next.set(chunk.subarray(0, fill));
+    chunk = next;
+    view = new DataView(chunk.buffer);
+  };
   const take = (): Uint8Array => {
-    const out = new Uint8Array(pendingBytes);
-    let offset = 0;
-    for (const part of pending) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    pending = [];
-    pendingBytes = 0;
+    const out = chunk.slice(0, fill);
+    fill = 0;
     body.update(out);
     return out;
   };
-  const push = (part: Uint8Array): void => {
-    pending.push(part);
-    pendingBytes += part.length;
-  };
 
-  const header = new Uint8Array(segmentHeaderBytes);
-  const headerView = new DataView(header.buffer);
-  header.set(segmentMagic, 0);
-  headerView.setUint16(8, segmentFormatVersion);
-  headerView.setBigUint64(10, BigInt(firstIndex));
-  headerView.setUint32(18, count);
-  push(header);
+  chunk.set(segmentMagic, 0);
+  view.setUint16(8, segmentFormatVersion);
+  view.setBigUint64(10, BigInt(firstIndex));
+  view.setUint32(18, count);
+  fill = segmentHeaderBytes;
 
   let written = 0;
-  for (const { entry, value } of records) {
+  const valueHash = new Uint8Array(32);
+  for (const record of records) {
+    const { entry, value } = record;
     const index = firstIndex + written;
     assert(written < count, `segment at ${firstIndex} given more than ${count} records`);
     assert(entry.index === index, `segment expected index ${index}, got ${entry.index}`);
     assert(value.length === entry.valueBytes, `value at index ${index} has ${value.length} bytes, entry says ${entry.valueBytes}`);
-    assert(bytesEqual(sha256(value), entry.valueHash), `value at index ${index} does not match its valueHash`);
+    Bun.SHA256.hash(value, valueHash);
+    assert(bytesEqual(valueHash, entry.valueHash), `value at index ${index} does not match its valueHash`);
     const encoded = encodeEntry(entry);
-    const prefix = new Uint8Array(4);
-    new DataView(prefix.buffer).setUint32(0, encoded.length);
-    push(prefix);
-    push(encoded);
-    const valuePrefix = new Uint8Array(4);
-    new DataView(valuePrefix.buffer).setUint32(0, value.length);
-    push(valuePrefix);
-    if (value.length > 0) push(value);
+    onEntry?.(encoded, record);
+    reserve(8 + encoded.length + value.length);
+    view.setUint32(fill, encoded.length);
+    chunk.set(encoded, fill + 4);
+    fill += 4 + encoded.length;
+    view.setUint32(fill, value.length);
+    chunk.set(value, fill + 4);
+    fill += 4 + value.length;
     written += 1;
-    if (pendingBytes >= chunkBytes) yield take();
+    if (fill >= chunkBytes) yield take();
   }
   assert(written === count, `segment at ${firstIndex} expected ${count} records, got ${written}`);
-  if (pendingBytes > 0) yield take();
+  if (fill > 0) yield take();
 
   const trailer = new Uint8Array(segmentTrailerBytes);
   trailer.set(segmentTrailerMagic, 0);
