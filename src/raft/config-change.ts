@@ -8,21 +8,60 @@ import type { ConfigChange, Membership, NodeId } from "./types.ts";
 
 const kindCodes = { addVoter: 1, addLearner: 2, remove: 3 } as const;
 
-export function encodeConfigChange(change: ConfigChange): Uint8Array {
-  return new ByteWriter(16).u8(kindCodes[change.kind]).u64(change.nodeId).finish();
+/** The data of a "config" entry: the change and the full membership it results in. */
+export interface ConfigEntryData {
+  change: ConfigChange;
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
+/**
+ * Encodes a config entry: u8 kind | u64 nodeId | u32 n | n x u64 voters | u32 m | m x u64 learners.
+ * The resulting membership is carried whole so that a node that starts empty (a joining node)
+ * or replays the log from any point reaches the same membership as everyone else.
+ */
+export function encodeConfigChange(change: ConfigChange, after: { voters: NodeId[]; learners: NodeId[] }): Uint8Array {
+  const w = new ByteWriter(32).u8(kindCodes[change.kind]).u64(change.nodeId);
+  w.u32(after.voters.length);
+  for (const id of after.voters) w.u64(id);
+  w.u32(after.learners.length);
+  for (const id of after.learners) w.u64(id);
+  return w.finish();
+}
+
+function readIds(reader: ByteReader): NodeId[] {
+  const count = reader.u32();
+  if (count * 8 > reader.remaining) throw new RangeError(`config change: ${count} ids cannot fit`);
+  const ids: NodeId[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = reader.u64();
+    if (id <= 0) throw new RangeError("config change: node id 0");
+    ids.push(id);
+  }
+  return ids;
 }
 
 /** Decodes a config entry's data; throws on malformed input. */
-export function decodeConfigChange(data: Uint8Array): ConfigChange {
+export function decodeConfigChange(data: Uint8Array): ConfigEntryData {
   const reader = new ByteReader(data);
   const code = reader.u8();
   const nodeId = reader.u64();
-  if (reader.remaining !== 0) throw new RangeError(`config change: ${reader.remaining} trailing bytes`);
   if (nodeId <= 0) throw new RangeError(`config change: node id must be positive, got ${nodeId}`);
-  if (code === 1) return { kind: "addVoter", nodeId };
-  if (code === 2) return { kind: "addLearner", nodeId };
-  if (code === 3) return { kind: "remove", nodeId };
-  throw new RangeError(`config change: unknown kind ${code}`);
+  let change: ConfigChange;
+  if (code === 1) change = { kind: "addVoter", nodeId };
+  else if (code === 2) change = { kind: "addLearner", nodeId };
+  else if (code === 3) change = { kind: "remove", nodeId };
+  else throw new RangeError(`config change: unknown kind ${code}`);
+  const voters = readIds(reader);
+  const learners = readIds(reader);
+  if (reader.remaining !== 0) throw new RangeError(`config change: ${reader.remaining} trailing bytes`);
+  return { change, voters, learners };
+}
+
+/** The membership a committed config entry at `index` establishes. */
+export function membershipOfConfigEntry(data: Uint8Array, index: number): Membership {
+  const decoded = decodeConfigChange(data);
+  return { voters: decoded.voters, learners: decoded.learners, index };
 }
 
 /**

@@ -28,7 +28,14 @@ export {
   encodeMembership,
   decodeMembership,
 } from "./codec.ts";
-export { encodeConfigChange, decodeConfigChange, applyConfigChange, validateConfigChange } from "./config-change.ts";
+export {
+  encodeConfigChange,
+  decodeConfigChange,
+  applyConfigChange,
+  validateConfigChange,
+  membershipOfConfigEntry,
+  type ConfigEntryData,
+} from "./config-change.ts";
 export {
   NONE,
   emptyMessage,

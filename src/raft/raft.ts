@@ -11,7 +11,7 @@
  */
 
 import { assert, type RandomSource } from "../lib/index.ts";
-import { applyConfigChange, decodeConfigChange, encodeConfigChange, validateConfigChange } from "./config-change.ts";
+import { applyConfigChange, encodeConfigChange, membershipOfConfigEntry, validateConfigChange } from "./config-change.ts";
 import { RaftLog } from "./log.ts";
 import { Progress } from "./progress.ts";
 import { CompactedError, type RaftStorage } from "./storage.ts";
@@ -651,7 +651,9 @@ export class Raft {
     if (this.pendingConfigIndex > this.log.applied) return { ok: false, reason: "config_pending", leader: this.lead };
     const invalid = validateConfigChange(this.membership, change);
     if (invalid) return { ok: false, reason: "invalid", leader: this.lead, detail: invalid };
-    const { first, last } = this.appendEntries([{ type: "config", data: encodeConfigChange(change) }]);
+    // The leader's membership is current (no change pending), so the result is exact.
+    const after = applyConfigChange(this.membership, change, 0);
+    const { first, last } = this.appendEntries([{ type: "config", data: encodeConfigChange(change, after) }]);
     this.pendingConfigIndex = last;
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: last };
@@ -715,7 +717,7 @@ export class Raft {
     let changed = false;
     for (const entry of entries) {
       if (entry.type !== "config" || entry.index <= this.membership.index) continue;
-      this.membership = applyConfigChange(this.membership, decodeConfigChange(entry.data), entry.index);
+      this.membership = membershipOfConfigEntry(entry.data, entry.index);
       changed = true;
     }
     if (!changed || this.role !== "leader") return;

@@ -28,7 +28,7 @@
  */
 
 import { assert } from "../lib/index.ts";
-import { applyConfigChange, decodeConfigChange } from "./config-change.ts";
+import { membershipOfConfigEntry } from "./config-change.ts";
 import { Raft, type ProposeResult, type RaftConfig, type ReadIndexResult, type TransferResult } from "./raft.ts";
 import {
   copyMembership,
@@ -158,7 +158,7 @@ export class RawNode {
     let current = r.membership;
     for (const entry of committedEntries) {
       if (entry.type !== "config" || entry.index <= current.index) continue;
-      current = applyConfigChange(current, decodeConfigChange(entry.data), entry.index);
+      current = membershipOfConfigEntry(entry.data, entry.index);
       membership = copyMembership(current);
     }
     const rd: Ready = {
