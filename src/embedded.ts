@@ -116,7 +116,7 @@ export class ScribeLedger {
     const out: StoredEntry[] = [];
     const pageSize = 1000;
     for (;;) {
-      const page = this.node.store.history(key, out.length + 1, pageSize);
+      const page = this.node.ledger.store.history(key, out.length + 1, pageSize);
       out.push(...page);
       if (page.length < pageSize) return out;
     }

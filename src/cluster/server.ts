@@ -33,7 +33,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     maxRequestBodySize: Math.max(config.storage.max_value_size, config.storage.max_batch_bytes) + bodySlackBytes,
   });
   const url = `http://${config.network.listen_addr}:${server.port}`;
-  logger.info({ verifier_key: node.verifierKey, origin: node.checkpoints.origin }, "checkpoint signing key");
+  logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
   logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size }, "scribe node listening");
   let stopping: Promise<void> | undefined;
   const stop = () =>

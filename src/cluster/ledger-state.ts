@@ -1,0 +1,256 @@
+/**
+ * @module ledger-state. The node's replicated state machine and everything read from it: the
+ * SQLite hot tier, the Merkle tree, signed checkpoints, the head and value caches. Both write
+ * paths (single-node group commit and the Raft driver) apply commands through `applyBatch`, so the
+ * ledger is the same whichever path wrote it.
+ *
+ * Caches: key heads (key → latest index/version/op) are updated only after the transaction that
+ * wrote them commits; values are cached by ledger index and never change. Neither can be stale.
+ */
+
+import type { Config } from "../config/index.ts";
+import type { ReadResult, SignedCheckpoint } from "../http/index.ts";
+import type { Receipt } from "../http/index.ts";
+import { applyCommand, encodeEntry, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
+import { ScribeError, toHex } from "../lib/index.ts";
+import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
+import { HotStore, LruCache, SqliteTreeStore, type StoredEntry } from "../storage/index.ts";
+import { Checkpointer, defaultSigningKeyFile, loadOrCreateSigner } from "./checkpoints.ts";
+import type { Logger } from "./logger.ts";
+
+/** The outcome of one command in a batch: its receipts, or the refusal to hand its proposer. */
+export type CommandOutcome = { ok: true; receipts: Receipt[] } | { ok: false; error: ScribeError };
+
+/** The origin line of this node's checkpoints (security.checkpoint_origin, or one from its address). */
+export function checkpointOrigin(config: Config): string {
+  return config.security.checkpoint_origin || `scribe-ledger/${config.node.address}:${config.network.client_port}`;
+}
+
+/** Where a value comes from when it is not in the hot tier (the cold tier installs one). */
+export type ValueFallback = (entry: StoredEntry) => Uint8Array | undefined;
+
+export class LedgerState {
+  readonly hasher: Hasher;
+  private readonly treeStore: SqliteTreeStore;
+  private merkle: MerkleTree;
+  private readonly heads: LruCache<string, KeyHead>;
+  private readonly values: LruCache<number, Uint8Array>;
+  /** Consulted when a value is not in the hot tier (set by the cold tier). */
+  valueFallback: ValueFallback | undefined;
+  readonly counters = { batches: 0, appliedOps: 0, refusedCommands: 0, failedBatches: 0 };
+
+  readonly checkpoints: Checkpointer;
+
+  private constructor(
+    readonly config: Config,
+    readonly store: HotStore,
+    signer: NoteSigner,
+    logger: Logger | undefined,
+  ) {
+    this.treeStore = new SqliteTreeStore(store.db);
+    this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
+    this.hasher = this.merkle.hasher;
+    this.checkpoints = new Checkpointer(() => this.merkle, store, signer, checkpointOrigin(config), logger);
+    // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
+    this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
+    this.values = new LruCache<number, Uint8Array>(config.storage.max_cache_size, (v) => v.length + 64);
+  }
+
+  /** Opens the database in `node.data_dir` and the checkpoint signing key (generated if absent). */
+  static async open(config: Config, logger?: Logger): Promise<LedgerState> {
+    const store = HotStore.open(`${config.node.data_dir}/scribe.db`, { sync: config.storage.sync });
+    try {
+      const keyFile = config.security.signing_key_file || defaultSigningKeyFile(config.node.data_dir);
+      const { signer, created } = await loadOrCreateSigner(keyFile, checkpointOrigin(config));
+      if (created) logger?.info({ key_file: keyFile }, "generated a checkpoint signing key");
+      return new LedgerState(config, store, signer, logger);
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  // ---- apply ------------------------------------------------------------------------------
+
+  /**
+   * Applies commands in order, each atomically, and writes every accepted one in ONE
+   * transaction, together with whatever `alsoInTransaction` persists (e.g. the Raft log and the
+   * applied index). Returns one outcome per command. If the transaction fails, nothing of it is
+   * kept and the error is thrown to the caller.
+   */
+  applyBatch(commands: readonly Command[], alsoInTransaction?: () => void): CommandOutcome[] {
+    const overlay = new Map<string, KeyHead>();
+    const head = (key: string) => overlay.get(key) ?? this.head(key);
+    const outcomes: CommandOutcome[] = [];
+    const accepted: { slot: number; applied: AppliedOp[] }[] = [];
+    const all: AppliedOp[] = [];
+    const wasLive: boolean[] = [];
+    let nextIndex = this.store.nextIndex;
+    for (const command of commands) {
+      const result = applyCommand(command, { nextIndex, head });
+      if (!result.ok) {
+        this.counters.refusedCommands++;
+        outcomes.push({ ok: false, error: new ScribeError(result.code, result.message, { key: result.key, op_index: result.opIndex }) });
+        continue;
+      }
+      for (const a of result.applied) {
+        wasLive.push(head(a.entry.key)?.op === "put");
+        overlay.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
+        all.push(a);
+      }
+      nextIndex += result.applied.length;
+      accepted.push({ slot: outcomes.length, applied: result.applied });
+      outcomes.push({ ok: true, receipts: [] });
+    }
+    const leafHashes = all.length > 0 ? this.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
+    try {
+      this.store.transaction(() => {
+        if (all.length > 0) {
+          this.store.append(all, wasLive);
+          this.merkle.appendLeafHashes(leafHashes);
+        }
+        alsoInTransaction?.();
+      });
+    } catch (error) {
+      this.counters.failedBatches++;
+      this.store.reloadCounters();
+      this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
+      throw error;
+    }
+    this.counters.batches++;
+    this.counters.appliedOps += all.length;
+    const treeSize = this.store.nextIndex;
+    let leaf = 0;
+    for (const { slot, applied } of accepted) {
+      outcomes[slot] = {
+        ok: true,
+        receipts: applied.map((a) => {
+          this.heads.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
+          if (a.entry.op === "put") this.values.set(a.entry.index, a.value);
+          return {
+            key: a.entry.key,
+            op: a.entry.op,
+            index: a.entry.index,
+            version: a.version,
+            leaf_hash: toHex(leafHashes.subarray(leaf * hashSize, ++leaf * hashSize)),
+            tree_size: treeSize,
+            timestamp_ms: a.entry.timestampMs,
+          };
+        }),
+      };
+    }
+    return outcomes;
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  /** The Merkle tree over every entry. */
+  get tree(): MerkleTree {
+    return this.merkle;
+  }
+
+  /** The number of entries in the ledger (= the Merkle tree size). */
+  get size(): number {
+    return this.store.nextIndex;
+  }
+
+  private head(key: string): KeyHead | undefined {
+    const cached = this.heads.get(key);
+    if (cached) return cached;
+    const head = this.store.head(key);
+    if (head) this.heads.set(key, head);
+    return head;
+  }
+
+  /** The value stored at an entry's index: cache, then hot tier, then the fallback (cold tier). */
+  valueAt(entry: StoredEntry): Uint8Array {
+    if (entry.op === "delete") return new Uint8Array(0);
+    const cached = this.values.get(entry.index);
+    if (cached) return cached;
+    const value = this.store.value(entry.index) ?? this.valueFallback?.(entry);
+    if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier and could not be fetched`);
+    this.values.set(entry.index, value);
+    return value;
+  }
+
+  /** The latest version of `key`. Throws not_found / deleted. */
+  get(key: string): ReadResult {
+    const head = this.head(key);
+    if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
+    if (head.op === "delete") throw deletedError(key, head.index, head.version);
+    const entry = this.store.entry(head.index)!;
+    return { entry, value: this.valueAt(entry) };
+  }
+
+  /** Version `version` (1-based) of `key`. */
+  getVersion(key: string, version: number): ReadResult {
+    const entry = this.store.byVersion(key, version);
+    if (!entry) {
+      const head = this.head(key);
+      if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
+      throw new ScribeError("version_not_found", `key "${key}" has ${head.version} version(s); version ${version} does not exist`);
+    }
+    return this.readable(entry);
+  }
+
+  /** `key` as it was when the ledger's last index was `index`. */
+  getAt(key: string, index: number): ReadResult {
+    const size = this.store.nextIndex;
+    if (index >= size) throw new ScribeError("invalid_index", `at=${index} is beyond the ledger (its last index is ${size - 1})`);
+    const entry = this.store.at(key, index);
+    if (!entry) throw new ScribeError("not_found", `key "${key}" did not exist at index ${index}`);
+    return this.readable(entry);
+  }
+
+  private readable(entry: StoredEntry): ReadResult {
+    if (entry.op === "delete") throw deletedError(entry.key, entry.index, entry.version);
+    return { entry, value: this.valueAt(entry) };
+  }
+
+  /** The entry `key` had at `version` (the latest when undefined), tombstones included. */
+  entryOf(key: string, version?: number): StoredEntry {
+    const entry = version === undefined ? this.store.latest(key) : this.store.byVersion(key, version);
+    if (entry) return entry;
+    if (version !== undefined && this.head(key)) throw new ScribeError("version_not_found", `key "${key}" has no version ${version}`);
+    throw new ScribeError("not_found", `key "${key}" not found`);
+  }
+
+  /** Versions of `key` from `fromVersion`, at most `limit`. Throws not_found for unknown keys. */
+  history(key: string, fromVersion = 1, limit = 1000): StoredEntry[] {
+    const versions = this.store.history(key, fromVersion, limit);
+    if (versions.length === 0 && !this.head(key)) throw new ScribeError("not_found", `key "${key}" not found`);
+    return versions;
+  }
+
+  entries(from: number, limit: number): StoredEntry[] {
+    return this.store.entries(from, limit);
+  }
+
+  checkpoint(): Promise<SignedCheckpoint> {
+    return this.checkpoints.latest();
+  }
+
+  get verifierKey(): string {
+    return this.checkpoints.verifierKey;
+  }
+
+  metrics(): Record<string, unknown> {
+    return {
+      storage: this.store.getStats(),
+      tree_size: this.merkle.size,
+      cache: {
+        heads: { size: this.heads.size, hits: this.heads.hits, misses: this.heads.misses },
+        values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
+      },
+      apply: { ...this.counters },
+    };
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+function deletedError(key: string, index: number, version: number): ScribeError {
+  return new ScribeError("deleted", `key "${key}" was deleted at index ${index} (version ${version})`, { index, version });
+}
