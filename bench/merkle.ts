@@ -79,18 +79,33 @@ const cases: [string, () => Uint8Array][] = [
   ["MerkleTree wasm (hash-wasm), memory store", () => treeRoot(wasm, new MemoryTreeStore())],
 ];
 
+/** Rounds of the whole case list; cases are interleaved so machine noise hits all of them alike. */
+const rounds = 5;
+
 const expected = toHex(bareRoot());
 console.log(`Merkle root of ${leafCount} leaves of ${leafBytes} bytes; root ${expected}`);
-console.log(`${"case".padEnd(58)} ${"p50 ms".padStart(9)} ${"avg ms".padStart(9)} ${"ratio".padStart(7)}`);
-let baselineMs = 0;
 for (const [name, fn] of cases) {
   const root = toHex(fn());
   if (root !== expected) throw new Error(`${name} computed root ${root}, the bare build ${expected}`);
-  const stats = await measure(fn, { min_samples: 5, max_samples: 7, min_cpu_time: 0, gc: () => Bun.gc(true) });
-  const p50Ms = stats.p50 / 1e6;
-  if (baselineMs === 0) baselineMs = p50Ms;
-  console.log(`${name.padEnd(58)} ${p50Ms.toFixed(1).padStart(9)} ${(stats.avg / 1e6).toFixed(1).padStart(9)} ${(p50Ms / baselineMs).toFixed(2).padStart(6)}x`);
 }
+const timesMs: number[][] = cases.map(() => []);
+for (let round = 0; round < rounds; round++) {
+  cases.forEach(([, fn], i) => {
+    Bun.gc(true);
+    const started = performance.now();
+    fn();
+    timesMs[i]!.push(performance.now() - started);
+  });
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const baselineMs = median(timesMs[0]!);
+const baselineMinMs = Math.min(...timesMs[0]!);
+console.log(`${`case (interleaved, ${rounds} rounds)`.padEnd(58)} ${"p50 ms".padStart(9)} ${"min ms".padStart(9)} ${"p50 ratio".padStart(10)} ${"min ratio".padStart(10)}`);
+cases.forEach(([name], i) => {
+  const p50 = median(timesMs[i]!);
+  const min = Math.min(...timesMs[i]!);
+  console.log(`${name.padEnd(58)} ${p50.toFixed(1).padStart(9)} ${min.toFixed(1).padStart(9)} ${(p50 / baselineMs).toFixed(2).padStart(9)}x ${(min / baselineMinMs).toFixed(2).padStart(9)}x`);
+});
 
 // Proof building and verification over the 1M-leaf tree: O(log n) store reads each.
 const proofTree = MerkleTree.open({ hasher: native, store: new MemoryTreeStore() });
