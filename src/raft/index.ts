@@ -42,6 +42,7 @@ export {
   copyMembership,
   hardStateEqual,
   isEmptyHardState,
+  entryBytes,
   type NodeId,
   type Entry,
   type EntryType,

@@ -2,3 +2,4 @@
 export * from "./cache.ts";
 export * from "./hot.ts";
 export * from "./tree-store.ts";
+export * from "./raft-log.ts";

@@ -1,0 +1,174 @@
+/**
+ * @module raft-log. The Raft log, hard state and membership in SQLite (tables `raft_log` and
+ * `raft_state`), implementing the core's read-only RaftStorage plus the writes the driver makes
+ * while persisting a Ready. Writes are meant to run inside the driver's transaction, so a Ready's
+ * log entries, hard state and the ledger entries it applies become durable together.
+ *
+ * The compacted point (index and term of the last discarded entry) is kept in `raft_state`, so
+ * term(firstIndex - 1) stays answerable after compaction.
+ */
+
+import type { Database, Statement } from "bun:sqlite";
+import { assert } from "../lib/index.ts";
+import { CompactedError, UnavailableError, entryBytes, type Entry, type HardState, type InitialState, type Membership, type RaftStorage } from "../raft/index.ts";
+
+interface LogRow {
+  idx: number;
+  term: number;
+  type: number;
+  data: Uint8Array;
+}
+
+const typeCodes = { normal: 0, config: 1 } as const;
+
+function rowToEntry(row: LogRow): Entry {
+  return { index: row.idx, term: row.term, type: row.type === 1 ? "config" : "normal", data: row.data };
+}
+
+export class SqliteRaftStorage implements RaftStorage {
+  private readonly statements: {
+    range: Statement<LogRow, [number, number]>;
+    term: Statement<{ term: number }, [number]>;
+    insert: Statement<unknown, [number, number, number, Uint8Array]>;
+    deleteFrom: Statement<unknown, [number]>;
+    deleteUpTo: Statement<unknown, [number]>;
+    deleteAll: Statement<unknown, []>;
+    getState: Statement<{ v: string }, [string]>;
+    setState: Statement<unknown, [string, string]>;
+  };
+  private compactedIndex: number;
+  private compactedTerm: number;
+  private last: number;
+  private hardState: HardState;
+  private membership: Membership;
+
+  /** Opens the log in `db`; a new log starts with `bootstrap` as its membership. */
+  constructor(
+    private readonly db: Database,
+    bootstrap: Membership,
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS raft_log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS raft_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+    `);
+    this.statements = {
+      range: db.prepare("SELECT idx, term, type, data FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
+      term: db.prepare("SELECT term FROM raft_log WHERE idx = ?"),
+      insert: db.prepare("INSERT INTO raft_log (idx, term, type, data) VALUES (?, ?, ?, ?)"),
+      deleteFrom: db.prepare("DELETE FROM raft_log WHERE idx >= ?"),
+      deleteUpTo: db.prepare("DELETE FROM raft_log WHERE idx <= ?"),
+      deleteAll: db.prepare("DELETE FROM raft_log"),
+      getState: db.prepare("SELECT v FROM raft_state WHERE k = ?"),
+      setState: db.prepare("INSERT INTO raft_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+    };
+    const compacted = this.state<{ index: number; term: number }>("compacted") ?? { index: 0, term: 0 };
+    this.compactedIndex = compacted.index;
+    this.compactedTerm = compacted.term;
+    const max = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM raft_log").get();
+    this.last = max?.idx ?? this.compactedIndex;
+    this.hardState = this.state<HardState>("hard_state") ?? { term: 0, vote: 0, commit: 0 };
+    this.membership = this.state<Membership>("membership") ?? { voters: [...bootstrap.voters], learners: [...bootstrap.learners], index: bootstrap.index };
+  }
+
+  /** True when nothing was ever persisted (a brand-new node). */
+  isEmpty(): boolean {
+    return this.state("membership") === undefined && this.state("hard_state") === undefined && this.last === 0 && this.compactedIndex === 0;
+  }
+
+  private state<T>(name: string): T | undefined {
+    const row = this.statements.getState.get(name);
+    return row ? (JSON.parse(row.v) as T) : undefined;
+  }
+
+  private setState(name: string, value: unknown): void {
+    this.statements.setState.run(name, JSON.stringify(value));
+  }
+
+  // ---- RaftStorage (read-only view for the core) ------------------------------------------
+
+  initialState(): InitialState {
+    return { hardState: { ...this.hardState }, membership: { voters: [...this.membership.voters], learners: [...this.membership.learners], index: this.membership.index } };
+  }
+
+  firstIndex(): number {
+    return this.compactedIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  term(index: number): number {
+    if (index < this.compactedIndex) throw new CompactedError(index, this.firstIndex());
+    if (index > this.last) throw new UnavailableError(index, this.last);
+    if (index === this.compactedIndex) return this.compactedTerm;
+    const row = this.statements.term.get(index);
+    assert(row, `raft log lacks entry ${index} inside [${this.firstIndex()}, ${this.last}]`);
+    return row.term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    assert(lo <= hi, `entries: lo ${lo} > hi ${hi}`);
+    if (lo <= this.compactedIndex) throw new CompactedError(lo, this.firstIndex());
+    if (hi > this.last + 1) throw new UnavailableError(hi - 1, this.last);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (const row of this.statements.range.iterate(lo, hi)) {
+      const entry = rowToEntry(row);
+      bytes += entryBytes(entry);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(entry);
+    }
+    assert(out.length === 0 || out[0]!.index === lo, `raft log has a hole at ${lo}`);
+    return out;
+  }
+
+  // ---- writes (the driver's, inside its transaction) --------------------------------------
+
+  /** Appends entries, replacing any existing suffix they conflict with. */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    const lastNew = first + entries.length - 1;
+    if (lastNew <= this.compactedIndex) return;
+    assert(first <= this.last + 1, `append: gap (first ${first}, last ${this.last})`);
+    const from = Math.max(first, this.compactedIndex + 1);
+    this.statements.deleteFrom.run(from);
+    for (const entry of entries) {
+      if (entry.index < from) continue;
+      this.statements.insert.run(entry.index, entry.term, typeCodes[entry.type], entry.data);
+    }
+    this.last = lastNew;
+  }
+
+  setHardState(state: HardState): void {
+    this.hardState = { ...state };
+    this.setState("hard_state", state);
+  }
+
+  setMembership(membership: Membership): void {
+    this.membership = { voters: [...membership.voters], learners: [...membership.learners], index: membership.index };
+    this.setState("membership", this.membership);
+  }
+
+  /** Discards entries up to and including `index` (already applied by the application). */
+  compact(index: number): void {
+    if (index <= this.compactedIndex) return;
+    assert(index <= this.last, `compact ${index} beyond last index ${this.last}`);
+    const term = this.term(index);
+    this.statements.deleteUpTo.run(index);
+    this.compactedIndex = index;
+    this.compactedTerm = term;
+    this.setState("compacted", { index, term });
+  }
+
+  /** Installs a catch-up: the whole log is replaced by the compacted point (index, term). */
+  applyCatchup(index: number, term: number, membership: Membership): void {
+    this.statements.deleteAll.run();
+    this.compactedIndex = index;
+    this.compactedTerm = term;
+    this.last = index;
+    this.setState("compacted", { index, term });
+    this.setMembership(membership);
+  }
+}
