@@ -59,6 +59,8 @@ export function createS3Client(config: S3Config): S3Client {
     requestHandler: {
       requestTimeout: requestTimeoutMs,
       connectionTimeout: Math.min(requestTimeoutMs, connectTimeoutMsMax),
+      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
     },
   });
 }
