@@ -10,6 +10,7 @@ import {
   rangeNodes,
   verifyConsistency,
   verifyInclusion,
+  VerificationError,
   type NodeId,
   type NodeRun,
   type TreeStore,
@@ -159,6 +160,53 @@ describe("larger random trees", () => {
       expect(hexList(consistency)).toEqual(hexList(reference.consistency(size1, size2)));
       verifyConsistency(hasher, size1, size2, consistency, reference.root(size1), reference.root(size2));
     }
+  });
+});
+
+describe("mutated proofs are always rejected", () => {
+  test("random bit flips, wrong indexes and sizes, and truncated or extended proofs (seeded)", () => {
+    const random = new SeededRandom(99);
+    const sizeMax = 2000;
+    const leafHashes = leafData(sizeMax).map((leaf) => hasher.hashLeaf(leaf));
+    const tree = MerkleTree.open({ hasher, store: new MemoryTreeStore() });
+    tree.appendLeaves(leafData(sizeMax));
+    const flip = (proof: Uint8Array[]) => {
+      const copy = proof.map((hash) => hash.slice());
+      const at = random.int(copy.length);
+      copy[at]![random.int(32)]! ^= 1 << random.int(8);
+      return copy;
+    };
+    let rejected = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const size = 2 + random.int(sizeMax - 2);
+      const index = random.int(size);
+      const root = tree.rootAt(size);
+      const proof = tree.inclusionProof(index, size);
+      const attempts: (() => unknown)[] = [
+        () => verifyInclusion(hasher, index, size, leafHashes[index]!, flip(proof), root),
+        () => verifyInclusion(hasher, index, size, leafHashes[index]!, proof.slice(0, -1), root),
+        () => verifyInclusion(hasher, index, size, leafHashes[index]!, [...proof, proof[0]!], root),
+        () => verifyInclusion(hasher, (index + 1) % size, size, leafHashes[index]!, proof, root),
+        // (Claiming size + 1 with the old root can pass when both paths have the same shape: a
+        // proof binds the size only through a signed checkpoint. Against the real root it fails.)
+        () => verifyInclusion(hasher, index, size + 1, leafHashes[index]!, proof, tree.rootAt(size + 1)),
+      ];
+      const size1 = 1 + random.int(size - 1);
+      const consistency = tree.consistencyProof(size1, size);
+      const root1 = tree.rootAt(size1);
+      attempts.push(
+        () => verifyConsistency(hasher, size1, size, flip(consistency), root1, root),
+        () => verifyConsistency(hasher, size1, size, consistency.slice(0, -1), root1, root),
+        () => verifyConsistency(hasher, size1, size, [...consistency, root1], root1, root),
+        () => verifyConsistency(hasher, size1 + 1, size, consistency, tree.rootAt(size1 + 1), root),
+        () => verifyConsistency(hasher, size1, size, consistency, root, root1),
+      );
+      attempts.forEach((attempt, which) => {
+        expect(attempt, `attempt ${which}, size ${size}, index ${index}, size1 ${size1}`).toThrow(VerificationError);
+        rejected += 1;
+      });
+    }
+    expect(rejected).toBe(3000);
   });
 });
 
