@@ -40,7 +40,7 @@ import {
   type SegmentDescriptor,
 } from "./manifest.ts";
 import { encodeSegment, segmentRawBytes, segmentRecordBytes, type SegmentRecord } from "./segment.ts";
-import { verifySegmentObject } from "./segment-fetch.ts";
+import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -278,7 +278,7 @@ export class Archiver {
         compression: range.compression,
       },
       verifyExisting: async (existingKey) => {
-        const object = await uploader.getBytes(existingKey, Number.MAX_SAFE_INTEGER);
+        const object = await uploader.getBytes(existingKey, segmentObjectBytesMaxDefault);
         if (!object) throw new ScribeError("not_found", `object ${existingKey} vanished during verification`);
         await verifySegmentObject(object, expectation);
       },

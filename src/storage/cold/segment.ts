@@ -176,7 +176,7 @@ class ChunkQueue {
     this.available += chunk.length;
   }
 
-  /** Reads a big-endian u32 at `offset` bytes ahead without consuming; precondition: available. */
+  /** Reads the next big-endian u32 without consuming it; precondition: 4 bytes available. */
   peekU32(): number {
     const bytes = this.peek(4);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
