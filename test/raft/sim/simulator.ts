@@ -20,6 +20,7 @@ import {
   RawNode,
   decodeMessage,
   encodeMessage,
+  type ConfigChange,
   type Entry,
   type Membership,
   type NodeId,
@@ -149,8 +150,13 @@ class Simulation {
     this.checkQuorum = options.checkQuorum ?? options.seed % 3 !== 2;
     this.preVote = options.preVote ?? options.seed % 5 !== 3;
     const ids = Array.from({ length: this.nodeCount }, (_, i) => i + 1);
-    const membership: Membership = { voters: ids, learners: [], index: 0 };
+    // With membership changes on 5 nodes, only 1-3 are bootstrapped; 4 and 5 start empty and
+    // must be added (and catch up) before they count.
+    const voters = options.membershipChanges && this.nodeCount === 5 ? [1, 2, 3] : ids;
+    const bootstrap: Membership = { voters, learners: [], index: 0 };
+    const emptyMembership: Membership = { voters: [], learners: [], index: 0 };
     for (const id of ids) {
+      const membership = voters.includes(id) ? bootstrap : emptyMembership;
       const storage = new MemoryStorage(membership);
       const app: App = { kv: new Map(), applied: 0, ledger: new Map(), membership: { ...membership } };
       const sim: SimNode = { id, storage, node: null, app, tickOffset: this.rng.int(TICK_STEPS), tickPeriod: TICK_STEPS - 3 + this.rng.int(7), restarts: 0 };
@@ -261,7 +267,7 @@ class Simulation {
     }
     if (r.chance(0.003)) this.compactSomeNode();
     if (r.chance(0.0005)) this.transferLeadership();
-    if (this.options.membershipChanges && r.chance(0.001)) this.changeMembership();
+    if (this.options.membershipChanges && r.chance(0.004)) this.changeMembership();
   }
 
   private crash(sim: SimNode): void {
@@ -313,9 +319,11 @@ class Simulation {
     const m = leader.node!.raft.membership;
     const all = [...this.nodes.keys()];
     const absent = all.filter((id) => !m.voters.includes(id));
-    let change;
+    let change: ConfigChange;
     if (absent.length > 0 && (m.voters.length <= 3 || this.rng.chance(0.5))) {
-      change = { kind: "addVoter" as const, nodeId: absent[this.rng.int(absent.length)]! };
+      const nodeId = absent[this.rng.int(absent.length)]!;
+      const asLearner = !m.learners.includes(nodeId) && this.rng.chance(0.3);
+      change = { kind: asLearner ? "addLearner" : "addVoter", nodeId };
     } else if (m.voters.length > 3) {
       change = { kind: "remove" as const, nodeId: m.voters[this.rng.int(m.voters.length)]! };
     } else return;
