@@ -9,7 +9,7 @@ import { makeRecords, MemorySource, recordCommands, wireS3 } from "./fixtures.ts
 import { killTestLedger } from "./kill-fixture.ts";
 
 const [endpoint, bucket, prefix] = Bun.argv.slice(2) as [string, string, string];
-const s3 = wireS3({ endpoint, bucket, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as never, { prefix });
+const s3 = wireS3({ endpoint, bucket, accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, { prefix });
 const commands = recordCommands(s3.uploader.client);
 const originalPush = commands.push.bind(commands);
 commands.push = (...items) => {

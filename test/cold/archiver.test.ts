@@ -186,6 +186,18 @@ describe("archiver", () => {
     expect(manifest.segments).toEqual(source.archived);
   });
 
+  test("a source whose value does not match its entry is a broken invariant: it throws, nothing is uploaded", async () => {
+    const s3 = wireS3(server, { prefix: "broken" });
+    const records = makeRecords(300, 28, { startMs });
+    const target = records.findIndex((r) => r.value.length > 0);
+    records[target] = { entry: records[target]!.entry, value: records[target]!.value.map((b) => b ^ 1) };
+    const source = new MemorySource(records);
+    const archiver = archiverFor(source, s3.uploader, s3.layout);
+    await expect(archiver.runOnce(startMs + 1e9)).rejects.toThrow(new RegExp(`value at index ${target} does not match its valueHash`));
+    expect(source.archived).toEqual([]);
+    expect(await s3.uploader.head(s3.layout.manifestKey())).toBeUndefined();
+  });
+
   test("uncompressed segments are stored raw under a .seg key", async () => {
     const s3 = wireS3(server, { prefix: "raw" });
     const source = new MemorySource(makeRecords(300, 27, { startMs }));

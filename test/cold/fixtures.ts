@@ -103,7 +103,7 @@ export interface S3Wiring {
 }
 
 export function wireS3(
-  server: S3ServerHandle,
+  server: Pick<S3ServerHandle, "endpoint" | "bucket" | "accessKeyId" | "secretAccessKey">,
   options: { prefix?: string; maxRetries?: number; timeoutSecs?: number; uploader?: Partial<UploaderOptions> } = {},
 ): S3Wiring {
   const client = createS3Client({

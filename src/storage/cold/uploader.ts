@@ -21,7 +21,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import { assert, AssertionError, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import { StreamHash } from "./hashing.ts";
 import type { ChunkSource } from "./compression.ts";
 
@@ -132,6 +132,9 @@ export class Uploader {
       try {
         return await operation(attempt);
       } catch (error) {
+        // A broken invariant (e.g. a source handing over a value that does not match its entry)
+        // is not an S3 failure: it is neither retried nor turned into an error value.
+        if (error instanceof AssertionError) throw error;
         lastError = error;
         if (!isRetryable(error) || attempt === this.attemptsMax) break;
         this.stats.retries += 1;
