@@ -26,7 +26,13 @@ afterAll(async () => {
   await server.stop();
 });
 
-function archiverFor(source: MemorySource, uploader: Uploader, layout: Layout, overrides: Partial<ArchiverConfig> = {}, checkpoint?: () => string) {
+function archiverFor(
+  source: MemorySource,
+  uploader: Uploader,
+  layout: Layout,
+  overrides: Partial<ArchiverConfig> = {},
+  checkpoint?: (tree: { tree_size: number; tree_root: string | null }) => string,
+) {
   return new Archiver({ source, uploader, layout, config: { ...config, ...overrides }, onSegmentArchived: source.onSegmentArchived, checkpoint });
 }
 
@@ -36,7 +42,7 @@ describe("archiver", () => {
     const records = makeRecords(3000, 21, { startMs });
     const source = new MemorySource(records);
     let checkpoints = 0;
-    const archiver = archiverFor(source, s3.uploader, s3.layout, {}, () => `scribe.test/log\n${source.archivedUpTo}\nroot\n(${++checkpoints})`);
+    const archiver = archiverFor(source, s3.uploader, s3.layout, {}, (tree) => `scribe.test/log\n${tree.tree_size}\n${tree.tree_root}\n(${++checkpoints})`);
     const lastEntryMs = records.at(-1)!.entry.timestampMs;
 
     const first = await archiver.runOnce(lastEntryMs + 1000);
@@ -65,7 +71,7 @@ describe("archiver", () => {
       const decoded = decodeSegmentBytes(output, { expectFirstIndex: segment.first_index, expectCount: segment.count });
       expect(toHex(decoded.summary.rawSha256)).toBe(segment.raw_sha256);
     }
-    expect(await readCheckpoint(s3.uploader, s3.layout)).toBe(`scribe.test/log\n3000\nroot\n(2)`);
+    expect(await readCheckpoint(s3.uploader, s3.layout)).toBe(`scribe.test/log\n3000\n${toHex(naiveTreeHash(leaves))}\n(2)`);
     expect(archiver.stats).toMatchObject({ segments_archived: manifest.segments.length, entries_archived: 3000, errors: 0 });
   });
 
@@ -196,6 +202,21 @@ describe("archiver", () => {
     await expect(archiver.runOnce(startMs + 1e9)).rejects.toThrow(new RegExp(`value at index ${target} does not match its valueHash`));
     expect(source.archived).toEqual([]);
     expect(await s3.uploader.head(s3.layout.manifestKey())).toBeUndefined();
+  });
+
+  test("a checkpoint that failed to publish is published on the next run, after the manifest", async () => {
+    const s3 = wireS3(server, { prefix: "ckpt" });
+    const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, attemptsMax: 1 });
+    faulty.faults.push({ op: "putBytes", key: /checkpoint$/, remaining: 1 });
+    const source = new MemorySource(makeRecords(500, 29, { startMs }));
+    const archiver = archiverFor(source, faulty, s3.layout, {}, (tree) => `size ${tree.tree_size}`);
+    const first = await archiver.runOnce(startMs + 1e9);
+    expect(first.error?.message).toMatch(/checkpoint/);
+    expect(source.archivedUpTo).toBe(500);
+    expect(await readCheckpoint(s3.uploader, s3.layout)).toBeUndefined();
+    const second = await archiver.runOnce(startMs + 1e9);
+    expect(second).toEqual({ archived: [] });
+    expect(await readCheckpoint(s3.uploader, s3.layout)).toBe("size 500");
   });
 
   test("uncompressed segments are stored raw under a .seg key", async () => {

@@ -11,7 +11,8 @@
  *     upload; the object is read back and verified (uploader.writeOnce). An object already there
  *     with the same raw SHA-256 is downloaded, fully decoded and verified, then reused.
  *  3. The manifest (with this segment's descriptor) is rewritten, then `onSegmentArchived` is
- *     called, then (after the run) the caller's checkpoint text is published.
+ *     called, then (after the run) the caller's checkpoint for the archived tree is published
+ *     (retried on the next run if that fails).
  * A segment is never reported archived before its object is verified and listed in the manifest.
  * S3 failures are retried with backoff by the uploader, then returned as an error value and
  * counted; the next runOnce resumes where this one stopped.
@@ -70,8 +71,12 @@ export interface ArchiverOptions {
   config: ArchiverConfig;
   /** Called, in index order, once per segment verified in S3 and listed in the manifest. */
   onSegmentArchived: (descriptor: SegmentDescriptor) => void | Promise<void>;
-  /** Signed checkpoint text to publish after the manifest, or undefined to skip. */
-  checkpoint?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * Signed checkpoint text to publish after the manifest, or undefined to skip. It is asked for
+   * the archived tree (size = manifest next_index, and its root when the archive starts at 0), so
+   * a restore can compare its computed root with the checkpoint's without a consistency proof.
+   */
+  checkpoint?: (archived: { tree_size: number; tree_root: string | null }) => string | undefined | Promise<string | undefined>;
   /** Segments sealed per runOnce at most; bounds the time one call takes. */
   segmentsPerRunMax?: number;
   /** Records per segment at most (the header's count is a u32). */
@@ -111,6 +116,8 @@ export class Archiver {
   };
   private manifest: Manifest | undefined;
   private running = false;
+  /** Set when segments were sealed but the checkpoint after them is not yet published. */
+  private checkpointDue = false;
   private readonly segmentsPerRunMax: number;
   private readonly segmentEntriesMax: number;
 
@@ -143,11 +150,14 @@ export class Archiver {
         const range = this.chooseRange(nowMs, pending);
         if (!range) break;
         archived.push(await this.sealSegment(range, range === pending));
+        this.checkpointDue = true;
       }
-      if (archived.length > 0 && this.options.checkpoint) {
-        const text = await this.options.checkpoint();
+      if (this.checkpointDue && this.options.checkpoint) {
+        const last = this.manifest!.segments.at(-1);
+        const text = await this.options.checkpoint({ tree_size: this.manifest!.next_index, tree_root: last?.tree_root ?? null });
         if (text !== undefined) await publishCheckpoint(this.options.uploader, this.options.layout, text);
       }
+      this.checkpointDue = false;
       return { archived };
     } catch (error) {
       if (!isScribeError(error) && !isS3Error(error)) throw error;
