@@ -82,8 +82,9 @@ export function applyConfigChange(membership: Membership, change: ConfigChange, 
 /** Why a change cannot be proposed against `membership`, or null when it can. */
 export function validateConfigChange(membership: Membership, change: ConfigChange): string | null {
   if (!Number.isSafeInteger(change.nodeId) || change.nodeId <= 0) return "node id must be a positive integer";
-  if (change.kind === "remove" && membership.voters.length === 1 && membership.voters[0] === change.nodeId) {
-    return "cannot remove the last voter";
+  const leavesVoters = change.kind === "remove" || change.kind === "addLearner";
+  if (leavesVoters && membership.voters.length === 1 && membership.voters[0] === change.nodeId) {
+    return "cannot remove or demote the last voter";
   }
   return null;
 }

@@ -109,6 +109,8 @@ export class Raft {
   /** Reads waiting for a quorum heartbeat round, in seq order. */
   private readQueue: PendingRead[] = [];
   private readSeq = 0;
+  /** The leader that sent the pending catch-up (a source for the ledger range). */
+  catchupSource: NodeId = NONE;
 
   private readonly random: RandomSource;
   readonly electionTimeoutTicks: number;
@@ -498,6 +500,7 @@ export class Raft {
       r.index = this.log.committed;
     } else {
       this.log.restore({ index: info.index, term: info.term, membership: copyMembership(info.membership) });
+      this.catchupSource = m.from;
       if (info.membership.index >= this.membership.index) this.membership = copyMembership(info.membership);
       r.index = this.log.lastIndex();
     }

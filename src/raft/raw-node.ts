@@ -164,7 +164,7 @@ export class RawNode {
     const rd: Ready = {
       softState: soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role ? soft : null,
       hardState: hardStateEqual(hard, this.prevHardState) ? null : hard,
-      catchup: pending ? { index: pending.index, term: pending.term, membership: copyMembership(pending.membership), from: r.lead } : null,
+      catchup: pending ? { index: pending.index, term: pending.term, membership: copyMembership(pending.membership), from: r.catchupSource } : null,
       entries: [...r.log.unstable],
       messages: r.msgs,
       committedEntries,

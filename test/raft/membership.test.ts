@@ -123,10 +123,11 @@ describe("single-server membership changes", () => {
     expect(c.appliedTexts(2)).toContain("after removal");
   });
 
-  test("removing the last voter is refused", () => {
+  test("removing or demoting the last voter is refused", () => {
     const c = new Harness([1]);
     c.elect(1);
     expect(c.get(1).node.proposeConfigChange({ kind: "remove", nodeId: 1 })).toMatchObject({ ok: false, reason: "invalid" });
+    expect(c.get(1).node.proposeConfigChange({ kind: "addLearner", nodeId: 1 })).toMatchObject({ ok: false, reason: "invalid" });
   });
 
   test("config changes encode, decode and apply idempotently", () => {

@@ -134,6 +134,8 @@ class Simulation {
   private readonly entryRecord = new Map<string, { data: Uint8Array; type: string; prevTerm: number }>();
   private readonly committed = new Map<number, Entry>();
   private committedMax = 0;
+  /** Lower bound for the durability check (entries below it are re-checked anyway: cheap). */
+  private readonly durableCheckedBelow = 1;
   private readonly history: Operation[] = [];
   private readonly clients: (PendingOp | null)[] = new Array(CLIENTS).fill(null);
   private readonly clientTarget: NodeId[] = [];
@@ -439,7 +441,31 @@ class Simulation {
 
   // ---- invariants -------------------------------------------------------------------------
 
+  /**
+   * Committed entries survive: each is durable (in the Raft log or, once compacted, in the
+   * ledger) on a majority of the bootstrap voters. Only checked without membership changes,
+   * where "majority" is well defined; with them, leader completeness and the final check cover it.
+   */
+  private checkCommittedDurable(): void {
+    if (this.options.membershipChanges) return;
+    const voters = [...this.nodes.values()];
+    const quorum = Math.floor(voters.length / 2) + 1;
+    for (let index = this.durableCheckedBelow; index <= this.committedMax; index++) {
+      const entry = this.committed.get(index);
+      if (!entry) continue;
+      let holders = 0;
+      for (const sim of voters) {
+        const inLedger = sim.app.ledger.get(index)?.term === entry.term;
+        let inLog = false;
+        if (!inLedger && index >= sim.storage.firstIndex() && index <= sim.storage.lastIndex()) inLog = sim.storage.term(index) === entry.term;
+        if (inLedger || inLog) holders++;
+      }
+      if (holders < quorum) this.fail(`committed entry ${index} (term ${entry.term}) is durable on only ${holders} nodes`);
+    }
+  }
+
   private checkStep(): void {
+    if (this.now % 50 === 0) this.checkCommittedDurable();
     for (const sim of this.nodes.values()) {
       const raft = sim.node?.raft;
       if (!raft || raft.role !== "leader") continue;
