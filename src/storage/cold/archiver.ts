@@ -24,7 +24,7 @@
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import type { Entry } from "../../ledger/entry.ts";
-import { gzipStream, type ChunkSource } from "./compression.ts";
+import { gzipStream, yielding, type ChunkSource } from "./compression.ts";
 import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
 import type { Layout } from "./layout.ts";
 import {
@@ -254,7 +254,7 @@ export class Archiver {
       leaves.append(leaf);
       tree?.append(leaf);
     };
-    for (const chunk of encodeSegment(range.first_index, range.count, records(), undefined, onEntry)) raw.update(chunk);
+    for await (const chunk of yielding(encodeSegment(range.first_index, range.count, records(), undefined, onEntry))) raw.update(chunk);
     const rawSha256 = toHex(raw.digest());
     const rawBytes = raw.bytes;
     const compressed = range.compression === "gzip";
@@ -263,7 +263,7 @@ export class Archiver {
     if (!resumed) await writePending(uploader, layout, range);
     const body = (): ChunkSource => {
       const chunks = encodeSegment(range.first_index, range.count, records());
-      return compressed ? gzipStream(chunks, range.compression_level) : chunks;
+      return compressed ? gzipStream(yielding(chunks), range.compression_level) : yielding(chunks);
     };
     const expectation = {
       object_key: key,

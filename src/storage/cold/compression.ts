@@ -97,6 +97,19 @@ export async function* gunzipStream(source: ChunkSource): AsyncGenerator<Uint8Ar
   }
 }
 
+/** Lets timers and I/O callbacks run: long CPU loops call this between chunks. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Re-yields a (synchronous) chunk source, letting the event loop run between chunks. */
+export async function* yielding(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    yield chunk;
+    await yieldToEventLoop();
+  }
+}
+
 /** Collects a chunk stream into one buffer (tests, small objects). */
 export async function collect(source: ChunkSource): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

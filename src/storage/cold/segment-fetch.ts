@@ -6,11 +6,14 @@
 
 import { bytesEqual, ScribeError, toHex } from "../../lib/index.ts";
 import { encodeEntry } from "../../ledger/entry.ts";
-import { collect, gunzipStream } from "./compression.ts";
+import { collect, gunzipStream, yieldToEventLoop } from "./compression.ts";
 import { CompactRange, leafHash, sha256 } from "./hashing.ts";
 import type { SegmentDescriptor } from "./manifest.ts";
 import { segmentError, SegmentDecoder, type SegmentRecord, type SegmentSummary } from "./segment.ts";
 import type { Uploader } from "./uploader.ts";
+
+/** Raw bytes decoded between yields to the event loop (~a few ms of work). */
+const decodeSliceBytes = 1024 * 1024;
 
 /** Largest segment object fetched into memory; above the largest configured segment size. */
 export const segmentObjectBytesMaxDefault = 1024 * 1024 * 1024;
@@ -52,7 +55,12 @@ export async function verifySegmentObject(object: Uint8Array, expected: SegmentE
     raw = object;
   }
   const decoder = new SegmentDecoder({ objectKey: key, expectFirstIndex: expected.first_index, expectCount: expected.count });
-  const records = decoder.push(raw);
+  const records: SegmentRecord[] = [];
+  // Decode (and hash) in slices so a large segment does not hold the event loop for its whole length.
+  for (let offset = 0; offset < raw.length; offset += decodeSliceBytes) {
+    for (const record of decoder.push(raw.subarray(offset, offset + decodeSliceBytes))) records.push(record);
+    if (offset + decodeSliceBytes < raw.length) await yieldToEventLoop();
+  }
   const summary = decoder.finish();
   const lastIndex = expected.first_index + expected.count - 1;
   if (expected.raw_bytes !== undefined && summary.rawBytes !== expected.raw_bytes) {
