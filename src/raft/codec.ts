@@ -237,6 +237,20 @@ export function encodeMessage(m: Message): Uint8Array {
   return w.bytes;
 }
 
+/** Entries travel only in appends, contiguous after `index`, with terms rising to at most `term`. */
+function checkAppendEntries(type: MessageType, term: number, index: number, entries: readonly Entry[]): void {
+  if (type !== "append") throw new RangeError(`message: ${type} cannot carry entries`);
+  let previousTerm = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index !== index + 1 + i) throw new RangeError(`message: entry ${i} has index ${e.index}, want ${index + 1 + i}`);
+    if (e.term < previousTerm || e.term > term || e.term === 0) {
+      throw new RangeError(`message: entry ${e.index} has term ${e.term} (previous ${previousTerm}, message term ${term})`);
+    }
+    previousTerm = e.term;
+  }
+}
+
 export function decodeMessage(bytes: Uint8Array): Message {
   const r = new FrameReader(bytes);
   const version = r.u8();
@@ -266,6 +280,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
     const data = r.copy(r.u32());
     entries[i] = { term: eTerm, index: eIndex, type: eCode === 1 ? "normal" : "config", data };
   }
+  if (count > 0) checkAppendEntries(type, term, index, entries);
   let catchup: Message["catchup"] = null;
   if (flags & FLAG_CATCHUP) {
     const cIndex = r.u64();

@@ -51,6 +51,8 @@ export interface RaftConfig {
   pendingReadsMax?: number;
   /** Upper bound of entries one propose() call may append. */
   proposalEntriesMax?: number;
+  /** Upper bound of entries a leader holds uncommitted before refusing proposals ("overloaded"). */
+  uncommittedEntriesMax?: number;
 }
 
 /** Defaults with the reason for each value. */
@@ -62,9 +64,10 @@ export const raftDefaults = {
   committedBytesPerReadyMax: 64 * 1024 * 1024, // bounds one apply batch
   pendingReadsMax: 4096, // a client burst beyond this is refused ("overloaded") instead of queued
   proposalEntriesMax: 10_000, // one propose() batch; a group-commit cycle should stay below this
+  uncommittedEntriesMax: 100_000, // a leader cut off from its quorum stops growing its log here
 } as const;
 
-export type ProposeFailure = "not_leader" | "transferring" | "config_pending" | "too_many_entries" | "invalid";
+export type ProposeFailure = "not_leader" | "transferring" | "config_pending" | "too_many_entries" | "overloaded" | "invalid";
 
 export type ProposeResult =
   | { ok: true; term: number; firstIndex: number; lastIndex: number }
@@ -122,6 +125,7 @@ export class Raft {
   readonly committedBytesPerReadyMax: number;
   private readonly pendingReadsMax: number;
   private readonly proposalEntriesMax: number;
+  private readonly uncommittedEntriesMax: number;
 
   constructor(config: RaftConfig) {
     assert(Number.isSafeInteger(config.id) && config.id > 0, `node id must be a positive integer, got ${config.id}`);
@@ -137,6 +141,7 @@ export class Raft {
     this.committedBytesPerReadyMax = config.committedBytesPerReadyMax ?? raftDefaults.committedBytesPerReadyMax;
     this.pendingReadsMax = config.pendingReadsMax ?? raftDefaults.pendingReadsMax;
     this.proposalEntriesMax = config.proposalEntriesMax ?? raftDefaults.proposalEntriesMax;
+    this.uncommittedEntriesMax = config.uncommittedEntriesMax ?? raftDefaults.uncommittedEntriesMax;
     const initial = config.storage.initialState();
     this.membership = copyMembership(initial.membership);
     this.log = new RaftLog(config.storage, initial.hardState.commit, config.appliedIndex ?? 0);
@@ -343,7 +348,9 @@ export class Raft {
   // ---- message handling -------------------------------------------------------------------
 
   step(m: Message): void {
-    assert(m.to === this.id, `message for ${m.to} stepped into node ${this.id}`);
+    // Network input: a misaddressed or incomplete message is dropped, never an assertion.
+    if (m.to !== this.id || m.from === this.id || m.from <= 0) return;
+    if (m.type === "catchup" && m.catchup === null) return;
     if (m.term > this.term) {
       if ((m.type === "vote" || m.type === "preVote") && !m.transfer && this.inLease()) {
         return; // check-quorum lease: we heard from a live leader recently; ignore the disruptor
@@ -642,6 +649,10 @@ export class Raft {
     if (data.length === 0) return { ok: false, reason: "invalid", leader: this.lead, detail: "empty proposal" };
     if (data.length > this.proposalEntriesMax) {
       return { ok: false, reason: "too_many_entries", leader: this.lead, detail: `${data.length} > ${this.proposalEntriesMax}` };
+    }
+    const uncommitted = this.log.lastIndex() - this.log.committed;
+    if (uncommitted + data.length > this.uncommittedEntriesMax) {
+      return { ok: false, reason: "overloaded", leader: this.lead, detail: `${uncommitted} entries uncommitted` };
     }
     const { first, last } = this.appendEntries(data.map((d) => ({ type: "normal" as const, data: d })));
     this.broadcastAppend();

@@ -69,6 +69,22 @@ export interface Ready {
   readStates: ReadState[];
 }
 
+export interface NodeStatus {
+  id: NodeId;
+  role: SoftState["role"];
+  leader: NodeId;
+  term: number;
+  vote: NodeId;
+  commitIndex: number;
+  appliedIndex: number;
+  firstIndex: number;
+  lastIndex: number;
+  membership: Membership;
+  leadTransferee: NodeId;
+  /** Leader only: its view of every member. */
+  progress: Record<number, { match: number; next: number; state: string; inflight: number; learner: boolean }>;
+}
+
 export class RawNode {
   readonly raft: Raft;
   private prevHardState: HardState;
@@ -129,6 +145,31 @@ export class RawNode {
 
   membership(): Membership {
     return copyMembership(this.raft.membership);
+  }
+
+  /** A snapshot of the node's state for metrics and admin endpoints (plain data). */
+  status(): NodeStatus {
+    const r = this.raft;
+    const progress: NodeStatus["progress"] = {};
+    if (r.role === "leader") {
+      for (const [id, pr] of r.progress) {
+        progress[id] = { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflights.count, learner: pr.isLearner };
+      }
+    }
+    return {
+      id: r.id,
+      role: r.role,
+      leader: r.lead,
+      term: r.term,
+      vote: r.vote,
+      commitIndex: r.log.committed,
+      appliedIndex: r.log.applied,
+      firstIndex: r.log.firstIndex(),
+      lastIndex: r.log.lastIndex(),
+      membership: copyMembership(r.membership),
+      leadTransferee: r.leadTransferee,
+      progress,
+    };
   }
 
   hasReady(): boolean {

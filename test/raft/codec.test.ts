@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { SeededRandom } from "../../src/lib/index.ts";
 import {
+  MemoryStorage,
+  RawNode,
   decodeEntry,
   decodeMembership,
   decodeMessage,
@@ -27,7 +29,7 @@ const types: MessageType[] = [
 
 function randomMessage(random: SeededRandom): Message {
   const type = types[random.int(types.length)]!;
-  const m = emptyMessage(type, 1 + random.int(1000), 1 + random.int(1000), random.int(1 << 30));
+  const m = emptyMessage(type, 1 + random.int(1000), 1 + random.int(1000), 1 + random.int(1 << 30));
   m.logTerm = random.int(1 << 20);
   m.index = random.int(2 ** 40);
   m.commit = random.int(2 ** 40);
@@ -36,10 +38,12 @@ function randomMessage(random: SeededRandom): Message {
   m.transfer = random.chance(0.5);
   m.readSeq = random.int(1000);
   const count = type === "append" ? random.int(5) : 0;
+  let entryTerm = 1;
   for (let i = 0; i < count; i++) {
+    entryTerm = Math.min(m.term, entryTerm + random.int(3));
     const data = new Uint8Array(random.int(50));
     for (let j = 0; j < data.length; j++) data[j] = random.int(256);
-    m.entries.push({ term: random.int(100), index: m.index + 1 + i, type: random.chance(0.2) ? "config" : "normal", data });
+    m.entries.push({ term: entryTerm, index: m.index + 1 + i, type: random.chance(0.2) ? "config" : "normal", data });
   }
   if (type === "catchup") m.catchup = { index: random.int(1e6), term: random.int(100), membership: { voters: [1, 2, 3], learners: [9], index: 4 } };
   return m;
@@ -106,6 +110,30 @@ describe("message codec", () => {
         expect(error).toBeInstanceOf(RangeError);
       }
     }
+  });
+
+  test("append entries must be contiguous after index, with rising terms up to the message term", () => {
+    const append = (entries: [number, number][], term = 5, index = 10) => {
+      const m = emptyMessage("append", 1, 2, term);
+      m.index = index;
+      m.entries = entries.map(([i, t]) => ({ index: i, term: t, type: "normal" as const, data: new Uint8Array(0) }));
+      return encodeMessage(m);
+    };
+    expect(decodeMessage(append([[11, 3], [12, 5]])).entries.length).toBe(2);
+    expect(() => decodeMessage(append([[12, 3]]))).toThrow(/index/); // gap
+    expect(() => decodeMessage(append([[11, 4], [12, 3]]))).toThrow(/term/); // falling term
+    expect(() => decodeMessage(append([[11, 6]]))).toThrow(/term/); // beyond the message term
+    const heartbeat = emptyMessage("heartbeat", 1, 2, 5);
+    heartbeat.entries = [{ index: 1, term: 1, type: "normal", data: new Uint8Array(0) }];
+    expect(() => decodeMessage(encodeMessage(heartbeat))).toThrow(/cannot carry/);
+  });
+
+  test("a core ignores messages not addressed to it instead of failing", () => {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [], index: 0 });
+    const node = new RawNode({ id: 1, storage, random: new SeededRandom(1) });
+    node.step({ ...emptyMessage("vote", 2, 3, 9) });
+    node.step({ ...emptyMessage("catchup", 2, 1, 9) }); // catchup without its payload
+    expect(node.raft.term).toBe(0);
   });
 
   test("entries and memberships have their own codecs", () => {

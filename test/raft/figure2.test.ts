@@ -33,6 +33,29 @@ describe("Figure 2, all servers", () => {
     expect(rd.messages).toMatchObject([{ type: "appendResponse", to: 2, term: 5 }]);
   });
 
+  test("persistent state is in the same Ready as the messages that depend on it", () => {
+    // A vote grant and an append acknowledgement must not leave before term, vote and entries
+    // are durable: the Ready carries them together and the contract persists before sending.
+    const { node, storage } = makeNode(1, { voters: [1, 2, 3], term: 1 });
+    node.step(msg("vote", 2, 1, 2));
+    let rd = node.ready();
+    expect(rd.hardState).toEqual({ term: 2, vote: 2, commit: 0 });
+    expect(rd.messages).toMatchObject([{ type: "voteResponse", reject: false }]);
+    storage.applyReady(rd);
+    node.advance(rd);
+    node.step(msg("append", 2, 1, 2, { index: 0, logTerm: 0, entries: entriesOf([2]), commit: 1 }));
+    rd = node.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([1]);
+    expect(rd.hardState).toEqual({ term: 2, vote: 2, commit: 1 });
+    expect(rd.messages).toMatchObject([{ type: "appendResponse", index: 1 }]);
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([1]);
+    expect(() => node.ready()).toThrow(); // one Ready at a time
+    storage.applyReady(rd);
+    node.advance(rd);
+    expect(node.hasReady()).toBe(false);
+    expect(node.status()).toMatchObject({ term: 2, commitIndex: 1, appliedIndex: 1, lastIndex: 1, role: "follower", leader: 2 });
+  });
+
   test("committed entries are handed out for applying in log order, once", () => {
     const c = new Harness([1, 2, 3]);
     c.elect(1);
