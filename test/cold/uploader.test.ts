@@ -74,6 +74,17 @@ describe("uploader", () => {
     expect(names.at(-1)).toBe("GetObjectCommand"); // the read-back
   });
 
+  test("a body of exactly two parts, and an empty body, upload intact", async () => {
+    const commands = recordCommands(s3.uploader.client);
+    const data = randomBytes(10 * MiB, 8);
+    const result = await s3.uploader.writeOnce({ key: "t/two-parts", body: () => chunksOf(data, 3 * MiB), metadata: { "raw-sha256": "2" }, identityField: "raw-sha256" });
+    expect(result.sha256).toBe(toHex(sha256(data)));
+    const sizes = commands.filter((c) => c.name === "UploadPartCommand").map((c) => (c.input["Body"] as Uint8Array).length);
+    expect(sizes).toEqual([5 * MiB, 5 * MiB]);
+    const empty = await s3.uploader.writeOnce({ key: "t/empty", body: () => [], metadata: { "raw-sha256": "0" }, identityField: "raw-sha256" });
+    expect(empty).toEqual({ bytes: 0, sha256: toHex(sha256(new Uint8Array(0))), skipped: false });
+  });
+
   test("writing the same object again is skipped after verification; the stored file is untouched", async () => {
     const data = randomBytes(6 * MiB, 3);
     const request = { key: "t/again", body: () => chunksOf(data, MiB), metadata: { "raw-sha256": "same" }, identityField: "raw-sha256" };

@@ -260,43 +260,19 @@ export class Uploader {
    */
   async uploadStream(key: string, source: ChunkSource, metadata: Record<string, string>, contentType = "application/octet-stream"): Promise<ObjectDigest> {
     const hash = new StreamHash();
+    const multipart = new MultipartWriter(this.client, { Bucket: this.bucket, Key: key, Metadata: metadata, ContentType: contentType });
     let part = new Uint8Array(this.partBytes);
     let partFill = 0;
-    let uploadId: string | undefined;
-    const parts: { ETag: string; PartNumber: number }[] = [];
-    let inFlight: Promise<void> | undefined;
-
-    const sendPart = async (bytes: Uint8Array, partNumber: number): Promise<void> => {
-      const response = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
-      );
-      assert(response.ETag, `no ETag for part ${partNumber} of ${key}`);
-      parts.push({ ETag: response.ETag, PartNumber: partNumber });
-    };
-    const flushPart = async (): Promise<void> => {
-      if (uploadId === undefined) {
-        const created = await this.client.send(
-          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata, ContentType: contentType }),
-        );
-        assert(created.UploadId, `no UploadId for ${key}`);
-        uploadId = created.UploadId;
-      }
-      if (inFlight) await inFlight;
-      const partNumber = parts.length + 1;
-      if (partNumber > s3PartsMax) throw new ScribeError("payload_too_large", `object ${key} needs more than ${s3PartsMax} parts`);
-      const bytes = part.subarray(0, partFill);
-      inFlight = sendPart(bytes, partNumber);
-      inFlight.catch(() => undefined); // observed when awaited; avoid an unhandled rejection meanwhile
-      part = new Uint8Array(this.partBytes);
-      partFill = 0;
-    };
-
     try {
       for await (const chunk of source) {
         hash.update(chunk);
         let offset = 0;
         while (offset < chunk.length) {
-          if (partFill === part.length) await flushPart();
+          if (partFill === part.length) {
+            await multipart.send(part);
+            part = new Uint8Array(this.partBytes);
+            partFill = 0;
+          }
           const n = Math.min(chunk.length - offset, part.length - partFill);
           part.set(chunk.subarray(offset, offset + n), partFill);
           partFill += n;
@@ -304,36 +280,86 @@ export class Uploader {
         }
       }
       const sha256 = toHex(hash.digest());
-      if (uploadId === undefined) {
-        const body = part.subarray(0, partFill);
+      const last = part.subarray(0, partFill);
+      if (!multipart.started) {
         await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: key,
-            Body: body,
-            ContentLength: body.length,
+            Body: last,
+            ContentLength: last.length,
             ContentType: contentType,
             Metadata: { ...metadata, sha256 },
           }),
         );
-        return { bytes: hash.bytes, sha256 };
+      } else {
+        await multipart.send(last);
+        await multipart.complete();
       }
-      if (partFill > 0) await flushPart();
-      if (inFlight) await inFlight;
-      parts.sort((a, b) => a.PartNumber - b.PartNumber);
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-      );
       return { bytes: hash.bytes, sha256 };
     } catch (error) {
-      if (uploadId !== undefined) {
-        if (inFlight) await inFlight.catch(() => undefined);
-        this.stats.aborts += 1;
-        await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
-          .catch(() => undefined);
-      }
+      if (await multipart.abort()) this.stats.aborts += 1;
       throw error;
     }
+  }
+}
+
+/**
+ * One multipart upload: created on the first part, at most one part in flight (memory stays at
+ * about two parts), completed with the parts in order, or aborted.
+ */
+class MultipartWriter {
+  private uploadId: string | undefined;
+  private readonly parts: { ETag: string; PartNumber: number }[] = [];
+  private partsSent = 0;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly target: { Bucket: string; Key: string; Metadata: Record<string, string>; ContentType: string },
+  ) {}
+
+  get started(): boolean {
+    return this.uploadId !== undefined;
+  }
+
+  /** Starts uploading `bytes` as the next part once the previous part has been acknowledged. */
+  async send(bytes: Uint8Array): Promise<void> {
+    if (this.uploadId === undefined) {
+      const created = await this.client.send(new CreateMultipartUploadCommand(this.target));
+      assert(created.UploadId, `no UploadId for ${this.target.Key}`);
+      this.uploadId = created.UploadId;
+    }
+    if (this.inFlight) await this.inFlight;
+    const partNumber = ++this.partsSent;
+    if (partNumber > s3PartsMax) throw new ScribeError("payload_too_large", `object ${this.target.Key} needs more than ${s3PartsMax} parts`);
+    const uploadId = this.uploadId;
+    this.inFlight = (async () => {
+      const response = await this.client.send(
+        new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+      );
+      assert(response.ETag, `no ETag for part ${partNumber} of ${this.target.Key}`);
+      this.parts.push({ ETag: response.ETag, PartNumber: partNumber });
+    })();
+    this.inFlight.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
+  }
+
+  async complete(): Promise<void> {
+    assert(this.uploadId !== undefined, "complete before any part");
+    if (this.inFlight) await this.inFlight;
+    const parts = [...this.parts].sort((a, b) => a.PartNumber - b.PartNumber);
+    await this.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }),
+    );
+  }
+
+  /** Aborts a started upload (best effort); returns whether there was one to abort. */
+  async abort(): Promise<boolean> {
+    if (this.uploadId === undefined) return false;
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId }))
+      .catch(() => undefined);
+    return true;
   }
 }
