@@ -11,7 +11,8 @@
  *          a. rd.catchup, if set: make the state machine reflect every committed entry up to
  *             rd.catchup.index (fetch the ledger range (applied, rd.catchup.index] from
  *             rd.catchup.from, a peer or cold storage, verify it, apply it), then make the log
- *             start after that point (MemoryStorage.applyCatchup) with rd.catchup.membership.
+ *             start after that point (MemoryStorage.applyCatchup) with rd.catchup.membership,
+ *             atomically with the ledger range (one transaction; see docs/RAFT.md).
  *          b. rd.entries: append to the log, replacing any conflicting suffix.
  *          c. rd.hardState, if set.
  *       2. SEND rd.messages (any order, any may be lost; the core retries).
