@@ -8,7 +8,8 @@
  */
 
 import { loadConfig, type Config } from "./config/index.ts";
-import { ScribeNode } from "./cluster/node.ts";
+import { ClusterNode } from "./cluster/cluster-node.ts";
+import { createLogger } from "./cluster/logger.ts";
 import { validateContentType, validateKey } from "./http/parse.ts";
 import type { Receipt } from "./http/index.ts";
 import type { Operation } from "./ledger/index.ts";
@@ -58,14 +59,15 @@ export interface OpenOptions {
 
 export class ScribeLedger {
   private constructor(
-    private readonly node: ScribeNode,
+    private readonly node: ClusterNode,
     readonly config: Config,
   ) {}
 
   /** Opens (creating if needed) a ledger whose data lives in `dir`. */
   static async open(dir: string, options: OpenOptions = {}): Promise<ScribeLedger> {
     const config = loadConfig({ overrides: { ...options.overrides, "node.data_dir": dir } });
-    return new ScribeLedger(await ScribeNode.open({ config }), config);
+    const logger = createLogger({ ...config.logging, level: "silent" });
+    return new ScribeLedger(await ClusterNode.open({ config, logger }), config);
   }
 
   private toOperation(op: BatchOp): Operation {
@@ -129,6 +131,6 @@ export class ScribeLedger {
 
   /** Finishes queued writes and closes the database. */
   async close(): Promise<void> {
-    this.node.close();
+    await this.node.close();
   }
 }

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logging, { node_id: config.node.id });
-  const running = await startServer(config, logger);
+  const running = await startServer(config, logger, { bootstrap: flags.bootstrap === true });
   const shutdown = (signal: string) => {
     logger.info({ signal }, "signal received");
     running.stop().then(

@@ -6,10 +6,10 @@
 import { batchOpsMax, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
 import type { Logger } from "./logger.ts";
-import { ScribeNode } from "./node.ts";
+import { ClusterNode } from "./cluster-node.ts";
 
 export interface RunningServer {
-  node: ScribeNode;
+  node: ClusterNode;
   app: ScribeApp;
   server: ReturnType<typeof Bun.serve>;
   url: string;
@@ -19,10 +19,16 @@ export interface RunningServer {
 /** Bytes of slack above the largest body a route accepts, for headers and JSON framing. */
 const bodySlackBytes = 64 * 1024;
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const node = await ScribeNode.open({ config, logger });
+export interface StartOptions {
+  /** Initialize a new cluster from consensus.cluster_members. */
+  bootstrap?: boolean;
+}
+
+export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap });
   const app = createApp({
     service: node,
+    cluster: node,
     limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },
     onInternalError: (error, request) => logger.error({ err: error, method: request.method, url: request.url }, "internal error"),
   });
@@ -40,7 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     (stopping ??= (async () => {
       logger.info("shutting down: finishing in-flight requests");
       await server.stop(false);
-      node.close();
+      await node.close();
       logger.info("stopped; database closed");
     })());
   return { node, app, server, url, stop };

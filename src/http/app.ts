@@ -11,10 +11,12 @@ import type { Operation } from "../ledger/index.ts";
 import { entryToJson } from "../client/json.ts";
 import { isScribeError, ScribeError, toBase64, toHex } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
+import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, readIndex, removeNode } from "./cluster-routes.ts";
+import { forwardedHeader } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
-import type { Consistency, LedgerService, ReadResult } from "./service.ts";
+import type { ClusterService, Consistency, LedgerService, ReadResult } from "./service.ts";
 
 export interface AppLimits {
   valueBytesMax: number;
@@ -24,6 +26,8 @@ export interface AppLimits {
 
 export interface AppOptions {
   service: LedgerService;
+  /** Membership and node-to-node calls; absent on a node that does not run Raft. */
+  cluster?: ClusterService;
   limits: AppLimits;
   /** Called with every error that is not a ScribeError (a bug or a broken invariant). */
   onInternalError?: (error: unknown, request: Request) => void;
@@ -60,6 +64,9 @@ function valueResponse(result: ReadResult): Response {
   });
 }
 
+/** Largest body of a /cluster/* request: a few small JSON fields. */
+const clusterBodyBytesMax = 64 * 1024;
+
 /** Most entries one GET /entries returns: keeps one response to a few MB. */
 const entriesLimitMax = 10_000;
 
@@ -77,6 +84,13 @@ function allowedMethods(path: string): string[] | undefined {
     "/checkpoint/key": ["GET"],
     "/proof/inclusion": ["GET"],
     "/proof/consistency": ["GET"],
+    "/cluster/info": ["GET"],
+    "/cluster/nodes": ["GET"],
+    "/cluster/leader/info": ["GET"],
+    "/cluster/read-index": ["GET"],
+    "/cluster/ledger-size": ["GET"],
+    "/cluster/nodes/add": ["POST"],
+    "/cluster/nodes/remove": ["POST"],
     "/entries": ["GET"],
     "/kv": [],
     "/history": [],
@@ -93,7 +107,7 @@ function allowedMethods(path: string): string[] | undefined {
 
 /** Builds the Elysia app serving `service`. */
 export function createApp(options: AppOptions) {
-  const { service, limits } = options;
+  const { service, limits, cluster } = options;
   const metrics = new RequestMetrics();
 
   const putValue = async (request: Request, key: string): Promise<Response> => {
@@ -173,11 +187,18 @@ export function createApp(options: AppOptions) {
         metrics.time("batch", async () => {
           const body = await readBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
           const ops = parseBatch(body, limits);
-          const receipts = await service.propose(ops);
+          const receipts = await service.propose(ops, request.headers.get(forwardedHeader) !== null);
           return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
         }),
       { parse: "none" },
     )
+    .get("/cluster/info", () => json(clusterInfo(service)))
+    .get("/cluster/nodes", () => json(clusterNodes(service)))
+    .get("/cluster/leader/info", () => json(leaderInfo(service)))
+    .get("/cluster/read-index", async () => json(await readIndex(cluster)))
+    .get("/cluster/ledger-size", ({ query }) => json(ledgerSize(cluster, query)))
+    .post("/cluster/nodes/add", async ({ request }) => json(await addNode(cluster, await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body"))), { parse: "none" })
+    .post("/cluster/nodes/remove", async ({ request }) => json(await removeNode(cluster, await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body"))), { parse: "none" })
     .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/checkpoint/key", () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))

@@ -1,3 +1,4 @@
 /** @module http. The Elysia app factory, its routes, error mapping and service interface. */
 export * from "./app.ts";
 export * from "./service.ts";
+export { forwardedHeader, validateContentType, validateKey } from "./parse.ts";

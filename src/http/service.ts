@@ -58,8 +58,11 @@ export interface NodeStatus {
 
 export interface LedgerService {
   readonly nodeId: number;
-  /** Appends one atomic batch; resolves once every op is durable and applied. */
-  propose(ops: Operation[]): Promise<Receipt[]>;
+  /**
+   * Appends one atomic batch; resolves once every op is durable and applied. `forwarded` marks a
+   * batch another node forwarded here: it is never forwarded again.
+   */
+  propose(ops: Operation[], forwarded?: boolean): Promise<Receipt[]>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
   get(key: string): ReadResult;
@@ -81,4 +84,21 @@ export interface LedgerService {
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */
   metrics(): Record<string, unknown>;
+}
+
+/** A member's addresses: Raft transport and HTTP client API, both host:port. */
+export interface PeerAddresses {
+  raft: string;
+  client: string;
+}
+
+/** Cluster membership and the internal calls nodes make to each other. */
+export interface ClusterService {
+  addressBook(): Record<string, PeerAddresses>;
+  /** Leader only: a linearizable read index (commit index confirmed by a quorum). */
+  readIndex(): Promise<number>;
+  /** The ledger size recorded when the Raft log was applied up to `raftIndex`. */
+  ledgerSizeAt(raftIndex: number): number;
+  addNode(request: { node_id: number; address: string; client: string }): Promise<Record<string, unknown>>;
+  removeNode(nodeId: number): Promise<Record<string, unknown>>;
 }

@@ -35,6 +35,9 @@ export class SqliteRaftStorage implements RaftStorage {
     deleteAll: Statement<unknown, []>;
     getState: Statement<{ v: string }, [string]>;
     setState: Statement<unknown, [string, string]>;
+    recordApplied: Statement<unknown, [number, number]>;
+    ledgerSizeAt: Statement<{ ledger_size: number }, [number]>;
+    pruneApplied: Statement<unknown, [number]>;
   };
   private compactedIndex: number;
   private compactedTerm: number;
@@ -50,6 +53,7 @@ export class SqliteRaftStorage implements RaftStorage {
     db.exec(`
       CREATE TABLE IF NOT EXISTS raft_log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS raft_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS raft_applied (raft_index INTEGER PRIMARY KEY, ledger_size INTEGER NOT NULL);
     `);
     this.statements = {
       range: db.prepare("SELECT idx, term, type, data FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
@@ -60,6 +64,9 @@ export class SqliteRaftStorage implements RaftStorage {
       deleteAll: db.prepare("DELETE FROM raft_log"),
       getState: db.prepare("SELECT v FROM raft_state WHERE k = ?"),
       setState: db.prepare("INSERT INTO raft_state (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+      recordApplied: db.prepare("INSERT INTO raft_applied (raft_index, ledger_size) VALUES (?, ?) ON CONFLICT (raft_index) DO UPDATE SET ledger_size = excluded.ledger_size"),
+      ledgerSizeAt: db.prepare("SELECT ledger_size FROM raft_applied WHERE raft_index = ?"),
+      pruneApplied: db.prepare("DELETE FROM raft_applied WHERE raft_index < ?"),
     };
     const compacted = this.state<{ index: number; term: number }>("compacted") ?? { index: 0, term: 0 };
     this.compactedIndex = compacted.index;
@@ -82,6 +89,35 @@ export class SqliteRaftStorage implements RaftStorage {
 
   private setState(name: string, value: unknown): void {
     this.statements.setState.run(name, JSON.stringify(value));
+  }
+
+  /** Application metadata kept beside the log (e.g. the address book), as JSON under `app.<name>`. */
+  readMeta<T>(name: string): T | undefined {
+    return this.state<T>(`app.${name}`);
+  }
+
+  writeMeta(name: string, value: unknown): void {
+    this.setState(`app.${name}`, value);
+  }
+
+  /**
+   * Records that the state machine has applied the log up to `raftIndex` and that the ledger then
+   * held `ledgerSize` entries. Catch-up of other nodes maps a compacted Raft index to a ledger
+   * range through these records.
+   */
+  recordApplied(raftIndex: number, ledgerSize: number): void {
+    this.statements.recordApplied.run(raftIndex, ledgerSize);
+    this.setState("applied", { raftIndex, ledgerSize });
+  }
+
+  /** The last recorded applied point ({0, 0} for a new log). */
+  appliedPoint(): { raftIndex: number; ledgerSize: number } {
+    return this.state("applied") ?? { raftIndex: 0, ledgerSize: 0 };
+  }
+
+  /** The ledger size recorded when the log was applied up to exactly `raftIndex`, if recorded. */
+  ledgerSizeAt(raftIndex: number): number | undefined {
+    return this.statements.ledgerSizeAt.get(raftIndex)?.ledger_size;
   }
 
   // ---- RaftStorage (read-only view for the core) ------------------------------------------
@@ -157,6 +193,7 @@ export class SqliteRaftStorage implements RaftStorage {
     assert(index <= this.last, `compact ${index} beyond last index ${this.last}`);
     const term = this.term(index);
     this.statements.deleteUpTo.run(index);
+    this.statements.pruneApplied.run(index);
     this.compactedIndex = index;
     this.compactedTerm = term;
     this.setState("compacted", { index, term });

@@ -163,7 +163,9 @@ describe("health and metrics", () => {
     const health = (await (await t.call("GET", "/health")).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ status: "ok", node_id: 1, ledger_size: 2 });
     const metrics = (await (await t.call("GET", "/metrics")).json()) as Record<string, any>;
-    expect(metrics).toMatchObject({ node_id: 1, leader_id: 1, commit_index: 1, applied_index: 1 });
+    // A single node is a one-voter Raft group: the leader's no-op, then the two writes.
+    expect(metrics).toMatchObject({ node_id: 1, leader_id: 1, role: "leader", commit_index: 3, applied_index: 3, ledger_size: 2 });
+    expect(metrics.membership).toEqual([expect.objectContaining({ id: 1, role: "voter" })]);
     expect(metrics.requests.put.requests).toBe(2);
     expect(metrics.storage).toMatchObject({ entries: 2, liveKeys: 2 });
   });

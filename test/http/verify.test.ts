@@ -73,13 +73,13 @@ describe("verifiable ledger over HTTP", () => {
     const key = await text("/checkpoint/key");
     const note = await text("/checkpoint");
     const overrides = { "node.data_dir": t.config.node.data_dir };
-    t.node.close();
+    await t.node.close();
     const again = await makeApp(overrides);
     try {
       expect(await (await again.call("GET", "/checkpoint/key")).text()).toBe(key);
       expect(await (await again.call("GET", "/checkpoint")).text()).toBe(note);
     } finally {
-      again.node.close();
+      await again.node.close();
     }
   });
 

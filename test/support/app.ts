@@ -4,16 +4,18 @@
  */
 
 import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
-import { ScribeNode } from "../../src/cluster/node.ts";
+import { ClusterNode } from "../../src/cluster/cluster-node.ts";
+import { createLogger } from "../../src/cluster/logger.ts";
 import { createApp } from "../../src/http/index.ts";
 import { tempDir } from "./node-process.ts";
 
 export async function makeApp(overrides: Record<string, unknown> = {}) {
   const dir = tempDir();
   const config = loadConfig({ overrides: { "node.data_dir": dir.path, ...overrides } });
-  const node = await ScribeNode.open({ config });
+  const node = await ClusterNode.open({ config, logger: createLogger({ ...config.logging, level: "silent" }) });
   const app = createApp({
     service: node,
+    cluster: node,
     limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },
   });
   const call = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}) =>
@@ -23,8 +25,8 @@ export async function makeApp(overrides: Record<string, unknown> = {}) {
     node,
     config,
     call,
-    close() {
-      node.close();
+    async close() {
+      await node.close();
       dir.remove();
     },
   };

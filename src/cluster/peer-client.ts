@@ -1,0 +1,94 @@
+/**
+ * @module peer-client. HTTP calls from one node to another's client API: forwarding writes to the
+ * leader, asking it for a read index, joining through a seed, and fetching ledger ranges for
+ * catch-up. Every call has a timeout; error bodies `{error, code}` come back as ScribeErrors.
+ */
+
+import { entryFromJson } from "../client/json.ts";
+import { forwardedHeader, type Receipt } from "../http/index.ts";
+import type { Entry, Operation } from "../ledger/index.ts";
+import { fromBase64, isScribeError, ScribeError, statusOfCode, toBase64, type ErrorCode } from "../lib/index.ts";
+
+export type { PeerAddresses as PeerAddress } from "../http/index.ts";
+import type { PeerAddresses as PeerAddress } from "../http/index.ts";
+
+async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const timedOut = (error as Error).name === "TimeoutError";
+    throw new ScribeError(timedOut ? "timeout" : "unavailable", `${init.method ?? "GET"} ${url} ${timedOut ? "timed out" : `failed: ${(error as Error).message}`}`);
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ScribeError("unavailable", `${url} answered ${response.status} with a non-JSON body`);
+  }
+  if (!response.ok) {
+    const { error, code } = (body ?? {}) as { error?: string; code?: string };
+    const known = typeof code === "string" && code in statusOfCode;
+    throw new ScribeError(known ? (code as ErrorCode) : "unavailable", error ?? `${url} answered ${response.status}`);
+  }
+  return body;
+}
+
+function opToJson(op: Operation): Record<string, unknown> {
+  if (op.op === "delete") return op.ifMatch === undefined ? { op: "delete", key: op.key } : { op: "delete", key: op.key, if_match: op.ifMatch };
+  const json: Record<string, unknown> = { op: "put", key: op.key, value_base64: toBase64(op.value), content_type: op.contentType };
+  if (op.ifMatch !== undefined) json.if_match = op.ifMatch;
+  if (op.ifNoneMatch) json.if_none_match = true;
+  return json;
+}
+
+/** Sends a batch to the leader's POST /batch and returns its receipts. */
+export async function forwardBatch(leaderClient: string, ops: Operation[], timeoutMs: number, headers: Record<string, string> = {}): Promise<Receipt[]> {
+  const body = (await call(`http://${leaderClient}/batch`, { method: "POST", headers: { "content-type": "application/json", [forwardedHeader]: "1", ...headers }, body: JSON.stringify({ ops: ops.map(opToJson) }) }, timeoutMs)) as { receipts: Receipt[] };
+  return body.receipts;
+}
+
+/** Asks the leader for a linearizable read index (its commit index, confirmed by a quorum). */
+export async function fetchReadIndex(leaderClient: string, timeoutMs: number): Promise<number> {
+  const body = (await call(`http://${leaderClient}/cluster/read-index`, { method: "GET", headers: { [forwardedHeader]: "1" } }, timeoutMs)) as { read_index: number };
+  return body.read_index;
+}
+
+/** Asks a member to add this node; returns the answer (with the cluster's address book). */
+export async function requestJoin(seedClient: string, request: { node_id: number; address: string; client: string }, timeoutMs: number): Promise<{ addresses: Record<string, PeerAddress> }> {
+  return (await call(`http://${seedClient}/cluster/nodes/add`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs)) as { addresses: Record<string, PeerAddress> };
+}
+
+/** The leader's ledger size at an applied Raft index (for catch-up by ledger range). */
+export async function fetchLedgerSizeAt(client: string, raftIndex: number, timeoutMs: number): Promise<number> {
+  const body = (await call(`http://${client}/cluster/ledger-size?raft_index=${raftIndex}`, { method: "GET" }, timeoutMs)) as { ledger_size: number };
+  return body.ledger_size;
+}
+
+export async function fetchAddressBook(client: string, timeoutMs: number): Promise<Record<string, PeerAddress>> {
+  const body = (await call(`http://${client}/cluster/nodes`, { method: "GET" }, timeoutMs)) as { nodes: { id: number; address: string; client: string }[] };
+  return Object.fromEntries(body.nodes.map((n) => [String(n.id), { raft: n.address, client: n.client }]));
+}
+
+export interface FetchedEntry {
+  entry: Entry;
+  version: number;
+  leafHash: string;
+  value: Uint8Array;
+}
+
+/** A page of entries with their values from GET /entries?values=true. */
+export async function fetchEntries(client: string, from: number, limit: number, timeoutMs: number): Promise<FetchedEntry[]> {
+  const body = (await call(`http://${client}/entries?from=${from}&limit=${limit}&values=true`, { method: "GET" }, timeoutMs)) as { entries: Record<string, unknown>[] };
+  return body.entries.map((json, i) => {
+    const entry = entryFromJson(json, `entries[${i}]`);
+    const value = typeof json.value_base64 === "string" ? fromBase64(json.value_base64) : undefined;
+    if (!value) throw new ScribeError("unavailable", `${client} could not provide the value of entry ${entry.index}`);
+    return { entry, version: json.version as number, leafHash: json.leaf_hash as string, value };
+  });
+}
+
+export function isRetryable(error: unknown): boolean {
+  return isScribeError(error) && (error.code === "unavailable" || error.code === "timeout" || error.code === "no_leader" || error.code === "not_leader");
+}

@@ -1,0 +1,77 @@
+/**
+ * @module cluster-routes. Handlers of /cluster/*: the true state of the Raft group, membership
+ * changes, and the internal calls nodes make to each other (read index, ledger size at a Raft
+ * index for catch-up).
+ */
+
+import { isHostPort } from "../config/index.ts";
+import { ScribeError } from "../lib/index.ts";
+import { parseNonNegative } from "./parse.ts";
+import type { ClusterService, LedgerService } from "./service.ts";
+
+function parseJsonObject(body: Uint8Array): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(body));
+  } catch (error) {
+    throw new ScribeError("invalid_json", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ScribeError("invalid_request", "the body must be a JSON object");
+  return doc as Record<string, unknown>;
+}
+
+function nodeIdOf(doc: Record<string, unknown>): number {
+  const id = doc.node_id;
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) throw new ScribeError("invalid_request", `node_id must be a positive integer, got ${JSON.stringify(id)}`);
+  return id;
+}
+
+function requireCluster(cluster: ClusterService | undefined): ClusterService {
+  if (!cluster) throw new ScribeError("invalid_request", "this node does not run Raft");
+  return cluster;
+}
+
+export function clusterInfo(service: LedgerService): Record<string, unknown> {
+  return { ...service.status() };
+}
+
+export function clusterNodes(service: LedgerService): Record<string, unknown> {
+  const status = service.status();
+  return { leader_id: status.leader_id, nodes: status.membership.map((m) => ({ ...m, is_leader: m.id === status.leader_id, is_self: m.id === status.node_id })) };
+}
+
+export function leaderInfo(service: LedgerService): Record<string, unknown> {
+  const status = service.status();
+  const leader = status.membership.find((m) => m.id === status.leader_id);
+  if (!leader) throw new ScribeError("no_leader", "the cluster has no leader right now");
+  return { leader_id: leader.id, address: leader.address, client: leader.client, term: status.term, is_self: leader.id === status.node_id };
+}
+
+/** POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}. */
+export function addNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
+  const doc = parseJsonObject(body);
+  const nodeId = nodeIdOf(doc);
+  const { address, client } = doc;
+  if (typeof address !== "string" || !isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
+  if (client !== undefined && (typeof client !== "string" || !isHostPort(client))) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
+  const unknown = Object.keys(doc).filter((k) => !["node_id", "address", "client"].includes(k));
+  if (unknown.length > 0) throw new ScribeError("invalid_request", `unknown field(s): ${unknown.join(", ")}`);
+  const host = address.slice(0, address.lastIndexOf(":"));
+  return requireCluster(cluster).addNode({ node_id: nodeId, address, client: (client as string | undefined) ?? `${host}:${8000 + nodeId}` });
+}
+
+/** POST /cluster/nodes/remove {node_id}. */
+export function removeNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
+  const doc = parseJsonObject(body);
+  return requireCluster(cluster).removeNode(nodeIdOf(doc));
+}
+
+export async function readIndex(cluster: ClusterService | undefined): Promise<Record<string, unknown>> {
+  return { read_index: await requireCluster(cluster).readIndex() };
+}
+
+export function ledgerSize(cluster: ClusterService | undefined, query: Record<string, string | undefined>): Record<string, unknown> {
+  if (query.raft_index === undefined) throw new ScribeError("invalid_range", "the query parameter raft_index is required");
+  const raftIndex = parseNonNegative(query.raft_index, "raft_index", "invalid_range");
+  return { raft_index: raftIndex, ledger_size: requireCluster(cluster).ledgerSizeAt(raftIndex) };
+}
