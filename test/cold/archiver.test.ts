@@ -204,6 +204,22 @@ describe("archiver", () => {
     expect(await s3.uploader.head(s3.layout.manifestKey())).toBeUndefined();
   });
 
+  test("a source that gives different entries on the second pass: asserted before the object is written", async () => {
+    const s3 = wireS3(server, { prefix: "unstable" });
+    const source = new MemorySource(makeRecords(200, 30, { startMs }));
+    const readRange = source.readRange.bind(source);
+    source.readRange = function* (from, to) {
+      const call = source.readCalls; // 0: choose the range, 1: digest pass, 2: upload pass
+      for (const record of readRange(from, to)) {
+        yield call >= 2 && record.entry.index === 150 ? { ...record, entry: { ...record.entry, timestampMs: 1 } } : record;
+      }
+    };
+    const archiver = archiverFor(source, s3.uploader, s3.layout);
+    await expect(archiver.runOnce(startMs + 1e9)).rejects.toThrow(/different bytes on the second pass/);
+    expect(await s3.uploader.head(s3.layout.segmentKey(0, 199, true))).toBeUndefined();
+    expect(source.archived).toEqual([]);
+  });
+
   test("a checkpoint that failed to publish is published on the next run, after the manifest", async () => {
     const s3 = wireS3(server, { prefix: "ckpt" });
     const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, attemptsMax: 1 });

@@ -40,7 +40,7 @@ import {
   type PendingSegment,
   type SegmentDescriptor,
 } from "./manifest.ts";
-import { encodeSegment, segmentRawBytes, segmentRecordBytes, type SegmentRecord } from "./segment.ts";
+import { encodeSegment, segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
 import type { Uploader } from "./uploader.ts";
 
@@ -239,52 +239,33 @@ export class Archiver {
 
   /** Seals one range: digest pass, pending marker, upload + verify, manifest, callback. */
   private async sealSegment(range: PendingSegment, resumed: boolean): Promise<SegmentDescriptor> {
-    const { source, uploader, layout } = this.options;
+    const { uploader, layout } = this.options;
     const manifest = this.manifest!;
-    const toExclusive = range.last_index + 1;
-    const records = (): Iterable<SegmentRecord> => source.readRange(range.first_index, toExclusive);
-
-    // Pass 1 (cheap, no compression): the raw digest and the Merkle roots, known before upload so
-    // the object's identity can go into its metadata and a HEAD can recognise it later.
-    const raw = new StreamHash();
-    const leaves = CompactRange.empty();
-    const tree = frontierOf(manifest);
-    const onEntry = (encoded: Uint8Array): void => {
-      const leaf = leafHash(encoded);
-      leaves.append(leaf);
-      tree?.append(leaf);
-    };
-    for await (const chunk of yielding(encodeSegment(range.first_index, range.count, records(), undefined, onEntry))) raw.update(chunk);
-    const rawSha256 = toHex(raw.digest());
-    const rawBytes = raw.bytes;
+    const digest = await this.digestRange(range, frontierOf(manifest));
     const compressed = range.compression === "gzip";
     const key = layout.segmentKey(range.first_index, range.last_index, compressed);
-
-    if (!resumed) await writePending(uploader, layout, range);
-    const body = (): ChunkSource => {
-      const chunks = encodeSegment(range.first_index, range.count, records());
-      return compressed ? gzipStream(yielding(chunks), range.compression_level) : yielding(chunks);
-    };
     const expectation = {
       object_key: key,
       first_index: range.first_index,
       count: range.count,
       compression: range.compression,
-      raw_bytes: rawBytes,
-      raw_sha256: rawSha256,
-      leaves_root: toHex(leaves.root()),
+      raw_bytes: digest.rawBytes,
+      raw_sha256: digest.rawSha256,
+      leaves_root: digest.leavesRoot,
     } as const;
+
+    if (!resumed) await writePending(uploader, layout, range);
     const result = await uploader.writeOnce({
       key,
-      body,
+      body: () => this.segmentBody(range, digest.rawSha256),
       identityField: "raw-sha256",
       contentType: compressed ? "application/gzip" : "application/octet-stream",
       metadata: {
-        "raw-sha256": rawSha256,
-        "raw-bytes": String(rawBytes),
+        "raw-sha256": digest.rawSha256,
+        "raw-bytes": String(digest.rawBytes),
         "first-index": String(range.first_index),
         "last-index": String(range.last_index),
-        "segment-format": "1",
+        "segment-format": String(segmentFormatVersion),
         compression: range.compression,
       },
       verifyExisting: async (existingKey) => {
@@ -295,30 +276,64 @@ export class Archiver {
     });
 
     const descriptor: SegmentDescriptor = {
-      first_index: range.first_index,
+      ...expectation,
       last_index: range.last_index,
-      count: range.count,
-      object_key: key,
       object_bytes: result.bytes,
       object_sha256: result.sha256,
-      raw_bytes: rawBytes,
-      raw_sha256: rawSha256,
-      compression: range.compression,
-      leaves_root: expectation.leaves_root,
-      tree_size: toExclusive,
-      tree_root: tree ? toHex(tree.root()) : null,
+      tree_size: range.last_index + 1,
+      tree_root: digest.tree ? toHex(digest.tree.root()) : null,
     };
-    const next = appendSegment(manifest, descriptor, tree);
+    const next = appendSegment(manifest, descriptor, digest.tree);
     await writeManifest(uploader, layout, next);
     this.manifest = next;
     await this.options.onSegmentArchived(descriptor);
     this.stats.segments_archived += 1;
     if (result.skipped) this.stats.segments_reused += 1;
     this.stats.entries_archived += range.count;
-    this.stats.raw_bytes += rawBytes;
+    this.stats.raw_bytes += digest.rawBytes;
     this.stats.object_bytes += result.bytes;
     return descriptor;
   }
+
+  /**
+   * Pass 1 (no compression): the raw segment's SHA-256 and size and the Merkle roots, known before
+   * the upload so the object's identity can go into its metadata and a HEAD can recognise it.
+   * `tree` (the manifest's frontier) is advanced in place to the end of the range.
+   */
+  private async digestRange(range: PendingSegment, tree: CompactRange | undefined) {
+    const raw = new StreamHash();
+    const leaves = CompactRange.empty();
+    const onEntry = (encoded: Uint8Array): void => {
+      const leaf = leafHash(encoded);
+      leaves.append(leaf);
+      tree?.append(leaf);
+    };
+    const records = this.options.source.readRange(range.first_index, range.last_index + 1);
+    for await (const chunk of yielding(encodeSegment(range.first_index, range.count, records, undefined, onEntry))) raw.update(chunk);
+    return { rawSha256: toHex(raw.digest()), rawBytes: raw.bytes, leavesRoot: toHex(leaves.root()), tree };
+  }
+
+  /**
+   * Pass 2: the object's bytes, streamed. The raw bytes are hashed again on the way and must equal
+   * pass 1's, asserted before the last byte leaves (so before the PutObject or the final part).
+   */
+  private segmentBody(range: PendingSegment, rawSha256: string): ChunkSource {
+    const records = this.options.source.readRange(range.first_index, range.last_index + 1);
+    const chunks = checkedRaw(encodeSegment(range.first_index, range.count, records), rawSha256, range.first_index);
+    return range.compression === "gzip" ? gzipStream(yielding(chunks), range.compression_level) : yielding(chunks);
+  }
+}
+
+function* checkedRaw(chunks: Iterable<Uint8Array>, rawSha256: string, firstIndex: number): Generator<Uint8Array> {
+  const hash = new StreamHash();
+  let last: Uint8Array | undefined;
+  for (const chunk of chunks) {
+    if (last) yield last;
+    hash.update(chunk);
+    last = chunk;
+  }
+  assert(toHex(hash.digest()) === rawSha256, `segment at ${firstIndex}: the source gave different bytes on the second pass`);
+  if (last) yield last;
 }
 
 function isS3Error(error: unknown): boolean {
