@@ -62,3 +62,13 @@ describe("createS3Client", () => {
     expect(await client.config.maxAttempts()).toBe(2);
   });
 });
+
+describe("createColdStorage", () => {
+  test("wires client, uploader and layout from one config", async () => {
+    const { createColdStorage } = await import("../../src/storage/cold/index.ts");
+    const storage = createColdStorage({ ...base, endpoint: "http://127.0.0.1:1", prefix: "cluster-a" });
+    expect(storage.uploader.bucket).toBe("scribe");
+    expect(storage.layout.manifestKey()).toBe("cluster-a/manifest.json");
+    expect(storage.uploader.client).toBe(storage.client);
+  });
+});

@@ -5,6 +5,7 @@
  */
 
 export { createS3Client, defaultS3Config, type S3Config } from "./s3-client.ts";
+export { createColdStorage, type ColdStorage } from "./cold-storage.ts";
 export { createLayout, parseSegmentKey, padIndex, type Layout } from "./layout.ts";
 export {
   encodeSegment,
