@@ -1,6 +1,7 @@
 /**
  * Runs the Raft simulator over many seeds:
  *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 3|5] [--trace] [--keep-going]
+ *                           [--bug sendBeforePersist|keepStaleEntries|localReads]
  * Each seed is one deterministic run; a failure prints the seed and the replay command.
  * Exit code 1 when any seed fails.
  */
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     nodes: { type: "string" },
     trace: { type: "boolean", default: false },
     "keep-going": { type: "boolean", default: false },
+    bug: { type: "string" }, // plant a bug to see the checks fire: sendBeforePersist | keepStaleEntries | localReads
   },
 });
 
@@ -24,6 +26,7 @@ const start = Number(values.start);
 const overrides: Record<string, unknown> = { trace: values.trace };
 if (values.steps) overrides.steps = Number(values.steps);
 if (values.nodes) overrides.nodeCount = Number(values.nodes);
+if (values.bug) overrides.bug = values.bug;
 
 const startedMs = performance.now();
 let failed = 0;

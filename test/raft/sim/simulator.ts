@@ -40,6 +40,13 @@ export interface SimOptions {
   /** Defaults vary with the seed so every configuration is exercised. */
   checkQuorum?: boolean;
   preVote?: boolean;
+  /**
+   * Plant a bug in the simulated application, to prove the checks catch it:
+   * - "sendBeforePersist": messages leave before the Ready is persisted (and crashes are likelier);
+   * - "keepStaleEntries": persistence appends new entries but never overwrites conflicting ones;
+   * - "localReads": gets are served from any node's local state, without ReadIndex.
+   */
+  bug?: "sendBeforePersist" | "keepStaleEntries" | "localReads";
   /** Log a line per notable event. */
   trace?: boolean;
 }
@@ -65,8 +72,8 @@ export interface SimStats {
 
 export class SimulationFailure extends Error {
   override name = "SimulationFailure";
-  constructor(readonly seed: number, readonly step: number, detail: string) {
-    super(`simulation seed ${seed} failed at step ${step}: ${detail}\n  replay: bun scripts/raft-sim.ts --seeds 1 --start ${seed} --trace`);
+  constructor(readonly seed: number, readonly step: number, detail: string, replayFlags = "") {
+    super(`simulation seed ${seed} failed at step ${step}: ${detail}\n  replay: bun scripts/raft-sim.ts --seeds 1 --start ${seed} --trace${replayFlags}`);
   }
 }
 
@@ -191,7 +198,8 @@ class Simulation {
   }
 
   private fail(detail: string): never {
-    throw new SimulationFailure(this.options.seed, this.now, detail);
+    const flags = this.options.bug ? ` --bug ${this.options.bug}` : "";
+    throw new SimulationFailure(this.options.seed, this.now, detail, flags);
   }
 
   private start(sim: SimNode): void {
@@ -247,7 +255,8 @@ class Simulation {
       const up = [...this.nodes.values()].filter((s) => s.node);
       if (up.length > 0) this.crash(up[r.int(up.length)]!);
     }
-    for (const sim of this.nodes.values()) if (!sim.node && r.chance(0.004)) this.restart(sim);
+    const restartChance = this.options.bug ? 0.05 : 0.004;
+    for (const sim of this.nodes.values()) if (!sim.node && r.chance(restartChance)) this.restart(sim);
     if (r.chance(0.001)) {
       this.group.clear();
       for (const id of this.nodes.keys()) this.group.set(id, r.int(2));
@@ -281,6 +290,7 @@ class Simulation {
 
   private restart(sim: SimNode): void {
     sim.restarts++;
+
     this.trace(`restart ${sim.id} (applied ${sim.app.applied})`);
     this.start(sim);
   }
@@ -370,15 +380,21 @@ class Simulation {
     const node = sim.node;
     if (!node || !node.hasReady()) return;
     const rd = node.ready();
-    const crashPoint = withFaults && this.rng.chance(0.002) ? 1 + this.rng.int(3) : 0;
+    const bugSend = this.options.bug === "sendBeforePersist";
+    // Planted bugs need crashes mid-protocol to show: crash far more often then.
+    const crashPoint = withFaults && this.rng.chance(this.options.bug ? 0.05 : 0.002) ? 1 + this.rng.int(3) : 0;
+    if (bugSend) for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
     if (crashPoint === 1) return this.crash(sim); // nothing of this Ready was persisted
     if (rd.softState?.role === "leader") this.stats.elections++;
     if (rd.softState) this.trace(`node ${sim.id} ${rd.softState.role} (leader ${rd.softState.leader}) term ${node.raft.term} last ${node.raft.log.lastIndex()}/${node.raft.log.lastTerm()}`);
     if (rd.catchup) this.installCatchup(sim, rd);
-    sim.storage.applyReady(rd);
+    if (this.options.bug === "keepStaleEntries") {
+      const last = sim.storage.lastIndex();
+      sim.storage.applyReady({ ...rd, entries: rd.entries.filter((e) => e.index > last) });
+    } else sim.storage.applyReady(rd);
     this.recordPersisted(sim, rd);
     if (crashPoint === 2) return this.crash(sim);
-    for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
+    if (!bugSend) for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
     if (crashPoint === 3) return this.crash(sim);
     for (const entry of rd.committedEntries) this.apply(sim, entry);
     if (rd.membership) sim.app.membership = rd.membership;
@@ -518,7 +534,11 @@ class Simulation {
       }
     }
     const result = checkKvHistory(this.history);
-    if (!result.ok) this.fail(`linearizability: ${JSON.stringify(result)}`);
+    if (result.result === "violation") {
+      const ops = result.operations.map((o) => `${o.kind}(${o.value ?? ""})${o.kind === "get" ? `=${o.output}` : ""}@[${o.callMs},${o.unknown ? "?" : o.returnMs}]`);
+      this.fail(`linearizability violation on key "${result.violatingKey}" (${ops.length} operations): ${ops.slice(0, 40).join(" ")}`);
+    }
+    if (result.result === "timeout") this.fail(`linearizability check timed out on key "${result.timedOutKey}" (not a proven violation)`);
   }
 
   // ---- clients ----------------------------------------------------------------------------
@@ -554,6 +574,11 @@ class Simulation {
   }
 
   private issueRead(c: number, target: SimNode, key: string, id: string): void {
+    if (this.options.bug === "localReads") {
+      const op: Operation = { clientId: c, key, kind: "get", callMs: this.now, returnMs: 0, output: target.app.kv.get(key) ?? null };
+      this.clients[c] = { op, node: target.id, index: 0, term: 0, context: id, readIndex: -1 };
+      return this.finish(c, false);
+    }
     const result = target.node!.readIndex(utf8(id));
     if (!result.ok) return this.redirect(c, result.leader);
     const op: Operation = { clientId: c, key, kind: "get", callMs: this.now, returnMs: 0 };
