@@ -8,3 +8,4 @@ export {
   type CheckResult,
   type CheckOptions,
 } from "./linearizability.ts";
+export { HistoryRecorder, type PendingOperation } from "./history.ts";
