@@ -8,6 +8,7 @@ export * from "./hasher.ts";
 export * from "./verify.ts";
 export * from "./trusted-state.ts";
 export * from "./history.ts";
+export * from "./audit.ts";
 export {
   formatVerifierKey,
   parseVerifierKey,

@@ -1,0 +1,281 @@
+/**
+ * @module client/audit. Walks a whole Scribe Ledger from index 0 up to a signed checkpoint and
+ * checks everything from the bytes up, trusting nothing the server computed: every value is hashed
+ * and compared with its entry, every leaf is recomputed from the entry's canonical encoding (the
+ * server's `leaf_hash` is ignored), the root is rebuilt incrementally and must equal the signed
+ * one, every key's prevIndex chain must link, and the checkpoint must be consistent with the one
+ * trusted before (a TrustedState, e.g. a state file). A failure names the FIRST bad index.
+ *
+ * Localising a bad leaf: a wrong leaf only shows as a wrong root. A prefix of m recomputed leaves
+ * is right exactly when its root verifies against the signed root with a consistency proof m → n,
+ * and prefixes stay right as they shrink, so a binary search over m finds the first bad leaf with
+ * O(log n) proofs. A lying server can only make that search point at a wrong index, never hide a
+ * bad one: a root that verifies is evidence.
+ *
+ * Portable: no Bun or Node imports; the source is three async functions (an HTTP one is given).
+ */
+
+import { encodeEntry, type Entry } from "../ledger/entry.ts";
+import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
+import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { loadHasher } from "./hasher.ts";
+import { consistencyProofFromJson, entryFromJson } from "./json.ts";
+import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
+import { verifyValue } from "./verify.ts";
+
+/** Where the auditor reads the ledger from (the raw, unverified server answers). */
+export interface AuditSource {
+  /** GET /checkpoint: the signed note text. */
+  checkpoint(): Promise<string>;
+  /** GET /entries?from=&limit=&values=true: parsed JSON `{entries: [...]}`. */
+  entries(from: number, limit: number): Promise<unknown>;
+  /** GET /proof/consistency?from=&to=: parsed JSON. */
+  consistency(from: number, to: number): Promise<unknown>;
+}
+
+/** Entries per GET /entries page by default: values ride along, so pages stay a few MB. */
+export const auditPageEntriesDefault = 500;
+/** The server's own cap on one page (GET /entries answers at most 10 000). */
+export const auditPageEntriesMax = 10_000;
+
+export interface AuditProgress {
+  /** Entries checked so far. */
+  entries: number;
+  /** Entries to check (the signed checkpoint's tree size). */
+  total: number;
+  /** Value bytes hashed so far. */
+  valueBytes: number;
+}
+
+export interface AuditOptions {
+  source: AuditSource;
+  /** Keys whose signatures make a checkpoint acceptable. */
+  verifiers: readonly NoteVerifier[];
+  /** When given, the checkpoint's origin must equal it. */
+  origin?: string;
+  /**
+   * The checkpoint trusted before. The new one must be consistent with it (server proof) and the
+   * recomputed tree must have its root at its size (own computation). It is moved forward to the
+   * audited checkpoint only when the whole audit passes.
+   */
+  trustedState?: TrustedState;
+  /** Entries per page (1..auditPageEntriesMax). */
+  pageEntries?: number;
+  /** Called after every page. */
+  onProgress?: (progress: AuditProgress) => void;
+  hasher?: Hasher;
+}
+
+export type AuditFailureKind =
+  | "checkpoint" // the signed checkpoint does not verify
+  | "consistency" // the checkpoint contradicts the trusted one
+  | "entry" // an entry is malformed or out of place
+  | "value" // a value does not match its entry's hash or size, or is missing
+  | "chain" // a key's prevIndex does not link to its previous entry
+  | "leaf" // an entry does not hash to its leaf in the signed tree
+  | "missing"; // the server returned fewer entries than the checkpoint covers
+
+export interface AuditFailure {
+  kind: AuditFailureKind;
+  /** The first bad ledger index, or null when the failure is not about one entry. */
+  index: number | null;
+  message: string;
+}
+
+export interface AuditStats {
+  entries: number;
+  puts: number;
+  deletes: number;
+  keys: number;
+  valueBytes: number;
+}
+
+export type AuditResult =
+  | { ok: true; checkpoint: Checkpoint; note: string; trustedSize: number | null; stats: AuditStats }
+  | { ok: false; failure: AuditFailure; checkpoint: Checkpoint | null; trustedSize: number | null; stats: AuditStats };
+
+/** An AuditSource over HTTP with the global fetch (portable: Bun, Node, browsers). */
+export function httpAuditSource(baseUrl: string, options: { headers?: Record<string, string>; fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response> } = {}): AuditSource {
+  const base = baseUrl.replace(/\/+$/, "");
+  const fetcher = options.fetch ?? ((url, init) => fetch(url, init));
+  const get = async (path: string): Promise<Response> => {
+    const response = await fetcher(`${base}${path}`, { headers: options.headers ?? {} });
+    if (!response.ok) {
+      const body = await response.text();
+      let message = body.slice(0, 500);
+      try {
+        const parsed = JSON.parse(body) as { error?: unknown };
+        if (typeof parsed.error === "string") message = parsed.error;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new Error(`GET ${path}: ${response.status} ${message}`);
+    }
+    return response;
+  };
+  return {
+    checkpoint: async () => (await get("/checkpoint")).text(),
+    entries: async (from, limit) => (await get(`/entries?from=${from}&limit=${limit}&values=true`)).json(),
+    consistency: async (from, to) => (await get(`/proof/consistency?from=${from}&to=${to}`)).json(),
+  };
+}
+
+/** Per-key state the walk keeps: the index of the key's latest entry so far. */
+type KeyHeads = Map<string, number>;
+
+/** What one entry item of a page says, or why it is bad (leaf helper: computes, returns). */
+function checkItem(item: unknown, index: number, heads: KeyHeads, hasher: Hasher): { entry?: Entry; failure?: AuditFailure } {
+  let entry: Entry;
+  try {
+    entry = entryFromJson(item, `entries[${index}]`);
+  } catch (error) {
+    return { failure: { kind: "entry", index, message: `entry ${index} is malformed: ${(error as Error).message}` } };
+  }
+  if (entry.index !== index) return { failure: { kind: "entry", index, message: `expected entry ${index}, the server sent entry ${entry.index}` } };
+  const wantedPrev = heads.get(entry.key) ?? -1;
+  if (entry.prevIndex !== wantedPrev) {
+    const message =
+      wantedPrev === -1
+        ? `entry ${index} (key ${JSON.stringify(entry.key)}) links to previous index ${entry.prevIndex}, but it is the key's first entry (wanted -1)`
+        : `entry ${index} (key ${JSON.stringify(entry.key)}) links to previous index ${entry.prevIndex}, but the key's previous entry is ${wantedPrev}`;
+    return { entry, failure: { kind: "chain", index, message } };
+  }
+  const encoded = (item as { value_base64?: unknown }).value_base64;
+  if (typeof encoded !== "string") {
+    return { entry, failure: { kind: "value", index, message: `the value of entry ${index} (key ${JSON.stringify(entry.key)}) is missing (value_base64 is ${JSON.stringify(encoded ?? null)})` } };
+  }
+  const value = fromBase64(encoded);
+  if (!value) return { entry, failure: { kind: "value", index, message: `the value of entry ${index} is not valid base64` } };
+  try {
+    verifyValue(value, entry, hasher);
+  } catch (error) {
+    return { entry, failure: { kind: "value", index, message: `value of entry ${index} (key ${JSON.stringify(entry.key)}) does not match its entry: ${(error as Error).message}` } };
+  }
+  return { entry };
+}
+
+/**
+ * Whether the first `size` recomputed leaves are the first `size` leaves of the signed tree:
+ * their root verifies against the signed root with a consistency proof (or equals it at n).
+ */
+async function prefixMatches(tree: MerkleTree, size: number, checkpoint: Checkpoint, source: AuditSource, hasher: Hasher): Promise<boolean> {
+  if (size === 0) return true;
+  const root = tree.rootAt(size);
+  if (size === checkpoint.size) return bytesEqual(root, checkpoint.rootHash);
+  const proof = consistencyProofFromJson(await source.consistency(size, checkpoint.size));
+  if (proof.from !== size || proof.to !== checkpoint.size) return false;
+  try {
+    verifyConsistency(hasher, size, checkpoint.size, proof.proof, root, checkpoint.rootHash);
+    return true;
+  } catch (error) {
+    if (error instanceof VerificationError) return false;
+    throw error;
+  }
+}
+
+/** The first index below tree.size whose recomputed leaf is not the signed tree's, if any. */
+async function firstBadLeaf(tree: MerkleTree, checkpoint: Checkpoint, source: AuditSource, hasher: Hasher): Promise<number | undefined> {
+  if (await prefixMatches(tree, tree.size, checkpoint, source, hasher)) return undefined;
+  let good = 0;
+  let bad = tree.size;
+  while (bad - good > 1) {
+    const middle = good + Math.floor((bad - good) / 2);
+    if (await prefixMatches(tree, middle, checkpoint, source, hasher)) good = middle;
+    else bad = middle;
+  }
+  return good;
+}
+
+function leafFailure(index: number, tree: MerkleTree, entry: Entry | undefined, also?: AuditFailure): AuditFailure {
+  const leaf = index < tree.size ? toHex(tree.leafHash(index)) : "?";
+  const what = entry ? `entry ${index} (key ${JSON.stringify(entry.key)})` : `entry ${index}`;
+  let message = `${what} does not match leaf ${index} of the signed tree: its fields hash to leaf ${leaf}, which the signed root does not include (the entry was altered after it was committed)`;
+  if (also && also.index === index) message += `; also: ${also.message}`;
+  return { kind: "leaf", index, message };
+}
+
+/**
+ * Audits the ledger behind `options.source` up to its latest signed checkpoint. Returns a result
+ * (a failure is a value, with the first bad index); throws only when the source cannot be read.
+ */
+export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
+  const hasher = options.hasher ?? (await loadHasher());
+  const pageEntries = options.pageEntries ?? auditPageEntriesDefault;
+  if (!Number.isSafeInteger(pageEntries) || pageEntries < 1 || pageEntries > auditPageEntriesMax) {
+    throw new RangeError(`pageEntries must be 1..${auditPageEntriesMax}, got ${pageEntries}`);
+  }
+  const stats: AuditStats = { entries: 0, puts: 0, deletes: 0, keys: 0, valueBytes: 0 };
+  const trustedNote = await options.trustedState?.currentNote();
+  const trusted = await options.trustedState?.current();
+  const trustedSize = trusted?.size ?? null;
+  const fail = (failure: AuditFailure, checkpoint: Checkpoint | null): AuditResult => ({ ok: false, failure, checkpoint, trustedSize, stats });
+
+  const note = await options.source.checkpoint();
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await verifyNote(note, options.verifiers, { origin: options.origin });
+  } catch (error) {
+    if (!isScribeError(error)) throw error;
+    return fail({ kind: "checkpoint", index: null, message: `the server's checkpoint does not verify: ${error.message}` }, null);
+  }
+  if (trustedNote !== undefined) {
+    // A scratch state: the real one moves forward only once the whole audit has passed.
+    const scratch = new TrustedState({ verifiers: options.verifiers, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
+    try {
+      await scratch.update(note, (from, to) => options.source.consistency(from, to));
+    } catch (error) {
+      if (!isScribeError(error)) throw error;
+      return fail({ kind: "consistency", index: null, message: `the server's checkpoint (size ${checkpoint.size}) is inconsistent with the trusted checkpoint (size ${trustedSize}): ${error.message}; the history was rewritten` }, checkpoint);
+    }
+  }
+
+  const tree = MerkleTree.open({ hasher, store: new MemoryTreeStore() });
+  const heads: KeyHeads = new Map();
+  const total = checkpoint.size;
+  const localise = async (failure: AuditFailure, entry: Entry | undefined): Promise<AuditResult> => {
+    const bad = await firstBadLeaf(tree, checkpoint, options.source, hasher);
+    if (bad !== undefined && (failure.index === null || bad <= failure.index)) return fail(leafFailure(bad, tree, bad === failure.index ? entry : undefined, failure), checkpoint);
+    return fail(failure, checkpoint);
+  };
+
+  while (tree.size < total) {
+    const from = tree.size;
+    const limit = Math.min(pageEntries, total - from);
+    const page = (await options.source.entries(from, limit)) as { entries?: unknown };
+    const items = Array.isArray(page?.entries) ? page.entries.slice(0, limit) : [];
+    if (items.length === 0) {
+      return localise({ kind: "missing", index: from, message: `the server returned no entry at index ${from}, but the signed checkpoint covers ${total} entries` }, undefined);
+    }
+    const leaves = new Uint8Array(items.length * 32);
+    let count = 0;
+    for (const item of items) {
+      const index = from + count;
+      const { entry, failure } = checkItem(item, index, heads, hasher);
+      if (entry) leaves.set(hasher.hashLeaf(encodeEntry(entry)), count * 32);
+      if (failure) {
+        // The bad entry's own leaf goes in when it has one, so a leaf problem at it is found too.
+        tree.appendLeafHashes(leaves.subarray(0, (count + (entry ? 1 : 0)) * 32));
+        return localise(failure, entry);
+      }
+      const e = entry!;
+      heads.set(e.key, e.index);
+      if (e.op === "put") stats.puts++;
+      else stats.deletes++;
+      stats.valueBytes += e.valueBytes;
+      count++;
+    }
+    tree.appendLeafHashes(leaves);
+    stats.entries = tree.size;
+    stats.keys = heads.size;
+    options.onProgress?.({ entries: tree.size, total, valueBytes: stats.valueBytes });
+  }
+
+  if (!bytesEqual(tree.root(), checkpoint.rootHash)) {
+    return localise({ kind: "leaf", index: null, message: `the recomputed root ${toHex(tree.root())} is not the signed root ${toHex(checkpoint.rootHash)}` }, undefined);
+  }
+  if (trusted && trusted.size <= total && !bytesEqual(tree.rootAt(trusted.size), trusted.rootHash)) {
+    return fail({ kind: "consistency", index: null, message: `the recomputed root at the trusted size ${trusted.size} is ${toHex(tree.rootAt(trusted.size))}, but the trusted checkpoint says ${toHex(trusted.rootHash)}` }, checkpoint);
+  }
+  if (options.trustedState) await options.trustedState.update(note, (from, to) => options.source.consistency(from, to));
+  return { ok: true, checkpoint, note, trustedSize, stats };
+}
