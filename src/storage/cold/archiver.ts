@@ -100,6 +100,8 @@ export interface RunResult {
   error?: ScribeError;
 }
 
+/** Half the largest object a reader fetches into memory: a segment can overshoot by one value. */
+export const segmentBytesMax = segmentObjectBytesMaxDefault / 2;
 const segmentsPerRunMaxDefault = 16;
 const segmentEntriesMaxDefault = 1_000_000;
 
@@ -123,7 +125,9 @@ export class Archiver {
 
   constructor(private readonly options: ArchiverOptions) {
     const { config } = options;
-    if (!(config.segment_bytes > 0)) throw new RangeError(`segment_bytes must be > 0, got ${config.segment_bytes}`);
+    if (!(config.segment_bytes > 0 && config.segment_bytes <= segmentBytesMax)) {
+      throw new RangeError(`segment_bytes must be in 1..${segmentBytesMax}, got ${config.segment_bytes}`);
+    }
     if (!(config.age_threshold_secs >= 0)) throw new RangeError(`age_threshold_secs must be >= 0, got ${config.age_threshold_secs}`);
     if (!Number.isInteger(config.compression_level) || config.compression_level < 0 || config.compression_level > 9) {
       throw new RangeError(`compression_level must be 0..9, got ${config.compression_level}`);

@@ -117,6 +117,9 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     if (!Number.isSafeInteger(s.last_index) || s.last_index < s.first_index) bad(`segment ${i} has bad last_index ${s.last_index}`);
     if (s.count !== s.last_index - s.first_index + 1) bad(`segment ${i} count ${s.count} disagrees with its range`);
     if (s.tree_size !== s.last_index + 1) bad(`segment ${i} tree_size ${s.tree_size} is not last_index + 1`);
+    for (const field of ["object_bytes", "raw_bytes"] as const) {
+      if (!Number.isSafeInteger(s[field]) || s[field] < 0) bad(`segment ${i} has bad ${field} ${s[field]}`);
+    }
     for (const field of ["object_sha256", "raw_sha256", "leaves_root"] as const) {
       if (!hexHash.test(s[field])) bad(`segment ${i} has bad ${field}`);
     }
