@@ -93,7 +93,7 @@ export function isNotFound(error: unknown): boolean {
 }
 
 function isRetryable(error: unknown): boolean {
-  return !(isScribeError(error) && (error.code === "conflict" || error.code === "invalid_request"));
+  return !(isScribeError(error) && (error.code === "conflict" || error.code === "invalid_request" || error.code === "payload_too_large"));
 }
 
 export class Uploader {
