@@ -16,12 +16,14 @@ describe("raft simulator", () => {
     let operations = 0;
     let catchups = 0;
     let configChanges = 0;
+    let largestBatch = 0;
     for (let seed = start; seed < start + seeds; seed++) {
       try {
         const stats = runSimulation(simOptionsForSeed(seed));
         operations += stats.operations;
         catchups += stats.catchups;
         configChanges += stats.configChanges;
+        largestBatch = Math.max(largestBatch, stats.largestBatch);
       } catch (error) {
         failures.push(String(error));
         if (failures.length >= 3) break;
@@ -31,6 +33,7 @@ describe("raft simulator", () => {
     expect(failures).toEqual([]);
     // The runs must actually exercise the protocol, or passing means nothing.
     expect(operations).toBeGreaterThan(seeds * 50);
+    expect(largestBatch).toBeGreaterThan(1); // group commit proposes several writes at once
     if (seeds >= 50) {
       expect(catchups).toBeGreaterThan(0);
       expect(configChanges).toBeGreaterThan(0);

@@ -68,6 +68,8 @@ export interface SimStats {
   operations: number;
   unknownOperations: number;
   reads: number;
+  /** Largest number of client writes proposed in one batch. */
+  largestBatch: number;
 }
 
 export class SimulationFailure extends Error {
@@ -82,6 +84,8 @@ const ELECTION_TICKS = 10;
 const CLIENTS = 4;
 const KEYS = ["a", "b", "c"];
 const CLIENT_TIMEOUT_STEPS = 300;
+/** Writes are queued per node and proposed as one batch every this many steps (group commit). */
+const GROUP_COMMIT_STEPS = 4;
 
 interface App {
   kv: Map<string, string>;
@@ -136,6 +140,10 @@ class Simulation {
   private readonly nodes = new Map<NodeId, SimNode>();
   private network: InFlight[] = [];
   private group = new Map<NodeId, number>();
+  /** Directed link failures ("from->to"): asymmetric partitions. */
+  private readonly oneWayCuts = new Set<string>();
+  /** Group commit: writes queued per node, proposed together every GROUP_COMMIT_STEPS. */
+  private readonly writeQueues = new Map<NodeId, { client: number; command: Command }[]>();
   private now = 0;
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly entryRecord = new Map<string, { data: Uint8Array; type: string; prevTerm: number }>();
@@ -190,6 +198,7 @@ class Simulation {
       operations: 0,
       unknownOperations: 0,
       reads: 0,
+      largestBatch: 0,
     };
   }
 
@@ -223,6 +232,7 @@ class Simulation {
     for (let i = 0; i < steps; i++) this.step(true);
     this.faults = false;
     this.group.clear();
+    this.oneWayCuts.clear();
     for (const sim of this.nodes.values()) if (!sim.node) this.restart(sim);
     for (let i = 0; i < settle; i++) {
       this.step(false);
@@ -244,6 +254,7 @@ class Simulation {
     }
     this.deliverDue();
     if (withFaults) this.clientTraffic();
+    if (this.now % GROUP_COMMIT_STEPS === 0) this.flushWrites();
     this.expireClients();
     for (const sim of this.nodes.values()) this.handleReady(sim, withFaults);
     this.checkStep();
@@ -272,8 +283,18 @@ class Simulation {
         this.trace(`isolate leader ${leader.id}`);
       }
     }
-    if (this.group.size > 0 && r.chance(0.003)) {
+    if (r.chance(0.0007)) {
+      const ids = [...this.nodes.keys()];
+      const from = ids[r.int(ids.length)]!;
+      const to = ids[r.int(ids.length)]!;
+      if (from !== to) {
+        this.oneWayCuts.add(`${from}->${to}`);
+        this.trace(`cut ${from}->${to}`);
+      }
+    }
+    if ((this.group.size > 0 || this.oneWayCuts.size > 0) && r.chance(0.003)) {
       this.group.clear();
+      this.oneWayCuts.clear();
       this.trace("heal");
     }
     if (r.chance(0.003)) this.compactSomeNode();
@@ -368,6 +389,7 @@ class Simulation {
       const target = this.nodes.get(m.to);
       if (!target?.node) continue;
       if (this.group.size > 0 && this.group.get(m.from) !== this.group.get(m.to)) continue;
+      if (this.oneWayCuts.has(`${m.from}->${m.to}`)) continue;
       const msg = decodeMessage(m.bytes);
       this.stats.messagesDelivered++;
       target.node.step(msg);
@@ -567,10 +589,33 @@ class Simulation {
   }
 
   private issueWrite(c: number, target: SimNode, command: Command): void {
-    const result = target.node!.propose([utf8(JSON.stringify(command))]);
-    if (!result.ok) return this.redirect(c, result.leader);
     const op: Operation = { clientId: c, key: command.key, kind: command.kind, value: command.value, callMs: this.now, returnMs: 0 };
-    this.clients[c] = { op, node: target.id, index: result.firstIndex, term: result.term, context: "", readIndex: -1 };
+    this.clients[c] = { op, node: target.id, index: -1, term: 0, context: "", readIndex: -1 };
+    const queue = this.writeQueues.get(target.id) ?? [];
+    queue.push({ client: c, command });
+    this.writeQueues.set(target.id, queue);
+  }
+
+  /** Proposes each node's queued writes as one batch (entries firstIndex..lastIndex in order). */
+  private flushWrites(): void {
+    for (const [id, queue] of this.writeQueues) {
+      if (queue.length === 0) continue;
+      this.writeQueues.set(id, []);
+      const live = queue.filter((w) => this.clients[w.client]?.node === id && this.clients[w.client]!.index === -1);
+      const node = this.nodes.get(id)!.node;
+      if (!node || live.length === 0) continue;
+      const result = node.propose(live.map((w) => utf8(JSON.stringify(w.command))));
+      if (result.ok) this.stats.largestBatch = Math.max(this.stats.largestBatch, live.length);
+      live.forEach((w, k) => {
+        if (!result.ok) {
+          this.clients[w.client] = null; // refused: never happened
+          this.redirect(w.client, result.leader);
+        } else {
+          this.clients[w.client]!.index = result.firstIndex + k;
+          this.clients[w.client]!.term = result.term;
+        }
+      });
+    }
   }
 
   private issueRead(c: number, target: SimNode, key: string, id: string): void {
@@ -626,7 +671,12 @@ class Simulation {
   }
 
   private abandonClientsAt(id: NodeId): void {
-    for (let c = 0; c < CLIENTS; c++) if (this.clients[c]?.node === id) this.finish(c, true);
+    for (let c = 0; c < CLIENTS; c++) {
+      const p = this.clients[c];
+      if (p?.node !== id) continue;
+      if (p.op.kind !== "get" && p.index === -1) this.clients[c] = null; // still queued: never proposed
+      else this.finish(c, true);
+    }
   }
 
   private expireClients(): void {
