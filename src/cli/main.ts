@@ -208,30 +208,35 @@ async function verifyKey(ctx: Context, key: string, version: number | undefined,
   try {
     entry = entryFromJson(response.entry);
   } catch (error) {
-    throw new FailedError(`the server's entry for ${JSON.stringify(key)} is malformed: ${(error as Error).message}`);
+    throw new FailedError(`verification FAILED for key ${JSON.stringify(key)}: the server's entry is malformed: ${(error as Error).message}`);
   }
   let value = knownValue;
   if (value === undefined) {
     if (entry.op === "put") {
       const valueResponse = await request(ctx.server, `${keyPath(key)}?at=${entry.index}`);
       if (valueResponse.headers.get("x-scribe-index") !== String(entry.index)) {
-        throw new FailedError(`asked for the value at index ${entry.index}, the server answered index ${valueResponse.headers.get("x-scribe-index")}`);
+        throw new FailedError(`verification FAILED for key ${JSON.stringify(key)}: asked for the value at index ${entry.index}, the server answered index ${valueResponse.headers.get("x-scribe-index")}`);
       }
       value = new Uint8Array(await valueResponse.arrayBuffer());
     } else {
       value = new Uint8Array(0);
     }
   }
-  const verified = await verifyKeyResponse(response, {
-    verifiers: [await parseVerifierKey(verifierKey)],
-    origin: ctx.options.origin,
-    key,
-    value,
-    trustedState: client.trustedState,
-    fetchConsistency: (from, to) => client.consistency(from, to),
-    hasher: await loadHasher(),
-  });
-  return { ...verified, serverError };
+  try {
+    const verified = await verifyKeyResponse(response, {
+      verifiers: [await parseVerifierKey(verifierKey)],
+      origin: ctx.options.origin,
+      key,
+      value,
+      trustedState: client.trustedState,
+      fetchConsistency: (from, to) => client.consistency(from, to),
+      hasher: await loadHasher(),
+    });
+    return { ...verified, serverError };
+  } catch (error) {
+    if (!isScribeError(error) || error.code !== "verification_failed" || !serverError) throw error;
+    throw new FailedError(`verification FAILED for key ${JSON.stringify(key)}: ${error.message} (the server itself reports: ${serverError})`);
+  }
 }
 
 function describeEntry(entry: Entry): string {

@@ -186,6 +186,16 @@ async function firstBadLeaf(tree: MerkleTree, checkpoint: Checkpoint, source: Au
   return good;
 }
 
+/** The entry at `index` as the server tells it (only to name its key in a report), if parseable. */
+async function describeEntryAt(source: AuditSource, index: number): Promise<Entry | undefined> {
+  try {
+    const page = (await source.entries(index, 1)) as { entries?: unknown[] };
+    return entryFromJson(page.entries?.[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 function leafFailure(index: number, tree: MerkleTree, entry: Entry | undefined, also?: AuditFailure): AuditFailure {
   const leaf = index < tree.size ? toHex(tree.leafHash(index)) : "?";
   const what = entry ? `entry ${index} (key ${JSON.stringify(entry.key)})` : `entry ${index}`;
@@ -234,8 +244,9 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   const total = checkpoint.size;
   const localise = async (failure: AuditFailure, entry: Entry | undefined): Promise<AuditResult> => {
     const bad = await firstBadLeaf(tree, checkpoint, options.source, hasher);
-    if (bad !== undefined && (failure.index === null || bad <= failure.index)) return fail(leafFailure(bad, tree, bad === failure.index ? entry : undefined, failure), checkpoint);
-    return fail(failure, checkpoint);
+    if (bad === undefined || (failure.index !== null && bad > failure.index)) return fail(failure, checkpoint);
+    const badEntry = bad === failure.index ? entry : await describeEntryAt(options.source, bad);
+    return fail(leafFailure(bad, tree, badEntry, failure), checkpoint);
   };
 
   while (tree.size < total) {
