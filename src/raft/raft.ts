@@ -750,6 +750,15 @@ export class Raft {
     return this.progress.get(id);
   }
 
+  /**
+   * Leader only: the transport lost its connection to `id`. Appends pipelined into it are
+   * probably lost, so stop pipelining and probe from the last acknowledged index.
+   */
+  reportUnreachable(id: NodeId): void {
+    const pr = this.progress.get(id);
+    if (this.role === "leader" && pr && pr.state === "replicate") pr.becomeProbe();
+  }
+
   /** Leader only: moves a follower in catch-up back to probing (its install failed). */
   reportCatchupFailed(id: NodeId): void {
     const pr = this.progress.get(id);

@@ -132,6 +132,12 @@ export class RawNode {
     this.raft.campaign();
   }
 
+  /** The transport lost its connection to `id` (leader: stop pipelining to it, probe instead). */
+  reportUnreachable(id: NodeId): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  /** The leader's application learned that `id` could not install its catch-up: retry later. */
   reportCatchupFailed(id: NodeId): void {
     this.raft.reportCatchupFailed(id);
   }

@@ -221,6 +221,21 @@ describe("flow control and pipelining", () => {
     expect(c.appliedTexts(2)).toEqual(["p0", "p1", "p2", "p3", "p4"]);
   });
 
+  test("reportUnreachable stops pipelining and probes from the last acknowledged index", () => {
+    const c = new Harness([1, 2], { checkQuorum: false });
+    c.elect(1);
+    const pr = () => c.raft(1).progressOf(2)!;
+    expect(pr().state).toBe("replicate");
+    c.propose(1, "lost");
+    c.processReadies();
+    c.queue = []; // the connection dropped with the append in it
+    expect(pr().next).toBe(3);
+    c.get(1).node.reportUnreachable(2);
+    expect(pr()).toMatchObject({ state: "probe", next: 2 });
+    c.tickAll(1);
+    expect(c.appliedTexts(2)).toEqual(["lost"]);
+  });
+
   test("messageBytesMax bounds the entries of one append (at least one entry always goes)", () => {
     const c = new Harness([1, 2], { messageBytesMax: 100 });
     c.elect(1);
