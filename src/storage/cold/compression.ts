@@ -10,6 +10,19 @@ import { assert } from "../../lib/index.ts";
  */
 export const gzipInFlightChunksMax = 4;
 
+/**
+ * Where the gzip worker lives inside a `bun build --compile` binary, relative to the bundle root
+ * (the common folder of the entry points, `src/` for `src/main.ts`). The binary must be built with
+ * the worker as an extra entry point: `bun build --compile src/main.ts src/storage/cold/gzip-worker.ts`.
+ */
+export const compiledGzipWorkerPath = "./storage/cold/gzip-worker.ts";
+
+/** The worker's specifier: beside this module when run from source, else the compiled path. */
+function gzipWorkerSpecifier(): string {
+  const beside = new URL("./gzip-worker.ts", import.meta.url).href;
+  return beside.includes("$bunfs") ? compiledGzipWorkerPath : beside;
+}
+
 export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /**
@@ -20,7 +33,7 @@ export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
  */
 export async function* gzipStream(source: ChunkSource, level: number): AsyncGenerator<Uint8Array> {
   assert(Number.isInteger(level) && level >= 0 && level <= 9, `gzip level must be 0..9, got ${level}`);
-  const worker = new Worker(new URL("./gzip-worker.ts", import.meta.url));
+  const worker = new Worker(gzipWorkerSpecifier());
   const outputs: Uint8Array[] = [];
   let acks = 0;
   let ended = false;
