@@ -38,8 +38,6 @@ const proposalsPerCycleMax = 8192;
 const queuedOpsMax = 1_000_000;
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
 const catchupPageEntries = 1000;
-/** Applied Raft entries between compaction checks. */
-const compactionCheckEveryEntries = 1000;
 /** Milliseconds a follower waits for a leader to appear before a forwarded write gives up. */
 const leaderWaitMsMax = 5000;
 /** How close (in entries) a learner's match index must be to the leader's last index to be promoted. */
@@ -103,7 +101,6 @@ export class ClusterNode implements LedgerService, ClusterService {
   private readsInFlight = new Map<string, ReadWaiter[]>();
   private appliedWaiters: AppliedWaiter[] = [];
   private appliedRaftIndex: number;
-  private appliedSinceCompaction = 0;
   private scheduled = false;
   private busy = false;
   private closed = false;
@@ -208,6 +205,16 @@ export class ClusterNode implements LedgerService, ClusterService {
       logger: this.logger,
     });
     this.syncPeers();
+  }
+
+  private syncedMembership = "";
+
+  /** True once per change of the core's membership (the core applies config entries itself). */
+  private membershipChanged(): boolean {
+    const now = JSON.stringify(this.raw.membership());
+    if (now === this.syncedMembership) return false;
+    this.syncedMembership = now;
+    return true;
   }
 
   /** Points the transport at every member we know an address for. */
@@ -344,11 +351,11 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.appliedRaftIndex = lastApplied;
     this.answerProposals(rd.committedEntries, commandIndexes, outcomes);
     this.answerReads(rd);
-    if (rd.membership || addressChanges) this.syncPeers();
     if (rd.softState && rd.softState.role !== "leader") this.failQueuedOnLeadershipLoss();
     this.raw.advance(rd);
-    this.appliedSinceCompaction += rd.committedEntries.length;
-    if (this.appliedSinceCompaction >= compactionCheckEveryEntries) this.maybeCompact();
+    // advance() applies committed config entries to the core's membership.
+    if (this.membershipChanged() || addressChanges) this.syncPeers();
+    if (rd.committedEntries.length > 0) this.maybeCompact();
     if (this.isLeader()) this.promoteCaughtUpLearners();
   }
 
@@ -418,8 +425,8 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.readsInFlight.clear();
   }
 
+  /** Compacts the Raft log once more than consensus.log_compaction_threshold applied entries are kept. */
   private maybeCompact(): void {
-    this.appliedSinceCompaction = 0;
     const keep = this.config.consensus.log_compaction_threshold;
     const first = this.raftLog.firstIndex();
     if (this.appliedRaftIndex - first + 1 <= keep) return;
@@ -540,27 +547,37 @@ export class ClusterNode implements LedgerService, ClusterService {
 
   // ---- LedgerService: writes --------------------------------------------------------------
 
-  /** Appends one atomic batch through Raft; followers forward it to the leader. */
+  /**
+   * Appends one atomic batch through Raft; followers forward it to the leader. A write refused
+   * before it reached any log (no leader, leader unreachable, not the leader) is retried until a
+   * leader takes it or api.write_timeout_secs passes.
+   */
   async propose(ops: Operation[], forwarded = false): Promise<Receipt[]> {
     if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
-    for (let attempt = 0; ; attempt++) {
+    const deadline = this.now() + this.config.api.write_timeout_secs * 1000;
+    for (;;) {
       await this.awaitLeader();
+      const leader = this.leaderId();
       try {
         if (this.isLeader()) return await this.proposeLocal(ops);
-        if (forwarded) throw new ScribeError("not_leader", `node ${this.id} is not the leader (leader: ${this.leaderId()})`);
-        const leader = this.leaderClient();
-        if (!leader) throw new ScribeError("no_leader", `no address known for leader ${this.leaderId()}`);
+        if (forwarded) throw new ScribeError("not_leader", `node ${this.id} is not the leader (leader: ${leader})`);
+        const client = this.leaderClient();
+        if (!client) throw new ScribeError("no_leader", `no address known for leader ${leader}`);
         this.counters.forwardedWrites++;
-        return await forwardBatch(leader, ops, this.config.api.write_timeout_secs * 1000);
+        return await forwardBatch(client, ops, this.config.api.write_timeout_secs * 1000);
       } catch (error) {
-        // Retry only where the write certainly did not happen: refused before proposing.
-        if (attempt < 3 && error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader") && !forwarded) {
-          await Bun.sleep(50 * (attempt + 1));
-          continue;
-        }
-        throw error;
+        const refusedBeforeLog = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
+        if (!refusedBeforeLog || forwarded || this.closed || this.now() > deadline) throw error;
+        await this.awaitLeaderChange(leader, deadline);
       }
     }
+  }
+
+  /** Waits until the known leader differs from `previous` (a new election) or the deadline. */
+  private async awaitLeaderChange(previous: number, deadline: number): Promise<void> {
+    const until = Math.min(deadline, this.now() + leaderWaitMsMax);
+    await Bun.sleep(20);
+    while (this.leaderId() === previous && this.now() < until && !this.closed) await Bun.sleep(20);
   }
 
   private proposeLocal(ops: Operation[]): Promise<Receipt[]> {

@@ -17,6 +17,8 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
+    // A refused connection delivered nothing: the peer (usually the leader) is down.
+    if ((error as { code?: string }).code === "ECONNREFUSED") throw new ScribeError("no_leader", `${url} refused the connection`);
     const timedOut = (error as Error).name === "TimeoutError";
     throw new ScribeError(timedOut ? "timeout" : "unavailable", `${init.method ?? "GET"} ${url} ${timedOut ? "timed out" : `failed: ${(error as Error).message}`}`);
   }

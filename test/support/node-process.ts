@@ -37,13 +37,17 @@ export interface SpawnOptions {
   port?: number;
   args?: string[];
   env?: Record<string, string>;
-  /** How long to wait for /health to answer 200. */
+  /** How long to wait for `readyPath` to answer 200. */
   readyTimeoutMs?: number;
+  /** Polled until it answers 200; default /health (which needs a leader). */
+  readyPath?: string;
+  /** Raft port; default a free one. */
+  raftPort?: number;
 }
 
 export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   const port = options.port ?? freePort();
-  const proc = Bun.spawn(["bun", join(repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(freePort()), ...(options.args ?? [])], {
+  const proc = Bun.spawn(["bun", join(repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCRIBE_LOGGING_FORMAT: "json", ...options.env },
     stdout: "pipe",
@@ -77,7 +81,7 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`scribe-node exited with ${proc.exitCode} before it was ready:\n${text}`);
     try {
-      const response = await fetch(`${url}/health`);
+      const response = await fetch(`${url}${options.readyPath ?? "/health"}`);
       if (response.status === 200) return node;
     } catch {
       // not listening yet

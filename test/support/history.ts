@@ -1,0 +1,75 @@
+/**
+ * @module history. Clients that drive a cluster over HTTP and record every operation for the
+ * linearizability checker: a write that did not answer 200 has an unknown outcome; a read that
+ * failed constrains nothing and is left out.
+ */
+
+import type { Operation } from "../../src/check/index.ts";
+
+export interface Recorder {
+  ops: Operation[];
+  /** Acknowledged puts with their receipts. */
+  acked: { key: string; value: string; index: number }[];
+  started: number;
+}
+
+export function newRecorder(): Recorder {
+  return { ops: [], acked: [], started: performance.now() };
+}
+
+function now(recorder: Recorder): number {
+  return performance.now() - recorder.started;
+}
+
+export async function recordedPut(recorder: Recorder, url: string, clientId: number, key: string, value: string, timeoutMs = 3000): Promise<boolean> {
+  const callMs = now(recorder);
+  try {
+    const response = await fetch(`${url}/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await response.json()) as { index?: number; code?: string };
+    // These codes mean the write reached no log: it certainly did not happen.
+    if (body.code === "no_leader" || body.code === "not_leader" || body.code === "shutting_down") return false;
+    if (response.status === 200) {
+      recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: now(recorder) });
+      recorder.acked.push({ key, value, index: body.index! });
+      return true;
+    }
+  } catch (error) {
+    // A refused connection never delivered the request: the write certainly did not happen.
+    if ((error as { code?: string }).code === "ECONNREFUSED") return false;
+    // Otherwise it timed out or the connection died mid-request: the outcome is unknown.
+  }
+  recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: Number.POSITIVE_INFINITY, unknown: true });
+  return false;
+}
+
+export async function recordedGet(recorder: Recorder, url: string, clientId: number, key: string, timeoutMs = 3000): Promise<void> {
+  const callMs = now(recorder);
+  try {
+    const response = await fetch(`${url}/kv/${key}`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status === 200) {
+      recorder.ops.push({ clientId, key, kind: "get", output: await response.text(), callMs, returnMs: now(recorder) });
+    } else if (response.status === 404) {
+      recorder.ops.push({ clientId, key, kind: "get", output: null, callMs, returnMs: now(recorder) });
+    }
+  } catch {
+    // a failed read constrains nothing
+  }
+}
+
+/**
+ * Runs `clients` loops until `stop()` returns true: each picks a node from `urls()` and a key,
+ * then puts a unique value or reads linearizably.
+ */
+export async function runClients(recorder: Recorder, clients: number, urls: () => string[], stop: () => boolean, keys = 24): Promise<void> {
+  await Promise.all(
+    Array.from({ length: clients }, async (_, clientId) => {
+      for (let seq = 0; !stop(); seq++) {
+        const targets = urls();
+        const url = targets[(clientId + seq) % targets.length]!;
+        const key = `lin${(clientId * 7 + seq) % keys}`;
+        if (seq % 2 === 0) await recordedPut(recorder, url, clientId, key, `c${clientId}-s${seq}`);
+        else await recordedGet(recorder, url, clientId, key);
+      }
+    }),
+  );
+}
