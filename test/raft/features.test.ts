@@ -221,6 +221,25 @@ describe("flow control and pipelining", () => {
     expect(c.appliedTexts(2)).toEqual(["p0", "p1", "p2", "p3", "p4"]);
   });
 
+  test("named limits refuse work as values: batch size, uncommitted entries, pending reads", () => {
+    const c = new Harness([1, 2, 3], { checkQuorum: false, proposalEntriesMax: 4, uncommittedEntriesMax: 6, pendingReadsMax: 2 });
+    c.elect(1);
+    const node = c.get(1).node;
+    const data = (n: number) => Array.from({ length: n }, () => new Uint8Array(1));
+    expect(node.propose(data(5))).toMatchObject({ ok: false, reason: "too_many_entries" });
+    c.isolate(1); // nothing commits from now on
+    expect(node.propose(data(4)).ok).toBe(true);
+    expect(node.propose(data(2)).ok).toBe(true);
+    expect(node.propose(data(1))).toMatchObject({ ok: false, reason: "overloaded" });
+    expect(node.readIndex(new Uint8Array([1])).ok).toBe(true);
+    expect(node.readIndex(new Uint8Array([2])).ok).toBe(true);
+    expect(node.readIndex(new Uint8Array([3]))).toMatchObject({ ok: false, reason: "overloaded" });
+    c.heal();
+    c.tickAll(2);
+    expect(node.propose(data(1)).ok).toBe(true); // committed again: room again
+    expect(c.get(1).readStates.length).toBe(2);
+  });
+
   test("reportUnreachable stops pipelining and probes from the last acknowledged index", () => {
     const c = new Harness([1, 2], { checkQuorum: false });
     c.elect(1);
