@@ -19,7 +19,9 @@ export class RaftLog {
 
   constructor(readonly storage: RaftStorage, committed: number, applied: number) {
     this.unstableOffset = storage.lastIndex() + 1;
-    this.committed = committed;
+    // The compacted point is committed by definition, even if the hard state written with it
+    // was lost (a torn write between the log and the hard state).
+    this.committed = Math.max(committed, storage.firstIndex() - 1);
     this.applied = Math.max(applied, storage.firstIndex() - 1);
     assert(this.applied <= this.committed, `applied ${this.applied} > committed ${this.committed}`);
   }

@@ -404,12 +404,17 @@ class Simulation {
     const rd = node.ready();
     const bugSend = this.options.bug === "sendBeforePersist";
     // Planted bugs need crashes mid-protocol to show: crash far more often then.
-    const crashPoint = withFaults && this.rng.chance(this.options.bug ? 0.05 : 0.002) ? 1 + this.rng.int(3) : 0;
+    const crashPoint = withFaults && this.rng.chance(this.options.bug ? 0.05 : 0.002) ? 1 + this.rng.int(4) : 0;
     if (bugSend) for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
     if (crashPoint === 1) return this.crash(sim); // nothing of this Ready was persisted
     if (rd.softState?.role === "leader") this.stats.elections++;
     if (rd.softState) this.trace(`node ${sim.id} ${rd.softState.role} (leader ${rd.softState.leader}) term ${node.raft.term} last ${node.raft.log.lastIndex()}/${node.raft.log.lastTerm()}`);
     if (rd.catchup) this.installCatchup(sim, rd);
+    if (crashPoint === 4) {
+      // A torn write: the log (and catch-up point) reached the disk, the hard state did not.
+      sim.storage.applyReady({ ...rd, hardState: null, membership: null });
+      return this.crash(sim);
+    }
     if (this.options.bug === "keepStaleEntries") {
       const last = sim.storage.lastIndex();
       sim.storage.applyReady({ ...rd, entries: rd.entries.filter((e) => e.index > last) });
