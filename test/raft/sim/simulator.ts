@@ -1,7 +1,9 @@
 /**
  * @module test/raft/sim/simulator. A seeded, single-process simulator of 3- and 5-node Raft
- * clusters over a fake network (drop, duplicate, reorder, delay, partition, heal) and fake
- * durable storage (crash + restart loses everything not persisted by a handled Ready).
+ * clusters over a fake network (drop, duplicate, reorder, delay, partition, one-way link failure,
+ * heal) and fake durable storage (crash + restart loses everything not persisted by a handled
+ * Ready; crashes hit before persisting, after persisting, after sending, or tear the write
+ * between the log and the hard state).
  *
  * Every message crosses the binary codec. A key-value state machine runs on top of each node;
  * simulated clients issue put/get/delete (gets through ReadIndex) and their history is checked
