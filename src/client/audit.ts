@@ -249,10 +249,19 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
     return fail(leafFailure(bad, tree, badEntry, failure), checkpoint);
   };
 
+  // One page is fetched ahead while the current one is checked (the server and the hashing overlap).
+  const fetchPage = (from: number) => {
+    const page = options.source.entries(from, Math.min(pageEntries, total - from));
+    page.catch(() => undefined); // an abandoned prefetch must not become an unhandled rejection
+    return { from, page };
+  };
+  let ahead = total > 0 ? fetchPage(0) : undefined;
   while (tree.size < total) {
     const from = tree.size;
     const limit = Math.min(pageEntries, total - from);
-    const page = (await options.source.entries(from, limit)) as { entries?: unknown };
+    const current = ahead && ahead.from === from ? ahead : fetchPage(from);
+    ahead = from + limit < total ? fetchPage(from + limit) : undefined;
+    const page = (await current.page) as { entries?: unknown };
     const items = Array.isArray(page?.entries) ? page.entries.slice(0, limit) : [];
     if (items.length === 0) {
       return localise({ kind: "missing", index: from, message: `the server returned no entry at index ${from}, but the signed checkpoint covers ${total} entries` }, undefined);
