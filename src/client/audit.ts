@@ -37,6 +37,11 @@ export interface AuditSource {
 export const auditPageEntriesDefault = 500;
 /** The server's own cap on one page (GET /entries answers at most 10 000). */
 export const auditPageEntriesMax = 10_000;
+/**
+ * Value bytes one page aims at: pages of large values shrink so a response stays near 20 MB of
+ * JSON (base64 adds a third), whatever the requested entry count; pages of small values regrow.
+ */
+export const auditPageValueBytesTarget = 16 * 1024 * 1024;
 
 export interface AuditProgress {
   /** Entries checked so far. */
@@ -59,8 +64,10 @@ export interface AuditOptions {
    * audited checkpoint only when the whole audit passes.
    */
   trustedState?: TrustedState;
-  /** Entries per page (1..auditPageEntriesMax). */
+  /** Entries per page (1..auditPageEntriesMax); fewer while values are large. */
   pageEntries?: number;
+  /** Value bytes a page aims at (default auditPageValueBytesTarget). */
+  pageValueBytesTarget?: number;
   /** Called after every page. */
   onProgress?: (progress: AuditProgress) => void;
   hasher?: Hasher;
@@ -210,10 +217,12 @@ function leafFailure(index: number, tree: MerkleTree, entry: Entry | undefined, 
  */
 export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   const hasher = options.hasher ?? (await loadHasher());
-  const pageEntries = options.pageEntries ?? auditPageEntriesDefault;
-  if (!Number.isSafeInteger(pageEntries) || pageEntries < 1 || pageEntries > auditPageEntriesMax) {
-    throw new RangeError(`pageEntries must be 1..${auditPageEntriesMax}, got ${pageEntries}`);
+  const pageEntriesWanted = options.pageEntries ?? auditPageEntriesDefault;
+  if (!Number.isSafeInteger(pageEntriesWanted) || pageEntriesWanted < 1 || pageEntriesWanted > auditPageEntriesMax) {
+    throw new RangeError(`pageEntries must be 1..${auditPageEntriesMax}, got ${pageEntriesWanted}`);
   }
+  const pageValueBytesTarget = options.pageValueBytesTarget ?? auditPageValueBytesTarget;
+  let pageEntries = pageEntriesWanted;
   const stats: AuditStats = { entries: 0, puts: 0, deletes: 0, keys: 0, valueBytes: 0 };
   const trustedNote = await options.trustedState?.currentNote();
   const trusted = await options.trustedState?.current();
@@ -251,15 +260,16 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
 
   // One page is fetched ahead while the current one is checked (the server and the hashing overlap).
   const fetchPage = (from: number) => {
-    const page = options.source.entries(from, Math.min(pageEntries, total - from));
+    const limit = Math.min(pageEntries, total - from);
+    const page = options.source.entries(from, limit);
     page.catch(() => undefined); // an abandoned prefetch must not become an unhandled rejection
-    return { from, page };
+    return { from, limit, page };
   };
   let ahead = total > 0 ? fetchPage(0) : undefined;
   while (tree.size < total) {
     const from = tree.size;
-    const limit = Math.min(pageEntries, total - from);
     const current = ahead && ahead.from === from ? ahead : fetchPage(from);
+    const limit = current.limit;
     ahead = from + limit < total ? fetchPage(from + limit) : undefined;
     const page = (await current.page) as { entries?: unknown };
     const items = Array.isArray(page?.entries) ? page.entries.slice(0, limit) : [];
@@ -267,6 +277,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       return localise({ kind: "missing", index: from, message: `the server returned no entry at index ${from}, but the signed checkpoint covers ${total} entries` }, undefined);
     }
     const leaves = new Uint8Array(items.length * 32);
+    const valueBytesBefore = stats.valueBytes;
     let count = 0;
     for (const item of items) {
       const index = from + count;
@@ -285,6 +296,8 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
       count++;
     }
     tree.appendLeafHashes(leaves);
+    const pageValueBytes = stats.valueBytes - valueBytesBefore;
+    pageEntries = pageValueBytes === 0 ? pageEntriesWanted : Math.min(pageEntriesWanted, Math.max(1, Math.floor((count * pageValueBytesTarget) / pageValueBytes)));
     stats.entries = tree.size;
     stats.keys = heads.size;
     options.onProgress?.({ entries: tree.size, total, valueBytes: stats.valueBytes });

@@ -55,6 +55,17 @@ test("an honest log passes, whatever the page size; the server's leaf_hash is ne
   }
 });
 
+test("pages shrink while values are large and regrow after them", async () => {
+  const ledger = new FakeLedger(signer);
+  for (let i = 0; i < 40; i++) ledger.put(`k${i}`, i >= 10 && i < 20 ? new Uint8Array(1000).fill(i) : `small ${i}`);
+  const log: string[] = [];
+  const result = await auditLedger({ source: sourceOf(ledger, undefined, log), verifiers, origin, pageEntries: 8, pageValueBytesTarget: 2000 });
+  expect(result.ok).toBe(true);
+  const limits = log.filter((line) => line.startsWith("entries")).map((line) => Number(line.split(" ")[2]));
+  expect(Math.min(...limits)).toBe(2); // 2000 target bytes / 1000-byte values
+  expect(limits.at(-1)).toBeGreaterThan(2);
+});
+
 const corruptions: [string, (item: Item) => Item, string][] = [
   ["value bytes", (item) => (item.op === "put" ? { ...item, value_base64: toBase64(new TextEncoder().encode("forged!")) } : { ...item, value_base64: "AA==" }), "value"],
   ["content type", (item) => ({ ...item, content_type: item.op === "put" ? "text/html" : "x" }), "leaf"],
