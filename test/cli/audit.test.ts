@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
-import { fill, openDatabase, rebuildTree, scribe } from "./support.ts";
+import { cliPath, fill, openDatabase, rebuildTree, repoRoot, scribe } from "./support.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -67,6 +67,19 @@ test("audit passes on a healthy ledger of 3000 entries, across pages, with progr
   expect(result.stderr).toContain(`audit: ${size}/${size} entries (100%)`);
   expect(result.stderr).not.toContain("\r");
   console.log(`audit of ${size} entries: ${elapsedMs.toFixed(0)} ms (CLI process included)`);
+
+  // On a terminal (script(1) gives the CLI a pseudo-terminal) the progress is a redrawn bar.
+  const scriptPath = Bun.which("script");
+  if (scriptPath) {
+    const command = ["bun", cliPath, "audit", "--server", node.url, "--key", await keyOf(node), "--page", "300"].map((arg) => `'${arg}'`).join(" ");
+    const tty = Bun.spawnSync([scriptPath, "-qec", command, "/dev/null"], { cwd: repoRoot, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" } });
+    const output = tty.stdout.toString();
+    expect(tty.exitCode, output).toBe(0);
+    expect(output).toContain("\r\x1b[2Kaudit [");
+    expect(output).toContain(`100% ${size}/${size} entries`);
+    expect(output).toContain(`AUDIT OK: ${size} entries`);
+    expect(output).not.toContain(`audit: ${size}/${size}`);
+  }
 });
 
 describe("tampering with a stopped node's SQLite file", () => {

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigner } from "../../src/merkle/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
-import { scribe } from "./support.ts";
+import { cliPath, repoRoot, scribe } from "./support.ts";
 
 const dir = tempDir("scribe-cli-");
 const work = tempDir("scribe-cli-work-");
@@ -180,4 +180,14 @@ describe("usage errors exit 2", () => {
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain("cannot reach http://127.0.0.1:9");
   });
+});
+
+test("the CLI compiles to a single executable (bun build --compile) that verifies", async () => {
+  const outfile = join(work.path, "scribe");
+  const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", cliPath, "--outfile", outfile], { cwd: repoRoot, stderr: "pipe" });
+  expect(build.exitCode, build.stderr.toString()).toBe(0);
+  const key = pinned[pinned.indexOf("--key") + 1]!;
+  const run = Bun.spawnSync([outfile, "verify", "greeting", "--server", node.url, "--key", key]);
+  expect(run.exitCode, run.stderr.toString()).toBe(0);
+  expect(run.stdout.toString()).toStartWith('VERIFIED key "greeting"');
 });
