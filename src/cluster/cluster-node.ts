@@ -121,6 +121,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.appliedRaftIndex = applied.raftIndex;
     const c = options.config.consensus;
     const tick = c.tick_interval_ms;
+    this.lastHardState = raftLog.initialState().hardState;
     this.raw = new RawNode({
       id: options.config.node.id,
       storage: raftLog,
@@ -208,6 +209,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private syncedMembership = "";
+  private lastHardState = { term: 0, vote: 0, commit: 0 };
 
   /** True once per change of the core's membership (the core applies config entries itself). */
   private membershipChanged(): boolean {
@@ -338,15 +340,20 @@ export class ClusterNode implements LedgerService, ClusterService {
     }
     const lastApplied = rd.committedEntries.length > 0 ? rd.committedEntries[rd.committedEntries.length - 1]!.index : this.appliedRaftIndex;
     if (addressChanges) this.addresses = applyAddressChanges(this.addresses, addressChanges);
+    // Only new log entries, term/vote and membership must be fsync'd before anything is sent or
+    // answered. A Ready that only applies committed entries (and advances the commit index) can
+    // commit without fsync: after a crash the durable log is re-applied from the recorded point.
+    const mustSync = rd.entries.length > 0 || rd.membership !== null || (rd.hardState !== null && (rd.hardState.term !== this.lastHardState.term || rd.hardState.vote !== this.lastHardState.vote));
+    this.ledger.store.setSyncFull(mustSync && this.config.storage.sync === "full");
+    if (rd.hardState) this.lastHardState = rd.hardState;
     const outcomes = this.ledger.applyBatch(commands, () => {
       this.raftLog.append(rd.entries);
       if (rd.hardState) this.raftLog.setHardState(rd.hardState);
       if (rd.membership) this.raftLog.setMembership(rd.membership);
       if (addressChanges) this.raftLog.writeMeta("addresses", this.addresses);
-      if (rd.committedEntries.length > 0) this.raftLog.recordApplied(lastApplied, this.ledger.store.nextIndex + countOps(commands));
+      // Runs after the ledger rows of this batch were appended: nextIndex is the size after apply.
+      if (rd.committedEntries.length > 0) this.raftLog.recordApplied(lastApplied, this.ledger.store.nextIndex);
     });
-    // The ledger size recorded above must equal the size after apply: refused commands append nothing.
-    if (rd.committedEntries.length > 0) this.fixAppliedRecord(lastApplied);
     this.send(rd);
     this.appliedRaftIndex = lastApplied;
     this.answerProposals(rd.committedEntries, commandIndexes, outcomes);
@@ -357,12 +364,6 @@ export class ClusterNode implements LedgerService, ClusterService {
     if (this.membershipChanged() || addressChanges) this.syncPeers();
     if (rd.committedEntries.length > 0) this.maybeCompact();
     if (this.isLeader()) this.promoteCaughtUpLearners();
-  }
-
-  /** Records the exact ledger size after this Ready (the estimate in the transaction counts refused ops). */
-  private fixAppliedRecord(lastApplied: number): void {
-    const size = this.ledger.store.nextIndex;
-    if (this.raftLog.ledgerSizeAt(lastApplied) !== size) this.raftLog.recordApplied(lastApplied, size);
   }
 
   private send(rd: Ready): void {
@@ -812,12 +813,6 @@ export class ClusterNode implements LedgerService, ClusterService {
     await this.transport?.close();
     this.ledger.close();
   }
-}
-
-function countOps(commands: readonly Command[]): number {
-  let n = 0;
-  for (const c of commands) n += c.ops.length;
-  return n;
 }
 
 function applyAddressChanges(book: Record<string, PeerAddress>, changes: Record<string, PeerAddress | null>): Record<string, PeerAddress> {

@@ -125,7 +125,9 @@ export class HotStore {
       CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
     `);
-    return new HotStore(db);
+    const store = new HotStore(db);
+    store.syncFull = options.sync === "full";
+    return store;
   }
 
   /** The index the next appended entry gets (= number of entries). */
@@ -184,6 +186,19 @@ export class HotStore {
 
   setMeta(name: string, value: number | string | Uint8Array): void {
     this.statements.setMeta.run(name, value);
+  }
+
+  private syncFull = true;
+
+  /**
+   * Chooses whether the next commits fsync (FULL) or not (NORMAL). In WAL mode a NORMAL commit
+   * still reaches the disk, in order, with the next FULL commit; a crash can lose only a suffix of
+   * NORMAL commits. Callers use NORMAL only for writes they can rebuild (re-applying a durable log).
+   */
+  setSyncFull(full: boolean): void {
+    if (full === this.syncFull) return;
+    this.db.exec(`PRAGMA synchronous = ${full ? "FULL" : "NORMAL"}`);
+    this.syncFull = full;
   }
 
   /** Runs `fn` in one transaction (one fsync on commit with sync = full). */
