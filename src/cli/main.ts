@@ -316,7 +316,8 @@ async function audit(ctx: Context): Promise<void> {
     `AUDIT OK: ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds}s`,
     `  every value hash, leaf and key chain recomputed; root ${toHex(result.checkpoint.rootHash)} equals the signed checkpoint (${result.checkpoint.origin}, size ${result.checkpoint.size})`,
   ];
-  if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${ctx.options.state ? `; ${ctx.options.state} now trusts size ${result.checkpoint.size}` : ""}`);
+  const nowTrusted = (await client.trustedState.current())?.size;
+  if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${ctx.options.state ? `; ${ctx.options.state} now trusts size ${nowTrusted}` : ""}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 

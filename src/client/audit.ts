@@ -15,7 +15,7 @@
  * Portable: no Bun or Node imports; the source is three async functions (an HTTP one is given).
  */
 
-import { encodeEntry, type Entry } from "../ledger/entry.ts";
+import { encodeEntry, hashBytes, type Entry } from "../ledger/entry.ts";
 import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
 import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
@@ -211,6 +211,60 @@ function leafFailure(index: number, tree: MerkleTree, entry: Entry | undefined, 
   return { kind: "leaf", index, message };
 }
 
+/** Outcome of checking one page: the leaves of its good entries, and the first failure, if any. */
+interface PageCheck {
+  /** Leaf hashes, back to back: every good entry's, plus the failing entry's when it parsed. */
+  leaves: Uint8Array;
+  failure?: AuditFailure;
+  failedEntry?: Entry;
+}
+
+/** Checks a page's entries in order, updating heads and stats, stopping at the first failure. */
+function checkPage(items: readonly unknown[], from: number, heads: KeyHeads, stats: AuditStats, hasher: Hasher): PageCheck {
+  const leaves = new Uint8Array(items.length * hashBytes);
+  for (let count = 0; count < items.length; count++) {
+    const { entry, failure } = checkItem(items[count], from + count, heads, hasher);
+    if (entry) leaves.set(hasher.hashLeaf(encodeEntry(entry)), count * hashBytes);
+    if (failure) return { leaves: leaves.subarray(0, (count + (entry ? 1 : 0)) * hashBytes), failure, failedEntry: entry };
+    heads.set(entry!.key, entry!.index);
+    if (entry!.op === "put") stats.puts++;
+    else stats.deletes++;
+    stats.valueBytes += entry!.valueBytes;
+  }
+  return { leaves };
+}
+
+/**
+ * Verifies the server's checkpoint note and, when a note was trusted before, its consistency
+ * with it (in a scratch state: the caller's moves only once the whole audit has passed).
+ */
+async function openCheckpoint(note: string, trustedNote: string | undefined, options: AuditOptions, hasher: Hasher): Promise<{ checkpoint: Checkpoint | null; failure?: AuditFailure }> {
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await verifyNote(note, options.verifiers, { origin: options.origin });
+  } catch (error) {
+    if (!isScribeError(error)) throw error;
+    return { checkpoint: null, failure: { kind: "checkpoint", index: null, message: `the server's checkpoint does not verify: ${error.message}` } };
+  }
+  if (trustedNote === undefined) return { checkpoint };
+  const scratch = new TrustedState({ verifiers: options.verifiers, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
+  const trustedSize = (await scratch.current())?.size;
+  try {
+    await scratch.update(note, (from, to) => options.source.consistency(from, to));
+    return { checkpoint };
+  } catch (error) {
+    if (!isScribeError(error)) throw error;
+    const message = `the server's checkpoint (size ${checkpoint.size}) is inconsistent with the trusted checkpoint (size ${trustedSize}): ${error.message}; the history was rewritten`;
+    return { checkpoint, failure: { kind: "consistency", index: null, message } };
+  }
+}
+
+/** The next page size: the wanted one, or fewer entries while values are large. */
+function nextPageEntries(wanted: number, entries: number, valueBytes: number, valueBytesTarget: number): number {
+  if (valueBytes === 0) return wanted;
+  return Math.min(wanted, Math.max(1, Math.floor((entries * valueBytesTarget) / valueBytes)));
+}
+
 /**
  * Audits the ledger behind `options.source` up to its latest signed checkpoint. Returns a result
  * (a failure is a value, with the first bad index); throws only when the source cannot be read.
@@ -221,32 +275,15 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   if (!Number.isSafeInteger(pageEntriesWanted) || pageEntriesWanted < 1 || pageEntriesWanted > auditPageEntriesMax) {
     throw new RangeError(`pageEntries must be 1..${auditPageEntriesMax}, got ${pageEntriesWanted}`);
   }
-  const pageValueBytesTarget = options.pageValueBytesTarget ?? auditPageValueBytesTarget;
-  let pageEntries = pageEntriesWanted;
   const stats: AuditStats = { entries: 0, puts: 0, deletes: 0, keys: 0, valueBytes: 0 };
-  const trustedNote = await options.trustedState?.currentNote();
   const trusted = await options.trustedState?.current();
   const trustedSize = trusted?.size ?? null;
   const fail = (failure: AuditFailure, checkpoint: Checkpoint | null): AuditResult => ({ ok: false, failure, checkpoint, trustedSize, stats });
 
   const note = await options.source.checkpoint();
-  let checkpoint: Checkpoint;
-  try {
-    checkpoint = await verifyNote(note, options.verifiers, { origin: options.origin });
-  } catch (error) {
-    if (!isScribeError(error)) throw error;
-    return fail({ kind: "checkpoint", index: null, message: `the server's checkpoint does not verify: ${error.message}` }, null);
-  }
-  if (trustedNote !== undefined) {
-    // A scratch state: the real one moves forward only once the whole audit has passed.
-    const scratch = new TrustedState({ verifiers: options.verifiers, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
-    try {
-      await scratch.update(note, (from, to) => options.source.consistency(from, to));
-    } catch (error) {
-      if (!isScribeError(error)) throw error;
-      return fail({ kind: "consistency", index: null, message: `the server's checkpoint (size ${checkpoint.size}) is inconsistent with the trusted checkpoint (size ${trustedSize}): ${error.message}; the history was rewritten` }, checkpoint);
-    }
-  }
+  const opened = await openCheckpoint(note, await options.trustedState?.currentNote(), options, hasher);
+  if (opened.failure) return fail(opened.failure, opened.checkpoint);
+  const checkpoint = opened.checkpoint!;
 
   const tree = MerkleTree.open({ hasher, store: new MemoryTreeStore() });
   const heads: KeyHeads = new Map();
@@ -259,6 +296,7 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   };
 
   // One page is fetched ahead while the current one is checked (the server and the hashing overlap).
+  let pageEntries = pageEntriesWanted;
   const fetchPage = (from: number) => {
     const limit = Math.min(pageEntries, total - from);
     const page = options.source.entries(from, limit);
@@ -269,35 +307,18 @@ export async function auditLedger(options: AuditOptions): Promise<AuditResult> {
   while (tree.size < total) {
     const from = tree.size;
     const current = ahead && ahead.from === from ? ahead : fetchPage(from);
-    const limit = current.limit;
-    ahead = from + limit < total ? fetchPage(from + limit) : undefined;
+    ahead = from + current.limit < total ? fetchPage(from + current.limit) : undefined;
     const page = (await current.page) as { entries?: unknown };
-    const items = Array.isArray(page?.entries) ? page.entries.slice(0, limit) : [];
+    const items = Array.isArray(page?.entries) ? page.entries.slice(0, current.limit) : [];
     if (items.length === 0) {
       return localise({ kind: "missing", index: from, message: `the server returned no entry at index ${from}, but the signed checkpoint covers ${total} entries` }, undefined);
     }
-    const leaves = new Uint8Array(items.length * 32);
     const valueBytesBefore = stats.valueBytes;
-    let count = 0;
-    for (const item of items) {
-      const index = from + count;
-      const { entry, failure } = checkItem(item, index, heads, hasher);
-      if (entry) leaves.set(hasher.hashLeaf(encodeEntry(entry)), count * 32);
-      if (failure) {
-        // The bad entry's own leaf goes in when it has one, so a leaf problem at it is found too.
-        tree.appendLeafHashes(leaves.subarray(0, (count + (entry ? 1 : 0)) * 32));
-        return localise(failure, entry);
-      }
-      const e = entry!;
-      heads.set(e.key, e.index);
-      if (e.op === "put") stats.puts++;
-      else stats.deletes++;
-      stats.valueBytes += e.valueBytes;
-      count++;
-    }
-    tree.appendLeafHashes(leaves);
-    const pageValueBytes = stats.valueBytes - valueBytesBefore;
-    pageEntries = pageValueBytes === 0 ? pageEntriesWanted : Math.min(pageEntriesWanted, Math.max(1, Math.floor((count * pageValueBytesTarget) / pageValueBytes)));
+    const checked = checkPage(items, from, heads, stats, hasher);
+    // A failing entry's own leaf goes in when it parsed, so a leaf problem at it is found too.
+    tree.appendLeafHashes(checked.leaves);
+    if (checked.failure) return localise(checked.failure, checked.failedEntry);
+    pageEntries = nextPageEntries(pageEntriesWanted, items.length, stats.valueBytes - valueBytesBefore, options.pageValueBytesTarget ?? auditPageValueBytesTarget);
     stats.entries = tree.size;
     stats.keys = heads.size;
     options.onProgress?.({ entries: tree.size, total, valueBytes: stats.valueBytes });
