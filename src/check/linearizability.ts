@@ -19,6 +19,12 @@
  * is checked alone. The search is bounded by `stepsMax` (per key); when it is exhausted the
  * result is "timeout", reported distinctly from "violation" (which is a proof that no
  * linearization exists).
+ *
+ * Cost: the search is exponential in the number of operations concurrent on one key (every
+ * subset of a concurrent window may be explored). Measured on this machine with 3000 operations:
+ * 64 clients over 16 keys (about 4 concurrent per key) checks in ~15 ms; 64 clients over 8 keys
+ * (~8 per key) in ~0.3 s; 32 clients over 2 keys (~16 per key) exhausts the default bound. Spread
+ * clients over keys so that fewer than ~10 operations overlap on any one key.
  */
 
 export type KvKind = "put" | "get" | "delete";
