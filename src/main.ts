@@ -70,7 +70,16 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logging, { node_id: config.node.id });
-  const running = await startServer(config, logger, { bootstrap: flags.bootstrap === true });
+  let running;
+  try {
+    running = await startServer(config, logger, { bootstrap: flags.bootstrap === true });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`scribe-node: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
   const shutdown = (signal: string) => {
     logger.info({ signal }, "signal received");
     running.stop().then(

@@ -1,5 +1,6 @@
 /**
- * @module logger. pino loggers from the [logging] config: JSON by default, pretty in a terminal.
+ * @module logger. pino loggers from the [logging] config: JSON by default, pretty in a terminal;
+ * and the audit logger of mutations and admin actions.
  */
 
 import pino, { type Logger } from "pino";
@@ -22,4 +23,13 @@ export function createLogger(logging: Config["logging"], base: Record<string, un
     return pino(options, pretty({ colorize: process.stdout.isTTY === true, destination: fd, sync: true }));
   }
   return pino(options, destination(logging.output));
+}
+
+/**
+ * The audit logger: a JSON log of its own at `logging.audit_log` (written synchronously, so an
+ * acknowledged mutation is on record), else the main log with `"audit": true` on every record.
+ */
+export function createAuditLogger(logging: Config["logging"], main: Logger, base: Record<string, unknown> = {}): Logger {
+  if (logging.audit_log === "") return main.child({ audit: true });
+  return pino({ level: "info", base: { ...base, audit: true }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: logging.audit_log, mkdir: true, sync: true }));
 }

@@ -5,17 +5,53 @@
  */
 
 import { entryFromJson } from "../client/json.ts";
-import { forwardedHeader, type Receipt } from "../http/index.ts";
+import { clusterAuthHeader, clusterAuthValue, forwardedHeader, type Receipt } from "../http/index.ts";
 import type { Entry, Operation } from "../ledger/index.ts";
 import { fromBase64, isScribeError, ScribeError, statusOfCode, toBase64, type ErrorCode } from "../lib/index.ts";
 
 export type { PeerAddresses as PeerAddress } from "../http/index.ts";
 import type { PeerAddresses as PeerAddress } from "../http/index.ts";
 
+/** How this process talks to its peers' HTTP APIs; set once at start by configurePeerClient. */
+export interface PeerClientOptions {
+  /** discovery.cluster_secret: every call carries an HMAC made with it (the internal principal). */
+  clusterSecret: string;
+  /** Peers serve HTTPS (security.tls_cert is set). */
+  https: boolean;
+  /** PEM CA(s) peers' HTTPS certificates are checked against. */
+  ca?: string;
+}
+
+let peerOptions: PeerClientOptions = { clusterSecret: "", https: false };
+
+/** Sets the scheme, trust and cluster credential of every later peer call in this process. */
+export function configurePeerClient(options: PeerClientOptions): void {
+  peerOptions = { ...options };
+}
+
+/** The URL of `path` (with query) on a peer's client address host:port. */
+export function peerUrl(client: string, path: string): string {
+  return `${peerOptions.https ? "https" : "http"}://${client}${path}`;
+}
+
+/**
+ * A fetch to a peer: adds the cluster HMAC header (`X-Scribe-Cluster-Auth`) when a secret is
+ * configured, so the call passes API-key auth as the internal principal, and the TLS trust.
+ */
+export function peerFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (peerOptions.clusterSecret !== "") {
+    const parsed = new URL(url);
+    headers.set(clusterAuthHeader, clusterAuthValue(peerOptions.clusterSecret, init.method ?? "GET", parsed.pathname + parsed.search));
+  }
+  const tls = peerOptions.https && peerOptions.ca !== undefined ? { tls: { ca: peerOptions.ca } } : {};
+  return fetch(url, { ...init, headers, ...tls } as RequestInit);
+}
+
 async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    response = await peerFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     // A refused connection delivered nothing: the peer (usually the leader) is down.
     if ((error as { code?: string }).code === "ECONNREFUSED") throw new ScribeError("no_leader", `${url} refused the connection`);
@@ -47,29 +83,29 @@ function opToJson(op: Operation): Record<string, unknown> {
 
 /** Sends a batch to the leader's POST /batch and returns its receipts. */
 export async function forwardBatch(leaderClient: string, ops: Operation[], timeoutMs: number, headers: Record<string, string> = {}): Promise<Receipt[]> {
-  const body = (await call(`http://${leaderClient}/batch`, { method: "POST", headers: { "content-type": "application/json", [forwardedHeader]: "1", ...headers }, body: JSON.stringify({ ops: ops.map(opToJson) }) }, timeoutMs)) as { receipts: Receipt[] };
+  const body = (await call(peerUrl(leaderClient, "/batch"), { method: "POST", headers: { "content-type": "application/json", [forwardedHeader]: "1", ...headers }, body: JSON.stringify({ ops: ops.map(opToJson) }) }, timeoutMs)) as { receipts: Receipt[] };
   return body.receipts;
 }
 
 /** Asks the leader for a linearizable read index (its commit index, confirmed by a quorum). */
 export async function fetchReadIndex(leaderClient: string, timeoutMs: number): Promise<number> {
-  const body = (await call(`http://${leaderClient}/cluster/read-index`, { method: "GET", headers: { [forwardedHeader]: "1" } }, timeoutMs)) as { read_index: number };
+  const body = (await call(peerUrl(leaderClient, "/cluster/read-index"), { method: "GET", headers: { [forwardedHeader]: "1" } }, timeoutMs)) as { read_index: number };
   return body.read_index;
 }
 
 /** Asks a member to add this node; returns the answer (with the cluster's address book). */
 export async function requestJoin(seedClient: string, request: { node_id: number; address: string; client: string }, timeoutMs: number): Promise<{ addresses: Record<string, PeerAddress> }> {
-  return (await call(`http://${seedClient}/cluster/nodes/add`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs)) as { addresses: Record<string, PeerAddress> };
+  return (await call(peerUrl(seedClient, "/cluster/nodes/add"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs)) as { addresses: Record<string, PeerAddress> };
 }
 
 /** The leader's ledger size at an applied Raft index (for catch-up by ledger range). */
 export async function fetchLedgerSizeAt(client: string, raftIndex: number, timeoutMs: number): Promise<number> {
-  const body = (await call(`http://${client}/cluster/ledger-size?raft_index=${raftIndex}`, { method: "GET" }, timeoutMs)) as { ledger_size: number };
+  const body = (await call(peerUrl(client, `/cluster/ledger-size?raft_index=${raftIndex}`), { method: "GET" }, timeoutMs)) as { ledger_size: number };
   return body.ledger_size;
 }
 
 export async function fetchAddressBook(client: string, timeoutMs: number): Promise<Record<string, PeerAddress>> {
-  const body = (await call(`http://${client}/cluster/nodes`, { method: "GET" }, timeoutMs)) as { nodes: { id: number; address: string; client: string }[] };
+  const body = (await call(peerUrl(client, "/cluster/nodes"), { method: "GET" }, timeoutMs)) as { nodes: { id: number; address: string; client: string }[] };
   return Object.fromEntries(body.nodes.map((n) => [String(n.id), { raft: n.address, client: n.client }]));
 }
 
@@ -82,7 +118,7 @@ export interface FetchedEntry {
 
 /** A page of entries with their values from GET /entries?values=true. */
 export async function fetchEntries(client: string, from: number, limit: number, timeoutMs: number): Promise<FetchedEntry[]> {
-  const body = (await call(`http://${client}/entries?from=${from}&limit=${limit}&values=true`, { method: "GET" }, timeoutMs)) as { entries: Record<string, unknown>[] };
+  const body = (await call(peerUrl(client, `/entries?from=${from}&limit=${limit}&values=true`), { method: "GET" }, timeoutMs)) as { entries: Record<string, unknown>[] };
   return body.entries.map((json, i) => {
     const entry = entryFromJson(json, `entries[${i}]`);
     const value = typeof json.value_base64 === "string" ? fromBase64(json.value_base64) : undefined;

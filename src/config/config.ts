@@ -69,6 +69,8 @@ export interface Config {
     api_keys: ApiKey[];
     tls_cert: string;
     tls_key: string;
+    tls_ca: string;
+    raft_tls: boolean;
     allow_insecure_public: boolean;
     rate_limit_per_sec: number;
     rate_limit_burst: number;
@@ -334,6 +336,9 @@ function validateCrossFields(config: Config): void {
   const s = config.security;
   if ((s.tls_cert === "") !== (s.tls_key === "")) {
     throw new ConfigError(`"security.tls_cert" and "security.tls_key" must be given together`);
+  }
+  if (s.raft_tls && s.tls_cert === "") {
+    throw new ConfigError(`"security.raft_tls" needs "security.tls_cert" and "security.tls_key"`);
   }
   if (config.storage.max_batch_bytes < config.storage.max_value_size) {
     // A batch must be able to carry at least one maximal value.

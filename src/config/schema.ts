@@ -93,6 +93,8 @@ export const schema = {
     api_keys: { type: { kind: "api-keys" }, default: [], doc: "API keys [{ name, key_sha256 = hex SHA-256 of the key, role = read|write|admin }]; empty disables auth." },
     tls_cert: { type: str(true), default: "", doc: "PEM certificate file for HTTPS; empty serves plain HTTP." },
     tls_key: { type: str(true), default: "", doc: "PEM private key file for HTTPS." },
+    tls_ca: { type: str(true), default: "", doc: "PEM CA bundle that peers' certificates are checked against (HTTPS between nodes, Raft TLS); empty: the node's own tls_cert (one self-signed cluster certificate)." },
+    raft_tls: { type: bool, default: false, doc: "Encrypt the Raft transport with TLS using tls_cert/tls_key (needs both); peers are verified against tls_ca." },
     allow_insecure_public: { type: bool, default: false, doc: "Allow listening beyond loopback without API keys." },
     rate_limit_per_sec: { type: int(0), default: 0, doc: "Requests per second per client (0 disables rate limiting)." },
     rate_limit_burst: { type: int(1), default: 100, doc: "Token-bucket burst per client." },

@@ -1,0 +1,217 @@
+/**
+ * @module security. Who is calling and may they: API keys with roles (read < write < admin),
+ * the internal principal of node-to-node calls (an HMAC made with discovery.cluster_secret),
+ * per-client token-bucket rate limits, and the audit record of mutations and admin actions.
+ *
+ * The app calls `Guard.admit` first for every request (Elysia onRequest); it answers 401, 403 or
+ * 429 itself, or lets the request through and remembers its principal for the audit log.
+ */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { ScribeError } from "../lib/index.ts";
+
+export type Role = "read" | "write" | "admin";
+
+export interface ApiKeySpec {
+  name: string;
+  /** Lowercase hex SHA-256 of the key; the key itself is never stored. */
+  key_sha256: string;
+  role: Role;
+}
+
+export interface Principal {
+  /** The API key's name, "cluster" for another node, "anonymous" when auth is off. */
+  name: string;
+  role: Role | "internal";
+}
+
+/** One audit record: a mutation or an admin action and how it ended. */
+export interface AuditRecord {
+  action: "put" | "delete" | "batch" | "node_add" | "node_remove";
+  principal: string;
+  role: string;
+  client: string;
+  key?: string;
+  keys?: string[];
+  index?: number;
+  first_index?: number;
+  last_index?: number;
+  node_id?: number;
+  result: "ok" | "error";
+  status: number;
+  code?: string;
+}
+
+export interface SecurityOptions {
+  /** Empty: authentication is off (everyone is the anonymous admin). */
+  apiKeys: readonly ApiKeySpec[];
+  /** discovery.cluster_secret; empty: no internal principal. */
+  clusterSecret: string;
+  /** Tokens per second per client; 0 turns rate limiting off. */
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  /** Receives every audit record. */
+  audit?: (record: AuditRecord) => void;
+  /** Clock in ms, for tests. */
+  nowMs?: () => number;
+}
+
+/** The header carrying an internal call's HMAC: `v1:<unix ms>:<hex HMAC-SHA256>`. */
+export const clusterAuthHeader = "x-scribe-cluster-auth";
+/** How far a node's clock may be off for its HMAC to be accepted. */
+const clusterAuthSkewMsMax = 5 * 60 * 1000;
+/**
+ * Clients tracked by the rate limiter at once. Past this, full (idle) buckets are dropped first;
+ * a flood of distinct clients then starts each one with a full bucket, which bounds memory.
+ */
+const rateBucketsMax = 100_000;
+
+const roleRank: Record<Role | "internal", number> = { read: 1, write: 2, admin: 3, internal: 4 };
+
+/** The string an internal call signs: version, time, method and path with query. */
+function clusterAuthMessage(timeMs: number, method: string, pathAndQuery: string): string {
+  return `v1\n${timeMs}\n${method.toUpperCase()}\n${pathAndQuery}`;
+}
+
+/** The header value authenticating a node-to-node request. */
+export function clusterAuthValue(secret: string, method: string, pathAndQuery: string, timeMs = Date.now()): string {
+  const mac = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery)).digest("hex");
+  return `v1:${timeMs}:${mac}`;
+}
+
+/** True when `value` is a fresh HMAC of this request made with `secret` (compared in constant time). */
+export function verifyClusterAuth(secret: string, value: string, method: string, pathAndQuery: string, nowMs: number): boolean {
+  const match = /^v1:(\d{1,16}):([0-9a-f]{64})$/.exec(value);
+  if (!match || secret === "") return false;
+  const timeMs = Number(match[1]);
+  if (Math.abs(nowMs - timeMs) > clusterAuthSkewMsMax) return false;
+  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery)).digest();
+  return timingSafeEqual(want, Buffer.from(match[2]!, "hex"));
+}
+
+/** The role a request needs; undefined for routes open to everyone (health probes). */
+export function requiredRole(method: string, path: string): Role | undefined {
+  if (path === "/health") return undefined;
+  if (path === "/cluster/nodes/add" || path === "/cluster/nodes/remove") return "admin";
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return "read";
+  return "write";
+}
+
+/** The presented API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(headers: Headers): string | undefined {
+  const authorization = headers.get("authorization");
+  if (authorization !== null) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  return headers.get("x-api-key") ?? undefined;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+/** Token buckets per client id: `perSec` tokens a second up to `burst`. */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  constructor(
+    private readonly perSec: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Takes one token; returns 0 when allowed, else the seconds until a token is due. */
+  take(client: string, nowMs: number): number {
+    let bucket = this.buckets.get(client);
+    if (!bucket) {
+      if (this.buckets.size >= rateBucketsMax) this.evict(nowMs);
+      bucket = { tokens: this.burst, updatedMs: nowMs };
+      this.buckets.set(client, bucket);
+    }
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((nowMs - bucket.updatedMs) / 1000) * this.perSec);
+    bucket.updatedMs = nowMs;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSec));
+  }
+
+  private evict(nowMs: number): void {
+    for (const [client, bucket] of this.buckets) {
+      if (bucket.tokens + ((nowMs - bucket.updatedMs) / 1000) * this.perSec >= this.burst) this.buckets.delete(client);
+    }
+    // Everyone is busy: drop the oldest half (Map iterates in insertion order).
+    if (this.buckets.size >= rateBucketsMax) {
+      let drop = this.buckets.size / 2;
+      for (const client of this.buckets.keys()) {
+        if (drop-- <= 0) break;
+        this.buckets.delete(client);
+      }
+    }
+  }
+}
+
+export type Admission = { ok: true; principal: Principal } | { ok: false; error: ScribeError; headers: Record<string, string> };
+
+/** Authentication, authorization and rate limiting for one app. */
+export class Guard {
+  private readonly keysByHash: Map<string, ApiKeySpec>;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly nowMs: () => number;
+  private readonly principals = new WeakMap<Request, { principal: Principal; client: string }>();
+
+  constructor(private readonly options: SecurityOptions) {
+    this.keysByHash = new Map(options.apiKeys.map((k) => [k.key_sha256.toLowerCase(), k]));
+    this.limiter = options.rateLimitPerSec > 0 ? new RateLimiter(options.rateLimitPerSec, options.rateLimitBurst) : undefined;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  get authEnabled(): boolean {
+    return this.keysByHash.size > 0;
+  }
+
+  /** Decides whether `request` (from `client`, an IP address) may proceed. */
+  admit(request: Request, client: string): Admission {
+    const url = new URL(request.url);
+    const principal = this.authenticate(request, url);
+    if (this.limiter && principal?.role !== "internal") {
+      const id = principal && principal.name !== "anonymous" ? `key:${principal.name}` : `ip:${client}`;
+      const waitSecs = this.limiter.take(id, this.nowMs());
+      if (waitSecs > 0) {
+        return { ok: false, error: new ScribeError("rate_limited", `too many requests from ${id}; retry in ${waitSecs} s`), headers: { "retry-after": String(waitSecs) } };
+      }
+    }
+    const needed = requiredRole(request.method, url.pathname);
+    const resolved = principal ?? { name: "anonymous", role: "read" as const };
+    this.principals.set(request, { principal: resolved, client });
+    if (needed === undefined) return { ok: true, principal: resolved };
+    if (!principal) {
+      return { ok: false, error: new ScribeError("unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"), headers: { "www-authenticate": 'Bearer realm="scribe"' } };
+    }
+    if (roleRank[principal.role] < roleRank[needed]) {
+      return { ok: false, error: new ScribeError("forbidden", `key "${principal.name}" has role ${principal.role}; ${request.method} ${url.pathname} needs ${needed}`), headers: {} };
+    }
+    return { ok: true, principal };
+  }
+
+  /** The caller, or undefined when auth is on and no valid credential was given. */
+  private authenticate(request: Request, url: URL): Principal | undefined {
+    const internal = request.headers.get(clusterAuthHeader);
+    if (internal !== null && verifyClusterAuth(this.options.clusterSecret, internal, request.method, url.pathname + url.search, this.nowMs())) {
+      return { name: "cluster", role: "internal" };
+    }
+    if (!this.authEnabled) return { name: "anonymous", role: "admin" };
+    const key = presentedKey(request.headers);
+    if (key === undefined) return undefined;
+    const spec = this.keysByHash.get(new Bun.CryptoHasher("sha256").update(key).digest("hex"));
+    return spec ? { name: spec.name, role: spec.role } : undefined;
+  }
+
+  /** Writes an audit record for a finished mutation or admin action of `request`. */
+  audit(request: Request, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
+    if (!this.options.audit) return;
+    const who = this.principals.get(request);
+    this.options.audit({ principal: who?.principal.name ?? "anonymous", role: who?.principal.role ?? "unknown", client: who?.client ?? "unknown", ...record });
+  }
+}

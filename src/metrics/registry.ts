@@ -1,0 +1,174 @@
+/**
+ * @module registry. The Prometheus registry of one node (prom-client), served at
+ * GET /metrics/prometheus. Request counters and latency histograms are fed by the HTTP layer's
+ * RequestMetrics observers; everything else (storage, caches, Raft, replication lag, tree size,
+ * the cold tier) is read from the node's status() and metrics() at scrape time by collect
+ * callbacks, so the exposition is never staler than the scrape.
+ *
+ * Names keep the original Scribe Ledger's: scribe_ledger_{get,put,delete}_requests_total and
+ * scribe_ledger_{get,put,delete}_latency_seconds (plus batch).
+ */
+
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type RequestOp = "get" | "put" | "delete" | "batch";
+
+/** What the registry reads; the node (LedgerService) and its RequestMetrics fit it. */
+export interface MetricsSource {
+  status(): {
+    node_id: number;
+    role: string;
+    term: number;
+    leader_id: number | null;
+    commit_index: number;
+    applied_index: number;
+    ledger_size: number;
+    healthy: boolean;
+    membership: { id: number; lag?: number; connected?: boolean }[];
+  };
+  metrics(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+export interface RequestObservable {
+  readonly observers: ((op: RequestOp, seconds: number, ok: boolean) => void)[];
+}
+
+export interface PrometheusRegistry {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** The text exposition, after reading the node's state once. */
+  metrics(): Promise<string>;
+}
+
+const requestOps: readonly RequestOp[] = ["get", "put", "delete", "batch"];
+const raftRoles = ["leader", "follower", "candidate", "pre-candidate", "learner", "single"] as const;
+/** Latency buckets, seconds: group commit makes writes wait ~1 fsync; reads are sub-millisecond. */
+const latencyBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Snapshot {
+  status: ReturnType<MetricsSource["status"]>;
+  metrics: Record<string, unknown>;
+}
+
+/** The number at the first of `paths` (dotted) that holds one in `root`; undefined if none. */
+export function pickNumber(root: unknown, paths: readonly string[]): number | undefined {
+  for (const path of paths) {
+    let value: unknown = root;
+    for (const part of path.split(".")) {
+      value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    }
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+  }
+  return undefined;
+}
+
+/** Builds the registry for one node. */
+export function createPrometheusRegistry(source: MetricsSource, requests: RequestObservable): PrometheusRegistry {
+  const registry = new Registry();
+  let snapshot: Snapshot | undefined;
+  const read = async (): Promise<Snapshot> => ({ status: source.status(), metrics: await source.metrics() });
+
+  registerRequestMetrics(registry, requests);
+
+  /** A gauge (or counter mirrored from the node's own counters) set from the snapshot at collect time. */
+  const fromSnapshot = (kind: "gauge" | "counter", name: string, help: string, labelNames: string[], fill: (set: (value: number, labels?: Record<string, string>) => void, s: Snapshot) => void) => {
+    if (kind === "gauge") {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          if (snapshot) fill((value, labels) => (labels ? this.set(labels, value) : this.set(value)), snapshot);
+        },
+      });
+    } else {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          if (snapshot) fill((value, labels) => (labels ? this.inc(labels, Math.max(0, value)) : this.inc(Math.max(0, value))), snapshot);
+        },
+      });
+    }
+  };
+
+  // Node and Raft.
+  fromSnapshot("gauge", "scribe_ledger_node_id", "This node's id.", [], (set, s) => set(s.status.node_id));
+  fromSnapshot("gauge", "scribe_ledger_healthy", "1 when the node can serve writes (it knows a leader and is not shutting down).", [], (set, s) => set(s.status.healthy ? 1 : 0));
+  fromSnapshot("gauge", "scribe_ledger_raft_term", "Current Raft term.", [], (set, s) => set(s.status.term));
+  fromSnapshot("gauge", "scribe_ledger_raft_commit_index", "Highest Raft log index known committed.", [], (set, s) => set(s.status.commit_index));
+  fromSnapshot("gauge", "scribe_ledger_raft_applied_index", "Highest Raft log index applied to the ledger.", [], (set, s) => set(s.status.applied_index));
+  fromSnapshot("gauge", "scribe_ledger_raft_leader_id", "Id of the leader this node knows (0 when none).", [], (set, s) => set(s.status.leader_id ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_raft_is_leader", "1 when this node is the leader.", [], (set, s) => set(s.status.leader_id === s.status.node_id ? 1 : 0));
+  fromSnapshot("gauge", "scribe_ledger_raft_role", "1 for this node's current Raft role.", ["role"], (set, s) => {
+    for (const role of raftRoles) set(s.status.role === role ? 1 : 0, { role });
+  });
+  fromSnapshot("gauge", "scribe_ledger_raft_members", "Members of the Raft group (voters and learners).", [], (set, s) => set(s.status.membership.length));
+  fromSnapshot("gauge", "scribe_ledger_replication_lag_entries", "Raft log entries a peer is behind the leader's last index (reported by the leader only).", ["peer"], (set, s) => {
+    for (const member of s.status.membership) if (member.lag !== undefined) set(member.lag, { peer: String(member.id) });
+  });
+  fromSnapshot("gauge", "scribe_ledger_peer_connected", "1 when the Raft transport to a peer is connected.", ["peer"], (set, s) => {
+    for (const member of s.status.membership) if (member.connected !== undefined) set(member.connected ? 1 : 0, { peer: String(member.id) });
+  });
+
+  // Ledger and storage.
+  fromSnapshot("gauge", "scribe_ledger_ledger_size", "Entries in the ledger (the next index).", [], (set, s) => set(s.status.ledger_size));
+  fromSnapshot("gauge", "scribe_ledger_tree_size", "Leaves in the Merkle tree.", [], (set, s) => set(pickNumber(s.metrics, ["tree_size"]) ?? s.status.ledger_size));
+  fromSnapshot("gauge", "scribe_ledger_storage_keys", "Live keys (latest entry is a put).", [], (set, s) => set(pickNumber(s.metrics, ["storage.liveKeys", "storage.live_keys"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_storage_entries", "Entries stored in the hot tier.", [], (set, s) => set(pickNumber(s.metrics, ["storage.entries"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_storage_bytes", "Value bytes by tier: hot (SQLite) and cold (objects in S3).", ["tier"], (set, s) => {
+    set(pickNumber(s.metrics, ["storage.valueBytes", "storage.value_bytes"]) ?? 0, { tier: "hot" });
+    set(pickNumber(s.metrics, ["cold.object_bytes", "cold.archiver.object_bytes", "cold.bytes", "cold.uploader.bytes"]) ?? 0, { tier: "cold" });
+  });
+
+  // Caches.
+  fromSnapshot("counter", "scribe_ledger_cache_hits_total", "Cache hits by cache (heads: key to latest entry; values: index to value).", ["cache"], (set, s) => {
+    for (const cache of ["heads", "values"]) set(pickNumber(s.metrics, [`cache.${cache}.hits`]) ?? 0, { cache });
+  });
+  fromSnapshot("counter", "scribe_ledger_cache_misses_total", "Cache misses by cache.", ["cache"], (set, s) => {
+    for (const cache of ["heads", "values"]) set(pickNumber(s.metrics, [`cache.${cache}.misses`]) ?? 0, { cache });
+  });
+  fromSnapshot("gauge", "scribe_ledger_cache_entries", "Items held by each cache.", ["cache"], (set, s) => {
+    for (const cache of ["heads", "values"]) set(pickNumber(s.metrics, [`cache.${cache}.size`]) ?? 0, { cache });
+  });
+  fromSnapshot("gauge", "scribe_ledger_cache_bytes", "Bytes held by the value cache.", [], (set, s) => set(pickNumber(s.metrics, ["cache.values.bytes"]) ?? 0));
+
+  // Cold tier (S3); zero when the node has none.
+  fromSnapshot("counter", "scribe_ledger_s3_uploads_total", "Objects uploaded to S3 and verified.", [], (set, s) => set(pickNumber(s.metrics, ["cold.uploads", "cold.uploader.uploads", "cold.s3.uploads"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_s3_upload_bytes_total", "Object bytes uploaded to S3 and verified.", [], (set, s) => set(pickNumber(s.metrics, ["cold.upload_bytes", "cold.uploader.bytes", "cold.s3.bytes", "cold.bytes"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_s3_errors_total", "Failed S3 operations (after retries) and failed archival runs.", [], (set, s) => set(pickNumber(s.metrics, ["cold.errors", "cold.uploader.errors", "cold.s3.errors", "cold.archiver.errors"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_segments_archived_total", "Segments sealed and archived to S3.", [], (set, s) => set(pickNumber(s.metrics, ["cold.segments_archived", "cold.archiver.segments_archived"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set, s) => set(pickNumber(s.metrics, ["cold.backlog_entries", "cold.archival_backlog", "cold.backlog", "cold.archiver.backlog_entries"]) ?? 0));
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async metrics() {
+      snapshot = await read();
+      return registry.metrics();
+    },
+  };
+}
+
+/** Per-operation request and error counters and latency histograms, fed by request observers. */
+function registerRequestMetrics(registry: Registry, requests: RequestObservable): void {
+  const counters = new Map<RequestOp, { requests: Counter; errors: Counter; latency: Histogram }>();
+  for (const op of requestOps) {
+    counters.set(op, {
+      requests: new Counter({ name: `scribe_ledger_${op}_requests_total`, help: `${op.toUpperCase()} requests answered.`, registers: [registry] }),
+      errors: new Counter({ name: `scribe_ledger_${op}_errors_total`, help: `${op.toUpperCase()} requests that failed (5xx or an internal error).`, registers: [registry] }),
+      latency: new Histogram({ name: `scribe_ledger_${op}_latency_seconds`, help: `${op.toUpperCase()} request latency in seconds.`, buckets: latencyBucketsSeconds, registers: [registry] }),
+    });
+  }
+  requests.observers.push((op, seconds, ok) => {
+    const c = counters.get(op)!;
+    c.requests.inc();
+    if (!ok) c.errors.inc();
+    c.latency.observe(seconds);
+  });
+}
