@@ -3,7 +3,7 @@
  *
  *   const ledger = await ScribeLedger.open("./data");
  *   const receipt = await ledger.put("hello", "Hello, Hyra!");
- *   const value = ledger.get("hello")?.text();
+ *   const value = (await ledger.get("hello"))?.text();
  *   await ledger.close();
  */
 
@@ -99,12 +99,15 @@ export class ScribeLedger {
     return this.node.propose(ops.map((op) => this.toOperation(op)));
   }
 
-  /** The latest (or a past) value of `key`; undefined when absent or deleted. */
-  get(key: string, options: GetOptions = {}): LedgerValue | undefined {
+  /** The latest (or a past) value of `key`; undefined when absent or deleted. Async: a value that left the hot tier is read from S3. */
+  async get(key: string, options: GetOptions = {}): Promise<LedgerValue | undefined> {
     validateKey(key);
     try {
-      const result =
-        options.version !== undefined ? this.node.getVersion(key, options.version) : options.at !== undefined ? this.node.getAt(key, options.at) : this.node.get(key);
+      const result = await (options.version !== undefined
+        ? this.node.getVersion(key, options.version)
+        : options.at !== undefined
+          ? this.node.getAt(key, options.at)
+          : this.node.get(key));
       return new LedgerValue(result.value, result.entry);
     } catch (error) {
       if (isScribeError(error) && (error.code === "not_found" || error.code === "deleted" || error.code === "version_not_found")) return undefined;

@@ -13,10 +13,10 @@ test("the embedded library: open, put, get, delete, batch, history, close, reope
       { op: "put", key: "user:alice", value: "Alice Jones" },
       { op: "delete", key: "bin" },
     ]);
-    expect(ledger.get("user:alice")?.text()).toBe("Alice Jones");
-    expect(ledger.get("user:alice", { version: 1 })?.text()).toBe("Alice Smith");
-    expect(ledger.get("bin")).toBeUndefined();
-    expect(ledger.get("bin", { at: 1 })?.bytes).toEqual(new Uint8Array([0, 1, 255]));
+    expect((await ledger.get("user:alice"))?.text()).toBe("Alice Jones");
+    expect((await ledger.get("user:alice", { version: 1 }))?.text()).toBe("Alice Smith");
+    expect(await ledger.get("bin")).toBeUndefined();
+    expect((await ledger.get("bin", { at: 1 }))?.bytes).toEqual(new Uint8Array([0, 1, 255]));
     expect(ledger.history("user:alice").map((e) => e.version)).toEqual([1, 2]);
     await expect(ledger.put("user:alice", "x", { ifMatch: 1 })).rejects.toThrow(ScribeError);
     await expect(ledger.put("", "x")).rejects.toThrow(/empty/);
@@ -24,7 +24,7 @@ test("the embedded library: open, put, get, delete, batch, history, close, reope
 
     ledger = await ScribeLedger.open(dir.path);
     expect(ledger.size).toBe(4);
-    expect(ledger.get("user:alice")?.text()).toBe("Alice Jones");
+    expect((await ledger.get("user:alice"))?.text()).toBe("Alice Jones");
     await ledger.close();
   } finally {
     dir.remove();

@@ -93,6 +93,31 @@ export class Checkpointer {
     return next;
   }
 
+  /**
+   * A signed checkpoint of the tree at an earlier `size` (the cold tier publishes one covering
+   * exactly what the bucket holds). The tree at `size` is a prefix of the current tree, which
+   * was checked against the last signed checkpoint, so this cannot contradict it; it is checked
+   * again with a consistency proof when `size` is below the last signed size. It does not become
+   * the latest checkpoint.
+   */
+  signAt(size: number): Promise<SignedCheckpoint> {
+    const next = this.chain.then(async () => {
+      if (this.refusal) throw new ScribeError("verification_failed", `refusing to sign a checkpoint: ${this.refusal}`);
+      const tree = this.tree();
+      if (!(Number.isSafeInteger(size) && size >= 0 && size <= tree.size)) throw new ScribeError("invalid_range", `cannot sign a checkpoint of size ${size}: the tree has ${tree.size} leaves`);
+      if (this.last && this.last.checkpoint.size === size) return this.last;
+      const checkpoint: Checkpoint = { origin: this.origin, size, rootHash: tree.rootAt(size) };
+      const last = this.last?.checkpoint;
+      if (last && size < last.size) {
+        const decision = decideSigning(checkpoint, last, tree.consistencyProof(size, last.size), tree.hasher);
+        if (!decision.allowed) throw new ScribeError("verification_failed", `refusing to sign a checkpoint of size ${size}: ${decision.reason}`);
+      }
+      return { note: await signCheckpoint(checkpoint, this.signer), checkpoint };
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
   private async signCurrent(): Promise<SignedCheckpoint> {
     if (this.refusal) throw new ScribeError("verification_failed", `refusing to sign a checkpoint: ${this.refusal}`);
     const tree = this.tree();

@@ -25,6 +25,7 @@ import type { MerkleTree } from "../merkle/index.ts";
 import { decodeMessage, encodeConfigChange, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Membership, type Ready } from "../raft/index.ts";
 import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
 import { createTransport, type Transport } from "../transport/index.ts";
+import { startColdTier, type ColdTier } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
 import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, isRetryable, requestJoin, type PeerAddress } from "./peer-client.ts";
@@ -108,6 +109,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   private readSeq = 0;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private promoting = new Set<number>();
+  /** The S3 cold tier (archival on the leader, eviction, read-through); undefined without a bucket. */
+  cold: ColdTier | undefined;
   readonly counters = { readies: 0, proposals: 0, forwardedWrites: 0, readIndexes: 0, catchups: 0, compactions: 0 };
 
   private constructor(options: ClusterNodeOptions, ledger: LedgerState, raftLog: SqliteRaftStorage, addresses: Record<string, PeerAddress>) {
@@ -167,6 +170,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       addresses[String(config.node.id)] = { raft: self.address, client: self.client! };
       const node = new ClusterNode(options, ledger, raftLog, addresses);
       await node.start(joining && fresh.isEmpty());
+      node.cold = startColdTier({ config, ledger, logger, isLeader: () => node.isLeader() });
       return node;
     } catch (error) {
       ledger.close();
@@ -652,13 +656,13 @@ export class ClusterNode implements LedgerService, ClusterService {
   get nodeId(): number {
     return this.id;
   }
-  get(key: string): ReadResult {
+  get(key: string): Promise<ReadResult> {
     return this.ledger.get(key);
   }
-  getVersion(key: string, version: number): ReadResult {
+  getVersion(key: string, version: number): Promise<ReadResult> {
     return this.ledger.getVersion(key, version);
   }
-  getAt(key: string, index: number): ReadResult {
+  getAt(key: string, index: number): Promise<ReadResult> {
     return this.ledger.getAt(key, index);
   }
   history(key: string, fromVersion: number, limit: number): StoredEntry[] {
@@ -670,7 +674,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   entryOf(key: string, version?: number): StoredEntry {
     return this.ledger.entryOf(key, version);
   }
-  valueAt(entry: StoredEntry): Uint8Array {
+  valueAt(entry: StoredEntry): Promise<Uint8Array> {
     return this.ledger.valueAt(entry);
   }
   get tree(): MerkleTree {
@@ -725,6 +729,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       ...this.ledger.metrics(),
       raft: { ...this.counters, first_index: this.raftLog.firstIndex(), last_index: this.raftLog.lastIndex(), queued_ops: this.queuedOps },
       transport: this.transport?.stats(),
+      cold: this.cold?.metrics() ?? { enabled: false },
     };
   }
 
@@ -810,6 +815,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     for (const { proposal } of this.inflight.values()) this.settle(proposal, error);
     this.inflight.clear();
     while (this.busy) await Bun.sleep(5);
+    await this.cold?.stop();
     await this.transport?.close();
     this.ledger.close();
   }

@@ -26,8 +26,11 @@ export function checkpointOrigin(config: Config): string {
   return config.security.checkpoint_origin || `scribe-ledger/${config.node.address}:${config.network.client_port}`;
 }
 
-/** Where a value comes from when it is not in the hot tier (the cold tier installs one). */
-export type ValueFallback = (entry: StoredEntry) => Uint8Array | undefined;
+/**
+ * Where a value comes from when it is not in the hot tier: the cold tier installs one that reads
+ * the entry's segment from S3 and returns the value verified against `entry.valueHash`.
+ */
+export type ValueFallback = (entry: StoredEntry) => Promise<Uint8Array | undefined>;
 
 export class LedgerState {
   readonly hasher: Hasher;
@@ -162,28 +165,32 @@ export class LedgerState {
     return head;
   }
 
-  /** The value stored at an entry's index: cache, then hot tier, then the fallback (cold tier). */
-  valueAt(entry: StoredEntry): Uint8Array {
+  /**
+   * The value stored at an entry's index: cache, then hot tier, then the fallback (the cold tier,
+   * which verifies it against the entry's value hash). Asynchronous only when the value has left
+   * the hot tier; a fetched value is cached like any other.
+   */
+  async valueAt(entry: StoredEntry): Promise<Uint8Array> {
     if (entry.op === "delete") return new Uint8Array(0);
     const cached = this.values.get(entry.index);
     if (cached) return cached;
-    const value = this.store.value(entry.index) ?? this.valueFallback?.(entry);
+    const value = this.store.value(entry.index) ?? (await this.valueFallback?.(entry));
     if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier and could not be fetched`);
     this.values.set(entry.index, value);
     return value;
   }
 
   /** The latest version of `key`. Throws not_found / deleted. */
-  get(key: string): ReadResult {
+  async get(key: string): Promise<ReadResult> {
     const head = this.head(key);
     if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
     if (head.op === "delete") throw deletedError(key, head.index, head.version);
     const entry = this.store.entry(head.index)!;
-    return { entry, value: this.valueAt(entry) };
+    return { entry, value: await this.valueAt(entry) };
   }
 
   /** Version `version` (1-based) of `key`. */
-  getVersion(key: string, version: number): ReadResult {
+  async getVersion(key: string, version: number): Promise<ReadResult> {
     const entry = this.store.byVersion(key, version);
     if (!entry) {
       const head = this.head(key);
@@ -194,7 +201,7 @@ export class LedgerState {
   }
 
   /** `key` as it was when the ledger's last index was `index`. */
-  getAt(key: string, index: number): ReadResult {
+  async getAt(key: string, index: number): Promise<ReadResult> {
     const size = this.store.nextIndex;
     if (index >= size) throw new ScribeError("invalid_index", `at=${index} is beyond the ledger (its last index is ${size - 1})`);
     const entry = this.store.at(key, index);
@@ -202,9 +209,9 @@ export class LedgerState {
     return this.readable(entry);
   }
 
-  private readable(entry: StoredEntry): ReadResult {
+  private async readable(entry: StoredEntry): Promise<ReadResult> {
     if (entry.op === "delete") throw deletedError(entry.key, entry.index, entry.version);
-    return { entry, value: this.valueAt(entry) };
+    return { entry, value: await this.valueAt(entry) };
   }
 
   /** The entry `key` had at `version` (the latest when undefined), tombstones included. */

@@ -134,10 +134,10 @@ export function createApp(options: AppOptions) {
     if (query.version !== undefined) {
       const version = parseNonNegative(query.version, "version", "invalid_version");
       if (version < 1) throw new ScribeError("invalid_version", `version must be 1 or more, got ${query.version}`);
-      return valueResponse(service.getVersion(key, version));
+      return valueResponse(await service.getVersion(key, version));
     }
-    if (query.at !== undefined) return valueResponse(service.getAt(key, parseNonNegative(query.at, "at", "invalid_index")));
-    return valueResponse(service.get(key));
+    if (query.at !== undefined) return valueResponse(await service.getAt(key, parseNonNegative(query.at, "at", "invalid_index")));
+    return valueResponse(await service.get(key));
   };
 
   const keyRoute = (prefix: string) => (ctx: { request: Request; query: Record<string, string | undefined> }) => {
@@ -204,24 +204,26 @@ export function createApp(options: AppOptions) {
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
     .get("/proof/inclusion", async ({ query }) => json(await inclusionProof(service, query)))
     .get("/proof/consistency", async ({ query }) => json(await consistencyProof(service, query)))
-    .get("/entries", ({ query }) => {
+    .get("/entries", async ({ query }) => {
       const from = query.from === undefined ? 0 : parseNonNegative(query.from, "from", "invalid_range");
       const limit = query.limit === undefined ? 100 : parseNonNegative(query.limit, "limit", "invalid_range");
       if (limit < 1 || limit > entriesLimitMax) throw new ScribeError("invalid_range", `limit must be 1..${entriesLimitMax}, got ${limit}`);
       const size = service.size;
       if (from > size) throw new ScribeError("invalid_range", `from=${from} is beyond the ledger size ${size}`);
       const withValues = query.values === "true";
-      const entries = service.entries(from, limit).map((entry) => {
-        const body = entryJson(entry, service.tree.leafHash(entry.index));
-        if (!withValues) return body;
-        let value: string | null = null;
-        try {
-          value = toBase64(service.valueAt(entry));
-        } catch {
-          // not readable here (e.g. evicted and S3 unreachable): auditors see null and report it
-        }
-        return { ...body, value_base64: value };
-      });
+      const entries = await Promise.all(
+        service.entries(from, limit).map(async (entry) => {
+          const body = entryJson(entry, service.tree.leafHash(entry.index));
+          if (!withValues) return body;
+          let value: string | null = null;
+          try {
+            value = toBase64(await service.valueAt(entry));
+          } catch {
+            // not readable here (e.g. evicted and S3 unreachable): auditors see null and report it
+          }
+          return { ...body, value_base64: value };
+        }),
+      );
       return json({ from, tree_size: size, entries });
     })
     .get("/history/*", ({ request, query }) => {

@@ -43,7 +43,7 @@ export async function verifyKey(service: LedgerService, url: string, query: Quer
   if (entry.op === "put") {
     let value: Uint8Array | undefined;
     try {
-      value = service.valueAt(entry);
+      value = await service.valueAt(entry);
     } catch (error) {
       problems.push(`the value of entry ${entry.index} cannot be read: ${(error as Error).message}`);
     }

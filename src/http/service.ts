@@ -65,15 +65,16 @@ export interface LedgerService {
   propose(ops: Operation[], forwarded?: boolean): Promise<Receipt[]>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
-  get(key: string): ReadResult;
-  getVersion(key: string, version: number): ReadResult;
-  getAt(key: string, index: number): ReadResult;
+  /** Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. */
+  get(key: string): Promise<ReadResult>;
+  getVersion(key: string, version: number): Promise<ReadResult>;
+  getAt(key: string, index: number): Promise<ReadResult>;
   history(key: string, fromVersion: number, limit: number): StoredEntry[];
   entries(from: number, limit: number): StoredEntry[];
   /** The entry of `key` at `version` (latest when undefined), tombstones included. */
   entryOf(key: string, version?: number): StoredEntry;
-  /** The value of an entry (empty for a delete). */
-  valueAt(entry: StoredEntry): Uint8Array;
+  /** The value of an entry (empty for a delete), read through to the cold tier when evicted. */
+  valueAt(entry: StoredEntry): Promise<Uint8Array>;
   /** The Merkle tree over every entry: leaf hashes, roots and proofs. */
   readonly tree: MerkleTree;
   /** The latest signed checkpoint, covering the whole tree. */

@@ -188,6 +188,40 @@ export class HotStore {
     this.statements.setMeta.run(name, value);
   }
 
+  // ---- cold tier bookkeeping --------------------------------------------------------------
+
+  /**
+   * What the cold tier has done to this hot tier, as persisted in `meta`: entries below
+   * `archivedIndex` are in verified S3 segments; values below `evictedIndex` may be absent from
+   * `vals` (evictedIndex <= archivedIndex always).
+   */
+  coldProgress(): { archivedIndex: number; evictedIndex: number } {
+    return { archivedIndex: Number(this.meta("cold_archived_index") ?? 0), evictedIndex: Number(this.meta("cold_evicted_index") ?? 0) };
+  }
+
+  /** Records (durably, with the next commit) that entries below `nextIndex` are archived in S3. */
+  recordArchived(nextIndex: number): void {
+    const { archivedIndex } = this.coldProgress();
+    assert(Number.isSafeInteger(nextIndex) && nextIndex <= this.nextIndexValue, `recordArchived: ${nextIndex} is beyond the ledger (${this.nextIndexValue})`);
+    if (nextIndex > archivedIndex) this.setMeta("cold_archived_index", nextIndex);
+  }
+
+  /**
+   * Drops the `vals` rows of [from, toExclusive): the only physical removal in the hot tier, and
+   * only for a range recorded archived (asserted): entries and tree hashes stay. One transaction
+   * deletes the rows and records the new evicted index. Returns the number of rows removed.
+   */
+  evictValues(from: number, toExclusive: number): number {
+    const { archivedIndex, evictedIndex } = this.coldProgress();
+    assert(from === evictedIndex, `evictValues: from ${from} but the evicted index is ${evictedIndex}`);
+    assert(toExclusive > from && toExclusive <= archivedIndex, `evictValues: [${from}, ${toExclusive}) is not inside the archived range [0, ${archivedIndex})`);
+    return this.transaction(() => {
+      const removed = this.db.prepare("DELETE FROM vals WHERE idx >= ? AND idx < ?").run(from, toExclusive).changes;
+      this.setMeta("cold_evicted_index", toExclusive);
+      return removed;
+    });
+  }
+
   private syncFull = true;
 
   /**

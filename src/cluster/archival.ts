@@ -1,0 +1,342 @@
+/**
+ * @module archival. The node's cold tier: archival scheduling, eviction and read-through.
+ *
+ * When `storage.s3.bucket` is set, every node installs a read-through fallback on its ledger: a
+ * value whose `vals` row was evicted is fetched from its segment in S3 (ColdReader), verified
+ * against the entry's value hash, cached and served.
+ *
+ * When `storage.tiering.enable_auto_archival` is also true, a timer runs every
+ * `archival_check_interval_secs`. On the Raft leader only (one archiver per bucket prefix) it
+ *  1. runs `Archiver.runOnce` over this node's hot tier (HotArchiveSource below): segments of
+ *     `storage.segment_size` bytes, or smaller ones whose oldest entry is older than
+ *     `age_threshold_secs`, are sealed, gzipped, uploaded, read back and verified, and listed in
+ *     the manifest; each is recorded durably in `meta` (onSegmentArchived); the node's signed
+ *     checkpoint of the archived tree is published last;
+ *  2. evicts the values of archived segments whose newest entry is older than
+ *     `age_threshold_secs`, segment by segment in index order, after a HEAD confirms the object is
+ *     still in S3 with the size the manifest records. Entries and tree hashes stay.
+ * A new Archiver is made each time this node becomes leader, so it starts from the bucket's
+ * manifest (another leader may have archived meanwhile). Followers archive and evict nothing.
+ *
+ * Failures (S3 down, 500s, timeouts) are values: the SDK retries each request, the uploader each
+ * operation, and the timer retries the run with a backoff of up to `retryIntervalsMax` intervals;
+ * writes never wait for S3, nothing is evicted unless its segment is verified, and the counters
+ * (`metrics()`, under "cold" in /metrics) and a log line show each failure.
+ */
+
+import type { Config } from "../config/index.ts";
+import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
+import type { Entry } from "../ledger/index.ts";
+import type { HotStore, StoredEntry } from "../storage/index.ts";
+import {
+  Archiver,
+  ColdReader,
+  createColdStorage,
+  findSegment,
+  readManifest,
+  type ArchiveSource,
+  type ColdStorage,
+  type Manifest,
+  type S3Config,
+  type SegmentDescriptor,
+} from "../storage/cold/index.ts";
+import type { LedgerState } from "./ledger-state.ts";
+import type { Logger } from "./logger.ts";
+
+/** Entries read from SQLite per page while a segment is encoded (bounds memory per page). */
+const sourcePageEntries = 512;
+/** After consecutive failures the next run waits up to this many check intervals (backoff cap). */
+const retryIntervalsMax = 4;
+
+/** The cold tier's S3 settings from the node's configuration (`[storage.s3]`). */
+export function s3ConfigOf(config: Config): S3Config {
+  const s3 = config.storage.s3;
+  return {
+    bucket: s3.bucket,
+    region: s3.region,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    ...(s3.access_key_id ? { access_key_id: s3.access_key_id, secret_access_key: s3.secret_access_key } : {}),
+    path_style: s3.path_style,
+    timeout_secs: s3.timeout_secs,
+    max_retries: s3.max_retries,
+    prefix: s3.prefix === "" ? "scribe" : s3.prefix,
+  };
+}
+
+/** The archiver's view of the hot tier: committed entries and their values, by index. */
+export class HotArchiveSource implements ArchiveSource {
+  constructor(private readonly store: HotStore) {}
+
+  nextUnarchivedIndex(): number {
+    return this.store.coldProgress().archivedIndex;
+  }
+
+  committedIndexEnd(): number {
+    return this.store.nextIndex;
+  }
+
+  *readRange(from: number, toExclusive: number): Generator<{ entry: Entry; value: Uint8Array }> {
+    for (let index = from; index < toExclusive; ) {
+      const page = this.store.entries(index, Math.min(sourcePageEntries, toExclusive - index));
+      if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
+      for (const entry of page) {
+        if (entry.op === "delete") {
+          yield { entry, value: new Uint8Array(0) };
+          continue;
+        }
+        const value = this.store.value(entry.index);
+        // Only archived ranges are evicted, and the archiver never reads one twice after recording it.
+        if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier`);
+        yield { entry, value };
+      }
+      index += page.length;
+    }
+  }
+
+  entryTimestampMs(index: number): number {
+    const entry = this.store.entry(index);
+    if (!entry) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
+    return entry.timestampMs;
+  }
+}
+
+export interface ColdTierOptions {
+  config: Config;
+  ledger: LedgerState;
+  logger: Logger;
+  /** True while this node is the Raft leader. */
+  isLeader: () => boolean;
+  now?: () => number;
+  /** For tests: replaces the storage built from config.storage.s3. */
+  storage?: ColdStorage;
+}
+
+export interface ColdCounters {
+  runs: number;
+  errors: number;
+  segments_archived: number;
+  segments_reused: number;
+  evicted_values: number;
+  read_through: number;
+  read_errors: number;
+  consecutive_failures: number;
+  last_error: string | null;
+}
+
+export class ColdTier {
+  readonly storage: ColdStorage;
+  readonly reader: ColdReader;
+  readonly counters: ColdCounters = {
+    runs: 0,
+    errors: 0,
+    segments_archived: 0,
+    segments_reused: 0,
+    evicted_values: 0,
+    read_through: 0,
+    read_errors: 0,
+    consecutive_failures: 0,
+    last_error: null,
+  };
+  private readonly store: HotStore;
+  private readonly source: HotArchiveSource;
+  private readonly now: () => number;
+  private archiver: Archiver | undefined;
+  /** The manifest last written by our archiver or read from the bucket. */
+  private manifest: Manifest | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private current: Promise<void> | undefined;
+  private stopped = false;
+  private runRetries = 0;
+
+  constructor(private readonly options: ColdTierOptions) {
+    this.store = options.ledger.store;
+    this.source = new HotArchiveSource(this.store);
+    this.now = options.now ?? Date.now;
+    this.storage = options.storage ?? createColdStorage(s3ConfigOf(options.config));
+    this.reader = new ColdReader({ uploader: this.storage.uploader, manifest: () => this.manifest });
+    options.ledger.valueFallback = (entry) => this.readThrough(entry);
+  }
+
+  /** True when the timer archives (bucket set and enable_auto_archival). */
+  get autoArchival(): boolean {
+    return this.options.config.storage.tiering.enable_auto_archival;
+  }
+
+  start(): void {
+    if (this.autoArchival) this.schedule(this.intervalMs());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current;
+    if (this.options.ledger.valueFallback) this.options.ledger.valueFallback = undefined;
+  }
+
+  private intervalMs(): number {
+    return this.options.config.storage.tiering.archival_check_interval_secs * 1000;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.current = this.runOnce().then(
+        () => this.scheduleNext(),
+        (error) => {
+          this.stopped = true;
+          this.options.logger.fatal({ err: error }, "cold tier: archival stopped on a broken invariant");
+        },
+      );
+    }, delayMs);
+  }
+
+  private scheduleNext(): void {
+    this.current = undefined;
+    const failures = this.counters.consecutive_failures;
+    this.schedule(this.intervalMs() * (failures > 0 ? Math.min(2 ** failures, retryIntervalsMax) : 1));
+  }
+
+  /** One archival pass (leader only): seal what is ready, then evict what is old enough. */
+  async runOnce(): Promise<void> {
+    if (!this.options.isLeader()) {
+      this.archiver = undefined;
+      return;
+    }
+    this.counters.runs += 1;
+    if (this.counters.consecutive_failures > 0) this.runRetries += 1;
+    this.archiver ??= this.newArchiver();
+    try {
+      const { archived, error } = await this.archiver.runOnce(this.now());
+      this.manifest = this.archiver.currentManifest() ?? this.manifest;
+      this.counters.segments_archived += archived.length;
+      if (error) throw error;
+      await this.evictReady();
+      if (this.counters.consecutive_failures > 0) {
+        this.options.logger.info({ archived_index: this.store.coldProgress().archivedIndex, failures: this.counters.consecutive_failures }, "cold tier: S3 is reachable again; archival caught up");
+      }
+      this.counters.consecutive_failures = 0;
+    } catch (error) {
+      // A broken invariant is a bug: it stops archival (and eviction) rather than being retried.
+      if (error instanceof AssertionError) throw error;
+      this.counters.errors += 1;
+      this.counters.consecutive_failures += 1;
+      this.counters.last_error = (error as Error).message;
+      const retryMs = this.intervalMs() * Math.min(2 ** this.counters.consecutive_failures, retryIntervalsMax);
+      this.options.logger.warn(
+        { err: (error as Error).message, errors: this.counters.errors, backlog_entries: this.backlogEntries(), retry_in_ms: retryMs },
+        "cold tier: archival failed; writes continue, nothing more is evicted, retrying with backoff",
+      );
+    }
+  }
+
+  private newArchiver(): Archiver {
+    const { config, ledger } = this.options;
+    const tiering = config.storage.tiering;
+    return new Archiver({
+      source: this.source,
+      uploader: this.storage.uploader,
+      layout: this.storage.layout,
+      config: {
+        segment_bytes: config.storage.segment_size,
+        age_threshold_secs: tiering.age_threshold_secs,
+        compression_level: tiering.compression_level,
+        enable_compression: tiering.enable_compression,
+      },
+      onSegmentArchived: (descriptor) => this.recordArchived(descriptor),
+      checkpoint: async ({ tree_size }) => {
+        const latest = await ledger.checkpoint();
+        if (latest.checkpoint.size === tree_size) return latest.note;
+        return (await ledger.checkpoints.signAt(tree_size)).note;
+      },
+    });
+  }
+
+  private recordArchived(descriptor: SegmentDescriptor): void {
+    // A new leader may be shown segments beyond what it has applied yet: it records them later.
+    if (descriptor.last_index + 1 > this.store.nextIndex) return;
+    this.store.recordArchived(descriptor.last_index + 1);
+    this.options.logger.info({ object_key: descriptor.object_key, first_index: descriptor.first_index, last_index: descriptor.last_index, object_bytes: descriptor.object_bytes }, "cold tier: segment archived and verified");
+  }
+
+  /**
+   * Evicts, segment by segment in index order, the values of archived segments whose newest entry
+   * is older than age_threshold_secs, after a HEAD shows the object still has the manifest's size.
+   */
+  private async evictReady(): Promise<void> {
+    const manifest = this.manifest;
+    if (!manifest) return;
+    const thresholdMs = this.options.config.storage.tiering.age_threshold_secs * 1000;
+    for (const segment of manifest.segments) {
+      const { archivedIndex, evictedIndex } = this.store.coldProgress();
+      if (segment.last_index < evictedIndex) continue;
+      if (segment.first_index !== evictedIndex || segment.last_index + 1 > archivedIndex) return;
+      const newest = this.store.entry(segment.last_index);
+      if (!newest || this.now() - newest.timestampMs < thresholdMs) return;
+      const head = await this.storage.uploader.head(segment.object_key);
+      if (!head || head.bytes !== segment.object_bytes) {
+        throw new ScribeError("verification_failed", `cold tier: ${segment.object_key} is ${head ? `${head.bytes} bytes, not ${segment.object_bytes}` : "missing"}; its values stay in the hot tier`);
+      }
+      const removed = this.store.evictValues(segment.first_index, segment.last_index + 1);
+      this.counters.evicted_values += removed;
+      this.options.logger.info({ object_key: segment.object_key, first_index: segment.first_index, last_index: segment.last_index, values: removed }, "cold tier: evicted archived values from the hot tier");
+    }
+  }
+
+  /** The ledger's fallback for a value absent from the hot tier: fetch, verify, return. */
+  private async readThrough(entry: StoredEntry): Promise<Uint8Array | undefined> {
+    if (entry.index >= this.store.coldProgress().evictedIndex) return undefined;
+    this.counters.read_through += 1;
+    try {
+      if (!this.manifest || findSegment(this.manifest, entry.index) < 0) {
+        this.manifest = (await readManifest(this.storage.uploader, this.storage.layout)) ?? this.manifest;
+      }
+      return await this.reader.getValue(entry);
+    } catch (error) {
+      this.counters.read_errors += 1;
+      this.options.logger.warn({ index: entry.index, err: (error as Error).message }, "cold tier: read-through failed");
+      if (isScribeError(error) && error.code === "verification_failed") throw error;
+      throw new ScribeError("unavailable", `the value of index ${entry.index} is in the cold tier, which is unreachable: ${(error as Error).message}`);
+    }
+  }
+
+  private backlogEntries(): number {
+    return this.store.nextIndex - this.store.coldProgress().archivedIndex;
+  }
+
+  /** Numbers for /metrics ("cold") and the Prometheus exporter. */
+  metrics(): Record<string, unknown> {
+    const uploader = this.storage.uploader.stats;
+    const { archivedIndex, evictedIndex } = this.store.coldProgress();
+    return {
+      enabled: true,
+      auto_archival: this.autoArchival,
+      archiving: this.archiver !== undefined,
+      uploads: uploader.uploads,
+      bytes: uploader.bytes,
+      errors: this.counters.errors + this.counters.read_errors,
+      retries: uploader.retries + this.runRetries,
+      archived_index: archivedIndex,
+      evicted_index: evictedIndex,
+      backlog_entries: this.store.nextIndex - archivedIndex,
+      runs: this.counters.runs,
+      segments_archived: this.counters.segments_archived,
+      evicted_values: this.counters.evicted_values,
+      read_through: this.counters.read_through,
+      read_errors: this.counters.read_errors,
+      reader: { ...this.reader.stats },
+      last_error: this.counters.last_error,
+    };
+  }
+}
+
+/** Starts the cold tier when storage.s3.bucket is set; undefined otherwise. */
+export function startColdTier(options: ColdTierOptions): ColdTier | undefined {
+  if (!options.config.storage.s3.bucket) return undefined;
+  const tier = new ColdTier(options);
+  tier.start();
+  options.logger.info(
+    { bucket: options.config.storage.s3.bucket, prefix: tier.storage.layout.prefix, auto_archival: tier.autoArchival, check_interval_secs: options.config.storage.tiering.archival_check_interval_secs },
+    "cold tier enabled",
+  );
+  return tier;
+}
