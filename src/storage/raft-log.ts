@@ -28,7 +28,6 @@ function rowToEntry(row: LogRow): Entry {
 export class SqliteRaftStorage implements RaftStorage {
   private readonly statements: {
     range: Statement<LogRow, [number, number]>;
-    term: Statement<{ term: number }, [number]>;
     insert: Statement<unknown, [number, number, number, Uint8Array]>;
     deleteFrom: Statement<unknown, [number]>;
     deleteUpTo: Statement<unknown, [number]>;
@@ -42,6 +41,11 @@ export class SqliteRaftStorage implements RaftStorage {
   private compactedIndex: number;
   private compactedTerm: number;
   private last: number;
+  /**
+   * Terms of the uncompacted log in memory: terms[i] is the term of entry compactedIndex + 1 + i.
+   * The core asks term() for every append it matches; 8 bytes an entry, bounded by compaction.
+   */
+  private terms: number[] = [];
   private hardState: HardState;
   private membership: Membership;
 
@@ -57,7 +61,6 @@ export class SqliteRaftStorage implements RaftStorage {
     `);
     this.statements = {
       range: db.prepare("SELECT idx, term, type, data FROM raft_log WHERE idx >= ? AND idx < ? ORDER BY idx"),
-      term: db.prepare("SELECT term FROM raft_log WHERE idx = ?"),
       insert: db.prepare("INSERT INTO raft_log (idx, term, type, data) VALUES (?, ?, ?, ?)"),
       deleteFrom: db.prepare("DELETE FROM raft_log WHERE idx >= ?"),
       deleteUpTo: db.prepare("DELETE FROM raft_log WHERE idx <= ?"),
@@ -73,6 +76,10 @@ export class SqliteRaftStorage implements RaftStorage {
     this.compactedTerm = compacted.term;
     const max = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM raft_log").get();
     this.last = max?.idx ?? this.compactedIndex;
+    for (const row of db.query<{ idx: number; term: number }, []>("SELECT idx, term FROM raft_log ORDER BY idx").iterate()) {
+      assert(row.idx === this.compactedIndex + 1 + this.terms.length, `raft log has a hole before ${row.idx}`);
+      this.terms.push(row.term);
+    }
     this.hardState = this.state<HardState>("hard_state") ?? { term: 0, vote: 0, commit: 0 };
     this.membership = this.state<Membership>("membership") ?? { voters: [...bootstrap.voters], learners: [...bootstrap.learners], index: bootstrap.index };
   }
@@ -138,9 +145,9 @@ export class SqliteRaftStorage implements RaftStorage {
     if (index < this.compactedIndex) throw new CompactedError(index, this.firstIndex());
     if (index > this.last) throw new UnavailableError(index, this.last);
     if (index === this.compactedIndex) return this.compactedTerm;
-    const row = this.statements.term.get(index);
-    assert(row, `raft log lacks entry ${index} inside [${this.firstIndex()}, ${this.last}]`);
-    return row.term;
+    const term = this.terms[index - this.compactedIndex - 1];
+    assert(term !== undefined, `raft log lacks entry ${index} inside [${this.firstIndex()}, ${this.last}]`);
+    return term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -169,10 +176,12 @@ export class SqliteRaftStorage implements RaftStorage {
     if (lastNew <= this.compactedIndex) return;
     assert(first <= this.last + 1, `append: gap (first ${first}, last ${this.last})`);
     const from = Math.max(first, this.compactedIndex + 1);
-    this.statements.deleteFrom.run(from);
+    if (from <= this.last) this.statements.deleteFrom.run(from);
+    this.terms.length = from - this.compactedIndex - 1;
     for (const entry of entries) {
       if (entry.index < from) continue;
       this.statements.insert.run(entry.index, entry.term, typeCodes[entry.type], entry.data);
+      this.terms.push(entry.term);
     }
     this.last = lastNew;
   }
@@ -194,6 +203,7 @@ export class SqliteRaftStorage implements RaftStorage {
     const term = this.term(index);
     this.statements.deleteUpTo.run(index);
     this.statements.pruneApplied.run(index);
+    this.terms = this.terms.slice(index - this.compactedIndex);
     this.compactedIndex = index;
     this.compactedTerm = term;
     this.setState("compacted", { index, term });
@@ -202,6 +212,7 @@ export class SqliteRaftStorage implements RaftStorage {
   /** Installs a catch-up: the whole log is replaced by the compacted point (index, term). */
   applyCatchup(index: number, term: number, membership: Membership): void {
     this.statements.deleteAll.run();
+    this.terms = [];
     this.compactedIndex = index;
     this.compactedTerm = term;
     this.last = index;
