@@ -3,10 +3,12 @@
  * stop accepting requests, finish in-flight writes, close the database.
  */
 
-import { batchOpsMax, type Config } from "../config/index.ts";
+import { readFileSync } from "node:fs";
+import { batchOpsMax, ConfigError, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
-import type { Logger } from "./logger.ts";
+import { createAuditLogger, type Logger } from "./logger.ts";
 import { ClusterNode } from "./cluster-node.ts";
+import { configurePeerClient } from "./peer-client.ts";
 
 export interface RunningServer {
   node: ClusterNode;
@@ -24,23 +26,67 @@ export interface StartOptions {
   bootstrap?: boolean;
 }
 
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || bare === "::ffff:127.0.0.1";
+}
+
+/** Refuses to serve beyond loopback without API keys unless the operator said so explicitly. */
+export function checkExposure(config: Config): void {
+  const { listen_addr } = config.network;
+  if (isLoopback(listen_addr) || config.security.api_keys.length > 0 || config.security.allow_insecure_public) return;
+  throw new ConfigError(
+    `refusing to listen on ${listen_addr} (beyond loopback) without authentication: set "security.api_keys" ` +
+      `(SCRIBE_SECURITY_API_KEYS), or set "security.allow_insecure_public" = true (SCRIBE_SECURITY_ALLOW_INSECURE_PUBLIC=true) to serve anyone who can connect`,
+  );
+}
+
+function readPem(path: string, key: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read "${key}" ${path}: ${(error as Error).message}`);
+  }
+}
+
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  checkExposure(config);
+  const https = config.security.tls_cert !== "";
+  const tls = https ? { cert: readPem(config.security.tls_cert, "security.tls_cert"), key: readPem(config.security.tls_key, "security.tls_key") } : undefined;
+  const ca = config.security.tls_ca !== "" ? readPem(config.security.tls_ca, "security.tls_ca") : tls?.cert;
+  configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
+  const audit = createAuditLogger(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap });
+  let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
+    clientAddress: (request) => bunServer?.requestIP(request)?.address,
     service: node,
     cluster: node,
     limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },
     onInternalError: (error, request) => logger.error({ err: error, method: request.method, url: request.url }, "internal error"),
+    security: {
+      apiKeys: config.security.api_keys,
+      clusterSecret: config.discovery.cluster_secret,
+      rateLimitPerSec: config.security.rate_limit_per_sec,
+      rateLimitBurst: config.security.rate_limit_burst,
+      audit: (record) => audit.info(record, `audit ${record.action} ${record.result}`),
+    },
   });
   const server = Bun.serve({
     hostname: config.network.listen_addr,
     port: config.network.client_port,
     fetch: app.fetch,
     maxRequestBodySize: Math.max(config.storage.max_value_size, config.storage.max_batch_bytes) + bodySlackBytes,
+    ...(tls ? { tls } : {}),
   });
-  const url = `http://${config.network.listen_addr}:${server.port}`;
+  bunServer = server;
+  const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;
   logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
-  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size }, "scribe node listening");
+  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls }, "scribe node listening");
+  if (!isLoopback(config.network.listen_addr) && config.security.api_keys.length === 0) {
+    logger.warn({ listen_addr: config.network.listen_addr }, "serving beyond loopback WITHOUT authentication (security.allow_insecure_public = true)");
+  }
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {

@@ -16,6 +16,9 @@ import { forwardedHeader } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
+import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
+import { openApiDocument } from "./openapi.ts";
+import { createPrometheusRegistry } from "../metrics/index.ts";
 import type { ClusterService, Consistency, LedgerService, ReadResult } from "./service.ts";
 
 export interface AppLimits {
@@ -31,6 +34,10 @@ export interface AppOptions {
   limits: AppLimits;
   /** Called with every error that is not a ScribeError (a bug or a broken invariant). */
   onInternalError?: (error: unknown, request: Request) => void;
+  /** API keys, the cluster secret, rate limits and the audit sink; absent: auth and limits off. */
+  security?: SecurityOptions;
+  /** The client's IP address (Bun's server.requestIP), for rate limits and the audit log. */
+  clientAddress?: (request: Request) => string | undefined;
 }
 
 const jsonHeaders = { "content-type": "application/json" };
@@ -80,6 +87,7 @@ function allowedMethods(path: string): string[] | undefined {
     "/batch": ["POST"],
     "/health": ["GET"],
     "/metrics": ["GET"],
+    "/metrics/prometheus": ["GET"],
     "/checkpoint": ["GET"],
     "/checkpoint/key": ["GET"],
     "/proof/inclusion": ["GET"],
@@ -109,20 +117,39 @@ function allowedMethods(path: string): string[] | undefined {
 export function createApp(options: AppOptions) {
   const { service, limits, cluster } = options;
   const metrics = new RequestMetrics();
+  const guard = new Guard(options.security ?? { apiKeys: [], clusterSecret: "", rateLimitPerSec: 0, rateLimitBurst: 1 });
+  const prometheus = createPrometheusRegistry(service, metrics);
+
+  /** Runs a mutation or admin action and writes its audit record, whatever the outcome. */
+  const audited = async (request: Request, base: Pick<AuditRecord, "action"> & Partial<AuditRecord>, run: () => Promise<[Response, Partial<AuditRecord>]>): Promise<Response> => {
+    try {
+      const [response, fields] = await run();
+      guard.audit(request, { ...base, ...fields, result: "ok", status: response.status });
+      return response;
+    } catch (error) {
+      const known = isScribeError(error);
+      guard.audit(request, { ...base, result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
+      throw error;
+    }
+  };
 
   const putValue = async (request: Request, key: string): Promise<Response> => {
     const body = await readBody(request, limits.valueBytesMax, "value_too_large", "value");
     const contentType = validateContentType(request.headers.get("content-type"), "application/octet-stream");
     const condition = preconditions(request.headers, "put");
     const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...condition };
-    const [receipt] = await service.propose([op]);
-    return json(receipt);
+    return audited(request, { action: "put", key }, async () => {
+      const [receipt] = await service.propose([op]);
+      return [json(receipt), { index: receipt!.index }];
+    });
   };
 
   const deleteValue = async (request: Request, key: string): Promise<Response> => {
     const condition = preconditions(request.headers, "delete");
-    const [receipt] = await service.propose([{ op: "delete", key, ...condition }]);
-    return json(receipt);
+    return audited(request, { action: "delete", key }, async () => {
+      const [receipt] = await service.propose([{ op: "delete", key, ...condition }]);
+      return [json(receipt), { index: receipt!.index }];
+    });
   };
 
   const getValue = async (request: Request, key: string, query: Record<string, string | undefined>): Promise<Response> => {
@@ -157,6 +184,10 @@ export function createApp(options: AppOptions) {
   };
 
   const app = new Elysia()
+    .onRequest(({ request, server }) => {
+      const admission = guard.admit(request, options.clientAddress?.(request) ?? server?.requestIP(request)?.address ?? "local");
+      if (!admission.ok) return errorResponse(admission.error, admission.headers);
+    })
     .onError(({ error, code, request }) => {
       if (isScribeError(error)) {
         const allow = (error as { allow?: string[] }).allow;
@@ -187,8 +218,11 @@ export function createApp(options: AppOptions) {
         metrics.time("batch", async () => {
           const body = await readBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
           const ops = parseBatch(body, limits);
-          const receipts = await service.propose(ops, request.headers.get(forwardedHeader) !== null);
-          return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
+          return audited(request, { action: "batch", keys: ops.map((op) => op.key) }, async () => {
+            const receipts = await service.propose(ops, request.headers.get(forwardedHeader) !== null);
+            const response = json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
+            return [response, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index }];
+          });
         }),
       { parse: "none" },
     )
@@ -197,8 +231,24 @@ export function createApp(options: AppOptions) {
     .get("/cluster/leader/info", () => json(leaderInfo(service)))
     .get("/cluster/read-index", async () => json(await readIndex(cluster)))
     .get("/cluster/ledger-size", ({ query }) => json(ledgerSize(cluster, query)))
-    .post("/cluster/nodes/add", async ({ request }) => json(await addNode(cluster, await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body"))), { parse: "none" })
-    .post("/cluster/nodes/remove", async ({ request }) => json(await removeNode(cluster, await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body"))), { parse: "none" })
+    .post(
+      "/cluster/nodes/add",
+      async ({ request }) => {
+        const body = await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
+        return audited(request, { action: "node_add", node_id: nodeIdHint(body) }, async () => [json(await addNode(cluster, body)), {}]);
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/cluster/nodes/remove",
+      async ({ request }) => {
+        const body = await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
+        return audited(request, { action: "node_remove", node_id: nodeIdHint(body) }, async () => [json(await removeNode(cluster, body)), {}]);
+      },
+      { parse: "none" },
+    )
+    .get("/metrics/prometheus", async () => new Response(await prometheus.metrics(), { headers: { "content-type": prometheus.contentType } }))
+    .get("/openapi", () => json(openApiDocument()))
     .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/checkpoint/key", () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
@@ -246,7 +296,17 @@ export function createApp(options: AppOptions) {
     .get("/kv/", () => emptyKey())
     .delete("/kv/", () => emptyKey());
 
-  return Object.assign(app, { requestMetrics: metrics });
+  return Object.assign(app, { requestMetrics: metrics, prometheus, guard });
+}
+
+/** The node_id of a membership request body, for the audit record (undefined when unreadable). */
+function nodeIdHint(body: Uint8Array): number | undefined {
+  try {
+    const id = (JSON.parse(new TextDecoder().decode(body)) as { node_id?: unknown }).node_id;
+    return typeof id === "number" ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function emptyKey(): never {
