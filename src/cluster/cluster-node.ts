@@ -28,7 +28,8 @@ import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, isRetryable, requestJoin, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, isRetryable, peerFetch, peerUrl, requestJoin, type PeerAddress } from "./peer-client.ts";
+import { raftTlsOptions } from "./tls.ts";
 
 const kindCommand = 1;
 const kindAddresses = 2;
@@ -205,6 +206,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       listenHost: this.config.network.listen_addr,
       listenPort: this.config.network.raft_port,
       secret,
+      tls: raftTlsOptions(this.config),
       frameBytesMax: Math.max(64 * 1024 * 1024, this.config.consensus.max_append_bytes * 2),
       onMessage: (from, payload) => this.onMessage(from, payload),
       logger: this.logger,
@@ -756,7 +758,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       await this.awaitLeader();
       const leader = this.leaderClient();
       if (this.isLeader() || !leader) return this.addNode(request);
-      const response = await fetch(`http://${leader}/cluster/nodes/add`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request), signal: AbortSignal.timeout(60_000) });
+      const response = await peerFetch(peerUrl(leader, "/cluster/nodes/add"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request), signal: AbortSignal.timeout(60_000) });
       const body = (await response.json()) as Record<string, unknown>;
       if (!response.ok) throw new ScribeError((body.code as "conflict") ?? "unavailable", String(body.error ?? `leader answered ${response.status}`));
       return body;
@@ -790,7 +792,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       await this.awaitLeader();
       const leader = this.leaderClient();
       if (this.isLeader() || !leader) return this.removeNode(id);
-      const response = await fetch(`http://${leader}/cluster/nodes/remove`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ node_id: id }), signal: AbortSignal.timeout(60_000) });
+      const response = await peerFetch(peerUrl(leader, "/cluster/nodes/remove"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ node_id: id }), signal: AbortSignal.timeout(60_000) });
       const body = (await response.json()) as Record<string, unknown>;
       if (!response.ok) throw new ScribeError((body.code as "conflict") ?? "unavailable", String(body.error ?? `leader answered ${response.status}`));
       return body;
