@@ -3,14 +3,17 @@
  * @module main. The scribe-node entry point and the only reader of argv and the environment.
  *
  *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT]
+ *   scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (src/cluster/restore.ts)
  */
 
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/index.ts";
 import { createLogger } from "./cluster/logger.ts";
 import { startServer } from "./cluster/server.ts";
+import { restoreCommand } from "./cluster/restore.ts";
 
 const usage = `usage: scribe-node [options]
+       scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (see restore --help)
   --config FILE      TOML configuration file
   --node-id N        node.id
   --data-dir DIR     node.data_dir
@@ -47,6 +50,13 @@ function parseFlags(argv: string[]) {
 }
 
 async function main(): Promise<void> {
+  if (Bun.argv[2] === "restore") {
+    const code = await restoreCommand(Bun.argv.slice(3), process.env, {
+      loadConfig,
+      createLogger: (config) => createLogger(config.logging, { node_id: config.node.id }),
+    });
+    process.exit(code);
+  }
   const flags = parseFlags(Bun.argv.slice(2));
   if (flags.help) {
     console.log(usage);

@@ -145,6 +145,7 @@ export class ColdTier {
   private manifest: Manifest | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private current: Promise<void> | undefined;
+  private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private runRetries = 0;
 
@@ -170,6 +171,7 @@ export class ColdTier {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.current;
+    await this.chain;
     if (this.options.ledger.valueFallback) this.options.ledger.valueFallback = undefined;
   }
 
@@ -196,8 +198,17 @@ export class ColdTier {
     this.schedule(this.intervalMs() * (failures > 0 ? Math.min(2 ** failures, retryIntervalsMax) : 1));
   }
 
-  /** One archival pass (leader only): seal what is ready, then evict what is old enough. */
-  async runOnce(): Promise<void> {
+  /**
+   * One archival pass (leader only): seal what is ready, then evict what is old enough. Passes
+   * never overlap: a call made during one runs after it. Rejects only on a broken invariant.
+   */
+  runOnce(): Promise<void> {
+    const next = this.chain.then(() => this.pass());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pass(): Promise<void> {
     if (!this.options.isLeader()) {
       this.archiver = undefined;
       return;

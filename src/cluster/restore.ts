@@ -1,0 +1,225 @@
+/**
+ * @module restore. `scribe-node restore --from-s3`: rebuilds an EMPTY node's ledger from the bucket
+ * alone.
+ *
+ *  1. The data directory must be empty (or absent): a restore never merges into a ledger.
+ *  2. The bucket's checkpoint is opened with the verifier key the operator gives (a signed note
+ *     names its key but does not carry it, so the key must come from outside the bucket).
+ *  3. restoreFromBucket reads the manifest, then every segment in index order, verifying each
+ *     completely (object SHA-256, every entry and value, raw SHA-256, leaves root, running tree
+ *     root) before its records are applied. Records are applied through LedgerState.applyBatch,
+ *     as a follower's catch-up does: the hot tier, tree nodes and values are rebuilt by the same
+ *     state machine, and each resulting leaf must equal the archived entry's leaf.
+ *  4. The rebuilt tree's root at the checkpoint's size must equal the checkpoint's root.
+ * Archived progress is recorded so the restored node does not archive the same ranges again.
+ * On any failure the partly written data directory is removed and the error names the object key
+ * and index where verification failed.
+ */
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Config } from "../config/index.ts";
+import { encodeEntry, type Command } from "../ledger/index.ts";
+import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
+import { parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
+import { createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentRecord } from "../storage/cold/index.ts";
+import { s3ConfigOf } from "./archival.ts";
+import { LedgerState } from "./ledger-state.ts";
+import type { Logger } from "./logger.ts";
+
+/** Records applied per transaction while restoring (bounds memory and transaction size). */
+const restoreBatchEntries = 1000;
+
+export interface RestoreNodeOptions {
+  config: Config;
+  /** The checkpoint signer's verifier key ("<name>+<hash>+<base64 key>", as GET /checkpoint/key prints). */
+  verifierKey: string;
+  logger: Logger;
+  /** For tests: replaces the storage built from config.storage.s3. */
+  storage?: ColdStorage;
+}
+
+export interface RestoreNodeResult {
+  entries: number;
+  segments: number;
+  tree_size: number;
+  root: string;
+  /** The verified checkpoint from the bucket. */
+  checkpoint: { size: number; root: string; origin: string };
+}
+
+export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreNodeResult> {
+  const { config, logger } = options;
+  const dir = config.node.data_dir;
+  if (!config.storage.s3.bucket) throw new ScribeError("invalid_request", "storage.s3.bucket is not set: nothing to restore from");
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new ScribeError("conflict", `refusing to restore into ${dir}: the data directory is not empty`);
+  }
+  const verifier = await parseVerifierKey(options.verifierKey.trim()).catch((error: Error) => {
+    throw new ScribeError("invalid_request", `bad verifier key: ${error.message}`);
+  });
+  const storage = options.storage ?? createColdStorage(s3ConfigOf(config));
+  const note = await readCheckpoint(storage.uploader, storage.layout);
+  if (note === undefined) throw new ScribeError("not_found", `no checkpoint at ${storage.layout.checkpointKey()} in bucket ${config.storage.s3.bucket}`);
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await verifyNote(note, verifier);
+  } catch (error) {
+    throw new ScribeError("verification_failed", `the bucket's checkpoint (${storage.layout.checkpointKey()}) does not verify with the given key: ${(error as Error).message}`);
+  }
+  logger.info({ tree_size: checkpoint.size, origin: checkpoint.origin }, "restore: the bucket's checkpoint is signed by the given key");
+
+  mkdirSync(dir, { recursive: true });
+  let ledger: LedgerState | undefined;
+  try {
+    ledger = await LedgerState.open(config, logger);
+    const sink = new RestoreSink(ledger);
+    const result = await restoreFromBucket({
+      uploader: storage.uploader,
+      layout: storage.layout,
+      sink: (record) => sink.add(record),
+      onSegment: (descriptor) => {
+        sink.flush();
+        ledger!.store.recordArchived(descriptor.last_index + 1);
+        logger.info({ object_key: descriptor.object_key, last_index: descriptor.last_index }, "restore: segment verified and applied");
+      },
+    });
+    sink.flush();
+    if (result.first_index !== 0) throw new ScribeError("verification_failed", `the bucket's archive starts at index ${result.first_index}, not 0: it cannot rebuild a ledger alone`);
+    const tree = ledger.tree;
+    if (tree.size !== result.tree_size || toHex(tree.root()) !== result.root) {
+      throw new ScribeError("verification_failed", `the rebuilt tree (${tree.size} leaves) differs from the archive's (${result.tree_size} leaves, root ${result.root})`);
+    }
+    if (checkpoint.size > tree.size) {
+      throw new ScribeError("verification_failed", `the checkpoint covers ${checkpoint.size} entries but the bucket's manifest only ${tree.size}`);
+    }
+    if (!bytesEqual(tree.rootAt(checkpoint.size), checkpoint.rootHash)) {
+      throw new ScribeError("verification_failed", `the rebuilt tree's root at size ${checkpoint.size} differs from the signed checkpoint's`);
+    }
+    return {
+      entries: result.entries,
+      segments: result.segments,
+      tree_size: tree.size,
+      root: toHex(tree.root()),
+      checkpoint: { size: checkpoint.size, root: toHex(checkpoint.rootHash), origin: checkpoint.origin },
+    };
+  } catch (error) {
+    ledger?.close();
+    ledger = undefined;
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    ledger?.close();
+  }
+}
+
+/** Applies records in order through the state machine, checking each leaf against the archive. */
+class RestoreSink {
+  private pending: SegmentRecord[] = [];
+
+  constructor(private readonly ledger: LedgerState) {}
+
+  add(record: SegmentRecord): void {
+    this.pending.push(record);
+    if (this.pending.length >= restoreBatchEntries) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const records = this.pending;
+    this.pending = [];
+    const first = this.ledger.size;
+    const commands: Command[] = records.map(({ entry, value }, i) => {
+      if (entry.index !== first + i) throw new ScribeError("verification_failed", `restore: expected index ${first + i}, the archive gave ${entry.index}`, { index: entry.index });
+      if (entry.op === "delete") return { timestampMs: entry.timestampMs, ops: [{ op: "delete", key: entry.key }] };
+      return { timestampMs: entry.timestampMs, ops: [{ op: "put", key: entry.key, value, valueHash: entry.valueHash, contentType: entry.contentType }] };
+    });
+    const leaves = this.ledger.hasher.hashLeaves(records.map((r) => encodeEntry(r.entry)));
+    const outcomes = this.ledger.applyBatch(commands);
+    outcomes.forEach((outcome, i) => {
+      const index = records[i]!.entry.index;
+      const expected = toHex(leaves.subarray(i * 32, (i + 1) * 32));
+      if (!outcome.ok) throw new ScribeError("verification_failed", `restore: the entry at index ${index} does not apply: ${outcome.error.message}`, { index });
+      if (outcome.receipts[0]!.leaf_hash !== expected) {
+        throw new ScribeError("verification_failed", `restore: re-applying index ${index} gives a different entry than the archive's`, { index });
+      }
+    });
+  }
+}
+
+export const restoreUsage = `usage: scribe-node restore --from-s3 --verifier-key KEY | --verifier-key-file FILE [--config FILE] [--data-dir DIR]
+  --from-s3                rebuild the ledger from [storage.s3] (bucket, prefix, endpoint, ...)
+  --verifier-key KEY       the checkpoint signer's verifier key (GET /checkpoint/key of the old node)
+  --verifier-key-file FILE the same, read from a file
+  --config FILE            TOML configuration file (the [storage.s3] section is what matters)
+  --data-dir DIR           node.data_dir to create; must be empty or absent
+Restores an EMPTY data directory from the bucket, verifying every segment against the manifest
+and the rebuilt tree against the bucket's signed checkpoint; it does not start the server.
+Exit status: 0 restored, 1 verification or S3 failure (nothing is left behind), 2 usage error.`;
+
+/**
+ * The `restore` subcommand: parses its flags, loads the configuration, restores, prints a JSON
+ * summary on stdout or `scribe-node: restore failed: <reason>` on stderr. Returns the exit code.
+ */
+export async function restoreCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  deps: { loadConfig: (options: { file?: string; env: Record<string, string | undefined>; overrides: Record<string, unknown> }) => Config; createLogger: (config: Config) => Logger },
+): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        "from-s3": { type: "boolean" },
+        "verifier-key": { type: "string" },
+        "verifier-key-file": { type: "string" },
+        config: { type: "string" },
+        "data-dir": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    console.error(`scribe-node restore: ${(error as Error).message}\n${restoreUsage}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(restoreUsage);
+    return 0;
+  }
+  if (!flags["from-s3"]) {
+    console.error(`scribe-node restore: --from-s3 is required (the only source there is)\n${restoreUsage}`);
+    return 2;
+  }
+  let verifierKey = flags["verifier-key"];
+  if (verifierKey === undefined && flags["verifier-key-file"] !== undefined) {
+    try {
+      verifierKey = readFileSync(flags["verifier-key-file"], "utf8");
+    } catch (error) {
+      console.error(`scribe-node restore: cannot read ${flags["verifier-key-file"]}: ${(error as Error).message}`);
+      return 2;
+    }
+  }
+  if (verifierKey === undefined) {
+    console.error(`scribe-node restore: give the checkpoint verifier key (--verifier-key or --verifier-key-file): the bucket's checkpoint is only trusted if it verifies with a key you hold\n${restoreUsage}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = deps.loadConfig({ file: flags.config, env, overrides: flags["data-dir"] !== undefined ? { "node.data_dir": flags["data-dir"] } : {} });
+  } catch (error) {
+    console.error(`scribe-node restore: configuration error: ${(error as Error).message}`);
+    return 2;
+  }
+  const logger = deps.createLogger(config);
+  try {
+    const result = await restoreNode({ config, verifierKey, logger });
+    console.log(JSON.stringify({ restored: true, data_dir: config.node.data_dir, ...result }));
+    return 0;
+  } catch (error) {
+    console.error(`scribe-node: restore failed: ${(error as Error).message}`);
+    return 1;
+  }
+}
