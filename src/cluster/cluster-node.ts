@@ -20,15 +20,15 @@
 import type { Config, Member } from "../config/index.ts";
 import type { ClusterService, Consistency, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
 import { decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
-import { assert, ScribeError, SeededRandom, toHex } from "../lib/index.ts";
+import { ScribeError, SeededRandom, toHex } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
-import { decodeMessage, encodeConfigChange, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Membership, type Ready } from "../raft/index.ts";
+import { decodeMessage, encodeConfigChange, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Ready } from "../raft/index.ts";
 import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
 import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, isRetryable, peerFetch, peerUrl, requestJoin, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, type FetchedEntry, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, peerFetch, peerUrl, requestJoin, type PeerAddress } from "./peer-client.ts";
 import { raftTlsOptions } from "./tls.ts";
 
 const kindCommand = 1;
@@ -47,10 +47,8 @@ const promotionLagEntriesMax = 64;
 
 interface Proposal {
   data: Uint8Array;
-  opCount: number;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
-  timer?: ReturnType<typeof setTimeout>;
 }
 
 interface InFlight {
@@ -417,8 +415,6 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private settle(proposal: Proposal, error?: Error, value?: unknown): void {
-    if (proposal.timer) clearTimeout(proposal.timer);
-    this.queuedOps -= 0;
     if (error) proposal.reject(error);
     else proposal.resolve(value);
   }
@@ -497,10 +493,11 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   /** Re-applies fetched entries as commands (the state machine is deterministic) and checks every leaf. */
-  private applyFetched(page: readonly { entry: import("../ledger/index.ts").Entry; leafHash: string; value: Uint8Array }[]): void {
+  private applyFetched(page: readonly FetchedEntry[]): void {
     const hasher = this.ledger.hasher;
-    const commands: Command[] = page.map(({ entry, value }) => {
-      assert(entry.index === this.ledger.size + page.indexOf(page.find((p) => p.entry === entry)!), "fetched entries are not contiguous");
+    const start = this.ledger.size;
+    const commands: Command[] = page.map(({ entry, value }, i) => {
+      if (entry.index !== start + i) throw new ScribeError("verification_failed", `fetched entry ${entry.index} where ${start + i} was expected`);
       if (entry.op === "delete") return { timestampMs: entry.timestampMs, ops: [{ op: "delete", key: entry.key }] };
       if (toHex(hasher.digest(value)) !== toHex(entry.valueHash)) throw new ScribeError("verification_failed", `fetched value of entry ${entry.index} does not match its hash`);
       return { timestampMs: entry.timestampMs, ops: [{ op: "put", key: entry.key, value, valueHash: entry.valueHash, contentType: entry.contentType }] };
@@ -599,7 +596,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     data.set(command, 1);
     this.queuedOps += ops.length;
     const promise = new Promise<Receipt[]>((resolve, reject) => {
-      this.queue.push({ data, opCount: ops.length, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ data, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
     return this.withTimeout(promise, this.config.api.write_timeout_secs, "the write").finally(() => {
@@ -832,4 +829,3 @@ function applyAddressChanges(book: Record<string, PeerAddress>, changes: Record<
   return next;
 }
 
-export type { Membership };

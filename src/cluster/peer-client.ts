@@ -126,7 +126,3 @@ export async function fetchEntries(client: string, from: number, limit: number, 
     return { entry, version: json.version as number, leafHash: json.leaf_hash as string, value };
   });
 }
-
-export function isRetryable(error: unknown): boolean {
-  return isScribeError(error) && (error.code === "unavailable" || error.code === "timeout" || error.code === "no_leader" || error.code === "not_leader");
-}
