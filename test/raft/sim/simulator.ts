@@ -150,6 +150,9 @@ class Simulation {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly entryRecord = new Map<string, { data: Uint8Array; type: string; prevTerm: number }>();
   private readonly committed = new Map<number, Entry>();
+  /** The term in which each index was first seen committed (by a leader's persisted commit). */
+  private readonly commitTermOf = new Map<number, number>();
+  private commitRecordedUpTo = 0;
   private committedMax = 0;
   /** Lower bound for the durability check (entries below it are re-checked anyway: cheap). */
   private readonly durableCheckedBelow = 1;
@@ -422,6 +425,10 @@ class Simulation {
       sim.storage.applyReady({ ...rd, entries: rd.entries.filter((e) => e.index > last) });
     } else sim.storage.applyReady(rd);
     this.recordPersisted(sim, rd);
+    if (rd.hardState && node.raft.role === "leader" && node.raft.term === rd.hardState.term) {
+      for (let i = this.commitRecordedUpTo + 1; i <= rd.hardState.commit; i++) this.commitTermOf.set(i, rd.hardState.term);
+      this.commitRecordedUpTo = Math.max(this.commitRecordedUpTo, rd.hardState.commit);
+    }
     if (crashPoint === 2) return this.crash(sim);
     if (!bugSend) for (const m of rd.messages) this.send(sim.id, encodeMessage(m), m.to);
     if (crashPoint === 3) return this.crash(sim);
@@ -520,12 +527,19 @@ class Simulation {
     }
   }
 
+  /**
+   * Leader completeness (§5.4): an entry committed in a term before this leader's term is in
+   * its log. (Entries committed in later terms need not be: a stale node can still win an
+   * older term's election.)
+   */
   private checkLeaderCompleteness(sim: SimNode): void {
     const log = sim.node!.raft.log;
+    const term = sim.node!.raft.term;
     const first = log.firstIndex();
     for (let i = Math.max(1, first - 1); i <= this.committedMax; i++) {
       const want = this.committed.get(i);
-      if (!want) continue;
+      const committedIn = this.commitTermOf.get(i);
+      if (!want || committedIn === undefined || committedIn >= term) continue;
       const have = log.termOrZero(i);
       if (have !== want.term) {
         this.fail(`leader completeness: leader ${sim.id} (term ${sim.node!.raft.term}) has term ${have} at committed index ${i}, want ${want.term}`);
