@@ -66,6 +66,7 @@ export function pickNumber(root: unknown, paths: readonly string[]): number | un
 export function createPrometheusRegistry(source: MetricsSource, requests: RequestObservable): PrometheusRegistry {
   const registry = new Registry();
   let snapshot: Snapshot | undefined;
+  const s0 = () => snapshot?.metrics;
   const read = async (): Promise<Snapshot> => ({ status: source.status(), metrics: await source.metrics() });
 
   registerRequestMetrics(registry, requests);
@@ -123,7 +124,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_storage_entries", "Entries stored in the hot tier.", [], (set, s) => set(pickNumber(s.metrics, ["storage.entries"]) ?? 0));
   fromSnapshot("gauge", "scribe_ledger_storage_bytes", "Value bytes by tier: hot (SQLite) and cold (objects in S3).", ["tier"], (set, s) => {
     set(pickNumber(s.metrics, ["storage.valueBytes", "storage.value_bytes"]) ?? 0, { tier: "hot" });
-    set(pickNumber(s.metrics, ["cold.object_bytes", "cold.archiver.object_bytes", "cold.bytes", "cold.uploader.bytes"]) ?? 0, { tier: "cold" });
+    set(pickNumber(s.metrics, ["cold.bytes"]) ?? 0, { tier: "cold" });
   });
 
   // Caches.
@@ -138,12 +139,17 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   });
   fromSnapshot("gauge", "scribe_ledger_cache_bytes", "Bytes held by the value cache.", [], (set, s) => set(pickNumber(s.metrics, ["cache.values.bytes"]) ?? 0));
 
-  // Cold tier (S3); zero when the node has none.
-  fromSnapshot("counter", "scribe_ledger_s3_uploads_total", "Objects uploaded to S3 and verified.", [], (set, s) => set(pickNumber(s.metrics, ["cold.uploads", "cold.uploader.uploads", "cold.s3.uploads"]) ?? 0));
-  fromSnapshot("counter", "scribe_ledger_s3_upload_bytes_total", "Object bytes uploaded to S3 and verified.", [], (set, s) => set(pickNumber(s.metrics, ["cold.upload_bytes", "cold.uploader.bytes", "cold.s3.bytes", "cold.bytes"]) ?? 0));
-  fromSnapshot("counter", "scribe_ledger_s3_errors_total", "Failed S3 operations (after retries) and failed archival runs.", [], (set, s) => set(pickNumber(s.metrics, ["cold.errors", "cold.uploader.errors", "cold.s3.errors", "cold.archiver.errors"]) ?? 0));
-  fromSnapshot("counter", "scribe_ledger_segments_archived_total", "Segments sealed and archived to S3.", [], (set, s) => set(pickNumber(s.metrics, ["cold.segments_archived", "cold.archiver.segments_archived"]) ?? 0));
-  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set, s) => set(pickNumber(s.metrics, ["cold.backlog_entries", "cold.archival_backlog", "cold.backlog", "cold.archiver.backlog_entries"]) ?? 0));
+  // Cold tier (S3; ColdTier.metrics() under "cold"); zero when the node has none.
+  const cold = (field: string) => pickNumber(s0(), [`cold.${field}`]) ?? 0;
+  fromSnapshot("counter", "scribe_ledger_s3_uploads_total", "Objects uploaded to S3 and verified.", [], (set) => set(cold("uploads")));
+  fromSnapshot("counter", "scribe_ledger_s3_upload_bytes_total", "Object bytes uploaded to S3 and verified.", [], (set) => set(cold("bytes")));
+  fromSnapshot("counter", "scribe_ledger_s3_errors_total", "Failed archival runs and cold reads (after retries).", [], (set) => set(cold("errors")));
+  fromSnapshot("counter", "scribe_ledger_s3_retries_total", "Retried S3 requests and archival runs.", [], (set) => set(cold("retries")));
+  fromSnapshot("counter", "scribe_ledger_segments_archived_total", "Segments sealed and archived to S3.", [], (set) => set(cold("segments_archived")));
+  fromSnapshot("counter", "scribe_ledger_cold_read_through_total", "Values read back from S3 after leaving the hot tier.", [], (set) => set(cold("read_through")));
+  fromSnapshot("counter", "scribe_ledger_cold_evicted_values_total", "Values removed from the hot tier after archival.", [], (set) => set(cold("evicted_values")));
+  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set) => set(cold("backlog_entries")));
+  fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3.", [], (set) => set(cold("archived_index")));
 
   return {
     registry,
