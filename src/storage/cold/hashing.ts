@@ -1,15 +1,20 @@
 /**
- * @module hashing. SHA-256 and the RFC 9162 hashes the cold tier checks segments with: leaf hash,
- * interior node hash, and a compact range (frontier) that carries the tree root across segments.
+ * @module hashing. SHA-256 and the RFC 9162 hashes the cold tier checks segments with (leaf hash,
+ * interior node hash: src/merkle's native hasher, the one the ledger's tree uses), and a compact
+ * range (frontier) that carries the tree root across segments and is stored in the manifest.
  *
- * TODO(merkle): src/merkle is being written in parallel; once it exports a compact range, use it
- * here. This copy is cross-checked in the tests against a naive recursive MTH.
+ * src/merkle's MerkleTree keeps its frontier in a TreeStore; the cold tier needs a small value it
+ * can serialize, clone and rebuild from the manifest, so the range itself stays here. It is
+ * cross-checked in the tests against a naive recursive MTH and against the ledger's tree roots.
  */
 
 import { assert } from "../../lib/index.ts";
+import { createNativeHasher } from "../../merkle/index.ts";
+
+const hasher = createNativeHasher();
 
 export function sha256(data: Uint8Array): Uint8Array {
-  return Bun.SHA256.hash(data, new Uint8Array(32)) as Uint8Array;
+  return hasher.digest(data);
 }
 
 /** An incremental SHA-256 over streamed bytes. */
@@ -29,22 +34,15 @@ export class StreamHash {
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || canonical entry encoding). */
 export function leafHash(encodedEntry: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + encodedEntry.length);
-  input[0] = 0x00;
-  input.set(encodedEntry, 1);
-  return sha256(input);
+  return hasher.hashLeaf(encodedEntry);
 }
 
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const input = new Uint8Array(65);
-  input[0] = 0x01;
-  input.set(left, 1);
-  input.set(right, 33);
-  return sha256(input);
+  return hasher.hashChildren(left, right);
 }
 
-export const emptyTreeHash = sha256(new Uint8Array(0));
+export const emptyTreeHash = hasher.emptyRoot();
 
 /**
  * The roots of the perfect subtrees covering leaves [0, size), largest first: enough to append
