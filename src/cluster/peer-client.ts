@@ -50,10 +50,15 @@ export function peerFetch(url: string, init: RequestInit = {}): Promise<Response
 
 async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
   let response: Response;
+  // Writes (POST) go over a fresh connection: on a pooled keep-alive connection that dies
+  // mid-request, fetch retries on a new one, and a refusal there would hide that the first
+  // attempt was delivered (and perhaps applied). On a fresh connection a refusal means nothing
+  // was sent, so the caller may safely try another leader.
+  const fresh = (init.method ?? "GET") !== "GET";
   try {
-    response = await peerFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    response = await peerFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), ...(fresh ? { keepalive: false } : {}) });
   } catch (error) {
-    // A refused connection delivered nothing: the peer (usually the leader) is down.
+    // A refused connect delivered nothing: the peer (usually the leader) is down.
     if ((error as { code?: string }).code === "ECONNREFUSED") throw new ScribeError("no_leader", `${url} refused the connection`);
     const timedOut = (error as Error).name === "TimeoutError";
     throw new ScribeError(timedOut ? "timeout" : "unavailable", `${init.method ?? "GET"} ${url} ${timedOut ? "timed out" : `failed: ${(error as Error).message}`}`);

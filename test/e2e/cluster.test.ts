@@ -21,6 +21,7 @@ function expectLinearizable(recorder: Recorder): void {
     const ops = recorder.ops.filter((o) => o.key === key).sort((a, b) => a.callMs - b.callMs);
     console.error(JSON.stringify(result.result), key, `${ops.length} operations:`);
     for (const o of ops) console.error(`  c${o.clientId} ${o.kind} ${o.value ?? JSON.stringify(o.output)} [${o.callMs.toFixed(1)}, ${o.unknown ? "unknown" : o.returnMs.toFixed(1)}]`);
+    console.error("refused writes of this key:", JSON.stringify(recorder.refused.filter((r) => r.key === key)));
   }
   expect(result.result).toBe("ok");
 }

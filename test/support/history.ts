@@ -10,11 +10,13 @@ export interface Recorder {
   ops: Operation[];
   /** Acknowledged puts with their receipts. */
   acked: { key: string; value: string; index: number }[];
+  /** Writes refused in a way that proves they did not happen (for diagnosing a failed check). */
+  refused: { key: string; value: string; url: string; status: number; body: unknown }[];
   started: number;
 }
 
 export function newRecorder(): Recorder {
-  return { ops: [], acked: [], started: performance.now() };
+  return { ops: [], acked: [], refused: [], started: performance.now() };
 }
 
 function now(recorder: Recorder): number {
@@ -24,18 +26,26 @@ function now(recorder: Recorder): number {
 export async function recordedPut(recorder: Recorder, url: string, clientId: number, key: string, value: string, timeoutMs = 3000): Promise<boolean> {
   const callMs = now(recorder);
   try {
-    const response = await fetch(`${url}/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(timeoutMs) });
+    // A fresh connection per write: then a refused connection proves the request was not sent
+    // (on a pooled one, fetch may retry after the first attempt was already delivered).
+    const response = await fetch(`${url}/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(timeoutMs), keepalive: false });
     const body = (await response.json()) as { index?: number; code?: string };
     // These codes mean the write reached no log: it certainly did not happen.
-    if (body.code === "no_leader" || body.code === "not_leader" || body.code === "shutting_down") return false;
+    if (body.code === "no_leader" || body.code === "not_leader" || body.code === "shutting_down") {
+      recorder.refused.push({ key, value, url, status: response.status, body });
+      return false;
+    }
     if (response.status === 200) {
       recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: now(recorder) });
       recorder.acked.push({ key, value, index: body.index! });
       return true;
     }
   } catch (error) {
-    // A refused connection never delivered the request: the write certainly did not happen.
-    if ((error as { code?: string }).code === "ECONNREFUSED") return false;
+    // A refused connect on a fresh connection never delivered the request: the write did not happen.
+    if ((error as { code?: string }).code === "ECONNREFUSED") {
+      recorder.refused.push({ key, value, url, status: 0, body: { code: "ECONNREFUSED" } });
+      return false;
+    }
     // Otherwise it timed out or the connection died mid-request: the outcome is unknown.
   }
   recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: Number.POSITIVE_INFINITY, unknown: true });
