@@ -105,9 +105,10 @@ export class HotStore {
   static open(path: string, options: HotStoreOptions): HotStore {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path, { create: true, strict: false });
+    // Wait for locks first: switching to WAL needs one (e.g. right after another process closed the file).
+    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
-    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA mmap_size = 268435456");
     db.exec(`
       CREATE TABLE IF NOT EXISTS entries (
