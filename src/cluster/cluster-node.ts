@@ -22,7 +22,7 @@ import type { ClusterService, Consistency, LedgerService, MemberStatus, NodeStat
 import { decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, toHex } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
-import { decodeMessage, encodeConfigChange, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Ready } from "../raft/index.ts";
+import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Ready } from "../raft/index.ts";
 import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
 import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
@@ -207,6 +207,12 @@ export class ClusterNode implements LedgerService, ClusterService {
       tls: raftTlsOptions(this.config),
       frameBytesMax: Math.max(64 * 1024 * 1024, this.config.consensus.max_append_bytes * 2),
       onMessage: (from, payload) => this.onMessage(from, payload),
+      // A dropped link may have lost pipelined appends: the leader probes that peer again.
+      onPeerConnection: (peer, connected) => {
+        if (connected) return;
+        this.raw.reportUnreachable(peer);
+        this.schedule();
+      },
       logger: this.logger,
     });
     this.syncPeers();
