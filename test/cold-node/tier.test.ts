@@ -1,0 +1,91 @@
+/**
+ * The node's cold tier in detail (src/cluster/archival.ts, HotStore eviction): only archived
+ * ranges are evicted, followers archive nothing, values stay hot until their segment is older than
+ * age_threshold_secs, and a segment object that vanished from S3 keeps its values in the hot tier.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { ColdTier } from "../../src/cluster/archival.ts";
+import { createLogger } from "../../src/cluster/logger.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { AssertionError } from "../../src/lib/index.ts";
+import { HotStore } from "../../src/storage/index.ts";
+import { tempDir } from "../support/node-process.ts";
+import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import { coldOverrides, listStored, makeValues, openNode } from "./support.ts";
+
+let s3: S3ServerHandle;
+const dirs: { remove(): void }[] = [];
+beforeAll(async () => {
+  s3 = await startS3Server();
+});
+afterAll(async () => {
+  await s3.stop();
+  for (const dir of dirs) dir.remove();
+});
+
+function dir(): string {
+  const d = tempDir("scribe-cold-tier-");
+  dirs.push(d);
+  return d.path;
+}
+
+const silent = createLogger({ ...loadConfig({}).logging, level: "silent" });
+
+async function nodeWith(prefix: string, values: Uint8Array[], extra: Record<string, unknown> = {}) {
+  const n = await openNode(dir(), coldOverrides(s3, prefix, { "storage.tiering.enable_auto_archival": false, ...extra }));
+  for (let i = 0; i < values.length; i++) {
+    const response = await n.call("PUT", `/kv/t${i}`, { body: values[i] as Uint8Array<ArrayBuffer> });
+    expect(response.status).toBe(200);
+  }
+  return n;
+}
+
+test("HotStore evicts only inside the recorded archived range, from the evicted index on", () => {
+  const d = dir();
+  const store = HotStore.open(`${d}/scribe.db`, { sync: "normal" });
+  try {
+    expect(store.coldProgress()).toEqual({ archivedIndex: 0, evictedIndex: 0 });
+    expect(() => store.evictValues(0, 1)).toThrow(AssertionError); // nothing archived
+    expect(() => store.recordArchived(1)).toThrow(AssertionError); // beyond the ledger (empty)
+  } finally {
+    store.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test("a follower's cold tier archives and evicts nothing", async () => {
+  const n = await nodeWith("follower", makeValues(40, 1));
+  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => false });
+  await tier.runOnce();
+  expect(tier.metrics()).toMatchObject({ uploads: 0, archived_index: 0, evicted_index: 0, archiving: false });
+  expect(listStored(s3, "follower")).toEqual([]);
+  await n.node.close();
+});
+
+test("values stay hot until their segment is older than age_threshold_secs, and only while the object is in S3", async () => {
+  const prefix = "aged";
+  const n = await nodeWith(prefix, makeValues(60, 2), { "storage.tiering.age_threshold_secs": 100 });
+  let now = Date.now();
+  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => true, now: () => now });
+  await tier.runOnce();
+  const sealed = tier.metrics() as Record<string, number>;
+  expect(sealed.archived_index).toBeGreaterThan(0); // full 4 KiB segments are sealed at once
+  expect(sealed.archived_index).toBeLessThan(60); // the partial tail waits for the age threshold
+  expect(sealed.evicted_index).toBe(0); // too young to leave the hot tier
+  expect(n.node.ledger.store.value(0)).toBeDefined();
+
+  // The first segment's object disappears; time passes: nothing is evicted, an error is counted.
+  const [first] = listStored(s3, `${prefix}/segments`);
+  rmSync(s3.objectPath(first!));
+  now += 200_000;
+  await tier.runOnce();
+  const refused = tier.metrics() as Record<string, number>;
+  expect(refused.archived_index).toBe(60);
+  expect(refused.evicted_index).toBe(0);
+  expect(refused.errors).toBeGreaterThan(0);
+  expect(String(refused.last_error)).toContain(first!);
+  for (let i = 0; i < 60; i++) expect(n.node.ledger.store.value(i)).toBeDefined();
+  await tier.stop();
+  await n.node.close();
+});
