@@ -26,7 +26,8 @@ Usage:
   scribe audit [--page N]                          recompute and check the whole log
 
 Options:
-  --server URL        the node (default $SCRIBE_SERVER or http://127.0.0.1:8001)
+  --server URL        the node (default $SCRIBE_SERVER or http://127.0.0.1:8001); an API key
+                      for a node with security.api_keys comes from $SCRIBE_API_KEY
   --key VERIFIER_KEY  the checkpoint verifier key to trust ("name+hash+base64")
   --key-file PATH     read the verifier key from a file
   --origin ORIGIN     refuse checkpoints of any other log origin
@@ -100,10 +101,16 @@ function stderr(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** `Authorization: Bearer $SCRIBE_API_KEY` when that is set (nodes with security.api_keys). */
+function authHeaders(): Record<string, string> {
+  const key = process.env.SCRIBE_API_KEY;
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
 async function request(server: string, path: string, init?: RequestInit): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(`${server}${path}`, init);
+    response = await fetch(`${server}${path}`, { ...init, headers: { ...authHeaders(), ...(init?.headers as Record<string, string> | undefined) } });
   } catch (error) {
     throw new Error(`cannot reach ${server}: ${(error as Error).message}`);
   }
@@ -151,7 +158,7 @@ function connect(options: Options): Context {
     const verifierKey = await resolveVerifierKey(server, options);
     const persistence = options.state === undefined ? undefined : new StateFilePersistence(options.state, server, verifierKey);
     persistence?.saveKeyOnly();
-    const client = await LedgerClient.create({ baseUrl: server, verifierKeys: [verifierKey], origin: options.origin, persistence, hasher: await loadHasher() });
+    const client = await LedgerClient.create({ baseUrl: server, headers: authHeaders(), verifierKeys: [verifierKey], origin: options.origin, persistence, hasher: await loadHasher() });
     return { client, verifierKey };
   };
   return { server, options, trust: () => (trust ??= resolve()) };
@@ -299,7 +306,7 @@ async function audit(ctx: Context): Promise<void> {
   const startedMs = performance.now();
   const progress = progressReporter(process.stderr, startedMs);
   const result = await auditLedger({
-    source: httpAuditSource(ctx.server),
+    source: httpAuditSource(ctx.server, { headers: authHeaders() }),
     verifiers: [await parseVerifierKey(verifierKey)],
     origin: ctx.options.origin,
     trustedState: client.trustedState,

@@ -83,6 +83,37 @@ describe("audit log file", () => {
   });
 });
 
+describe("the scribe CLI against a node with API keys", () => {
+  test("authenticates with $SCRIBE_API_KEY: put, get, verify and audit work; without it the node answers 401", async () => {
+    const data = tempDir();
+    const config = loadConfig({ overrides: { "node.data_dir": data.path, "network.client_port": 0, "network.raft_port": 0, "security.api_keys": JSON.stringify(apiKeys) } });
+    const server = await startServer(config, quiet(config));
+    try {
+      // Asynchronous: the node runs in this process and must keep answering while the CLI runs.
+      const cli = async (args: string[], key?: string) => {
+        const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", SCRIBE_SERVER: `http://127.0.0.1:${server.server.port}` };
+        if (key) env.SCRIBE_API_KEY = key;
+        const run = Bun.spawn(["bun", "src/cli/main.ts", ...args], { cwd: repoRoot, env, stdout: "pipe", stderr: "pipe" });
+        const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+        return { code, out, err };
+      };
+      const denied = await cli(["put", "cli-key", "v1"]);
+      expect(denied.code).toBe(1);
+      expect(denied.err).toContain("unauthorized");
+      expect((await cli(["put", "cli-key", "v1"], readKey)).err).toContain("forbidden");
+      expect((await cli(["put", "cli-key", "v1"], adminKey)).code).toBe(0);
+      expect((await cli(["get", "cli-key"], readKey)).out).toBe("v1");
+      const verified = await cli(["verify", "cli-key", "--key", server.node.verifierKey], readKey);
+      expect(verified.err + verified.out).not.toContain("unauthorized");
+      expect(verified.code).toBe(0);
+      expect((await cli(["audit", "--key", server.node.verifierKey], readKey)).code).toBe(0);
+    } finally {
+      await server.stop();
+      data.remove();
+    }
+  }, 30_000);
+});
+
 describe("listening beyond loopback", () => {
   test("scribe-node refuses 0.0.0.0 without API keys, naming the keys to set", () => {
     const data = tempDir();
