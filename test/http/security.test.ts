@@ -119,6 +119,33 @@ describe("API keys and roles", () => {
   });
 });
 
+describe("request size limits", () => {
+  test("every route that reads a body refuses an oversized one with 413 and changes nothing", async () => {
+    const s = await makeSecuredApp({ apiKeys: [] });
+    try {
+      const big = "x".repeat(70 * 1024); // above the 64 KiB bound of membership requests
+      for (const path of ["/cluster/nodes/add", "/cluster/nodes/remove"]) {
+        const response = await s.call("POST", path, {}, JSON.stringify({ node_id: 2, address: "127.0.0.1:9002", pad: big }));
+        expect(response.status).toBe(413);
+        expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+      }
+      // a streamed body without Content-Length is cut off too
+      const stream = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 80; i++) controller.enqueue(new Uint8Array(1024));
+          controller.close();
+        },
+      });
+      const streamed = await s.app.handle(new Request("http://scribe.test/cluster/nodes/add", { method: "POST", body: stream, duplex: "half" } as RequestInit));
+      expect(streamed.status).toBe(413);
+      expect(s.node.status().membership.length).toBe(1);
+      expect(s.node.size).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("rate limits", () => {
   test("a client past its burst gets 429 rate_limited with Retry-After; tokens come back with time; keys have their own buckets", async () => {
     let now = 1_000_000;
