@@ -4,6 +4,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { addProcessMetrics } from "../metrics/index.ts";
 import { batchOpsMax, ConfigError, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
 import { createAuditLogger, type Logger } from "./logger.ts";
@@ -81,6 +82,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     ...(tls ? { tls } : {}),
   });
   bunServer = server;
+  // process_* and nodejs_* metrics (CPU, memory, open files, event-loop lag, GC) beside the node's own.
+  addProcessMetrics(app.prometheus);
   const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;
   logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
   logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls }, "scribe node listening");

@@ -9,7 +9,7 @@
  * scribe_ledger_{get,put,delete}_latency_seconds (plus batch).
  */
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export type RequestOp = "get" | "put" | "delete" | "batch";
 
@@ -159,6 +159,14 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
       return registry.metrics();
     },
   };
+}
+
+/**
+ * Adds prom-client's process_* and nodejs_* metrics (CPU, memory, open files, event-loop lag, GC).
+ * A server adds them once; apps built in tests leave them out (each would start its own monitors).
+ */
+export function addProcessMetrics(prometheus: PrometheusRegistry): void {
+  collectDefaultMetrics({ register: prometheus.registry });
 }
 
 /** Per-operation request and error counters and latency histograms, fed by request observers. */
