@@ -5,7 +5,7 @@
  */
 
 import { entryFromJson } from "../client/json.ts";
-import { clusterAuthHeader, clusterAuthValue, forwardedHeader, type Receipt } from "../http/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, forwardedHeader, type Receipt } from "../http/index.ts";
 import type { Entry, Operation } from "../ledger/index.ts";
 import { fromBase64, isScribeError, ScribeError, statusOfCode, toBase64, type ErrorCode } from "../lib/index.ts";
 
@@ -35,14 +35,21 @@ export function peerUrl(client: string, path: string): string {
 }
 
 /**
- * A fetch to a peer: adds the cluster HMAC header (`X-Scribe-Cluster-Auth`) when a secret is
- * configured, so the call passes API-key auth as the internal principal, and the TLS trust.
+ * A fetch to a peer: adds the cluster HMAC header (`X-Scribe-Cluster-Auth`, covering method, path
+ * and the body's SHA-256) when a secret is configured, so the call passes API-key auth as the
+ * internal principal, and the TLS trust. Bodies are strings or bytes (never streams).
  */
 export function peerFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (peerOptions.clusterSecret !== "") {
     const parsed = new URL(url);
-    headers.set(clusterAuthHeader, clusterAuthValue(peerOptions.clusterSecret, init.method ?? "GET", parsed.pathname + parsed.search));
+    const body = init.body;
+    if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new ScribeError("internal", "peerFetch signs string or byte bodies only");
+    }
+    const bodyHash = bodySha256(body ?? "");
+    if (body) headers.set(clusterBodyHashHeader, bodyHash);
+    headers.set(clusterAuthHeader, clusterAuthValue(peerOptions.clusterSecret, init.method ?? "GET", parsed.pathname + parsed.search, Date.now(), bodyHash));
   }
   const tls = peerOptions.https && peerOptions.ca !== undefined ? { tls: { ca: peerOptions.ca } } : {};
   return fetch(url, { ...init, headers, ...tls } as RequestInit);

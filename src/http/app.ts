@@ -9,7 +9,7 @@
 import { Elysia } from "elysia";
 import type { Operation } from "../ledger/index.ts";
 import { entryToJson } from "../client/json.ts";
-import { isScribeError, ScribeError, toBase64, toHex } from "../lib/index.ts";
+import { isScribeError, ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, readIndex, removeNode } from "./cluster-routes.ts";
 import { forwardedHeader } from "./parse.ts";
@@ -120,6 +120,13 @@ export function createApp(options: AppOptions) {
   const guard = new Guard(options.security ?? { apiKeys: [], clusterSecret: "", rateLimitPerSec: 0, rateLimitBurst: 1 });
   const prometheus = createPrometheusRegistry(service, metrics);
 
+  /** Reads a bounded body; a node-to-node call's body must be the one its HMAC covers. */
+  const readCheckedBody = async (request: Request, bytesMax: number, code: ErrorCode, what: string): Promise<Uint8Array> => {
+    const body = await readBody(request, bytesMax, code, what);
+    guard.checkBody(request, body);
+    return body;
+  };
+
   /** Runs a mutation or admin action and writes its audit record, whatever the outcome. */
   const audited = async (request: Request, base: Pick<AuditRecord, "action"> & Partial<AuditRecord>, run: () => Promise<[Response, Partial<AuditRecord>]>): Promise<Response> => {
     try {
@@ -134,7 +141,7 @@ export function createApp(options: AppOptions) {
   };
 
   const putValue = async (request: Request, key: string): Promise<Response> => {
-    const body = await readBody(request, limits.valueBytesMax, "value_too_large", "value");
+    const body = await readCheckedBody(request, limits.valueBytesMax, "value_too_large", "value");
     const contentType = validateContentType(request.headers.get("content-type"), "application/octet-stream");
     const condition = preconditions(request.headers, "put");
     const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...condition };
@@ -216,7 +223,7 @@ export function createApp(options: AppOptions) {
       "/batch",
       async ({ request }) =>
         metrics.time("batch", async () => {
-          const body = await readBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
+          const body = await readCheckedBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
           const ops = parseBatch(body, limits);
           return audited(request, { action: "batch", keys: ops.map((op) => op.key) }, async () => {
             const receipts = await service.propose(ops, request.headers.get(forwardedHeader) !== null);
@@ -234,7 +241,7 @@ export function createApp(options: AppOptions) {
     .post(
       "/cluster/nodes/add",
       async ({ request }) => {
-        const body = await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
+        const body = await readCheckedBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
         return audited(request, { action: "node_add", node_id: nodeIdHint(body) }, async () => [json(await addNode(cluster, body)), {}]);
       },
       { parse: "none" },
@@ -242,7 +249,7 @@ export function createApp(options: AppOptions) {
     .post(
       "/cluster/nodes/remove",
       async ({ request }) => {
-        const body = await readBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
+        const body = await readCheckedBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
         return audited(request, { action: "node_remove", node_id: nodeIdHint(body) }, async () => [json(await removeNode(cluster, body)), {}]);
       },
       { parse: "none" },

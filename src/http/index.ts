@@ -2,5 +2,5 @@
 export * from "./app.ts";
 export * from "./service.ts";
 export { forwardedHeader, validateContentType, validateKey } from "./parse.ts";
-export { clusterAuthHeader, clusterAuthValue, Guard, requiredRole, type ApiKeySpec, type AuditRecord, type Principal, type SecurityOptions } from "./security.ts";
+export { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, Guard, requiredRole, type ApiKeySpec, type AuditRecord, type Principal, type SecurityOptions } from "./security.ts";
 export { openApiDocument } from "./openapi.ts";

@@ -58,6 +58,12 @@ export interface SecurityOptions {
 
 /** The header carrying an internal call's HMAC: `v1:<unix ms>:<hex HMAC-SHA256>`. */
 export const clusterAuthHeader = "x-scribe-cluster-auth";
+/**
+ * The hex SHA-256 of an internal call's body, covered by its HMAC; the app checks the body it
+ * reads against it, so a captured header cannot carry another body. Absent: the body is empty.
+ */
+export const clusterBodyHashHeader = "x-scribe-body-sha256";
+const emptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** How far a node's clock may be off for its HMAC to be accepted. */
 const clusterAuthSkewMsMax = 5 * 60 * 1000;
 /**
@@ -68,24 +74,29 @@ const rateBucketsMax = 100_000;
 
 const roleRank: Record<Role | "internal", number> = { read: 1, write: 2, admin: 3, internal: 4 };
 
-/** The string an internal call signs: version, time, method and path with query. */
-function clusterAuthMessage(timeMs: number, method: string, pathAndQuery: string): string {
-  return `v1\n${timeMs}\n${method.toUpperCase()}\n${pathAndQuery}`;
+/** The string an internal call signs: version, time, method, path with query and body hash. */
+function clusterAuthMessage(timeMs: number, method: string, pathAndQuery: string, bodySha256: string): string {
+  return `v1\n${timeMs}\n${method.toUpperCase()}\n${pathAndQuery}\n${bodySha256}`;
 }
 
-/** The header value authenticating a node-to-node request. */
-export function clusterAuthValue(secret: string, method: string, pathAndQuery: string, timeMs = Date.now()): string {
-  const mac = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery)).digest("hex");
+/** The hex SHA-256 of a body. */
+export function bodySha256(body: Uint8Array | string): string {
+  return new Bun.CryptoHasher("sha256").update(body).digest("hex");
+}
+
+/** The header value authenticating a node-to-node request (`bodySha256`: of its body, if any). */
+export function clusterAuthValue(secret: string, method: string, pathAndQuery: string, timeMs = Date.now(), bodyHash = emptySha256): string {
+  const mac = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery, bodyHash)).digest("hex");
   return `v1:${timeMs}:${mac}`;
 }
 
 /** True when `value` is a fresh HMAC of this request made with `secret` (compared in constant time). */
-export function verifyClusterAuth(secret: string, value: string, method: string, pathAndQuery: string, nowMs: number): boolean {
+export function verifyClusterAuth(secret: string, value: string, method: string, pathAndQuery: string, nowMs: number, bodyHash = emptySha256): boolean {
   const match = /^v1:(\d{1,16}):([0-9a-f]{64})$/.exec(value);
-  if (!match || secret === "") return false;
+  if (!match || secret === "" || !/^[0-9a-f]{64}$/.test(bodyHash)) return false;
   const timeMs = Number(match[1]);
   if (Math.abs(nowMs - timeMs) > clusterAuthSkewMsMax) return false;
-  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery)).digest();
+  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery, bodyHash)).digest();
   return timingSafeEqual(want, Buffer.from(match[2]!, "hex"));
 }
 
@@ -159,7 +170,7 @@ export class Guard {
   private readonly keysByHash: Map<string, ApiKeySpec>;
   private readonly limiter: RateLimiter | undefined;
   private readonly nowMs: () => number;
-  private readonly principals = new WeakMap<Request, { principal: Principal; client: string }>();
+  private readonly principals = new WeakMap<Request, { principal: Principal; client: string; bodyHash?: string }>();
 
   constructor(private readonly options: SecurityOptions) {
     this.keysByHash = new Map(options.apiKeys.map((k) => [k.key_sha256.toLowerCase(), k]));
@@ -174,7 +185,7 @@ export class Guard {
   /** Decides whether `request` (from `client`, an IP address) may proceed. */
   admit(request: Request, client: string): Admission {
     const url = new URL(request.url);
-    const principal = this.authenticate(request, url);
+    const { principal, bodyHash } = this.authenticate(request, url);
     if (this.limiter && principal?.role !== "internal") {
       const id = principal && principal.name !== "anonymous" ? `key:${principal.name}` : `ip:${client}`;
       const waitSecs = this.limiter.take(id, this.nowMs());
@@ -184,7 +195,7 @@ export class Guard {
     }
     const needed = requiredRole(request.method, url.pathname);
     const resolved = principal ?? { name: "anonymous", role: "read" as const };
-    this.principals.set(request, { principal: resolved, client });
+    this.principals.set(request, { principal: resolved, client, bodyHash });
     if (needed === undefined) return { ok: true, principal: resolved };
     if (!principal) {
       return { ok: false, error: new ScribeError("unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"), headers: { "www-authenticate": 'Bearer realm="scribe"' } };
@@ -195,17 +206,34 @@ export class Guard {
     return { ok: true, principal };
   }
 
-  /** The caller, or undefined when auth is on and no valid credential was given. */
-  private authenticate(request: Request, url: URL): Principal | undefined {
+  /**
+   * The caller, or undefined when auth is on and no valid credential was given. An internal
+   * caller comes with the body hash its HMAC covers, for `checkBody`.
+   */
+  private authenticate(request: Request, url: URL): { principal: Principal | undefined; bodyHash?: string } {
     const internal = request.headers.get(clusterAuthHeader);
-    if (internal !== null && verifyClusterAuth(this.options.clusterSecret, internal, request.method, url.pathname + url.search, this.nowMs())) {
-      return { name: "cluster", role: "internal" };
+    const bodyHash = request.headers.get(clusterBodyHashHeader) ?? emptySha256;
+    if (internal !== null && verifyClusterAuth(this.options.clusterSecret, internal, request.method, url.pathname + url.search, this.nowMs(), bodyHash)) {
+      return { principal: { name: "cluster", role: "internal" }, bodyHash };
     }
-    if (!this.authEnabled) return { name: "anonymous", role: "admin" };
+    if (!this.authEnabled) return { principal: { name: "anonymous", role: "admin" } };
     const key = presentedKey(request.headers);
-    if (key === undefined) return undefined;
-    const spec = this.keysByHash.get(new Bun.CryptoHasher("sha256").update(key).digest("hex"));
-    return spec ? { name: spec.name, role: spec.role } : undefined;
+    if (key === undefined) return { principal: undefined };
+    const spec = this.keysByHash.get(bodySha256(key));
+    return { principal: spec ? { name: spec.name, role: spec.role } : undefined };
+  }
+
+  /**
+   * Checks a body the app has read: an internal call's body must be the one its HMAC covers
+   * (otherwise a captured header could carry any body for a few minutes). Throws 401.
+   */
+  checkBody(request: Request, body: Uint8Array): void {
+    const declared = this.principals.get(request)?.bodyHash;
+    if (declared === undefined) return;
+    const actual = bodySha256(body);
+    if (!timingSafeEqual(Buffer.from(actual, "hex"), Buffer.from(declared, "hex"))) {
+      throw new ScribeError("unauthorized", "the body of this node-to-node request is not the one its signature covers");
+    }
   }
 
   /** Writes an audit record for a finished mutation or admin action of `request`. */

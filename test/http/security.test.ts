@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
 import { ClusterNode } from "../../src/cluster/cluster-node.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
-import { clusterAuthHeader, clusterAuthValue, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
 import { tempDir } from "../support/node-process.ts";
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
@@ -91,11 +91,23 @@ describe("API keys and roles", () => {
   test("another node's HMAC (discovery.cluster_secret) is the internal principal; a wrong or stale one is not", async () => {
     const path = "/batch";
     const body = JSON.stringify({ ops: [{ op: "put", key: "internal", value: "from a follower" }] });
-    const ok = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", path) }, body);
+    const signed = (timeMs = Date.now(), signedBody = body) => ({ [clusterAuthHeader]: clusterAuthValue(secret, "POST", path, timeMs, bodySha256(signedBody)), [clusterBodyHashHeader]: bodySha256(signedBody) });
+    const ok = await s.call("POST", path, signed(), body);
     expect(ok.status).toBe(200);
+    // A captured header cannot carry another body: the HMAC covers the body's hash.
+    const otherBody = JSON.stringify({ ops: [{ op: "put", key: "internal", value: "forged" }] });
+    const forged = await s.call("POST", path, signed(), otherBody);
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({ code: "unauthorized" });
+    const forgedHash = await s.call("POST", path, { ...signed(), [clusterBodyHashHeader]: bodySha256(otherBody) }, otherBody);
+    expect(forgedHash.status).toBe(401);
+    const unsignedBody = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", path) }, otherBody);
+    expect(unsignedBody.status).toBe(401);
+    const history = (await (await s.call("GET", "/history/internal", { "x-api-key": keys.reader })).json()) as { versions: unknown[] };
+    expect(history.versions).toHaveLength(1);
     const wrong = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue("another-secret-0123456", "POST", path) }, body);
     expect(wrong.status).toBe(401);
-    const stale = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", path, Date.now() - 3_600_000) }, body);
+    const stale = await s.call("POST", path, signed(Date.now() - 3_600_000), body);
     expect(stale.status).toBe(401);
     // signed for another path: not valid here
     const replayed = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", "/cluster/read-index") }, body);
