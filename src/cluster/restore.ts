@@ -17,6 +17,7 @@
  */
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
 import { encodeEntry, type Command } from "../ledger/index.ts";
@@ -69,6 +70,7 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   }
   logger.info({ tree_size: checkpoint.size, origin: checkpoint.origin }, "restore: the bucket's checkpoint is signed by the given key");
 
+  const existed = existsSync(dir);
   mkdirSync(dir, { recursive: true });
   let ledger: LedgerState | undefined;
   try {
@@ -106,7 +108,9 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   } catch (error) {
     ledger?.close();
     ledger = undefined;
-    rmSync(dir, { recursive: true, force: true });
+    // Leave the directory as it was: absent, or empty (it may be a mount point).
+    if (existed) for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+    else rmSync(dir, { recursive: true, force: true });
     throw error;
   } finally {
     ledger?.close();
