@@ -89,3 +89,18 @@ test("values stay hot until their segment is older than age_threshold_secs, and 
   await tier.stop();
   await n.node.close();
 });
+
+test("enable_compression = false stores raw .seg objects; enable_auto_archival = false runs no timer", async () => {
+  const prefix = "raw";
+  const n = await nodeWith(prefix, makeValues(30, 3), { "storage.tiering.enable_compression": false, "storage.tiering.archival_check_interval_secs": 1 });
+  await Bun.sleep(1300);
+  expect(n.node.cold!.metrics()).toMatchObject({ auto_archival: false, runs: 0, uploads: 0 });
+  await n.node.cold!.runOnce();
+  const keys = listStored(s3, `${prefix}/segments`);
+  expect(keys.length).toBeGreaterThan(0);
+  for (const key of keys) expect(key).toMatch(/\.seg$/);
+  expect(n.node.cold!.metrics()).toMatchObject({ archived_index: 30, evicted_index: 30 });
+  const response = await n.call("GET", "/kv/t4");
+  expect(response.status).toBe(200);
+  await n.node.close();
+});
