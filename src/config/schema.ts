@@ -58,13 +58,13 @@ export const schema = {
     pool_size: { type: int(1, 1024), default: 10, doc: "Concurrent S3 connections." },
     timeout_secs: { type: int(1, 3600), default: 30, doc: "Timeout of one S3 request." },
     max_retries: { type: int(0, 100), default: 3, doc: "Retries of a failed S3 request." },
-    prefix: { type: str(true), default: "", doc: "Key prefix for every object in the bucket." },
+    prefix: { type: str(true), default: "", doc: "Key prefix for every object in the bucket (empty: `scribe`)." },
   },
   "storage.tiering": {
-    age_threshold_secs: { type: int(0), default: 3600, doc: "Age after which a sealed, verified segment's values may leave the hot tier." },
+    age_threshold_secs: { type: int(0), default: 3600, doc: "Age after which a smaller cold-tier segment is sealed anyway, and a sealed, verified segment's values may leave the hot tier." },
     enable_compression: { type: bool, default: true, doc: "Gzip segments before upload." },
     compression_level: { type: int(0, 9), default: 1, doc: "Gzip level (0-9)." },
-    enable_auto_archival: { type: bool, default: true, doc: "Archive segments to S3 automatically when S3 is configured." },
+    enable_auto_archival: { type: bool, default: true, doc: "Archive segments to S3 automatically (on the Raft leader, every archival_check_interval_secs) when storage.s3.bucket is set." },
     archival_check_interval_secs: { type: int(1, 86400), default: 60, doc: "How often the archiver looks for work." },
   },
   consensus: {
