@@ -1,6 +1,7 @@
 /**
  * @module app. The HTTP API as an Elysia app built by a factory, testable with
- * `app.handle(new Request(...))` without opening a port. Routes follow docs/API.md.
+ * `app.handle(new Request(...))` without opening a port. The routes are described in README.md
+ * and in the OpenAPI document served at /openapi (src/http/openapi.ts; a test checks they agree).
  *
  * Every handler returns a `Response` itself, so bodies are exactly what the API promises: raw
  * values for GET, JSON receipts for writes, `{error, code}` for every failure.
@@ -12,9 +13,8 @@ import { entryToJson } from "../client/json.ts";
 import { isScribeError, ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, readIndex, removeNode } from "./cluster-routes.ts";
-import { forwardedHeader } from "./parse.ts";
+import { forwardedHeader, parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
-import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
