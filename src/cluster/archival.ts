@@ -63,16 +63,23 @@ export function s3ConfigOf(config: Config): S3Config {
   };
 }
 
-/** The archiver's view of the hot tier: committed entries and their values, by index. */
+/**
+ * The archiver's view of the hot tier: committed entries and their values, by index. While this
+ * node is not the leader it shows no committed entries, so a pass that loses leadership midway
+ * seals no further segment (another leader's archiver owns the bucket prefix now).
+ */
 export class HotArchiveSource implements ArchiveSource {
-  constructor(private readonly store: HotStore) {}
+  constructor(
+    private readonly store: HotStore,
+    private readonly isLeader: () => boolean = () => true,
+  ) {}
 
   nextUnarchivedIndex(): number {
     return this.store.coldProgress().archivedIndex;
   }
 
   committedIndexEnd(): number {
-    return this.store.nextIndex;
+    return this.isLeader() ? this.store.nextIndex : 0;
   }
 
   *readRange(from: number, toExclusive: number): Generator<{ entry: Entry; value: Uint8Array }> {
@@ -151,7 +158,7 @@ export class ColdTier {
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
-    this.source = new HotArchiveSource(this.store);
+    this.source = new HotArchiveSource(this.store, options.isLeader);
     this.now = options.now ?? Date.now;
     this.storage = options.storage ?? createColdStorage(s3ConfigOf(options.config));
     this.reader = new ColdReader({ uploader: this.storage.uploader, manifest: () => this.manifest });
@@ -217,9 +224,11 @@ export class ColdTier {
     if (this.counters.consecutive_failures > 0) this.runRetries += 1;
     this.archiver ??= this.newArchiver();
     try {
+      const reusedBefore = this.archiver.stats.segments_reused;
       const { archived, error } = await this.archiver.runOnce(this.now());
       this.manifest = this.archiver.currentManifest() ?? this.manifest;
       this.counters.segments_archived += archived.length;
+      this.counters.segments_reused += this.archiver.stats.segments_reused - reusedBefore;
       if (error) throw error;
       await this.evictReady();
       if (this.counters.consecutive_failures > 0) {
@@ -331,6 +340,7 @@ export class ColdTier {
       backlog_entries: this.store.nextIndex - archivedIndex,
       runs: this.counters.runs,
       segments_archived: this.counters.segments_archived,
+      segments_reused: this.counters.segments_reused,
       evicted_values: this.counters.evicted_values,
       read_through: this.counters.read_through,
       read_errors: this.counters.read_errors,
