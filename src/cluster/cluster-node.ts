@@ -18,9 +18,9 @@
  */
 
 import type { Config, Member } from "../config/index.ts";
-import type { ClusterService, Consistency, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
-import { decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
-import { ScribeError, SeededRandom, toHex } from "../lib/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
+import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
+import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Ready } from "../raft/index.ts";
 import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
@@ -28,7 +28,7 @@ import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, type FetchedEntry, fetchLedgerSizeAt, fetchReadIndex, forwardBatch, peerFetch, peerUrl, requestJoin, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, type FetchedEntry, fetchLedgerSizeAt, fetchReadIndex, peerFetch, proposeRemote, peerUrl, requestJoin, type PeerAddress } from "./peer-client.ts";
 import { raftTlsOptions } from "./tls.ts";
 
 const kindCommand = 1;
@@ -54,6 +54,15 @@ interface Proposal {
 interface InFlight {
   term: number;
   proposal: Proposal;
+}
+
+/** A write waiting on a follower to be forwarded to the leader. */
+interface Forward {
+  ops: Operation[];
+  /** Approximate encoded size, for bounding a group. */
+  bytes: number;
+  resolve: (receipts: Receipt[]) => void;
+  reject: (error: Error) => void;
 }
 
 interface ReadWaiter {
@@ -95,6 +104,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   private transport: Transport | undefined;
   private addresses: Record<string, PeerAddress>;
   private queue: Proposal[] = [];
+  private forwardQueue: Forward[] = [];
+  private forwardScheduled = false;
   private queuedOps = 0;
   private inflight = new Map<number, InFlight>();
   private readQueue: ReadWaiter[] = [];
@@ -110,7 +121,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   private promoting = new Set<number>();
   /** The S3 cold tier (archival on the leader, eviction, read-through); undefined without a bucket. */
   cold: ColdTier | undefined;
-  readonly counters = { readies: 0, proposals: 0, forwardedWrites: 0, readIndexes: 0, catchups: 0, compactions: 0 };
+  readonly counters = { readies: 0, proposals: 0, forwardedWrites: 0, forwardedGroups: 0, readIndexes: 0, catchups: 0, compactions: 0 };
 
   private constructor(options: ClusterNodeOptions, ledger: LedgerState, raftLog: SqliteRaftStorage, addresses: Record<string, PeerAddress>) {
     this.config = options.config;
@@ -562,7 +573,7 @@ export class ClusterNode implements LedgerService, ClusterService {
    * before it reached any log (no leader, leader unreachable, not the leader) is retried until a
    * leader takes it or api.write_timeout_secs passes.
    */
-  async propose(ops: Operation[], forwarded = false): Promise<Receipt[]> {
+  async propose(ops: Operation[]): Promise<Receipt[]> {
     if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
     const deadline = this.now() + this.config.api.write_timeout_secs * 1000;
     for (;;) {
@@ -570,17 +581,76 @@ export class ClusterNode implements LedgerService, ClusterService {
       const leader = this.leaderId();
       try {
         if (this.isLeader()) return await this.proposeLocal(ops);
-        if (forwarded) throw new ScribeError("not_leader", `node ${this.id} is not the leader (leader: ${leader})`);
         const client = this.leaderClient();
         if (!client) throw new ScribeError("no_leader", `no address known for leader ${leader}`);
-        this.counters.forwardedWrites++;
-        return await forwardBatch(client, ops, this.config.api.write_timeout_secs * 1000);
+        return await this.forwardToLeader(ops);
       } catch (error) {
         const refusedBeforeLog = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
-        if (!refusedBeforeLog || forwarded || this.closed || this.now() > deadline) throw error;
+        if (!refusedBeforeLog || this.closed || this.now() > deadline) throw error;
         await this.awaitLeaderChange(leader, deadline);
       }
     }
+  }
+
+  /**
+   * Queues a write for the leader. Writes queued in the same turn of the event loop travel in one
+   * POST /cluster/propose (a follower's group commit), each still applied or refused on its own.
+   */
+  private forwardToLeader(ops: Operation[]): Promise<Receipt[]> {
+    let bytes = 64;
+    for (const op of ops) bytes += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+    return new Promise<Receipt[]>((resolve, reject) => {
+      this.forwardQueue.push({ ops, bytes, resolve, reject });
+      if (this.forwardScheduled) return;
+      this.forwardScheduled = true;
+      setImmediate(() => {
+        this.forwardScheduled = false;
+        this.flushForwards();
+      });
+    });
+  }
+
+  /** Sends the queued forwards in groups bounded by storage.max_batch_bytes and the list limit. */
+  private flushForwards(): void {
+    const bytesMax = this.config.storage.max_batch_bytes;
+    while (this.forwardQueue.length > 0) {
+      let count = 0;
+      let bytes = 0;
+      while (count < this.forwardQueue.length && count < commandListMax && (count === 0 || bytes + this.forwardQueue[count]!.bytes <= bytesMax)) {
+        bytes += this.forwardQueue[count]!.bytes;
+        count++;
+      }
+      void this.sendForwardGroup(this.forwardQueue.splice(0, count));
+    }
+  }
+
+  private async sendForwardGroup(group: Forward[]): Promise<void> {
+    this.counters.forwardedWrites += group.length;
+    this.counters.forwardedGroups++;
+    try {
+      const client = this.leaderClient();
+      if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.leaderId()}`);
+      const outcomes = await proposeRemote(client, group.map((g) => g.ops), this.config.api.write_timeout_secs * 1000);
+      outcomes.forEach((outcome, i) => {
+        if ("receipts" in outcome) group[i]!.resolve(outcome.receipts);
+        else group[i]!.reject(new ScribeError(outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "unavailable", outcome.error));
+      });
+    } catch (error) {
+      for (const g of group) g.reject(error as Error);
+    }
+  }
+
+  /** Leader: proposes a follower's forwarded commands, each on its own; refuses all when not leader. */
+  async proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]> {
+    if (!this.isLeader()) throw new ScribeError("not_leader", `node ${this.id} is not the leader (leader: ${this.leaderId()})`);
+    return Promise.all(
+      commands.map((ops) =>
+        this.proposeLocal(ops).then(
+          (receipts): ForwardedOutcome => ({ receipts }),
+          (error): ForwardedOutcome => (error instanceof ScribeError ? { error: error.message, code: error.code } : { error: String(error), code: "unavailable" }),
+        ),
+      ),
+    );
   }
 
   /** Waits until the known leader differs from `previous` (a new election) or the deadline. */

@@ -5,9 +5,9 @@
  */
 
 import { entryFromJson } from "../client/json.ts";
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, forwardedHeader, type Receipt } from "../http/index.ts";
-import type { Entry, Operation } from "../ledger/index.ts";
-import { fromBase64, isScribeError, ScribeError, statusOfCode, toBase64, type ErrorCode } from "../lib/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, type ForwardedOutcome } from "../http/index.ts";
+import { encodeCommandList, type Entry, type Operation } from "../ledger/index.ts";
+import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 
 export type { PeerAddresses as PeerAddress } from "../http/index.ts";
 import type { PeerAddresses as PeerAddress } from "../http/index.ts";
@@ -85,23 +85,22 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
   return body;
 }
 
-function opToJson(op: Operation): Record<string, unknown> {
-  if (op.op === "delete") return op.ifMatch === undefined ? { op: "delete", key: op.key } : { op: "delete", key: op.key, if_match: op.ifMatch };
-  const json: Record<string, unknown> = { op: "put", key: op.key, value_base64: toBase64(op.value), content_type: op.contentType };
-  if (op.ifMatch !== undefined) json.if_match = op.ifMatch;
-  if (op.ifNoneMatch) json.if_none_match = true;
-  return json;
-}
-
-/** Sends a batch to the leader's POST /batch and returns its receipts. */
-export async function forwardBatch(leaderClient: string, ops: Operation[], timeoutMs: number, headers: Record<string, string> = {}): Promise<Receipt[]> {
-  const body = (await call(peerUrl(leaderClient, "/batch"), { method: "POST", headers: { "content-type": "application/json", [forwardedHeader]: "1", ...headers }, body: JSON.stringify({ ops: ops.map(opToJson) }) }, timeoutMs)) as { receipts: Receipt[] };
-  return body.receipts;
+/**
+ * Sends a follower's group of independent commands to the leader's POST /cluster/propose in the
+ * binary command-list encoding; returns one outcome per command, in order.
+ */
+export async function proposeRemote(leaderClient: string, commands: readonly Operation[][], timeoutMs: number): Promise<ForwardedOutcome[]> {
+  const body = encodeCommandList(commands.map((ops) => ({ timestampMs: 0, ops })));
+  const answer = (await call(peerUrl(leaderClient, "/cluster/propose"), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: body as Uint8Array<ArrayBuffer> }, timeoutMs)) as { outcomes: ForwardedOutcome[] };
+  if (!Array.isArray(answer.outcomes) || answer.outcomes.length !== commands.length) {
+    throw new ScribeError("unavailable", `the leader answered ${answer.outcomes?.length} outcomes for ${commands.length} commands`);
+  }
+  return answer.outcomes;
 }
 
 /** Asks the leader for a linearizable read index (its commit index, confirmed by a quorum). */
 export async function fetchReadIndex(leaderClient: string, timeoutMs: number): Promise<number> {
-  const body = (await call(peerUrl(leaderClient, "/cluster/read-index"), { method: "GET", headers: { [forwardedHeader]: "1" } }, timeoutMs)) as { read_index: number };
+  const body = (await call(peerUrl(leaderClient, "/cluster/read-index"), { method: "GET" }, timeoutMs)) as { read_index: number };
   return body.read_index;
 }
 

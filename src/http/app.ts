@@ -12,8 +12,8 @@ import type { Operation } from "../ledger/index.ts";
 import { entryToJson } from "../client/json.ts";
 import { isScribeError, ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
-import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, readIndex, removeNode } from "./cluster-routes.ts";
-import { forwardedHeader, parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
+import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
@@ -74,6 +74,9 @@ function valueResponse(result: ReadResult): Response {
 /** Largest body of a /cluster/* request: a few small JSON fields. */
 const clusterBodyBytesMax = 64 * 1024;
 
+/** Room above the largest batch for a forwarded command list's framing and keys. */
+const forwardSlackBytes = 1024 * 1024;
+
 /** Most entries one GET /entries returns: keeps one response to a few MB. */
 const entriesLimitMax = 10_000;
 
@@ -98,6 +101,7 @@ function allowedMethods(path: string): string[] | undefined {
     "/cluster/read-index": ["GET"],
     "/cluster/ledger-size": ["GET"],
     "/cluster/nodes/add": ["POST"],
+    "/cluster/propose": ["POST"],
     "/cluster/nodes/remove": ["POST"],
     "/entries": ["GET"],
     "/kv": [],
@@ -226,7 +230,7 @@ export function createApp(options: AppOptions) {
           const body = await readCheckedBody(request, limits.batchBytesMax, "batch_too_large", "batch body");
           const ops = parseBatch(body, limits);
           return audited(request, { action: "batch", keys: ops.map((op) => op.key) }, async () => {
-            const receipts = await service.propose(ops, request.headers.get(forwardedHeader) !== null);
+            const receipts = await service.propose(ops);
             const response = json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
             return [response, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index }];
           });
@@ -243,6 +247,15 @@ export function createApp(options: AppOptions) {
       async ({ request }) => {
         const body = await readCheckedBody(request, clusterBodyBytesMax, "payload_too_large", "request body");
         return audited(request, { action: "node_add", node_id: nodeIdHint(body) }, async () => [json(await addNode(cluster, body)), {}]);
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/cluster/propose",
+      async ({ request }) => {
+        // One forwarded command can carry a value of the largest size; a group is split to fit.
+        const body = await readCheckedBody(request, Math.max(limits.batchBytesMax, limits.valueBytesMax) + forwardSlackBytes, "payload_too_large", "forwarded command list");
+        return json(await proposeForwarded(cluster, body, limits.valueBytesMax));
       },
       { parse: "none" },
     )

@@ -5,8 +5,9 @@
  */
 
 import { isHostPort } from "../config/index.ts";
+import { decodeCommandList, type Operation } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
-import { parseNonNegative } from "./parse.ts";
+import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
 import type { ClusterService, LedgerService } from "./service.ts";
 
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
@@ -74,4 +75,27 @@ export function ledgerSize(cluster: ClusterService | undefined, query: Record<st
   if (query.raft_index === undefined) throw new ScribeError("invalid_range", "the query parameter raft_index is required");
   const raftIndex = parseNonNegative(query.raft_index, "raft_index", "invalid_range");
   return { raft_index: raftIndex, ledger_size: requireCluster(cluster).ledgerSizeAt(raftIndex) };
+}
+
+/**
+ * POST /cluster/propose (node to node): a follower's forwarded group of independent commands in
+ * the binary command-list encoding (src/ledger/command.ts). Every op is validated again here and
+ * every value hash recomputed: the leader trusts no caller with what goes into the ledger.
+ */
+export async function proposeForwarded(cluster: ClusterService | undefined, body: Uint8Array, valueBytesMax: number): Promise<Record<string, unknown>> {
+  let commands;
+  try {
+    commands = decodeCommandList(body);
+  } catch (error) {
+    throw new ScribeError("invalid_request", `malformed command list: ${(error as Error).message}`);
+  }
+  const checked: Operation[][] = commands.map((command) =>
+    command.ops.map((op) => {
+      validateKey(op.key);
+      if (op.op === "delete") return op;
+      if (op.value.length > valueBytesMax) throw new ScribeError("value_too_large", `a forwarded value is ${op.value.length} bytes; the most is ${valueBytesMax}`);
+      return { ...op, contentType: validateContentType(op.contentType, "application/octet-stream"), valueHash: Bun.SHA256.hash(op.value) as Uint8Array };
+    }),
+  );
+  return { outcomes: await requireCluster(cluster).proposeForwarded(checked) };
 }

@@ -138,6 +138,11 @@ export function openApiDocument(): Json {
           requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["node_id", "address"], properties: { node_id: { type: "integer" }, address: { type: "string" }, client: { type: "string" } } } } } },
         }),
       },
+      "/cluster/propose": {
+        post: op("Leader only: propose commands forwarded by a follower, each on its own (node-to-node, cluster HMAC)", { "200": jsonOk("{outcomes: [{receipts} | {error, code}]}"), "400": error("invalid_request"), "503": error("not_leader") }, {
+          requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description: "A command list: u32 count, then each command (src/ledger/command.ts) u32-length-prefixed." } } } },
+        }),
+      },
       "/cluster/nodes/remove": {
         post: op("Remove a node; admin", { "200": jsonOk("Membership."), "400": error("invalid_json, invalid_request") }, {
           requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["node_id"], properties: { node_id: { type: "integer" } } } } } },

@@ -6,9 +6,6 @@
 import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
 import { fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
 
-/** Marks a request forwarded by another node, so it is never forwarded twice (no loops). */
-export const forwardedHeader = "x-scribe-forwarded";
-
 /** Validates a key given as text: 1..1024 bytes of UTF-8. */
 export function validateKey(key: unknown): string {
   if (typeof key !== "string" || key.length === 0) {

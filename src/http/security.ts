@@ -103,7 +103,7 @@ export function verifyClusterAuth(secret: string, value: string, method: string,
 /** The role a request needs; undefined for routes open to everyone (health probes). */
 export function requiredRole(method: string, path: string): Role | undefined {
   if (path === "/health") return undefined;
-  if (path === "/cluster/nodes/add" || path === "/cluster/nodes/remove") return "admin";
+  if (path === "/cluster/nodes/add" || path === "/cluster/nodes/remove" || path === "/cluster/propose") return "admin";
   if (method === "GET" || method === "HEAD" || method === "OPTIONS") return "read";
   return "write";
 }

@@ -58,11 +58,8 @@ export interface NodeStatus {
 
 export interface LedgerService {
   readonly nodeId: number;
-  /**
-   * Appends one atomic batch; resolves once every op is durable and applied. `forwarded` marks a
-   * batch another node forwarded here: it is never forwarded again.
-   */
-  propose(ops: Operation[], forwarded?: boolean): Promise<Receipt[]>;
+  /** Appends one atomic batch; resolves once every op is durable and applied. */
+  propose(ops: Operation[]): Promise<Receipt[]>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
   /** Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. */
@@ -93,6 +90,9 @@ export interface PeerAddresses {
   client: string;
 }
 
+/** The outcome of one forwarded command: its receipts, or the error its proposer gets. */
+export type ForwardedOutcome = { receipts: Receipt[] } | { error: string; code: string };
+
 /** Cluster membership and the internal calls nodes make to each other. */
 export interface ClusterService {
   addressBook(): Record<string, PeerAddresses>;
@@ -101,5 +101,11 @@ export interface ClusterService {
   /** The ledger size recorded when the Raft log was applied up to `raftIndex`. */
   ledgerSizeAt(raftIndex: number): number;
   addNode(request: { node_id: number; address: string; client: string }): Promise<Record<string, unknown>>;
+  /**
+   * Leader only: proposes commands forwarded by a follower, each on its own (one failing does
+   * not fail the others). Refuses the whole call with not_leader before proposing anything when
+   * this node is not the leader.
+   */
+  proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]>;
   removeNode(nodeId: number): Promise<Record<string, unknown>>;
 }

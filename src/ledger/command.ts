@@ -94,3 +94,27 @@ export function decodeCommand(bytes: Uint8Array): Command {
   if (reader.remaining !== 0) throw new RangeError(`${reader.remaining} trailing bytes after command`);
   return { timestampMs, ops };
 }
+
+/** Most commands one command list may carry (a follower's forwarded group commit). */
+export const commandListMax = 8192;
+
+/** Encodes independent commands back to back: u32 count, then each command length-prefixed. */
+export function encodeCommandList(commands: readonly Command[]): Uint8Array {
+  assert(commands.length <= commandListMax, `a command list holds at most ${commandListMax} commands`);
+  const encoded = commands.map(encodeCommand);
+  const writer = new ByteWriter(4 + encoded.reduce((n, c) => n + 4 + c.length, 0));
+  writer.u32(encoded.length);
+  for (const c of encoded) writer.lengthPrefixed(c);
+  return writer.finish();
+}
+
+/** Decodes a command list; throws RangeError/TypeError on malformed bytes. */
+export function decodeCommandList(bytes: Uint8Array): Command[] {
+  const reader = new ByteReader(bytes);
+  const count = reader.u32();
+  if (count > commandListMax) throw new RangeError(`a command list holds at most ${commandListMax} commands, got ${count}`);
+  const commands: Command[] = [];
+  for (let i = 0; i < count; i++) commands.push(decodeCommand(reader.lengthPrefixed()));
+  if (reader.remaining !== 0) throw new RangeError(`${reader.remaining} trailing bytes after the command list`);
+  return commands;
+}
