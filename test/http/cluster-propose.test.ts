@@ -1,0 +1,44 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { decodeCommandList, encodeCommandList, type Operation } from "../../src/ledger/index.ts";
+import { utf8 } from "../../src/lib/index.ts";
+import { makeApp } from "../support/app.ts";
+
+let t: Awaited<ReturnType<typeof makeApp>>;
+beforeEach(async () => {
+  t = await makeApp({ "storage.max_value_size": 1024 });
+});
+afterEach(() => t.close());
+
+const put = (key: string, value: string, extra: Partial<Operation> = {}): Operation => ({ op: "put", key, value: utf8(value), valueHash: new Uint8Array(32), contentType: "text/plain", ...extra }) as Operation;
+const post = (body: Uint8Array) => t.call("POST", "/cluster/propose", { body: body as Uint8Array<ArrayBuffer> });
+
+test("the command list codec round-trips and rejects trailing or truncated bytes", () => {
+  const list = encodeCommandList([{ timestampMs: 0, ops: [put("a", "1")] }, { timestampMs: 0, ops: [{ op: "delete", key: "b" }] }]);
+  expect(decodeCommandList(list).map((c) => c.ops.map((o) => o.key))).toEqual([["a"], ["b"]]);
+  expect(() => decodeCommandList(new Uint8Array([...list, 0]))).toThrow(/trailing/);
+  expect(() => decodeCommandList(list.subarray(0, list.length - 2))).toThrow(RangeError);
+});
+
+test("forwarded commands are applied each on its own, with values re-hashed by the leader", async () => {
+  await t.call("PUT", "/taken", { body: "x" });
+  const body = encodeCommandList([
+    { timestampMs: 0, ops: [put("a", "one")] },
+    { timestampMs: 0, ops: [put("taken", "y", { ifNoneMatch: true })] },
+    { timestampMs: 0, ops: [put("b", "two")] },
+  ]);
+  const response = await post(body);
+  expect(response.status).toBe(200);
+  const { outcomes } = (await response.json()) as { outcomes: ({ receipts: { key: string }[] } | { code: string })[] };
+  expect(outcomes.map((o) => ("receipts" in o ? o.receipts[0]!.key : o.code))).toEqual(["a", "precondition_failed", "b"]);
+  // The zero hash sent by the caller was replaced by the value's real hash.
+  const verify = (await (await t.call("GET", "/verify/a")).json()) as { verified: boolean };
+  expect(verify.verified).toBe(true);
+});
+
+test("a malformed or oversize command list is refused whole and changes nothing", async () => {
+  const before = t.node.size;
+  expect((await post(new Uint8Array([0, 0, 0, 1, 9, 9]))).status).toBe(400);
+  expect((await post(encodeCommandList([{ timestampMs: 0, ops: [put("", "x")] }]))).status).toBe(400);
+  expect((await post(encodeCommandList([{ timestampMs: 0, ops: [put("big", "v".repeat(1025))] }]))).status).toBe(413);
+  expect(t.node.size).toBe(before);
+});
