@@ -116,10 +116,12 @@ export class ByteWriter {
     return this;
   }
 
-  /** Writes a non-negative safe integer as an unsigned 64-bit big-endian value. */
+  /** Writes a non-negative safe integer as an unsigned 64-bit big-endian value (two u32, no BigInt). */
   u64(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 field must be a non-negative safe integer, got ${value}`);
     this.reserve(8);
-    this.view.setBigUint64(this.length, BigInt(value));
+    this.view.setUint32(this.length, Math.floor(value / 0x1_0000_0000));
+    this.view.setUint32(this.length + 4, value >>> 0);
     this.length += 8;
     return this;
   }
@@ -148,9 +150,12 @@ export class ByteWriter {
     return this.length;
   }
 
-  /** Returns a copy of the written bytes. */
+  /**
+   * Hands over the written bytes: the buffer itself when it was sized exactly (no copy), else a
+   * copy. Write nothing after finish().
+   */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return this.length === this.buffer.length ? this.buffer : this.buffer.slice(0, this.length);
   }
 }
 
@@ -190,10 +195,11 @@ export class ByteReader {
 
   u64(): number {
     this.need(8);
-    const v = this.view.getBigUint64(this.offset);
+    const hi = this.view.getUint32(this.offset);
+    const lo = this.view.getUint32(this.offset + 4);
     this.offset += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError("u64 exceeds the safe integer range");
-    return Number(v);
+    if (hi > 0x1f_ffff) throw new RangeError("u64 exceeds the safe integer range");
+    return hi * 0x1_0000_0000 + lo;
   }
 
   i64(): number {

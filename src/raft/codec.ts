@@ -106,96 +106,8 @@ export function decodeMembership(bytes: Uint8Array): Membership {
   return m;
 }
 
-/** A fixed-size big-endian writer over one preallocated buffer (no BigInt on the hot path). */
-class FrameWriter {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
-  offset = 0;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  u8(v: number): void {
-    this.view.setUint8(this.offset, v);
-    this.offset += 1;
-  }
-  u32(v: number): void {
-    this.view.setUint32(this.offset, v);
-    this.offset += 4;
-  }
-  u64(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 field must be a non-negative safe integer, got ${v}`);
-    this.view.setUint32(this.offset, Math.floor(v / 0x1_0000_0000));
-    this.view.setUint32(this.offset + 4, v >>> 0);
-    this.offset += 8;
-  }
-  raw(data: Uint8Array): void {
-    this.bytes.set(data, this.offset);
-    this.offset += data.length;
-  }
-}
-
-/** A bounds-checked big-endian reader; every read past the end throws a RangeError. */
-class FrameReader {
-  private readonly view: DataView;
-  offset = 0;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  get remaining(): number {
-    return this.bytes.length - this.offset;
-  }
-  private need(n: number): void {
-    if (this.offset + n > this.bytes.length) {
-      throw new RangeError(`read of ${n} bytes at offset ${this.offset} passes the end (${this.bytes.length})`);
-    }
-  }
-  u8(): number {
-    this.need(1);
-    return this.view.getUint8(this.offset++);
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.offset);
-    this.offset += 4;
-    return v;
-  }
-  u64(): number {
-    this.need(8);
-    const hi = this.view.getUint32(this.offset);
-    const lo = this.view.getUint32(this.offset + 4);
-    this.offset += 8;
-    if (hi > 0x1f_ffff) throw new RangeError("u64 exceeds the safe integer range");
-    return hi * 0x1_0000_0000 + lo;
-  }
-  /** Copies `n` bytes out (decoded data never aliases the frame). */
-  copy(n: number): Uint8Array {
-    this.need(n);
-    const out = this.bytes.slice(this.offset, this.offset + n);
-    this.offset += n;
-    return out;
-  }
-}
-
 function membershipBytes(m: Membership): number {
   return 8 + 4 + 8 * m.voters.length + 4 + 8 * m.learners.length;
-}
-
-function frameIds(w: FrameWriter, ids: readonly number[]): void {
-  w.u32(ids.length);
-  for (const id of ids) w.u64(id);
-}
-
-function frameReadIds(r: FrameReader): number[] {
-  const count = r.u32();
-  if (count * 8 > r.remaining) throw new RangeError(`membership: ${count} ids cannot fit in ${r.remaining} bytes`);
-  const ids: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = r.u64();
-    if (id <= 0) throw new RangeError("membership: node id 0");
-    ids.push(id);
-  }
-  return ids;
 }
 
 const MESSAGE_HEADER_BYTES = 71;
@@ -206,35 +118,17 @@ export function encodeMessage(m: Message): Uint8Array {
   let size = MESSAGE_HEADER_BYTES;
   for (const e of m.entries) size += ENTRY_HEADER_BYTES + e.data.length;
   if (m.catchup) size += 16 + membershipBytes(m.catchup.membership);
-  const w = new FrameWriter(size);
-  w.u8(VERSION);
-  w.u8(code);
-  w.u64(m.from);
-  w.u64(m.to);
-  w.u64(m.term);
-  w.u64(m.logTerm);
-  w.u64(m.index);
-  w.u64(m.commit);
-  w.u64(m.rejectHint);
-  w.u64(m.readSeq);
+  const w = new ByteWriter(size);
+  w.u8(VERSION).u8(code).u64(m.from).u64(m.to).u64(m.term).u64(m.logTerm).u64(m.index).u64(m.commit).u64(m.rejectHint).u64(m.readSeq);
   w.u8((m.reject ? FLAG_REJECT : 0) | (m.transfer ? FLAG_TRANSFER : 0) | (m.catchup ? FLAG_CATCHUP : 0));
   w.u32(m.entries.length);
-  for (const e of m.entries) {
-    w.u64(e.term);
-    w.u64(e.index);
-    w.u8(e.type === "normal" ? 1 : 2);
-    w.u32(e.data.length);
-    w.raw(e.data);
-  }
+  for (const e of m.entries) writeEntry(w, e);
   if (m.catchup) {
-    w.u64(m.catchup.index);
-    w.u64(m.catchup.term);
-    w.u64(m.catchup.membership.index);
-    frameIds(w, m.catchup.membership.voters);
-    frameIds(w, m.catchup.membership.learners);
+    w.u64(m.catchup.index).u64(m.catchup.term);
+    writeMembership(w, m.catchup.membership);
   }
-  if (w.offset !== size) throw new RangeError(`message: size mismatch ${w.offset} != ${size}`);
-  return w.bytes;
+  if (w.size !== size) throw new RangeError(`message: size mismatch ${w.size} != ${size}`);
+  return w.finish();
 }
 
 /** Entries travel only in appends, contiguous after `index`, with terms rising to at most `term`. */
@@ -252,7 +146,7 @@ function checkAppendEntries(type: MessageType, term: number, index: number, entr
 }
 
 export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new FrameReader(bytes);
+  const r = new ByteReader(bytes);
   const version = r.u8();
   if (version !== VERSION) throw new RangeError(`message: unsupported version ${version}`);
   const code = r.u8();
@@ -272,23 +166,14 @@ export function decodeMessage(bytes: Uint8Array): Message {
   const count = r.u32();
   if (count * ENTRY_HEADER_BYTES > r.remaining) throw new RangeError(`message: ${count} entries cannot fit in ${r.remaining} bytes`);
   const entries: Entry[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const eTerm = r.u64();
-    const eIndex = r.u64();
-    const eCode = r.u8();
-    if (eCode !== 1 && eCode !== 2) throw new RangeError(`entry: unknown type ${eCode}`);
-    const data = r.copy(r.u32());
-    entries[i] = { term: eTerm, index: eIndex, type: eCode === 1 ? "normal" : "config", data };
-  }
+  for (let i = 0; i < count; i++) entries[i] = readEntry(r);
   if (count > 0) checkAppendEntries(type, term, index, entries);
   let catchup: Message["catchup"] = null;
   if (flags & FLAG_CATCHUP) {
     const cIndex = r.u64();
     const cTerm = r.u64();
-    const mIndex = r.u64();
-    const voters = frameReadIds(r);
-    const learners = frameReadIds(r);
-    catchup = { index: cIndex, term: cTerm, membership: { voters, learners, index: mIndex } };
+    const membership = readMembership(r);
+    catchup = { index: cIndex, term: cTerm, membership };
   }
   if (type === "catchup" && catchup === null) throw new RangeError("message: catchup without catchup info");
   if (r.remaining !== 0) throw new RangeError(`message: ${r.remaining} trailing bytes`);
