@@ -4,7 +4,7 @@
  */
 
 import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
-import { fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
+import { concatBytes, fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
 
 /** Validates a key given as text: 1..1024 bytes of UTF-8. */
 export function validateKey(key: unknown): string {
@@ -51,14 +51,7 @@ export async function readBody(request: Request, bytesMax: number, code: ErrorCo
     }
     chunks.push(chunk);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
 
 /** A content type to store: printable ASCII, at most 255 bytes; `fallback` when absent. */

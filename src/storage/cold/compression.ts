@@ -2,7 +2,7 @@
  * @module compression. Streaming gzip in a Worker (fflate), and streaming gunzip for reads.
  */
 
-import { assert } from "../../lib/index.ts";
+import { assert, concatBytes } from "../../lib/index.ts";
 
 /**
  * Chunks handed to the worker but not yet compressed. Bounds memory: with 256 KiB input chunks at
@@ -126,16 +126,6 @@ export async function* yielding(source: ChunkSource): AsyncGenerator<Uint8Array>
 /** Collects a chunk stream into one buffer (tests, small objects). */
 export async function collect(source: ChunkSource): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of source) {
-    parts.push(chunk);
-    length += chunk.length;
-  }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  for await (const chunk of source) parts.push(chunk);
+  return concatBytes(parts);
 }

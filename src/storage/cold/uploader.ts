@@ -21,7 +21,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assert, AssertionError, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import { assert, AssertionError, concatBytes, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import { StreamHash } from "./hashing.ts";
 import type { ChunkSource } from "./compression.ts";
 
@@ -181,13 +181,7 @@ export class Uploader {
       if (length > bytesMax) throw new ScribeError("payload_too_large", `object ${key} exceeds ${bytesMax} bytes`);
       parts.push(chunk);
     }
-    const out = new Uint8Array(length);
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   /** Reads an object back and hashes it as it streams. */
