@@ -22,7 +22,7 @@ import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, Memb
 import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
-import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Ready } from "../raft/index.ts";
+import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Message, type MessageType, type Ready } from "../raft/index.ts";
 import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
 import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
@@ -364,9 +364,16 @@ export class ClusterNode implements LedgerService, ClusterService {
     // Only new log entries, term/vote and membership must be fsync'd before anything is sent or
     // answered. A Ready that only applies committed entries (and advances the commit index) can
     // commit without fsync: after a crash the durable log is re-applied from the recorded point.
-    const mustSync = rd.entries.length > 0 || rd.membership !== null || (rd.hardState !== null && (rd.hardState.term !== this.lastHardState.term || rd.hardState.vote !== this.lastHardState.vote));
+    const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.lastHardState.term || rd.hardState.vote !== this.lastHardState.vote);
+    const mustSync = rd.entries.length > 0 || rd.membership !== null || termOrVoteChanged;
     this.ledger.store.setSyncFull(mustSync && this.config.storage.sync === "full");
     if (rd.hardState) this.lastHardState = rd.hardState;
+    // A leader's appends and heartbeats claim nothing about its own disk (the core counts the
+    // leader's copy only once advance() reports it durable), so they leave before the fsync and
+    // the followers persist in parallel with the leader. Everything else (votes, append
+    // responses, anything after a term or vote change) waits until the transaction committed.
+    const [early, late] = this.isLeader() && !termOrVoteChanged ? partition(rd.messages, (m) => leaderMessageTypes.has(m.type)) : [[], rd.messages];
+    this.send(early);
     const outcomes = this.ledger.applyBatch(commands, () => {
       this.raftLog.append(rd.entries);
       if (rd.hardState) this.raftLog.setHardState(rd.hardState);
@@ -375,7 +382,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       // Runs after the ledger rows of this batch were appended: nextIndex is the size after apply.
       if (rd.committedEntries.length > 0) this.raftLog.recordApplied(lastApplied, this.ledger.store.nextIndex);
     });
-    this.send(rd);
+    this.send(late);
     this.appliedRaftIndex = lastApplied;
     this.answerProposals(rd.committedEntries, commandIndexes, outcomes);
     this.answerReads(rd);
@@ -387,13 +394,13 @@ export class ClusterNode implements LedgerService, ClusterService {
     if (this.isLeader()) this.promoteCaughtUpLearners();
   }
 
-  private send(rd: Ready): void {
-    if (rd.messages.length === 0) return;
+  private send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
     if (!this.transport) {
-      this.logger.warn({ count: rd.messages.length }, "Raft messages for peers but no transport (set discovery.cluster_secret)");
+      this.logger.warn({ count: messages.length }, "Raft messages for peers but no transport (set discovery.cluster_secret)");
       return;
     }
-    for (const message of rd.messages) this.transport.send(message.to, encodeMessage(message));
+    for (const message of messages) this.transport.send(message.to, encodeMessage(message));
     this.transport.flush();
   }
 
@@ -894,6 +901,16 @@ export class ClusterNode implements LedgerService, ClusterService {
     await this.transport?.close();
     this.ledger.close();
   }
+}
+
+/** Messages a leader may send before persisting its own log (see handleReady). */
+const leaderMessageTypes: ReadonlySet<MessageType> = new Set(["append", "heartbeat", "catchup", "timeoutNow"]);
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }
 
 function applyAddressChanges(book: Record<string, PeerAddress>, changes: Record<string, PeerAddress | null>): Record<string, PeerAddress> {

@@ -636,9 +636,19 @@ export class Raft {
     const first = this.log.lastIndex() + 1;
     const entries = items.map((item, i) => ({ term: this.term, index: first + i, type: item.type, data: item.data }));
     const last = this.log.append(entries);
-    this.progress.get(this.id)?.maybeUpdate(last);
-    this.maybeCommit();
+    // The leader's own copy counts toward a quorum only once it is durable (selfStable), so the
+    // application may send appends to followers before it persists the leader's log.
     return { first, last };
+  }
+
+  /**
+   * The application persisted the log up to `index` (RawNode.advance). A leader counts its own
+   * copy now, which may commit entries; the new commit index is then sent to the followers.
+   */
+  selfStable(index: number): void {
+    if (this.role !== "leader") return;
+    const pr = this.progress.get(this.id);
+    if (pr?.maybeUpdate(index) && this.maybeCommit()) this.broadcastAppend();
   }
 
   // ---- client requests --------------------------------------------------------------------

@@ -236,6 +236,7 @@ export class RawNode {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]!;
       log.stableTo(last.index, last.term);
+      this.raft.selfStable(last.index);
     }
     if (rd.committedEntries.length > 0) {
       const last = rd.committedEntries[rd.committedEntries.length - 1]!;
