@@ -126,10 +126,12 @@ export class ByteWriter {
     return this;
   }
 
-  /** Writes a safe integer as a signed 64-bit (two's complement) big-endian value. */
+  /** Writes a safe integer as a signed 64-bit (two's complement) big-endian value (no BigInt). */
   i64(value: number): this {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`i64 field must be a safe integer, got ${value}`);
     this.reserve(8);
-    this.view.setBigInt64(this.length, BigInt(value));
+    this.view.setInt32(this.length, Math.floor(value / 0x1_0000_0000));
+    this.view.setUint32(this.length + 4, value >>> 0);
     this.length += 8;
     return this;
   }
@@ -204,12 +206,12 @@ export class ByteReader {
 
   i64(): number {
     this.need(8);
-    const v = this.view.getBigInt64(this.offset);
+    const hi = this.view.getInt32(this.offset);
+    const lo = this.view.getUint32(this.offset + 4);
     this.offset += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new RangeError("i64 exceeds the safe integer range");
-    }
-    return Number(v);
+    const value = hi * 0x1_0000_0000 + lo;
+    if (!Number.isSafeInteger(value)) throw new RangeError("i64 exceeds the safe integer range");
+    return value;
   }
 
   bytes(length: number): Uint8Array {

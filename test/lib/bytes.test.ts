@@ -1,0 +1,40 @@
+import { expect, test } from "bun:test";
+import { ByteReader, ByteWriter, concatBytes, fromBase64, fromHex, toBase64, toHex } from "../../src/lib/index.ts";
+import { SeededRandom } from "../../src/lib/index.ts";
+
+test("u64 and i64 match the BigInt big-endian encoding across the safe range", () => {
+  const random = new SeededRandom(7);
+  const samples = [0, 1, -1, -2, 2 ** 31, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  for (let i = 0; i < 2000; i++) samples.push(Math.floor((random.next() - 0.5) * 2 * Number.MAX_SAFE_INTEGER));
+  for (const v of samples) {
+    const i64 = new ByteWriter(8).i64(v).finish();
+    expect(new DataView(i64.buffer, i64.byteOffset).getBigInt64(0)).toBe(BigInt(v));
+    expect(new ByteReader(i64).i64()).toBe(v);
+    if (v < 0) continue;
+    const u64 = new ByteWriter(8).u64(v).finish();
+    expect(new DataView(u64.buffer, u64.byteOffset).getBigUint64(0)).toBe(BigInt(v));
+    expect(new ByteReader(u64).u64()).toBe(v);
+  }
+});
+
+test("values outside the safe range are refused on both sides", () => {
+  expect(() => new ByteWriter().u64(-1)).toThrow(RangeError);
+  expect(() => new ByteWriter().u64(2 ** 53)).toThrow(RangeError);
+  expect(() => new ByteWriter().i64(0.5)).toThrow(RangeError);
+  const big = new Uint8Array(8);
+  new DataView(big.buffer).setBigUint64(0, 2n ** 53n);
+  expect(() => new ByteReader(big).u64()).toThrow(/safe integer/);
+  new DataView(big.buffer).setBigInt64(0, -(2n ** 53n));
+  expect(() => new ByteReader(big).i64()).toThrow(/safe integer/);
+  expect(() => new ByteReader(new Uint8Array(7)).u64()).toThrow(/passes the end/);
+});
+
+test("hex, base64 and concatenation round-trip; malformed text is refused", () => {
+  const bytes = new Uint8Array(300).map((_, i) => (i * 37) & 255);
+  expect(fromHex(toHex(bytes))).toEqual(bytes);
+  expect(fromBase64(toBase64(bytes))).toEqual(bytes);
+  expect(fromHex("abc")).toBeUndefined();
+  expect(fromHex("zz")).toBeUndefined();
+  expect(fromBase64("!!!!")).toBeUndefined();
+  expect(concatBytes([bytes.subarray(0, 10), bytes.subarray(10)])).toEqual(bytes);
+});
