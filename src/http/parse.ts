@@ -38,6 +38,12 @@ export async function readBody(request: Request, bytesMax: number, code: ErrorCo
     throw new ScribeError(code, `the ${what} is ${declared} bytes; the most is ${bytesMax}`);
   }
   if (!request.body) return new Uint8Array(0);
+  // With a declared length within the limit, one buffered read is far cheaper than a stream.
+  if (declared !== null) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.length > bytesMax) throw new ScribeError(code, `the ${what} exceeds ${bytesMax} bytes`);
+    return body;
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
