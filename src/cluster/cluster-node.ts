@@ -40,6 +40,8 @@ const proposalsPerCycleMax = 8192;
 const queuedOpsMax = 1_000_000;
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
 const catchupPageEntries = 1000;
+/** Most Raft entries one compaction step deletes: keeps each step to a few milliseconds. */
+const compactionStepEntriesMax = 4096;
 /** Milliseconds a follower waits for a leader to appear before a forwarded write gives up. */
 const leaderWaitMsMax = 5000;
 /** How close (in entries) a learner's match index must be to the leader's last index to be promoted. */
@@ -457,12 +459,13 @@ export class ClusterNode implements LedgerService, ClusterService {
     const keep = this.config.consensus.log_compaction_threshold;
     const first = this.raftLog.firstIndex();
     if (this.appliedRaftIndex - first + 1 <= keep) return;
-    // Compact to the applied point, which has a ledger-size record (catch-up maps through it).
-    const target = this.appliedRaftIndex;
-    if (this.raftLog.ledgerSizeAt(target) === undefined) return;
+    // Compact in bounded steps (one DELETE of a huge range stalls the event loop), each to an
+    // applied point with a ledger-size record (catch-up maps a compacted index through it).
+    const target = this.raftLog.appliedPointAtOrBelow(Math.min(this.appliedRaftIndex, first - 1 + compactionStepEntriesMax));
+    if (target === undefined || target < first) return;
     this.ledger.store.transaction(() => this.raftLog.compact(target));
     this.counters.compactions++;
-    this.logger.info({ compacted_to: target }, "compacted the Raft log");
+    this.logger.debug({ compacted_to: target }, "compacted the Raft log");
   }
 
   // ---- catch-up by ledger range -----------------------------------------------------------

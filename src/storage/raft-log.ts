@@ -37,6 +37,7 @@ export class SqliteRaftStorage implements RaftStorage {
     recordApplied: Statement<unknown, [number, number]>;
     ledgerSizeAt: Statement<{ ledger_size: number }, [number]>;
     pruneApplied: Statement<unknown, [number]>;
+    appliedAtOrBelow: Statement<{ raft_index: number | null }, [number]>;
   };
   private compactedIndex: number;
   private compactedTerm: number;
@@ -70,6 +71,7 @@ export class SqliteRaftStorage implements RaftStorage {
       recordApplied: db.prepare("INSERT INTO raft_applied (raft_index, ledger_size) VALUES (?, ?) ON CONFLICT (raft_index) DO UPDATE SET ledger_size = excluded.ledger_size"),
       ledgerSizeAt: db.prepare("SELECT ledger_size FROM raft_applied WHERE raft_index = ?"),
       pruneApplied: db.prepare("DELETE FROM raft_applied WHERE raft_index < ?"),
+      appliedAtOrBelow: db.prepare("SELECT MAX(raft_index) AS raft_index FROM raft_applied WHERE raft_index <= ?"),
     };
     const compacted = this.state<{ index: number; term: number }>("compacted") ?? { index: 0, term: 0 };
     this.compactedIndex = compacted.index;
@@ -120,6 +122,11 @@ export class SqliteRaftStorage implements RaftStorage {
   /** The last recorded applied point ({0, 0} for a new log). */
   appliedPoint(): { raftIndex: number; ledgerSize: number } {
     return this.state("applied") ?? { raftIndex: 0, ledgerSize: 0 };
+  }
+
+  /** The highest recorded applied point at or below `raftIndex`, if any. */
+  appliedPointAtOrBelow(raftIndex: number): number | undefined {
+    return this.statements.appliedAtOrBelow.get(raftIndex)?.raft_index ?? undefined;
   }
 
   /** The ledger size recorded when the log was applied up to exactly `raftIndex`, if recorded. */

@@ -32,3 +32,17 @@ test("the log, hard state, membership and compacted point survive reopening the 
     dir.remove();
   }
 });
+
+test("applied points map Raft indexes to ledger sizes; compaction prunes those below it", () => {
+  const log = new SqliteRaftStorage(new Database(":memory:"), { voters: [1], learners: [], index: 0 });
+  log.append([1, 2, 3, 4, 5, 6].map((i) => ({ index: i, term: 1, type: "normal" as const, data: new Uint8Array([i]) })));
+  log.recordApplied(2, 10);
+  log.recordApplied(5, 25);
+  expect(log.appliedPoint()).toEqual({ raftIndex: 5, ledgerSize: 25 });
+  expect(log.appliedPointAtOrBelow(4)).toBe(2);
+  expect(log.appliedPointAtOrBelow(1)).toBeUndefined();
+  expect(log.ledgerSizeAt(5)).toBe(25);
+  log.compact(5);
+  expect(log.ledgerSizeAt(2)).toBeUndefined();
+  expect(log.ledgerSizeAt(5)).toBe(25);
+});
