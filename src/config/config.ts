@@ -333,6 +333,10 @@ function validateCrossFields(config: Config): void {
   if (c.heartbeat_interval_ms >= c.election_timeout_min) {
     throw new ConfigError(`"consensus.heartbeat_interval_ms" (${c.heartbeat_interval_ms}) must be below "consensus.election_timeout_min" (${c.election_timeout_min})`);
   }
+  const prefix = config.storage.s3.prefix;
+  if (prefix.startsWith("/") || prefix.endsWith("/")) {
+    throw new ConfigError(`"storage.s3.prefix" must not start or end with "/", got ${JSON.stringify(prefix)}`);
+  }
   const s = config.security;
   if ((s.tls_cert === "") !== (s.tls_key === "")) {
     throw new ConfigError(`"security.tls_cert" and "security.tls_key" must be given together`);

@@ -54,6 +54,7 @@ cluster_members = [ { id = 1, address = "127.0.0.1:9001" }, { id = 2, address = 
     ["bad member", { text: `[consensus]\ncluster_members = [ { id = 1, address = "nowhere" } ]` }, /consensus\.cluster_members/],
     ["inverted timeouts", { text: `[consensus]\nelection_timeout_min = 3000\nelection_timeout_max = 1000` }, /election_timeout_min/],
     ["broken TOML", { text: `[node\nid = 1` }, /cannot parse/],
+    ["S3 prefix with a trailing slash", { env: { SCRIBE_STORAGE_S3_PREFIX: "ledger/" } }, /storage\.s3\.prefix/],
   ];
   for (const [name, options, message] of failures) {
     test(`refuses: ${name}`, () => {
