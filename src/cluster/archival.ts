@@ -59,6 +59,7 @@ export function s3ConfigOf(config: Config): S3Config {
     path_style: s3.path_style,
     timeout_secs: s3.timeout_secs,
     max_retries: s3.max_retries,
+    pool_size: s3.pool_size,
     prefix: s3.prefix === "" ? "scribe" : s3.prefix,
   };
 }

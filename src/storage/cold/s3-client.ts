@@ -23,6 +23,8 @@ export interface S3Config {
   max_retries: number;
   /** Key prefix inside the bucket for everything this ledger writes (no leading/trailing '/'). */
   prefix?: string;
+  /** Most concurrent connections to S3 (storage.s3.pool_size); default 10. */
+  pool_size?: number;
 }
 
 export const defaultS3Config: Omit<S3Config, "bucket"> = {
@@ -32,6 +34,9 @@ export const defaultS3Config: Omit<S3Config, "bucket"> = {
   max_retries: 3,
   prefix: "scribe",
 };
+
+/** Connections per S3 client when storage.s3.pool_size is not given (the SDK's default is 50). */
+const defaultPoolSize = 10;
 
 /** Connect timeout, shorter than the request timeout: a down server should fail fast. */
 const connectTimeoutMsMax = 5_000;
@@ -61,6 +66,8 @@ export function createS3Client(config: S3Config): S3Client {
       connectionTimeout: Math.min(requestTimeoutMs, connectTimeoutMsMax),
       // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
       throwOnRequestTimeout: true,
+      httpAgent: { keepAlive: true, maxSockets: config.pool_size ?? defaultPoolSize },
+      httpsAgent: { keepAlive: true, maxSockets: config.pool_size ?? defaultPoolSize },
     },
   });
 }
