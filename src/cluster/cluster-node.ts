@@ -319,7 +319,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private proposeQueued(): void {
-    if (this.queue.length === 0 || !this.isLeader()) return;
+    if (this.queue.length === 0) return;
+    if (!this.isLeader()) return this.failQueuedOnLeadershipLoss();
     const batch = this.queue.splice(0, proposalsPerCycleMax);
     const result = this.raw.propose(batch.map((p) => p.data));
     if (!result.ok) {
@@ -332,7 +333,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private requestReadIndex(): void {
-    if (this.readQueue.length === 0 || !this.isLeader()) return;
+    if (this.readQueue.length === 0) return;
+    if (!this.isLeader()) return this.failQueuedOnLeadershipLoss();
     const waiters = this.readQueue.splice(0);
     const context = new Uint8Array(8);
     new DataView(context.buffer).setFloat64(0, ++this.readSeq);
@@ -719,9 +721,21 @@ export class ClusterNode implements LedgerService, ClusterService {
   async readBarrier(consistency: Consistency): Promise<void> {
     if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
     if (consistency === "stale") return;
-    await this.awaitLeader();
-    const readIndex = this.isLeader() ? await this.leaderReadIndex() : await this.followerReadIndex();
-    await this.withTimeout(this.waitApplied(readIndex), this.config.api.read_timeout_secs, "the read");
+    // Reads are idempotent: one that found no leader, or a leader that lost its role, is retried
+    // through the next leader until api.read_timeout_secs passes.
+    const deadline = this.now() + this.config.api.read_timeout_secs * 1000;
+    for (;;) {
+      await this.awaitLeader();
+      const leader = this.leaderId();
+      try {
+        const readIndex = this.isLeader() ? await this.leaderReadIndex() : await this.followerReadIndex();
+        return await this.withTimeout(this.waitApplied(readIndex), this.config.api.read_timeout_secs, "the read");
+      } catch (error) {
+        const retryable = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
+        if (!retryable || this.closed || this.now() > deadline) throw error;
+        await this.awaitLeaderChange(leader, deadline);
+      }
+    }
   }
 
   private leaderReadIndex(): Promise<number> {
