@@ -49,6 +49,10 @@ const promotionLagEntriesMax = 64;
 
 interface Proposal {
   data: Uint8Array;
+  opCount: number;
+  /** Past this the proposer gets 503 timeout (outcome unknown); swept once per tick. */
+  deadlineMs: number;
+  settled: boolean;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
@@ -200,6 +204,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     if (multiNode) await this.startTransport();
     this.ticker = setInterval(() => {
       this.raw.tick();
+      this.expireProposals();
       this.schedule();
     }, this.config.consensus.tick_interval_ms);
     if (membership.voters.length === 1 && membership.voters[0] === this.id && membership.learners.length === 0) this.raw.campaign();
@@ -443,8 +448,27 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private settle(proposal: Proposal, error?: Error, value?: unknown): void {
+    if (proposal.settled) return;
+    proposal.settled = true;
+    this.queuedOps -= proposal.opCount;
     if (error) proposal.reject(error);
     else proposal.resolve(value);
+  }
+
+  /** Answers proposals past their deadline with 503 timeout: their outcome is unknown. */
+  private expireProposals(): void {
+    const now = this.now();
+    const expired = (p: Proposal) => p.deadlineMs <= now;
+    const timeout = () => new ScribeError("timeout", `the write did not complete within ${this.config.api.write_timeout_secs}s; its outcome is unknown`);
+    if (this.queue.some(expired)) {
+      for (const p of this.queue.filter(expired)) this.settle(p, timeout());
+      this.queue = this.queue.filter((p) => !p.settled);
+    }
+    for (const [index, { proposal }] of this.inflight) {
+      if (!expired(proposal)) continue;
+      this.inflight.delete(index);
+      this.settle(proposal, timeout());
+    }
   }
 
   /** When this node stops leading, queued (not yet proposed) writes and reads are retried via the new leader. */
@@ -683,12 +707,10 @@ export class ClusterNode implements LedgerService, ClusterService {
     data[0] = kindCommand;
     data.set(command, 1);
     this.queuedOps += ops.length;
-    const promise = new Promise<Receipt[]>((resolve, reject) => {
-      this.queue.push({ data, resolve: resolve as (v: unknown) => void, reject });
+    const deadlineMs = this.now() + this.config.api.write_timeout_secs * 1000;
+    return new Promise<Receipt[]>((resolve, reject) => {
+      this.queue.push({ data, opCount: ops.length, deadlineMs, settled: false, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
-    });
-    return this.withTimeout(promise, this.config.api.write_timeout_secs, "the write").finally(() => {
-      this.queuedOps -= ops.length;
     });
   }
 

@@ -75,7 +75,7 @@ describe("a 3-node cluster of real processes", () => {
   }, 90_000);
 
   test("partitions: a leader cut off from both followers cannot commit; a majority without the leader continues", async () => {
-    cluster = new TestCluster({ size: 3 });
+    cluster = new TestCluster({ size: 3, env: { SCRIBE_API_WRITE_TIMEOUT_SECS: "1" } });
     await cluster.startAll();
     const c = cluster;
     const recorder = newRecorder();
@@ -87,6 +87,11 @@ describe("a 3-node cluster of real processes", () => {
     for (const f of followers) f.process!.proc.kill("SIGSTOP");
     const sizeBefore = ((await (await fetch(`${c.node(leader).url}/health`)).json()) as { ledger_size: number }).ledger_size;
     expect(await recordedPut(recorder, c.node(leader).url, 1, "p", "minority", 2500)).toBe(false);
+    // Without recording (its outcome is unknown): the server gives up by itself with a 503.
+    const stuck = await fetch(`${c.node(leader).url}/kv/p2`, { method: "PUT", body: "minority", signal: AbortSignal.timeout(10_000) });
+    expect(stuck.status).toBe(503);
+    expect(["timeout", "not_leader", "no_leader"]).toContain(((await stuck.json()) as { code: string }).code);
+    expect(stuck.headers.get("retry-after")).not.toBeNull();
     const info = (await (await fetch(`${c.node(leader).url}/cluster/info`)).json()) as { ledger_size: number; role: string };
     expect(info.ledger_size).toBe(sizeBefore);
     for (const f of followers) f.process!.proc.kill("SIGCONT");
