@@ -6,10 +6,7 @@
 
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { batchOpsMax, loadConfig, type Config } from "../../src/config/index.ts";
-import { ClusterNode } from "../../src/cluster/cluster-node.ts";
-import { createLogger } from "../../src/cluster/logger.ts";
-import { createApp } from "../../src/http/index.ts";
+import { makeApp } from "../support/app.ts";
 import type { S3ServerHandle } from "../support/s3-server.ts";
 
 /** Small segments, immediate sealing and eviction, few retries: the cold tier at test speed. */
@@ -38,15 +35,7 @@ export function coldEnv(s3: S3ServerHandle, prefix: string, extra: Record<string
 }
 
 export async function openNode(dataDir: string, overrides: Record<string, unknown>) {
-  const config: Config = loadConfig({ overrides: { "node.data_dir": dataDir, ...overrides } });
-  const node = await ClusterNode.open({ config, logger: createLogger({ ...config.logging, level: "silent" }) });
-  const app = createApp({
-    service: node,
-    cluster: node,
-    limits: { valueBytesMax: config.storage.max_value_size, batchOpsMax: batchOpsMax(config), batchBytesMax: config.storage.max_batch_bytes },
-  });
-  const call = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}) =>
-    app.handle(new Request(`http://scribe.test${path}`, { method, ...init }));
+  const { node, app, config, call } = await makeApp({ ...overrides, "node.data_dir": dataDir });
   const cold = async () => ((await (await call("GET", "/metrics")).json()) as { cold: Record<string, number> }).cold;
   return { node, app, config, call, cold };
 }

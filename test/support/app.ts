@@ -1,6 +1,7 @@
 /**
- * @module app. An in-process node and its Elysia app over a real SQLite file in a temp directory,
- * for tests that call `app.handle(new Request(...))`.
+ * @module app. An in-process node and its Elysia app over a real SQLite file, for tests that call
+ * `app.handle(new Request(...))`. The data lives in a fresh temporary directory (removed by
+ * close()) unless the overrides name a `node.data_dir`.
  */
 
 import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
@@ -10,8 +11,8 @@ import { createApp } from "../../src/http/index.ts";
 import { tempDir } from "./node-process.ts";
 
 export async function makeApp(overrides: Record<string, unknown> = {}) {
-  const dir = tempDir();
-  const config = loadConfig({ overrides: { "node.data_dir": dir.path, ...overrides } });
+  const dir = overrides["node.data_dir"] === undefined ? tempDir() : undefined;
+  const config = loadConfig({ overrides: { "node.data_dir": dir?.path, ...overrides } });
   const node = await ClusterNode.open({ config, logger: createLogger({ ...config.logging, level: "silent" }) });
   const app = createApp({
     service: node,
@@ -27,7 +28,7 @@ export async function makeApp(overrides: Record<string, unknown> = {}) {
     call,
     async close() {
       await node.close();
-      dir.remove();
+      dir?.remove();
     },
   };
 }
