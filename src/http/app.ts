@@ -74,8 +74,8 @@ function valueResponse(result: ReadResult): Response {
 /** Largest body of a /cluster/* request: a few small JSON fields. */
 const clusterBodyBytesMax = 64 * 1024;
 
-/** Room above the largest batch for a forwarded command list's framing and keys. */
-const forwardSlackBytes = 1024 * 1024;
+/** Room above the largest batch for a forwarded command list's framing (the server's own body cap has the same slack). */
+const forwardSlackBytes = 64 * 1024;
 
 /** Most entries one GET /entries returns: keeps one response to a few MB. */
 const entriesLimitMax = 10_000;
@@ -182,7 +182,7 @@ export function createApp(options: AppOptions) {
     const key = parseKey(ctx.request.url, prefix);
     if (prefix === "/" && reservedNames.has(key)) {
       const allowed = allowedMethods(`/${key}`) ?? [];
-      throw Object.assign(new ScribeError("method_not_allowed", `${ctx.request.method} is not allowed on /${key} (a reserved name; use /kv/${key} for the key)`), { allow: allowed });
+      throw new ScribeError("method_not_allowed", `${ctx.request.method} is not allowed on /${key} (a reserved name; use /kv/${key} for the key); allowed: ${allowed.join(", ")}`);
     }
     switch (ctx.request.method) {
       case "PUT":
@@ -201,8 +201,9 @@ export function createApp(options: AppOptions) {
     })
     .onError(({ error, code, request }) => {
       if (isScribeError(error)) {
-        const allow = (error as { allow?: string[] }).allow;
-        return errorResponse(error, allow ? { allow: allow.join(", ") } : {});
+        // A 405 names the methods the path does accept.
+        const allowed = error.code === "method_not_allowed" ? allowedMethods(new URL(request.url).pathname) : undefined;
+        return errorResponse(error, allowed ? { allow: allowed.join(", ") } : {});
       }
       if (code === "NOT_FOUND") {
         const path = new URL(request.url).pathname;
