@@ -17,7 +17,7 @@
  * book change (JSON). Empty data is the leader's no-op.
  */
 
-import type { Config, Member } from "../config/index.ts";
+import { defaultClientAddress, type Config, type Member } from "../config/index.ts";
 import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
 import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
@@ -94,8 +94,7 @@ export interface ClusterNodeOptions {
 function addressesOf(members: readonly Member[], clientPort: number): Record<string, PeerAddress> {
   const book: Record<string, PeerAddress> = {};
   for (const m of members) {
-    const host = m.address.slice(0, m.address.lastIndexOf(":"));
-    book[String(m.id)] = { raft: m.address, client: m.client ?? `${host}:${clientPort}` };
+    book[String(m.id)] = { raft: m.address, client: m.client ?? defaultClientAddress(m.address, clientPort) };
   }
   return book;
 }
@@ -872,7 +871,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   /** Adds a node as a learner (it catches up), then promotes it to voter once it is close. */
-  async addNode(request: { node_id: number; address: string; client: string }): Promise<Record<string, unknown>> {
+  async addNode(request: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {
     if (!this.isLeader()) {
       await this.awaitLeader();
       const leader = this.leaderClient();
@@ -885,7 +884,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const id = request.node_id;
     const membership = this.raw.membership();
     if (membership.voters.includes(id)) return { node_id: id, role: "voter", addresses: this.addressBook() };
-    await this.proposeInternal("addresses", { [String(id)]: { raft: request.address, client: request.client } });
+    await this.proposeInternal("addresses", { [String(id)]: { raft: request.address, client: request.client ?? defaultClientAddress(request.address, this.config.network.client_port) } });
     if (!membership.learners.includes(id)) await this.proposeInternal("config", { kind: "addLearner", nodeId: id });
     this.logger.info({ node_id: id, address: request.address }, "added a learner; it will be promoted once caught up");
     return { node_id: id, role: "learner", addresses: this.addressBook() };

@@ -13,7 +13,7 @@ export interface Member {
   id: number;
   /** Raft transport address, host:port. */
   address: string;
-  /** HTTP API address, host:port (optional; defaults to the same host with the client port). */
+  /** HTTP API address, host:port (optional; default: defaultClientAddress). */
   client?: string;
 }
 export interface ApiKey {
@@ -208,6 +208,14 @@ function coerceApiKeys(value: unknown): { ok: true; value: ApiKey[] } | { ok: fa
     keys.push({ name, key_sha256, role });
   }
   return { ok: true, value: keys };
+}
+
+/**
+ * A member's HTTP address when its config names none: the host of its Raft address with the
+ * client port (the usual layout of one node per host, every node on the same ports).
+ */
+export function defaultClientAddress(raftAddress: string, clientPort: number): string {
+  return `${raftAddress.slice(0, raftAddress.lastIndexOf(":"))}:${clientPort}`;
 }
 
 /** True for "host:port" with a port in 1..65535. */

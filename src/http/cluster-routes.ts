@@ -57,8 +57,7 @@ export function addNode(cluster: ClusterService | undefined, body: Uint8Array): 
   if (client !== undefined && (typeof client !== "string" || !isHostPort(client))) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
   const unknown = Object.keys(doc).filter((k) => !["node_id", "address", "client"].includes(k));
   if (unknown.length > 0) throw new ScribeError("invalid_request", `unknown field(s): ${unknown.join(", ")}`);
-  const host = address.slice(0, address.lastIndexOf(":"));
-  return requireCluster(cluster).addNode({ node_id: nodeId, address, client: (client as string | undefined) ?? `${host}:${8000 + nodeId}` });
+  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client: client as string });
 }
 
 /** POST /cluster/nodes/remove {node_id}. */

@@ -100,7 +100,8 @@ export interface ClusterService {
   readIndex(): Promise<number>;
   /** The ledger size recorded when the Raft log was applied up to `raftIndex`. */
   ledgerSizeAt(raftIndex: number): number;
-  addNode(request: { node_id: number; address: string; client: string }): Promise<Record<string, unknown>>;
+  /** `client` defaults to the Raft address's host with the leader's client port. */
+  addNode(request: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>>;
   /**
    * Leader only: proposes commands forwarded by a follower, each on its own (one failing does
    * not fail the others). Refuses the whole call with not_leader before proposing anything when
