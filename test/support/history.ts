@@ -4,27 +4,33 @@
  * failed constrains nothing and is left out.
  */
 
-import type { Operation } from "../../src/check/index.ts";
+import { HistoryRecorder, type Operation } from "../../src/check/index.ts";
 
 export interface Recorder {
-  ops: Operation[];
+  history: HistoryRecorder;
   /** Acknowledged puts with their receipts. */
   acked: { key: string; value: string; index: number }[];
   /** Writes refused in a way that proves they did not happen (for diagnosing a failed check). */
   refused: { key: string; value: string; url: string; status: number; body: unknown }[];
-  started: number;
+  /** The recorded operations, for the checker. */
+  readonly ops: Operation[];
 }
 
 export function newRecorder(): Recorder {
-  return { ops: [], acked: [], refused: [], started: performance.now() };
-}
-
-function now(recorder: Recorder): number {
-  return performance.now() - recorder.started;
+  const started = performance.now();
+  const history = new HistoryRecorder(() => performance.now() - started);
+  return {
+    history,
+    acked: [],
+    refused: [],
+    get ops() {
+      return history.operations();
+    },
+  };
 }
 
 export async function recordedPut(recorder: Recorder, url: string, clientId: number, key: string, value: string, timeoutMs = 3000): Promise<boolean> {
-  const callMs = now(recorder);
+  const op = recorder.history.begin({ clientId, key, kind: "put", value });
   try {
     // A fresh connection per write: then a refused connection proves the request was not sent
     // (on a pooled one, fetch may retry after the first attempt was already delivered).
@@ -33,10 +39,11 @@ export async function recordedPut(recorder: Recorder, url: string, clientId: num
     // These codes mean the write reached no log: it certainly did not happen.
     if (body.code === "no_leader" || body.code === "not_leader" || body.code === "shutting_down") {
       recorder.refused.push({ key, value, url, status: response.status, body });
+      op.failed();
       return false;
     }
     if (response.status === 200) {
-      recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: now(recorder) });
+      op.ok();
       recorder.acked.push({ key, value, index: body.index! });
       return true;
     }
@@ -44,26 +51,25 @@ export async function recordedPut(recorder: Recorder, url: string, clientId: num
     // A refused connect on a fresh connection never delivered the request: the write did not happen.
     if ((error as { code?: string }).code === "ECONNREFUSED") {
       recorder.refused.push({ key, value, url, status: 0, body: { code: "ECONNREFUSED" } });
+      op.failed();
       return false;
     }
     // Otherwise it timed out or the connection died mid-request: the outcome is unknown.
   }
-  recorder.ops.push({ clientId, key, kind: "put", value, callMs, returnMs: Number.POSITIVE_INFINITY, unknown: true });
+  op.unknown();
   return false;
 }
 
 export async function recordedGet(recorder: Recorder, url: string, clientId: number, key: string, timeoutMs = 3000): Promise<void> {
-  const callMs = now(recorder);
+  const op = recorder.history.begin({ clientId, key, kind: "get" });
   try {
     const response = await fetch(`${url}/kv/${key}`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (response.status === 200) {
-      recorder.ops.push({ clientId, key, kind: "get", output: await response.text(), callMs, returnMs: now(recorder) });
-    } else if (response.status === 404) {
-      recorder.ops.push({ clientId, key, kind: "get", output: null, callMs, returnMs: now(recorder) });
-    }
+    if (response.status === 200) return op.ok(await response.text());
+    if (response.status === 404) return op.ok(null);
   } catch {
     // a failed read constrains nothing
   }
+  op.failed();
 }
 
 /**
