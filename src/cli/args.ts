@@ -37,12 +37,16 @@ function display(spec: OptionSpec): string {
 
 /**
  * Splits argv into the command, its arguments and the options, using `specs` (every option any
- * command knows) to tell which options take a value. Throws UsageError for a missing value, a
- * value given to a flag, or an option given twice.
+ * command knows) to tell which options take a value; `beforeCommand` maps some typed names to
+ * other options before the command (e.g. `--version`: the program's version there, a key's
+ * version after `get`). A value that starts with "--" must be attached (`--after=--x`): otherwise it is taken
+ * for a missing value. Throws UsageError for a missing value, a value given to a flag, or an
+ * option given twice.
  */
-export function parseCommandLine(argv: readonly string[], specs: readonly OptionSpec[]): CommandLine {
+export function parseCommandLine(argv: readonly string[], specs: readonly OptionSpec[], beforeCommand: Readonly<Record<string, OptionSpec>> = {}): CommandLine {
   if (argv.length > argumentsMax) throw new UsageError(`too many arguments (${argv.length}; at most ${argumentsMax})`);
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const early = new Map(Object.entries(beforeCommand));
   const byShort = new Map(specs.filter((spec) => spec.short).map((spec) => [spec.short!, spec]));
   const line: CommandLine = { command: undefined, positionals: [], options: new Map(), unknown: [] };
   const positional = (text: string) => (line.command === undefined ? (line.command = text) : line.positionals.push(text));
@@ -63,7 +67,7 @@ export function parseCommandLine(argv: readonly string[], specs: readonly Option
     const long = token.startsWith("--");
     const equals = long ? token.indexOf("=") : -1;
     const name = long ? token.slice(2, equals === -1 ? undefined : equals) : token.slice(1, 2);
-    const spec = long ? byName.get(name) : byShort.get(name);
+    const spec = long ? ((line.command === undefined ? early.get(name) : undefined) ?? byName.get(name)) : byShort.get(name);
     if (!spec) {
       line.unknown.push(long ? `--${name}` : `-${name}`);
       continue;
@@ -78,7 +82,7 @@ export function parseCommandLine(argv: readonly string[], specs: readonly Option
       set(spec, attached);
       continue;
     }
-    if (i + 1 >= argv.length) throw new UsageError(`${display(spec)} wants a value (${spec.value})`);
+    if (i + 1 >= argv.length || argv[i + 1]!.startsWith("--")) throw new UsageError(`${display(spec)} wants a value (${spec.value})`);
     set(spec, argv[++i]!);
   }
   return line;

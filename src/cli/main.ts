@@ -17,6 +17,8 @@ import { exitCodeOf, UsageError } from "./errors.ts";
 import { commandHelp, globalHelp } from "./help.ts";
 
 const version: string = packageJson.version;
+/** `--version` before the command; after `get` or `verify` it is the key's version (--version N). */
+const programVersion: OptionSpec = { name: "program-version", help: "the version of this program" };
 
 /** Every option any command knows, once each (the parser needs to know which take a value). */
 function allOptions(): OptionSpec[] {
@@ -48,12 +50,11 @@ function checkOptions(command: Command, given: Iterable<string>, unknown: readon
 }
 
 async function run(argv: readonly string[]): Promise<void> {
-  // `scribe --version` (options only): the program's version; after a command it is the key's version.
-  if (argv.includes("--version") && argv.every((arg) => arg.startsWith("-"))) {
+  const line = parseCommandLine(argv, allOptions(), { version: programVersion });
+  if (line.options.has(programVersion.name)) {
     process.stdout.write(`scribe ${version}\n`);
     return;
   }
-  const line = parseCommandLine(argv, allOptions());
   if (line.command === "help") {
     const topic = line.positionals[0];
     process.stdout.write(topic === undefined ? globalHelp(commands, version) : commandHelp(findCommand(topic)));
