@@ -111,7 +111,7 @@ describe("HTTP errors", () => {
       "/d": json({ error: "nope", code: "brand_new_code" }, 403),
     };
     const http = new ScribeHttpClient({ endpoints: ["http://a"], fetch: hosts({ a: (path) => answers[path]! }) });
-    const errors = await Promise.all(Object.keys(answers).map((path) => http.getText(path).catch((e: unknown) => e as HttpError)));
+    const errors = (await Promise.all(Object.keys(answers).map((path) => http.getText(path).then(() => undefined, (e: unknown) => e)))) as HttpError[];
     expect(errors.map((e) => [e.httpStatus, e.code])).toEqual([
       [404, "not_found"],
       [502, "unavailable"],
