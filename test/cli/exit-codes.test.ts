@@ -93,7 +93,7 @@ describe("usage errors exit 2, in scribe's own words", () => {
   const cases: [string, string[], string][] = [
     ["no command", [], "no command given (see scribe --help)"],
     ["unknown command", ["frobnicate"], 'unknown command "frobnicate" (commands: put, get, delete,'],
-    ["the old delete spelling of nothing", ["remove", "k"], 'unknown command "remove"'],
+    ["another unknown command", ["remove", "k"], 'unknown command "remove"'],
     ["unknown option", ["get", "k", "--bogus"], "unknown option --bogus (see scribe get --help)"],
     ["unknown short option", ["get", "k", "-x"], "unknown option -x (see scribe get --help)"],
     ["option of another command", ["get", "k", "--file", "x"], "get does not take --file (see scribe get --help)"],
