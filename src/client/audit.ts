@@ -19,6 +19,7 @@ import { encodeEntry, hashBytes, type Entry } from "../ledger/entry.ts";
 import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
 import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
+import { isTransportError, ScribeHttpClient, type FetchLike } from "./http-client.ts";
 import { consistencyProofFromJson, entryFromJson } from "./json.ts";
 import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";
@@ -101,29 +102,16 @@ export type AuditResult =
   | { ok: true; checkpoint: Checkpoint; note: string; trustedSize: number | null; stats: AuditStats }
   | { ok: false; failure: AuditFailure; checkpoint: Checkpoint | null; trustedSize: number | null; stats: AuditStats };
 
-/** An AuditSource over HTTP with the global fetch (portable: Bun, Node, browsers). */
-export function httpAuditSource(baseUrl: string, options: { headers?: Record<string, string>; fetch?: (url: string, init?: { headers?: Record<string, string> }) => Promise<Response> } = {}): AuditSource {
-  const base = baseUrl.replace(/\/+$/, "");
-  const fetcher = options.fetch ?? ((url, init) => fetch(url, init));
-  const get = async (path: string): Promise<Response> => {
-    const response = await fetcher(`${base}${path}`, { headers: options.headers ?? {} });
-    if (!response.ok) {
-      const body = await response.text();
-      let message = body.slice(0, 500);
-      try {
-        const parsed = JSON.parse(body) as { error?: unknown };
-        if (typeof parsed.error === "string") message = parsed.error;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new Error(`GET ${path}: ${response.status} ${message}`);
-    }
-    return response;
-  };
+/**
+ * An AuditSource over HTTP: a node's base URL (with the global fetch, or `options.fetch`), or a
+ * ScribeHttpClient (its endpoints, failover, API key and timeout). Portable: Bun, Node, browsers.
+ */
+export function httpAuditSource(node: string | ScribeHttpClient, options: { headers?: Record<string, string>; fetch?: FetchLike } = {}): AuditSource {
+  const http = typeof node === "string" ? new ScribeHttpClient({ endpoints: [node], headers: options.headers, fetch: options.fetch }) : node;
   return {
-    checkpoint: async () => (await get("/checkpoint")).text(),
-    entries: async (from, limit) => (await get(`/entries?from=${from}&limit=${limit}&values=true`)).json(),
-    consistency: async (from, to) => (await get(`/proof/consistency?from=${from}&to=${to}`)).json(),
+    checkpoint: () => http.checkpointNote(),
+    entries: (from, limit) => http.entries(from, limit, { values: true }),
+    consistency: (from, to) => http.consistency(from, to),
   };
 }
 
@@ -253,7 +241,8 @@ async function openCheckpoint(note: string, trustedNote: string | undefined, opt
     await scratch.update(note, (from, to) => options.source.consistency(from, to));
     return { checkpoint };
   } catch (error) {
-    if (!isScribeError(error)) throw error;
+    // Not getting a proof is no evidence of anything: only a proof that fails is.
+    if (!isScribeError(error) || isTransportError(error)) throw error;
     const message = `the server's checkpoint (size ${checkpoint.size}) is inconsistent with the trusted checkpoint (size ${trustedSize}): ${error.message}; the history was rewritten`;
     return { checkpoint, failure: { kind: "consistency", index: null, message } };
   }

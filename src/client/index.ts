@@ -19,4 +19,5 @@ export {
   type Checkpoint,
   type NoteVerifier,
 } from "../merkle/index.ts";
+export * from "./http-client.ts";
 export * from "./ledger-client.ts";

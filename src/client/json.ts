@@ -180,3 +180,75 @@ export function consistencyProofFromJson(value: unknown, path = "consistency"): 
   if (to < from) bad(`${path}.to`, `>= from (${from})`, to);
   return { from, to, fromRoot: hexToHash(json.from_root, `${path}.from_root`), toRoot: hexToHash(json.to_root, `${path}.to_root`), proof: hashList(json.proof, `${path}.proof`) };
 }
+
+/** The receipt of a committed put or delete (`PUT /:key`, `DELETE /:key`). */
+export interface ReceiptJson {
+  key: string;
+  op: "put" | "delete";
+  index: number;
+  version: number;
+  leaf_hash: string;
+  tree_size: number;
+  timestamp_ms: number;
+}
+
+/** One version in `GET /history/:key`: the entry, its version and its stored leaf hash. */
+export interface HistoryVersion {
+  entry: Entry;
+  version: number;
+  leafHash: Uint8Array;
+}
+
+/** A key's latest state in `GET /keys`. */
+export interface KeyStateJson {
+  key: string;
+  index: number;
+  version: number;
+  deleted: boolean;
+}
+
+/** `GET /keys`: one page; `next` is the cursor of the following page (null on the last). */
+export interface KeysPageJson {
+  keys: KeyStateJson[];
+  next: string | null;
+  ledger_size: number;
+}
+
+export function receiptFromJson(value: unknown, path = "receipt"): ReceiptJson {
+  const json = record(value, path);
+  const op = json.op;
+  if (op !== "put" && op !== "delete") bad(`${path}.op`, `"put" or "delete"`, op);
+  hexToHash(json.leaf_hash, `${path}.leaf_hash`);
+  return {
+    key: text(json.key, `${path}.key`),
+    op,
+    index: integer(json.index, `${path}.index`, 0),
+    version: integer(json.version, `${path}.version`, 1),
+    leaf_hash: json.leaf_hash as string,
+    tree_size: integer(json.tree_size, `${path}.tree_size`, 1),
+    timestamp_ms: integer(json.timestamp_ms, `${path}.timestamp_ms`, 0),
+  };
+}
+
+/** Parses the `versions` of `GET /history/:key`: each an entry with `version` and `leaf_hash`. */
+export function historyFromJson(value: unknown, path = "history"): HistoryVersion[] {
+  const json = record(value, path);
+  if (!Array.isArray(json.versions)) bad(`${path}.versions`, "an array", json.versions);
+  return json.versions.map((item, i) => {
+    const where = `${path}.versions[${i}]`;
+    return { entry: entryFromJson(item, where), version: integer(record(item, where).version, `${where}.version`, 1), leafHash: hexToHash(record(item, where).leaf_hash, `${where}.leaf_hash`) };
+  });
+}
+
+export function keysPageFromJson(value: unknown, path = "keys"): KeysPageJson {
+  const json = record(value, path);
+  if (!Array.isArray(json.keys)) bad(`${path}.keys`, "an array", json.keys);
+  const keys = json.keys.map((item, i) => {
+    const where = `${path}.keys[${i}]`;
+    const state = record(item, where);
+    if (typeof state.deleted !== "boolean") bad(`${where}.deleted`, "true or false", state.deleted);
+    return { key: text(state.key, `${where}.key`), index: integer(state.index, `${where}.index`, 0), version: integer(state.version, `${where}.version`, 1), deleted: state.deleted };
+  });
+  if (json.next !== null && typeof json.next !== "string") bad(`${path}.next`, "a string or null", json.next);
+  return { keys, next: json.next as string | null, ledger_size: integer(json.ledger_size, `${path}.ledger_size`, 0) };
+}

@@ -1,21 +1,24 @@
 /**
  * @module client/ledger-client. A thin HTTP client over the verifying functions: every answer it
  * returns has been checked against a signed checkpoint, and every checkpoint against the one it
- * trusted before. `fetch` is injectable (tests, proxies); the global one is the default.
+ * trusted before. It talks through a ScribeHttpClient (given, or made from `baseUrl`), whose
+ * `http` calls are the unverified API. `fetch` is injectable (tests, proxies).
  */
 
-import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
-import { parseVerifierKey, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { ScribeError } from "../lib/index.ts";
+import { parseVerifierKey, VerificationError, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
-import type { ConsistencyProofJson, InclusionProofJson, VerifyResponseJson } from "./json.ts";
+import { verifyHistory } from "./history.ts";
+import { ScribeHttpClient, type FetchLike, type GetOptions } from "./http-client.ts";
+import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "./json.ts";
 import { TrustedState, type TrustedStatePersistence } from "./trusted-state.ts";
 import { verifyKeyResponse, type VerifiedKey } from "./verify.ts";
 
-export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
-
 export interface LedgerClientOptions {
-  /** e.g. "http://127.0.0.1:8001" */
-  baseUrl: string;
+  /** e.g. "http://127.0.0.1:8001"; or give `http`. */
+  baseUrl?: string;
+  /** The node(s) to talk to, with their failover; instead of `baseUrl`, `fetch` and `headers`. */
+  http?: ScribeHttpClient;
   /** Verifier keys ("<name>+<hash>+<key>") of the ledger's checkpoint signer. */
   verifierKeys: readonly string[];
   /** The log's origin line; checkpoints for any other origin are refused. */
@@ -32,9 +35,10 @@ export class LedgerClient {
 
   private constructor(
     private readonly options: LedgerClientOptions,
-    private readonly verifiers: readonly NoteVerifier[],
+    readonly verifiers: readonly NoteVerifier[],
     private readonly hasher: Hasher,
-    private readonly fetcher: FetchLike,
+    /** The unverified API of the node(s) this client talks to. */
+    readonly http: ScribeHttpClient,
   ) {
     this.trustedState = new TrustedState({ verifiers, origin: options.origin, persistence: options.persistence, hasher });
   }
@@ -42,42 +46,24 @@ export class LedgerClient {
   static async create(options: LedgerClientOptions): Promise<LedgerClient> {
     const verifiers = await Promise.all(options.verifierKeys.map(parseVerifierKey));
     const hasher = options.hasher ?? (await loadHasher());
-    const fetcher = options.fetch ?? ((url, init) => fetch(url, init));
-    return new LedgerClient(options, verifiers, hasher, fetcher);
-  }
-
-  private async request(path: string): Promise<Response> {
-    const response = await this.fetcher(`${this.options.baseUrl.replace(/\/+$/, "")}${path}`, { headers: this.options.headers ?? {} });
-    if (response.ok) return response;
-    let message = `${response.status} ${response.statusText}`;
-    let code: ErrorCode = response.status === 404 ? "not_found" : "unavailable";
-    try {
-      const body = (await response.json()) as { error?: unknown; code?: unknown };
-      if (typeof body.error === "string") message = body.error;
-      if (typeof body.code === "string" && body.code in statusOfCode) code = body.code as ErrorCode;
-    } catch {
-      // Not JSON: keep the status line.
-    }
-    throw new ScribeError(code, `GET ${path}: ${message}`);
-  }
-
-  private async json(path: string): Promise<unknown> {
-    return (await this.request(path)).json();
+    if (options.http === undefined && options.baseUrl === undefined) throw new ScribeError("invalid_request", "a LedgerClient needs baseUrl or http");
+    const http = options.http ?? new ScribeHttpClient({ endpoints: [options.baseUrl!], headers: options.headers, fetch: options.fetch });
+    return new LedgerClient(options, verifiers, hasher, http);
   }
 
   /** GET /proof/inclusion (unverified JSON; verify with verifyInclusionInCheckpoint). */
   inclusion(index: number, treeSize: number): Promise<InclusionProofJson> {
-    return this.json(`/proof/inclusion?index=${index}&tree_size=${treeSize}`) as Promise<InclusionProofJson>;
+    return this.http.inclusion(index, treeSize) as Promise<InclusionProofJson>;
   }
 
   /** GET /proof/consistency (unverified JSON; TrustedState verifies it). */
   consistency(from: number, to: number): Promise<ConsistencyProofJson> {
-    return this.json(`/proof/consistency?from=${from}&to=${to}`) as Promise<ConsistencyProofJson>;
+    return this.http.consistency(from, to) as Promise<ConsistencyProofJson>;
   }
 
   /** GET /checkpoint, verified and checked for consistency with the trusted one; returns it. */
   async refreshCheckpoint(): Promise<Checkpoint> {
-    const note = await (await this.request("/checkpoint")).text();
+    const note = await this.http.checkpointNote();
     return this.trustedState.update(note, (from, to) => this.consistency(from, to));
   }
 
@@ -85,8 +71,8 @@ export class LedgerClient {
    * GET /verify/:key, verified end to end (entry, leaf, inclusion, signature, consistency with
    * the trusted checkpoint, and `value` when given). Returns the verified entry and checkpoint.
    */
-  async verifyKey(key: string, options: { value?: Uint8Array } = {}): Promise<VerifiedKey> {
-    const response = (await this.json(`/verify/${encodeURIComponent(key)}`)) as VerifyResponseJson;
+  async verifyKey(key: string, options: { value?: Uint8Array; version?: number } = {}): Promise<VerifiedKey> {
+    const response = (await this.http.verifyResponse(key, options.version)) as VerifyResponseJson;
     return verifyKeyResponse(response, {
       verifiers: this.verifiers,
       origin: this.options.origin,
@@ -97,6 +83,43 @@ export class LedgerClient {
       hasher: this.hasher,
     });
   }
+
+  /**
+   * GET /kv/KEY (latest, `version` or `at`), verified: the value matches the entry the server
+   * proves for that version, and that entry is the one the value was served as (same index).
+   */
+  async getVerified(key: string, options: GetOptions = {}): Promise<VerifiedValue> {
+    const answer = await this.http.get(key, options);
+    const verified = await this.verifyKey(key, { version: answer.version, value: answer.value });
+    if (verified.entry.index !== answer.index) {
+      throw new VerificationError(`the value was served as index ${answer.index}, but version ${answer.version} of ${JSON.stringify(key)} is at index ${verified.entry.index}`);
+    }
+    return { ...verified, value: answer.value, version: answer.version, contentType: answer.contentType };
+  }
+
+  /**
+   * Every version of `key`, verified complete and untampered: the latest entry is proved against
+   * a signed checkpoint, then the whole prevIndex chain must end exactly there and every version
+   * must be included in that checkpoint's tree (one inclusion proof per version). Holds all the
+   * key's versions in memory.
+   */
+  async historyVerified(key: string): Promise<{ versions: HistoryVersion[]; latest: VerifiedKey }> {
+    const latest = await this.verifyKey(key);
+    const versions: HistoryVersion[] = [];
+    for await (const page of this.http.historyPages(key)) versions.push(...page);
+    // Versions written after the proof of the latest are not covered by its checkpoint.
+    const covered = versions.filter((v) => v.entry.index <= latest.entry.index);
+    await verifyHistory(
+      covered.map((v) => v.entry),
+      { key, latest: latest.entry, checkpoint: latest.checkpoint, fetchInclusion: (index, treeSize) => this.inclusion(index, treeSize), hasher: this.hasher },
+    );
+    return { versions: covered, latest };
+  }
 }
 
-
+/** A value fetched and verified by LedgerClient.getVerified. */
+export interface VerifiedValue extends VerifiedKey {
+  value: Uint8Array;
+  version: number;
+  contentType: string;
+}

@@ -23,7 +23,7 @@ import { commandListMax, decodeCommand, encodeCommand, type Command, type Operat
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Message, type MessageType, type Ready } from "../raft/index.ts";
-import { SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
+import { SqliteRaftStorage, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
 import { createTransport, type Transport } from "../transport/index.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
@@ -790,6 +790,9 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
   entries(from: number, limit: number): StoredEntry[] {
     return this.ledger.entries(from, limit);
+  }
+  keys(range: KeyRange): KeyState[] {
+    return this.ledger.keys(range);
   }
   entryOf(key: string, version?: number): StoredEntry {
     return this.ledger.entryOf(key, version);

@@ -14,7 +14,7 @@ import type { Receipt } from "../http/index.ts";
 import { applyCommand, encodeEntry, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
 import { ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
-import { HotStore, LruCache, SqliteTreeStore, type StoredEntry } from "../storage/index.ts";
+import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
 import { Checkpointer, defaultSigningKeyFile, loadOrCreateSigner } from "./checkpoints.ts";
 import type { Logger } from "./logger.ts";
 
@@ -231,6 +231,11 @@ export class LedgerState {
 
   entries(from: number, limit: number): StoredEntry[] {
     return this.store.entries(from, limit);
+  }
+
+  /** Keys in UTF-8 byte order with their latest entry (see HotStore.keys). */
+  keys(range: KeyRange): KeyState[] {
+    return this.store.keys(range);
   }
 
   checkpoint(): Promise<SignedCheckpoint> {

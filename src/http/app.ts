@@ -13,13 +13,14 @@ import { entryToJson } from "../client/json.ts";
 import { isScribeError, ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
-import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { parseBatch, parseConsistency, parseKey, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { listKeys } from "./keys.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
-import type { ClusterService, Consistency, LedgerService, ReadResult } from "./service.ts";
+import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
 
 export interface AppLimits {
   valueBytesMax: number;
@@ -81,7 +82,7 @@ const forwardSlackBytes = 64 * 1024;
 const entriesLimitMax = 10_000;
 
 /** First path segments that name routes, not keys; such keys are reachable under /kv/. */
-const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "cluster", "kv", "openapi"]);
+const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "keys", "cluster", "kv", "openapi"]);
 
 /** Which methods a path accepts, for 405 answers. Undefined when no route has this path. */
 function allowedMethods(path: string): string[] | undefined {
@@ -104,6 +105,7 @@ function allowedMethods(path: string): string[] | undefined {
     "/cluster/propose": ["POST"],
     "/cluster/nodes/remove": ["POST"],
     "/entries": ["GET"],
+    "/keys": ["GET"],
     "/kv": [],
     "/history": [],
     "/verify": [],
@@ -297,6 +299,7 @@ export function createApp(options: AppOptions) {
       );
       return json({ from, tree_size: size, entries });
     })
+    .get("/keys", async ({ request }) => json(await listKeys(service, request.url)))
     .get("/history/*", ({ request, query }) => {
       const key = parseKey(request.url, "/history/");
       const fromVersion = query.from_version === undefined ? 1 : parseNonNegative(query.from_version, "from_version", "invalid_version");
@@ -332,12 +335,6 @@ function nodeIdHint(body: Uint8Array): number | undefined {
 
 function emptyKey(): never {
   throw new ScribeError("invalid_key", "the key is empty; keys are 1..1024 bytes of UTF-8");
-}
-
-function parseConsistency(value: string | undefined): Consistency {
-  if (value === undefined || value === "linearizable") return "linearizable";
-  if (value === "stale") return "stale";
-  throw new ScribeError("invalid_request", `consistency must be "linearizable" or "stale", got "${value}"`);
 }
 
 export type ScribeApp = ReturnType<typeof createApp>;

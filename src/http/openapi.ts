@@ -4,6 +4,8 @@
  * test/http/openapi.test.ts checks it against the app's real routes both ways.
  */
 
+import { keysLimitDefault, keysLimitMax } from "./keys.ts";
+
 type Json = Record<string, unknown>;
 
 const error = (description: string): Json => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
@@ -126,6 +128,27 @@ export function openApiDocument(): Json {
       "/entries": {
         get: op("A range of ledger entries in index order", { "200": jsonOk("{from, tree_size, entries}"), "400": error("invalid_range") }, {
           parameters: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64.", { type: "string", enum: ["true", "false"] })],
+        }),
+      },
+      "/keys": {
+        get: op("Keys in UTF-8 byte order with their latest index, version and deleted flag, a page at a time", {
+          "200": jsonOk("{keys: [{key, index, version, deleted}], next, ledger_size}; pass `next` as `after` for the following page (null on the last).", {
+            type: "object",
+            required: ["keys", "next", "ledger_size"],
+            properties: {
+              keys: { type: "array", items: { type: "object", required: ["key", "index", "version", "deleted"], properties: { key: { type: "string" }, index: { type: "integer" }, version: { type: "integer" }, deleted: { type: "boolean" } } } },
+              next: { type: ["string", "null"] },
+              ledger_size: { type: "integer" },
+            },
+          }),
+          "400": error("invalid_request (prefix, after, consistency), invalid_range (limit)"),
+        }, {
+          parameters: [
+            query("prefix", "Only keys starting with this text.", { type: "string" }),
+            query("after", "Only keys after this one in byte order (the previous page's `next`).", { type: "string" }),
+            query("limit", `Most keys (1..${keysLimitMax}, default ${keysLimitDefault}).`, { type: "integer", minimum: 1, maximum: keysLimitMax }),
+            query("consistency", "linearizable (default) or stale.", { type: "string", enum: ["linearizable", "stale"] }),
+          ],
         }),
       },
       "/cluster/info": { get: op("This node's Raft state", { "200": jsonOk("Node status.") }) },

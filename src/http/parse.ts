@@ -5,6 +5,7 @@
 
 import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
 import { concatBytes, fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
+import type { Consistency } from "./service.ts";
 
 /** Validates a key given as text: 1..1024 bytes of UTF-8. */
 export function validateKey(key: unknown): string {
@@ -73,6 +74,13 @@ export function validateContentType(value: string | null | undefined, fallback: 
 export function parseNonNegative(text: string, name: string, code: ErrorCode): number {
   if (!/^\d{1,15}$/.test(text)) throw new ScribeError(code, `${name} must be a non-negative integer, got "${text}"`);
   return Number(text);
+}
+
+/** `?consistency=linearizable|stale` (linearizable when absent). */
+export function parseConsistency(value: string | undefined): Consistency {
+  if (value === undefined || value === "linearizable") return "linearizable";
+  if (value === "stale") return "stale";
+  throw new ScribeError("invalid_request", `consistency must be "linearizable" or "stale", got "${value}"`);
 }
 
 /** `If-Match: <version>` and `If-None-Match: *` as operation preconditions. */

@@ -5,7 +5,7 @@
 
 import type { Operation } from "../ledger/index.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
-import type { StoredEntry } from "../storage/index.ts";
+import type { KeyRange, KeyState, StoredEntry } from "../storage/index.ts";
 
 /** A signed C2SP checkpoint note and what it says. */
 export interface SignedCheckpoint {
@@ -68,6 +68,8 @@ export interface LedgerService {
   getAt(key: string, index: number): Promise<ReadResult>;
   history(key: string, fromVersion: number, limit: number): StoredEntry[];
   entries(from: number, limit: number): StoredEntry[];
+  /** Up to `range.limit` keys starting with `range.prefix`, after `range.after`, in UTF-8 byte order, with their latest entry. */
+  keys(range: KeyRange): KeyState[];
   /** The entry of `key` at `version` (latest when undefined), tombstones included. */
   entryOf(key: string, version?: number): StoredEntry;
   /** The value of an entry (empty for a delete), read through to the cold tier when evicted. */

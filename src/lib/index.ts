@@ -3,3 +3,4 @@ export * from "./assert.ts";
 export * from "./bytes.ts";
 export * from "./errors.ts";
 export * from "./random.ts";
+export * from "./utf8-order.ts";

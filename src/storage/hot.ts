@@ -13,7 +13,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, Op } from "../ledger/index.ts";
-import { assert } from "../lib/index.ts";
+import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
 
 /** An entry as stored, with the key's version (its leaf hash lives in the Merkle tree store). */
 export interface StoredEntry extends Entry {
@@ -48,6 +48,43 @@ function rowToEntry(row: EntryRow): StoredEntry {
   };
 }
 
+/** A key's latest state: the index and version of its last entry, and whether that is a delete. */
+export interface KeyState {
+  key: string;
+  index: number;
+  version: number;
+  deleted: boolean;
+}
+
+/** Which keys to list: those starting with `prefix`, strictly after `after`, at most `limit`. */
+export interface KeyRange {
+  prefix: string;
+  after?: string;
+  limit: number;
+}
+
+/**
+ * Keys in byte order with their latest entry, without reading every version: a loose index scan
+ * of `entries_key_version` (each step seeks the first key above the previous one, O(log n)), then
+ * the latest version of each key found (one more seek). A page costs O(limit log n) whatever the
+ * table holds (the final ORDER BY sorts only the page); test/storage/hot-keys.test.ts checks the
+ * plan has no scan of `entries`.
+ * ?1 lower bound (inclusive), ?2 upper bound (exclusive, NULL for none), ?3 most keys. Exported for
+ * the plan test.
+ */
+export const keysQuery = `
+  WITH RECURSIVE walk(key) AS (
+    SELECT (SELECT key FROM entries WHERE key >= ?1 ORDER BY key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT key FROM entries WHERE key > walk.key ORDER BY key LIMIT 1) FROM walk
+      WHERE walk.key IS NOT NULL AND (?2 IS NULL OR walk.key < ?2)
+    LIMIT ?3
+  )
+  SELECT e.key, e.idx, e.version, e.op FROM walk
+    JOIN entries e ON e.key = walk.key AND e.version = (SELECT MAX(m.version) FROM entries m WHERE m.key = walk.key)
+    WHERE ?2 IS NULL OR walk.key < ?2
+    ORDER BY walk.key`;
+
 export interface HotStoreOptions {
   /** "full" fsyncs every commit; "normal" may lose the last commits on power loss. */
   sync: "full" | "normal";
@@ -68,6 +105,7 @@ export class HotStore {
     entry: Statement<EntryRow, [number]>;
     range: Statement<EntryRow, [number, number]>;
     history: Statement<EntryRow, [string, number, number]>;
+    keys: Statement<{ key: string; idx: number; version: number; op: number }, [string, string | null, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
     insertEntry: Statement<unknown, [number, number, string, Uint8Array, number, string, number, number, number]>;
     insertValue: Statement<unknown, [number, Uint8Array]>;
@@ -86,6 +124,7 @@ export class HotStore {
       entry: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx = ?`),
       range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
       history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
+      keys: db.prepare(keysQuery),
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
       insertEntry: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertValue: db.prepare(`INSERT INTO vals (idx, value) VALUES (?, ?)`),
@@ -174,6 +213,21 @@ export class HotStore {
   /** Up to `limit` versions of `key`, from version `fromVersion` on. */
   history(key: string, fromVersion: number, limit: number): StoredEntry[] {
     return this.statements.history.all(key, fromVersion, limit).map(rowToEntry);
+  }
+
+  /**
+   * Up to `range.limit` keys that start with `range.prefix` and come strictly after `range.after`,
+   * in UTF-8 byte order (SQLite's BINARY collation compares TEXT as UTF-8 bytes), each with its
+   * latest entry. One statement: the page is one consistent snapshot.
+   */
+  keys(range: KeyRange): KeyState[] {
+    assert(Number.isSafeInteger(range.limit) && range.limit >= 1, `keys: limit must be a positive integer, got ${range.limit}`);
+    const afterNext = range.after === undefined ? undefined : utf8Successor(range.after);
+    const lower = afterNext !== undefined && compareUtf8(afterNext, range.prefix) > 0 ? afterNext : range.prefix;
+    const rows = this.statements.keys.all(lower, prefixUpperBound(range.prefix) ?? null, range.limit);
+    const states = rows.map((row) => ({ key: row.key, index: row.idx, version: row.version, deleted: row.op !== 0 }));
+    for (let i = 1; i < states.length; i++) assert(compareUtf8(states[i - 1]!.key, states[i]!.key) < 0, "keys: the page is not in byte order");
+    return states;
   }
 
   /** The value stored at `index`, or undefined when absent from the hot tier. */

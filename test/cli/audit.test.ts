@@ -131,6 +131,12 @@ describe("tampering with a stopped node's SQLite file", () => {
       expect(db.run("UPDATE entries SET content_type = 'text/html' WHERE idx = ?", [tamperedIndex]).changes).toBe(1);
     });
     await expectCaught(node, key, /does not match its leaf/, "leaf");
+    // The altered entry is in the key's history: history --verify refuses it, other keys' pass.
+    const history = await scribe(["history", tamperedKey, "--verify", "--server", node.url, "--key", key]);
+    expect(history.exitCode).toBe(1);
+    expect(history.stderr).toContain(`history of "${tamperedKey}" FAILED verification`);
+    expect(history.stdoutText).toBe("");
+    expect((await scribe(["history", "k124", "--verify", "--server", node.url, "--key", key])).exitCode).toBe(0);
   });
 
   test("an earlier entry's key (entries.key) is named even though a later key chain breaks too", async () => {
@@ -180,6 +186,9 @@ test("a state file catches a server that rewrote its history consistently (same 
   expect(verify.stderr).toContain("fork");
   const checkpoint = await scribe(["checkpoint", "--server", node.url, "--state", state]);
   expect(checkpoint.exitCode).toBe(1);
+  const history = await scribe(["history", "k1", "--verify", "--server", node.url, "--state", state]);
+  expect(history.exitCode).toBe(1);
+  expect(history.stderr).toContain("fork");
   // The state file still trusts the old checkpoint.
   expect(JSON.parse(await Bun.file(state).text()).checkpoint).toContain("\n400\n");
 });

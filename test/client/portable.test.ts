@@ -42,3 +42,45 @@ console.log(JSON.stringify({ hasher: hasher.name, index: result.entry.index, siz
   expect(run.exitCode, run.stderr.toString()).toBe(0);
   expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toEqual({ hasher: "wasm", index: 21, size: 25, tampered: "VerificationError" });
 });
+
+test.skipIf(!nodePath)("under Node, the HTTP client fails over a refused endpoint for reads and writes (Node's fetch errors)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "scribe-client-http-"));
+  const build = await Bun.build({ entrypoints: [join(import.meta.dir, "../../src/client/index.ts")], target: "browser", format: "esm", outdir: dir, naming: "client.mjs" });
+  expect(build.success).toBe(true);
+  const received: string[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      const url = new URL(request.url);
+      received.push(`${request.method} ${url.pathname}${url.search} ${request.headers.get("authorization")}`);
+      if (request.method === "PUT") return Response.json({ key: "k", op: "put", index: 0, version: 1, leaf_hash: "a".repeat(64), tree_size: 1, timestamp_ms: 5 });
+      return Response.json({ keys: [{ key: "k", index: 0, version: 1, deleted: false }], next: null, ledger_size: 1 });
+    },
+  });
+  const closedListener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const closed = `http://127.0.0.1:${closedListener.port}`;
+  closedListener.stop(true);
+  try {
+    writeFileSync(
+      join(dir, "run.mjs"),
+      `import * as client from "./client.mjs";
+const http = new client.ScribeHttpClient({ endpoints: [${JSON.stringify(closed)}, ${JSON.stringify(`http://127.0.0.1:${server.port}`)}], apiKey: "node-key" });
+const page = await http.keys({ prefix: "k" });
+const receipt = await http.put("k", "v");
+let alone = "";
+try { await new client.ScribeHttpClient({ endpoints: [${JSON.stringify(closed)}] }).put("k", "v"); } catch (e) { alone = e.name + ": " + e.message; }
+console.log(JSON.stringify({ keys: page.keys.map((k) => k.key), version: receipt.version, alone }));
+`,
+    );
+    const run = Bun.spawn([nodePath!, join(dir, "run.mjs")], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
+    expect(exitCode, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    expect(result).toEqual({ keys: ["k"], version: 1, alone: expect.stringContaining(`NetworkError: cannot reach ${closed}: `) });
+    expect(result.alone).toContain("ECONNREFUSED"); // undici's cause, named
+    expect(received).toEqual(["GET /keys?prefix=k Bearer node-key", "PUT /kv/k Bearer node-key"]);
+  } finally {
+    server.stop(true);
+  }
+});

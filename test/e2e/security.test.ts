@@ -98,9 +98,11 @@ describe("the scribe CLI against a node with API keys", () => {
         return { code, out, err };
       };
       const denied = await cli(["put", "cli-key", "v1"]);
-      expect(denied.code).toBe(1);
+      expect(denied.code).toBe(5); // refused
       expect(denied.err).toContain("unauthorized");
-      expect((await cli(["put", "cli-key", "v1"], readKey)).err).toContain("forbidden");
+      const weak = await cli(["put", "cli-key", "v1"], readKey);
+      expect(weak.code).toBe(5);
+      expect(weak.err).toContain("forbidden");
       expect((await cli(["put", "cli-key", "v1"], adminKey)).code).toBe(0);
       expect((await cli(["get", "cli-key"], readKey)).out).toBe("v1");
       const verified = await cli(["verify", "cli-key", "--key", server.node.verifierKey], readKey);

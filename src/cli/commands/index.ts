@@ -1,0 +1,14 @@
+/**
+ * @module cli/commands. Every `scribe` command, in the order the help lists them. A new command
+ * (e.g. `watch`, `mirror`) is a file beside these and one entry here.
+ */
+
+import type { Command } from "../command.ts";
+import { members, status } from "./cluster.ts";
+import { history } from "./history.ts";
+import { list } from "./list.ts";
+import { audit, checkpoint } from "./proofs.ts";
+import { get, verify } from "./read.ts";
+import { del, put } from "./write.ts";
+
+export const commands: readonly Command[] = [put, get, del, history, list, verify, checkpoint, audit, members, status];

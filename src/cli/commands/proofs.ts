@@ -1,0 +1,103 @@
+/**
+ * @module cli/commands/proofs. `checkpoint` (the latest signed checkpoint, verified and checked
+ * for consistency with the trusted one) and `audit` (the whole log recomputed from index 0 and
+ * checked against a signed checkpoint, src/client/audit.ts). Audit options are one list here, and
+ * where the ledger is read from is one function (auditSource), so new sources and policies are
+ * an option and a branch each.
+ */
+
+import { auditLedger, auditPageEntriesMax, httpAuditSource, parseVerifierKey, type AuditResult, type AuditSource } from "../../client/index.ts";
+import { toHex } from "../../lib/index.ts";
+import type { Checkpoint } from "../../merkle/index.ts";
+import type { Command } from "../command.ts";
+import type { Context } from "../context.ts";
+import { isEvidence, ReportedFailure, VerificationFailed } from "../errors.ts";
+import { progressReporter } from "../progress.ts";
+
+function checkpointJson(checkpoint: Checkpoint) {
+  return { origin: checkpoint.origin, tree_size: checkpoint.size, root_hash: toHex(checkpoint.rootHash) };
+}
+
+export const checkpoint: Command = {
+  name: "checkpoint",
+  summary: "fetch and verify the latest signed checkpoint",
+  usage: ["checkpoint [--raw] [options]"],
+  description: `Fetches the latest checkpoint (GET /checkpoint), checks its signature with the trusted key and,
+with --state, its consistency with the checkpoint trusted before (a consistency proof), then
+prints its origin, tree size and root. --raw prints the signed note itself.`,
+  options: [{ name: "raw", help: "print the signed note as served (after verifying it)" }],
+  verifies: true,
+  arguments: { min: 0, max: 0 },
+  async run(ctx) {
+    const { client, verifierKey } = await ctx.trust();
+    const before = await client.trustedState.current();
+    const current = await client.refreshCheckpoint().catch((error: unknown) => {
+      if (isEvidence(error)) throw new VerificationFailed(`checkpoint: ${(error as Error).message}`);
+      throw error;
+    });
+    const note = (await client.trustedState.currentNote()) ?? "";
+    if (ctx.options.flag("raw")) return ctx.out.write(note);
+    if (ctx.out.json) return ctx.out.document({ ...checkpointJson(current), note, verifier_key: verifierKey, consistent_with: before ? before.size : null });
+    const lines = [`origin     ${current.origin}`, `tree size  ${current.size}`, `root       ${toHex(current.rootHash)}`, `signature  verified (${verifierKey})`];
+    const statePath = ctx.options.string("state");
+    if (before) lines.push(`consistent with the trusted checkpoint of size ${before.size}${statePath ? ` (${statePath})` : ""}`);
+    await ctx.out.lines(lines);
+  },
+};
+
+/** Where the audit reads the ledger: the node's HTTP API (through the context's endpoints). */
+function auditSource(ctx: Context): AuditSource {
+  return httpAuditSource(ctx.http);
+}
+
+function auditJson(result: AuditResult, seconds: number): Record<string, unknown> {
+  const base = { checkpoint: result.checkpoint ? checkpointJson(result.checkpoint) : null, trusted_size: result.trustedSize, seconds };
+  if (!result.ok) return { ok: false, failure: result.failure, ...base, stats: result.stats };
+  const { stats } = result;
+  return { ok: true, entries: stats.entries, puts: stats.puts, deletes: stats.deletes, keys: stats.keys, value_bytes: stats.valueBytes, ...base };
+}
+
+export const audit: Command = {
+  name: "audit",
+  summary: "recompute and check the whole log against a signed checkpoint",
+  usage: ["audit [--page N] [options]"],
+  description: `Walks the whole log from index 0 to the latest signed checkpoint in pages of /entries, trusting
+nothing the node computed: hashes every value, recomputes every leaf from its entry, follows
+every key's previous-index chain, rebuilds the root and compares it with the signed one, and
+checks consistency with the trusted checkpoint (--state, moved forward only when all passed).
+A failure names the first bad index (exit 1). Progress goes to stderr.`,
+  options: [{ name: "page", value: "N", help: `entries per request (1..${auditPageEntriesMax}, default 500; fewer while values are large)` }],
+  verifies: true,
+  arguments: { min: 0, max: 0 },
+  async run(ctx) {
+    const pageEntries = ctx.options.integer("page", 1, auditPageEntriesMax);
+    const { client, verifierKey } = await ctx.trust();
+    const startedMs = performance.now();
+    const progress = progressReporter(process.stderr, startedMs);
+    const result = await auditLedger({
+      source: auditSource(ctx),
+      verifiers: [await parseVerifierKey(verifierKey)],
+      origin: ctx.options.string("origin"),
+      trustedState: client.trustedState,
+      pageEntries,
+      onProgress: (p) => progress.update(p),
+    }).finally(() => progress.done());
+    const seconds = Number(((performance.now() - startedMs) / 1000).toFixed(2));
+    const failure = result.ok ? undefined : new VerificationFailed(`audit FAILED${result.failure.index === null ? "" : ` at index ${result.failure.index}`} (${result.failure.kind}): ${result.failure.message}`);
+    if (ctx.out.json) {
+      await ctx.out.document(auditJson(result, seconds));
+      if (failure) throw new ReportedFailure(failure.message, failure);
+      return;
+    }
+    if (failure) throw failure;
+    const { stats } = result as Extract<AuditResult, { ok: true }>;
+    const lines = [
+      `AUDIT OK: ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds.toFixed(2)}s`,
+      `  every value hash, leaf and key chain recomputed; root ${toHex(result.checkpoint!.rootHash)} equals the signed checkpoint (${result.checkpoint!.origin}, size ${result.checkpoint!.size})`,
+    ];
+    const statePath = ctx.options.string("state");
+    const nowTrusted = (await client.trustedState.current())?.size;
+    if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${statePath ? `; ${statePath} now trusts size ${nowTrusted}` : ""}`);
+    await ctx.out.lines(lines);
+  },
+};

@@ -1,0 +1,198 @@
+/**
+ * `--endpoints` and `--api-key` against real processes: a closed first endpoint fails over to the
+ * next for reads and writes; an HTTP error (a 503 from a stand-in node) does not fail over; a
+ * write whose connection was reset is reported unknown and never sent to a second node; `status`
+ * reports every endpoint and `members` the cluster; API keys come from the flag or
+ * SCRIBE_API_KEY, and a refused key exits 5.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { freePort, spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
+import { scribe } from "./support.ts";
+
+const dir = tempDir("scribe-cli-endpoints-");
+let node: NodeProcess;
+let closed: string;
+
+beforeAll(async () => {
+  node = await spawnNode({ dataDir: dir.path });
+  closed = `http://127.0.0.1:${freePort()}`;
+});
+afterAll(async () => {
+  await node.kill("SIGTERM");
+  dir.remove();
+});
+
+/** A stand-in node that answers every request with 503 {error, code}; counts what it got. */
+function unavailableNode() {
+  let requests = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => {
+      requests++;
+      return Response.json({ error: "no leader right now", code: "no_leader" }, { status: 503, headers: { "retry-after": "1" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, requests: () => requests, stop: () => server.stop(true) };
+}
+
+/** A listener that accepts each connection, reads the request, and closes without answering. */
+function resettingNode() {
+  let connections = 0;
+  const listener = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open() {
+        connections++;
+      },
+      data(socket) {
+        socket.end();
+      },
+    },
+  });
+  return { url: `http://127.0.0.1:${listener.port}`, connections: () => connections, stop: () => listener.stop(true) };
+}
+
+async function exists(key: string): Promise<boolean> {
+  return (await fetch(`${node.url}/kv/${key}`)).status === 200;
+}
+
+describe("--endpoints failover", () => {
+  test("a closed first endpoint: reads and writes go to the next one", async () => {
+    const endpoints = ["--endpoints", `${closed},${node.url}`];
+    const put = await scribe(["put", "failover", "value", ...endpoints]);
+    expect(put.exitCode, put.stderr).toBe(0);
+    expect(await exists("failover")).toBe(true);
+    const get = await scribe(["get", "failover", ...endpoints]);
+    expect(get.exitCode, get.stderr).toBe(0);
+    expect(get.stdoutText).toBe("value");
+    for (const args of [["list"], ["history", "failover"], ["members"], ["verify", "failover"], ["audit"], ["delete", "failover"]]) {
+      const result = await scribe([...args, ...endpoints]);
+      expect(result.exitCode, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+    }
+    expect(await exists("failover")).toBe(false);
+  });
+
+  test("--server takes a list too, and SCRIBE_ENDPOINTS does the same", async () => {
+    expect((await scribe(["put", "alias", "a", "--server", `${closed},${node.url}`])).exitCode).toBe(0);
+    expect((await scribe(["get", "alias"], { env: { SCRIBE_ENDPOINTS: `${closed},${node.url}` } })).stdoutText).toBe("a");
+  });
+
+  test("every endpoint closed: exit 4, naming each", async () => {
+    const other = `http://127.0.0.1:${freePort()}`;
+    const result = await scribe(["get", "alias", "--endpoints", `${closed},${other}`]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toContain(`cannot reach any endpoint: ${closed} (`);
+    expect(result.stderr).toContain(`${other} (`);
+  });
+
+  test("an HTTP error is an answer: no failover (a 503 from the first endpoint exits 4)", async () => {
+    const stand_in = unavailableNode();
+    try {
+      const put = await scribe(["put", "not-failed-over", "v", "--endpoints", `${stand_in.url},${node.url}`]);
+      expect(put.exitCode).toBe(4);
+      expect(put.stderr).toContain("503 no leader right now (no_leader)");
+      const get = await scribe(["get", "alias", "--endpoints", `${stand_in.url},${node.url}`]);
+      expect(get.exitCode).toBe(4);
+      expect(stand_in.requests()).toBe(2);
+      expect(await exists("not-failed-over")).toBe(false);
+    } finally {
+      stand_in.stop();
+    }
+  });
+
+  test("a write whose connection was reset is not resent elsewhere (its outcome is unknown); a read is", async () => {
+    const resetting = resettingNode();
+    try {
+      const put = await scribe(["put", "maybe-written", "v", "--endpoints", `${resetting.url},${node.url}`]);
+      expect(put.exitCode).toBe(4);
+      expect(put.stderr).toContain("outcome is unknown");
+      expect(await exists("maybe-written")).toBe(false);
+      const get = await scribe(["get", "alias", "--endpoints", `${resetting.url},${node.url}`]);
+      expect(get.exitCode, get.stderr).toBe(0);
+      expect(get.stdoutText).toBe("a");
+      expect(resetting.connections()).toBeGreaterThanOrEqual(2);
+    } finally {
+      resetting.stop();
+    }
+  });
+});
+
+describe("status and members", () => {
+  test("status asks every endpoint: text table, json, and exit 4 when one is down", async () => {
+    const healthy = await scribe(["status", "--server", node.url]);
+    expect(healthy.exitCode, healthy.stderr).toBe(0);
+    const [header, row] = healthy.stdoutText.trimEnd().split("\n");
+    expect(header!.split(/ {2,}/)).toEqual(["ENDPOINT", "NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LEDGER", "KEYS", "HEALTH"]);
+    expect(row!.split(/ {2,}/)).toEqual([node.url, "1", "leader", expect.stringMatching(/^\d+$/), "1", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), "ok"]);
+
+    const mixed = await scribe(["status", "--endpoints", `${node.url},${closed}`]);
+    expect(mixed.exitCode).toBe(4);
+    const rows = mixed.stdoutText.trimEnd().split("\n").slice(1);
+    expect(rows.map((r) => r.split(/ {2,}/).at(-1))).toEqual(["ok", "unreachable"]);
+    expect(mixed.stderr).toContain(`cannot reach ${closed}`);
+    expect(mixed.stderr).toContain("1 of 2 endpoint(s) did not report healthy");
+
+    const json = await scribe(["status", "--endpoints", `${node.url},${closed}`, "-o", "json"]);
+    expect(json.exitCode).toBe(4);
+    const document = JSON.parse(json.stdoutText) as { endpoints: Record<string, unknown>[] };
+    expect(document.endpoints[0]).toMatchObject({ endpoint: node.url, reachable: true, healthy: true, error: null, metrics: { node_id: 1, role: "leader", healthy: true } });
+    expect(document.endpoints[1]).toMatchObject({ endpoint: closed, reachable: false, healthy: false, error: expect.stringContaining("cannot reach"), metrics: null });
+  });
+
+  test("members lists the cluster: text table and the /cluster/nodes document", async () => {
+    const text = await scribe(["members", "--server", node.url]);
+    expect(text.exitCode, text.stderr).toBe(0);
+    const [header, row] = text.stdoutText.trimEnd().split("\n");
+    expect(header!.split(/ {2,}/)).toEqual(["ID", "ROLE", "LEADER", "RAFT", "HTTP", "MATCH", "LAG", "ANSWERED"]);
+    expect(row!.split(/ {2,}/)).toEqual(["1", "voter", "leader", expect.stringMatching(/^127\.0\.0\.1:\d+$/), `127.0.0.1:${node.port}`, expect.stringMatching(/^\d+$/), "0", "*"]);
+    const json = await scribe(["members", "--server", node.url, "-o", "json"]);
+    expect(JSON.parse(json.stdoutText)).toEqual(await (await fetch(`${node.url}/cluster/nodes`)).json());
+  });
+});
+
+describe("--api-key against a node with API keys", () => {
+  const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+  const writeKey = "cli-write-key-0123456789";
+  const readKey = "cli-read-key-0123456789";
+  const keyDir = tempDir("scribe-cli-keys-");
+  let secured: NodeProcess;
+
+  beforeAll(async () => {
+    const config = join(keyDir.path, "config.toml");
+    await Bun.write(
+      config,
+      `[security]\napi_keys = [{ name = "writer", key_sha256 = "${sha256(writeKey)}", role = "write" }, { name = "reader", key_sha256 = "${sha256(readKey)}", role = "read" }]\n`,
+    );
+    secured = await spawnNode({ dataDir: join(keyDir.path, "data"), args: ["--config", config] });
+  });
+  afterAll(async () => {
+    await secured.kill("SIGTERM");
+    keyDir.remove();
+  });
+
+  test("the flag and SCRIBE_API_KEY authenticate; the flag wins; a missing, unknown or too weak key exits 5", async () => {
+    const server = ["--server", secured.url];
+    expect((await scribe(["put", "secret", "s3cret", ...server, "--api-key", writeKey])).exitCode).toBe(0);
+    expect((await scribe(["get", "secret", ...server], { env: { SCRIBE_API_KEY: readKey } })).stdoutText).toBe("s3cret");
+    const list = await scribe(["list", ...server, "--api-key", readKey]);
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdoutText).toStartWith("secret\t1\t");
+    expect((await scribe(["verify", "secret", ...server, "--api-key", readKey])).exitCode).toBe(0);
+    expect((await scribe(["audit", ...server, "--api-key", readKey])).exitCode).toBe(0);
+
+    const none = await scribe(["get", "secret", ...server]);
+    expect(none.exitCode).toBe(5);
+    expect(none.stderr).toContain("401");
+    const unknown = await scribe(["get", "secret", ...server, "--api-key", "not-a-key"]);
+    expect(unknown.exitCode).toBe(5);
+    const weak = await scribe(["put", "secret", "x", ...server], { env: { SCRIBE_API_KEY: readKey } });
+    expect(weak.exitCode).toBe(5);
+    expect(weak.stderr).toContain("403");
+    expect(weak.stderr).toContain("forbidden");
+    // The flag overrides the environment.
+    expect((await scribe(["put", "secret", "x", ...server, "--api-key", writeKey], { env: { SCRIBE_API_KEY: readKey } })).exitCode).toBe(0);
+  });
+});
