@@ -10,6 +10,7 @@ import {
   encodeHello,
   helloPayloadBytes,
   newNonce,
+  protocolVersion,
   verifyProof,
 } from "../../src/transport/handshake.ts";
 
@@ -19,7 +20,8 @@ describe("hello", () => {
     const bytes = encodeHello({ role: Role.dialer, senderId: 3, receiverId: 2 ** 40, nonce });
     expect(bytes.length).toBe(helloPayloadBytes);
     expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe("SCRB");
-    expect(bytes[4]).toBe(1);
+    expect(bytes[4]).toBe(2);
+    expect(protocolVersion).toBe(2);
     expect(bytes[5]).toBe(0);
     expect(decodeHello(bytes)).toEqual({ role: Role.dialer, senderId: 3, receiverId: 2 ** 40, nonce });
   });
@@ -33,7 +35,8 @@ describe("hello", () => {
       return decodeHello(copy);
     };
     expect(mutate(0, 0x58)).toContain("magic");
-    expect(mutate(4, 2)).toContain("version");
+    expect(mutate(4, 1)).toBe("protocol version 1, wanted 2"); // a version 1 node
+    expect(mutate(4, 3)).toContain("version");
     expect(mutate(5, 7)).toContain("role");
     expect(mutate(13, 0)).toContain("zero");
   });
@@ -41,12 +44,24 @@ describe("hello", () => {
 
 describe("proof", () => {
   const input = {
-    secret: utf8("0123456789abcdef-secret"),
+    secret: utf8("llJMhtfLIRQQuAMRCdQ4mxf7aUgYX61AXi-JxJY_bFU"),
     dialerId: 1,
     acceptorId: 2,
     dialerNonce: newNonce(),
     acceptorNonce: newNonce(),
   };
+
+  test("is HMAC-SHA256 over the documented message: label, both ids, both nonces", async () => {
+    const message = new Uint8Array([
+      ...new TextEncoder().encode("scribe-transport-v2 dialer"),
+      ...[0, 0, 0, 0, 0, 0, 0, 1],
+      ...[0, 0, 0, 0, 0, 0, 0, 2],
+      ...input.dialerNonce,
+      ...input.acceptorNonce,
+    ]);
+    const key = await crypto.subtle.importKey("raw", input.secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    expect(computeProof(Role.dialer, input)).toEqual(new Uint8Array(await crypto.subtle.sign("HMAC", key, message)));
+  });
 
   test("verifies with the same secret and inputs", () => {
     expect(verifyProof(Role.dialer, input, computeProof(Role.dialer, input))).toBe(true);
@@ -55,7 +70,7 @@ describe("proof", () => {
 
   test("fails for another secret, nonce, id or role, and for a wrong length", () => {
     const proof = computeProof(Role.dialer, input);
-    expect(verifyProof(Role.dialer, { ...input, secret: utf8("0123456789abcdef-other") }, proof)).toBe(false);
+    expect(verifyProof(Role.dialer, { ...input, secret: utf8("u319nzvbEZa6c9aECBhF20zjUitQjd64Bky4_5q3yiY") }, proof)).toBe(false);
     expect(verifyProof(Role.dialer, { ...input, acceptorNonce: newNonce() }, proof)).toBe(false);
     expect(verifyProof(Role.dialer, { ...input, dialerId: 3 }, proof)).toBe(false);
     expect(verifyProof(Role.acceptor, input, proof)).toBe(false);
