@@ -45,9 +45,10 @@ export function checkFilePermissions(config: Config, logger: Logger | undefined)
   const fix = exposed.map((p) => `chmod ${formatMode(p.wantedMode).slice(1)} ${p.path}`).join("; ");
   if (config.security.strict_permissions) {
     const list = exposed.map((p) => `the ${p.kind} ${p.path} is mode ${formatMode(p.mode)}`).join(", ");
+    const them = exposed.length > 1 ? "them" : "it";
     throw new ConfigError(
       `refusing to start with strict permissions ("security.strict_permissions" / --strict-permissions): ${list}, ` +
-        `so group or others can access it; make it private with: ${fix}`,
+        `so group or others can access ${them}; make ${them} private with: ${fix}`,
     );
   }
   for (const p of exposed) {
