@@ -59,7 +59,7 @@ describe("proof", () => {
       ...input.dialerNonce,
       ...input.acceptorNonce,
     ]);
-    const key = await crypto.subtle.importKey("raw", input.secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("raw", input.secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     expect(computeProof(Role.dialer, input)).toEqual(new Uint8Array(await crypto.subtle.sign("HMAC", key, message)));
   });
 
