@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { utf8 } from "../../src/lib/index.ts";
-import { parsePeerAddress, formatPeerAddress } from "../../src/transport/address.ts";
+import { parsePeerAddress, formatPeerAddress, sourceKeyOf } from "../../src/transport/address.ts";
 import { backoffDelayMs } from "../../src/transport/backoff.ts";
 import { SeededRandom } from "../../src/lib/index.ts";
 import {
@@ -106,6 +106,16 @@ describe("peer address", () => {
     expect(parsePeerAddress("node-2.local:80")).toEqual({ host: "node-2.local", port: 80 });
     expect(parsePeerAddress("[::1]:9000")).toEqual({ host: "::1", port: 9000 });
     expect(formatPeerAddress({ host: "::1", port: 9000 })).toBe("[::1]:9000");
+  });
+
+  test("counts inbound connections per IPv4 address and per IPv6 /64", () => {
+    expect(sourceKeyOf("10.0.0.7")).toBe("10.0.0.7");
+    expect(sourceKeyOf("::ffff:10.0.0.7")).toBe("10.0.0.7"); // IPv4-mapped: the same source
+    expect(sourceKeyOf("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(sourceKeyOf("2001:db8:1:2::1")).toBe(sourceKeyOf("2001:0db8:0001:0002:ffff::9"));
+    expect(sourceKeyOf("2001:db8:1:3::1")).not.toBe(sourceKeyOf("2001:db8:1:2::1"));
+    expect(sourceKeyOf("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
+    expect(sourceKeyOf("")).toBe("unknown");
   });
 
   test("refuses what is not an address, saying why", () => {
