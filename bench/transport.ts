@@ -17,7 +17,7 @@ const payloadBytes = 100;
 const messages = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 3);
 const windows = [256, 4096];
-const secret = "bench-cluster-secret-0123456789";
+const secret = "plv3otCJnRHeUeF8Cncwn1zQkplNeW1RIF0xf71g0Os"; // random (scribe-node gen-secret)
 
 interface Pair {
   sender: Transport;

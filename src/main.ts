@@ -2,18 +2,23 @@
 /**
  * @module main. The scribe-node entry point and the only reader of argv and the environment.
  *
- *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT]
+ *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT] [--strict-permissions]
  *   scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (src/cluster/restore.ts)
+ *   scribe-node gen-secret                                                             (a new discovery.cluster_secret)
+ *
+ * Every file and directory the process creates is private to its user (umask 077); the storage
+ * code also sets 0600 / 0700 itself, so the embedded library gets the same modes.
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config/index.ts";
+import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from "./config/index.ts";
 import { createLogger } from "./cluster/logger.ts";
 import { startServer } from "./cluster/server.ts";
 import { restoreCommand } from "./cluster/restore.ts";
 
 const usage = `usage: scribe-node [options]
        scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (see restore --help)
+       scribe-node gen-secret   print a new random discovery.cluster_secret (${generatedSecretBytes} bytes, base64url)
   --config FILE      TOML configuration file
   --node-id N        node.id
   --data-dir DIR     node.data_dir
@@ -22,8 +27,15 @@ const usage = `usage: scribe-node [options]
   --raft-port N      network.raft_port
   --bootstrap        initialize a new cluster from consensus.cluster_members
   --join HOST:PORT   join the cluster through this node's HTTP address
+  --strict-permissions  refuse to start when the data directory, database or signing key is
+                     accessible by group or others (security.strict_permissions)
   --help             show this help
 Every configuration key can also be set by SCRIBE_<SECTION>_<KEY>, e.g. SCRIBE_NODE_ID=2.`;
+
+const genSecretUsage = `usage: scribe-node gen-secret
+Prints a new discovery.cluster_secret: ${generatedSecretBytes} random bytes, base64url (256 bits; at least 128 are required).
+Make it once per cluster and give every member the same value: discovery.cluster_secret in the
+TOML file, or SCRIBE_DISCOVERY_CLUSTER_SECRET in a file only the node's user can read.`;
 
 function parseFlags(argv: string[]) {
   try {
@@ -38,6 +50,7 @@ function parseFlags(argv: string[]) {
         "raft-port": { type: "string" },
         bootstrap: { type: "boolean" },
         join: { type: "string" },
+        "strict-permissions": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -50,6 +63,21 @@ function parseFlags(argv: string[]) {
 }
 
 async function main(): Promise<void> {
+  // Files the node creates (database, WAL, keys, logs, audit log) are for its own user only.
+  process.umask(0o077);
+  if (Bun.argv[2] === "gen-secret") {
+    const rest = Bun.argv.slice(3);
+    if (rest.length === 1 && rest[0] === "--help") {
+      console.log(genSecretUsage);
+      return;
+    }
+    if (rest.length > 0) {
+      console.error(`scribe-node gen-secret: takes no options\n${genSecretUsage}`);
+      process.exit(2);
+    }
+    console.log(newClusterSecret());
+    return;
+  }
   if (Bun.argv[2] === "restore") {
     const code = await restoreCommand(Bun.argv.slice(3), process.env, {
       loadConfig,
@@ -69,6 +97,7 @@ async function main(): Promise<void> {
   if (flags.port !== undefined) overrides["network.client_port"] = flags.port;
   if (flags["raft-port"] !== undefined) overrides["network.raft_port"] = flags["raft-port"];
   if (flags.join !== undefined) overrides["discovery.seeds"] = flags.join;
+  if (flags["strict-permissions"]) overrides["security.strict_permissions"] = true;
   let config;
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides });

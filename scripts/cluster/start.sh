@@ -9,6 +9,8 @@
 #                                     # at S3_ENDPOINT (MinIO: also S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
 # The S3 settings reach the nodes as SCRIBE_STORAGE_S3_* environment variables; they are kept in
 # .scribe-cluster/s3.env so a later start.sh --s3 and check.sh use the same ones.
+# The cluster secret is made once (scribe-node gen-secret) into .scribe-cluster/cluster-secret
+# (mode 0600) and reaches the nodes as SCRIBE_DISCOVERY_CLUSTER_SECRET (export it to use your own).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .scribe-cluster
@@ -17,7 +19,7 @@ s3=false
 for arg in "$@"; do
   case "$arg" in
     --s3) s3=true ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (use --s3 or --help)" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +70,16 @@ export SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS=${SCRIBE_STORAGE_TIER
 ENV
   # shellcheck disable=SC1091
   . .scribe-cluster/s3.env
+fi
+
+if [ -z "${SCRIBE_DISCOVERY_CLUSTER_SECRET:-}" ]; then
+  secret_file=.scribe-cluster/cluster-secret
+  if [ ! -s "$secret_file" ]; then
+    (umask 077 && bun src/main.ts gen-secret > "$secret_file.tmp" && mv "$secret_file.tmp" "$secret_file")
+    echo "made a cluster secret in $secret_file"
+  fi
+  SCRIBE_DISCOVERY_CLUSTER_SECRET=$(cat "$secret_file")
+  export SCRIBE_DISCOVERY_CLUSTER_SECRET
 fi
 
 for i in 1 2 3; do

@@ -36,7 +36,7 @@ export async function loadOrCreateSigner(file: string, name: string): Promise<{ 
     return { signer, created: false };
   }
   const { signer } = await generateSigner(name);
-  writeFileSync(file, `${await formatSignerKey(signer)}\n`, { mode: 0o600 });
+  writeFileSync(file, `${await formatSignerKey(signer)}\n`, { mode: 0o600, flag: "wx" });
   chmodSync(file, 0o600);
   return { signer, created: true };
 }

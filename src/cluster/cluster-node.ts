@@ -17,7 +17,7 @@
  * book change (JSON). Empty data is the leader's no-op.
  */
 
-import { defaultClientAddress, type Config, type Member } from "../config/index.ts";
+import { ConfigError, defaultClientAddress, type Config, type Member } from "../config/index.ts";
 import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
 import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
@@ -213,8 +213,9 @@ export class ClusterNode implements LedgerService, ClusterService {
 
   private async startTransport(): Promise<void> {
     const secret = this.config.discovery.cluster_secret;
-    if (secret.length < 16) {
-      throw new ScribeError("invalid_request", "discovery.cluster_secret must be set (at least 16 bytes) for a multi-node cluster");
+    // sec-net: config validation already refused a weak secret; here it must only be set (exit 2).
+    if (secret === "") {
+      throw new ConfigError("discovery.cluster_secret must be set for a multi-node cluster: make one with `scribe-node gen-secret` and set the same value on every member");
     }
     this.transport = await createTransport({
       nodeId: this.id,

@@ -15,7 +15,8 @@ import { applyCommand, encodeEntry, type AppliedOp, type Command, type KeyHead }
 import { ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
-import { Checkpointer, defaultSigningKeyFile, loadOrCreateSigner } from "./checkpoints.ts";
+import { Checkpointer, loadOrCreateSigner } from "./checkpoints.ts";
+import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
 import type { Logger } from "./logger.ts";
 
 /** The outcome of one command in a batch: its receipts, or the refusal to hand its proposer. */
@@ -59,11 +60,15 @@ export class LedgerState {
     this.values = new LruCache<number, Uint8Array>(config.storage.max_cache_size, (v) => v.length + 64);
   }
 
-  /** Opens the database in `node.data_dir` and the checkpoint signing key (generated if absent). */
+  /**
+   * Opens the database in `node.data_dir` and the checkpoint signing key (generated if absent),
+   * after checking that neither is accessible by group or others (cluster/file-permissions.ts).
+   */
   static async open(config: Config, logger?: Logger): Promise<LedgerState> {
-    const store = HotStore.open(`${config.node.data_dir}/scribe.db`, { sync: config.storage.sync });
+    checkFilePermissions(config, logger);
+    const store = HotStore.open(databaseFile(config.node.data_dir), { sync: config.storage.sync });
     try {
-      const keyFile = config.security.signing_key_file || defaultSigningKeyFile(config.node.data_dir);
+      const keyFile = signingKeyFile(config);
       const { signer, created } = await loadOrCreateSigner(keyFile, checkpointOrigin(config));
       if (created) logger?.info({ key_file: keyFile }, "generated a checkpoint signing key");
       return new LedgerState(config, store, signer, logger);

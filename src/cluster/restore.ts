@@ -16,7 +16,7 @@
  * and index where verification failed.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
@@ -24,6 +24,7 @@ import { encodeEntry, type Command } from "../ledger/index.ts";
 import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
 import { parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
 import { createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentRecord } from "../storage/cold/index.ts";
+import { ensurePrivateDir } from "../storage/index.ts";
 import { s3ConfigOf } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
@@ -71,7 +72,8 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   logger.info({ tree_size: checkpoint.size, origin: checkpoint.origin }, "restore: the bucket's checkpoint is signed by the given key");
 
   const existed = existsSync(dir);
-  mkdirSync(dir, { recursive: true });
+  // Private like a node's own data directory (0700; the database and key inside are 0600).
+  ensurePrivateDir(dir);
   let ledger: LedgerState | undefined;
   try {
     ledger = await LedgerState.open(config, logger);

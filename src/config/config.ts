@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { envNameOf, schema, type FieldSpec, type FieldType } from "./schema.ts";
+import { assessSecret, clusterSecretBitsMin } from "./secret.ts";
 
 export type Role = "read" | "write" | "admin";
 export interface Member {
@@ -76,6 +77,7 @@ export interface Config {
     rate_limit_burst: number;
     signing_key_file: string;
     checkpoint_origin: string;
+    strict_permissions: boolean;
   };
   logging: { level: string; format: "auto" | "json" | "pretty"; output: string; audit_log: string };
 }
@@ -352,10 +354,26 @@ function validateCrossFields(config: Config): void {
   if (s.raft_tls && s.tls_cert === "") {
     throw new ConfigError(`"security.raft_tls" needs "security.tls_cert" and "security.tls_key"`);
   }
+  validateClusterSecret(config.discovery.cluster_secret);
   if (config.storage.max_batch_bytes < config.storage.max_value_size) {
     // A batch must be able to carry at least one maximal value.
     throw new ConfigError(`"storage.max_batch_bytes" (${config.storage.max_batch_bytes}) must be at least "storage.max_value_size" (${config.storage.max_value_size})`);
   }
+}
+
+/**
+ * A set cluster secret must carry at least `clusterSecretBitsMin` bits of estimated entropy
+ * (config/secret.ts): anyone holding one recorded proof could otherwise guess it offline. The
+ * message never quotes the secret.
+ */
+function validateClusterSecret(secret: string): void {
+  if (secret === "") return;
+  const { weakness } = assessSecret(secret);
+  if (weakness === undefined) return;
+  throw new ConfigError(
+    `"discovery.cluster_secret" is too weak: ${weakness}; it must carry at least ${clusterSecretBitsMin} bits of entropy. ` +
+      "Make one with `scribe-node gen-secret` (32 random bytes) and set the same value on every member",
+  );
 }
 
 /** The effective batch limit: the lower of storage.max_batch_ops and api.max_batch_size. */

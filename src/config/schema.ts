@@ -87,7 +87,7 @@ export const schema = {
     seeds: { type: { kind: "string-list" }, default: [], doc: "HTTP addresses (host:port) of existing nodes to join through at start." },
     heartbeat_interval_ms: { type: int(1, 600000), default: 500, doc: "Peer liveness probe interval, ms." },
     failure_timeout_ms: { type: int(1, 600000), default: 1500, doc: "Silence after which a peer is reported down, ms." },
-    cluster_secret: { type: str(true), default: "", doc: "Shared secret authenticating Raft peers; required for multi-node clusters." },
+    cluster_secret: { type: str(true), default: "", doc: "Shared secret authenticating Raft peers and node-to-node HTTP calls; required for multi-node clusters. At least 128 bits of entropy (a weak one stops the start): make one with `scribe-node gen-secret`." },
   },
   security: {
     api_keys: { type: { kind: "api-keys" }, default: [], doc: "API keys [{ name, key_sha256 = hex SHA-256 of the key, role = read|write|admin }]; empty disables auth." },
@@ -100,6 +100,7 @@ export const schema = {
     rate_limit_burst: { type: int(1), default: 100, doc: "Token-bucket burst per client." },
     signing_key_file: { type: str(true), default: "", doc: "Ed25519 checkpoint signing key (PKCS#8 PEM); empty: generated in data_dir at first start." },
     checkpoint_origin: { type: str(true), default: "", doc: "Origin line of signed checkpoints; empty: scribe-ledger/<node address>." },
+    strict_permissions: { type: bool, default: false, doc: "Refuse to start (exit 2) when the data directory, the database files or the signing key are accessible by group or others; when false they are only warned about (flag `--strict-permissions`)." },
   },
   logging: {
     level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Log level." },

@@ -10,10 +10,10 @@
  */
 
 import { Database, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, Op } from "../ledger/index.ts";
 import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
+import { createPrivateFile, ensurePrivateDir } from "./file-modes.ts";
 
 /** An entry as stored, with the key's version (its leaf hash lives in the Merkle tree store). */
 export interface StoredEntry extends Entry {
@@ -140,9 +140,15 @@ export class HotStore {
     };
   }
 
-  /** Opens (creating if needed) the database at `path`. */
+  /**
+   * Opens (creating if needed) the database at `path`. A new database and its directory are
+   * private (0600 in a 0700 directory); SQLite gives the `-wal` and `-shm` files the same mode.
+   */
   static open(path: string, options: HotStoreOptions): HotStore {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      ensurePrivateDir(dirname(path));
+      createPrivateFile(path);
+    }
     const db = new Database(path, { create: true, strict: false });
     // Wait for locks first: switching to WAL needs one (e.g. right after another process closed the file).
     db.exec("PRAGMA busy_timeout = 5000");

@@ -18,14 +18,17 @@
  * await transport.close();
  * ```
  *
- * Wire format (all integers big-endian):
+ * Wire format (all integers big-endian; byte by byte in handshake.ts):
  *   frame     = u32 payloadBytes | u8 type | payload       type 1 HELLO, 2 AUTH, 3 MESSAGE
- *   HELLO     = "SCRB" | u8 version=1 | u8 role (0 dialer, 1 acceptor) | u64 senderId |
+ *   HELLO     = "SCRB" | u8 version=2 | u8 role (0 dialer, 1 acceptor) | u64 senderId |
  *               u64 receiverId | 32-byte nonce
- *   AUTH      = HMAC-SHA256(secret, "scribe-transport-v1 dialer|acceptor" | u64 dialerId |
+ *   AUTH      = HMAC-SHA256(secret, "scribe-transport-v2 dialer|acceptor" | u64 dialerId |
  *               u64 acceptorId | dialerNonce | acceptorNonce)
- *   exchange  = dialer HELLO → acceptor HELLO + AUTH → dialer AUTH, then dialer MESSAGEs.
- * Before authentication a frame may carry at most 128 bytes; after it, frameBytesMax.
+ *   exchange  = dialer HELLO → acceptor HELLO → dialer AUTH → (only if that proof is right)
+ *               acceptor AUTH, then dialer MESSAGEs. A wrong dialer proof gets a closed connection.
+ * Before authentication a frame may carry at most 128 bytes; after it, frameBytesMax. Inbound
+ * connections that have not authenticated are bounded in total (`inboundHandshakesMax`) and per
+ * source address (`inboundHandshakesPerSourceMax`), and closed after `handshakeTimeoutMs`.
  * Each connection carries messages one way (dialer → acceptor); every node dials each peer.
  * See transport.ts for the sending, backpressure and reconnect rules.
  */
@@ -34,11 +37,12 @@ export { createTransport } from "./transport.ts";
 export {
   handshakeTimeoutMsDefault,
   inboundHandshakesMaxDefault,
+  inboundHandshakesPerSourceMaxDefault,
   queueBytesMaxDefault,
   queueMessagesMaxDefault,
 } from "./options.ts";
 export { frameBytesMaxDefault, handshakeFrameBytesMax } from "./frame.ts";
-export { secretBytesMin } from "./handshake.ts";
+export { protocolVersion, secretBytesMin } from "./handshake.ts";
 export { backoffLimitsDefault, type BackoffLimits } from "./backoff.ts";
 export type {
   InboundStats,

@@ -13,10 +13,21 @@ import type { TransportLogger, TransportOptions } from "./types.ts";
 export const queueMessagesMaxDefault = 16_384;
 /** Per-peer queue limit in bytes: room for two maximum frames (catch-up batches) in flight. */
 export const queueBytesMaxDefault = 2 * frameBytesMaxDefault;
-/** Loopback or LAN handshakes take milliseconds (TLS adds a round trip); bounds how long a silent connection holds a slot. */
-export const handshakeTimeoutMsDefault = 5_000;
+/**
+ * A handshake is two round trips (three with TLS): milliseconds on a LAN, a few hundred across
+ * regions. A second bounds how long a silent stranger holds a handshake slot, and so how long a
+ * peer waits for one to free up.
+ */
+export const handshakeTimeoutMsDefault = 1_000;
 /** Unauthenticated inbound connections at once: far above a cluster's size, low enough to shed a connection flood. */
 export const inboundHandshakesMaxDefault = 64;
+/**
+ * Unauthenticated inbound connections at once from one source (an IPv4 address or an IPv6 /64).
+ * A peer node holds one at a time for a few milliseconds (two while a redial overlaps a dying
+ * connection), and a few nodes may share a host or a NAT address; a stranger holding idle
+ * connections from one source takes at most this many slots, leaving the rest to real peers.
+ */
+export const inboundHandshakesPerSourceMaxDefault = 8;
 export interface ResolvedOptions {
   nodeId: number;
   secret: Uint8Array;
@@ -26,6 +37,7 @@ export interface ResolvedOptions {
   backoff: BackoffLimits;
   handshakeTimeoutMs: number;
   inboundHandshakesMax: number;
+  inboundHandshakesPerSourceMax: number;
   writeEachMessage: boolean;
 }
 
@@ -65,6 +77,12 @@ export function resolveOptions(options: TransportOptions): ResolvedOptions {
   if (backoff.backoffMsMax < backoff.backoffMsMin) {
     throw invalidOption(`transport backoffMsMax (${backoff.backoffMsMax}) is below backoffMsMin (${backoff.backoffMsMin})`);
   }
+  const inboundHandshakesMax = positiveInteger("inboundHandshakesMax", options.inboundHandshakesMax, inboundHandshakesMaxDefault);
+  const inboundHandshakesPerSourceMax = positiveInteger(
+    "inboundHandshakesPerSourceMax",
+    options.inboundHandshakesPerSourceMax,
+    Math.min(inboundHandshakesPerSourceMaxDefault, inboundHandshakesMax),
+  );
   return {
     nodeId: options.nodeId,
     secret,
@@ -73,7 +91,8 @@ export function resolveOptions(options: TransportOptions): ResolvedOptions {
     queueBytesMax,
     backoff,
     handshakeTimeoutMs: positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs, handshakeTimeoutMsDefault),
-    inboundHandshakesMax: positiveInteger("inboundHandshakesMax", options.inboundHandshakesMax, inboundHandshakesMaxDefault),
+    inboundHandshakesMax,
+    inboundHandshakesPerSourceMax,
     writeEachMessage: options.writeEachMessage ?? false,
   };
 }

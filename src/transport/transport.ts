@@ -13,14 +13,21 @@
  * (Raft retransmits). Nothing blocks and nothing grows without bound.
  *
  * Connections authenticate with the cluster-secret handshake of handshake.ts before any MESSAGE
- * frame is accepted; frames are those of frame.ts. A malformed frame, a failed handshake or a
- * protocol violation closes that one connection; the listener and other connections carry on.
- * Outbound connections that fail or drop are redialed with bounded, jittered exponential backoff.
+ * frame is accepted: the dialer proves first, the acceptor answers only a valid proof. Frames are
+ * those of frame.ts. A malformed frame, a failed handshake or a protocol violation closes that one
+ * connection; the listener and other connections carry on. Outbound connections that fail or drop
+ * are redialed with bounded, jittered exponential backoff.
+ *
+ * Strangers cannot lock peers out: an inbound connection holds a handshake slot only until it
+ * authenticates or `handshakeTimeoutMs` passes, and the slots are bounded in total and per source
+ * address (transport/address.ts sourceKeyOf), so idle connections from one source leave the
+ * other slots to real peers. Refusals of inbound connections are logged at most once per second
+ * per reason (the rest are counted), so a flood does not become a log flood.
  */
 
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import { assert, concatBytes, type RandomSource } from "../lib/index.ts";
-import { formatPeerAddress, parsePeerAddress, type PeerAddress } from "./address.ts";
+import { formatPeerAddress, parsePeerAddress, sourceKeyOf, type PeerAddress } from "./address.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import {
   FrameDecoder,
@@ -59,6 +66,8 @@ const closeWaitMs = 1_000;
 const dropLogIntervalMs = 1_000;
 /** Idle time before TCP keepalive probes, so a silently vanished peer is noticed. */
 const keepAliveDelayMs = 10_000;
+/** At most one log line per reason per this interval for inbound refusals; the rest are counted. */
+const inboundLogIntervalMs = 1_000;
 
 type ConnectionState = "hello" | "auth" | "ready" | "closed";
 
@@ -76,6 +85,10 @@ class Connection {
   /** MESSAGE frames inside `pending` (lost if the connection drops first). */
   pendingMessages = 0;
   handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Accepted connections: the source it is counted under while it holds a handshake slot. */
+  handshakeSlotSource: string | null = null;
+  /** Dialed connections: our proof went out, so a close before the acceptor's proof means it was refused. */
+  proofSent = false;
   readyAtMs = 0;
   /** The close has been accounted for (close handler and abort can both report it). */
   closeHandled = false;
@@ -115,7 +128,11 @@ class PeerTransport implements Transport {
   /** The current authenticated inbound connection of each peer. */
   private readonly inboundById = new Map<number, Connection>();
   private readonly inboundStats = new Map<number, Omit<InboundStats, "peerId" | "connected">>();
+  /** Handshake slots held by accepted, unauthenticated connections: in total and per source. */
   private inboundHandshakes = 0;
+  private readonly inboundHandshakesBySource = new Map<string, number>();
+  /** Per log key: when an inbound event was last logged, and how many were not logged since. */
+  private readonly inboundLog = new Map<string, { atMs: number; suppressed: number }>();
   private openSockets = 0;
   private rejectedConnections = 0;
   private malformedFrames = 0;
@@ -501,6 +518,7 @@ class PeerTransport implements Transport {
     };
   }
 
+  /** Step 1 → 2: checks the dialer's HELLO and answers with our HELLO: a nonce, never a proof. */
   private acceptorHello(conn: Connection, payload: Uint8Array): void {
     const hello = decodeHello(payload);
     if (typeof hello === "string") return this.reject(conn, "bad_hello", hello);
@@ -509,14 +527,13 @@ class PeerTransport implements Transport {
     if (hello.receiverId !== this.nodeId) {
       return this.reject(conn, "wrong_receiver", `dialer wants node ${hello.receiverId}, this is node ${this.nodeId}`);
     }
-    if (!this.peerAccepted(hello.senderId)) {
-      return this.reject(conn, "peer_not_accepted", `node ${hello.senderId} is not accepted by this node`);
+    if (hello.senderId === this.nodeId) {
+      return this.reject(conn, "peer_not_accepted", `the dialer claims this node's own id ${this.nodeId}`);
     }
     conn.remoteNonce = hello.nonce;
     conn.state = "auth";
     const reply = encodeHello({ role: Role.acceptor, senderId: this.nodeId, receiverId: hello.senderId, nonce: conn.localNonce });
-    const proof = computeProof(Role.acceptor, this.proofInput(conn));
-    this.write(conn, concatBytes([encodeFrame(FrameType.hello, reply), encodeFrame(FrameType.auth, proof)]), 0);
+    this.write(conn, encodeFrame(FrameType.hello, reply), 0);
   }
 
   private peerAccepted(peerId: number): boolean {
@@ -530,13 +547,23 @@ class PeerTransport implements Transport {
     }
   }
 
+  /**
+   * Step 3 → 4: checks the dialer's proof; only then asks the application whether it accepts the
+   * (now authenticated) id, and answers with our own proof. Any refusal closes the connection
+   * without another byte, so a stranger learns neither a proof nor who the members are.
+   */
   private acceptorAuth(conn: Connection, payload: Uint8Array): void {
-    if (!verifyProof(Role.dialer, this.proofInput(conn), payload)) {
+    const input = this.proofInput(conn);
+    if (!verifyProof(Role.dialer, input, payload)) {
       return this.reject(conn, "bad_proof", "dialer's proof does not match the cluster secret");
     }
     const peerId = conn.remoteId!;
+    if (!this.peerAccepted(peerId)) {
+      return this.reject(conn, "peer_not_accepted", `node ${peerId} is not accepted by this node`);
+    }
+    this.write(conn, encodeFrame(FrameType.auth, computeProof(Role.acceptor, input)), 0);
     this.markReady(conn);
-    this.inboundHandshakes--;
+    this.releaseHandshakeSlot(conn);
     const previous = this.inboundById.get(peerId);
     this.inboundById.set(peerId, conn);
     if (previous) this.closeConnection(previous, false);
@@ -549,6 +576,7 @@ class PeerTransport implements Transport {
     this.logger.info({ peerId, remote: conn.remoteAddress }, "transport inbound peer authenticated");
   }
 
+  /** Step 2 → 3: checks the acceptor's HELLO and proves that we know the secret. */
   private dialerHello(conn: Connection, payload: Uint8Array): void {
     const hello = decodeHello(payload);
     if (typeof hello === "string") return this.reject(conn, "bad_hello", hello);
@@ -562,14 +590,15 @@ class PeerTransport implements Transport {
     }
     conn.remoteNonce = hello.nonce;
     conn.state = "auth";
+    this.write(conn, encodeFrame(FrameType.auth, computeProof(Role.dialer, this.proofInput(conn))), 0);
+    conn.proofSent = true;
   }
 
+  /** Step 4 → 5: checks the acceptor's proof; the connection then carries our messages. */
   private dialerAuth(conn: Connection, payload: Uint8Array): void {
-    const input = this.proofInput(conn);
-    if (!verifyProof(Role.acceptor, input, payload)) {
+    if (!verifyProof(Role.acceptor, this.proofInput(conn), payload)) {
       return this.reject(conn, "bad_proof", "acceptor's proof does not match the cluster secret");
     }
-    this.write(conn, encodeFrame(FrameType.auth, computeProof(Role.dialer, input)), 0);
     this.markReady(conn);
     const peer = conn.peer!;
     peer.stats.connects++;
@@ -589,6 +618,12 @@ class PeerTransport implements Transport {
 
   private reject(conn: Connection, reason: RejectReason, detail: string): void {
     if (conn.state === "closed") return;
+    this.reportRejection(conn, reason, detail);
+    this.closeConnection(conn, true);
+  }
+
+  /** Counts, logs (inbound: rate limited) and reports a refused connection. */
+  private reportRejection(conn: Connection, reason: RejectReason, detail: string): void {
     this.rejectedConnections++;
     const event = {
       direction: conn.role === Role.dialer ? ("outbound" as const) : ("inbound" as const),
@@ -597,13 +632,63 @@ class PeerTransport implements Transport {
       reason,
       detail,
     };
-    this.logger.warn(event, "transport connection refused");
+    if (event.direction === "outbound") this.logger.warn(event, "transport connection refused");
+    else this.logInbound(`refused:${reason}`, "warn", event, "transport connection refused");
     try {
       this.options.onPeerRejected?.(event);
     } catch (error) {
       this.logger.error({ error: String(error) }, "transport onPeerRejected threw");
     }
-    this.closeConnection(conn, true);
+  }
+
+  /**
+   * Logs an event about an inbound connection at most once per `inboundLogIntervalMs` per key;
+   * the line carries how many were left out since the last one.
+   */
+  private logInbound(key: string, level: "info" | "warn", event: object, message: string): void {
+    const now = Date.now();
+    const last = this.inboundLog.get(key);
+    if (last && now - last.atMs < inboundLogIntervalMs) {
+      last.suppressed++;
+      return;
+    }
+    this.inboundLog.set(key, { atMs: now, suppressed: 0 });
+    const suppressed = last?.suppressed ?? 0;
+    this.logger[level](suppressed > 0 ? { ...event, suppressedSinceLastLog: suppressed } : event, message);
+  }
+
+  /**
+   * Gives an accepted connection a handshake slot, or says why not: the total or its source's
+   * limit is reached. A slot is held until the connection authenticates or closes.
+   */
+  private takeHandshakeSlot(conn: Connection, remoteIp: string): { reason: RejectReason; detail: string } | undefined {
+    const limits = this.limits;
+    const source = sourceKeyOf(remoteIp);
+    const fromSource = this.inboundHandshakesBySource.get(source) ?? 0;
+    if (this.inboundHandshakes >= limits.inboundHandshakesMax) {
+      return { reason: "too_many_handshakes", detail: `already ${limits.inboundHandshakesMax} unauthenticated connections` };
+    }
+    if (fromSource >= limits.inboundHandshakesPerSourceMax) {
+      return {
+        reason: "too_many_source_handshakes",
+        detail: `already ${limits.inboundHandshakesPerSourceMax} unauthenticated connections from ${source}`,
+      };
+    }
+    this.inboundHandshakes++;
+    this.inboundHandshakesBySource.set(source, fromSource + 1);
+    conn.handshakeSlotSource = source;
+    return undefined;
+  }
+
+  private releaseHandshakeSlot(conn: Connection): void {
+    const source = conn.handshakeSlotSource;
+    if (source === null) return;
+    conn.handshakeSlotSource = null;
+    this.inboundHandshakes--;
+    const left = (this.inboundHandshakesBySource.get(source) ?? 0) - 1;
+    if (left > 0) this.inboundHandshakesBySource.set(source, left);
+    else this.inboundHandshakesBySource.delete(source);
+    assert(this.inboundHandshakes >= 0 && left >= 0, "transport handshake slots released more often than taken");
   }
 
   private notifyConnection(peerId: number, connected: boolean): void {
@@ -646,15 +731,16 @@ class PeerTransport implements Transport {
     if (conn.closeHandled) return;
     conn.closeHandled = true;
     const wasAuthenticating = conn.role === Role.acceptor && conn.readyAtMs === 0;
+    // Still mid-handshake (not closed by us) after our proof went out: the acceptor refused it.
+    const proofRefused = conn.role === Role.dialer && conn.proofSent && conn.readyAtMs === 0 && conn.state === "auth";
     conn.state = "closed";
     if (conn.handshakeTimer !== null) clearTimeout(conn.handshakeTimer);
     conn.handshakeTimer = null;
     if (conn.role === Role.acceptor) {
-      if (this.inboundConnections.delete(conn) && wasAuthenticating) {
-        this.inboundHandshakes--;
-        if (!this.closed) {
-          this.logger.info({ peerId: conn.remoteId, remote: conn.remoteAddress }, "transport inbound connection closed before authenticating");
-        }
+      const held = conn.handshakeSlotSource !== null;
+      this.releaseHandshakeSlot(conn);
+      if (this.inboundConnections.delete(conn) && wasAuthenticating && held && !this.closed) {
+        this.logInbound("closed-unauthenticated", "info", { peerId: conn.remoteId, remote: conn.remoteAddress }, "transport inbound connection closed before authenticating");
       }
       if (conn.remoteId !== undefined && this.inboundById.get(conn.remoteId) === conn) {
         this.inboundById.delete(conn.remoteId);
@@ -667,7 +753,13 @@ class PeerTransport implements Transport {
     peer.conn = null;
     peer.stats.lostMessages += conn.pendingMessages;
     conn.pendingMessages = 0;
-    if (conn.readyAtMs === 0 && conn.socket !== null && !this.closed) {
+    if (proofRefused && !this.closed) {
+      this.reportRejection(
+        conn,
+        "proof_refused",
+        "the peer closed the connection after our proof: it holds another discovery.cluster_secret, or does not accept this node",
+      );
+    } else if (conn.readyAtMs === 0 && conn.socket !== null && !this.closed) {
       this.logger.info({ peerId: peer.id, address: formatPeerAddress(peer.address) }, "transport peer closed the connection during the handshake");
     }
     if (conn.readyAtMs > 0) {
@@ -703,10 +795,11 @@ class PeerTransport implements Transport {
       const conn = new Connection(Role.acceptor, null);
       socket.data = conn;
       this.inboundConnections.add(conn);
-      this.inboundHandshakes++;
       this.onOpen(socket, conn);
-      if (this.inboundHandshakes > this.limits.inboundHandshakesMax) {
-        this.reject(conn, "too_many_handshakes", `more than ${this.limits.inboundHandshakesMax} unauthenticated connections`);
+      if (conn.state === "closed" || this.closed) return;
+      const refusal = this.takeHandshakeSlot(conn, socket.remoteAddress);
+      if (refusal) {
+        this.reject(conn, refusal.reason, refusal.detail);
         return;
       }
       conn.handshakeTimer = setTimeout(() => this.abort(conn, "handshake_timeout"), this.limits.handshakeTimeoutMs);

@@ -36,8 +36,16 @@ export type RejectReason =
   | "protocol_violation"
   | "malformed_frame"
   | "handshake_timeout"
-  | "too_many_handshakes";
+  | "too_many_handshakes"
+  | "too_many_source_handshakes"
+  | "proof_refused";
 
+/**
+ * Why a connection was refused: `bad_proof` the other side's proof does not match our secret;
+ * `proof_refused` (outbound) the acceptor closed the connection after our proof, so it holds
+ * another secret or does not accept this node; `too_many_handshakes` / `too_many_source_handshakes`
+ * the limit of unauthenticated inbound connections in total / from one source address was reached.
+ */
 export interface PeerRejectedEvent {
   /** "inbound": a connection we accepted; "outbound": one we dialed. */
   direction: "inbound" | "outbound";
@@ -55,7 +63,10 @@ export interface TransportOptions {
   listenHost?: string;
   /** Default 0: the system picks a free port; read it back from `transport.port`. */
   listenPort?: number;
-  /** The cluster secret; at least `secretBytesMin` (16) bytes. Strings are taken as UTF-8. */
+  /**
+   * The cluster secret; at least `secretBytesMin` (16) bytes. Strings are taken as UTF-8. Use a
+   * random one (the node's configuration insists on 128 bits of entropy: `scribe-node gen-secret`).
+   */
   secret: string | Uint8Array;
   tls?: TransportTlsOptions;
   /** Largest MESSAGE payload, in bytes; default `frameBytesMaxDefault` (64 MiB). */
@@ -66,10 +77,12 @@ export interface TransportOptions {
   queueBytesMax?: number;
   backoffMsMin?: number;
   backoffMsMax?: number;
-  /** A connection that has not authenticated within this time is closed; default 5000. */
+  /** A connection that has not authenticated within this time is closed; default 1000. */
   handshakeTimeoutMs?: number;
   /** Unauthenticated inbound connections allowed at once; default 64. */
   inboundHandshakesMax?: number;
+  /** Unauthenticated inbound connections allowed at once from one IPv4 address or IPv6 /64; default 8. */
+  inboundHandshakesPerSourceMax?: number;
   /** Called for every message, in order per sender. Exceptions are logged and swallowed. */
   onMessage(from: number, payload: Uint8Array): void;
   /** Decides whether a peer claiming this id may connect; default: any id other than our own. */

@@ -162,7 +162,7 @@ describe("a secured cluster (API keys, HTTPS, Raft TLS)", () => {
           "consensus.heartbeat_interval_ms": 40,
           "consensus.election_timeout_min": 400,
           "consensus.election_timeout_max": 800,
-          "discovery.cluster_secret": "secured-cluster-secret-0123",
+          "discovery.cluster_secret": "d-PvaLETc38IW5gOWZoFFPMuVKI6x-X6XVqY9V19nXM",
           "security.api_keys": JSON.stringify(apiKeys),
           "security.tls_cert": certPath,
           "security.tls_key": keyPath,

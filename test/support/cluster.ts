@@ -27,7 +27,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
 }
 
-export const clusterSecret = "test-cluster-secret-0123456789";
+/** A random secret (`scribe-node gen-secret`): a weak one is refused when the config is loaded. */
+export const clusterSecret = "llJMhtfLIRQQuAMRCdQ4mxf7aUgYX61AXi-JxJY_bFU";
 
 function configText(id: number, handles: readonly ClusterNodeHandle[], options: ClusterOptions): string {
   const self = handles.find((h) => h.id === id)!;

@@ -1,9 +1,13 @@
 /** @module test/transport/helpers. Shared setup for the transport tests: transports, waits, raw sockets. */
 
 import type { Socket } from "bun";
+import net from "node:net";
 import { createTransport, type Transport, type TransportOptions } from "../../src/transport/index.ts";
 
-export const secret = "test-cluster-secret-0123456789";
+/** A random secret, as `scribe-node gen-secret` makes them. */
+export const secret = "u319nzvbEZa6c9aECBhF20zjUitQjd64Bky4_5q3yiY";
+/** Another random secret: a node holding it is not a member of the cluster holding `secret`. */
+export const otherSecret = "0gSsZapmhFCrsq_FLhO_7kjoEtehSSaALGFHgzefHy8";
 
 export interface Received {
   from: number;
@@ -95,4 +99,47 @@ export async function rawConnect(port: number): Promise<RawClient> {
       socket.write(bytes);
     },
   };
+}
+
+/** An idle TCP connection opened from a chosen local address (a "stranger" elsewhere on the network). */
+export interface IdleConnection {
+  closed(): boolean;
+  destroy(): void;
+}
+
+/**
+ * Opens an idle connection to `port` from `localAddress` (e.g. 127.0.0.2: Linux routes all of
+ * 127.0.0.0/8 to loopback, so a second source address needs no setup). Resolves once connected.
+ */
+export function idleConnection(port: number, localAddress: string): Promise<IdleConnection> {
+  return new Promise((resolve, reject) => {
+    let isClosed = false;
+    let connected = false;
+    const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+    socket.on("close", () => {
+      isClosed = true;
+      if (!connected) reject(new Error(`connection from ${localAddress} closed before it opened`));
+    });
+    socket.on("error", (error) => {
+      if (!connected) reject(error);
+    });
+    socket.once("connect", () => {
+      connected = true;
+      resolve({ closed: () => isClosed, destroy: () => socket.destroy() });
+    });
+  });
+}
+
+/** True when this machine can open connections from `localAddress` (for skipping where it cannot). */
+export async function canConnectFrom(localAddress: string): Promise<boolean> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const connection = await idleConnection(server.port, localAddress);
+    connection.destroy();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    server.stop(true);
+  }
 }

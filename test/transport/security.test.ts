@@ -1,11 +1,29 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { concatBytes, utf8 } from "../../src/lib/index.ts";
 import { FrameDecoder, FrameType, encodeFrame } from "../../src/transport/frame.ts";
+import { handshakeTimeoutMsDefault, inboundHandshakesPerSourceMaxDefault } from "../../src/transport/index.ts";
 import { Role, computeProof, decodeHello, encodeHello, newNonce, verifyProof } from "../../src/transport/handshake.ts";
-import { numbered, rawConnect, secret, sequenceOf, startNode, waitFor, type RawClient, type TestNode } from "./helpers.ts";
+import {
+  canConnectFrom,
+  idleConnection,
+  numbered,
+  otherSecret,
+  rawConnect,
+  secret,
+  sequenceOf,
+  startNode,
+  waitFor,
+  type IdleConnection,
+  type RawClient,
+  type TestNode,
+} from "./helpers.ts";
 
+/** Whether connections can come from 127.0.0.2 (a second source on loopback); the flood tests need it. */
+const secondSource = await canConnectFrom("127.0.0.2");
+if (!secondSource) console.log("skipping the per-source flood tests: cannot connect from 127.0.0.2 here");
 const nodes: TestNode[] = [];
 const raws: RawClient[] = [];
+const idle: IdleConnection[] = [];
 async function node(id: number, overrides: Parameters<typeof startNode>[1] = {}): Promise<TestNode> {
   const started = await startNode(id, overrides);
   nodes.push(started);
@@ -18,6 +36,7 @@ async function raw(port: number): Promise<RawClient> {
 }
 afterEach(async () => {
   for (const client of raws.splice(0)) if (!client.closed()) client.socket.end();
+  for (const connection of idle.splice(0)) connection.destroy();
   await Promise.all(nodes.splice(0).map((n) => n.transport.close()));
 });
 
@@ -32,28 +51,27 @@ function framesOf(client: RawClient): { type: number; payload: Uint8Array }[] {
 }
 
 /**
- * Runs the dialer side of the handshake by hand as node `dialerId`; with `proofSecret` wrong,
- * the final proof is forged. Returns the raw client, authenticated unless the proof was wrong.
+ * Runs the dialer side of the handshake (version 2) by hand as node `dialerId`: HELLO, read the
+ * acceptor's HELLO, send a proof made with `proofSecret`. With the right secret it also checks
+ * the acceptor's proof and returns an authenticated client; with a wrong one it returns at once.
  */
 async function rawHandshake(target: TestNode, dialerId: number, proofSecret = secret): Promise<RawClient> {
   const client = await raw(target.transport.port);
   const dialerNonce = newNonce();
   const hello = encodeHello({ role: Role.dialer, senderId: dialerId, receiverId: target.transport.nodeId, nonce: dialerNonce });
   client.write(encodeFrame(FrameType.hello, hello));
-  await waitFor("acceptor hello and proof", () => framesOf(client).length >= 2);
-  const [helloFrame, authFrame] = framesOf(client);
+  await waitFor("acceptor hello", () => framesOf(client).length >= 1);
+  const [helloFrame] = framesOf(client);
+  expect(helloFrame!.type).toBe(FrameType.hello);
   const reply = decodeHello(helloFrame!.payload);
   if (typeof reply === "string") throw new Error(reply);
-  const input = {
-    secret: utf8(secret),
-    dialerId,
-    acceptorId: target.transport.nodeId,
-    dialerNonce,
-    acceptorNonce: reply.nonce,
-  };
-  expect(authFrame!.type).toBe(FrameType.auth);
-  expect(verifyProof(Role.acceptor, input, authFrame!.payload)).toBe(true);
+  const input = { secret: utf8(secret), dialerId, acceptorId: target.transport.nodeId, dialerNonce, acceptorNonce: reply.nonce };
   client.write(encodeFrame(FrameType.auth, computeProof(Role.dialer, { ...input, secret: utf8(proofSecret) })));
+  if (proofSecret !== secret) return client;
+  await waitFor("acceptor proof", () => framesOf(client).length >= 2);
+  const authFrame = framesOf(client)[1]!;
+  expect(authFrame.type).toBe(FrameType.auth);
+  expect(verifyProof(Role.acceptor, input, authFrame.payload)).toBe(true);
   return client;
 }
 
@@ -77,11 +95,13 @@ async function expectLinkStillWorks(a: TestNode, b: TestNode, sequence: number):
 describe("authentication", () => {
   test("transports with different secrets refuse each other and deliver nothing", async () => {
     const b = await node(2);
-    const a = await node(1, { secret: "another-cluster-secret-xyz" });
+    const a = await node(1, { secret: otherSecret });
     a.transport.setPeer(2, b.address);
     for (let i = 0; i < 10; i++) a.transport.send(2, numbered(1, i));
-    await waitFor("the dialer refuses the acceptor's proof", () => a.rejected.length >= 2);
-    expect(a.rejected[0]).toMatchObject({ direction: "outbound", peerId: 2, reason: "bad_proof" });
+    // The acceptor refuses the dialer's proof and closes; the dialer reports its proof refused.
+    await waitFor("two refusals on each side", () => a.rejected.length >= 2 && b.rejected.length >= 2);
+    expect(b.rejected[0]).toMatchObject({ direction: "inbound", peerId: 1, reason: "bad_proof" });
+    expect(a.rejected[0]).toMatchObject({ direction: "outbound", peerId: 2, reason: "proof_refused" });
     expect(b.received).toEqual([]);
     const stats = a.transport.stats().peers[0]!;
     expect(stats).toMatchObject({ connected: false, connects: 0, sentMessages: 0, queuedMessages: 10 });
@@ -90,11 +110,12 @@ describe("authentication", () => {
 
   test("a dialer with a wrong proof is refused by the acceptor, and its messages are not delivered", async () => {
     const b = await node(2);
-    const client = await rawHandshake(b, 5, "a-wrong-secret-0123456789");
+    const client = await rawHandshake(b, 5, otherSecret);
     client.write(encodeFrame(FrameType.message, numbered(5, 0)));
     await waitFor("connection closed", () => client.closed());
     expect(b.rejected).toMatchObject([{ direction: "inbound", peerId: 5, reason: "bad_proof" }]);
     expect(b.received).toEqual([]);
+    expect(framesOf(client).map((f) => f.type)).toEqual([FrameType.hello]); // never a proof
   });
 
   test("a message before authentication is a protocol violation and is not delivered", async () => {
@@ -171,6 +192,90 @@ describe("authentication", () => {
     await waitFor("slot freed", () => clients[0]!.closed());
     const a = await liveLink(b);
     expect(a.transport.stats().peers[0]!.connected).toBe(true);
+  });
+});
+
+describe("a stranger learns nothing to guess the secret with", () => {
+  test("a stranger's HELLO gets a bare HELLO (ids and a fresh nonce), and a wrong proof a closed connection without another byte", async () => {
+    const b = await node(2);
+    const client = await raw(b.transport.port);
+    const chosenNonce = new Uint8Array(32); // the stranger's chosen nonce: all zeros
+    client.write(encodeFrame(FrameType.hello, encodeHello({ role: Role.dialer, senderId: 9, receiverId: 2, nonce: chosenNonce })));
+    await waitFor("the acceptor's hello", () => framesOf(client).length >= 1);
+    const reply = decodeHello(framesOf(client)[0]!.payload);
+    if (typeof reply === "string") throw new Error(reply);
+    // Nothing in the reply but the layout, both ids and 32 random bytes: no function of the secret.
+    expect(framesOf(client)[0]!.payload).toEqual(encodeHello({ role: Role.acceptor, senderId: 2, receiverId: 9, nonce: reply.nonce }));
+    expect(reply.nonce).not.toEqual(chosenNonce);
+    client.write(encodeFrame(FrameType.auth, new Uint8Array(32))); // a guess
+    await waitFor("connection closed", () => client.closed());
+    expect(concatBytes(client.received).length).toBe(5 + 54); // exactly one HELLO frame, then nothing
+    expect(b.rejected).toMatchObject([{ direction: "inbound", peerId: 9, reason: "bad_proof" }]);
+  });
+
+  test("a stranger that says HELLO and then nothing gets nothing more, and is closed at the handshake timeout", async () => {
+    const b = await node(2, { handshakeTimeoutMs: 200 });
+    const client = await raw(b.transport.port);
+    client.write(encodeFrame(FrameType.hello, encodeHello({ role: Role.dialer, senderId: 9, receiverId: 2, nonce: newNonce() })));
+    await waitFor("connection closed", () => client.closed(), 5_000);
+    expect(framesOf(client).map((f) => f.type)).toEqual([FrameType.hello]);
+    expect(b.rejected).toMatchObject([{ peerId: 9, reason: "handshake_timeout" }]);
+  });
+
+  test("membership is checked only after the proof: a stranger cannot probe which ids are accepted", async () => {
+    const b = await node(2, { acceptPeer: (id) => id === 1 });
+    const stranger = await rawHandshake(b, 3, otherSecret); // id 3 is not accepted; the proof is wrong
+    await waitFor("stranger closed", () => stranger.closed());
+    const member = await rawHandshake(b, 1, otherSecret); // id 1 is accepted; the proof is wrong
+    await waitFor("member-claimer closed", () => member.closed());
+    expect(b.rejected.map((r) => [r.peerId, r.reason])).toEqual([[3, "bad_proof"], [1, "bad_proof"]]);
+  });
+
+  test("a version 1 node (whose acceptor proved first) is refused with a reason naming the version", async () => {
+    const b = await node(2);
+    const client = await raw(b.transport.port);
+    const hello = encodeHello({ role: Role.dialer, senderId: 5, receiverId: 2, nonce: newNonce() });
+    hello[4] = 1;
+    client.write(encodeFrame(FrameType.hello, hello));
+    await waitFor("closed", () => client.closed());
+    expect(client.received).toEqual([]);
+    expect(b.rejected).toMatchObject([{ reason: "bad_hello", detail: "protocol version 1, wanted 2" }]);
+  });
+});
+
+describe("strangers cannot lock peers out of the Raft port", () => {
+  test("the default handshake timeout is about a second, and closes a silent connection", async () => {
+    expect(handshakeTimeoutMsDefault).toBeLessThanOrEqual(1_000);
+    const b = await node(2, { handshakeTimeoutMs: undefined });
+    const client = await raw(b.transport.port);
+    await waitFor("timeout close", () => client.closed(), 10_000);
+    expect(b.rejected).toMatchObject([{ reason: "handshake_timeout", detail: `no handshake within ${handshakeTimeoutMsDefault} ms` }]);
+  });
+
+  test.skipIf(!secondSource)(
+    "200 idle connections from one source take only that source's slots; a peer from another source still connects",
+    async () => {
+      // Long timeout: the stranger's connections stay idle for the whole test.
+      const b = await node(2, { handshakeTimeoutMs: 60_000 });
+      for (let i = 0; i < 200; i++) idle.push(await idleConnection(b.transport.port, "127.0.0.2"));
+      const refusedCount = () => b.rejected.filter((r) => r.reason === "too_many_source_handshakes").length;
+      await waitFor("all but the source's share refused", () => refusedCount() === 200 - inboundHandshakesPerSourceMaxDefault);
+      await waitFor("the refused connections closed", () => idle.filter((c) => !c.closed()).length === inboundHandshakesPerSourceMaxDefault);
+      expect(b.rejected.every((r) => r.reason === "too_many_source_handshakes" && r.remoteAddress.startsWith("127.0.0.2:"))).toBe(true);
+      const a = await liveLink(b); // node 1 dials from 127.0.0.1 and delivers
+      expect(a.transport.stats().peers[0]).toMatchObject({ connected: true, connects: 1 });
+      expect(b.rejected.every((r) => r.reason === "too_many_source_handshakes")).toBe(true);
+    },
+  );
+
+  test.skipIf(!secondSource)("under the old single global limit the same flood would lock the peer out (the limit is what saves it)", async () => {
+    // A per-source limit as large as the global one reproduces the original finding.
+    const b = await node(2, { handshakeTimeoutMs: 60_000, inboundHandshakesMax: 64, inboundHandshakesPerSourceMax: 64 });
+    for (let i = 0; i < 64; i++) idle.push(await idleConnection(b.transport.port, "127.0.0.2"));
+    const a = await node(1);
+    a.transport.setPeer(2, b.address);
+    await waitFor("the peer refused", () => b.rejected.some((r) => r.reason === "too_many_handshakes" && r.remoteAddress.startsWith("127.0.0.1:")));
+    expect(a.transport.stats().peers[0]!.connected).toBe(false);
   });
 });
 

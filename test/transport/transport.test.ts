@@ -184,7 +184,7 @@ describe("transport between real sockets", () => {
   });
 
   test("bad options are refused at creation, naming the option", async () => {
-    const base = { nodeId: 1, secret: "0123456789abcdef", onMessage() {} };
+    const base = { nodeId: 1, secret: "mRpzYOtIRDIquuEr41Dgl3XdVLoWz_j_0JZp0aZjI9g", onMessage() {} };
     await expect(createTransport({ ...base, secret: "short" })).rejects.toThrow(/secret/);
     await expect(createTransport({ ...base, nodeId: -1 })).rejects.toThrow(/nodeId/);
     await expect(createTransport({ ...base, frameBytesMax: 0 })).rejects.toThrow(/frameBytesMax/);
