@@ -17,6 +17,7 @@ import { parseBatch, parseKey, parseNonNegative, preconditions, readBody, valida
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
+import { tileResponse } from "./tiles.ts";
 import { openApiDocument } from "./openapi.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
 import type { ClusterService, Consistency, LedgerService, ReadResult } from "./service.ts";
@@ -81,7 +82,7 @@ const forwardSlackBytes = 64 * 1024;
 const entriesLimitMax = 10_000;
 
 /** First path segments that name routes, not keys; such keys are reachable under /kv/. */
-const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "cluster", "kv", "openapi"]);
+const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "cluster", "kv", "openapi", "tile"]);
 
 /** Which methods a path accepts, for 405 answers. Undefined when no route has this path. */
 function allowedMethods(path: string): string[] | undefined {
@@ -110,9 +111,10 @@ function allowedMethods(path: string): string[] | undefined {
     "/proof": [],
     "/cluster": [],
     "/openapi": ["GET"],
+    "/tile": [],
   };
   if (fixed[path]) return fixed[path];
-  if (path.startsWith("/history/") || path.startsWith("/verify/")) return ["GET"];
+  if (path.startsWith("/history/") || path.startsWith("/verify/") || path.startsWith("/tile/")) return ["GET"];
   if (path.startsWith("/kv/") || /^\/[^/]+$/.test(path)) return ["GET", "PUT", "DELETE"];
   return undefined;
 }
@@ -275,6 +277,7 @@ export function createApp(options: AppOptions) {
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
     .get("/proof/inclusion", async ({ query }) => json(await inclusionProof(service, query)))
     .get("/proof/consistency", async ({ query }) => json(await consistencyProof(service, query)))
+    .get("/tile/*", ({ request }) => tileResponse(service, request.url))
     .get("/entries", async ({ query }) => {
       const from = query.from === undefined ? 0 : parseNonNegative(query.from, "from", "invalid_range");
       const limit = query.limit === undefined ? 100 : parseNonNegative(query.limit, "limit", "invalid_range");
