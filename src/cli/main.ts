@@ -7,8 +7,10 @@
  * client library and prints. Exit codes: 0 ok, 1 verification failure or error, 2 usage error.
  */
 
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { auditLedger, auditPageEntriesMax, entryFromJson, httpAuditSource, LedgerClient, loadHasher, parseVerifierKey, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
+import { auditLedger, auditPageEntriesMax, auditTiles, entryFromJson, httpAuditSource, httpTileSource, LedgerClient, loadHasher, parseVerifierKey, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
+import { directoryTileSource } from "../client/tile-directory.ts";
 import type { Entry } from "../ledger/entry.ts";
 import { isScribeError, toHex } from "../lib/index.ts";
 import { progressReporter } from "./progress.ts";
@@ -24,6 +26,8 @@ Usage:
   scribe verify KEY [--version N]                  verify the key's entry and value here
   scribe checkpoint [--raw]                        fetch, verify and print the signed checkpoint
   scribe audit [--page N]                          recompute and check the whole log
+  scribe audit --tiles URL|DIR                     the same from C2SP tiles alone (a bucket, a copy
+                                                    of one, or a node's /tile/...): no node needed
 
 Options:
   --server URL        the node (default $SCRIBE_SERVER or http://127.0.0.1:8001); an API key
@@ -57,6 +61,7 @@ const optionSpec = {
   version: { type: "string" },
   at: { type: "string" },
   page: { type: "string" },
+  tiles: { type: "string" },
   verify: { type: "boolean" },
   raw: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -70,7 +75,7 @@ const commandOptions: Record<string, (keyof Options)[]> = {
   get: ["version", "at", "verify"],
   verify: ["version"],
   checkpoint: ["raw"],
-  audit: ["page"],
+  audit: ["page", "tiles"],
 };
 const commonOptions: (keyof Options)[] = ["server", "key", "key-file", "origin", "state", "help"];
 
@@ -299,7 +304,42 @@ async function checkpoint(ctx: Context): Promise<void> {
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
+/** `audit --tiles URL|DIR`: auditTiles over HTTP(S) or a directory (src/client/tile-audit.ts). */
+async function auditFromTiles(ctx: Context, location: string): Promise<void> {
+  if (ctx.options.page !== undefined) throw new UsageError("--page does not apply to --tiles");
+  const keyGiven = ctx.options.key !== undefined || ctx.options["key-file"] !== undefined || (ctx.options.state !== undefined && readStateFile(ctx.options.state) !== undefined);
+  if (!keyGiven) throw new UsageError("audit --tiles needs the verifier key (--key, --key-file, or an existing --state file): a bucket cannot vouch for its own key");
+  const http = /^https?:\/\//.test(location);
+  if (!http && !existsSync(location)) throw new UsageError(`--tiles ${location} is neither an http(s) URL nor an existing directory`);
+  const { client, verifierKey } = await ctx.trust();
+  const startedMs = performance.now();
+  const progress = progressReporter(process.stderr, startedMs);
+  const source = http ? httpTileSource(location, { headers: authHeaders() }) : directoryTileSource(location);
+  const result = await auditTiles({
+    source,
+    verifiers: [await parseVerifierKey(verifierKey)],
+    origin: ctx.options.origin,
+    trustedState: client.trustedState,
+    onProgress: (p) => progress.update(p),
+  }).finally(() => progress.done());
+  const seconds = ((performance.now() - startedMs) / 1000).toFixed(2);
+  if (!result.ok) {
+    const { failure } = result;
+    const where = [failure.index === null ? "" : ` at index ${failure.index}`, failure.object === null ? "" : ` in ${failure.object}`].join("");
+    throw new FailedError(`audit FAILED${where} (${failure.kind}): ${failure.message}`);
+  }
+  const { stats, checkpoint } = result;
+  const lines = [
+    `AUDIT OK (tiles at ${source.location}): ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds}s`,
+    `  every bundle entry re-hashed and every key chain followed; the tree rebuilt from them matches all ${stats.tiles} hash tiles, and its root the signed checkpoint (${checkpoint.origin}, size ${checkpoint.size})`,
+    stats.valuesChecked ? `  ${stats.values} values in ${stats.segments} segments match their entries` : `  values not checked: no manifest.json at ${source.location} (a node's tiles; audit its bucket for the values)`,
+  ];
+  if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${ctx.options.state ? `; ${ctx.options.state} now trusts size ${checkpoint.size}` : ""}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
 async function audit(ctx: Context): Promise<void> {
+  if (ctx.options.tiles !== undefined) return auditFromTiles(ctx, ctx.options.tiles);
   const pageEntries = positiveInteger(ctx.options.page, "page", 1);
   if (pageEntries !== undefined && pageEntries > auditPageEntriesMax) throw new UsageError(`--page is at most ${auditPageEntriesMax}, got ${pageEntries}`);
   const { client, verifierKey } = await ctx.trust();

@@ -121,3 +121,15 @@ function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array): voi
     assert(bytesEqual(expected, hashes.subarray(i * hashSize, (i + 1) * hashSize)), `${hashTilePath(t)} hash ${i} differs from the hash of ${hashTilePath(child)}`);
   }
 }
+
+/**
+ * Reads the log's objects (`checkpoint`, `tile/...`, `manifest.json`, ...) from the bucket by path
+ * relative to the prefix: the shape of src/client's TileSource, so the client's verifier and
+ * auditor run over a bucket through the node's S3 client (restore does).
+ */
+export function bucketLogReader(uploader: Uploader, layout: Layout): { location: string; read(path: string, bytesMax: number): Promise<Uint8Array | undefined> } {
+  return {
+    location: `s3://${uploader.bucket}/${layout.prefix}`,
+    read: (path, bytesMax) => uploader.withRetries(`get ${layout.logKey(path)}`, () => uploader.getBytes(layout.logKey(path), bytesMax)),
+  };
+}
