@@ -19,6 +19,7 @@ import {
   TileVerifier,
   TrustedState,
   MemoryPersistence,
+  type TileAuditFailureKind,
   type TileAuditResult,
   type TileSource,
 } from "../../src/client/index.ts";
@@ -192,7 +193,7 @@ describe("in the bucket", () => {
       bytes[offset]! ^= 0x01;
       return bytes;
     };
-    const expectFailure = async (want: { kind: string; object: string; index: number }) => {
+    const expectFailure = async (want: { kind: TileAuditFailureKind; object: string; index: number }) => {
       const result = await audit();
       expect(result.ok).toBe(false);
       if (!result.ok) expect({ kind: result.failure.kind, object: result.failure.object, index: result.failure.index }).toEqual(want);
@@ -221,7 +222,7 @@ describe("in the bucket", () => {
     let at = 22;
     for (let i = 0; i < 3; i++) at += 4 + new DataView(raw.buffer).getUint32(at) + 4 + new DataView(raw.buffer).getUint32(at + 4 + new DataView(raw.buffer).getUint32(at));
     const valueAt = at + 4 + new DataView(raw.buffer).getUint32(at) + 4;
-    await tampered(segmentPath, () => Bun.gzipSync(flip(valueAt)(raw)), () => expectFailure({ kind: "value", object: segmentPath, index }));
+    await tampered(segmentPath, () => Bun.gzipSync(flip(valueAt)(raw) as Uint8Array<ArrayBuffer>), () => expectFailure({ kind: "value", object: segmentPath, index }));
 
     // A missing tile is named too.
     await uploader.delete(layout.logKey("tile/0/007"));
