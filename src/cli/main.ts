@@ -331,7 +331,7 @@ async function auditFromTiles(ctx: Context, location: string): Promise<void> {
   const { stats, checkpoint } = result;
   const lines = [
     `AUDIT OK (tiles at ${source.location}): ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds}s`,
-    `  every bundle entry re-hashed and every key chain followed; the tree rebuilt from them matches all ${stats.tiles} hash tiles, and its root the signed checkpoint (${checkpoint.origin}, size ${checkpoint.size})`,
+    `  every bundle entry re-hashed and every key chain followed; the tree rebuilt from them matches every hash tile (${stats.tiles}), and its root the signed checkpoint (${checkpoint.origin}, size ${checkpoint.size})`,
     stats.valuesChecked ? `  ${stats.values} values in ${stats.segments} segments match their entries` : `  values not checked: no manifest.json at ${source.location} (a node's tiles; audit its bucket for the values)`,
   ];
   if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${ctx.options.state ? `; ${ctx.options.state} now trusts size ${checkpoint.size}` : ""}`);
