@@ -20,6 +20,7 @@ import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
 import { tileResponse } from "./tiles.ts";
 import { openApiDocument } from "./openapi.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
+import { checkpointCacheControl } from "../merkle/index.ts";
 import type { ClusterService, Consistency, LedgerService, ReadResult } from "./service.ts";
 
 export interface AppLimits {
@@ -272,7 +273,7 @@ export function createApp(options: AppOptions) {
     )
     .get("/metrics/prometheus", async () => new Response(await prometheus.metrics(), { headers: { "content-type": prometheus.contentType } }))
     .get("/openapi", () => json(openApiDocument()))
-    .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": checkpointCacheControl } }))
     .get("/checkpoint/key", () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
     .get("/proof/inclusion", async ({ query }) => json(await inclusionProof(service, query)))

@@ -18,14 +18,19 @@
 
 import { encodeEntry } from "../ledger/index.ts";
 import { assert, ScribeError } from "../lib/index.ts";
-import { encodeEntryBundle, hashTilePath, entryBundlePath, nodeRunReader, parseTilePath, readHashTile, tileAvailable, tileWidthMax } from "../merkle/index.ts";
+import {
+  encodeEntryBundle,
+  entryBundlePath,
+  fullTileCacheControl,
+  hashTilePath,
+  nodeRunReader,
+  parseTilePath,
+  partialTileCacheControl,
+  readHashTile,
+  tileAvailable,
+  tileWidthMax,
+} from "../merkle/index.ts";
 import type { LedgerService } from "./service.ts";
-
-/** Full tiles and bundles never change: any cache may keep them for a year. */
-export const fullTileCacheControl = "public, max-age=31536000, immutable";
-/** Seconds a cache may keep a partial tile: about a checkpoint's lifetime on a busy log. */
-export const partialTileMaxAgeSecs = 10;
-export const partialTileCacheControl = `public, max-age=${partialTileMaxAgeSecs}`;
 
 /** The answer to GET /tile/...: the tile's bytes, or a ScribeError thrown for the error handler. */
 export function tileResponse(service: LedgerService, url: string): Response {

@@ -38,6 +38,15 @@ export const tileLevelMax = 63;
 /** Longest leaf an entry bundle can hold: its length prefix is a uint16. */
 export const bundleEntryBytesMax = 0xffff;
 
+/** Full tiles and bundles never change: any cache may keep them for a year. */
+export const fullTileCacheControl = "public, max-age=31536000, immutable";
+/** Seconds a cache may keep a partial tile: its bytes never change, but it is superseded as the log grows. */
+export const partialTileMaxAgeSecs = 10;
+export const partialTileCacheControl = `public, max-age=${partialTileMaxAgeSecs}`;
+/** Seconds a cache may keep the checkpoint (the spec: no more than a few). */
+export const checkpointMaxAgeSecs = 2;
+export const checkpointCacheControl = `public, max-age=${checkpointMaxAgeSecs}`;
+
 /** A hash tile (any level) or an entry bundle (level 0): `width` hashes or entries, 256 = full. */
 export interface Tile {
   readonly level: number;

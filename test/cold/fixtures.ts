@@ -181,8 +181,8 @@ export class FaultyUploader extends Uploader {
     return super.putBytes(key, bytes, contentType);
   }
 
-  override async putOnce(key: string, bytes: Uint8Array, contentType: string) {
+  override async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string) {
     this.trip("putOnce", key);
-    return super.putOnce(key, bytes, contentType);
+    return super.putOnce(key, bytes, contentType, cacheControl);
   }
 }

@@ -60,6 +60,10 @@ test("tiles up to the archived size go in before the checkpoint; the bucket then
   expect(source.archivedUpTo).toBe(1_500);
   expect((await readManifest(s3.uploader, s3.layout))!.tiles_size).toBe(1_500);
   expect(archiver.stats.tiles_written).toBeGreaterThanOrEqual(2 * 6 + 1); // 6 bundles and level 0 tiles, a level 1 tile; more partials at segment ends
+  // The objects tell a CDN in front of the bucket what the node's routes say.
+  const base = `${server.endpoint}/${server.bucket}/tiles-basic`;
+  expect((await fetch(`${base}/tile/0/000`)).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+  expect((await fetch(`${base}/tile/entries/005.p/220`)).headers.get("cache-control")).toBe("public, max-age=10");
   const result = await audit("tiles-basic");
   expect(result.ok && result.stats).toMatchObject({ entries: 1_500, values: 1_500, valuesChecked: true });
 }, 60_000);

@@ -45,10 +45,11 @@ describe("tiles on the node", () => {
     expect(decodeEntryBundle(await bytesOf(await s.call("GET", "/tile/entries/000")), 256).length).toBe(256);
   });
 
-  test("full tiles are immutable for a year; partial ones, any width up to the current one, for seconds", async () => {
+  test("full tiles are immutable for a year; partial ones (any width up to the current one) and the checkpoint, for seconds", async () => {
     expect((await s.call("GET", "/tile/0/001")).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     expect((await s.call("GET", "/tile/entries/001")).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     expect((await s.call("GET", "/tile/0/002.p/88")).headers.get("cache-control")).toBe("public, max-age=10");
+    expect((await s.call("GET", "/checkpoint")).headers.get("cache-control")).toBe("public, max-age=2"); // mutable: seconds at most
     // A narrower partial tile (an older checkpoint's) is the prefix of the current one.
     const older = await bytesOf(await s.call("GET", "/tile/0/002.p/10"));
     const current = await bytesOf(await s.call("GET", "/tile/0/002.p/88"));

@@ -16,6 +16,8 @@ import { assert, bytesEqual, toHex } from "../../lib/index.ts";
 import {
   createNativeHasher,
   encodeEntryBundle,
+  fullTileCacheControl,
+  partialTileCacheControl,
   fullTileHash,
   hashSize,
   hashTilePath,
@@ -90,8 +92,10 @@ async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void>
     checkUpperTile(source, t, hashes);
   }
   const count = (outcome: "written" | "existed") => (outcome === "written" ? stats.tiles_written++ : stats.tiles_existing++);
-  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream"));
-  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream"));
+  // What a CDN in front of the bucket should do with it (the node serves the same headers).
+  const cacheControl = t.width === tileWidthMax ? fullTileCacheControl : partialTileCacheControl;
+  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", cacheControl));
+  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", cacheControl));
 }
 
 /** The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. */

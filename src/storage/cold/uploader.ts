@@ -217,13 +217,21 @@ export class Uploader {
    * checked before "written" is reported: by the PUT's ETag (the MD5 of a single-part object)
    * when it is one, else by reading the object back.
    */
-  async putOnce(key: string, bytes: Uint8Array, contentType: string): Promise<"written" | "existed"> {
+  async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string): Promise<"written" | "existed"> {
     return this.withRetries(`put-once ${key}`, async () => {
       if (await this.storedSame(key, bytes)) return "existed";
       let etag: string | undefined;
       try {
         const response = await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length, IfNoneMatch: "*" }),
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: bytes,
+            ContentType: contentType,
+            ContentLength: bytes.length,
+            IfNoneMatch: "*",
+            ...(cacheControl ? { CacheControl: cacheControl } : {}),
+          }),
         );
         etag = response.ETag;
       } catch (error) {
