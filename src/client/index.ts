@@ -9,6 +9,8 @@ export * from "./verify.ts";
 export * from "./trusted-state.ts";
 export * from "./history.ts";
 export * from "./audit.ts";
+export * from "./tiles.ts";
+export * from "./tile-audit.ts";
 export {
   formatVerifierKey,
   parseVerifierKey,

@@ -10,8 +10,9 @@
  *  1. runs `Archiver.runOnce` over this node's hot tier (HotArchiveSource below): segments of
  *     `storage.segment_size` bytes, or smaller ones whose oldest entry is older than
  *     `age_threshold_secs`, are sealed, gzipped, uploaded, read back and verified, and listed in
- *     the manifest; each is recorded durably in `meta` (onSegmentArchived); the node's signed
- *     checkpoint of the archived tree is published last;
+ *     the manifest, with the tree up to each segment's end as C2SP tlog-tiles (hash tiles from the
+ *     tree store, entry bundles from the entries); each is recorded durably in `meta`
+ *     (onSegmentArchived); the node's signed checkpoint of the archived tree is published last;
  *  2. evicts the values of archived segments whose newest entry is older than
  *     `age_threshold_secs`, segment by segment in index order, after a HEAD confirms the object is
  *     still in S3 with the size the manifest records. Entries and tree hashes stay.
@@ -27,6 +28,7 @@
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
 import type { Entry } from "../ledger/index.ts";
+import { nodeRunReader } from "../merkle/index.ts";
 import type { HotStore, StoredEntry } from "../storage/index.ts";
 import {
   Archiver,
@@ -101,6 +103,16 @@ export class HotArchiveSource implements ArchiveSource {
     }
   }
 
+  /** Entries [from, toExclusive) without their values (for entry bundles; values may be evicted). */
+  *readEntries(from: number, toExclusive: number): Generator<Entry> {
+    for (let index = from; index < toExclusive; ) {
+      const page = this.store.entries(index, Math.min(sourcePageEntries, toExclusive - index));
+      if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
+      yield* page;
+      index += page.length;
+    }
+  }
+
   entryTimestampMs(index: number): number {
     const entry = this.store.entry(index);
     if (!entry) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
@@ -124,6 +136,8 @@ export interface ColdCounters {
   errors: number;
   segments_archived: number;
   segments_reused: number;
+  tiles_written: number;
+  tiles_existing: number;
   evicted_values: number;
   read_through: number;
   read_errors: number;
@@ -139,6 +153,8 @@ export class ColdTier {
     errors: 0,
     segments_archived: 0,
     segments_reused: 0,
+    tiles_written: 0,
+    tiles_existing: 0,
     evicted_values: 0,
     read_through: 0,
     read_errors: 0,
@@ -225,11 +241,13 @@ export class ColdTier {
     if (this.counters.consecutive_failures > 0) this.runRetries += 1;
     this.archiver ??= this.newArchiver();
     try {
-      const reusedBefore = this.archiver.stats.segments_reused;
+      const before = { ...this.archiver.stats };
       const { archived, error } = await this.archiver.runOnce(this.now());
       this.manifest = this.archiver.currentManifest() ?? this.manifest;
       this.counters.segments_archived += archived.length;
-      this.counters.segments_reused += this.archiver.stats.segments_reused - reusedBefore;
+      this.counters.segments_reused += this.archiver.stats.segments_reused - before.segments_reused;
+      this.counters.tiles_written += this.archiver.stats.tiles_written - before.tiles_written;
+      this.counters.tiles_existing += this.archiver.stats.tiles_existing - before.tiles_existing;
       if (error) throw error;
       await this.evictReady();
       if (this.counters.consecutive_failures > 0) {
@@ -264,6 +282,11 @@ export class ColdTier {
         enable_compression: tiering.enable_compression,
       },
       onSegmentArchived: (descriptor) => this.recordArchived(descriptor),
+      tiles: {
+        // Read through the ledger each time: it reopens its tree after a failed batch.
+        hashes: { readRun: (level, index, count) => nodeRunReader(ledger.tree.store).readRun(level, index, count) },
+        entries: (from, toExclusive) => this.source.readEntries(from, toExclusive),
+      },
       checkpoint: async ({ tree_size }) => {
         const latest = await ledger.checkpoint();
         if (latest.checkpoint.size === tree_size) return latest.note;
@@ -342,6 +365,8 @@ export class ColdTier {
       runs: this.counters.runs,
       segments_archived: this.counters.segments_archived,
       segments_reused: this.counters.segments_reused,
+      tiles_written: this.counters.tiles_written,
+      tiles_existing: this.counters.tiles_existing,
       evicted_values: this.counters.evicted_values,
       read_through: this.counters.read_through,
       read_errors: this.counters.read_errors,

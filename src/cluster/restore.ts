@@ -5,12 +5,18 @@
  *  1. The data directory must be empty (or absent): a restore never merges into a ledger.
  *  2. The bucket's checkpoint is opened with the verifier key the operator gives (a signed note
  *     names its key but does not carry it, so the key must come from outside the bucket).
- *  3. restoreFromBucket reads the manifest, then every segment in index order, verifying each
+ *  3. The bucket's C2SP tiles are authenticated against that checkpoint (src/client TileVerifier:
+ *     the partial tiles must hash to its root, every full tile to its parent's hash).
+ *  4. restoreFromBucket reads the manifest, then every segment in index order, verifying each
  *     completely (object SHA-256, every entry and value, raw SHA-256, leaves root, running tree
- *     root) before its records are applied. Records are applied through LedgerState.applyBatch,
- *     as a follower's catch-up does: the hot tier, tree nodes and values are rebuilt by the same
- *     state machine, and each resulting leaf must equal the archived entry's leaf.
- *  4. The rebuilt tree's root at the checkpoint's size must equal the checkpoint's root.
+ *     root); then every entry below the checkpoint's size must hash to its leaf in the
+ *     authenticated tiles, so a segment that differs from the signed tree is named with its first
+ *     bad index before anything of it is applied. Records are applied through
+ *     LedgerState.applyBatch, as a follower's catch-up does: the hot tier, tree nodes and values
+ *     are rebuilt by the same state machine, and each resulting leaf must equal the archived one.
+ *  5. The rebuilt tree's root at the checkpoint's size must equal the checkpoint's root.
+ * A bucket written before tiles existed has none: step 3 is skipped with a warning, and the
+ * entries are then checked against the signed root only at the end (step 5).
  * Archived progress is recorded so the restored node does not archive the same ranges again.
  * On any failure the partly written data directory is removed and the error names the object key
  * and index where verification failed.
@@ -21,9 +27,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
 import { encodeEntry, type Command } from "../ledger/index.ts";
-import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
-import { parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
-import { createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentRecord } from "../storage/cold/index.ts";
+import { TileVerifier } from "../client/tiles.ts";
+import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
+import { defaultHasher, parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
+import { bucketLogReader, createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentDescriptor, type SegmentRecord } from "../storage/cold/index.ts";
 import { ensurePrivateDir } from "../storage/index.ts";
 import { s3ConfigOf } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
@@ -78,9 +85,11 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   try {
     ledger = await LedgerState.open(config, logger);
     const sink = new RestoreSink(ledger);
+    const tiles = await bucketTiles(storage, checkpoint, logger);
     const result = await restoreFromBucket({
       uploader: storage.uploader,
       layout: storage.layout,
+      checkSegment: tiles ? (descriptor, leaves) => checkAgainstTiles(tiles, checkpoint, descriptor, leaves) : undefined,
       sink: (record) => sink.add(record),
       onSegment: (descriptor) => {
         sink.flush();
@@ -116,6 +125,43 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
     throw error;
   } finally {
     ledger?.close();
+  }
+}
+
+/**
+ * A verifier of the bucket's tiles, authenticated against the signed checkpoint (its first tile
+ * is read and checked up to the root now); undefined when the bucket has no tiles.
+ */
+async function bucketTiles(storage: ColdStorage, checkpoint: Checkpoint, logger: Logger): Promise<TileVerifier | undefined> {
+  if (checkpoint.size === 0) return undefined;
+  const tiles = await TileVerifier.create({ source: bucketLogReader(storage.uploader, storage.layout), hasher: defaultHasher()! });
+  try {
+    await tiles.leafHash(0, checkpoint);
+  } catch (error) {
+    if (isScribeError(error) && error.code === "not_found") {
+      logger.warn({ reason: error.message }, "restore: the bucket has no tiles (written before they existed); entries are checked against the signed root at the end only");
+      return undefined;
+    }
+    if (isScribeError(error) && error.code === "verification_failed") throw new ScribeError("verification_failed", `the bucket's tiles do not match its signed checkpoint: ${error.message}`);
+    throw error;
+  }
+  logger.info({ tree_size: checkpoint.size }, "restore: the bucket's tiles match the signed checkpoint; every entry is checked against them");
+  return tiles;
+}
+
+/** Every entry of the segment below the checkpoint's size must be the signed tree's leaf. */
+async function checkAgainstTiles(tiles: TileVerifier, checkpoint: Checkpoint, descriptor: SegmentDescriptor, leaves: readonly Uint8Array[]): Promise<void> {
+  for (let i = 0; i < leaves.length; i++) {
+    const index = descriptor.first_index + i;
+    if (index >= checkpoint.size) return; // past the signed tree: only the manifest vouches for it
+    const signed = await tiles.leafHash(index, checkpoint);
+    if (!bytesEqual(signed, leaves[i]!)) {
+      throw new ScribeError(
+        "verification_failed",
+        `segment ${descriptor.object_key}: entry ${index} hashes to leaf ${toHex(leaves[i]!)}, but the signed tree's tiles hold ${toHex(signed)}`,
+        { object_key: descriptor.object_key, index },
+      );
+    }
   }
 }
 

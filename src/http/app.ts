@@ -18,8 +18,10 @@ import { listKeys } from "./keys.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { Guard, type AuditRecord, type SecurityOptions } from "./security.ts";
+import { tileResponse } from "./tiles.ts";
 import { openApiDocument } from "./openapi.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
+import { checkpointCacheControl } from "../merkle/index.ts";
 import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
 
 export interface AppLimits {
@@ -82,7 +84,7 @@ const forwardSlackBytes = 64 * 1024;
 const entriesLimitMax = 10_000;
 
 /** First path segments that name routes, not keys; such keys are reachable under /kv/. */
-const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "keys", "cluster", "kv", "openapi"]);
+const reservedNames = new Set(["batch", "health", "metrics", "history", "verify", "checkpoint", "proof", "entries", "keys", "cluster", "kv", "openapi", "tile"]);
 
 /** Which methods a path accepts, for 405 answers. Undefined when no route has this path. */
 function allowedMethods(path: string): string[] | undefined {
@@ -112,9 +114,10 @@ function allowedMethods(path: string): string[] | undefined {
     "/proof": [],
     "/cluster": [],
     "/openapi": ["GET"],
+    "/tile": [],
   };
   if (fixed[path]) return fixed[path];
-  if (path.startsWith("/history/") || path.startsWith("/verify/")) return ["GET"];
+  if (path.startsWith("/history/") || path.startsWith("/verify/") || path.startsWith("/tile/")) return ["GET"];
   if (path.startsWith("/kv/") || /^\/[^/]+$/.test(path)) return ["GET", "PUT", "DELETE"];
   return undefined;
 }
@@ -272,11 +275,12 @@ export function createApp(options: AppOptions) {
     )
     .get("/metrics/prometheus", async () => new Response(await prometheus.metrics(), { headers: { "content-type": prometheus.contentType } }))
     .get("/openapi", () => json(openApiDocument()))
-    .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .get("/checkpoint", async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": checkpointCacheControl } }))
     .get("/checkpoint/key", () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .get("/verify/*", async ({ request, query }) => json(await verifyKey(service, request.url, query)))
     .get("/proof/inclusion", async ({ query }) => json(await inclusionProof(service, query)))
     .get("/proof/consistency", async ({ query }) => json(await consistencyProof(service, query)))
+    .get("/tile/*", ({ request }) => tileResponse(service, request.url))
     .get("/entries", async ({ query }) => {
       const from = query.from === undefined ? 0 : parseNonNegative(query.from, "from", "invalid_range");
       const limit = query.limit === undefined ? 100 : parseNonNegative(query.limit, "limit", "invalid_range");

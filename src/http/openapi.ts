@@ -115,6 +115,25 @@ export function openApiDocument(): Json {
       },
       "/checkpoint": { get: op("The latest signed checkpoint (C2SP signed note)", { "200": text("Signed note.") }) },
       "/checkpoint/key": { get: op("The checkpoint verifier key", { "200": text("name+hash+base64 key") }) },
+      "/tile/{tile_path}": {
+        parameters: [
+          {
+            name: "tile_path",
+            in: "path",
+            required: true,
+            description: "C2SP tlog-tiles path below /tile/ (slashes are part of it): `<L>/<N>[.p/<W>]` for a hash tile, `entries/<N>[.p/<W>]` for an entry bundle. <N> is in groups of three digits, all but the last prefixed with x (1234067 → x001/x234/067); .p/<W> (1..255) names a partial tile.",
+            schema: { type: "string" },
+          },
+        ],
+        get: op("The log as C2SP tlog-tiles: a hash tile (256 hashes of tree level 8·L, 32 bytes each) or an entry bundle (canonical entries, each prefixed by its uint16 big-endian length); the base URL is the node root, GET /checkpoint is its checkpoint", {
+          "200": {
+            description: "The tile's bytes. Full tiles: Cache-Control public, max-age=31536000, immutable; partial tiles: a short max-age.",
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          "400": error("invalid_request: a malformed tile path"),
+          "404": error("not_found: the tree does not have that tile (yet)"),
+        }),
+      },
       "/proof/inclusion": {
         get: op("RFC 9162 inclusion proof", { "200": jsonOk("Proof."), "400": error("invalid_index, invalid_range") }, {
           parameters: [query("index", "Leaf index.", { type: "integer", minimum: 0 }, true), query("tree_size", "Tree size (default: the latest checkpoint's).")],

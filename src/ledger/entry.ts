@@ -37,6 +37,11 @@ export const entryFormatVersion = 1;
 export const keyBytesMax = 1024;
 export const contentTypeBytesMax = 255;
 export const hashBytes = 32;
+/**
+ * Longest canonical encoding: 72 fixed bytes + a 1024-byte key + a 255-byte content type. Far
+ * below the 65535 bytes a C2SP entry bundle's uint16 length prefix allows (docs/FORMATS.md).
+ */
+export const entryBytesMax = 72 + keyBytesMax + contentTypeBytesMax;
 
 const opCodes: Record<Op, number> = { put: 0, delete: 1 };
 
@@ -62,7 +67,9 @@ export function encodeEntry(entry: Entry): Uint8Array {
     .bytes(contentType)
     .u64(entry.timestampMs)
     .i64(entry.prevIndex);
-  return writer.finish();
+  const encoded = writer.finish();
+  assert(encoded.length <= entryBytesMax, `entry ${entry.index} encodes to ${encoded.length} bytes, more than ${entryBytesMax}`);
+  return encoded;
 }
 
 /** Decodes a canonical entry; throws a RangeError or TypeError on malformed bytes. */

@@ -1,8 +1,8 @@
 /**
  * @module merkle. RFC 9162 Merkle tree for Scribe Ledger: hashing backends, node ids and proof
- * plans (pure index math), an append-only tree over a TreeStore, proof verification, and C2SP
- * checkpoints in signed notes. Pure: imports only src/lib; uses the global `Bun` and
- * `crypto.subtle` when present.
+ * plans (pure index math), an append-only tree over a TreeStore, proof verification, C2SP
+ * checkpoints in signed notes, and the tree as C2SP tlog-tiles. Pure: imports only src/lib; uses
+ * the global `Bun` and `crypto.subtle` when present.
  */
 export * from "./hasher.ts";
 export * from "./node-id.ts";
@@ -12,3 +12,4 @@ export * from "./tree-store.ts";
 export * from "./tree.ts";
 export * from "./note.ts";
 export * from "./checkpoint.ts";
+export * from "./tiles.ts";

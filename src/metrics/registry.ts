@@ -146,6 +146,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("counter", "scribe_ledger_s3_errors_total", "Failed archival runs and cold reads (after retries).", [], (set) => set(cold("errors")));
   fromSnapshot("counter", "scribe_ledger_s3_retries_total", "Retried S3 requests and archival runs.", [], (set) => set(cold("retries")));
   fromSnapshot("counter", "scribe_ledger_segments_archived_total", "Segments sealed and archived to S3.", [], (set) => set(cold("segments_archived")));
+  fromSnapshot("counter", "scribe_ledger_tiles_written_total", "C2SP tiles and entry bundles written to S3 (write-once).", [], (set) => set(cold("tiles_written")));
   fromSnapshot("counter", "scribe_ledger_cold_read_through_total", "Values read back from S3 after leaving the hot tier.", [], (set) => set(cold("read_through")));
   fromSnapshot("counter", "scribe_ledger_cold_evicted_values_total", "Values removed from the hot tier after archival.", [], (set) => set(cold("evicted_values")));
   fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set) => set(cold("backlog_entries")));

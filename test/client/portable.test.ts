@@ -6,7 +6,9 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { encodeEntry } from "../../src/ledger/index.ts";
+import { toBase64 } from "../../src/lib/index.ts";
+import { encodeEntryBundle, entryBundlePath, generateSigner, hashTilePath, nodeRunReader, readHashTile, tilesBetween } from "../../src/merkle/index.ts";
 import { FakeLedger, origin } from "./fake-ledger.ts";
 
 const nodePath = Bun.which("node");
@@ -83,4 +85,41 @@ console.log(JSON.stringify({ keys: page.keys.map((k) => k.key), version: receipt
   } finally {
     server.stop(true);
   }
+});
+
+test.skipIf(!nodePath)("the browser bundle verifies proofs and audits a log from tiles alone under Node (hash-wasm, fflate)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "scribe-client-tiles-"));
+  const build = await Bun.build({ entrypoints: [join(import.meta.dir, "../../src/client/index.ts")], target: "browser", format: "esm", outdir: dir, naming: "client.mjs" });
+  expect(build.success).toBe(true);
+
+  const { signer, verifierKey } = await generateSigner("portable");
+  const ledger = new FakeLedger(signer);
+  for (let i = 0; i < 600; i++) ledger.put(`k${i % 9}`, `v${i}`);
+  const objects: Record<string, string> = { checkpoint: toBase64(new TextEncoder().encode(await ledger.checkpoint())) };
+  for (const t of tilesBetween(0, 600)) {
+    objects[hashTilePath(t)] = toBase64(readHashTile(nodeRunReader(ledger.tree.store), t)!);
+    if (t.level === 0) objects[entryBundlePath(t)] = toBase64(encodeEntryBundle(ledger.entries.slice(t.index * 256, t.index * 256 + t.width).map(encodeEntry)));
+  }
+  const expected = ledger.tree.inclusionProof(300, 600).map((h) => Buffer.from(h).toString("hex"));
+  writeFileSync(
+    join(dir, "run.mjs"),
+    `import * as client from "./client.mjs";
+const objects = ${JSON.stringify(objects)};
+const source = { location: "memory:", async read(path) { const b64 = objects[path]; return b64 === undefined ? undefined : new Uint8Array(Buffer.from(b64, "base64")); } };
+const verifiers = [await client.parseVerifierKey(${JSON.stringify(verifierKey)})];
+const verifier = await client.TileVerifier.create({ source });
+const { checkpoint } = await verifier.checkpoint(verifiers);
+const proof = (await verifier.inclusionProof(300, checkpoint)).map((h) => Buffer.from(h).toString("hex"));
+const entry = await verifier.entry(300, checkpoint);
+const audit = await client.auditTiles({ source, verifiers });
+const tile = new Uint8Array(Buffer.from(objects["tile/0/001"], "base64"));
+tile[0] ^= 1;
+objects["tile/0/001"] = Buffer.from(tile).toString("base64");
+const tampered = await client.auditTiles({ source, verifiers });
+console.log(JSON.stringify({ hasher: verifier.hasher.name, proof, key: entry.key, ok: audit.ok, entries: audit.stats.entries, tampered: tampered.ok ? null : [tampered.failure.kind, tampered.failure.object, tampered.failure.index] }));
+`,
+  );
+  const run = Bun.spawnSync([nodePath!, join(dir, "run.mjs")], { stderr: "pipe" });
+  expect(run.exitCode, run.stderr.toString()).toBe(0);
+  expect(JSON.parse(run.stdout.toString().trim().split("\n").at(-1)!)).toEqual({ hasher: "wasm", proof: expected, key: "k3", ok: true, entries: 600, tampered: ["tile", "tile/0/001", 256] });
 });

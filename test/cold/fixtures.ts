@@ -161,9 +161,9 @@ export function recordCommands(client: Uploader["client"]): { name: string; inpu
 
 /** An uploader that fails chosen operations on chosen keys a given number of times. */
 export class FaultyUploader extends Uploader {
-  faults: { op: "writeOnce" | "putBytes"; key: RegExp; remaining: number }[] = [];
+  faults: { op: "writeOnce" | "putBytes" | "putOnce"; key: RegExp; remaining: number }[] = [];
 
-  private trip(op: "writeOnce" | "putBytes", key: string): void {
+  private trip(op: "writeOnce" | "putBytes" | "putOnce", key: string): void {
     const fault = this.faults.find((f) => f.op === op && f.key.test(key) && f.remaining > 0);
     if (!fault) return;
     fault.remaining -= 1;
@@ -179,5 +179,10 @@ export class FaultyUploader extends Uploader {
   override async putBytes(key: string, bytes: Uint8Array, contentType: string) {
     this.trip("putBytes", key);
     return super.putBytes(key, bytes, contentType);
+  }
+
+  override async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string) {
+    this.trip("putOnce", key);
+    return super.putOnce(key, bytes, contentType, cacheControl);
   }
 }

@@ -11,9 +11,9 @@ import { makeApp } from "../support/app.ts";
 const emptyKeyRoutes = new Set(["PUT /", "DELETE /", "PUT /kv/", "GET /kv/", "DELETE /kv/"]);
 const methods = ["get", "put", "post", "delete", "patch", "head", "options"] as const;
 
-/** An Elysia path as an OpenAPI path: `/:key` and a trailing `/*` become `{key}`. */
+/** An Elysia path as an OpenAPI path: `/:key` and a trailing `/*` become `{key}` (`{tile_path}` under /tile/). */
 function openApiPath(path: string): string {
-  return path.replace(/\/:([a-zA-Z_]+)/g, "/{$1}").replace(/\/\*$/, "/{key}");
+  return path.replace(/\/:([a-zA-Z_]+)/g, "/{$1}").replace(/\/\*$/, path.startsWith("/tile/") ? "/{tile_path}" : "/{key}");
 }
 
 describe("GET /openapi", () => {
@@ -55,7 +55,7 @@ describe("GET /openapi", () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of methods) {
         if (!item[method]) continue;
-        const concrete = path.replace("{key}", "doc-key");
+        const concrete = path.replace("{key}", "doc-key").replace("{tile_path}", "0/000.p/1");
         const body = method === "put" ? "x" : method === "post" ? "{}" : undefined;
         const response = await s.call(method.toUpperCase(), concrete, { body });
         const answer = response.headers.get("content-type")?.includes("application/json") ? ((await response.clone().json()) as { code?: string }) : {};

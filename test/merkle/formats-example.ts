@@ -7,7 +7,7 @@
 import { encodeEntry, type Entry } from "../../src/ledger/entry.ts";
 import { toBase64, toHex, utf8 } from "../../src/lib/index.ts";
 import { entryToJson, inclusionProofToJson, consistencyProofToJson } from "../../src/client/index.ts";
-import { createNativeHasher, formatCheckpoint, formatVerifierKey, MemoryTreeStore, MerkleTree, signerFromSeed, signNote } from "../../src/merkle/index.ts";
+import { createNativeHasher, encodeEntryBundle, formatCheckpoint, formatVerifierKey, MemoryTreeStore, MerkleTree, nodeRunReader, readHashTile, signerFromSeed, signNote } from "../../src/merkle/index.ts";
 
 export const exampleSeed = Uint8Array.from({ length: 32 }, (_, i) => i);
 export const exampleKeyName = "scribe.example";
@@ -44,6 +44,8 @@ export async function computeFormatsExample(): Promise<Record<string, string>> {
     "entry0 JSON": JSON.stringify(entryToJson(entries[0]!)),
     "inclusion JSON": JSON.stringify(inclusionProofToJson({ leafIndex: 1, treeSize: 3, rootHash: tree.root(), siblings: tree.inclusionProof(1, 3) })),
     "consistency JSON": JSON.stringify(consistencyProofToJson({ from: 2, to: 3, fromRoot: tree.rootAt(2), toRoot: tree.root(), proof: tree.consistencyProof(2, 3) })),
+    "tile/0/000.p/3": toHex(readHashTile(nodeRunReader(tree.store), { level: 0, index: 0, width: 3 })!),
+    "tile/entries/000.p/3": toHex(encodeEntryBundle(entries.map(encodeEntry))),
   };
   return values;
 }

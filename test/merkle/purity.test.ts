@@ -26,10 +26,18 @@ test("src/merkle imports only src/lib and itself, and reads no clock or randomne
   }
 });
 
-test("src/client imports only merkle, the entry codec, lib, hash-wasm and itself", () => {
-  const allowed = new Set(["../merkle/index.ts", "../ledger/entry.ts", "../lib/index.ts", "hash-wasm"]);
+test("src/client imports only merkle, the entry codec, lib, hash-wasm, fflate and itself", () => {
+  const allowed = new Set(["../merkle/index.ts", "../ledger/entry.ts", "../lib/index.ts", "hash-wasm", "fflate"]);
+  // The one Bun/Node-only file: a directory TileSource. Nothing else in src/client may import it.
+  const nodeOnly = "src/client/tile-directory.ts";
+  const nodeOnlyAllowed = new Set(["node:fs/promises", "node:path", "../lib/index.ts", "./tiles.ts"]);
   for (const [path, text] of sources("src/client")) {
     for (const specifier of imports(text)) {
+      if (path === nodeOnly) {
+        expect(nodeOnlyAllowed.has(specifier), `${path} imports ${specifier}`).toBe(true);
+        continue;
+      }
+      expect(specifier !== "./tile-directory.ts", `${path} imports the Node-only ${nodeOnly}`).toBe(true);
       expect(allowed.has(specifier) || /^\.\/[a-z-]+\.ts$/.test(specifier), `${path} imports ${specifier}`).toBe(true);
     }
   }

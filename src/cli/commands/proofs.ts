@@ -6,13 +6,16 @@
  * an option and a branch each.
  */
 
-import { auditLedger, auditPageEntriesMax, httpAuditSource, parseVerifierKey, type AuditResult, type AuditSource } from "../../client/index.ts";
+import { existsSync } from "node:fs";
+import { auditLedger, auditPageEntriesMax, auditTiles, httpAuditSource, httpTileSource, parseVerifierKey, type AuditResult, type AuditSource } from "../../client/index.ts";
+import { directoryTileSource } from "../../client/tile-directory.ts";
 import { toHex } from "../../lib/index.ts";
 import type { Checkpoint } from "../../merkle/index.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../context.ts";
-import { isEvidence, ReportedFailure, VerificationFailed } from "../errors.ts";
+import { isEvidence, ReportedFailure, UsageError, VerificationFailed } from "../errors.ts";
 import { progressReporter } from "../progress.ts";
+import { readStateFile } from "../state-file.ts";
 
 function checkpointJson(checkpoint: Checkpoint) {
   return { origin: checkpoint.origin, tree_size: checkpoint.size, root_hash: toHex(checkpoint.rootHash) };
@@ -57,19 +60,68 @@ function auditJson(result: AuditResult, seconds: number): Record<string, unknown
   return { ok: true, entries: stats.entries, puts: stats.puts, deletes: stats.deletes, keys: stats.keys, value_bytes: stats.valueBytes, ...base };
 }
 
+/** `audit --tiles URL|DIR`: the whole log from C2SP tiles alone (src/client/tile-audit.ts), no node needed. */
+async function auditFromTiles(ctx: Context, location: string): Promise<void> {
+  if (ctx.options.has("page")) throw new UsageError("--page does not apply to --tiles");
+  const statePath = ctx.options.string("state");
+  const keyGiven = ctx.options.has("key") || ctx.options.has("key-file") || (statePath !== undefined && readStateFile(statePath) !== undefined);
+  if (!keyGiven) throw new UsageError("audit --tiles needs the verifier key (--key, --key-file, or an existing --state file): a bucket cannot vouch for its own key");
+  const http = /^https?:\/\//.test(location);
+  if (!http && !existsSync(location)) throw new UsageError(`--tiles ${location} is neither an http(s) URL nor an existing directory`);
+  const { client, verifierKey } = await ctx.trust();
+  const startedMs = performance.now();
+  const progress = progressReporter(process.stderr, startedMs);
+  const apiKey = ctx.options.string("api-key") ?? process.env.SCRIBE_API_KEY;
+  const source = http ? httpTileSource(location, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} }) : directoryTileSource(location);
+  const result = await auditTiles({
+    source,
+    verifiers: [await parseVerifierKey(verifierKey)],
+    origin: ctx.options.string("origin"),
+    trustedState: client.trustedState,
+    onProgress: (p) => progress.update(p),
+  }).finally(() => progress.done());
+  const seconds = Number(((performance.now() - startedMs) / 1000).toFixed(2));
+  if (!result.ok) {
+    const { failure } = result;
+    const where = [failure.index === null ? "" : ` at index ${failure.index}`, failure.object === null ? "" : ` in ${failure.object}`].join("");
+    const error = new VerificationFailed(`audit FAILED${where} (${failure.kind}): ${failure.message}`);
+    if (!ctx.out.json) throw error;
+    await ctx.out.document({ ok: false, failure, source: source.location, seconds });
+    throw new ReportedFailure(error.message, error);
+  }
+  const { stats, checkpoint } = result;
+  if (ctx.out.json) {
+    return ctx.out.document({ ok: true, source: source.location, entries: stats.entries, puts: stats.puts, deletes: stats.deletes, keys: stats.keys, value_bytes: stats.valueBytes, tiles: stats.tiles, values_checked: stats.valuesChecked ? stats.values : null, checkpoint: checkpointJson(checkpoint), trusted_size: result.trustedSize, seconds });
+  }
+  const lines = [
+    `AUDIT OK (tiles at ${source.location}): ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds.toFixed(2)}s`,
+    `  every bundle entry re-hashed and every key chain followed; the tree rebuilt from them matches every hash tile (${stats.tiles}), and its root the signed checkpoint (${checkpoint.origin}, size ${checkpoint.size})`,
+    stats.valuesChecked ? `  ${stats.values} values in ${stats.segments} segments match their entries` : `  values not checked: no manifest.json at ${source.location} (a node's tiles; audit its bucket for the values)`,
+  ];
+  if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${statePath ? `; ${statePath} now trusts size ${checkpoint.size}` : ""}`);
+  await ctx.out.lines(lines);
+}
+
 export const audit: Command = {
   name: "audit",
   summary: "recompute and check the whole log against a signed checkpoint",
-  usage: ["audit [--page N] [options]"],
+  usage: ["audit [--page N] [options]", "audit --tiles URL|DIR --key KEY [options]"],
   description: `Walks the whole log from index 0 to the latest signed checkpoint in pages of /entries, trusting
 nothing the node computed: hashes every value, recomputes every leaf from its entry, follows
 every key's previous-index chain, rebuilds the root and compares it with the signed one, and
 checks consistency with the trusted checkpoint (--state, moved forward only when all passed).
-A failure names the first bad index (exit 1). Progress goes to stderr.`,
-  options: [{ name: "page", value: "N", help: `entries per request (1..${auditPageEntriesMax}, default 500; fewer while values are large)` }],
+A failure names the first bad index (exit 1). Progress goes to stderr.
+With --tiles, the same from C2SP tiles alone (a bucket, a copy of one in a directory, or a node's
+/tile/...): no node is needed, and the verifier key must be given (--key, --key-file or --state).`,
+  options: [
+    { name: "page", value: "N", help: `entries per request (1..${auditPageEntriesMax}, default 500; fewer while values are large)` },
+    { name: "tiles", value: "URL|DIR", help: "audit from C2SP tlog-tiles at this base URL or directory instead of the node's API" },
+  ],
   verifies: true,
   arguments: { min: 0, max: 0 },
   async run(ctx) {
+    const tiles = ctx.options.string("tiles");
+    if (tiles !== undefined) return auditFromTiles(ctx, tiles);
     const pageEntries = ctx.options.integer("page", 1, auditPageEntriesMax);
     const { client, verifierKey } = await ctx.trust();
     const startedMs = performance.now();

@@ -10,16 +10,21 @@
  *  2. The segment is encoded deterministically, gzipped in a Worker, and streamed to a multipart
  *     upload; the object is read back and verified (uploader.writeOnce). An object already there
  *     with the same raw SHA-256 is downloaded, fully decoded and verified, then reused.
- *  3. The manifest (with this segment's descriptor) is rewritten, then `onSegmentArchived` is
- *     called, then (after the run) the caller's checkpoint for the archived tree is published
- *     (retried on the next run if that fails).
+ *  3. With a tile source, the C2SP tiles and entry bundles of the tree up to the segment's end are
+ *     written (tile-writer.ts, write-once).
+ *  4. The manifest (with this segment's descriptor, and `tiles_size`) is rewritten, then
+ *     `onSegmentArchived` is called, then (after the run) the caller's checkpoint for the archived
+ *     tree is published, only once the tiles cover it (retried on the next run if that fails).
  * A segment is never reported archived before its object is verified and listed in the manifest.
  * S3 failures are retried with backoff by the uploader, then returned as an error value and
  * counted; the next runOnce resumes where this one stopped.
  *
- * Order of durable effects per segment: pending.json → segment object → manifest.json → callback.
- * A crash between any two is repaired by the next run: on start the manifest is read back, and
- * segments it lists beyond the source's `nextUnarchivedIndex()` are reported again.
+ * Order of durable effects per segment: pending.json → segment object → tiles → manifest.json →
+ * callback; per run, checkpoint last. A crash between any two is repaired by the next run: on
+ * start the manifest is read back, segments it lists beyond the source's `nextUnarchivedIndex()`
+ * are reported again, and tiles it does not cover yet (`tiles_size` below `next_index`, e.g. a
+ * bucket written before tiles existed) are published first, at most
+ * `tileBackfillEntriesPerRunMax` entries per run, before any new segment is sealed.
  */
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
@@ -42,6 +47,7 @@ import {
 } from "./manifest.ts";
 import { encodeSegment, segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
+import { publishTiles, type LogTileSource } from "./tile-writer.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -77,6 +83,11 @@ export interface ArchiverOptions {
    * a restore can compare its computed root with the checkpoint's without a consistency proof.
    */
   checkpoint?: (archived: { tree_size: number; tree_root: string | null }) => string | undefined | Promise<string | undefined>;
+  /**
+   * The node's tree hashes and entries: when given, the bucket also gets the tree as C2SP
+   * tlog-tiles (hash tiles and entry bundles) up to the archived size, before its checkpoint.
+   */
+  tiles?: LogTileSource;
   /** Segments sealed per runOnce at most; bounds the time one call takes. */
   segmentsPerRunMax?: number;
   /** Records per segment at most (the header's count is a u32). */
@@ -93,6 +104,9 @@ export interface ArchiverStats {
   object_bytes: number;
   errors: number;
   last_error: string | null;
+  /** Hash tiles and entry bundles written, and found already there (identical). */
+  tiles_written: number;
+  tiles_existing: number;
 }
 
 export interface RunResult {
@@ -104,6 +118,11 @@ export interface RunResult {
 export const segmentBytesMax = segmentObjectBytesMaxDefault / 2;
 const segmentsPerRunMaxDefault = 16;
 const segmentEntriesMaxDefault = 1_000_000;
+/**
+ * Entries whose tiles one run publishes while catching up (a bucket written before tiles): about
+ * 8,200 objects, so a run stays minutes long at worst; the following runs continue.
+ */
+export const tileBackfillEntriesPerRunMax = 1_048_576;
 
 export class Archiver {
   readonly stats: ArchiverStats = {
@@ -115,6 +134,8 @@ export class Archiver {
     object_bytes: 0,
     errors: 0,
     last_error: null,
+    tiles_written: 0,
+    tiles_existing: 0,
   };
   private manifest: Manifest | undefined;
   private running = false;
@@ -149,13 +170,15 @@ export class Archiver {
     const archived: SegmentDescriptor[] = [];
     try {
       await this.loadAndReconcile(archived);
+      await this.catchUpTiles();
       const pending = await readPending(this.options.uploader, this.options.layout);
-      for (let n = 0; n < this.segmentsPerRunMax; n++) {
+      for (let n = 0; n < this.segmentsPerRunMax && this.tilesCurrent(); n++) {
         const range = this.chooseRange(nowMs, pending);
         if (!range) break;
         archived.push(await this.sealSegment(range, range === pending));
         this.checkpointDue = true;
       }
+      if (!this.tilesCurrent()) return { archived }; // the checkpoint waits for its tiles
       if (this.checkpointDue && this.options.checkpoint) {
         const last = this.manifest!.segments.at(-1);
         const text = await this.options.checkpoint({ tree_size: this.manifest!.next_index, tree_root: last?.tree_root ?? null });
@@ -199,6 +222,27 @@ export class Archiver {
       await this.options.onSegmentArchived(segment);
       archived.push(segment);
     }
+  }
+
+  /** True when the bucket's tiles cover the whole archive (always, without a tile source). */
+  private tilesCurrent(): boolean {
+    const manifest = this.manifest!;
+    return !this.options.tiles || (manifest.tiles_size ?? 0) === manifest.next_index;
+  }
+
+  /** Publishes tiles the manifest does not cover yet (bounded per run), then records them in it. */
+  private async catchUpTiles(): Promise<void> {
+    const { tiles, uploader, layout, source } = this.options;
+    const manifest = this.manifest!;
+    if (!tiles) return;
+    const from = manifest.tiles_size ?? 0;
+    const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
+    if (to <= from) return;
+    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats });
+    const next: Manifest = { ...manifest, tiles_size: to };
+    await writeManifest(uploader, layout, next);
+    this.manifest = next;
+    this.checkpointDue = true;
   }
 
   /** The next range to seal, or undefined when none is ready. Reads entries only, not values' hashes. */
@@ -288,6 +332,10 @@ export class Archiver {
       tree_root: digest.tree ? toHex(digest.tree.root()) : null,
     };
     const next = appendSegment(manifest, descriptor, digest.tree);
+    if (this.options.tiles) {
+      await publishTiles({ uploader, layout, source: this.options.tiles, from: manifest.tiles_size ?? 0, to: next.next_index, stats: this.stats });
+      next.tiles_size = next.next_index;
+    }
     await writeManifest(uploader, layout, next);
     this.manifest = next;
     await this.options.onSegmentArchived(descriptor);

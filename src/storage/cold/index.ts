@@ -1,7 +1,7 @@
 /**
  * @module storage/cold. The cold tier's building blocks: S3 client, object layout, segment codec,
  * streaming gzip in a Worker, write-once verified uploads, manifest and checkpoint, the archiver,
- * read-through and restore. See docs/S3_STORAGE.md.
+ * the tree as C2SP tlog-tiles, read-through and restore. See docs/S3_STORAGE.md.
  */
 
 export { createS3Client, defaultS3Config, type S3Config } from "./s3-client.ts";
@@ -47,6 +47,7 @@ export {
   type SegmentDescriptor,
 } from "./manifest.ts";
 export { fetchSegment, verifySegmentObject, type VerifiedSegment } from "./segment-fetch.ts";
-export { Archiver, type ArchiveSource, type ArchiverConfig, type ArchiverOptions, type ArchiverStats, type RunResult } from "./archiver.ts";
+export { Archiver, tileBackfillEntriesPerRunMax, type ArchiveSource, type ArchiverConfig, type ArchiverOptions, type ArchiverStats, type RunResult } from "./archiver.ts";
 export { ColdReader, type ColdReaderOptions, type ColdReaderStats } from "./reader.ts";
 export { restoreFromBucket, type RestoreOptions, type RestoreResult } from "./restore.ts";
+export { bucketLogReader, publishTiles, tileWritesInFlightMax, type LogTileSource, type PublishTilesOptions, type TileWriteStats } from "./tile-writer.ts";

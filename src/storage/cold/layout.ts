@@ -2,14 +2,19 @@
  * @module layout. Every object key the cold tier writes comes from these pure functions.
  *
  *   <prefix>/segments/<first index, 20 digits>-<last index, 20 digits>.seg[.gz]   immutable
+ *   <prefix>/tile/<L>/<N>[.p/<W>]                                                immutable (C2SP tlog-tiles hash tile)
+ *   <prefix>/tile/entries/<N>[.p/<W>]                                            immutable (entry bundle)
  *   <prefix>/manifest.json                                                       rewritten after each segment
  *   <prefix>/checkpoint                                                          published last
  *   <prefix>/pending.json                                                        the range being sealed
  *
  * Indexes are zero-padded to 20 digits so lexical order is index order. Correctness never depends
  * on listing the bucket: the manifest names every segment, and a segment's key follows from its
- * range and compression.
+ * range and compression. `<prefix>/` is a C2SP tlog-tiles base: `checkpoint` and `tile/...` sit
+ * where the spec puts them (paths from src/merkle/tiles.ts).
  */
+
+import { entryBundlePath, hashTilePath, type Tile } from "../../merkle/index.ts";
 
 export interface Layout {
   readonly prefix: string;
@@ -17,6 +22,10 @@ export interface Layout {
   manifestKey(): string;
   checkpointKey(): string;
   pendingKey(): string;
+  hashTileKey(tile: Tile): string;
+  entryBundleKey(tile: Tile): string;
+  /** The key of a path relative to the log's base (e.g. a tile path a reader asks for). */
+  logKey(path: string): string;
 }
 
 export const indexDigits = 20;
@@ -41,6 +50,9 @@ export function createLayout(prefix = "scribe"): Layout {
     manifestKey: () => `${base}manifest.json`,
     checkpointKey: () => `${base}checkpoint`,
     pendingKey: () => `${base}pending.json`,
+    hashTileKey: (tile) => `${base}${hashTilePath(tile)}`,
+    entryBundleKey: (tile) => `${base}${entryBundlePath(tile)}`,
+    logKey: (path) => `${base}${path}`,
   };
 }
 

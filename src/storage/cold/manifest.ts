@@ -8,8 +8,9 @@
  *     "first_index": 0,              index of the first archived entry
  *     "next_index": 3000,            one past the last archived entry
  *     "segments": [SegmentDescriptor, ...],   contiguous: each starts where the previous ended
- *     "frontier": {"tree_size": 3000, "hashes": [hex, ...]} | null
- *   }
+ *     "frontier": {"tree_size": 3000, "hashes": [hex, ...]} | null,
+ *     "tiles_size": 3000             optional: C2SP tiles and entry bundles are in the bucket for
+ *   }                                the tree of this many entries (0 or absent: none yet)
  *
  * `frontier` is the RFC 9162 compact range of leaves [0, next_index) (present when the manifest
  * starts at index 0), so the archiver can give each segment the tree root after it.
@@ -53,6 +54,12 @@ export interface Manifest {
   next_index: number;
   segments: SegmentDescriptor[];
   frontier: { tree_size: number; hashes: string[] } | null;
+  /**
+   * The tiles and entry bundles (src/storage/cold/tile-writer.ts) in the bucket cover the tree of
+   * this many entries: written before the manifest that says so. Absent in manifests written
+   * before tiles existed (read as 0).
+   */
+  tiles_size?: number;
 }
 
 export function emptyManifest(firstIndex: number): Manifest {
@@ -129,6 +136,9 @@ export function parseManifest(bytes: Uint8Array): Manifest {
     next = s.last_index + 1;
   }
   if (data.next_index !== next) bad(`next_index ${data.next_index}, segments end at ${next}`);
+  if (data.tiles_size !== undefined && !(Number.isSafeInteger(data.tiles_size) && data.tiles_size >= 0 && data.tiles_size <= next)) {
+    bad(`tiles_size ${data.tiles_size} must be 0..${next}`);
+  }
   if (data.frontier !== null) {
     if (data.first_index !== 0) bad("a frontier needs first_index 0");
     if (data.frontier.tree_size !== next) bad(`frontier tree_size ${data.frontier.tree_size}, expected ${next}`);

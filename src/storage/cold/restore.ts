@@ -20,6 +20,11 @@ export interface RestoreOptions {
   layout: Layout;
   /** Receives every record in index order; awaited (backpressure). */
   sink: (record: SegmentRecord) => void | Promise<void>;
+  /**
+   * Called with each verified segment's leaf hashes before any of its records reach the sink
+   * (restore checks them against the bucket's tiles); throwing stops the restore.
+   */
+  checkSegment?: (descriptor: SegmentDescriptor, leafHashes: readonly Uint8Array[]) => void | Promise<void>;
   /** Called after each segment's records were all delivered. */
   onSegment?: (descriptor: SegmentDescriptor) => void | Promise<void>;
   /** Use this manifest instead of reading the bucket's. */
@@ -55,6 +60,7 @@ export async function restoreFromBucket(options: RestoreOptions): Promise<Restor
         index: descriptor.last_index,
       });
     }
+    await options.checkSegment?.(descriptor, verified.leafHashes);
     for (const record of verified.records) await options.sink(record);
     entries += verified.records.length;
     await options.onSegment?.(descriptor);

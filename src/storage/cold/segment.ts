@@ -20,7 +20,7 @@
  */
 
 import { assert, bytesEqual, ScribeError, toHex, utf8 } from "../../lib/index.ts";
-import { decodeEntry, encodeEntry, type Entry } from "../../ledger/entry.ts";
+import { decodeEntry, encodeEntry, entryBytesMax, type Entry } from "../../ledger/entry.ts";
 import { sha256, StreamHash } from "./hashing.ts";
 
 export interface SegmentRecord {
@@ -34,7 +34,7 @@ export const segmentTrailerMagic = utf8("SCRBEND\n");
 export const segmentHeaderBytes = 8 + 2 + 8 + 4;
 export const segmentTrailerBytes = 8 + 4 + 32;
 /** A canonical entry is at most 72 fixed bytes + 1024 key bytes + 255 content-type bytes. */
-export const segmentEntryBytesMax = 72 + 1024 + 255;
+export const segmentEntryBytesMax = entryBytesMax;
 /** Largest value a decoder accepts; above the configurable value limit (default 4 MiB). */
 export const segmentValueBytesMaxDefault = 64 * 1024 * 1024;
 /** Encoder output chunk size: big enough to amortise worker messages, small enough to stream. */

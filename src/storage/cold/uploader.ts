@@ -21,7 +21,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { assert, AssertionError, concatBytes, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import { assert, AssertionError, bytesEqual, concatBytes, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import { StreamHash } from "./hashing.ts";
 import type { ChunkSource } from "./compression.ts";
 
@@ -90,6 +90,16 @@ const defaults = { partBytes: 8 * 1024 * 1024, attemptsMax: 4, backoffMsBase: 10
 export function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
+
+function md5Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("md5").update(bytes).digest("hex");
+}
+
+/** The store refused a conditional write (If-None-Match: *) because the object exists. */
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "PreconditionFailed" || e?.$metadata?.httpStatusCode === 412;
 }
 
 function isRetryable(error: unknown): boolean {
@@ -196,6 +206,76 @@ export class Uploader {
     await this.withRetries(`put ${key}`, () =>
       this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length })),
     );
+  }
+
+  /**
+   * Writes a small immutable object exactly once (tiles, entry bundles): an object already there
+   * with the same bytes is left alone ("existed"); one with other bytes is a conflict and is never
+   * overwritten. The PUT carries `If-None-Match: *`, so a store that honours it (AWS S3, MinIO)
+   * refuses a racing second writer with 412, which is then compared like an existing object; a
+   * store that ignores it (s3rver) is covered by the HEAD before. What the store received is
+   * checked before "written" is reported: by the PUT's ETag (the MD5 of a single-part object)
+   * when it is one, else by reading the object back.
+   */
+  async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string): Promise<"written" | "existed"> {
+    return this.withRetries(`put-once ${key}`, async () => {
+      if (await this.storedSame(key, bytes)) return "existed";
+      let etag: string | undefined;
+      try {
+        const response = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: bytes,
+            ContentType: contentType,
+            ContentLength: bytes.length,
+            IfNoneMatch: "*",
+            ...(cacheControl ? { CacheControl: cacheControl } : {}),
+          }),
+        );
+        etag = response.ETag;
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+        if (await this.storedSame(key, bytes)) return "existed";
+        throw new ScribeError("unavailable", `object ${key}: the store refused the write as existing, but has no such object`);
+      }
+      // A single-part object's ETag is the MD5 of what the store received (S3, MinIO, s3rver;
+      // not under SSE-KMS): when it matches, that is the read-back; otherwise read it back.
+      if (etag?.replaceAll('"', "") === md5Hex(bytes)) return "written";
+      const back = await this.readBack(key, bytes.length);
+      if (!back || !bytesEqual(back, bytes)) {
+        // Our own object came back different: remove it so the next attempt writes it again.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+        throw new ScribeError("verification_failed", `object ${key} read back as ${back?.length ?? "no"} bytes differing from the ${bytes.length} written`, { object_key: key });
+      }
+      return "written";
+    });
+  }
+
+  /** One GET of an object of known size (no HEAD first); undefined when absent or longer than expected. */
+  private async readBack(key: string, bytesExpected: number): Promise<Uint8Array | undefined> {
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    try {
+      for await (const chunk of this.getStream(key)) {
+        length += chunk.length;
+        if (length > bytesExpected) return undefined;
+        parts.push(chunk);
+      }
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    return concatBytes(parts);
+  }
+
+  /** True when `key` holds exactly `bytes`, false when absent; a conflict when it holds others. */
+  private async storedSame(key: string, bytes: Uint8Array): Promise<boolean> {
+    const head = await this.head(key);
+    if (!head) return false;
+    const stored = head.bytes === bytes.length ? await this.readBack(key, bytes.length) : undefined;
+    if (stored && bytesEqual(stored, bytes)) return true;
+    throw new ScribeError("conflict", `object ${key} exists with other bytes (${head.bytes} bytes, want ${bytes.length}); not overwriting it`, { object_key: key });
   }
 
   async delete(key: string): Promise<void> {

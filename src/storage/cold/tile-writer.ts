@@ -1,0 +1,139 @@
+/**
+ * @module tile-writer. Publishes the ledger's tree into the bucket as C2SP tlog-tiles, beside the
+ * segments: when the archive grows from `from` to `to` entries, every hash tile and entry bundle
+ * that became full, and the partial ones of size `to` (src/merkle/tiles.ts tilesBetween), each
+ * written once (Uploader.putOnce: never overwritten; an identical object already there is kept).
+ *
+ * The bytes come from the node: hash tiles from its stored tree nodes through the narrow
+ * NodeRunReader interface, bundles from its entries (no values needed, so a range whose values
+ * were evicted can still be published). Both are checked before anything is written: a level 0
+ * tile must hold the leaf hashes of its bundle's entries, and a hash in a level L ≥ 1 tile must be
+ * the Merkle tree hash of its full child tile. A mismatch is a broken invariant of the node.
+ */
+
+import { encodeEntry, type Entry } from "../../ledger/entry.ts";
+import { assert, bytesEqual, toHex } from "../../lib/index.ts";
+import {
+  createNativeHasher,
+  encodeEntryBundle,
+  fullTileCacheControl,
+  partialTileCacheControl,
+  fullTileHash,
+  hashSize,
+  hashTilePath,
+  readHashTile,
+  tilesBetween,
+  tileWidthMax,
+  type NodeRunReader,
+  type Tile,
+} from "../../merkle/index.ts";
+import type { Layout } from "./layout.ts";
+import type { Uploader } from "./uploader.ts";
+
+/** What the tiles are made of: the node's stored tree hashes and its entries. */
+export interface LogTileSource {
+  /** Stored hashes of the tree (the node's TreeStore). */
+  readonly hashes: NodeRunReader;
+  /** Entries [from, toExclusive), in index order (values are not needed). */
+  entries(from: number, toExclusive: number): Iterable<Entry>;
+}
+
+export interface TileWriteStats {
+  /** Hash tiles and entry bundles written and read back. */
+  tiles_written: number;
+  /** Hash tiles and entry bundles found already there with the same bytes. */
+  tiles_existing: number;
+}
+
+/**
+ * Tile objects written at once: enough to keep a remote store busy (each write is a HEAD, a PUT
+ * and a GET), few enough to bound memory (a bundle is at most ~350 KB).
+ */
+export const tileWritesInFlightMax = 8;
+
+const hasher = createNativeHasher();
+
+export interface PublishTilesOptions {
+  uploader: Uploader;
+  layout: Layout;
+  source: LogTileSource;
+  /** The archive's size before (tiles for it exist) and after. */
+  from: number;
+  to: number;
+  stats: TileWriteStats;
+}
+
+/** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
+export async function publishTiles(options: PublishTilesOptions): Promise<void> {
+  const queue = tilesBetween(options.from, options.to);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    try {
+      while (next < queue.length && !failed) await publishTile(options, queue[next++]!);
+    } catch (error) {
+      failed = true; // the other workers stop after their current object
+      throw error;
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(tileWritesInFlightMax, queue.length) }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) throw failure.reason;
+}
+
+async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void> {
+  const { uploader, layout, source, stats } = options;
+  const hashes = readHashTile(source.hashes, t);
+  assert(hashes, `the tree store lacks the hashes of ${hashTilePath(t)}`);
+  let bundle: Uint8Array | undefined;
+  if (t.level === 0) {
+    bundle = bundleOf(source, t, hashes);
+  } else {
+    checkUpperTile(source, t, hashes);
+  }
+  const count = (outcome: "written" | "existed") => (outcome === "written" ? stats.tiles_written++ : stats.tiles_existing++);
+  // What a CDN in front of the bucket should do with it (the node serves the same headers).
+  const cacheControl = t.width === tileWidthMax ? fullTileCacheControl : partialTileCacheControl;
+  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", cacheControl));
+  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", cacheControl));
+}
+
+/** The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. */
+function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array): Uint8Array {
+  const first = t.index * tileWidthMax;
+  const encoded: Uint8Array[] = [];
+  for (const entry of source.entries(first, first + t.width)) {
+    const index = first + encoded.length;
+    assert(entry.index === index, `entries for ${hashTilePath(t)}: expected index ${index}, got ${entry.index}`);
+    const bytes = encodeEntry(entry);
+    const leaf = hasher.hashLeaf(bytes);
+    const stored = hashes.subarray(encoded.length * hashSize, (encoded.length + 1) * hashSize);
+    assert(bytesEqual(leaf, stored), `entry ${index} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
+    encoded.push(bytes);
+  }
+  assert(encoded.length === t.width, `${hashTilePath(t)} needs ${t.width} entries, the source gave ${encoded.length}`);
+  return encodeEntryBundle(encoded);
+}
+
+/** Checks each hash of a level ≥ 1 tile against the Merkle tree hash of its full child tile. */
+function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array): void {
+  for (let i = 0; i < t.width; i++) {
+    const child: Tile = { level: t.level - 1, index: t.index * tileWidthMax + i, width: tileWidthMax };
+    const childHashes = readHashTile(source.hashes, child);
+    assert(childHashes, `the tree store lacks the hashes of ${hashTilePath(child)}`);
+    const expected = fullTileHash(hasher, childHashes);
+    assert(bytesEqual(expected, hashes.subarray(i * hashSize, (i + 1) * hashSize)), `${hashTilePath(t)} hash ${i} differs from the hash of ${hashTilePath(child)}`);
+  }
+}
+
+/**
+ * Reads the log's objects (`checkpoint`, `tile/...`, `manifest.json`, ...) from the bucket by path
+ * relative to the prefix: the shape of src/client's TileSource, so the client's verifier and
+ * auditor run over a bucket through the node's S3 client (restore does).
+ */
+export function bucketLogReader(uploader: Uploader, layout: Layout): { location: string; read(path: string, bytesMax: number): Promise<Uint8Array | undefined> } {
+  return {
+    location: `s3://${uploader.bucket}/${layout.prefix}`,
+    read: (path, bytesMax) => uploader.withRetries(`get ${layout.logKey(path)}`, () => uploader.getBytes(layout.logKey(path), bytesMax)),
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The archiver publishing the tree as C2SP tiles into a real s3rver: tiles up to the archived
+ * size before the checkpoint that covers them, a bucket archived before tiles existed catching up
+ * first, an existing object with other bytes never overwritten, and tile writes that fail midway
+ * completed by the next run. Each bucket is then audited from its objects alone (auditTiles).
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { auditTiles, httpTileSource, parseVerifierKey, type TileAuditResult } from "../../src/client/index.ts";
+import { encodeEntry } from "../../src/ledger/entry.ts";
+import { createNativeHasher, generateSigner, MemoryTreeStore, MerkleTree, nodeRunReader, signCheckpoint } from "../../src/merkle/index.ts";
+import { Archiver, readCheckpoint, readManifest, Uploader, type ArchiverConfig, type Layout, type LogTileSource } from "../../src/storage/cold/index.ts";
+import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import { FaultyUploader, makeRecords, MemorySource, wireS3, type LedgerRecord } from "./fixtures.ts";
+
+const config: ArchiverConfig = { segment_bytes: 64 * 1024, age_threshold_secs: 60, compression_level: 6, enable_compression: true };
+const startMs = 1_700_000_000_000;
+const origin = "scribe.test/tiles";
+const { signer, verifierKey } = await generateSigner("scribe.test");
+const verifiers = [await parseVerifierKey(verifierKey)];
+
+let server: S3ServerHandle;
+beforeAll(async () => {
+  server = await startS3Server();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+/** The node's side: a tree over the records (the tree store) and their entries. */
+function treeOf(records: readonly LedgerRecord[]) {
+  const tree = MerkleTree.open({ hasher: createNativeHasher(), store: new MemoryTreeStore() });
+  tree.appendLeaves(records.map((r) => encodeEntry(r.entry)));
+  const tiles: LogTileSource = { hashes: nodeRunReader(tree.store), entries: (from, to) => records.slice(from, to).map((r) => r.entry) };
+  return { tree, tiles };
+}
+
+function archiverFor(source: MemorySource, uploader: Uploader, layout: Layout, tree: MerkleTree, tiles?: LogTileSource) {
+  return new Archiver({
+    source,
+    uploader,
+    layout,
+    config,
+    onSegmentArchived: source.onSegmentArchived,
+    checkpoint: ({ tree_size }) => signCheckpoint({ origin, size: tree_size, rootHash: tree.rootAt(tree_size) }, signer),
+    ...(tiles ? { tiles } : {}),
+  });
+}
+
+const audit = (prefix: string): Promise<TileAuditResult> => auditTiles({ source: httpTileSource(`${server.endpoint}/${server.bucket}/${prefix}`), verifiers });
+const lastMs = (records: readonly LedgerRecord[]) => records.at(-1)!.entry.timestampMs;
+
+test("tiles up to the archived size go in before the checkpoint; the bucket then audits with every value", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-basic" });
+  const records = makeRecords(1_500, 3, { startMs });
+  const source = new MemorySource(records);
+  const { tree, tiles } = treeOf(records);
+  const archiver = archiverFor(source, s3.uploader, s3.layout, tree, tiles);
+  const run = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(run.error).toBeUndefined();
+  expect(source.archivedUpTo).toBe(1_500);
+  expect((await readManifest(s3.uploader, s3.layout))!.tiles_size).toBe(1_500);
+  expect(archiver.stats.tiles_written).toBeGreaterThanOrEqual(2 * 6 + 1); // 6 bundles and level 0 tiles, a level 1 tile; more partials at segment ends
+  // The objects tell a CDN in front of the bucket what the node's routes say.
+  const base = `${server.endpoint}/${server.bucket}/tiles-basic`;
+  expect((await fetch(`${base}/tile/0/000`)).headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+  expect((await fetch(`${base}/tile/entries/005.p/220`)).headers.get("cache-control")).toBe("public, max-age=10");
+  const result = await audit("tiles-basic");
+  expect(result.ok && result.stats).toMatchObject({ entries: 1_500, values: 1_500, valuesChecked: true });
+}, 60_000);
+
+test("a bucket archived before tiles existed gets them first, then the new segments, then the checkpoint", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-backfill" });
+  const records = makeRecords(2_000, 5, { startMs });
+  const source = new MemorySource(records.slice(0, 1_200));
+  const old = treeOf(records.slice(0, 1_200));
+  expect((await archiverFor(source, s3.uploader, s3.layout, old.tree).runOnce(lastMs(records) + 61_000)).error).toBeUndefined();
+  const before = (await readManifest(s3.uploader, s3.layout))!;
+  expect(before.next_index).toBe(1_200);
+  expect(before.tiles_size).toBeUndefined();
+  expect((await audit("tiles-backfill")).ok).toBe(false); // a checkpoint, but no tiles
+
+  source.records = records;
+  const { tree, tiles } = treeOf(records);
+  const archiver = archiverFor(source, s3.uploader, s3.layout, tree, tiles);
+  expect((await archiver.runOnce(lastMs(records) + 61_000)).error).toBeUndefined();
+  const after = (await readManifest(s3.uploader, s3.layout))!;
+  expect(after.next_index).toBe(2_000);
+  expect(after.tiles_size).toBe(2_000);
+  const result = await audit("tiles-backfill");
+  expect(result.ok && result.checkpoint.size).toBe(2_000);
+}, 60_000);
+
+test("an existing tile object with other bytes is never overwritten: the run fails naming it, and no checkpoint covers it", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-conflict" });
+  const records = makeRecords(600, 9, { startMs });
+  const source = new MemorySource(records);
+  const { tree, tiles } = treeOf(records);
+  const squatter = new Uint8Array(8192).fill(7);
+  const key = s3.layout.hashTileKey({ level: 0, index: 1, width: 256 });
+  await s3.uploader.putBytes(key, squatter, "application/octet-stream");
+
+  const run = await archiverFor(source, s3.uploader, s3.layout, tree, tiles).runOnce(lastMs(records) + 61_000);
+  expect(run.error?.code).toBe("conflict");
+  expect(run.error?.message).toContain(key);
+  expect(await s3.uploader.getBytes(key, 8192)).toEqual(squatter);
+  expect(await readCheckpoint(s3.uploader, s3.layout)).toBeUndefined();
+  // The segments before the one that needs tile/0/001 full are in, with their tiles; not that one.
+  const manifest = (await readManifest(s3.uploader, s3.layout))!;
+  expect(manifest.next_index).toBeLessThanOrEqual(512);
+  expect(manifest.tiles_size).toBe(manifest.next_index);
+
+  // The operator removes the foreign object: the next run (a fresh archiver, as after a restart) finishes.
+  await s3.uploader.delete(key);
+  expect((await archiverFor(source, s3.uploader, s3.layout, tree, tiles).runOnce(lastMs(records) + 61_000)).error).toBeUndefined();
+  expect((await audit("tiles-conflict")).ok).toBe(true);
+}, 60_000);
+
+test("tile writes failing midway are completed by the next run, and only then is the checkpoint published", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-faults" });
+  const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, partBytes: 5 * 1024 * 1024, attemptsMax: 2, backoffMsBase: 1, backoffMsMax: 2 });
+  const records = makeRecords(900, 11, { startMs });
+  const source = new MemorySource(records);
+  const { tree, tiles } = treeOf(records);
+  faulty.faults.push({ op: "putOnce", key: /tile\/entries\/002/, remaining: 1 });
+  const archiver = archiverFor(source, faulty, s3.layout, tree, tiles);
+
+  const failed = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(failed.error?.message).toContain("injected fault: putOnce tiles-faults/tile/entries/002");
+  expect(await readCheckpoint(faulty, s3.layout)).toBeUndefined(); // the run stopped before its checkpoint
+  const manifest = (await readManifest(faulty, s3.layout))!;
+  expect(manifest.next_index).toBeLessThan(900);
+  expect(manifest.tiles_size).toBe(manifest.next_index); // the manifest never lists a segment before its tiles
+
+  const done = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(done.error).toBeUndefined();
+  expect(archiver.stats.tiles_existing).toBeGreaterThan(0); // what the failed run wrote was kept, not rewritten
+  const result = await audit("tiles-faults");
+  expect(result.ok && result.checkpoint.size).toBe(900);
+}, 60_000);
