@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
 import { ClusterNode } from "../../src/cluster/cluster-node.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthSkewMsMax, clusterAuthValue, clusterBodyHashHeader, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
+import { NonceCache } from "../../src/http/security.ts";
 import { tempDir } from "../support/node-process.ts";
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
@@ -194,6 +195,36 @@ describe("rate limits", () => {
       expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       // Health probes take no token (the route table's rateLimited flag), so they keep answering.
       for (let i = 0; i < 5; i++) expect((await s.call("GET", "/health")).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("replay protection of node-to-node calls", () => {
+  test("a nonce is accepted once within the window, forgotten after it, and the cache is bounded (fails closed)", () => {
+    const cache = new NonceCache(3);
+    const windowMs = 2 * clusterAuthSkewMsMax;
+    expect(windowMs).toBeLessThanOrEqual(30_000);
+    expect(cache.accept("a", 0)).toBe("ok");
+    expect(cache.accept("a", windowMs - 1)).toBe("replayed");
+    expect(cache.accept("b", 1)).toBe("ok");
+    expect(cache.accept("c", 2)).toBe("ok");
+    expect(cache.accept("d", 3)).toBe("full");
+    expect(cache.size).toBe(3);
+    // Past the window the oldest expire (their signatures are out of the window by then anyway).
+    expect(cache.accept("d", windowMs + 1)).toBe("ok");
+    expect(cache.size).toBe(2);
+  });
+
+  test("the same signed request twice through the app: the second is refused with replayed", async () => {
+    const s = await makeSecuredApp();
+    try {
+      const headers = { [clusterAuthHeader]: clusterAuthValue({ secret, method: "GET", target: "/cluster/nodes" }) };
+      expect((await s.call("GET", "/cluster/nodes", headers)).status).toBe(200);
+      const again = await s.call("GET", "/cluster/nodes", headers);
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ code: "replayed" });
     } finally {
       await s.close();
     }
