@@ -264,3 +264,11 @@ describe("refusals carry {error, code} wherever the node shapes them", () => {
     });
   });
 });
+
+test("HEAD runs the GET route with the GET route's guard", async () => {
+  const denied = await rawRequest(s.port, ["HEAD /kv/secret HTTP/1.1", host()]);
+  expect(denied.status).toBe(401);
+  const allowed = await rawRequest(s.port, ["HEAD /kv/secret HTTP/1.1", host(), `X-API-Key: ${apiKeys.read}`]);
+  expect(allowed.status).toBe(200);
+  expect(allowed.body.length).toBe(0);
+});
