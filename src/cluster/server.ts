@@ -83,6 +83,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
     hostname: config.network.listen_addr,
     port: config.network.client_port,
     fetch: app.fetch,
+    // The app answers every error itself; this is the backstop for one that escapes it.
+    error: (error) => {
+      logger.error({ err: error }, "internal error outside the app");
+      return Response.json({ error: "internal error", code: "internal" }, { status: 500 });
+    },
     maxRequestBodySize: Math.max(serverBodyBytesMax, 2 * Math.max(config.storage.max_value_size, config.storage.max_batch_bytes)),
     ...(tls ? { tls } : {}),
   });

@@ -55,5 +55,9 @@ export function routableRequest(request: Request): Request | ScribeError {
   }
   if (target.includes("#")) return new ScribeError("invalid_request", "a request target may not contain a fragment (#)");
   const scheme = url.startsWith("https://") ? "https" : "http";
-  return new Request(`${scheme}://${placeholderAuthority}${target}`, request);
+  try {
+    return new Request(`${scheme}://${placeholderAuthority}${target}`, request);
+  } catch (error) {
+    return new ScribeError("invalid_request", `the request target cannot be parsed: ${(error as Error).message}`);
+  }
 }

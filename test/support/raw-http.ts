@@ -28,7 +28,7 @@ export function rawExchange(port: number, parts: readonly (string | Uint8Array)[
       socket.destroy();
       reject(new Error(`no complete answer within ${exchangeMsMax} ms`));
     }, exchangeMsMax);
-    socket.on("data", (data) => chunks.push(data));
+    socket.on("data", (data: Buffer) => chunks.push(data));
     socket.on("error", () => {}); // a reset after the answer is fine; a missing answer fails below
     socket.on("close", () => {
       clearTimeout(timer);
