@@ -11,6 +11,11 @@
  * handler map is typed by `RouteId`, so a missing handler does not compile); the security suite
  * (test/http/security-matrix.test.ts) asks for a sample request of every entry.
  *
+ * Request and response schemas (TypeBox, Elysia's `t`) can be added to `RouteSpec` later and
+ * passed to the router with the entry. Elysia validates before a handler runs, so the guard must
+ * then move ahead of validation (a per-route `transform` hook that throws its refusal), keeping
+ * "refused before any input is looked at" true.
+ *
  * Pure data and pure functions: no Elysia, no I/O, so scripts and tests can read the table alone.
  */
 
