@@ -18,7 +18,7 @@
  */
 
 import { ConfigError, defaultClientAddress, type Config, type Member } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
 import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
@@ -65,6 +65,8 @@ interface InFlight {
 /** A write waiting on a follower to be forwarded to the leader. */
 interface Forward {
   ops: Operation[];
+  /** Who made the write (security: the leader audits it under this caller). */
+  context?: WriteContext;
   /** Approximate encoded size, for bounding a group. */
   bytes: number;
   resolve: (receipts: Receipt[]) => void;
@@ -609,7 +611,7 @@ export class ClusterNode implements LedgerService, ClusterService {
    * before it reached any log (no leader, leader unreachable, not the leader) is retried until a
    * leader takes it or api.write_timeout_secs passes.
    */
-  async propose(ops: Operation[]): Promise<Receipt[]> {
+  async propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
     if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
     const deadline = this.now() + this.config.api.write_timeout_secs * 1000;
     for (;;) {
@@ -619,7 +621,7 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (this.isLeader()) return await this.proposeLocal(ops);
         const client = this.leaderClient();
         if (!client) throw new ScribeError("no_leader", `no address known for leader ${leader}`);
-        return await this.forwardToLeader(ops);
+        return await this.forwardToLeader(ops, context);
       } catch (error) {
         const refusedBeforeLog = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
         if (!refusedBeforeLog || this.closed || this.now() > deadline) throw error;
@@ -632,11 +634,13 @@ export class ClusterNode implements LedgerService, ClusterService {
    * Queues a write for the leader. Writes queued in the same turn of the event loop travel in one
    * POST /cluster/propose (a follower's group commit), each still applied or refused on its own.
    */
-  private forwardToLeader(ops: Operation[]): Promise<Receipt[]> {
+  private forwardToLeader(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
     let bytes = 64;
     for (const op of ops) bytes += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+    // security: the caller travels with the write (JSON in the forward envelope).
+    if (context) bytes += 64 + (context.principal.length + context.role.length + context.client.length) * 3;
     return new Promise<Receipt[]>((resolve, reject) => {
-      this.forwardQueue.push({ ops, bytes, resolve, reject });
+      this.forwardQueue.push({ ops, context, bytes, resolve, reject });
       if (this.forwardScheduled) return;
       this.forwardScheduled = true;
       setImmediate(() => {
@@ -666,7 +670,9 @@ export class ClusterNode implements LedgerService, ClusterService {
     try {
       const client = this.leaderClient();
       if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.leaderId()}`);
-      const outcomes = await proposeRemote(client, group.map((g) => g.ops), this.config.api.write_timeout_secs * 1000);
+      // security: each command carries its caller, and the envelope names this node and the leader.
+      const commands = group.map((g) => ({ ops: g.ops, context: g.context }));
+      const outcomes = await proposeRemote({ leaderClient: client, from: this.id, to: this.leaderId(), commands, timeoutMs: this.config.api.write_timeout_secs * 1000 });
       outcomes.forEach((outcome, i) => {
         if ("receipts" in outcome) group[i]!.resolve(outcome.receipts);
         else group[i]!.reject(new ScribeError(outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "unavailable", outcome.error));

@@ -5,8 +5,8 @@
  */
 
 import { entryFromJson } from "../client/json.ts";
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, type ForwardedOutcome } from "../http/index.ts";
-import { encodeCommandList, type Entry, type Operation } from "../ledger/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, encodeForward, type ForwardedCommand, type ForwardedOutcome } from "../http/index.ts";
+import type { Entry } from "../ledger/index.ts";
 import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 
 export type { PeerAddresses as PeerAddress } from "../http/index.ts";
@@ -35,9 +35,10 @@ export function peerUrl(client: string, path: string): string {
 }
 
 /**
- * A fetch to a peer: adds the cluster HMAC header (`X-Scribe-Cluster-Auth`, covering method, path
- * and the body's SHA-256) when a secret is configured, so the call passes API-key auth as the
- * internal principal, and the TLS trust. Bodies are strings or bytes (never streams).
+ * A fetch to a peer: adds the cluster HMAC header (`X-Scribe-Cluster-Auth`, covering a fresh
+ * nonce, the time, method, path with query and the body's SHA-256) when a secret is configured,
+ * so the call passes API-key auth as the internal principal, once; and the TLS trust. Bodies are
+ * strings or bytes (never streams).
  */
 export function peerFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
@@ -49,7 +50,7 @@ export function peerFetch(url: string, init: RequestInit = {}): Promise<Response
     }
     const bodyHash = bodySha256(body ?? "");
     if (body) headers.set(clusterBodyHashHeader, bodyHash);
-    headers.set(clusterAuthHeader, clusterAuthValue(peerOptions.clusterSecret, init.method ?? "GET", parsed.pathname + parsed.search, Date.now(), bodyHash));
+    headers.set(clusterAuthHeader, clusterAuthValue({ secret: peerOptions.clusterSecret, method: init.method ?? "GET", target: parsed.pathname + parsed.search, bodyHash }));
   }
   const tls = peerOptions.https && peerOptions.ca !== undefined ? { tls: { ca: peerOptions.ca } } : {};
   return fetch(url, { ...init, headers, ...tls } as RequestInit);
@@ -85,12 +86,24 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
   return body;
 }
 
+export interface ProposeRemoteInput {
+  /** The leader's client address host:port. */
+  leaderClient: string;
+  /** This node's id and the leader's: the leader refuses a forward meant for another node. */
+  from: number;
+  to: number;
+  /** Each command with the caller who made it (the leader audits it under that caller). */
+  commands: readonly ForwardedCommand[];
+  timeoutMs: number;
+}
+
 /**
- * Sends a follower's group of independent commands to the leader's POST /cluster/propose in the
- * binary command-list encoding; returns one outcome per command, in order.
+ * Sends a follower's group of independent commands to the leader's POST /cluster/propose as a
+ * forward envelope (src/http/forward.ts); returns one outcome per command, in order.
  */
-export async function proposeRemote(leaderClient: string, commands: readonly Operation[][], timeoutMs: number): Promise<ForwardedOutcome[]> {
-  const body = encodeCommandList(commands.map((ops) => ({ timestampMs: 0, ops })));
+export async function proposeRemote(input: ProposeRemoteInput): Promise<ForwardedOutcome[]> {
+  const { leaderClient, commands, timeoutMs } = input;
+  const body = encodeForward({ from: input.from, to: input.to, commands: [...commands] });
   const answer = (await call(peerUrl(leaderClient, "/cluster/propose"), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: body as Uint8Array<ArrayBuffer> }, timeoutMs)) as { outcomes: ForwardedOutcome[] };
   if (!Array.isArray(answer.outcomes) || answer.outcomes.length !== commands.length) {
     throw new ScribeError("unavailable", `the leader answered ${answer.outcomes?.length} outcomes for ${commands.length} commands`);

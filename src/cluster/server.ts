@@ -19,8 +19,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Bytes of slack above the largest body a route accepts, for headers and JSON framing. */
-const bodySlackBytes = 64 * 1024;
+/**
+ * Bun's own cap on a request body. Every route bounds its body itself (413 `{error, code}` as
+ * soon as a declared length or a streamed body passes its limit, and the connection is closed),
+ * so this is only a backstop far above any route's limit: Bun answers a body declared beyond it
+ * with an empty 413 before the app sees the request (docs/SECURITY.md lists such answers).
+ */
+const serverBodyBytesMax = 1024 * 1024 * 1024;
 
 export interface StartOptions {
   /** Initialize a new cluster from consensus.cluster_members. */
@@ -78,7 +83,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
     hostname: config.network.listen_addr,
     port: config.network.client_port,
     fetch: app.fetch,
-    maxRequestBodySize: Math.max(config.storage.max_value_size, config.storage.max_batch_bytes) + bodySlackBytes,
+    // The app answers every error itself; this is the backstop for one that escapes it.
+    error: (error) => {
+      logger.error({ err: error }, "internal error outside the app");
+      return Response.json({ error: "internal error", code: "internal" }, { status: 500 });
+    },
+    maxRequestBodySize: Math.max(serverBodyBytesMax, 2 * Math.max(config.storage.max_value_size, config.storage.max_batch_bytes)),
     ...(tls ? { tls } : {}),
   });
   bunServer = server;

@@ -5,10 +5,12 @@
  */
 
 import { isHostPort } from "../config/index.ts";
-import { decodeCommandList, type Operation } from "../ledger/index.ts";
-import { ScribeError } from "../lib/index.ts";
+import type { Operation } from "../ledger/index.ts";
+import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import { decodeForward } from "./forward.ts";
 import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
-import type { ClusterService, LedgerService } from "./service.ts";
+import type { AuditRecord, Guard } from "./security.ts";
+import type { ClusterService, ForwardedOutcome, LedgerService } from "./service.ts";
 
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
   let doc: unknown;
@@ -76,19 +78,39 @@ export function ledgerSize(cluster: ClusterService | undefined, query: Record<st
   return { raft_index: raftIndex, ledger_size: requireCluster(cluster).ledgerSizeAt(raftIndex) };
 }
 
-/**
- * POST /cluster/propose (node to node): a follower's forwarded group of independent commands in
- * the binary command-list encoding (src/ledger/command.ts). Every op is validated again here and
- * every value hash recomputed: the leader trusts no caller with what goes into the ledger.
- */
-export async function proposeForwarded(cluster: ClusterService | undefined, body: Uint8Array, valueBytesMax: number): Promise<Record<string, unknown>> {
-  let commands;
-  try {
-    commands = decodeCommandList(body);
-  } catch (error) {
-    throw new ScribeError("invalid_request", `malformed command list: ${(error as Error).message}`);
+/** The audit fields of one forwarded command: a single op as put/delete, several as a batch. */
+function forwardedRecord(ops: readonly Operation[], outcome: ForwardedOutcome): Omit<AuditRecord, "principal" | "role" | "client" | "forwarded_by"> {
+  const base = ops.length === 1 ? { action: ops[0]!.op, key: ops[0]!.key } : { action: "batch" as const, keys: ops.map((op) => op.key) };
+  if ("receipts" in outcome) {
+    const indexes = ops.length === 1 ? { index: outcome.receipts[0]!.index } : { first_index: outcome.receipts[0]!.index, last_index: outcome.receipts.at(-1)!.index };
+    return { ...base, ...indexes, result: "ok", status: 200 };
   }
-  const checked: Operation[][] = commands.map((command) =>
+  const code = outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "unavailable";
+  return { ...base, result: "error", status: statusOfCode[code], code: outcome.code };
+}
+
+export interface ProposeForwardedInput {
+  cluster: ClusterService | undefined;
+  service: LedgerService;
+  guard: Guard;
+  /** The forward envelope (src/http/forward.ts), already checked against its signature. */
+  body: Uint8Array;
+  valueBytesMax: number;
+}
+
+/**
+ * POST /cluster/propose (node to node): a follower's forwarded group of independent commands.
+ * Every op is validated again here and every value hash recomputed: the leader trusts no caller
+ * with what goes into the ledger. Each command is audited here under the client that sent it to
+ * the follower, with the follower's id.
+ */
+export async function proposeForwarded(input: ProposeForwardedInput): Promise<Record<string, unknown>> {
+  const { valueBytesMax } = input;
+  const envelope = decodeForward(input.body);
+  if (envelope.to !== input.service.nodeId) {
+    throw new ScribeError("not_leader", `this forward is for node ${envelope.to}, and this is node ${input.service.nodeId}`);
+  }
+  const checked: Operation[][] = envelope.commands.map((command) =>
     command.ops.map((op) => {
       validateKey(op.key);
       if (op.op === "delete") return op;
@@ -96,5 +118,14 @@ export async function proposeForwarded(cluster: ClusterService | undefined, body
       return { ...op, contentType: validateContentType(op.contentType, "application/octet-stream"), valueHash: Bun.SHA256.hash(op.value) as Uint8Array };
     }),
   );
-  return { outcomes: await requireCluster(cluster).proposeForwarded(checked) };
+  const outcomes = await requireCluster(input.cluster).proposeForwarded(checked);
+  if (input.guard.auditing) {
+    outcomes.forEach((outcome, i) => {
+      input.guard.auditForwarded(envelope.commands[i]!.context ?? unknownCaller, envelope.from, forwardedRecord(checked[i]!, outcome));
+    });
+  }
+  return { outcomes };
 }
+
+/** The caller of a forwarded write whose follower did not say (an embedded or older node). */
+const unknownCaller = { principal: "unknown", role: "unknown", client: "unknown" };

@@ -18,17 +18,24 @@ export function validateKey(key: unknown): string {
   return key;
 }
 
-/** The key in a URL's path after `prefix`, percent-decoded and validated. */
-export function parseKey(url: string, prefix: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const queryAt = url.indexOf("?", start);
-  const path = url.slice(start, queryAt === -1 ? undefined : queryAt);
-  let key: string;
-  try {
-    key = decodeURIComponent(path.slice(prefix.length));
-  } catch {
-    throw new ScribeError("invalid_key", "the key is not valid percent-encoded UTF-8");
+/**
+ * The key of a key route from the router's path parameter. `decoded`: the router already
+ * percent-decoded it (a `:key` segment; null when that failed), else it is raw (a `*` rest) and
+ * is decoded here, once. `slashes`: whether the key may hold "/" (under /kv/, /history/,
+ * /verify/); a one-segment /:key may not, even percent-encoded, so /cluster%2Fnodes%2Fadd is
+ * never a key that looks like a route.
+ */
+export function keyFromParam(raw: string | null | undefined, options: { decoded: boolean; slashes: boolean }): string {
+  if (raw === null) throw new ScribeError("invalid_key", "the key is not valid percent-encoded UTF-8");
+  let key = raw ?? "";
+  if (!options.decoded && key.includes("%")) {
+    try {
+      key = decodeURIComponent(key);
+    } catch {
+      throw new ScribeError("invalid_key", "the key is not valid percent-encoded UTF-8");
+    }
   }
+  if (!options.slashes && key.includes("/")) throw new ScribeError("invalid_key", "a key with \"/\" (here percent-encoded) goes under /kv/");
   return validateKey(key);
 }
 
@@ -39,15 +46,26 @@ export async function readBody(request: Request, bytesMax: number, code: ErrorCo
     throw new ScribeError(code, `the ${what} is ${declared} bytes; the most is ${bytesMax}`);
   }
   if (!request.body) return new Uint8Array(0);
-  // With a declared length within the limit, one buffered read is far cheaper than a stream.
-  if (declared !== null) {
-    const body = new Uint8Array(await request.arrayBuffer());
-    if (body.length > bytesMax) throw new ScribeError(code, `the ${what} exceeds ${bytesMax} bytes`);
-    return body;
+  try {
+    // With a declared length within the limit, one buffered read is far cheaper than a stream.
+    if (declared !== null) {
+      const body = new Uint8Array(await request.arrayBuffer());
+      if (body.length > bytesMax) throw new ScribeError(code, `the ${what} exceeds ${bytesMax} bytes`);
+      return body;
+    }
+    return await readStream(request.body, bytesMax, code, what);
+  } catch (error) {
+    if (error instanceof ScribeError) throw error;
+    // The connection closed, or Bun refused a malformed chunk or a body past its own cap
+    // mid-stream (it answers the client itself): not a bug of ours.
+    throw new ScribeError("invalid_request", `the ${what} could not be read: ${(error as Error).message}`);
   }
+}
+
+async function readStream(stream: ReadableStream<Uint8Array>, bytesMax: number, code: ErrorCode, what: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = request.body.getReader();
+  const reader = stream.getReader();
   for (;;) {
     const { done, value: chunk } = await reader.read();
     if (done) break;
@@ -110,7 +128,7 @@ const deleteFields = new Set(["op", "key", "if_match"]);
 export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder().decode(body));
+    doc = JSON.parse(jsonText(body));
   } catch (error) {
     throw new ScribeError("invalid_json", `the batch body is not valid JSON: ${(error as Error).message}`);
   }
@@ -159,11 +177,72 @@ function parseBatchOp(raw: unknown, i: number, valueBytesMax: number): Operation
 
 function batchValue(op: Record<string, unknown>, where: string): Uint8Array {
   if (op.value !== undefined && op.value_base64 !== undefined) throw new ScribeError("invalid_request", `${where} has both value and value_base64`);
-  if (typeof op.value === "string") return utf8(op.value);
+  if (typeof op.value === "string") {
+    if (!op.value.isWellFormed()) throw new ScribeError("invalid_value", `${where}.value is not valid UTF-8 (send bytes as value_base64)`);
+    return utf8(op.value);
+  }
   if (typeof op.value_base64 === "string") {
     const bytes = fromBase64(op.value_base64);
     if (!bytes) throw new ScribeError("invalid_value", `${where}.value_base64 is not valid base64`);
     return bytes;
   }
   throw new ScribeError("invalid_request", `${where} needs a string "value" or "value_base64"`);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lenientUtf8 = new TextDecoder("utf-8");
+
+/**
+ * The text of a JSON body. Valid UTF-8 (the common case) is decoded in one native call. Invalid
+ * bytes are not replaced by U+FFFD (which a key may legitimately hold, so a bad key would pass
+ * as another key): each invalid sequence becomes a lone surrogate, U+DFFF, which no valid UTF-8
+ * decodes to, so the key or value holding it is refused as not valid UTF-8.
+ */
+export function jsonText(body: Uint8Array): string {
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    const parts: string[] = [];
+    let runStart = 0;
+    for (let i = 0; i < body.length; ) {
+      const length = utf8SequenceLength(body, i);
+      if (length > 0) {
+        i += length;
+        continue;
+      }
+      parts.push(lenientUtf8.decode(body.subarray(runStart, i)), "\uDFFF");
+      i += Math.max(1, -length);
+      runStart = i;
+    }
+    parts.push(lenientUtf8.decode(body.subarray(runStart)));
+    return parts.join("");
+  }
+}
+
+/**
+ * The length of the valid UTF-8 sequence at `i`, or minus the length of the invalid prefix
+ * there (at least 1 byte), per the Unicode "maximal subpart" rule.
+ */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const b = bytes[i]!;
+  if (b < 0x80) return 1;
+  let need: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) need = 1;
+  else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    if (b === 0xe0) low = 0xa0;
+    if (b === 0xed) high = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    if (b === 0xf0) low = 0x90;
+    if (b === 0xf4) high = 0x8f;
+  } else return -1;
+  for (let k = 1; k <= need; k++) {
+    const c = bytes[i + k];
+    const [min, max] = k === 1 ? [low, high] : [0x80, 0xbf];
+    if (c === undefined || c < min || c > max) return -k;
+  }
+  return need + 1;
 }

@@ -8,7 +8,7 @@ import { consistencyProofToJson, entryToJson, inclusionProofToJson, keyProofToJs
 import { encodeEntry } from "../ledger/index.ts";
 import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
 import { verifyInclusion } from "../merkle/index.ts";
-import { parseKey, parseNonNegative } from "./parse.ts";
+import { parseNonNegative } from "./parse.ts";
 import type { LedgerService } from "./service.ts";
 
 type Query = Record<string, string | undefined>;
@@ -29,8 +29,7 @@ function requiredIndex(query: Query, name: string): number {
  * GET /verify/*: the key's entry (latest, or `?version=N`), an inclusion proof against the latest
  * signed checkpoint, and the server's own verdict. Clients should verify on their own.
  */
-export async function verifyKey(service: LedgerService, url: string, query: Query): Promise<Record<string, unknown>> {
-  const key = parseKey(url, "/verify/");
+export async function verifyKey(service: LedgerService, key: string, query: Query): Promise<Record<string, unknown>> {
   const version = query.version === undefined ? undefined : parseNonNegative(query.version, "version", "invalid_version");
   if (version === 0) throw new ScribeError("invalid_version", "version must be 1 or more, got 0");
   const entry = service.entryOf(key, version);

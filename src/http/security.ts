@@ -1,14 +1,18 @@
 /**
  * @module security. Who is calling and may they: API keys with roles (read < write < admin),
- * the internal principal of node-to-node calls (an HMAC made with discovery.cluster_secret),
- * per-client token-bucket rate limits, and the audit record of mutations and admin actions.
+ * the internal principal of node-to-node calls (an HMAC made with discovery.cluster_secret, each
+ * accepted once), per-client token-bucket rate limits, and the audit record of mutations and
+ * admin actions.
  *
- * The app calls `Guard.admit` first for every request (Elysia onRequest); it answers 401, 403 or
- * 429 itself, or lets the request through and remembers its principal for the audit log.
+ * The app calls `Guard.admit` with the route the router dispatched (src/http/app.ts wraps every
+ * handler of the route table), so the route judged is always the route that runs; it answers
+ * 401, 403, 429 or 503 itself, before any body is read, or returns the caller.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { ScribeError } from "../lib/index.ts";
+import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
+import { routerTarget } from "./request-target.ts";
+import type { Route, RouteRole } from "./routes.ts";
 
 export type Role = "read" | "write" | "admin";
 
@@ -31,6 +35,8 @@ export interface AuditRecord {
   principal: string;
   role: string;
   client: string;
+  /** On the leader, for a write a follower forwarded: that follower's node id. */
+  forwarded_by?: number;
   key?: string;
   keys?: string[];
   index?: number;
@@ -40,6 +46,13 @@ export interface AuditRecord {
   result: "ok" | "error";
   status: number;
   code?: string;
+}
+
+/** Who made a write, carried with it when a follower forwards it to the leader. */
+export interface WriteContext {
+  principal: string;
+  role: string;
+  client: string;
 }
 
 export interface SecurityOptions {
@@ -56,7 +69,7 @@ export interface SecurityOptions {
   nowMs?: () => number;
 }
 
-/** The header carrying an internal call's HMAC: `v1:<unix ms>:<hex HMAC-SHA256>`. */
+/** The header carrying an internal call's HMAC: `v2:<unix ms>:<nonce>:<hex HMAC-SHA256>`. */
 export const clusterAuthHeader = "x-scribe-cluster-auth";
 /**
  * The hex SHA-256 of an internal call's body, covered by its HMAC; the app checks the body it
@@ -64,19 +77,32 @@ export const clusterAuthHeader = "x-scribe-cluster-auth";
  */
 export const clusterBodyHashHeader = "x-scribe-body-sha256";
 const emptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-/** How far a node's clock may be off for its HMAC to be accepted. */
-const clusterAuthSkewMsMax = 5 * 60 * 1000;
+/**
+ * How far the signing node's clock may be from ours. A signature is accepted while its time is
+ * within this of our clock, so it is good for at most twice this (30 s) of our time, and its
+ * nonce is remembered that long. Nodes run NTP; 15 s leaves room for a slow VM clock.
+ */
+export const clusterAuthSkewMsMax = 15_000;
+/**
+ * Nonces remembered at once: 16k signed calls a second sustained over the 30 s window. Memory is
+ * about 100 bytes each (50 MB at worst). Past it, new internal calls get 503 until old nonces
+ * expire: failing closed keeps replays out. Only holders of the secret can fill it.
+ */
+export const clusterNoncesMax = 500_000;
 /**
  * Clients tracked by the rate limiter at once. Past this, full (idle) buckets are dropped first;
  * a flood of distinct clients then starts each one with a full bucket, which bounds memory.
  */
 const rateBucketsMax = 100_000;
 
-const roleRank: Record<Role | "internal", number> = { read: 1, write: 2, admin: 3, internal: 4 };
+const roleRank: Record<RouteRole, number> = { none: 0, read: 1, write: 2, admin: 3, internal: 4 };
 
-/** The string an internal call signs: version, time, method, path with query and body hash. */
-function clusterAuthMessage(timeMs: number, method: string, pathAndQuery: string, bodySha256: string): string {
-  return `v1\n${timeMs}\n${method.toUpperCase()}\n${pathAndQuery}\n${bodySha256}`;
+/**
+ * The string an internal call signs: version, time, nonce, method, request target (path and
+ * query exactly as sent) and body hash.
+ */
+function clusterAuthMessage(timeMs: number, nonce: string, method: string, target: string, bodySha256: string): string {
+  return `v2\n${timeMs}\n${nonce}\n${method.toUpperCase()}\n${target}\n${bodySha256}`;
 }
 
 /** The hex SHA-256 of a body. */
@@ -84,31 +110,75 @@ export function bodySha256(body: Uint8Array | string): string {
   return new Bun.CryptoHasher("sha256").update(body).digest("hex");
 }
 
-/** The header value authenticating a node-to-node request (`bodySha256`: of its body, if any). */
-export function clusterAuthValue(secret: string, method: string, pathAndQuery: string, timeMs = Date.now(), bodyHash = emptySha256): string {
-  const mac = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery, bodyHash)).digest("hex");
-  return `v1:${timeMs}:${mac}`;
+export interface ClusterAuthInput {
+  secret: string;
+  method: string;
+  /** The request target: path and query, exactly as sent. */
+  target: string;
+  /** The body's hex SHA-256 (default: of an empty body). */
+  bodyHash?: string;
+  timeMs?: number;
+  /** 32 hex digits; default: fresh random bytes. */
+  nonce?: string;
 }
 
-/** True when `value` is a fresh HMAC of this request made with `secret` (compared in constant time). */
-export function verifyClusterAuth(secret: string, value: string, method: string, pathAndQuery: string, nowMs: number, bodyHash = emptySha256): boolean {
-  const match = /^v1:(\d{1,16}):([0-9a-f]{64})$/.exec(value);
-  if (!match || secret === "" || !/^[0-9a-f]{64}$/.test(bodyHash)) return false;
+/** The header value authenticating one node-to-node request; every call gets a fresh nonce. */
+export function clusterAuthValue(input: ClusterAuthInput): string {
+  const timeMs = input.timeMs ?? Date.now();
+  const nonce = input.nonce ?? toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const mac = createHmac("sha256", input.secret).update(clusterAuthMessage(timeMs, nonce, input.method, input.target, input.bodyHash ?? emptySha256)).digest("hex");
+  return `v2:${timeMs}:${nonce}:${mac}`;
+}
+
+export type ClusterAuthCheck = { ok: true; nonce: string; timeMs: number } | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * Checks an internal call's signature (in constant time) and its time. The nonce is not
+ * consumed here: `NonceCache.accept` does that, after this succeeds.
+ */
+export function checkClusterAuth(secret: string, value: string, request: { method: string; target: string; bodyHash: string }, nowMs: number): ClusterAuthCheck {
+  const match = /^v2:(\d{1,16}):([0-9a-f]{32}):([0-9a-f]{64})$/.exec(value);
+  if (secret === "") return { ok: false, code: "unauthorized", message: "this node has no discovery.cluster_secret; node-to-node signatures cannot be checked" };
+  if (!match || !/^[0-9a-f]{64}$/.test(request.bodyHash)) return { ok: false, code: "unauthorized", message: "malformed X-Scribe-Cluster-Auth (want v2:<unix ms>:<32 hex nonce>:<64 hex HMAC>)" };
   const timeMs = Number(match[1]);
-  if (Math.abs(nowMs - timeMs) > clusterAuthSkewMsMax) return false;
-  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, method, pathAndQuery, bodyHash)).digest();
-  return timingSafeEqual(want, Buffer.from(match[2]!, "hex"));
+  const nonce = match[2]!;
+  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, nonce, request.method, request.target, request.bodyHash)).digest();
+  if (!timingSafeEqual(want, Buffer.from(match[3]!, "hex"))) return { ok: false, code: "unauthorized", message: "the node-to-node signature does not match this request" };
+  const skewMs = nowMs - timeMs;
+  if (Math.abs(skewMs) > clusterAuthSkewMsMax) {
+    return { ok: false, code: "clock_skew", message: `the signing node's clock is ${Math.round(skewMs / 1000)} s from this node's; at most ${clusterAuthSkewMsMax / 1000} s is accepted (check NTP)` };
+  }
+  return { ok: true, nonce, timeMs };
+}
+
+/**
+ * Nonces of accepted internal calls, each remembered for the whole acceptance window (twice the
+ * skew allowance, from when it was accepted: by then its time is out of the window anyway).
+ * Entries are inserted in acceptance order, so expired ones are always at the front.
+ */
+export class NonceCache {
+  private readonly expiresAtMs = new Map<string, number>();
+  constructor(private readonly countMax = clusterNoncesMax) {}
+
+  get size(): number {
+    return this.expiresAtMs.size;
+  }
+
+  /** Records `nonce`; "replayed" when seen within the window, "full" when at the limit. */
+  accept(nonce: string, nowMs: number): "ok" | "replayed" | "full" {
+    for (const [old, expires] of this.expiresAtMs) {
+      if (expires > nowMs) break;
+      this.expiresAtMs.delete(old);
+    }
+    if (this.expiresAtMs.has(nonce)) return "replayed";
+    if (this.expiresAtMs.size >= this.countMax) return "full";
+    this.expiresAtMs.set(nonce, nowMs + 2 * clusterAuthSkewMsMax);
+    return "ok";
+  }
 }
 
 const anonymousAdmin: Principal = { name: "anonymous", role: "admin" };
-
-/** The role a request needs; undefined for routes open to everyone (health probes). */
-export function requiredRole(method: string, path: string): Role | undefined {
-  if (path === "/health") return undefined;
-  if (path === "/cluster/nodes/add" || path === "/cluster/nodes/remove" || path === "/cluster/propose") return "admin";
-  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return "read";
-  return "write";
-}
+const internalPrincipal: Principal = { name: "cluster", role: "internal" };
 
 /** The presented API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(headers: Headers): string | undefined {
@@ -165,14 +235,37 @@ export class RateLimiter {
   }
 }
 
-export type Admission = { ok: true; principal: Principal } | { ok: false; error: ScribeError; headers: Record<string, string> };
+/** An admitted caller: its principal, its address, and the body hash its signature covers. */
+export interface Caller {
+  readonly principal: Principal;
+  /** The client's IP address ("local" when unknown); computed on first use. */
+  readonly client: string;
+  /** For an internal call: the body hash its HMAC covers (checked by `Guard.checkBody`). */
+  readonly bodyHash?: string;
+}
 
-/** Authentication, authorization and rate limiting for one app. */
+/** The client's IP address of a request ("local" when unknown). */
+export type ClientOf = (request: Request) => string;
+
+function callerOf(principal: Principal, request: Request, clientOf: ClientOf, bodyHash?: string): Caller {
+  let client: string | undefined;
+  return {
+    principal,
+    bodyHash,
+    get client() {
+      return (client ??= clientOf(request));
+    },
+  };
+}
+
+export type Admission = { ok: true; caller: Caller } | { ok: false; error: ScribeError; headers: Record<string, string> };
+
+/** Authentication, authorization, replay protection and rate limiting for one app. */
 export class Guard {
   private readonly keysByHash: Map<string, ApiKeySpec>;
   private readonly limiter: RateLimiter | undefined;
   private readonly nowMs: () => number;
-  private readonly principals = new WeakMap<Request, { principal: Principal; client: string; bodyHash?: string }>();
+  readonly nonces = new NonceCache();
 
   constructor(private readonly options: SecurityOptions) {
     this.keysByHash = new Map(options.apiKeys.map((k) => [k.key_sha256.toLowerCase(), k]));
@@ -184,69 +277,97 @@ export class Guard {
     return this.keysByHash.size > 0;
   }
 
-  /** Decides whether `request` (from `client`, an IP address) may proceed. */
-  admit(request: Request, client: string): Admission {
-    if (!this.authEnabled && !this.limiter && !request.headers.has(clusterAuthHeader)) {
+  /**
+   * Decides whether `request` may run `route`, the route the router dispatched it to. The client
+   * address is looked up only when needed (rate limits, audit records).
+   */
+  admit(route: Route, request: Request, clientOf: ClientOf): Admission {
+    const signature = request.headers.get(clusterAuthHeader);
+    if (!this.authEnabled && !this.limiter && signature === null) {
       // Auth and rate limits off, not a node-to-node call: everyone is the anonymous admin.
-      this.principals.set(request, { principal: anonymousAdmin, client });
-      return { ok: true, principal: anonymousAdmin };
+      return { ok: true, caller: callerOf(anonymousAdmin, request, clientOf) };
     }
-    const url = new URL(request.url);
-    const { principal, bodyHash } = this.authenticate(request, url);
-    if (this.limiter && principal?.role !== "internal") {
-      const id = principal && principal.name !== "anonymous" ? `key:${principal.name}` : `ip:${client}`;
+    let principal: Principal | undefined;
+    let bodyHash: string | undefined;
+    if (signature !== null) {
+      // A request that claims to come from a node must prove it, whatever else it carries.
+      bodyHash = request.headers.get(clusterBodyHashHeader) ?? emptySha256;
+      const refused = this.checkSignature(signature, request.method, routerTarget(request.url), bodyHash);
+      if (refused) return refused;
+      principal = internalPrincipal;
+    } else {
+      principal = this.authenticate(request.headers);
+    }
+    if (this.limiter && route.rateLimited && principal?.role !== "internal") {
+      const id = principal && principal.name !== "anonymous" ? `key:${principal.name}` : `ip:${clientOf(request)}`;
       const waitSecs = this.limiter.take(id, this.nowMs());
       if (waitSecs > 0) {
         return { ok: false, error: new ScribeError("rate_limited", `too many requests from ${id}; retry in ${waitSecs} s`), headers: { "retry-after": String(waitSecs) } };
       }
     }
-    const needed = requiredRole(request.method, url.pathname);
     const resolved = principal ?? { name: "anonymous", role: "read" as const };
-    this.principals.set(request, { principal: resolved, client, bodyHash });
-    if (needed === undefined) return { ok: true, principal: resolved };
+    if (route.role === "none") return { ok: true, caller: callerOf(resolved, request, clientOf, bodyHash) };
     if (!principal) {
       return { ok: false, error: new ScribeError("unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"), headers: { "www-authenticate": 'Bearer realm="scribe"' } };
     }
-    if (roleRank[principal.role] < roleRank[needed]) {
-      return { ok: false, error: new ScribeError("forbidden", `key "${principal.name}" has role ${principal.role}; ${request.method} ${url.pathname} needs ${needed}`), headers: {} };
+    // With authentication off, the anonymous admin may also make node-to-node calls (nodes of a
+    // cluster without API keys call each other unsigned when no cluster secret is set).
+    const rank = principal === anonymousAdmin ? roleRank.internal : roleRank[principal.role];
+    if (rank < roleRank[route.role]) {
+      const needs = route.role === "internal" ? "another node of the cluster (X-Scribe-Cluster-Auth)" : route.role;
+      return { ok: false, error: new ScribeError("forbidden", `key "${principal.name}" has role ${principal.role}; ${route.method} ${route.path} needs ${needs}`), headers: {} };
     }
-    return { ok: true, principal };
+    return { ok: true, caller: callerOf(principal, request, clientOf, bodyHash) };
   }
 
-  /**
-   * The caller, or undefined when auth is on and no valid credential was given. An internal
-   * caller comes with the body hash its HMAC covers, for `checkBody`.
-   */
-  private authenticate(request: Request, url: URL): { principal: Principal | undefined; bodyHash?: string } {
-    const internal = request.headers.get(clusterAuthHeader);
-    const bodyHash = request.headers.get(clusterBodyHashHeader) ?? emptySha256;
-    if (internal !== null && verifyClusterAuth(this.options.clusterSecret, internal, request.method, url.pathname + url.search, this.nowMs(), bodyHash)) {
-      return { principal: { name: "cluster", role: "internal" }, bodyHash };
+  /** Undefined when the signature is good and its nonce is new; else the refusal. */
+  private checkSignature(signature: string, method: string, target: string, bodyHash: string): Admission | undefined {
+    const nowMs = this.nowMs();
+    const check = checkClusterAuth(this.options.clusterSecret, signature, { method, target, bodyHash }, nowMs);
+    if (!check.ok) return { ok: false, error: new ScribeError(check.code, check.message), headers: {} };
+    const seen = this.nonces.accept(check.nonce, nowMs);
+    if (seen === "replayed") return { ok: false, error: new ScribeError("replayed", "this node-to-node request was already accepted once (its nonce is spent)"), headers: {} };
+    if (seen === "full") {
+      return { ok: false, error: new ScribeError("unavailable", `more than ${clusterNoncesMax} node-to-node calls in the last ${(2 * clusterAuthSkewMsMax) / 1000} s; retry later`), headers: { "retry-after": "1" } };
     }
-    if (!this.authEnabled) return { principal: { name: "anonymous", role: "admin" } };
-    const key = presentedKey(request.headers);
-    if (key === undefined) return { principal: undefined };
+    return undefined;
+  }
+
+  /** The caller of an unsigned request, or undefined when auth is on and no valid key was given. */
+  private authenticate(headers: Headers): Principal | undefined {
+    if (!this.authEnabled) return anonymousAdmin;
+    const key = presentedKey(headers);
+    if (key === undefined) return undefined;
     const spec = this.keysByHash.get(bodySha256(key));
-    return { principal: spec ? { name: spec.name, role: spec.role } : undefined };
+    return spec ? { name: spec.name, role: spec.role } : undefined;
   }
 
   /**
    * Checks a body the app has read: an internal call's body must be the one its HMAC covers
-   * (otherwise a captured header could carry any body for a few minutes). Throws 401.
+   * (otherwise a captured header could carry any body). Throws 401.
    */
-  checkBody(request: Request, body: Uint8Array): void {
-    const declared = this.principals.get(request)?.bodyHash;
-    if (declared === undefined) return;
+  checkBody(caller: Caller, body: Uint8Array): void {
+    if (caller.bodyHash === undefined) return;
     const actual = bodySha256(body);
-    if (!timingSafeEqual(Buffer.from(actual, "hex"), Buffer.from(declared, "hex"))) {
+    if (!timingSafeEqual(Buffer.from(actual, "hex"), Buffer.from(caller.bodyHash, "hex"))) {
       throw new ScribeError("unauthorized", "the body of this node-to-node request is not the one its signature covers");
     }
   }
 
-  /** Writes an audit record for a finished mutation or admin action of `request`. */
-  audit(request: Request, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
+  /** Writes an audit record for a finished mutation or admin action of `caller`. */
+  audit(caller: Caller, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
     if (!this.options.audit) return;
-    const who = this.principals.get(request);
-    this.options.audit({ principal: who?.principal.name ?? "anonymous", role: who?.principal.role ?? "unknown", client: who?.client ?? "unknown", ...record });
+    this.options.audit({ principal: caller.principal.name, role: caller.principal.role, client: caller.client, ...record });
+  }
+
+  /** Writes an audit record for a write forwarded by another node, under its original caller. */
+  auditForwarded(context: WriteContext, forwardedBy: number, record: Omit<AuditRecord, "principal" | "role" | "client" | "forwarded_by">): void {
+    if (!this.options.audit) return;
+    this.options.audit({ principal: context.principal, role: context.role, client: context.client, forwarded_by: forwardedBy, ...record });
+  }
+
+  /** Whether audit records go anywhere (a forwarded group's records are only built then). */
+  get auditing(): boolean {
+    return this.options.audit !== undefined;
   }
 }

@@ -6,6 +6,7 @@
 import type { Operation } from "../ledger/index.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
 import type { KeyRange, KeyState, StoredEntry } from "../storage/index.ts";
+import type { WriteContext } from "./security.ts";
 
 /** A signed C2SP checkpoint note and what it says. */
 export interface SignedCheckpoint {
@@ -58,8 +59,11 @@ export interface NodeStatus {
 
 export interface LedgerService {
   readonly nodeId: number;
-  /** Appends one atomic batch; resolves once every op is durable and applied. */
-  propose(ops: Operation[]): Promise<Receipt[]>;
+  /**
+   * Appends one atomic batch; resolves once every op is durable and applied. `context` says who
+   * made it: a follower sends it with the write to the leader, which audits it under that caller.
+   */
+  propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
   /** Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. */

@@ -32,10 +32,12 @@ import {
 } from "../merkle/index.ts";
 import type { LedgerService } from "./service.ts";
 
-/** The answer to GET /tile/...: the tile's bytes, or a ScribeError thrown for the error handler. */
-export function tileResponse(service: LedgerService, url: string): Response {
-  const path = new URL(url).pathname.slice(1);
-  const { kind, tile } = parseTilePath(path);
+/**
+ * The answer to GET /tile/<rest>: the tile's bytes, or a ScribeError thrown for the error handler.
+ * `rest` is the router's wildcard parameter (the path below /tile/, as sent).
+ */
+export function tileResponse(service: LedgerService, rest: string): Response {
+  const { kind, tile } = parseTilePath(`tile/${rest}`);
   const size = service.tree.size;
   if (!tileAvailable(tile, size)) {
     const name = kind === "hash" ? hashTilePath(tile) : entryBundlePath(tile);

@@ -22,6 +22,8 @@ export type ErrorCode =
   | "precondition_failed"
   | "method_not_allowed"
   | "unauthorized"
+  | "clock_skew"
+  | "replayed"
   | "forbidden"
   | "rate_limited"
   | "not_leader"
@@ -52,6 +54,8 @@ export const statusOfCode: Record<ErrorCode, number> = {
   precondition_failed: 412,
   method_not_allowed: 405,
   unauthorized: 401,
+  clock_skew: 401,
+  replayed: 401,
   forbidden: 403,
   rate_limited: 429,
   not_leader: 503,

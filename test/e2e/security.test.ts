@@ -167,6 +167,7 @@ describe("a secured cluster (API keys, HTTPS, Raft TLS)", () => {
           "security.tls_cert": certPath,
           "security.tls_key": keyPath,
           "security.raft_tls": true,
+          "logging.audit_log": join(dir.path, `audit-node${id}.log`),
         },
       });
     const started = await Promise.all(ids.map((id, i) => {
@@ -183,9 +184,16 @@ describe("a secured cluster (API keys, HTTPS, Raft TLS)", () => {
       if (leaderId === 0) await Bun.sleep(50);
     }
     expect(leaderId).toBeGreaterThan(0);
-    const follower = ports[ids.findIndex((id) => id !== leaderId)]!.client;
+    const followerId = ids.find((id) => id !== leaderId)!;
+    const follower = ports[ids.indexOf(followerId)]!.client;
     const put = await fetch(`https://127.0.0.1:${follower}/kv/through-follower`, { method: "PUT", headers: admin, body: "forwarded", tls: { ca } });
     expect(put.status).toBe(200);
+    // Audited on the follower under the client's key, and on the leader under the same key, with the follower's id.
+    const auditOf = (id: number) => readFileSync(join(dir.path, `audit-node${id}.log`), "utf8").trim().split("\n").map((line) => JSON.parse(line));
+    const index = ((await put.json()) as { index: number }).index;
+    const record = { action: "put", key: "through-follower", principal: "ops", role: "admin", client: "127.0.0.1", index, result: "ok" };
+    expect(auditOf(followerId)).toContainEqual(expect.objectContaining(record));
+    expect(auditOf(leaderId)).toContainEqual(expect.objectContaining({ ...record, forwarded_by: followerId }));
     for (const port of ports) {
       const read = await get(port.client, "/kv/through-follower?consistency=linearizable", { "x-api-key": readKey });
       expect(read.status).toBe(200);

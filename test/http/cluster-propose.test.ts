@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { encodeForward } from "../../src/http/index.ts";
 import { decodeCommandList, encodeCommandList, type Operation } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
 import { makeApp } from "../support/app.ts";
@@ -11,6 +12,8 @@ afterEach(() => t.close());
 
 const put = (key: string, value: string, extra: Partial<Operation> = {}): Operation => ({ op: "put", key, value: utf8(value), valueHash: new Uint8Array(32), contentType: "text/plain", ...extra }) as Operation;
 const post = (body: Uint8Array) => t.call("POST", "/cluster/propose", { body: body as Uint8Array<ArrayBuffer> });
+/** A forward envelope from node 2 to this node (1), one command per op list. */
+const forward = (...commands: Operation[][]) => encodeForward({ from: 2, to: 1, commands: commands.map((ops) => ({ ops })) });
 
 test("the command list codec round-trips and rejects trailing or truncated bytes", () => {
   const list = encodeCommandList([{ timestampMs: 0, ops: [put("a", "1")] }, { timestampMs: 0, ops: [{ op: "delete", key: "b" }] }]);
@@ -21,11 +24,7 @@ test("the command list codec round-trips and rejects trailing or truncated bytes
 
 test("forwarded commands are applied each on its own, with values re-hashed by the leader", async () => {
   await t.call("PUT", "/taken", { body: "x" });
-  const body = encodeCommandList([
-    { timestampMs: 0, ops: [put("a", "one")] },
-    { timestampMs: 0, ops: [put("taken", "y", { ifNoneMatch: true })] },
-    { timestampMs: 0, ops: [put("b", "two")] },
-  ]);
+  const body = forward([put("a", "one")], [put("taken", "y", { ifNoneMatch: true })], [put("b", "two")]);
   const response = await post(body);
   expect(response.status).toBe(200);
   const { outcomes } = (await response.json()) as { outcomes: ({ receipts: { key: string }[] } | { code: string })[] };
@@ -38,7 +37,14 @@ test("forwarded commands are applied each on its own, with values re-hashed by t
 test("a malformed or oversize command list is refused whole and changes nothing", async () => {
   const before = t.node.size;
   expect((await post(new Uint8Array([0, 0, 0, 1, 9, 9]))).status).toBe(400);
-  expect((await post(encodeCommandList([{ timestampMs: 0, ops: [put("", "x")] }]))).status).toBe(400);
-  expect((await post(encodeCommandList([{ timestampMs: 0, ops: [put("big", "v".repeat(1025))] }]))).status).toBe(413);
+  expect((await post(encodeCommandList([{ timestampMs: 0, ops: [put("a", "x")] }]))).status).toBe(400);
+  const truncated = forward([put("a", "x")]);
+  expect((await post(truncated.subarray(0, truncated.length - 3))).status).toBe(400);
+  expect((await post(forward([put("", "x")]))).status).toBe(400);
+  expect((await post(forward([put("big", "v".repeat(1025))]))).status).toBe(413);
+  // A forward meant for another node (a captured one, replayed here) is refused before anything is proposed.
+  const elsewhere = await post(encodeForward({ from: 2, to: 3, commands: [{ ops: [put("a", "x")] }] }));
+  expect(elsewhere.status).toBe(503);
+  expect(await elsewhere.json()).toMatchObject({ code: "not_leader" });
   expect(t.node.size).toBe(before);
 });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { batchOpsMax, loadConfig } from "../../src/config/index.ts";
 import { ClusterNode } from "../../src/cluster/cluster-node.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthSkewMsMax, clusterAuthValue, clusterBodyHashHeader, createApp, type AuditRecord, type SecurityOptions } from "../../src/http/index.ts";
+import { NonceCache } from "../../src/http/security.ts";
 import { tempDir } from "../support/node-process.ts";
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
@@ -91,7 +92,7 @@ describe("API keys and roles", () => {
   test("another node's HMAC (discovery.cluster_secret) is the internal principal; a wrong or stale one is not", async () => {
     const path = "/batch";
     const body = JSON.stringify({ ops: [{ op: "put", key: "internal", value: "from a follower" }] });
-    const signed = (timeMs = Date.now(), signedBody = body) => ({ [clusterAuthHeader]: clusterAuthValue(secret, "POST", path, timeMs, bodySha256(signedBody)), [clusterBodyHashHeader]: bodySha256(signedBody) });
+    const signed = (timeMs = Date.now(), signedBody = body) => ({ [clusterAuthHeader]: clusterAuthValue({ secret, method: "POST", target: path, timeMs, bodyHash: bodySha256(signedBody) }), [clusterBodyHashHeader]: bodySha256(signedBody) });
     const ok = await s.call("POST", path, signed(), body);
     expect(ok.status).toBe(200);
     // A captured header cannot carry another body: the HMAC covers the body's hash.
@@ -101,18 +102,19 @@ describe("API keys and roles", () => {
     expect(await forged.json()).toMatchObject({ code: "unauthorized" });
     const forgedHash = await s.call("POST", path, { ...signed(), [clusterBodyHashHeader]: bodySha256(otherBody) }, otherBody);
     expect(forgedHash.status).toBe(401);
-    const unsignedBody = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", path) }, otherBody);
+    const unsignedBody = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue({ secret, method: "POST", target: path }) }, otherBody);
     expect(unsignedBody.status).toBe(401);
     const history = (await (await s.call("GET", "/history/internal", { "x-api-key": keys.reader })).json()) as { versions: unknown[] };
     expect(history.versions).toHaveLength(1);
-    const wrong = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue("another-secret-0123456", "POST", path) }, body);
+    const wrong = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue({ secret: "another-secret-0123456", method: "POST", target: path }) }, body);
     expect(wrong.status).toBe(401);
     const stale = await s.call("POST", path, signed(Date.now() - 3_600_000), body);
     expect(stale.status).toBe(401);
+    expect(await stale.json()).toMatchObject({ code: "clock_skew" });
     // signed for another path: not valid here
-    const replayed = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue(secret, "POST", "/cluster/read-index") }, body);
-    expect(replayed.status).toBe(401);
-    const read = await s.call("GET", "/cluster/ledger-size?raft_index=0", { [clusterAuthHeader]: clusterAuthValue(secret, "GET", "/cluster/ledger-size?raft_index=0") });
+    const otherPath = await s.call("POST", path, { [clusterAuthHeader]: clusterAuthValue({ secret, method: "POST", target: "/cluster/read-index" }) }, body);
+    expect(otherPath.status).toBe(401);
+    const read = await s.call("GET", "/cluster/ledger-size?raft_index=0", { [clusterAuthHeader]: clusterAuthValue({ secret, method: "GET", target: "/cluster/ledger-size?raft_index=0" }) });
     expect(read.status).toBe(200);
   });
 
@@ -175,7 +177,7 @@ describe("rate limits", () => {
       expect((await s.call("GET", "/checkpoint", reader)).status).toBe(429);
       // node-to-node calls are never limited
       for (let i = 0; i < 5; i++) {
-        const response = await s.call("GET", "/cluster/nodes", { [clusterAuthHeader]: clusterAuthValue(secret, "GET", "/cluster/nodes", now) });
+        const response = await s.call("GET", "/cluster/nodes", { [clusterAuthHeader]: clusterAuthValue({ secret, method: "GET", target: "/cluster/nodes", timeMs: now }) });
         expect(response.status).toBe(200);
       }
     } finally {
@@ -186,11 +188,43 @@ describe("rate limits", () => {
   test("without keys, clients are limited by address", async () => {
     const s = await makeSecuredApp({ apiKeys: [], rateLimitPerSec: 1, rateLimitBurst: 2, nowMs: () => 5 });
     try {
-      expect((await s.call("GET", "/health")).status).toBe(200);
       expect((await s.call("PUT", "/kv/k", {}, "v")).status).toBe(200);
+      expect((await s.call("GET", "/kv/k")).status).toBe(200);
       const response = await s.call("GET", "/kv/k");
       expect(response.status).toBe(429);
       expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      // Health probes take no token (the route table's rateLimited flag), so they keep answering.
+      for (let i = 0; i < 5; i++) expect((await s.call("GET", "/health")).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("replay protection of node-to-node calls", () => {
+  test("a nonce is accepted once within the window, forgotten after it, and the cache is bounded (fails closed)", () => {
+    const cache = new NonceCache(3);
+    const windowMs = 2 * clusterAuthSkewMsMax;
+    expect(windowMs).toBeLessThanOrEqual(30_000);
+    expect(cache.accept("a", 0)).toBe("ok");
+    expect(cache.accept("a", windowMs - 1)).toBe("replayed");
+    expect(cache.accept("b", 1)).toBe("ok");
+    expect(cache.accept("c", 2)).toBe("ok");
+    expect(cache.accept("d", 3)).toBe("full");
+    expect(cache.size).toBe(3);
+    // Past the window the oldest expire (their signatures are out of the window by then anyway).
+    expect(cache.accept("d", windowMs + 1)).toBe("ok");
+    expect(cache.size).toBe(2);
+  });
+
+  test("the same signed request twice through the app: the second is refused with replayed", async () => {
+    const s = await makeSecuredApp();
+    try {
+      const headers = { [clusterAuthHeader]: clusterAuthValue({ secret, method: "GET", target: "/cluster/nodes" }) };
+      expect((await s.call("GET", "/cluster/nodes", headers)).status).toBe(200);
+      const again = await s.call("GET", "/cluster/nodes", headers);
+      expect(again.status).toBe(401);
+      expect(await again.json()).toMatchObject({ code: "replayed" });
     } finally {
       await s.close();
     }

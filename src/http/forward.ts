@@ -1,0 +1,80 @@
+/**
+ * @module forward. The body of POST /cluster/propose: a follower's group of independent writes
+ * for the leader, with who made each one, so the leader audits it under the original client.
+ *
+ *   "SFW1"                       4 bytes, format and version
+ *   from, to                     u32 each: the forwarding node's id and the leader it is for
+ *   callers                      u32-length-prefixed UTF-8 JSON: one {principal, role, client} or
+ *                                null per command, in order
+ *   command list                 the rest: src/ledger/command.ts's list encoding
+ *
+ * The whole body is covered by the node-to-node signature (its SHA-256 is signed), so the
+ * callers cannot be altered in transit, and `to` keeps a captured forward from being replayed to
+ * another member. Both sides import this module: cluster/ encodes, http/ decodes.
+ */
+
+import { decodeCommandList, encodeCommandList, type Operation } from "../ledger/index.ts";
+import { ByteReader, ByteWriter, fromUtf8, ScribeError, utf8 } from "../lib/index.ts";
+import type { WriteContext } from "./security.ts";
+
+const magic = utf8("SFW1");
+
+/** One forwarded write: its ops (applied atomically) and who made it on the follower. */
+export interface ForwardedCommand {
+  ops: Operation[];
+  context?: WriteContext;
+}
+
+export interface ForwardEnvelope {
+  from: number;
+  to: number;
+  commands: ForwardedCommand[];
+}
+
+export function encodeForward(envelope: ForwardEnvelope): Uint8Array {
+  const list = encodeCommandList(envelope.commands.map((c) => ({ timestampMs: 0, ops: c.ops })));
+  const callers = utf8(JSON.stringify(envelope.commands.map((c) => c.context ?? null)));
+  const writer = new ByteWriter(magic.length + 12 + callers.length + list.length);
+  writer.bytes(magic).u32(envelope.from).u32(envelope.to).lengthPrefixed(callers).bytes(list);
+  return writer.finish();
+}
+
+function isContext(value: unknown): value is WriteContext {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return typeof c.principal === "string" && typeof c.role === "string" && typeof c.client === "string";
+}
+
+/**
+ * Decodes a forward body. Throws 400: `invalid_key` when a key is not valid UTF-8,
+ * `invalid_request` for anything else malformed.
+ */
+export function decodeForward(body: Uint8Array): ForwardEnvelope {
+  let from: number;
+  let to: number;
+  let callers: unknown;
+  let rest: Uint8Array;
+  try {
+    const reader = new ByteReader(body);
+    const head = reader.bytes(magic.length);
+    if (!head.every((b, i) => b === magic[i])) throw new RangeError("not a forward envelope (want SFW1)");
+    from = reader.u32();
+    to = reader.u32();
+    callers = JSON.parse(fromUtf8(reader.lengthPrefixed()));
+    rest = reader.bytes(reader.remaining);
+  } catch (error) {
+    throw new ScribeError("invalid_request", `malformed forward envelope: ${(error as Error).message}`);
+  }
+  let commands;
+  try {
+    commands = decodeCommandList(rest);
+  } catch (error) {
+    // fromUtf8 is strict: a key that is not UTF-8 fails here with a TypeError.
+    if (error instanceof TypeError) throw new ScribeError("invalid_key", "a forwarded key is not valid UTF-8");
+    throw new ScribeError("invalid_request", `malformed command list: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(callers) || callers.length !== commands.length || !callers.every((c) => c === null || isContext(c))) {
+    throw new ScribeError("invalid_request", `malformed forward envelope: want one {principal, role, client} or null per command (${commands.length})`);
+  }
+  return { from, to, commands: commands.map((c, i) => (callers[i] === null ? { ops: c.ops } : { ops: c.ops, context: callers[i] as WriteContext })) };
+}
