@@ -217,6 +217,7 @@ export class ReadyLoop<R> {
 
   /** This node does not lead: queued requests are refused and retry through the new leader. */
   private refuseQueued(): void {
+    if (this.proposals.queued === 0 && !this.reads.pending) return;
     const error = new ScribeError("not_leader", "leadership changed before the request was proposed; retry");
     this.proposals.failQueued(error);
     this.reads.failAll(error);

@@ -202,6 +202,11 @@ export class ReadQueue {
     return this.queue.length;
   }
 
+  /** True while reads are queued or waiting for their read index. */
+  get pending(): boolean {
+    return this.queue.length > 0 || this.inflight.size > 0;
+  }
+
   add(deadlineMs: number, done: (outcome: ReadOutcome) => void): void {
     const read = new ReadRequest(deadlineMs, secondsUntil(deadlineMs, this.deadlines.nowMs()), this.deadlines, done);
     this.deadlines.add(read);
