@@ -11,13 +11,14 @@
  * - node-storage.ts   the loop's store: Raft log + ledger state machine in ONE SQLite transaction;
  * - deadlines.ts, waiters.ts  the one deadline mechanism (swept per tick) and event-driven waits;
  * - raft-link.ts      Raft messages over the TCP transport;
+ * - client-requests.ts  writes and linearizable reads, retried through the next leader;
+ * - leadership.ts     who leads and where to reach it; waits for a (new) leader;
  * - forwarding.ts     a follower's writes to the leader, grouped per turn of the event loop;
  * - catchup.ts, replay.ts  catch-up by ledger range (replay is shared with restore.ts);
  * - membership.ts, address-book.ts  add / remove / promote members, who is where;
  * - status.ts         /health, /metrics and /cluster/* state from RawNode.status().
- * This file holds the node's lifecycle (open, tick, schedule, close, fatal failure) and the
- * client paths: a write or linearizable read that finds no leader, or a leader that lost its
- * role, is retried through the next leader until its timeout.
+ * This file wires them together and holds the node's lifecycle: open, tick (the core's tick and
+ * the deadline sweep), scheduling of the Ready loop, close, and fatal failure.
  *
  * A fatal driver failure (a storage error, a broken invariant) never exits the process: the node
  * stops serving (pending requests are refused, status reports unhealthy) and `onFatal` tells the
@@ -37,13 +38,14 @@ import { startColdTier, type ColdTier } from "./archival.ts";
 import { openNodeState } from "./bootstrap.ts";
 import { LedgerCatchup } from "./catchup.ts";
 import { DeadlineQueue } from "./deadlines.ts";
-import { commandEntryData } from "./entry-data.ts";
+import { ClientRequests } from "./client-requests.ts";
 import { Forwarder } from "./forwarding.ts";
 import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { MembershipChanges, type Leadership } from "./membership.ts";
+import { Leadership } from "./leadership.ts";
+import { MembershipChanges } from "./membership.ts";
 import { NodeStorage } from "./node-storage.ts";
-import { fetchReadIndex, requestJoin, type PeerAddress } from "./peer-client.ts";
+import { requestJoin, type PeerAddress } from "./peer-client.ts";
 import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
@@ -53,8 +55,6 @@ import { Waiters } from "./waiters.ts";
 const proposalsPerCycleMax = 8192;
 /** Most client operations waiting to be proposed or committed: past it writes get 503 (back-pressure). */
 const queuedOpsMax = 1_000_000;
-/** Milliseconds a request waits for a leader to appear (elections take a few ticks). */
-const leaderWaitMsMax = 5000;
 /** Longest pause between two join attempts through the seeds; doubles from 200 ms up to it. */
 const joinBackoffMsMax = 5000;
 
@@ -85,6 +85,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   private readonly loop: ReadyLoop<CommandOutcome>;
   private readonly sender: RaftSender;
   private readonly forwarder: Forwarder;
+  private readonly leadership: Leadership;
+  private readonly requests: ClientRequests;
   private readonly members: MembershipChanges;
   private link: RaftLink | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -92,7 +94,6 @@ export class ClusterNode implements LedgerService, ClusterService {
   /** The cycle in progress while a catch-up keeps it running across turns of the event loop. */
   private cycling: Promise<void> | undefined;
   private closed = false;
-  private lastTimestampMs = 0;
   private syncedBookVersion = -1;
 
   private constructor(options: ClusterNodeOptions, state: Awaited<ReturnType<typeof openNodeState>>) {
@@ -138,16 +139,17 @@ export class ClusterNode implements LedgerService, ClusterService {
       limits: { perCycleMax: proposalsPerCycleMax, weightMax: queuedOpsMax },
       onAdvance: (rd) => {
         if (this.link && (rd.membership || this.addresses.version !== this.syncedBookVersion)) this.syncPeers();
-        if (this.isLeader()) this.members.promoteCaughtUpLearners();
+        if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
     });
-    this.forwarder = new Forwarder({ leaderClient: () => this.leaderClient(), leaderId: () => this.leaderId(), groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
+    this.leadership = new Leadership(config.node.id, this.raw, this.addresses, this.waiters, this.now);
+    this.forwarder = new Forwarder({ leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
+    this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.schedule() });
     this.members = new MembershipChanges({
-      selfId: config.node.id,
       core: this.raw,
       addresses: this.addresses,
-      leadership: this.leadership(),
+      leadership: this.leadership,
       schedule: () => this.schedule(),
       untilApplied: (index, what) => this.waiters.untilApplied(index, this.now() + config.api.write_timeout_secs * 1000, what),
       clientPort: config.network.client_port,
@@ -161,7 +163,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const node = new ClusterNode(options, state);
     try {
       await node.start(state.join);
-      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.isLeader() });
+      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader() });
       return node;
     } catch (error) {
       await node.close();
@@ -260,134 +262,15 @@ export class ClusterNode implements LedgerService, ClusterService {
     onFatal?.(error);
   }
 
-  // ---- leadership -------------------------------------------------------------------------
+  // ---- LedgerService ---------------------------------------------------------------------
 
-  private isLeader(): boolean {
-    return this.raw.softState().role === "leader";
+  propose(ops: Operation[]): Promise<Receipt[]> {
+    return this.requests.propose(ops);
   }
 
-  private leaderId(): number {
-    return this.raw.softState().leader;
-  }
-
-  private leaderClient(): string | undefined {
-    const lead = this.leaderId();
-    return lead === 0 ? undefined : this.addresses.of(lead)?.client;
-  }
-
-  /** Waits up to `leaderWaitMsMax` for a known leader (elections take a few ticks). */
-  private awaitLeader(): Promise<void> {
-    if (this.leaderId() !== 0) return Promise.resolve();
-    return this.waiters.untilLeader((leader) => leader !== 0, this.now() + leaderWaitMsMax, () => new ScribeError("no_leader", "the cluster has no leader right now; retry"));
-  }
-
-  /** Waits until the known leader differs from `previous` (a new election), `leaderWaitMsMax` or the deadline. */
-  private awaitLeaderChange(previous: number, deadline: number): Promise<void> {
-    return this.waiters.untilLeader((leader) => leader !== previous, Math.min(deadline, this.now() + leaderWaitMsMax), () => undefined);
-  }
-
-  private leadership(): Leadership {
-    return { isLeader: () => this.isLeader(), leaderId: () => this.leaderId(), leaderClient: () => this.leaderClient(), awaitLeader: () => this.awaitLeader() };
-  }
-
-  private notLeader(): ScribeError {
-    return new ScribeError("not_leader", `node ${this.id} is not the leader (leader: ${this.leaderId()})`);
-  }
-
-  private refuseWhenStopped(): void {
-    const stopped = this.loop.stopped;
-    if (stopped) throw stopped;
-  }
-
-  // ---- LedgerService: writes --------------------------------------------------------------
-
-  /**
-   * Appends one atomic batch through Raft; followers forward it to the leader. A write refused
-   * before it reached any log (no leader, leader unreachable, not the leader) is retried until a
-   * leader takes it or api.write_timeout_secs passes.
-   */
-  async propose(ops: Operation[]): Promise<Receipt[]> {
-    this.refuseWhenStopped();
-    const deadline = this.now() + this.config.api.write_timeout_secs * 1000;
-    for (;;) {
-      await this.awaitLeader();
-      const leader = this.leaderId();
-      try {
-        if (this.isLeader()) return await this.proposeLocal(ops);
-        if (!this.leaderClient()) throw new ScribeError("no_leader", `no address known for leader ${leader}`);
-        return await this.forwarder.forward(ops);
-      } catch (error) {
-        const refusedBeforeLog = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
-        if (!refusedBeforeLog || this.loop.stopped || this.now() > deadline) throw error;
-        await this.awaitLeaderChange(leader, deadline);
-      }
-    }
-  }
-
-  /** Leader: proposes a follower's forwarded commands, each on its own; refuses all when not leader. */
-  async proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]> {
-    if (!this.isLeader()) throw this.notLeader();
-    return Promise.all(
-      commands.map((ops) =>
-        this.proposeLocal(ops).then(
-          (receipts): ForwardedOutcome => ({ receipts }),
-          (error): ForwardedOutcome => (error instanceof ScribeError ? { error: error.message, code: error.code } : { error: String(error), code: "unavailable" }),
-        ),
-      ),
-    );
-  }
-
-  /** Queues a command for the leader's next propose() call; resolves with its receipts once applied. */
-  private proposeLocal(ops: Operation[]): Promise<Receipt[]> {
-    const timestampMs = Math.max(this.now(), this.lastTimestampMs);
-    this.lastTimestampMs = timestampMs;
-    const data = commandEntryData({ timestampMs, ops });
-    const deadlineMs = this.now() + this.config.api.write_timeout_secs * 1000;
-    return new Promise<Receipt[]>((resolve, reject) => {
-      this.loop.propose(data, ops.length, deadlineMs, (outcome) => {
-        if (!outcome.ok) reject(outcome.error);
-        else if (outcome.result?.ok) resolve(outcome.result.receipts);
-        else reject(outcome.result?.error ?? new ScribeError("internal", `the entry at ${outcome.index} is not a ledger command`));
-      });
-      this.schedule();
-    });
-  }
-
-  // ---- LedgerService: reads ---------------------------------------------------------------
-
-  /** Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply. */
   async readBarrier(consistency: Consistency): Promise<void> {
     if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
-    if (consistency === "stale") return;
-    this.refuseWhenStopped();
-    // Reads are idempotent: one that found no leader, or a leader that lost its role, is retried
-    // through the next leader until api.read_timeout_secs passes.
-    const deadline = this.now() + this.config.api.read_timeout_secs * 1000;
-    for (;;) {
-      await this.awaitLeader();
-      const leader = this.leaderId();
-      try {
-        const readIndex = this.isLeader() ? await this.leaderReadIndex() : await this.followerReadIndex();
-        return await this.waiters.untilApplied(readIndex, this.now() + this.config.api.read_timeout_secs * 1000, "the read");
-      } catch (error) {
-        const retryable = error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
-        if (!retryable || this.loop.stopped || this.now() > deadline) throw error;
-        await this.awaitLeaderChange(leader, deadline);
-      }
-    }
-  }
-
-  private leaderReadIndex(): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.loop.read(this.now() + this.config.api.read_timeout_secs * 1000, (outcome) => (outcome.ok ? resolve(outcome.index) : reject(outcome.error)));
-      this.schedule();
-    });
-  }
-
-  private async followerReadIndex(): Promise<number> {
-    const leader = this.leaderClient();
-    if (!leader) throw new ScribeError("no_leader", `no address known for leader ${this.leaderId()}`);
-    return fetchReadIndex(leader, this.config.api.read_timeout_secs * 1000);
+    return this.requests.readBarrier(consistency);
   }
 
   get nodeId(): number {
@@ -458,8 +341,12 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   async readIndex(): Promise<number> {
-    if (!this.isLeader()) throw this.notLeader();
-    return this.leaderReadIndex();
+    if (!this.leadership.isLeader()) throw this.leadership.notLeader();
+    return this.requests.leaderReadIndex();
+  }
+
+  proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]> {
+    return this.requests.proposeForwarded(commands);
   }
 
   ledgerSizeAt(raftIndex: number): number {

@@ -9,6 +9,7 @@
 import { commandListMax, type Operation } from "../ledger/index.ts";
 import type { Receipt } from "../http/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import type { Leadership } from "./leadership.ts";
 import { proposeRemote } from "./peer-client.ts";
 
 /** A write waiting on a follower to be forwarded to the leader. */
@@ -21,9 +22,8 @@ interface Forward {
 }
 
 export interface ForwarderOptions {
-  /** The leader's client address, if a leader and its address are known. */
-  leaderClient: () => string | undefined;
-  leaderId: () => number;
+  /** Who leads and where to reach it. */
+  leadership: Pick<Leadership, "leaderClient" | "leaderId">;
   /** storage.max_batch_bytes: the most bytes of writes in one forwarded group. */
   groupBytesMax: number;
   /** api.write_timeout_secs in ms: how long the leader may take to answer a group. */
@@ -70,8 +70,8 @@ export class Forwarder {
     this.counters.forwardedWrites += group.length;
     this.counters.forwardedGroups++;
     try {
-      const client = this.options.leaderClient();
-      if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leaderId()}`);
+      const client = this.options.leadership.leaderClient();
+      if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leadership.leaderId()}`);
       const outcomes = await proposeRemote(client, group.map((g) => g.ops), this.options.timeoutMs);
       outcomes.forEach((outcome, i) => {
         if ("receipts" in outcome) group[i]!.resolve(outcome.receipts);

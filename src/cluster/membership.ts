@@ -11,6 +11,7 @@ import { defaultClientAddress } from "../config/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import type { ConfigChange, Membership, NodeStatus as RaftStatus, ProposeResult } from "../raft/index.ts";
 import type { AddressBook } from "./address-book.ts";
+import type { Leadership } from "./leadership.ts";
 import { addressEntryData, type AddressChanges } from "./entry-data.ts";
 import type { Logger } from "./logger.ts";
 import { peerFetch, peerUrl } from "./peer-client.ts";
@@ -20,17 +21,7 @@ const promotionLagEntriesMax = 64;
 /** How long a follower waits for the leader to answer a forwarded membership request. */
 const forwardedChangeTimeoutMs = 60_000;
 
-/** What membership needs to know about leadership (ClusterNode provides it). */
-export interface Leadership {
-  isLeader(): boolean;
-  leaderId(): number;
-  leaderClient(): string | undefined;
-  /** Resolves once a leader is known; rejects with no_leader after a while. */
-  awaitLeader(): Promise<void>;
-}
-
 export interface MembershipOptions {
-  selfId: number;
   core: {
     membership(): Membership;
     status(): RaftStatus;
@@ -109,14 +100,9 @@ export class MembershipChanges {
     return answer;
   }
 
-  private notLeader(): ScribeError {
-    const { selfId, leadership } = this.options;
-    return new ScribeError("not_leader", `node ${selfId} is not the leader (leader: ${leadership.leaderId()})`);
-  }
-
   /** Proposes a config change and waits until it is applied. */
   private async proposeConfig(change: ConfigChange): Promise<void> {
-    if (!this.options.leadership.isLeader()) throw this.notLeader();
+    if (!this.options.leadership.isLeader()) throw this.options.leadership.notLeader();
     const result = this.options.core.proposeConfigChange(change);
     if (!result.ok) throw new ScribeError(result.reason === "not_leader" ? "not_leader" : "conflict", `membership change refused: ${result.reason}${result.detail ? ` (${result.detail})` : ""}`);
     this.options.schedule();
@@ -125,7 +111,7 @@ export class MembershipChanges {
 
   /** Proposes an address-book change and waits until it is applied. */
   private async proposeAddresses(changes: AddressChanges): Promise<void> {
-    if (!this.options.leadership.isLeader()) throw this.notLeader();
+    if (!this.options.leadership.isLeader()) throw this.options.leadership.notLeader();
     const result = this.options.core.propose([addressEntryData(changes)]);
     if (!result.ok) throw new ScribeError(result.reason === "not_leader" ? "not_leader" : "unavailable", `proposal refused: ${result.reason}`);
     this.options.schedule();
