@@ -35,8 +35,7 @@ import { RawNode, type Message } from "../raft/index.ts";
 import type { SqliteRaftStorage, StoredEntry } from "../storage/index.ts";
 import { AddressBook } from "./address-book.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
-import { openNodeState } from "./bootstrap.ts";
-import { LedgerCatchup } from "./catchup.ts";
+import { openNodeState, type NodeState } from "./bootstrap.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import { ClientRequests } from "./client-requests.ts";
 import { Forwarder } from "./forwarding.ts";
@@ -96,7 +95,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   private closed = false;
   private syncedBookVersion = -1;
 
-  private constructor(options: ClusterNodeOptions, state: Awaited<ReturnType<typeof openNodeState>>) {
+  private constructor(options: ClusterNodeOptions, state: NodeState) {
     const { config, logger } = options;
     this.config = config;
     this.logger = logger;
@@ -112,8 +111,8 @@ export class ClusterNode implements LedgerService, ClusterService {
       syncFull: config.storage.sync === "full",
       compactionThreshold: config.consensus.log_compaction_threshold,
       logger,
+      stopped: () => this.closed,
     });
-    this.storage.useCatchup(new LedgerCatchup({ ledger: state.ledger, raftLog: state.raftLog, addresses: this.addresses, logger, durably: (fn) => this.storage.durably(fn), stopped: () => this.closed }));
     const c = config.consensus;
     const applied = this.storage.appliedIndex();
     this.raw = new RawNode({

@@ -10,16 +10,15 @@
  * Also: catch-up installation (catchup.ts) and log compaction in bounded steps.
  */
 
-import { ScribeError } from "../lib/index.ts";
+import type { Command } from "../ledger/index.ts";
 import type { CatchupInstall } from "../raft/index.ts";
 import type { HotStore, SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
-import type { LedgerCatchup } from "./catchup.ts";
+import { LedgerCatchup } from "./catchup.ts";
 import { decodeEntryData, type AddressChanges } from "./entry-data.ts";
 import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
 import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
-import type { Command } from "../ledger/index.ts";
 
 /** Most Raft entries one compaction step deletes: keeps each step to a few milliseconds. */
 const compactionStepEntriesMax = 4096;
@@ -35,20 +34,19 @@ export interface NodeStorageOptions {
   /** consensus.log_compaction_threshold: applied entries kept before the log is compacted. */
   compactionThreshold: number;
   logger: Logger;
+  /** True once the node stops: a failed catch-up attempt is then not retried. */
+  stopped: () => boolean;
 }
 
 export class NodeStorage implements ReplicaStore<CommandOutcome> {
   readonly counters = { compactions: 0 };
   private applied: number;
-  private catchup: LedgerCatchup | undefined;
+  private readonly catchup: LedgerCatchup;
 
   constructor(private readonly options: NodeStorageOptions) {
     this.applied = options.raftLog.appliedPoint().raftIndex;
-  }
-
-  /** Sets the catch-up installer (it needs `durably`, so it is made after this store). */
-  useCatchup(catchup: LedgerCatchup): void {
-    this.catchup = catchup;
+    const { ledger, raftLog, addresses, logger, stopped } = options;
+    this.catchup = new LedgerCatchup({ ledger, raftLog, addresses, logger, durably: (fn) => this.durably(fn), stopped });
   }
 
   appliedIndex(): number {
@@ -62,7 +60,6 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
   }
 
   async installCatchup(catchup: CatchupInstall): Promise<void> {
-    if (!this.catchup) throw new ScribeError("internal", "no catch-up installer is configured");
     await this.catchup.install(catchup);
     this.applied = catchup.index;
   }

@@ -174,7 +174,9 @@ export class ReadyLoop<R> {
       this.proposeAndRead();
       pending = this.drain();
     } catch (error) {
+      this.busy = false;
       this.fail(error);
+      return undefined;
     }
     if (!pending) {
       this.busy = false;
