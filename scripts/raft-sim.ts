@@ -1,12 +1,15 @@
 /**
- * Runs the Raft simulator over many seeds:
+ * Runs the Raft simulator (the node's real Ready loop over simulated storage, network and clock)
+ * over many seeds:
  *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 3|5] [--trace] [--keep-going]
- *                           [--bug sendBeforePersist|keepStaleEntries|localReads]
+ *                           [--bug sendBeforePersist|voteBeforePersist|ackBeforeDurable|applyBeforeCommit|localReads|keepStaleEntries]
  * Each seed is one deterministic run; a failure prints the seed and the replay command.
- * Exit code 1 when any seed fails.
+ * Exit code 1 when any seed fails, 2 for an unknown bug name.
  */
 import { parseArgs } from "node:util";
-import { SimulationFailure, runSimulation, simOptionsForSeed } from "../test/raft/sim/simulator.ts";
+import { SimulationFailure, runSimulation, simOptionsForSeed, type SimBug } from "../test/raft/sim/simulator.ts";
+
+const bugs: readonly SimBug[] = ["sendBeforePersist", "voteBeforePersist", "ackBeforeDurable", "applyBeforeCommit", "localReads", "keepStaleEntries"];
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -17,7 +20,7 @@ const { values } = parseArgs({
     nodes: { type: "string" },
     trace: { type: "boolean", default: false },
     "keep-going": { type: "boolean", default: false },
-    bug: { type: "string" }, // plant a bug to see the checks fire: sendBeforePersist | keepStaleEntries | localReads
+    bug: { type: "string" }, // plant a bug to see the checks fire: one of `bugs`
   },
 });
 
@@ -26,7 +29,13 @@ const start = Number(values.start);
 const overrides: Record<string, unknown> = { trace: values.trace };
 if (values.steps) overrides.steps = Number(values.steps);
 if (values.nodes) overrides.nodeCount = Number(values.nodes);
-if (values.bug) overrides.bug = values.bug;
+if (values.bug) {
+  if (!bugs.includes(values.bug as SimBug)) {
+    console.error(`raft-sim: unknown --bug ${values.bug}; one of ${bugs.join(", ")}`);
+    process.exit(2);
+  }
+  overrides.bug = values.bug;
+}
 
 const startedMs = performance.now();
 let failed = 0;

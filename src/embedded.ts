@@ -55,6 +55,12 @@ export class LedgerValue {
 export interface OpenOptions {
   /** Configuration overrides by dotted name, e.g. { "storage.max_value_size": 1024 }. */
   overrides?: Record<string, unknown>;
+  /**
+   * Called once if the engine fails (a storage error, a broken invariant). The ledger then
+   * refuses writes and linearizable reads with an `unavailable` ScribeError naming the cause;
+   * close it and open it again to resume from what is durable. The process is never exited.
+   */
+  onFatal?: (error: unknown) => void;
 }
 
 export class ScribeLedger {
@@ -67,7 +73,7 @@ export class ScribeLedger {
   static async open(dir: string, options: OpenOptions = {}): Promise<ScribeLedger> {
     const config = loadConfig({ overrides: { ...options.overrides, "node.data_dir": dir } });
     const logger = createLogger({ ...config.logging, level: "silent" });
-    return new ScribeLedger(await ClusterNode.open({ config, logger }), config);
+    return new ScribeLedger(await ClusterNode.open({ config, logger, onFatal: options.onFatal }), config);
   }
 
   private toOperation(op: BatchOp): Operation {

@@ -8,6 +8,9 @@
  *
  * Every file and directory the process creates is private to its user (umask 077); the storage
  * code also sets 0600 / 0700 itself, so the embedded library gets the same modes.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT, 1 when shutdown failed, 2 for a usage or configuration
+ * error, 70 when the node's Raft driver failed (the node logs why and must restart).
  */
 
 import { parseArgs } from "node:util";
@@ -15,6 +18,9 @@ import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from 
 import { createLogger } from "./cluster/logger.ts";
 import { startServer } from "./cluster/server.ts";
 import { restoreCommand } from "./cluster/restore.ts";
+
+/** Exit status after a fatal failure of the node's Raft driver (EX_SOFTWARE, sysexits.h). */
+const exitDriverFailed = 70;
 
 const usage = `usage: scribe-node [options]
        scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (see restore --help)
@@ -111,7 +117,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logging, { node_id: config.node.id });
   let running;
   try {
-    running = await startServer(config, logger, { bootstrap: flags.bootstrap === true });
+    running = await startServer(config, logger, {
+      bootstrap: flags.bootstrap === true,
+      // The node stopped serving after a storage error or a broken invariant (already logged):
+      // exit with EX_SOFTWARE so a supervisor restarts it from its durable state.
+      onFatal: () => process.exit(exitDriverFailed),
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`scribe-node: configuration error: ${error.message}`);

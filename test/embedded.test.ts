@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { ScribeLedger, ScribeError } from "../src/index.ts";
 import { tempDir } from "./support/node-process.ts";
@@ -26,6 +27,31 @@ test("the embedded library: open, put, get, delete, batch, history, close, reope
     expect(ledger.size).toBe(4);
     expect((await ledger.get("user:alice"))?.text()).toBe("Alice Jones");
     await ledger.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test("a storage failure under the engine stops it with an error, never the process", async () => {
+  const dir = tempDir();
+  try {
+    const failures: unknown[] = [];
+    const ledger = await ScribeLedger.open(dir.path, { onFatal: (error) => failures.push(error) });
+    await ledger.put("kept", "before the failure");
+    // Another process breaks the database under the running engine: the Raft log's table is gone.
+    const db = new Database(`${dir.path}/scribe.db`);
+    db.exec("DROP TABLE raft_log");
+    db.close();
+    const write = ledger.put("lost", "after the failure");
+    // It was proposed when the failure hit: its outcome is unknown (503 timeout), and says why.
+    await expect(write).rejects.toMatchObject({ code: "timeout", message: expect.stringMatching(/Raft driver failed \(no such table: raft_log\).*outcome is unknown/) });
+    expect(failures).toHaveLength(1);
+    // Later writes are refused the same way; what was applied can still be read.
+    await expect(ledger.put("later", "x")).rejects.toMatchObject({ code: "unavailable" });
+    expect((await ledger.get("kept"))?.text()).toBe("before the failure");
+    expect(await ledger.get("lost")).toBeUndefined();
+    await ledger.close();
+    expect(failures).toHaveLength(1);
   } finally {
     dir.remove();
   }

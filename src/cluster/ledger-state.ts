@@ -1,7 +1,9 @@
 /**
  * @module ledger-state. The node's replicated state machine and everything read from it: the
- * SQLite hot tier, the Merkle tree, signed checkpoints, the head and value caches. Both write
- * paths (single-node group commit and the Raft driver) apply commands through `applyBatch`, so the
+ * SQLite hot tier, the Merkle tree, signed checkpoints, the head and value caches. Every write
+ * goes through the same state machine: the Ready loop's persist-and-apply step (node-storage.ts)
+ * runs `prepare`, then `write` inside its one transaction with the Raft log, then `commit`;
+ * catch-up and restore re-apply ledger ranges with `prepare` and `writeAlone` (replay.ts). The
  * ledger is the same whichever path wrote it.
  *
  * Caches: key heads (key → latest index/version/op) are updated only after the transaction that
@@ -21,6 +23,18 @@ import type { Logger } from "./logger.ts";
 
 /** The outcome of one command in a batch: its receipts, or the refusal to hand its proposer. */
 export type CommandOutcome = { ok: true; receipts: Receipt[] } | { ok: false; error: ScribeError };
+
+/** Commands run through the state machine, not yet written (LedgerState.prepare). */
+export interface PreparedBatch {
+  /** One per command; accepted ones get their receipts at commit. */
+  outcomes: CommandOutcome[];
+  accepted: { slot: number; applied: AppliedOp[] }[];
+  all: AppliedOp[];
+  wasLive: boolean[];
+  leafHashes: Uint8Array;
+  /** The ledger size once the batch is written. */
+  sizeAfter: number;
+}
 
 /** The origin line of this node's checkpoints (security.checkpoint_origin, or one from its address). */
 export function checkpointOrigin(config: Config): string {
@@ -81,12 +95,12 @@ export class LedgerState {
   // ---- apply ------------------------------------------------------------------------------
 
   /**
-   * Applies commands in order, each atomically, and writes every accepted one in ONE
-   * transaction, together with whatever `alsoInTransaction` persists (e.g. the Raft log and the
-   * applied index). Returns one outcome per command. If the transaction fails, nothing of it is
-   * kept and the error is thrown to the caller.
+   * Runs commands through the pure state machine without writing anything: each command is
+   * accepted or refused on its own (later commands see the effects of earlier accepted ones), and
+   * the leaf hashes of the accepted entries are computed. Write the result with `write` inside a
+   * transaction, then `commit` it (or `rollback` when the transaction failed).
    */
-  applyBatch(commands: readonly Command[], alsoInTransaction?: () => void): CommandOutcome[] {
+  prepare(commands: readonly Command[]): PreparedBatch {
     const overlay = new Map<string, KeyHead>();
     const head = (key: string) => overlay.get(key) ?? this.head(key);
     const outcomes: CommandOutcome[] = [];
@@ -111,25 +125,24 @@ export class LedgerState {
       outcomes.push({ ok: true, receipts: [] });
     }
     const leafHashes = all.length > 0 ? this.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
-    try {
-      this.store.transaction(() => {
-        if (all.length > 0) {
-          this.store.append(all, wasLive);
-          this.merkle.appendLeafHashes(leafHashes);
-        }
-        alsoInTransaction?.();
-      });
-    } catch (error) {
-      this.counters.failedBatches++;
-      this.store.reloadCounters();
-      this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
-      throw error;
-    }
+    return { outcomes, accepted, all, wasLive, leafHashes, sizeAfter: nextIndex };
+  }
+
+  /** Writes a prepared batch's entries, values and tree nodes. Call inside a store transaction. */
+  write(batch: PreparedBatch): void {
+    if (batch.all.length === 0) return;
+    this.store.append(batch.all, batch.wasLive);
+    this.merkle.appendLeafHashes(batch.leafHashes);
+  }
+
+  /** After the transaction that wrote `batch` committed: updates the caches, returns one outcome per command. */
+  commit(batch: PreparedBatch): CommandOutcome[] {
     this.counters.batches++;
-    this.counters.appliedOps += all.length;
+    this.counters.appliedOps += batch.all.length;
     const treeSize = this.store.nextIndex;
+    const outcomes = batch.outcomes;
     let leaf = 0;
-    for (const { slot, applied } of accepted) {
+    for (const { slot, applied } of batch.accepted) {
       outcomes[slot] = {
         ok: true,
         receipts: applied.map((a) => {
@@ -140,7 +153,7 @@ export class LedgerState {
             op: a.entry.op,
             index: a.entry.index,
             version: a.version,
-            leaf_hash: toHex(leafHashes.subarray(leaf * hashSize, ++leaf * hashSize)),
+            leaf_hash: toHex(batch.leafHashes.subarray(leaf * hashSize, ++leaf * hashSize)),
             tree_size: treeSize,
             timestamp_ms: a.entry.timestampMs,
           };
@@ -148,6 +161,28 @@ export class LedgerState {
       };
     }
     return outcomes;
+  }
+
+  /** After the transaction that wrote a batch failed: nothing of it was kept; reload what was cached. */
+  rollback(): void {
+    this.counters.failedBatches++;
+    this.store.reloadCounters();
+    this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
+  }
+
+  /**
+   * Writes a prepared batch in ONE transaction of its own and commits it (catch-up and restore
+   * re-apply ledger ranges this way, replay.ts). If the transaction fails, nothing of it is kept
+   * and the error is thrown.
+   */
+  writeAlone(batch: PreparedBatch): CommandOutcome[] {
+    try {
+      this.store.transaction(() => this.write(batch));
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
+    return this.commit(batch);
   }
 
   // ---- reads ------------------------------------------------------------------------------

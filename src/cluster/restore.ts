@@ -11,9 +11,9 @@
  *     completely (object SHA-256, every entry and value, raw SHA-256, leaves root, running tree
  *     root); then every entry below the checkpoint's size must hash to its leaf in the
  *     authenticated tiles, so a segment that differs from the signed tree is named with its first
- *     bad index before anything of it is applied. Records are applied through
- *     LedgerState.applyBatch, as a follower's catch-up does: the hot tier, tree nodes and values
- *     are rebuilt by the same state machine, and each resulting leaf must equal the archived one.
+ *     bad index before anything of it is applied. Records are re-applied through the node's
+ *     state machine by replay.ts, as a follower's catch-up does: the hot tier, tree nodes and
+ *     values are rebuilt by the same code, and each resulting leaf must equal the archived one.
  *  5. The rebuilt tree's root at the checkpoint's size must equal the checkpoint's root.
  * A bucket written before tiles existed has none: step 3 is skipped with a warning, and the
  * entries are then checked against the signed root only at the end (step 5).
@@ -26,7 +26,6 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
-import { encodeEntry, type Command } from "../ledger/index.ts";
 import { TileVerifier } from "../client/tiles.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
@@ -35,6 +34,7 @@ import { ensurePrivateDir } from "../storage/index.ts";
 import { s3ConfigOf } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
+import { replayEntries } from "./replay.ts";
 
 /** Records applied per transaction while restoring (bounds memory and transaction size). */
 const restoreBatchEntries = 1000;
@@ -180,22 +180,7 @@ class RestoreSink {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
-    const first = this.ledger.size;
-    const commands: Command[] = records.map(({ entry, value }, i) => {
-      if (entry.index !== first + i) throw new ScribeError("verification_failed", `restore: expected index ${first + i}, the archive gave ${entry.index}`, { index: entry.index });
-      if (entry.op === "delete") return { timestampMs: entry.timestampMs, ops: [{ op: "delete", key: entry.key }] };
-      return { timestampMs: entry.timestampMs, ops: [{ op: "put", key: entry.key, value, valueHash: entry.valueHash, contentType: entry.contentType }] };
-    });
-    const leaves = this.ledger.hasher.hashLeaves(records.map((r) => encodeEntry(r.entry)));
-    const outcomes = this.ledger.applyBatch(commands);
-    outcomes.forEach((outcome, i) => {
-      const index = records[i]!.entry.index;
-      const expected = toHex(leaves.subarray(i * 32, (i + 1) * 32));
-      if (!outcome.ok) throw new ScribeError("verification_failed", `restore: the entry at index ${index} does not apply: ${outcome.error.message}`, { index });
-      if (outcome.receipts[0]!.leaf_hash !== expected) {
-        throw new ScribeError("verification_failed", `restore: re-applying index ${index} gives a different entry than the archive's`, { index });
-      }
-    });
+    replayEntries(this.ledger, records, "restore");
   }
 }
 

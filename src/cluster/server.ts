@@ -1,6 +1,7 @@
 /**
  * @module server. Starts a node and its HTTP server from a configuration, and stops them in order:
- * stop accepting requests, finish in-flight writes, close the database.
+ * stop accepting requests, finish in-flight writes, close the database. A fatal failure of the
+ * node's driver is reported to `StartOptions.onFatal`; this module never exits the process.
  */
 
 import { readFileSync } from "node:fs";
@@ -30,6 +31,12 @@ const serverBodyBytesMax = 1024 * 1024 * 1024;
 export interface StartOptions {
   /** Initialize a new cluster from consensus.cluster_members. */
   bootstrap?: boolean;
+  /**
+   * The node's Raft driver failed and it stopped serving (it reports unhealthy and refuses
+   * requests). The process owner decides: src/main.ts exits with status 70 so a supervisor
+   * restarts the node from its durable state.
+   */
+  onFatal?: (error: unknown) => void;
 }
 
 /** True for addresses only this machine can reach. */
@@ -63,7 +70,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const ca = config.security.tls_ca !== "" ? readPem(config.security.tls_ca, "security.tls_ca") : tls?.cert;
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
   const audit = createAuditLogger(config.logging, logger, { node_id: config.node.id });
-  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap });
+  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
     clientAddress: (request) => bunServer?.requestIP(request)?.address,

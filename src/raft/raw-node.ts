@@ -26,6 +26,26 @@
  * ready() may not be called again before advance() of the previous Ready. tick/step/propose
  * may be called between ready() and advance(); their effects appear in the next Ready.
  * MemoryStorage.applyReady(rd) performs step 1 (and records rd.membership) for in-memory use.
+ *
+ * EXCEPTIONS a driver may take (the node's Ready loop, src/cluster/ready-loop.ts, takes all
+ * three, and the seeded simulator in test/raft/sim runs that loop):
+ *  - Early leader sends. While the node leads and the Ready changes neither term nor vote, its
+ *    "append", "heartbeat", "catchup" and "timeoutNow" messages may leave BEFORE step 1 (Raft
+ *    thesis §10.2.1). They promise nothing about the leader's own disk: the core counts the
+ *    leader's own copy toward a quorum only once advance() reports it persisted
+ *    (Raft.selfStable), so followers persist in parallel with the leader. Every other message —
+ *    votes, vote and append responses, anything of a Ready that changes term or vote — waits for
+ *    step 1: a vote or an acknowledgement must never leave before what it promises is durable.
+ *  - Persist and apply in one write. Steps 1 and 3 may be one atomic write (e.g. one SQLite
+ *    transaction holding the log entries, the hard state, the membership and the state machine's
+ *    changes), because only committed entries are applied.
+ *  - No fsync for apply-only writes. The write must be durable (fsync) before anything is sent
+ *    or answered when it holds new entries, a membership, or a new term or vote. One that only
+ *    applies committed entries (and moves the commit index) may skip the fsync: after a crash the
+ *    state machine re-applies them from the durable log, and what was answered is committed.
+ * A proposer is answered only once its entry is applied with the term it was proposed in (a
+ * different term's entry at that index means the proposal was lost); a read once the applied
+ * index reaches its ReadState's index.
  */
 
 import { assert } from "../lib/index.ts";

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
@@ -53,5 +54,27 @@ describe("a real scribe-node process", () => {
     });
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString()).toContain("storage.segment_size");
+  });
+
+  test("a storage failure under a running node stops it with exit status 70, after refusing the write", async () => {
+    const other = tempDir();
+    const failing = await spawnNode({ dataDir: other.path });
+    try {
+      expect((await fetch(`${failing.url}/kv/before`, { method: "PUT", body: "x" })).status).toBe(200);
+      // Another process breaks the database under the node: the Raft log's table is gone.
+      const db = new Database(`${other.path}/scribe.db`);
+      db.exec("DROP TABLE raft_log");
+      db.close();
+      const answer = await fetch(`${failing.url}/kv/after`, { method: "PUT", body: "y" }).then(
+        (response) => response.status,
+        () => 0, // the process may exit before the refusal reaches the socket
+      );
+      expect(answer).not.toBe(200);
+      expect(await failing.proc.exited).toBe(70);
+      expect(failing.output()).toContain("the Raft driver failed");
+    } finally {
+      await failing.kill("SIGKILL");
+      other.remove();
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The seeded simulator in CI: a bounded number of seeds (RAFT_SIM_SEEDS, default 500) over 3-
- * and 5-node clusters with faults; every seed must keep all invariants and produce a
- * linearizable client history. A failure names its seed; replay it with
+ * and 5-node clusters with faults, each node running the real Ready loop of
+ * src/cluster/ready-loop.ts; every seed must keep all invariants and produce a linearizable
+ * client history. A failure names its seed; replay it with
  *   bun scripts/raft-sim.ts --seeds 1 --start <seed> --trace
  */
 import { describe, expect, test } from "bun:test";

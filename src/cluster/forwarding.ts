@@ -1,0 +1,92 @@
+/**
+ * @module forwarding. A follower's writes travel to the leader: the writes queued in one turn of
+ * the event loop go together in one `POST /cluster/propose` (a follower's group commit, in groups
+ * bounded by storage.max_batch_bytes and the command-list limit), and each is still applied or
+ * refused on its own at the leader (ClusterNode.proposeForwarded). A group that fails as a whole
+ * (leader unreachable, timeout) fails each of its writes with that error.
+ */
+
+import { commandListMax, type Operation } from "../ledger/index.ts";
+import type { Receipt, WriteContext } from "../http/index.ts";
+import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import type { Leadership } from "./leadership.ts";
+import { proposeRemote } from "./peer-client.ts";
+
+/** A write waiting on a follower to be forwarded to the leader. */
+interface Forward {
+  ops: Operation[];
+  /** Who made the write: the leader audits it under this caller. */
+  context?: WriteContext;
+  /** Approximate encoded size, for bounding a group. */
+  bytes: number;
+  resolve: (receipts: Receipt[]) => void;
+  reject: (error: Error) => void;
+}
+
+export interface ForwarderOptions {
+  /** This node's id: the forward envelope names the sender. */
+  nodeId: number;
+  /** Who leads and where to reach it. */
+  leadership: Pick<Leadership, "leaderClient" | "leaderId">;
+  /** storage.max_batch_bytes: the most bytes of writes in one forwarded group. */
+  groupBytesMax: number;
+  /** api.write_timeout_secs in ms: how long the leader may take to answer a group. */
+  timeoutMs: number;
+}
+
+export class Forwarder {
+  private queue: Forward[] = [];
+  private scheduled = false;
+  readonly counters = { forwardedWrites: 0, forwardedGroups: 0 };
+
+  constructor(private readonly options: ForwarderOptions) {}
+
+  /** Queues a write for the leader; resolves with its receipts or rejects with the leader's refusal. */
+  forward(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
+    let bytes = 64;
+    for (const op of ops) bytes += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+    // The caller travels with the write (JSON in the forward envelope).
+    if (context) bytes += 64 + (context.principal.length + context.role.length + context.client.length) * 3;
+    return new Promise<Receipt[]>((resolve, reject) => {
+      this.queue.push({ ops, context, bytes, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    });
+  }
+
+  /** Sends the queued writes in groups bounded by bytes and the command-list limit. */
+  private flush(): void {
+    const bytesMax = this.options.groupBytesMax;
+    while (this.queue.length > 0) {
+      let count = 0;
+      let bytes = 0;
+      while (count < this.queue.length && count < commandListMax && (count === 0 || bytes + this.queue[count]!.bytes <= bytesMax)) {
+        bytes += this.queue[count]!.bytes;
+        count++;
+      }
+      void this.send(this.queue.splice(0, count));
+    }
+  }
+
+  private async send(group: Forward[]): Promise<void> {
+    this.counters.forwardedWrites += group.length;
+    this.counters.forwardedGroups++;
+    try {
+      const client = this.options.leadership.leaderClient();
+      if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leadership.leaderId()}`);
+      // Each command carries its caller, and the envelope names this node and the leader it is for.
+      const commands = group.map((g) => ({ ops: g.ops, context: g.context }));
+      const outcomes = await proposeRemote({ leaderClient: client, from: this.options.nodeId, to: this.options.leadership.leaderId(), commands, timeoutMs: this.options.timeoutMs });
+      outcomes.forEach((outcome, i) => {
+        if ("receipts" in outcome) group[i]!.resolve(outcome.receipts);
+        else group[i]!.reject(new ScribeError(outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "unavailable", outcome.error));
+      });
+    } catch (error) {
+      for (const g of group) g.reject(error as Error);
+    }
+  }
+}

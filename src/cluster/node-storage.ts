@@ -1,0 +1,122 @@
+/**
+ * @module node-storage. The node's ReplicaStore (ready-loop.ts): the SQLite Raft log
+ * (storage/raft-log.ts) and the ledger state machine (ledger-state.ts) in one database, so the
+ * Ready loop's persist-and-apply step is ONE SQLite transaction:
+ *   ledger rows, values and tree nodes of the committed commands + new Raft log entries + hard
+ *   state + membership + address book + the applied point (Raft index → ledger size),
+ * fsync'd on commit when the loop asks for it (`sync`) and storage.sync is "full". Committed
+ * entries are decoded by kind (entry-data.ts): ledger commands go through the state machine and
+ * get a CommandOutcome for their proposer; address-book changes update the AddressBook.
+ * Also: catch-up installation (catchup.ts) and log compaction in bounded steps.
+ */
+
+import type { Command } from "../ledger/index.ts";
+import type { CatchupInstall } from "../raft/index.ts";
+import type { HotStore, SqliteRaftStorage } from "../storage/index.ts";
+import type { AddressBook } from "./address-book.ts";
+import { LedgerCatchup } from "./catchup.ts";
+import { decodeEntryData, type AddressChanges } from "./entry-data.ts";
+import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
+import type { Logger } from "./logger.ts";
+import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
+
+/** Most Raft entries one compaction step deletes: keeps each step to a few milliseconds. */
+const compactionStepEntriesMax = 4096;
+
+export interface NodeStorageOptions {
+  ledger: LedgerState;
+  raftLog: SqliteRaftStorage;
+  /** The database both live in: its transactions and fsync mode. */
+  db: Pick<HotStore, "transaction" | "setSyncFull">;
+  addresses: AddressBook;
+  /** storage.sync === "full": a step the loop marks `sync` is fsync'd. */
+  syncFull: boolean;
+  /** consensus.log_compaction_threshold: applied entries kept before the log is compacted. */
+  compactionThreshold: number;
+  logger: Logger;
+  /** True once the node stops: a failed catch-up attempt is then not retried. */
+  stopped: () => boolean;
+}
+
+export class NodeStorage implements ReplicaStore<CommandOutcome> {
+  readonly counters = { compactions: 0 };
+  private applied: number;
+  private readonly catchup: LedgerCatchup;
+
+  constructor(private readonly options: NodeStorageOptions) {
+    this.applied = options.raftLog.appliedPoint().raftIndex;
+    const { ledger, raftLog, addresses, logger, stopped } = options;
+    this.catchup = new LedgerCatchup({ ledger, raftLog, addresses, logger, durably: (fn) => this.durably(fn), stopped });
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Runs `fn` in one transaction fsync'd on commit (when storage.sync is "full"). */
+  durably(fn: () => void): void {
+    this.options.db.setSyncFull(this.options.syncFull);
+    this.options.db.transaction(fn);
+  }
+
+  async installCatchup(catchup: CatchupInstall): Promise<void> {
+    await this.catchup.install(catchup);
+    this.applied = catchup.index;
+  }
+
+  persistAndApply(step: PersistStep): (CommandOutcome | undefined)[] {
+    const { ledger, raftLog, db, addresses } = this.options;
+    const commands: Command[] = [];
+    const slots: number[] = [];
+    let addressChanges: AddressChanges | undefined;
+    for (let i = 0; i < step.apply.length; i++) {
+      const entry = step.apply[i]!;
+      if (entry.type !== "normal") continue;
+      const content = decodeEntryData(entry.data);
+      if (content.kind === "command") {
+        commands.push(content.command);
+        slots.push(i);
+      } else if (content.kind === "addresses") {
+        addressChanges = { ...addressChanges, ...content.changes };
+      }
+    }
+    if (addressChanges) addresses.apply(addressChanges);
+    const lastApplied = step.apply.length > 0 ? step.apply[step.apply.length - 1]!.index : this.applied;
+    const batch = ledger.prepare(commands);
+    db.setSyncFull(step.sync && this.options.syncFull);
+    try {
+      db.transaction(() => {
+        ledger.write(batch);
+        raftLog.append(step.entries);
+        if (step.hardState) raftLog.setHardState(step.hardState);
+        if (step.membership) raftLog.setMembership(step.membership);
+        if (addressChanges) raftLog.writeMeta("addresses", addresses.entries());
+        if (step.apply.length > 0) raftLog.recordApplied(lastApplied, batch.sizeAfter);
+      });
+    } catch (error) {
+      ledger.rollback();
+      throw error;
+    }
+    this.applied = lastApplied;
+    const outcomes = ledger.commit(batch);
+    const results: (CommandOutcome | undefined)[] = new Array(step.apply.length);
+    for (let i = 0; i < slots.length; i++) results[slots[i]!] = outcomes[i];
+    return results;
+  }
+
+  /**
+   * Compacts the Raft log once more than the threshold of applied entries are kept: in bounded
+   * steps (one DELETE of a huge range stalls the event loop), each to an applied point with a
+   * ledger-size record (catch-up maps a compacted index through it).
+   */
+  compact(): void {
+    const { raftLog, db, logger } = this.options;
+    const first = raftLog.firstIndex();
+    if (this.applied - first + 1 <= this.options.compactionThreshold) return;
+    const target = raftLog.appliedPointAtOrBelow(Math.min(this.applied, first - 1 + compactionStepEntriesMax));
+    if (target === undefined || target < first) return;
+    db.transaction(() => raftLog.compact(target));
+    this.counters.compactions++;
+    logger.debug({ compacted_to: target }, "compacted the Raft log");
+  }
+}

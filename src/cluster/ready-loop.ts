@@ -1,0 +1,294 @@
+/**
+ * @module ready-loop. The driver of the Raft core: the one place that decides what is persisted,
+ * sent, applied and answered, and in which order. Generic over the core (RawNode), a replica
+ * store (the Raft log + the state machine behind ONE atomic persist-and-apply step), a message
+ * sender and the waiters, so the node (cluster-node.ts: SQLite, TCP) and the seeded simulator
+ * (test/raft/sim: memory store with crash semantics, simulated network and clock) run this same
+ * code.
+ *
+ * One cycle (`cycle()`; the node runs it on setImmediate after any tick, message or request):
+ *   1. queued proposals → ONE `propose()` call (group commit); queued reads → ONE `readIndex()`;
+ *   2. for each Ready, in this order:
+ *      a. catch-up, if the Ready carries one: the store brings the state machine to its index and
+ *         restarts the log after it, durably (may be async: the node fetches a ledger range);
+ *      b. EARLY SEND — the exception to the Ready contract (src/raft/raw-node.ts): while leading,
+ *         and unless the Ready changes term or vote, the leader's `append`, `heartbeat`, `catchup`
+ *         and `timeoutNow` messages leave before its own fsync. They promise nothing about the
+ *         leader's disk: the core counts the leader's own copy toward a quorum only once advance()
+ *         reports it durable (`Raft.selfStable`), so followers persist in parallel with the leader;
+ *      c. PERSIST AND APPLY — one atomic step (one SQLite transaction in the node): the new log
+ *         entries, the hard state, the membership AND the committed entries applied to the state
+ *         machine with the applied index. Applying in persist's transaction is allowed because
+ *         only committed entries are applied. It must be fsync'd (`sync`) when it holds new
+ *         entries, a membership, or a new term or vote; a step that only applies committed
+ *         entries (and moves the commit index) needs none: after a crash the durable log is
+ *         re-applied from the recorded applied point;
+ *      d. LATE SEND: every other message (votes, vote and append responses, anything of a Ready
+ *         that changed term or vote) — only now is what they promise durable;
+ *      e. answer proposers whose entries were applied, applied-index waits, and reads whose
+ *         ReadState arrived; a node that stopped leading refuses its queued requests;
+ *      f. advance() the core; report the soft state to leader waits; compact the log if due.
+ * A failure anywhere (storage error, broken invariant) is fatal: the loop stops, every pending
+ * request is aborted, and `onFatal` decides what happens to the process. The loop never exits it.
+ */
+
+import { ScribeError } from "../lib/index.ts";
+import type { CatchupInstall, Entry, HardState, Membership, Message, MessageType, ProposeResult, Ready, ReadIndexResult, SoftState } from "../raft/index.ts";
+import type { DeadlineQueue } from "./deadlines.ts";
+import { ProposalQueue, ReadQueue, type ProposalLimits, type ProposalOutcome, type ReadOutcome } from "./requests.ts";
+import type { Waiters } from "./waiters.ts";
+
+/** The Raft core as the loop drives it (RawNode implements it). */
+export interface RaftCore {
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(rd: Ready): void;
+  propose(data: readonly Uint8Array[]): ProposeResult;
+  readIndex(context: Uint8Array): ReadIndexResult;
+  softState(): SoftState;
+}
+
+/** What one persist-and-apply step writes, atomically. */
+export interface PersistStep {
+  /** New log entries: append, replacing any conflicting suffix. */
+  entries: readonly Entry[];
+  hardState: HardState | null;
+  membership: Membership | null;
+  /** Entries to apply to the state machine, in order (committed ones, unless a bug is planted). */
+  apply: readonly Entry[];
+  /** The step must be durable (fsync) before it returns. */
+  sync: boolean;
+}
+
+/** The Raft log and the state machine behind one durable step (node-storage.ts, the simulator's store). */
+export interface ReplicaStore<R> {
+  /** The index of the last entry applied to the state machine. */
+  appliedIndex(): number;
+  /**
+   * Brings the state machine to every committed entry up to `catchup.index` and restarts the log
+   * after it, durably, before anything else of the Ready is persisted. May be asynchronous.
+   */
+  installCatchup(catchup: CatchupInstall): Promise<void> | void;
+  /** ONE atomic step; returns the state machine's result for each entry of `step.apply`. */
+  persistAndApply(step: PersistStep): (R | undefined)[];
+  /** Compacts the log if due (called after a Ready that applied entries). */
+  compact(): void;
+}
+
+export interface MessageSender {
+  send(messages: readonly Message[]): void;
+}
+
+/**
+ * Bugs the tests plant in the loop to prove the simulator catches them. Never set in production.
+ * - sendBeforePersist: every message leaves before the Ready is persisted;
+ * - voteBeforePersist: votes and vote responses leave before the term and vote are persisted;
+ * - ackBeforeDurable: proposers are answered once their entry is in the local log, before commit;
+ * - applyBeforeCommit: new log entries are applied to the state machine before they commit;
+ * - localReads: reads are answered with the local applied index, without a read index round.
+ */
+export type DriverBug = "sendBeforePersist" | "voteBeforePersist" | "ackBeforeDurable" | "applyBeforeCommit" | "localReads";
+
+export interface ReadyLoopOptions<R> {
+  core: RaftCore;
+  store: ReplicaStore<R>;
+  sender: MessageSender;
+  waiters: Waiters;
+  /** The hard state the store holds when the loop starts (to tell when a Ready changes term or vote). */
+  hardState: HardState;
+  limits: ProposalLimits;
+  /** Called after each Ready was advanced (the node syncs peers, promotes learners, ...). */
+  onAdvance?: (rd: Ready) => void;
+  /** Called once when the loop failed; the loop has stopped and aborted every pending request. */
+  onFatal?: (error: unknown) => void;
+  /** Tests only: plants a bug (see DriverBug). */
+  plantedBug?: DriverBug;
+}
+
+/** Messages a leader may send before persisting its own log (step b of the module comment). */
+const earlyLeaderTypes: ReadonlySet<MessageType> = new Set(["append", "heartbeat", "catchup", "timeoutNow"]);
+const voteTypes: ReadonlySet<MessageType> = new Set(["vote", "voteResponse", "preVote", "preVoteResponse"]);
+
+export class ReadyLoop<R> {
+  readonly proposals: ProposalQueue<R>;
+  readonly reads: ReadQueue;
+  readonly counters = { readies: 0, catchups: 0 };
+  private readonly core: RaftCore;
+  private readonly store: ReplicaStore<R>;
+  private readonly sender: MessageSender;
+  private readonly waiters: Waiters;
+  private readonly deadlines: DeadlineQueue;
+  private readonly bug: DriverBug | undefined;
+  private lastHardState: HardState;
+  private busy = false;
+  private stoppedBy: ScribeError | undefined;
+
+  constructor(private readonly options: ReadyLoopOptions<R>) {
+    this.core = options.core;
+    this.store = options.store;
+    this.sender = options.sender;
+    this.waiters = options.waiters;
+    this.deadlines = options.waiters.deadlines;
+    this.bug = options.plantedBug;
+    this.lastHardState = { ...options.hardState };
+    this.proposals = new ProposalQueue<R>(this.deadlines, options.limits);
+    this.reads = new ReadQueue(this.deadlines);
+  }
+
+  /** Queues a proposal for the next cycle; `done` is called once with its outcome. */
+  propose(data: Uint8Array, weight: number, deadlineMs: number, done: (outcome: ProposalOutcome<R>) => void): void {
+    if (this.stoppedBy) return done({ ok: false, error: this.stoppedBy });
+    this.proposals.add(data, weight, deadlineMs, done);
+  }
+
+  /** Queues a linearizable read; `done` gets the read index once a quorum confirmed it. */
+  read(deadlineMs: number, done: (outcome: ReadOutcome) => void): void {
+    if (this.stoppedBy) return done({ ok: false, error: this.stoppedBy });
+    this.reads.add(deadlineMs, done);
+  }
+
+  /** True when a cycle has something to do. */
+  hasWork(): boolean {
+    return !this.stoppedBy && (this.proposals.queued > 0 || this.reads.queued > 0 || this.core.hasReady());
+  }
+
+  /** Why the loop stopped (shutdown or failure), or undefined while it runs. */
+  get stopped(): ScribeError | undefined {
+    return this.stoppedBy;
+  }
+
+  /** True while a cycle runs (a catch-up may keep it running across turns of the event loop). */
+  get running(): boolean {
+    return this.busy;
+  }
+
+  /**
+   * One cycle (see the module comment). Synchronous unless a catch-up is installed
+   * asynchronously, in which case the returned promise settles when the cycle is done.
+   */
+  cycle(): Promise<void> | undefined {
+    if (this.busy || this.stoppedBy) return undefined;
+    this.busy = true;
+    let pending: Promise<void> | undefined;
+    try {
+      this.proposeAndRead();
+      pending = this.drain();
+    } catch (error) {
+      this.busy = false;
+      this.fail(error);
+      return undefined;
+    }
+    if (!pending) {
+      this.busy = false;
+      return undefined;
+    }
+    return pending.then(
+      () => {
+        this.busy = false;
+      },
+      (error) => {
+        this.busy = false;
+        this.fail(error);
+      },
+    );
+  }
+
+  /** Stops the loop: aborts every pending request with `error` (shutdown). */
+  stop(error: ScribeError): void {
+    if (this.stoppedBy) return;
+    this.stoppedBy = error;
+    this.deadlines.abortAll(error);
+    this.proposals.clear();
+    this.reads.clear();
+  }
+
+  private fail(error: unknown): void {
+    if (this.stoppedBy) return;
+    const message = error instanceof Error ? error.message : String(error);
+    this.stop(new ScribeError("unavailable", `the node's Raft driver failed (${message}); it must be restarted`));
+    this.options.onFatal?.(error);
+  }
+
+  private proposeAndRead(): void {
+    if (this.proposals.queued === 0 && this.reads.queued === 0) return;
+    if (this.bug === "localReads") this.reads.answerLocally(this.store.appliedIndex());
+    if (this.core.softState().role !== "leader") return this.refuseQueued();
+    this.proposals.proposeTo((data) => this.core.propose(data));
+    this.reads.requestFrom((context) => this.core.readIndex(context));
+  }
+
+  /** This node does not lead: queued requests are refused and retry through the new leader. */
+  private refuseQueued(): void {
+    if (this.proposals.queued === 0 && !this.reads.pending) return;
+    const error = new ScribeError("not_leader", "leadership changed before the request was proposed; retry");
+    this.proposals.failQueued(error);
+    this.reads.failAll(error);
+  }
+
+  private drain(): Promise<void> | undefined {
+    while (!this.stoppedBy && this.core.hasReady()) {
+      const rd = this.core.ready();
+      this.counters.readies++;
+      if (rd.catchup) {
+        this.counters.catchups++;
+        const installing = this.store.installCatchup(rd.catchup);
+        if (installing) {
+          return installing.then(() => {
+            this.afterCatchup(rd.catchup!);
+            this.handle(rd);
+            return this.drain();
+          });
+        }
+        this.afterCatchup(rd.catchup);
+      }
+      this.handle(rd);
+    }
+    return undefined;
+  }
+
+  private afterCatchup(catchup: CatchupInstall): void {
+    this.proposals.skippedThrough(catchup.index);
+    this.waiters.applied(this.store.appliedIndex());
+  }
+
+  /** Steps b-f of the module comment for one Ready. */
+  private handle(rd: Ready): void {
+    if (this.stoppedBy) return;
+    const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.lastHardState.term || rd.hardState.vote !== this.lastHardState.vote);
+    const sync = rd.entries.length > 0 || rd.membership !== null || termOrVoteChanged;
+    if (rd.hardState) this.lastHardState = rd.hardState;
+    const [early, late] = this.splitMessages(rd.messages, termOrVoteChanged);
+    this.sender.send(early);
+    const apply = this.bug === "applyBeforeCommit" ? this.withUncommitted(rd) : rd.committedEntries;
+    const results = this.store.persistAndApply({ entries: rd.entries, hardState: rd.hardState, membership: rd.membership, apply, sync });
+    this.sender.send(late);
+    if (this.bug === "ackBeforeDurable") this.proposals.answerUnconfirmed(rd.entries);
+    if (apply.length > 0) this.waiters.applied(this.store.appliedIndex());
+    this.proposals.answer(apply, results);
+    this.reads.answer(rd.readStates);
+    if (rd.softState && rd.softState.role !== "leader") this.refuseQueued();
+    this.core.advance(rd);
+    if (rd.softState) this.waiters.leaderChanged(rd.softState.leader);
+    if (rd.committedEntries.length > 0) this.store.compact();
+    this.options.onAdvance?.(rd);
+  }
+
+  /** [early, late]: which messages may leave before the persist step (step b). */
+  private splitMessages(messages: readonly Message[], termOrVoteChanged: boolean): [readonly Message[], readonly Message[]] {
+    if (messages.length === 0) return [messages, messages];
+    if (this.bug === "sendBeforePersist") return [messages, []];
+    const leaderEarly = !termOrVoteChanged && this.core.softState().role === "leader";
+    const votesEarly = this.bug === "voteBeforePersist";
+    if (!leaderEarly && !votesEarly) return [[], messages];
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of messages) ((leaderEarly && earlyLeaderTypes.has(m.type)) || (votesEarly && voteTypes.has(m.type)) ? early : late).push(m);
+    return [early, late];
+  }
+
+  /** Planted bug: the committed entries plus the new, uncommitted ones beyond them. */
+  private withUncommitted(rd: Ready): Entry[] {
+    const last = Math.max(this.store.appliedIndex(), rd.committedEntries.length > 0 ? rd.committedEntries[rd.committedEntries.length - 1]!.index : 0);
+    return [...rd.committedEntries, ...rd.entries.filter((e) => e.index > last)];
+  }
+}
