@@ -2,14 +2,14 @@
 /**
  * @module main. The scribe-node entry point and the only reader of argv and the environment.
  *
- *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT]
+ *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT] [--require-s3]
  *   scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (src/cluster/restore.ts)
  */
 
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/index.ts";
 import { createLogger } from "./cluster/logger.ts";
-import { startServer } from "./cluster/server.ts";
+import { startServer, StartupError } from "./cluster/server.ts";
 import { restoreCommand } from "./cluster/restore.ts";
 
 const usage = `usage: scribe-node [options]
@@ -22,6 +22,7 @@ const usage = `usage: scribe-node [options]
   --raft-port N      network.raft_port
   --bootstrap        initialize a new cluster from consensus.cluster_members
   --join HOST:PORT   join the cluster through this node's HTTP address
+  --require-s3       refuse to start (exit 2) when the S3 bucket cannot be reached (storage.s3.require_reachable)
   --help             show this help
 Every configuration key can also be set by SCRIBE_<SECTION>_<KEY>, e.g. SCRIBE_NODE_ID=2.`;
 
@@ -38,6 +39,7 @@ function parseFlags(argv: string[]) {
         "raft-port": { type: "string" },
         bootstrap: { type: "boolean" },
         join: { type: "string" },
+        "require-s3": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
   if (flags.port !== undefined) overrides["network.client_port"] = flags.port;
   if (flags["raft-port"] !== undefined) overrides["network.raft_port"] = flags["raft-port"];
   if (flags.join !== undefined) overrides["discovery.seeds"] = flags.join;
+  if (flags["require-s3"] === true) overrides["storage.s3.require_reachable"] = true;
   let config;
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides });
@@ -86,6 +89,11 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`scribe-node: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    if (error instanceof StartupError) {
+      logger.fatal({ err: error.message }, "refusing to start");
+      console.error(`scribe-node: cannot start: ${error.message}`);
       process.exit(2);
     }
     throw error;

@@ -10,6 +10,9 @@ import { createApp, type ScribeApp } from "../http/index.ts";
 import { createAuditLogger, type Logger } from "./logger.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { configurePeerClient } from "./peer-client.ts";
+import { checkBucketAtStart } from "./s3-check.ts";
+
+export { StartupError } from "./s3-check.ts";
 
 export interface RunningServer {
   node: ClusterNode;
@@ -57,6 +60,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const tls = https ? { cert: readPem(config.security.tls_cert, "security.tls_cert"), key: readPem(config.security.tls_key, "security.tls_key") } : undefined;
   const ca = config.security.tls_ca !== "" ? readPem(config.security.tls_ca, "security.tls_ca") : tls?.cert;
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
+  // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
+  await checkBucketAtStart(config, logger);
   const audit = createAuditLogger(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;

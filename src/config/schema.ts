@@ -59,6 +59,7 @@ export const schema = {
     timeout_secs: { type: int(1, 3600), default: 30, doc: "Timeout of one S3 request." },
     max_retries: { type: int(0, 100), default: 3, doc: "Retries of a failed S3 request." },
     prefix: { type: str(true), default: "", doc: "Key prefix for every object in the bucket (empty: `scribe`)." },
+    require_reachable: { type: bool, default: false, doc: "At start the node checks the endpoint and bucket (one HeadBucket). `false`: it logs a warning when they cannot be used and runs anyway (archival retries); `true`: it refuses to start (exit status 2). The flag `--require-s3` sets it." },
   },
   "storage.tiering": {
     age_threshold_secs: { type: int(0), default: 3600, doc: "Age after which a smaller cold-tier segment is sealed anyway, and a sealed, verified segment's values may leave the hot tier." },
