@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { addProcessMetrics } from "../metrics/index.ts";
 import { batchOpsMax, ConfigError, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
-import { createAuditLogger, type Logger } from "./logger.ts";
+import { createMutationLog, type Logger } from "./logger.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { configurePeerClient } from "./peer-client.ts";
 import { checkBucketAtStart } from "./s3-check.ts";
@@ -62,7 +62,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
   // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
   await checkBucketAtStart(config, logger);
-  const audit = createAuditLogger(config.logging, logger, { node_id: config.node.id });
+  const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
@@ -76,7 +76,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       clusterSecret: config.discovery.cluster_secret,
       rateLimitPerSec: config.security.rate_limit_per_sec,
       rateLimitBurst: config.security.rate_limit_burst,
-      audit: (record) => audit.info(record, `audit ${record.action} ${record.result}`),
+      audit: logMutation,
     },
   });
   const server = Bun.serve({
@@ -91,7 +91,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   addProcessMetrics(app.prometheus);
   const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;
   logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
-  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls }, "scribe node listening");
+  const auditLog = config.logging.audit_log || "the main log, at debug";
+  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls, audit_log: auditLog }, "scribe node listening");
   if (!isLoopback(config.network.listen_addr) && config.security.api_keys.length === 0) {
     logger.warn({ listen_addr: config.network.listen_addr }, "serving beyond loopback WITHOUT authentication (security.allow_insecure_public = true)");
   }

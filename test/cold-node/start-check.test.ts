@@ -63,7 +63,7 @@ const closedPortEnv = () => ({ ...coldEnv(s3, "check"), SCRIBE_STORAGE_S3_ENDPOI
 const missingBucketEnv = () => ({ ...coldEnv(s3, "check"), SCRIBE_STORAGE_S3_BUCKET: "no-such-bucket" });
 
 test("s3rver up: the node says the bucket is reachable, with or without --require-s3", async () => {
-  for (const extra of [{}, { SCRIBE_STORAGE_S3_REQUIRE_REACHABLE: "true" }]) {
+  for (const extra of [{}, { SCRIBE_STORAGE_S3_REQUIRE_REACHABLE: "true" }] as Record<string, string>[]) {
     const node = await startWith({ ...coldEnv(s3, "check"), ...extra });
     await until("the S3 check's log line", () => logLines(node.output(), 30).some((l) => l.msg.includes("is reachable")));
     expect(logLines(node.output(), 30).find((l) => l.msg.includes("is reachable"))!.msg).toContain(`bucket "${s3.bucket}" at ${s3.endpoint}`);
