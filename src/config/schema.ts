@@ -103,10 +103,10 @@ export const schema = {
     checkpoint_origin: { type: str(true), default: "", doc: "Origin line of signed checkpoints; empty: scribe-ledger/<node address>." },
   },
   logging: {
-    level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Log level." },
+    level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Level of the main log. Each mutation is a `debug` line; at `info` a batch writes one summary line and a single PUT or DELETE none." },
     format: { type: { kind: "enum", values: ["auto", "json", "pretty"] }, default: "auto", doc: "`auto`: pretty in a terminal, JSON otherwise." },
     output: { type: str(), default: "stdout", doc: "`stdout`, `stderr`, or a file path." },
-    audit_log: { type: str(true), default: "", doc: "File for the audit log of mutations and admin actions; empty: the main log." },
+    audit_log: { type: str(true), default: "", doc: "File for the audit log of mutations and admin actions, written by its own logger at `info` whatever `level` says; empty: the records are the main log's `debug` lines." },
   },
 } as const satisfies Record<string, SectionSpec>;
 
