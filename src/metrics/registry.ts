@@ -157,8 +157,16 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("counter", "scribe_ledger_segments_archived_total", "Segments sealed and archived to S3.", [], (set) => set(cold("segments_archived")));
   fromSnapshot("counter", "scribe_ledger_cold_read_through_total", "Values read back from S3 after leaving the hot tier.", [], (set) => set(cold("read_through")));
   fromSnapshot("counter", "scribe_ledger_cold_evicted_values_total", "Values removed from the hot tier after archival.", [], (set) => set(cold("evicted_values")));
-  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set) => set(cold("backlog_entries")));
-  fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3.", [], (set) => set(cold("archived_index")));
+  // The cluster's archival state, labelled with the reporting node's archival role: the leader's own
+  // progress, or on a follower the bucket's manifest as last read. No sample while it is unknown (no
+  // cold tier, or a follower that has not read the bucket yet): unknown is not 0.
+  const known = (field: string, set: (value: number, labels?: Record<string, string>) => void) => {
+    const value = pickNumber(s0(), [`cold.${field}`]);
+    const role = (s0()?.cold as { archival_role?: unknown } | undefined)?.archival_role;
+    if (value !== undefined) set(value, { role: typeof role === "string" ? role : "leader" });
+  };
+  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Entries of this node's ledger not yet archived to S3 by the cluster; role: leader (it archives) or follower (the leader's progress, read from the bucket).", ["role"], (set) => known("backlog_entries", set));
+  fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3 (the cluster's progress; role as for the backlog).", ["role"], (set) => known("archived_index", set));
 
   return {
     registry,
