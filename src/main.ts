@@ -2,7 +2,7 @@
 /**
  * @module main. The scribe-node entry point and the only reader of argv and the environment.
  *
- *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT] [--strict-permissions]
+ *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT] [--strict-permissions] [--require-s3]
  *   scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (src/cluster/restore.ts)
  *   scribe-node gen-secret                                                             (a new discovery.cluster_secret)
  *
@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from "./config/index.ts";
 import { createLogger } from "./cluster/logger.ts";
-import { startServer } from "./cluster/server.ts";
+import { startServer, StartupError } from "./cluster/server.ts";
 import { restoreCommand } from "./cluster/restore.ts";
 
 /** Exit status after a fatal failure of the node's Raft driver (EX_SOFTWARE, sysexits.h). */
@@ -35,6 +35,7 @@ const usage = `usage: scribe-node [options]
   --join HOST:PORT   join the cluster through this node's HTTP address
   --strict-permissions  refuse to start when the data directory, database or signing key is
                      accessible by group or others (security.strict_permissions)
+  --require-s3       refuse to start (exit 2) when the S3 bucket cannot be reached (storage.s3.require_reachable)
   --help             show this help
 Every configuration key can also be set by SCRIBE_<SECTION>_<KEY>, e.g. SCRIBE_NODE_ID=2.`;
 
@@ -57,6 +58,7 @@ function parseFlags(argv: string[]) {
         bootstrap: { type: "boolean" },
         join: { type: "string" },
         "strict-permissions": { type: "boolean" },
+        "require-s3": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
   if (flags["raft-port"] !== undefined) overrides["network.raft_port"] = flags["raft-port"];
   if (flags.join !== undefined) overrides["discovery.seeds"] = flags.join;
   if (flags["strict-permissions"]) overrides["security.strict_permissions"] = true;
+  if (flags["require-s3"] === true) overrides["storage.s3.require_reachable"] = true;
   let config;
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides });
@@ -126,6 +129,11 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`scribe-node: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    if (error instanceof StartupError) {
+      logger.fatal({ err: error.message }, "refusing to start");
+      console.error(`scribe-node: cannot start: ${error.message}`);
       process.exit(2);
     }
     throw error;

@@ -17,7 +17,11 @@
  *     `age_threshold_secs`, segment by segment in index order, after a HEAD confirms the object is
  *     still in S3 with the size the manifest records. Entries and tree hashes stay.
  * A new Archiver is made each time this node becomes leader, so it starts from the bucket's
- * manifest (another leader may have archived meanwhile). Followers archive and evict nothing.
+ * manifest (another leader may have archived meanwhile). Followers archive and evict nothing: on
+ * the same timer they read the bucket's manifest (one small GET), so they report the cluster's
+ * archival state — the archived index the leader reached and their own ledger's backlog behind
+ * it — rather than a backlog of their own that would only grow (`archival_role` says which;
+ * before a follower's first read both are null: unknown).
  *
  * Failures (S3 down, 500s, timeouts) are values: the SDK retries each request, the uploader each
  * operation, and the timer retries the run with a backoff of up to `retryIntervalsMax` intervals;
@@ -172,6 +176,8 @@ export class ColdTier {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private runRetries = 0;
+  /** On a follower: the cluster's archived index as last read from the bucket (undefined: not read yet). */
+  private bucketArchivedIndex: number | undefined;
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
@@ -235,6 +241,7 @@ export class ColdTier {
   private async pass(): Promise<void> {
     if (!this.options.isLeader()) {
       this.archiver = undefined;
+      await this.readClusterState();
       return;
     }
     this.counters.runs += 1;
@@ -266,6 +273,27 @@ export class ColdTier {
         "cold tier: archival failed; writes continue, nothing more is evicted, retrying with backoff",
       );
     }
+  }
+
+  /**
+   * A follower's view of the cluster's archival: the bucket's manifest, read again. A failed read
+   * keeps the last known index (archived ranges only grow, so it stays a true lower bound).
+   */
+  private async readClusterState(): Promise<void> {
+    try {
+      const manifest = await readManifest(this.storage.uploader, this.storage.layout);
+      if (manifest) this.manifest = manifest;
+      this.bucketArchivedIndex = Math.max(this.store.coldProgress().archivedIndex, manifest?.next_index ?? 0, this.bucketArchivedIndex ?? 0);
+    } catch (error) {
+      this.counters.last_error = (error as Error).message;
+      this.options.logger.warn({ err: (error as Error).message }, "cold tier: cannot read the bucket's manifest; the cluster's archival state shown here may be old");
+    }
+  }
+
+  /** The archived index this node can vouch for, and whose it is. */
+  private archivalState(): { role: "leader" | "follower"; archivedIndex: number | null } {
+    if (this.options.isLeader()) return { role: "leader", archivedIndex: this.store.coldProgress().archivedIndex };
+    return { role: "follower", archivedIndex: this.bucketArchivedIndex ?? null };
   }
 
   private newArchiver(): Archiver {
@@ -347,13 +375,19 @@ export class ColdTier {
     return this.store.nextIndex - this.store.coldProgress().archivedIndex;
   }
 
-  /** Numbers for /metrics ("cold") and the Prometheus exporter. */
+  /**
+   * Numbers for /metrics ("cold") and the Prometheus exporter. `archived_index` and
+   * `backlog_entries` are the cluster's: the leader's own progress, or on a follower the bucket's
+   * manifest as last read (null before the first read).
+   */
   metrics(): Record<string, unknown> {
     const uploader = this.storage.uploader.stats;
-    const { archivedIndex, evictedIndex } = this.store.coldProgress();
+    const { evictedIndex } = this.store.coldProgress();
+    const { role, archivedIndex } = this.archivalState();
     return {
       enabled: true,
       auto_archival: this.autoArchival,
+      archival_role: role,
       archiving: this.archiver !== undefined,
       uploads: uploader.uploads,
       bytes: uploader.bytes,
@@ -361,7 +395,7 @@ export class ColdTier {
       retries: uploader.retries + this.runRetries,
       archived_index: archivedIndex,
       evicted_index: evictedIndex,
-      backlog_entries: this.store.nextIndex - archivedIndex,
+      backlog_entries: archivedIndex === null ? null : Math.max(0, this.store.nextIndex - archivedIndex),
       runs: this.counters.runs,
       segments_archived: this.counters.segments_archived,
       segments_reused: this.counters.segments_reused,

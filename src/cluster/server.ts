@@ -8,9 +8,12 @@ import { readFileSync } from "node:fs";
 import { addProcessMetrics } from "../metrics/index.ts";
 import { batchOpsMax, ConfigError, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
-import { createAuditLogger, type Logger } from "./logger.ts";
+import { createMutationLog, type Logger } from "./logger.ts";
 import { ClusterNode } from "./cluster-node.ts";
 import { configurePeerClient } from "./peer-client.ts";
+import { checkBucketAtStart } from "./s3-check.ts";
+
+export { StartupError } from "./s3-check.ts";
 
 export interface RunningServer {
   node: ClusterNode;
@@ -69,7 +72,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const tls = https ? { cert: readPem(config.security.tls_cert, "security.tls_cert"), key: readPem(config.security.tls_key, "security.tls_key") } : undefined;
   const ca = config.security.tls_ca !== "" ? readPem(config.security.tls_ca, "security.tls_ca") : tls?.cert;
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
-  const audit = createAuditLogger(config.logging, logger, { node_id: config.node.id });
+  // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
+  await checkBucketAtStart(config, logger);
+  const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
@@ -83,7 +88,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       clusterSecret: config.discovery.cluster_secret,
       rateLimitPerSec: config.security.rate_limit_per_sec,
       rateLimitBurst: config.security.rate_limit_burst,
-      audit: (record) => audit.info(record, `audit ${record.action} ${record.result}`),
+      audit: logMutation,
     },
   });
   const server = Bun.serve({
@@ -103,7 +108,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   addProcessMetrics(app.prometheus);
   const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;
   logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
-  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls }, "scribe node listening");
+  const auditLog = config.logging.audit_log || "the main log, at debug";
+  logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls, audit_log: auditLog }, "scribe node listening");
   if (!isLoopback(config.network.listen_addr) && config.security.api_keys.length === 0) {
     logger.warn({ listen_addr: config.network.listen_addr }, "serving beyond loopback WITHOUT authentication (security.allow_insecure_public = true)");
   }

@@ -45,6 +45,7 @@ export interface Config {
       timeout_secs: number;
       max_retries: number;
       prefix: string;
+      require_reachable: boolean;
     };
     tiering: {
       age_threshold_secs: number;

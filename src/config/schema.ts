@@ -59,6 +59,7 @@ export const schema = {
     timeout_secs: { type: int(1, 3600), default: 30, doc: "Timeout of one S3 request." },
     max_retries: { type: int(0, 100), default: 3, doc: "Retries of a failed S3 request." },
     prefix: { type: str(true), default: "", doc: "Key prefix for every object in the bucket (empty: `scribe`)." },
+    require_reachable: { type: bool, default: false, doc: "At start the node checks the endpoint and bucket (one HeadBucket). `false`: it logs a warning when they cannot be used and runs anyway (archival retries); `true`: it refuses to start (exit status 2). The flag `--require-s3` sets it." },
   },
   "storage.tiering": {
     age_threshold_secs: { type: int(0), default: 3600, doc: "Age after which a smaller cold-tier segment is sealed anyway, and a sealed, verified segment's values may leave the hot tier." },
@@ -103,10 +104,10 @@ export const schema = {
     strict_permissions: { type: bool, default: false, doc: "Refuse to start (exit 2) when the data directory, the database files or the signing key are accessible by group or others; when false they are only warned about (flag `--strict-permissions`)." },
   },
   logging: {
-    level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Log level." },
+    level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Level of the main log. Each mutation is a `debug` line; at `info` a batch writes one summary line and a single PUT or DELETE none." },
     format: { type: { kind: "enum", values: ["auto", "json", "pretty"] }, default: "auto", doc: "`auto`: pretty in a terminal, JSON otherwise." },
     output: { type: str(), default: "stdout", doc: "`stdout`, `stderr`, or a file path." },
-    audit_log: { type: str(true), default: "", doc: "File for the audit log of mutations and admin actions; empty: the main log." },
+    audit_log: { type: str(true), default: "", doc: "File for the audit log of mutations and admin actions, written by its own logger at `info` whatever `level` says; empty: the records are the main log's `debug` lines." },
   },
 } as const satisfies Record<string, SectionSpec>;
 

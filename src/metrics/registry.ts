@@ -6,10 +6,15 @@
  * callbacks, so the exposition is never staler than the scrape.
  *
  * Names keep the original Scribe Ledger's: scribe_ledger_{get,put,delete}_requests_total and
- * scribe_ledger_{get,put,delete}_latency_seconds (plus batch).
+ * scribe_ledger_{get,put,delete}_latency_seconds (plus batch), and its storage and Raft names
+ * beside this node's own: scribe_ledger_raft_last_applied (= raft_applied_index),
+ * scribe_ledger_storage_size_bytes{tier} (= storage_bytes{tier}), and
+ * scribe_ledger_storage_keys_total, a counter because of its `_total`: keys ever written (the
+ * live-key gauge is scribe_ledger_storage_keys). The exposition passes `promtool check metrics`
+ * (test/metrics/promtool.test.ts): a counter's name ends in `_total`, nothing else's does.
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 
 export type RequestOp = "get" | "put" | "delete" | "batch";
 
@@ -104,6 +109,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_raft_term", "Current Raft term.", [], (set, s) => set(s.status.term));
   fromSnapshot("gauge", "scribe_ledger_raft_commit_index", "Highest Raft log index known committed.", [], (set, s) => set(s.status.commit_index));
   fromSnapshot("gauge", "scribe_ledger_raft_applied_index", "Highest Raft log index applied to the ledger.", [], (set, s) => set(s.status.applied_index));
+  fromSnapshot("gauge", "scribe_ledger_raft_last_applied", "Highest Raft log index applied to the ledger (the original name of scribe_ledger_raft_applied_index).", [], (set, s) => set(s.status.applied_index));
   fromSnapshot("gauge", "scribe_ledger_raft_leader_id", "Id of the leader this node knows (0 when none).", [], (set, s) => set(s.status.leader_id ?? 0));
   fromSnapshot("gauge", "scribe_ledger_raft_is_leader", "1 when this node is the leader.", [], (set, s) => set(s.status.leader_id === s.status.node_id ? 1 : 0));
   fromSnapshot("gauge", "scribe_ledger_raft_role", "1 for this node's current Raft role.", ["role"], (set, s) => {
@@ -122,10 +128,13 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_tree_size", "Leaves in the Merkle tree.", [], (set, s) => set(pickNumber(s.metrics, ["tree_size"]) ?? s.status.ledger_size));
   fromSnapshot("gauge", "scribe_ledger_storage_keys", "Live keys (latest entry is a put).", [], (set, s) => set(pickNumber(s.metrics, ["storage.liveKeys", "storage.live_keys"]) ?? 0));
   fromSnapshot("gauge", "scribe_ledger_storage_entries", "Entries stored in the hot tier.", [], (set, s) => set(pickNumber(s.metrics, ["storage.entries"]) ?? 0));
-  fromSnapshot("gauge", "scribe_ledger_storage_bytes", "Value bytes by tier: hot (SQLite) and cold (objects in S3).", ["tier"], (set, s) => {
+  fromSnapshot("counter", "scribe_ledger_storage_keys_total", "Keys stored in the ledger, each counted once: every key ever written, deleted ones included (a delete appends a tombstone and the key's history stays), so it never decreases. Live keys: scribe_ledger_storage_keys.", [], (set, s) => set(pickNumber(s.metrics, ["storage.keysWritten"]) ?? 0));
+  const storageBytes = (set: (value: number, labels?: Record<string, string>) => void, s: Snapshot) => {
     set(pickNumber(s.metrics, ["storage.valueBytes", "storage.value_bytes"]) ?? 0, { tier: "hot" });
     set(pickNumber(s.metrics, ["cold.bytes"]) ?? 0, { tier: "cold" });
-  });
+  };
+  fromSnapshot("gauge", "scribe_ledger_storage_bytes", "Value bytes by tier: hot (SQLite) and cold (objects in S3).", ["tier"], storageBytes);
+  fromSnapshot("gauge", "scribe_ledger_storage_size_bytes", "Storage size in bytes by tier, the same as scribe_ledger_storage_bytes (the original name): value bytes in SQLite (hot) and object bytes in S3 (cold).", ["tier"], storageBytes);
 
   // Caches.
   fromSnapshot("counter", "scribe_ledger_cache_hits_total", "Cache hits by cache (heads: key to latest entry; values: index to value).", ["cache"], (set, s) => {
@@ -149,8 +158,16 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("counter", "scribe_ledger_tiles_written_total", "C2SP tiles and entry bundles written to S3 (write-once).", [], (set) => set(cold("tiles_written")));
   fromSnapshot("counter", "scribe_ledger_cold_read_through_total", "Values read back from S3 after leaving the hot tier.", [], (set) => set(cold("read_through")));
   fromSnapshot("counter", "scribe_ledger_cold_evicted_values_total", "Values removed from the hot tier after archival.", [], (set) => set(cold("evicted_values")));
-  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Ledger entries not yet archived to S3.", [], (set) => set(cold("backlog_entries")));
-  fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3.", [], (set) => set(cold("archived_index")));
+  // The cluster's archival state, labelled with the reporting node's archival role: the leader's own
+  // progress, or on a follower the bucket's manifest as last read. No sample while it is unknown (no
+  // cold tier, or a follower that has not read the bucket yet): unknown is not 0.
+  const known = (field: string, set: (value: number, labels?: Record<string, string>) => void) => {
+    const value = pickNumber(s0(), [`cold.${field}`]);
+    const role = (s0()?.cold as { archival_role?: unknown } | undefined)?.archival_role;
+    if (value !== undefined) set(value, { role: typeof role === "string" ? role : "leader" });
+  };
+  fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Entries of this node's ledger not yet archived to S3 by the cluster; role: leader (it archives) or follower (the leader's progress, read from the bucket).", ["role"], (set) => known("backlog_entries", set));
+  fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3 (the cluster's progress; role as for the backlog).", ["role"], (set) => known("archived_index", set));
 
   return {
     registry,
@@ -163,11 +180,48 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
 }
 
 /**
- * Adds prom-client's process_* and nodejs_* metrics (CPU, memory, open files, event-loop lag, GC).
+ * prom-client's default metrics that mean something under Bun and follow the naming rules. Left
+ * out: nodejs_active_{handles,requests,resources}[_total] (Bun reports none, so they are always 0
+ * or empty, and the `_total` gauges break the counter naming rule that promtool checks),
+ * nodejs_heap_space_* (V8 heap spaces: under Bun's JavaScriptCore all but one are 0) and
+ * nodejs_gc_duration_seconds (Bun emits no GC performance entries, so it never has a sample).
+ */
+export const processMetricNames: readonly string[] = [
+  "process_cpu_user_seconds_total",
+  "process_cpu_system_seconds_total",
+  "process_cpu_seconds_total",
+  "process_start_time_seconds",
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+  "process_open_fds",
+  "process_max_fds",
+  "nodejs_eventloop_lag_seconds",
+  "nodejs_eventloop_lag_min_seconds",
+  "nodejs_eventloop_lag_max_seconds",
+  "nodejs_eventloop_lag_mean_seconds",
+  "nodejs_eventloop_lag_stddev_seconds",
+  "nodejs_eventloop_lag_p50_seconds",
+  "nodejs_eventloop_lag_p90_seconds",
+  "nodejs_eventloop_lag_p99_seconds",
+  "nodejs_heap_size_total_bytes",
+  "nodejs_heap_size_used_bytes",
+  "nodejs_external_memory_bytes",
+  "nodejs_version_info",
+];
+
+/**
+ * Adds the process metrics of `processMetricNames` (CPU, memory, open files, event-loop lag, heap):
+ * prom-client's defaults are collected into a scratch registry and only those move over.
  * A server adds them once; apps built in tests leave them out (each would start its own monitors).
  */
 export function addProcessMetrics(prometheus: PrometheusRegistry): void {
-  collectDefaultMetrics({ register: prometheus.registry });
+  const scratch = new Registry();
+  collectDefaultMetrics({ register: scratch });
+  for (const name of processMetricNames) {
+    const metric = scratch.getSingleMetric(name) as Metric | undefined;
+    if (metric) prometheus.registry.registerMetric(metric);
+  }
 }
 
 /** Per-operation request and error counters and latency histograms, fed by request observers. */

@@ -93,6 +93,8 @@ export interface HotStoreOptions {
 export interface HotStats {
   entries: number;
   liveKeys: number;
+  /** Distinct keys ever written (entries with version 1); never decreases: deletes keep history. */
+  keysWritten: number;
   valueBytes: number;
 }
 
@@ -133,9 +135,21 @@ export class HotStore {
     };
     const last = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
     this.nextIndexValue = (last?.idx ?? -1) + 1;
-    this.stats = {
+    this.stats = this.loadStats();
+  }
+
+  /**
+   * The counters as persisted in `meta`. `keys_written` is absent from databases written before it
+   * existed: it is then counted once (entries with version 1) and persisted by the next append.
+   */
+  private loadStats(): HotStats {
+    const keysWritten =
+      this.meta("keys_written") ??
+      (this.nextIndexValue === 0 ? 0 : (this.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM entries WHERE version = 1").get()?.n ?? 0));
+    return {
       entries: this.nextIndexValue,
       liveKeys: Number(this.meta("live_keys") ?? 0),
+      keysWritten: Number(keysWritten),
       valueBytes: Number(this.meta("value_bytes") ?? 0),
     };
   }
@@ -311,6 +325,7 @@ export class HotStore {
       const { entry, version, value } = applied[i]!;
       assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
       this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
+      if (version === 1) this.stats.keysWritten++;
       if (entry.op === "put") {
         this.statements.insertValue.run(entry.index, value);
         this.stats.valueBytes += value.length;
@@ -322,6 +337,7 @@ export class HotStore {
       this.stats.entries++;
     }
     this.setMeta("live_keys", this.stats.liveKeys);
+    this.setMeta("keys_written", this.stats.keysWritten);
     this.setMeta("value_bytes", this.stats.valueBytes);
   }
 
@@ -329,11 +345,7 @@ export class HotStore {
   reloadCounters(): void {
     const last = this.db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
     this.nextIndexValue = (last?.idx ?? -1) + 1;
-    this.stats = {
-      entries: this.nextIndexValue,
-      liveKeys: Number(this.meta("live_keys") ?? 0),
-      valueBytes: Number(this.meta("value_bytes") ?? 0),
-    };
+    this.stats = this.loadStats();
   }
 
   close(): void {

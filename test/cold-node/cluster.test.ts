@@ -1,6 +1,7 @@
 /**
  * The cold tier in a 3-node cluster of real processes: only the leader archives and evicts
- * (followers keep every value hot); after the leader is killed, the new leader resumes from the
+ * (followers keep every value hot, and report the cluster's archived index read from the bucket,
+ * with no backlog once the leader archived everything); after the leader is killed, the new leader resumes from the
  * bucket's manifest (no conflicting or duplicate object), records the earlier segments, evicts its
  * own copies, and serves every value through read-through.
  */
@@ -39,7 +40,11 @@ test("only the leader archives; a new leader resumes from the manifest and reads
   await put(first.url, values.slice(0, 100), 0);
   await until("the leader archives and evicts", async () => (await coldOf(first.url)).evicted_index === 100);
   for (const follower of cluster.nodes.filter((n) => n.id !== first.id)) {
-    expect(await coldOf(follower.url)).toMatchObject({ archiving: false, uploads: 0, evicted_index: 0 });
+    // A follower archives nothing, and reports the cluster's progress (read from the bucket), not a backlog of its own.
+    await until("the follower reads the cluster's archival state", async () => (await coldOf(follower.url)).archived_index === 100);
+    expect(await coldOf(follower.url)).toMatchObject({ archival_role: "follower", archiving: false, uploads: 0, evicted_index: 0, backlog_entries: 0 });
+    const exposition = await (await fetch(`${follower.url}/metrics/prometheus`)).text();
+    expect(exposition).toContain('scribe_ledger_archival_backlog_entries{role="follower"} 0\n');
     const response = await fetch(`${follower.url}/kv/c7?consistency=stale`);
     expect(bytesEqual(new Uint8Array(await response.arrayBuffer()), values[7]!)).toBe(true);
   }

@@ -57,8 +57,12 @@ test("HotStore evicts only inside the recorded archived range, from the evicted 
 test("a follower's cold tier archives and evicts nothing", async () => {
   const n = await nodeWith("follower", makeValues(40, 1));
   const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => false });
+  // Before it has read the bucket, a follower knows nothing of the cluster's archival: null, not a number.
+  expect(tier.metrics()).toMatchObject({ archival_role: "follower", archived_index: null, backlog_entries: null });
   await tier.runOnce();
-  expect(tier.metrics()).toMatchObject({ uploads: 0, archived_index: 0, evicted_index: 0, archiving: false });
+  expect(tier.metrics()).toMatchObject({ uploads: 0, archived_index: 0, evicted_index: 0, archiving: false, archival_role: "follower" });
+  // Nothing is archived in the bucket yet: the follower's 40 entries are the cluster's backlog.
+  expect(tier.metrics().backlog_entries).toBe(40);
   expect(listStored(s3, "follower")).toEqual([]);
   await n.node.close();
 });

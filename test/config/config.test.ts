@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, envNameOf, loadConfig, schema } from "../../src/config/index.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { ConfigError, envNameOf, loadConfig, schema, type FieldSpec } from "../../src/config/index.ts";
+import { freePort, tempDir } from "../support/node-process.ts";
+
+const repoRoot = join(import.meta.dir, "..", "..");
 
 describe("configuration", () => {
   test("defaults run one node on 127.0.0.1:8001 with data in ./data and no S3", () => {
@@ -81,4 +87,60 @@ test("docs/CONFIGURATION.md lists every key with its default and environment nam
   for (const [section, fields] of Object.entries(schema)) {
     for (const key of Object.keys(fields)) expect(doc).toContain(envNameOf(section, key));
   }
+});
+
+describe("config.example.toml", () => {
+  const path = `${import.meta.dir}/../../config.example.toml`;
+
+  test("is current: generated from the schema like docs/CONFIGURATION.md", async () => {
+    const { renderExampleToml } = await import("../../scripts/gen-config-docs.ts");
+    expect(await Bun.file(path).text()).toBe(renderExampleToml());
+  });
+
+  test("sets every key of the schema to its default, with its meaning and environment name beside it", async () => {
+    const text = await Bun.file(path).text();
+    const doc = parseToml(text) as Record<string, Record<string, unknown>>;
+    for (const [section, fields] of Object.entries(schema)) {
+      const table = section.split(".").reduce<Record<string, unknown> | undefined>((t, part) => t?.[part] as Record<string, unknown> | undefined, doc);
+      const own = Object.keys(table ?? {}).filter((k) => !(`${section}.${k}` in schema));
+      expect(own.sort()).toEqual(Object.keys(fields).sort());
+      for (const [key, spec] of Object.entries(fields as Record<string, FieldSpec>)) {
+        expect(table![key]).toEqual(spec.default as never);
+        const block = text.slice(0, text.indexOf(`\n${key} = `, text.indexOf(`[${section}]`)));
+        expect(block.endsWith(`# env: ${envNameOf(section, key)}`)).toBe(true);
+        expect(block.replace(/\n# /g, " ")).toContain(spec.doc);
+      }
+    }
+  });
+
+  test("loads as a configuration that equals the defaults", () => {
+    expect(loadConfig({ file: path })).toEqual(loadConfig());
+  });
+
+  test("runs as it is: scribe-node --config config.example.toml starts a node", async () => {
+    const work = tempDir("scribe-example-config-");
+    const port = freePort();
+    // Ports from flags (8001/9001 may be taken here); the data directory is the file's ./data, under the working directory.
+    const proc = Bun.spawn(["bun", `${repoRoot}/src/main.ts`, "--config", path, "--port", String(port), "--raft-port", String(freePort())], {
+      cwd: work.path,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      let status = 0;
+      for (let i = 0; i < 300 && status !== 200 && proc.exitCode === null; i++) {
+        status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+        if (status !== 200) await Bun.sleep(50);
+      }
+      expect(status).toBe(200);
+      const put = await fetch(`http://127.0.0.1:${port}/kv/example`, { method: "PUT", body: "ok", headers: { "content-type": "text/plain" } });
+      expect(put.status).toBe(200);
+      expect(existsSync(join(work.path, "data", "scribe.db"))).toBe(true);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      work.remove();
+    }
+  }, 30_000);
 });

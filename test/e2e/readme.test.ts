@@ -1,10 +1,11 @@
 /**
  * The README's examples stay runnable: every `curl` line of its sh blocks runs, in order, against
- * a real node (on a free port instead of 8001) and must succeed; the embedded-library example runs
- * as written against a temporary data directory.
+ * a real node (on a free port instead of 8001) and must succeed, and the values land with the
+ * content type the example names; no curl example in the README or docs/ sends a value with `-d`
+ * (form encoding); the embedded-library example runs as written against a temporary data directory.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
@@ -39,6 +40,33 @@ test("every curl example in the README succeeds, in order", () => {
     const result = Bun.spawnSync(["bash", "-c", local]);
     if (result.exitCode !== 0) throw new Error(`README example failed (${result.exitCode}): ${command}\n${result.stderr}`);
   }
+});
+
+test("the examples stored their values raw, with the content type they named", async () => {
+  const hello = await fetch(`${node.url}/hello`);
+  expect(hello.headers.get("content-type")).toStartWith("text/plain");
+  expect(await hello.text()).toBe("Hello, Hyra!");
+  const alice = await fetch(`${node.url}/kv/users/alice?version=1`);
+  expect(alice.headers.get("content-type")).toStartWith("application/json");
+  expect(await alice.json()).toEqual({ name: "Alice" });
+});
+
+test("no curl example in the README or docs/ sends a body with -d; each --data-binary names its Content-Type", () => {
+  const files = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  let checked = 0;
+  for (const file of files) {
+    const text = readFileSync(join(root, file), "utf8");
+    for (const line of text.split("\n")) {
+      const command = line.replace(/^\$ /, "").trim();
+      if (!command.startsWith("curl ")) continue;
+      expect(`${file}: ${command}`).not.toMatch(/\s(-d|--data|--data-raw|--data-ascii|--data-urlencode|-F|--form)[\s=]/);
+      if (command.includes("--data-binary")) {
+        expect(`${file}: ${command}`).toMatch(/-H ['"]Content-Type: [^'"]+['"]/i);
+        checked += 1;
+      }
+    }
+  }
+  expect(checked).toBeGreaterThanOrEqual(10);
 });
 
 test("the embedded-library example runs as written", () => {

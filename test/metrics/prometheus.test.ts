@@ -131,9 +131,12 @@ describe("GET /metrics/prometheus", () => {
     expect(value(families, "scribe_ledger_raft_applied_index")).toBe(value(families, "scribe_ledger_raft_commit_index")!);
     const hits = value(families, "scribe_ledger_cache_hits_total", { cache: "heads" })! + value(families, "scribe_ledger_cache_misses_total", { cache: "heads" })!;
     expect(hits).toBeGreaterThan(0);
-    for (const name of ["scribe_ledger_s3_uploads_total", "scribe_ledger_s3_upload_bytes_total", "scribe_ledger_s3_errors_total", "scribe_ledger_archival_backlog_entries"]) {
+    for (const name of ["scribe_ledger_s3_uploads_total", "scribe_ledger_s3_upload_bytes_total", "scribe_ledger_s3_errors_total"]) {
       expect(value(families, name)).toBe(0);
     }
+    // Without a cold tier nothing archives: no backlog or archived index is claimed.
+    expect(value(families, "scribe_ledger_archival_backlog_entries")).toBeUndefined();
+    expect(value(families, "scribe_ledger_archived_index")).toBeUndefined();
   });
 
   test("the parser rejects malformed exposition (so the test above can fail)", () => {
@@ -163,10 +166,26 @@ describe("the registry reads replication lag and the cold tier at scrape time", 
     expect(value(families, "scribe_ledger_s3_uploads_total")).toBe(3);
     expect(value(families, "scribe_ledger_s3_upload_bytes_total")).toBe(4096);
     expect(value(families, "scribe_ledger_s3_errors_total")).toBe(1);
-    expect(value(families, "scribe_ledger_archival_backlog_entries")).toBe(12);
+    expect(value(families, "scribe_ledger_archival_backlog_entries", { role: "leader" })).toBe(12);
+    expect(value(families, "scribe_ledger_archived_index", { role: "leader" })).toBe(68);
     expect(value(families, "scribe_ledger_storage_bytes", { tier: "cold" })).toBe(4096);
     uploads = 5;
     families = parseExposition(await registry.metrics());
     expect(value(families, "scribe_ledger_s3_uploads_total")).toBe(5);
+  });
+
+  test("a follower that has not read the bucket yet shows no backlog sample (unknown), not 0", async () => {
+    const source: MetricsSource = {
+      status: () => ({ node_id: 2, role: "follower", term: 4, leader_id: 1, commit_index: 90, applied_index: 90, ledger_size: 80, healthy: true, membership: [] }),
+      metrics: () => ({ cold: { enabled: true, archival_role: "follower", backlog_entries: null, archived_index: null, uploads: 0 } }),
+    };
+    const families = parseExposition(await createPrometheusRegistry(source, { observers: [] }).metrics());
+    expect(families.get("scribe_ledger_archival_backlog_entries")?.samples).toEqual([]);
+    expect(families.get("scribe_ledger_archived_index")?.samples).toEqual([]);
+    expect(value(families, "scribe_ledger_s3_uploads_total")).toBe(0);
+    const known: MetricsSource = { ...source, metrics: () => ({ cold: { enabled: true, archival_role: "follower", backlog_entries: 3, archived_index: 77 } }) };
+    const later = parseExposition(await createPrometheusRegistry(known, { observers: [] }).metrics());
+    expect(value(later, "scribe_ledger_archival_backlog_entries", { role: "follower" })).toBe(3);
+    expect(value(later, "scribe_ledger_archived_index", { role: "follower" })).toBe(77);
   });
 });

@@ -1,19 +1,23 @@
 /**
- * `bun run build` makes a single scribe-node executable that runs without the source tree:
- * --help answers, and a node started from it serves writes and Prometheus metrics.
+ * `bun run build` makes the scribe-node and scribe single executables and nothing else (no `.map`
+ * files: the source maps are embedded), and scribe-node runs without the source tree: --help
+ * answers, and a node started from it serves writes and Prometheus metrics.
  */
 
 import { expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, tempDir } from "../support/node-process.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 
-test("the compiled scribe-node prints usage and serves a node", async () => {
+test("the build holds the two executables only, and the compiled scribe-node prints usage and serves a node", async () => {
   const out = tempDir("scribe-build-");
   try {
-    const build = Bun.spawnSync(["bun", "scripts/build.ts", "--outdir", out.path, "--only", "scribe-node"], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
+    const build = Bun.spawnSync(["bun", "scripts/build.ts", "--outdir", out.path], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
     expect(build.exitCode, build.stderr.toString()).toBe(0);
+    // The executables only: no source maps (bun writes .map files beside a --sourcemap build), no staging left.
+    expect(readdirSync(out.path).sort()).toEqual(["scribe", "scribe-node"]);
     const binary = join(out.path, "scribe-node");
     const help = Bun.spawnSync([binary, "--help"], { cwd: out.path, stdout: "pipe" });
     expect(help.exitCode).toBe(0);

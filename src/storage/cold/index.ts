@@ -6,6 +6,7 @@
 
 export { createS3Client, defaultS3Config, type S3Config } from "./s3-client.ts";
 export { createColdStorage, type ColdStorage } from "./cold-storage.ts";
+export { probeBucket, describeBucket, probeTimeoutSecsMax, type BucketProbe, type BucketProblem } from "./probe.ts";
 export { createLayout, parseSegmentKey, padIndex, type Layout } from "./layout.ts";
 export {
   encodeSegment,
