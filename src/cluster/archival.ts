@@ -3,7 +3,8 @@
  *
  * When `storage.s3.bucket` is set, every node installs a read-through fallback on its ledger: a
  * value whose `vals` row was evicted is fetched from its segment in S3 (ColdReader), verified
- * against the entry's value hash, cached and served.
+ * against the entry's value hash, cached and served. A segment or value that fails verification
+ * is refused as corrupt_value (LedgerState counts it and logs the alarm).
  *
  * When `storage.tiering.enable_auto_archival` is also true, a timer runs every
  * `archival_check_interval_secs`. On the Raft leader only (one archiver per bucket prefix) it
@@ -303,7 +304,11 @@ export class ColdTier {
     }
   }
 
-  /** The ledger's fallback for a value absent from the hot tier: fetch, verify, return. */
+  /**
+   * The ledger's fallback for a value absent from the hot tier: fetch, verify, return. A segment or
+   * value that fails verification is corrupt_value (the ledger counts it and raises the alarm);
+   * anything else (S3 unreachable, object missing) is unavailable.
+   */
   private async readThrough(entry: StoredEntry): Promise<Uint8Array | undefined> {
     if (entry.index >= this.store.coldProgress().evictedIndex) return undefined;
     this.counters.read_through += 1;
@@ -314,8 +319,10 @@ export class ColdTier {
       return await this.reader.getValue(entry);
     } catch (error) {
       this.counters.read_errors += 1;
+      if (isScribeError(error) && error.code === "verification_failed") {
+        throw new ScribeError("corrupt_value", `its archived copy in S3 fails verification: ${error.message}`, { index: entry.index, tier: "cold" });
+      }
       this.options.logger.warn({ index: entry.index, err: (error as Error).message }, "cold tier: read-through failed");
-      if (isScribeError(error) && error.code === "verification_failed") throw error;
       throw new ScribeError("unavailable", `the value of index ${entry.index} is in the cold tier, which is unreachable: ${(error as Error).message}`);
     }
   }

@@ -19,7 +19,7 @@
 
 import { ConfigError, defaultClientAddress, type Config, type Member } from "../config/index.ts";
 import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, MemberStatus, NodeStatus, ReadResult, Receipt, SignedCheckpoint } from "../http/index.ts";
-import { commandListMax, decodeCommand, encodeCommand, type Command, type Operation } from "../ledger/index.ts";
+import { commandListMax, decodeCommand, encodeCommand, valueMismatch, type Command, type Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { decodeMessage, encodeMessage, RawNode, type ConfigChange, type Entry as RaftEntry, type Message, type MessageType, type Ready } from "../raft/index.ts";
@@ -552,7 +552,8 @@ export class ClusterNode implements LedgerService, ClusterService {
     const commands: Command[] = page.map(({ entry, value }, i) => {
       if (entry.index !== start + i) throw new ScribeError("verification_failed", `fetched entry ${entry.index} where ${start + i} was expected`);
       if (entry.op === "delete") return { timestampMs: entry.timestampMs, ops: [{ op: "delete", key: entry.key }] };
-      if (toHex(hasher.digest(value)) !== toHex(entry.valueHash)) throw new ScribeError("verification_failed", `fetched value of entry ${entry.index} does not match its hash`);
+      const mismatch = valueMismatch(entry, value, hasher);
+      if (mismatch) throw new ScribeError("verification_failed", `fetched value of entry ${entry.index} does not match its entry: ${mismatch}`);
       return { timestampMs: entry.timestampMs, ops: [{ op: "put", key: entry.key, value, valueHash: entry.valueHash, contentType: entry.contentType }] };
     });
     const outcomes = this.ledger.applyBatch(commands);

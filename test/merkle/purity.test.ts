@@ -26,8 +26,8 @@ test("src/merkle imports only src/lib and itself, and reads no clock or randomne
   }
 });
 
-test("src/client imports only merkle, the entry codec, lib, hash-wasm and itself", () => {
-  const allowed = new Set(["../merkle/index.ts", "../ledger/entry.ts", "../lib/index.ts", "hash-wasm"]);
+test("src/client imports only merkle, the entry codec and checks, lib, hash-wasm and itself", () => {
+  const allowed = new Set(["../merkle/index.ts", "../ledger/entry.ts", "../ledger/check.ts", "../lib/index.ts", "hash-wasm"]);
   for (const [path, text] of sources("src/client")) {
     for (const specifier of imports(text)) {
       expect(allowed.has(specifier) || /^\.\/[a-z-]+\.ts$/.test(specifier), `${path} imports ${specifier}`).toBe(true);
