@@ -32,6 +32,7 @@ function keyOperations(where: string): Json {
       "200": { description: "The raw value with its stored content type; headers X-Scribe-Index, X-Scribe-Version, X-Scribe-Value-Hash, ETag.", content: { "*/*": { schema: { type: "string", format: "binary" } } } },
       "400": error("invalid_key, invalid_version, invalid_index, invalid_request"),
       "404": error("not_found, deleted, version_not_found"),
+      "500": error("corrupt_value, corrupt_entry: the stored value or entry fails its check (SHA-256, Merkle leaf) and is not served"),
     }, {
       parameters: [
         query("version", "Read this version (1-based)."),
@@ -127,7 +128,7 @@ export function openApiDocument(): Json {
       },
       "/entries": {
         get: op("A range of ledger entries in index order", { "200": jsonOk("{from, tree_size, entries}"), "400": error("invalid_range") }, {
-          parameters: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64.", { type: "string", enum: ["true", "false"] })],
+          parameters: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64; a value the node cannot hand out is null, with value_error: its code (corrupt_value, corrupt_entry, unavailable).", { type: "string", enum: ["true", "false"] })],
         }),
       },
       "/keys": {
