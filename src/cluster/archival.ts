@@ -27,7 +27,7 @@
 
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
-import type { Entry } from "../ledger/index.ts";
+import { valueMismatch, type Entry } from "../ledger/index.ts";
 import type { HotStore, StoredEntry } from "../storage/index.ts";
 import {
   Archiver,
@@ -35,6 +35,7 @@ import {
   createColdStorage,
   findSegment,
   readManifest,
+  sha256,
   type ArchiveSource,
   type ColdStorage,
   type Manifest,
@@ -43,6 +44,9 @@ import {
 } from "../storage/cold/index.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
+
+/** The hasher values are checked with before they are archived. */
+const valueHasher = { digest: sha256 };
 
 /** Entries read from SQLite per page while a segment is encoded (bounds memory per page). */
 const sourcePageEntries = 512;
@@ -71,9 +75,14 @@ export function s3ConfigOf(config: Config): S3Config {
  * seals no further segment (another leader's archiver owns the bucket prefix now).
  */
 export class HotArchiveSource implements ArchiveSource {
+  /**
+   * @param corrupt turns a value that fails its check into the error to throw (the ledger counts
+   * it and raises the alarm); the pass fails as a value and is retried, nothing is uploaded.
+   */
   constructor(
     private readonly store: HotStore,
     private readonly isLeader: () => boolean = () => true,
+    private readonly corrupt: (entry: StoredEntry, reason: string) => ScribeError = (entry, reason) => new ScribeError("corrupt_value", `the stored value of entry ${entry.index} does not match its value hash: ${reason}`),
   ) {}
 
   nextUnarchivedIndex(): number {
@@ -96,6 +105,9 @@ export class HotArchiveSource implements ArchiveSource {
         const value = this.store.value(entry.index);
         // Only archived ranges are evicted, and the archiver never reads one twice after recording it.
         if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier`);
+        // Checked before it is sealed into a segment: S3 never gets bytes the ledger did not commit.
+        const mismatch = valueMismatch(entry, value, valueHasher);
+        if (mismatch) throw this.corrupt(entry, mismatch);
         yield { entry, value };
       }
       index += page.length;
@@ -160,7 +172,7 @@ export class ColdTier {
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
-    this.source = new HotArchiveSource(this.store, options.isLeader);
+    this.source = new HotArchiveSource(this.store, options.isLeader, (entry, reason) => options.ledger.corrupt("value", entry, "hot", reason));
     this.now = options.now ?? Date.now;
     this.storage = options.storage ?? createColdStorage(s3ConfigOf(options.config));
     this.reader = new ColdReader({ uploader: this.storage.uploader, manifest: () => this.manifest });

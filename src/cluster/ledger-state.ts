@@ -306,9 +306,10 @@ export class LedgerState {
 
   /**
    * Counts a corrupt read, logs its alarm (once per index and tier, up to corruptAlarmsMax) and
-   * returns the error to throw: corrupt_value for a value, corrupt_entry for an entries row.
+   * returns the error to throw: corrupt_value for a value, corrupt_entry for an entries row. Also
+   * called by the cold tier when a value fails its check on the way to S3.
    */
-  private corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {
+  corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {
     const code = kind === "value" ? "corrupt_value" : "corrupt_entry";
     if (kind === "value") this.corruption.values[tier] += 1;
     else this.corruption.entries += 1;
