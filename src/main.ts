@@ -5,6 +5,7 @@
  *   scribe-node [--config FILE] [--node-id N] [--data-dir DIR] [--port N] [--bootstrap] [--join HOST:PORT] [--strict-permissions] [--require-s3]
  *   scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (src/cluster/restore.ts)
  *   scribe-node gen-secret                                                             (a new discovery.cluster_secret)
+ *   scribe-node check DATA_DIR [--verifier-key KEY] [--json] [--progress]              (src/cluster/check.ts)
  *
  * Every file and directory the process creates is private to its user (umask 077); the storage
  * code also sets 0600 / 0700 itself, so the embedded library gets the same modes.
@@ -18,6 +19,7 @@ import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from 
 import { createLogger } from "./cluster/logger.ts";
 import { startServer, StartupError } from "./cluster/server.ts";
 import { restoreCommand } from "./cluster/restore.ts";
+import { checkCommand } from "./cluster/check.ts";
 
 /** Exit status after a fatal failure of the node's Raft driver (EX_SOFTWARE, sysexits.h). */
 const exitDriverFailed = 70;
@@ -25,6 +27,7 @@ const exitDriverFailed = 70;
 const usage = `usage: scribe-node [options]
        scribe-node restore --from-s3 --verifier-key KEY [--config FILE] [--data-dir DIR]   (see restore --help)
        scribe-node gen-secret   print a new random discovery.cluster_secret (${generatedSecretBytes} bytes, base64url)
+       scribe-node check DATA_DIR   verify a stopped node's files offline (see check --help)
   --config FILE      TOML configuration file
   --node-id N        node.id
   --data-dir DIR     node.data_dir
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
     console.log(newClusterSecret());
     return;
   }
+  if (Bun.argv[2] === "check") process.exit(await checkCommand(Bun.argv.slice(3)));
   if (Bun.argv[2] === "restore") {
     const code = await restoreCommand(Bun.argv.slice(3), process.env, {
       loadConfig,

@@ -9,7 +9,7 @@ import { StateFileError } from "./state-file.ts";
 
 export const exitCodes = {
   ok: 0,
-  /** A proof, signature, hash or consistency check failed: the ledger is not what it claims. */
+  /** A proof, signature, hash or consistency check failed (here, or on the node: corrupt_value): the ledger is not what it claims. */
   verificationFailed: 1,
   /** The command line is wrong, or the node refused the input as invalid (400, 413). */
   usage: 2,
@@ -25,6 +25,7 @@ export const exitCodes = {
 export const exitCodesText = `Exit status:
   0  success
   1  verification failed: a proof, signature, value hash or consistency check did not hold
+     (also when the node refuses a value as corrupt_value or corrupt_entry)
   2  usage: a mistake in the command line, or input the node refused as invalid (400, 413)
   3  not found: no such key, version or route (404)
   4  unavailable: no endpoint reachable, a timeout, or the node cannot serve now (429, 5xx)
@@ -66,6 +67,8 @@ export function exitCodeOf(error: unknown): number {
   if (error instanceof ReportedFailure) return exitCodeOf(error.reason);
   if (error instanceof UsageError || error instanceof StateFileError) return exitCodes.usage;
   if (error instanceof VerificationFailed) return exitCodes.verificationFailed;
+  // The node's own check of its stored bytes failed: evidence, not an outage.
+  if (isScribeError(error) && (error.code === "corrupt_value" || error.code === "corrupt_entry")) return exitCodes.verificationFailed;
   if (error instanceof HttpError) {
     const status = error.httpStatus;
     if (status === 404) return exitCodes.notFound;

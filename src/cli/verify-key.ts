@@ -8,6 +8,7 @@
 
 import { entryFromJson, loadHasher, parseVerifierKey, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
 import type { Entry } from "../ledger/entry.ts";
+import { isScribeError } from "../lib/index.ts";
 import type { Context } from "./context.ts";
 import { isEvidence, VerificationFailed } from "./errors.ts";
 
@@ -31,7 +32,11 @@ export async function verifyKeyHere(ctx: Context, key: string, version: number |
   let value = knownValue;
   if (value === undefined) {
     if (entry.op === "put") {
-      const answer = await ctx.http.get(key, { at: entry.index });
+      const answer = await ctx.http.get(key, { at: entry.index }).catch((error: unknown) => {
+        // The node refuses bytes that fail its own check: that is evidence, not an outage.
+        if (isScribeError(error) && (error.code === "corrupt_value" || error.code === "corrupt_entry")) throw failed(`the server refuses to serve the value (${error.code}): ${error.message}`);
+        throw error;
+      });
       if (answer.index !== entry.index) throw failed(`asked for the value at index ${entry.index}, the server answered index ${answer.index}`);
       value = answer.value;
     } else {

@@ -135,9 +135,11 @@ function checkItem(item: unknown, index: number, heads: KeyHeads, hasher: Hasher
         : `entry ${index} (key ${JSON.stringify(entry.key)}) links to previous index ${entry.prevIndex}, but the key's previous entry is ${wantedPrev}`;
     return { entry, failure: { kind: "chain", index, message } };
   }
-  const encoded = (item as { value_base64?: unknown }).value_base64;
+  const { value_base64: encoded, value_error: valueError } = item as { value_base64?: unknown; value_error?: unknown };
   if (typeof encoded !== "string") {
-    return { entry, failure: { kind: "value", index, message: `the value of entry ${index} (key ${JSON.stringify(entry.key)}) is missing (value_base64 is ${JSON.stringify(encoded ?? null)})` } };
+    // The server names why it withholds a value (e.g. corrupt_value: its stored copy fails its hash).
+    const why = typeof valueError === "string" ? `: the server reports ${valueError}` : "";
+    return { entry, failure: { kind: "value", index, message: `the value of entry ${index} (key ${JSON.stringify(entry.key)}) is missing (value_base64 is ${JSON.stringify(encoded ?? null)})${why}` } };
   }
   const value = fromBase64(encoded);
   if (!value) return { entry, failure: { kind: "value", index, message: `the value of entry ${index} is not valid base64` } };

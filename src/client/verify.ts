@@ -5,6 +5,7 @@
  * (consistency, via TrustedState). Never trusts the server's own `verified` flag.
  */
 
+import { entryLeafMismatch, valueMismatch } from "../ledger/check.ts";
 import { encodeEntry, type Entry } from "../ledger/entry.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
 import { VerificationError, verifyInclusion, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
@@ -24,16 +25,14 @@ export function leafHashOfEntry(entry: Entry, hasher: Hasher): Uint8Array {
 
 /** Checks that `value` is the value the entry commits to (hash and size; empty for a delete). */
 export function verifyValue(value: Uint8Array, entry: Entry, hasher: Hasher): void {
-  if (entry.op === "delete" && value.length !== 0) throw new VerificationError(`entry ${entry.index} is a delete, but a ${value.length}-byte value was given`);
-  if (value.length !== entry.valueBytes) throw new VerificationError(`value is ${value.length} bytes, entry ${entry.index} says ${entry.valueBytes}`);
-  const hash = valueHashOf(value, hasher);
-  if (!bytesEqual(hash, entry.valueHash)) throw new VerificationError(`value hashes to ${toHex(hash)}, entry ${entry.index} says ${toHex(entry.valueHash)}`);
+  const mismatch = valueMismatch(entry, value, hasher);
+  if (mismatch) throw new VerificationError(mismatch);
 }
 
 /** Checks that the entry's canonical encoding hashes to `leafHash`. */
 export function verifyEntryLeaf(entry: Entry, leafHash: Uint8Array, hasher: Hasher): void {
-  const computed = leafHashOfEntry(entry, hasher);
-  if (!bytesEqual(computed, leafHash)) throw new VerificationError(`entry ${entry.index} hashes to leaf ${toHex(computed)}, wanted ${toHex(leafHash)}`);
+  const mismatch = entryLeafMismatch(entry, leafHash, hasher);
+  if (mismatch) throw new VerificationError(mismatch);
 }
 
 /**

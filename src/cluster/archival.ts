@@ -3,7 +3,8 @@
  *
  * When `storage.s3.bucket` is set, every node installs a read-through fallback on its ledger: a
  * value whose `vals` row was evicted is fetched from its segment in S3 (ColdReader), verified
- * against the entry's value hash, cached and served.
+ * against the entry's value hash, cached and served. A segment or value that fails verification
+ * is refused as corrupt_value (LedgerState counts it and logs the alarm).
  *
  * When `storage.tiering.enable_auto_archival` is also true, a timer runs every
  * `archival_check_interval_secs`. On the Raft leader only (one archiver per bucket prefix) it
@@ -31,7 +32,7 @@
 
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
-import type { Entry } from "../ledger/index.ts";
+import { valueMismatch, type Entry } from "../ledger/index.ts";
 import { nodeRunReader } from "../merkle/index.ts";
 import type { HotStore, StoredEntry } from "../storage/index.ts";
 import {
@@ -40,6 +41,7 @@ import {
   createColdStorage,
   findSegment,
   readManifest,
+  sha256,
   type ArchiveSource,
   type ColdStorage,
   type Manifest,
@@ -48,6 +50,9 @@ import {
 } from "../storage/cold/index.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
+
+/** The hasher values are checked with before they are archived. */
+const valueHasher = { digest: sha256 };
 
 /** Entries read from SQLite per page while a segment is encoded (bounds memory per page). */
 const sourcePageEntries = 512;
@@ -76,9 +81,14 @@ export function s3ConfigOf(config: Config): S3Config {
  * seals no further segment (another leader's archiver owns the bucket prefix now).
  */
 export class HotArchiveSource implements ArchiveSource {
+  /**
+   * @param corrupt turns a value that fails its check into the error to throw (the ledger counts
+   * it and raises the alarm); the pass fails as a value and is retried, nothing is uploaded.
+   */
   constructor(
     private readonly store: HotStore,
     private readonly isLeader: () => boolean = () => true,
+    private readonly corrupt: (entry: StoredEntry, reason: string) => ScribeError = (entry, reason) => new ScribeError("corrupt_value", `the stored value of entry ${entry.index} does not match its value hash: ${reason}`),
   ) {}
 
   nextUnarchivedIndex(): number {
@@ -101,6 +111,9 @@ export class HotArchiveSource implements ArchiveSource {
         const value = this.store.value(entry.index);
         // Only archived ranges are evicted, and the archiver never reads one twice after recording it.
         if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier`);
+        // Checked before it is sealed into a segment: S3 never gets bytes the ledger did not commit.
+        const mismatch = valueMismatch(entry, value, valueHasher);
+        if (mismatch) throw this.corrupt(entry, mismatch);
         yield { entry, value };
       }
       index += page.length;
@@ -181,7 +194,7 @@ export class ColdTier {
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
-    this.source = new HotArchiveSource(this.store, options.isLeader);
+    this.source = new HotArchiveSource(this.store, options.isLeader, (entry, reason) => options.ledger.corrupt("value", entry, "hot", reason));
     this.now = options.now ?? Date.now;
     this.storage = options.storage ?? createColdStorage(s3ConfigOf(options.config));
     this.reader = new ColdReader({ uploader: this.storage.uploader, manifest: () => this.manifest });
@@ -354,7 +367,11 @@ export class ColdTier {
     }
   }
 
-  /** The ledger's fallback for a value absent from the hot tier: fetch, verify, return. */
+  /**
+   * The ledger's fallback for a value absent from the hot tier: fetch, verify, return. A segment or
+   * value that fails verification is corrupt_value (the ledger counts it and raises the alarm);
+   * anything else (S3 unreachable, object missing) is unavailable.
+   */
   private async readThrough(entry: StoredEntry): Promise<Uint8Array | undefined> {
     if (entry.index >= this.store.coldProgress().evictedIndex) return undefined;
     this.counters.read_through += 1;
@@ -365,8 +382,10 @@ export class ColdTier {
       return await this.reader.getValue(entry);
     } catch (error) {
       this.counters.read_errors += 1;
+      if (isScribeError(error) && error.code === "verification_failed") {
+        throw new ScribeError("corrupt_value", `its archived copy in S3 fails verification: ${error.message}`, { index: entry.index, tier: "cold" });
+      }
       this.options.logger.warn({ index: entry.index, err: (error as Error).message }, "cold tier: read-through failed");
-      if (isScribeError(error) && error.code === "verification_failed") throw error;
       throw new ScribeError("unavailable", `the value of index ${entry.index} is in the cold tier, which is unreachable: ${(error as Error).message}`);
     }
   }

@@ -8,13 +8,20 @@
  *
  * Caches: key heads (key → latest index/version/op) are updated only after the transaction that
  * wrote them commits; values are cached by ledger index and never change. Neither can be stale.
+ *
+ * Bytes are checked on the way out (src/ledger/check.ts): a value read from SQLite or fetched from
+ * the cold tier is served and cached only after its entry matched its Merkle leaf (and its key's
+ * previous version) and the value matched the entry's size and SHA-256. The value cache holds the
+ * checked entry with its value, so a cached read hashes nothing and reads no row. A mismatch is
+ * never served: it is a `corrupt_value` / `corrupt_entry` error, a counter in `metrics()` and an
+ * error-level alarm in the log.
  */
 
 import type { Config } from "../config/index.ts";
 import type { ReadResult, SignedCheckpoint } from "../http/index.ts";
 import type { Receipt } from "../http/index.ts";
-import { applyCommand, encodeEntry, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
-import { ScribeError, toHex } from "../lib/index.ts";
+import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
+import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
 import { Checkpointer, loadOrCreateSigner } from "./checkpoints.ts";
@@ -47,15 +54,36 @@ export function checkpointOrigin(config: Config): string {
  */
 export type ValueFallback = (entry: StoredEntry) => Promise<Uint8Array | undefined>;
 
+/** A value with the entry it was checked against: what the value cache holds. */
+interface CheckedValue {
+  entry: StoredEntry;
+  value: Uint8Array;
+}
+
+/** Where corrupt bytes were found: the hot tier (SQLite) or the cold tier (S3). */
+export type CorruptTier = "hot" | "cold";
+
+/** Bytes a cached value costs beyond its value: the entry object, key and content type. */
+const cachedEntryBytes = 160;
+
+/**
+ * Distinct corrupt indexes that each get an alarm log line; past this the alarms stop (the
+ * counters keep counting) so a client looping on a bad key cannot flood the log.
+ */
+const corruptAlarmsMax = 1000;
+
 export class LedgerState {
   readonly hasher: Hasher;
   private readonly treeStore: SqliteTreeStore;
   private merkle: MerkleTree;
   private readonly heads: LruCache<string, KeyHead>;
-  private readonly values: LruCache<number, Uint8Array>;
+  private readonly values: LruCache<number, CheckedValue>;
   /** Consulted when a value is not in the hot tier (set by the cold tier). */
   valueFallback: ValueFallback | undefined;
   readonly counters = { batches: 0, appliedOps: 0, refusedCommands: 0, failedBatches: 0 };
+  /** Reads refused because stored bytes did not match the ledger (scribe_ledger_corrupt_*_total). */
+  readonly corruption = { values: { hot: 0, cold: 0 }, entries: 0, last: null as null | { index: number; key: string; tier: CorruptTier; code: string } };
+  private readonly corruptAlarmed = new Set<string>();
 
   readonly checkpoints: Checkpointer;
 
@@ -63,7 +91,7 @@ export class LedgerState {
     readonly config: Config,
     readonly store: HotStore,
     signer: NoteSigner,
-    logger: Logger | undefined,
+    private readonly logger: Logger | undefined,
   ) {
     this.treeStore = new SqliteTreeStore(store.db);
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
@@ -71,7 +99,7 @@ export class LedgerState {
     this.checkpoints = new Checkpointer(() => this.merkle, store, signer, checkpointOrigin(config), logger);
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
-    this.values = new LruCache<number, Uint8Array>(config.storage.max_cache_size, (v) => v.length + 64);
+    this.values = new LruCache<number, CheckedValue>(config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
   }
 
   /**
@@ -147,7 +175,8 @@ export class LedgerState {
         ok: true,
         receipts: applied.map((a) => {
           this.heads.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
-          if (a.entry.op === "put") this.values.set(a.entry.index, a.value);
+          // Applied values are the bytes just hashed into their entries: cached as checked.
+          if (a.entry.op === "put") this.values.set(a.entry.index, { entry: { ...a.entry, version: a.version }, value: a.value });
           return {
             key: a.entry.key,
             op: a.entry.op,
@@ -206,27 +235,28 @@ export class LedgerState {
   }
 
   /**
-   * The value stored at an entry's index: cache, then hot tier, then the fallback (the cold tier,
-   * which verifies it against the entry's value hash). Asynchronous only when the value has left
-   * the hot tier; a fetched value is cached like any other.
+   * The value stored at an entry's index: cache, then hot tier, then the fallback (the cold tier).
+   * Asynchronous only when the value has left the hot tier. `entry` is checked too: against the
+   * cached copy, or (on a miss) against its Merkle leaf and its key's previous version. Throws
+   * corrupt_entry / corrupt_value rather than serve bytes that fail a check.
    */
   async valueAt(entry: StoredEntry): Promise<Uint8Array> {
     if (entry.op === "delete") return new Uint8Array(0);
-    const cached = this.values.get(entry.index);
-    if (cached) return cached;
-    const value = this.store.value(entry.index) ?? (await this.valueFallback?.(entry));
-    if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier and could not be fetched`);
-    this.values.set(entry.index, value);
-    return value;
+    return (await this.checkedRead(entry.index, entry)).value;
   }
 
   /** The latest version of `key`. Throws not_found / deleted. */
   async get(key: string): Promise<ReadResult> {
     const head = this.head(key);
     if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
-    if (head.op === "delete") throw deletedError(key, head.index, head.version);
-    const entry = this.store.entry(head.index)!;
-    return { entry, value: await this.valueAt(entry) };
+    if (head.op === "delete") {
+      const tombstone = this.store.entry(head.index);
+      if (tombstone) this.checkEntry(tombstone);
+      throw deletedError(key, head.index, head.version);
+    }
+    const { entry, value } = await this.checkedRead(head.index);
+    if (entry.key !== key) throw this.corrupt("entry", entry, "hot", `entry ${entry.index} is the latest of key ${JSON.stringify(key)} but names key ${JSON.stringify(entry.key)}`);
+    return { entry, value };
   }
 
   /** Version `version` (1-based) of `key`. */
@@ -249,9 +279,88 @@ export class LedgerState {
     return this.readable(entry);
   }
 
+  /** An entry found by key (and version or index) on disk, with its checked value; a tombstone is checked before it is reported. */
   private async readable(entry: StoredEntry): Promise<ReadResult> {
-    if (entry.op === "delete") throw deletedError(entry.key, entry.index, entry.version);
-    return { entry, value: await this.valueAt(entry) };
+    if (entry.op === "delete") {
+      this.checkEntry(entry);
+      throw deletedError(entry.key, entry.index, entry.version);
+    }
+    return this.checkedRead(entry.index, entry);
+  }
+
+  /** Throws corrupt_entry unless `entry` matches its Merkle leaf and its key's previous version. */
+  private checkEntry(entry: StoredEntry): void {
+    const previous = entry.prevIndex >= 0 ? this.store.entry(entry.prevIndex) : undefined;
+    const [leaf] = this.treeStore.getNodes([{ level: 0, index: entry.index }]);
+    const problem = entryLeafMismatch(entry, leaf, this.hasher) ?? versionMismatch(entry, previous);
+    if (problem) throw this.corrupt("entry", entry, "hot", problem);
+  }
+
+  /**
+   * The checked entry and value at `index` (a put). `read` is the entry as the caller read it
+   * from disk, checked against the cached copy on a hit; absent, the entry is read here on a miss.
+   */
+  private async checkedRead(index: number, read?: StoredEntry): Promise<CheckedValue> {
+    const cached = this.values.get(index);
+    if (cached) {
+      if (read && read !== cached.entry && !sameStoredEntry(read, cached.entry)) {
+        throw this.corrupt("entry", read, "hot", `entry ${index} as read differs from the copy checked when it was first read`);
+      }
+      return cached;
+    }
+    const entry = read ?? this.store.entry(index);
+    if (!entry) throw this.corrupt("entry", { index, key: "" }, "hot", `the entries row of index ${index} is missing`);
+    this.checkEntry(entry);
+    if (entry.op !== "put") throw this.corrupt("entry", entry, "hot", `entry ${index} is a delete where a put was expected`);
+    let tier: CorruptTier = "hot";
+    let value = this.store.value(index);
+    if (value === undefined) {
+      if (index >= this.store.coldProgress().evictedIndex) throw this.corrupt("value", entry, "hot", `the value row of index ${index} is missing, and the cold tier never evicted it`);
+      tier = "cold";
+      value = await this.fetchEvicted(entry);
+    }
+    const valueProblem = valueMismatch(entry, value, this.hasher);
+    if (valueProblem) throw this.corrupt("value", entry, tier, valueProblem);
+    const checked = { entry, value };
+    this.values.set(index, checked);
+    return checked;
+  }
+
+  /** An evicted value from the cold tier (which checks it against `entry` too). */
+  private async fetchEvicted(entry: StoredEntry): Promise<Uint8Array> {
+    let value: Uint8Array | undefined;
+    try {
+      value = await this.valueFallback?.(entry);
+    } catch (error) {
+      if (isScribeError(error) && error.code === "corrupt_value") throw this.corrupt("value", entry, "cold", error.message);
+      throw error;
+    }
+    if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier and could not be fetched`);
+    return value;
+  }
+
+  /**
+   * Counts a corrupt read, logs its alarm (once per index and tier, up to corruptAlarmsMax) and
+   * returns the error to throw: corrupt_value for a value, corrupt_entry for an entries row. Also
+   * called by the cold tier when a value fails its check on the way to S3.
+   */
+  corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {
+    const code = kind === "value" ? "corrupt_value" : "corrupt_entry";
+    if (kind === "value") this.corruption.values[tier] += 1;
+    else this.corruption.entries += 1;
+    this.corruption.last = { index: entry.index, key: entry.key, tier, code };
+    const alarm = `${code}:${tier}:${entry.index}`;
+    if (!this.corruptAlarmed.has(alarm) && this.corruptAlarmed.size < corruptAlarmsMax) {
+      this.corruptAlarmed.add(alarm);
+      const where = tier === "hot" ? "the hot tier (SQLite)" : "the cold tier (S3)";
+      this.logger?.error(
+        { alarm: code, index: entry.index, key: entry.key, tier, reason },
+        `ALARM ${code}: the ${kind} of index ${entry.index} (key ${JSON.stringify(entry.key)}) in ${where} does not match the ledger; refusing to serve it (${reason}). Stop the node and run scribe-node check on its data directory.` +
+          (this.corruptAlarmed.size === corruptAlarmsMax ? ` Further corrupt indexes are counted in the metrics but not logged.` : ""),
+      );
+    }
+    const what = kind === "value" ? `the stored value of entry ${entry.index} does not match its value hash` : `the stored entry ${entry.index} does not match the ledger`;
+    return new ScribeError(code, `${what} (${tier} tier): ${reason}; it is not served`, { index: entry.index, tier });
   }
 
   /** The entry `key` had at `version` (the latest when undefined), tombstones included. */
@@ -295,12 +404,28 @@ export class LedgerState {
         values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
       },
       apply: { ...this.counters },
+      corruption: { values: { ...this.corruption.values }, entries: this.corruption.entries, last: this.corruption.last },
     };
   }
 
   close(): void {
     this.store.close();
   }
+}
+
+/** True when two stored entries are field for field the same. */
+function sameStoredEntry(a: StoredEntry, b: StoredEntry): boolean {
+  return (
+    a.index === b.index &&
+    a.op === b.op &&
+    a.key === b.key &&
+    a.valueBytes === b.valueBytes &&
+    a.contentType === b.contentType &&
+    a.timestampMs === b.timestampMs &&
+    a.prevIndex === b.prevIndex &&
+    a.version === b.version &&
+    bytesEqual(a.valueHash, b.valueHash)
+  );
 }
 
 function deletedError(key: string, index: number, version: number): ScribeError {

@@ -146,7 +146,10 @@ export async function fetchEntries(client: string, from: number, limit: number, 
   return body.entries.map((json, i) => {
     const entry = entryFromJson(json, `entries[${i}]`);
     const value = typeof json.value_base64 === "string" ? fromBase64(json.value_base64) : undefined;
-    if (!value) throw new ScribeError("unavailable", `${client} could not provide the value of entry ${entry.index}`);
+    if (!value) {
+      const why = typeof json.value_error === "string" ? ` (${json.value_error})` : "";
+      throw new ScribeError("unavailable", `${client} could not provide the value of entry ${entry.index}${why}`);
+    }
     return { entry, version: json.version as number, leafHash: json.leaf_hash as string, value };
   });
 }

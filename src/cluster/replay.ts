@@ -7,7 +7,7 @@
  * entry as received). Nothing of a range that fails a check is kept (one transaction).
  */
 
-import { encodeEntry, type Command, type Entry } from "../ledger/index.ts";
+import { encodeEntry, valueMismatch, type Command, type Entry } from "../ledger/index.ts";
 import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
 import { hashSize } from "../merkle/index.ts";
 import type { LedgerState } from "./ledger-state.ts";
@@ -28,7 +28,8 @@ export function replayEntries(ledger: LedgerState, records: readonly ReplayRecor
   const commands: Command[] = records.map(({ entry, value }, i) => {
     if (entry.index !== first + i) throw new ScribeError("verification_failed", `${source}: expected index ${first + i}, got ${entry.index}`, { index: entry.index });
     if (entry.op === "delete") return { timestampMs: entry.timestampMs, ops: [{ op: "delete", key: entry.key }] };
-    if (!bytesEqual(hasher.digest(value), entry.valueHash)) throw new ScribeError("verification_failed", `${source}: the value of entry ${entry.index} does not match its hash`, { index: entry.index });
+    const mismatch = valueMismatch(entry, value, hasher);
+    if (mismatch) throw new ScribeError("verification_failed", `${source}: the value of entry ${entry.index} does not match its entry: ${mismatch}`, { index: entry.index });
     return { timestampMs: entry.timestampMs, ops: [{ op: "put", key: entry.key, value, valueHash: entry.valueHash, contentType: entry.contentType }] };
   });
   const computed = records.some((r) => r.leafHash === undefined) ? hasher.hashLeaves(records.map((r) => encodeEntry(r.entry))) : undefined;

@@ -213,13 +213,14 @@ function ledgerHandlers(deps: HandlerDeps) {
         service.entries(from, limit).map(async (entry) => {
           const body = entryJson(entry, service.tree.leafHash(entry.index));
           if (!withValues) return body;
-          let value: string | null = null;
           try {
-            value = toBase64(await service.valueAt(entry));
-          } catch {
-            // not readable here (e.g. evicted and S3 unreachable): auditors see null and report it
+            return { ...body, value_base64: toBase64(await service.valueAt(entry)) };
+          } catch (error) {
+            // Never the bytes of a value that fails its check: null, and why (corrupt_value,
+            // corrupt_entry, or unavailable when evicted and S3 is unreachable). Auditors report it.
+            if (!(error instanceof ScribeError)) throw error;
+            return { ...body, value_base64: null, value_error: error.code };
           }
-          return { ...body, value_base64: value };
         }),
       );
       return json({ from, tree_size: size, entries });

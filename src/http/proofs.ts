@@ -5,8 +5,8 @@
  */
 
 import { consistencyProofToJson, entryToJson, inclusionProofToJson, keyProofToJson, type ConsistencyProofJson } from "../client/json.ts";
-import { encodeEntry } from "../ledger/index.ts";
-import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
+import { encodeEntry, valueMismatch } from "../ledger/index.ts";
+import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { verifyInclusion } from "../merkle/index.ts";
 import { parseNonNegative } from "./parse.ts";
 import type { LedgerService } from "./service.ts";
@@ -44,9 +44,10 @@ export async function verifyKey(service: LedgerService, key: string, query: Quer
     try {
       value = await service.valueAt(entry);
     } catch (error) {
-      problems.push(`the value of entry ${entry.index} cannot be read: ${(error as Error).message}`);
+      const corrupt = isScribeError(error) && (error.code === "corrupt_value" || error.code === "corrupt_entry");
+      problems.push(corrupt ? error.message : `the value of entry ${entry.index} cannot be read: ${(error as Error).message}`);
     }
-    if (value && !bytesEqual(tree.hasher.digest(value), entry.valueHash)) problems.push(`the stored value of entry ${entry.index} does not match its value hash`);
+    if (value && valueMismatch(entry, value, tree.hasher)) problems.push(`the stored value of entry ${entry.index} does not match its value hash`);
   }
   try {
     verifyInclusion(tree.hasher, entry.index, checkpoint.size, leafHash, siblings, checkpoint.rootHash);

@@ -98,6 +98,7 @@ function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
         },
         "400": errorResponse("invalid_key, invalid_version, invalid_index, invalid_request"),
         "404": errorResponse("not_found, deleted, version_not_found"),
+        "500": errorResponse("corrupt_value, corrupt_entry: the stored value or entry fails its check (SHA-256, Merkle leaf) and is not served"),
       },
     },
     put: {
@@ -216,7 +217,7 @@ export const routes = [
     rateLimited: true,
     doc: {
       summary: "A range of ledger entries in index order",
-      params: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64.", { type: "string", enum: ["true", "false"] })],
+      params: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64; a value the node cannot hand out is null, with value_error: its code (corrupt_value, corrupt_entry, unavailable).", { type: "string", enum: ["true", "false"] })],
       responses: { "200": jsonOk("{from, tree_size, entries}"), "400": errorResponse("invalid_range") },
     },
   },

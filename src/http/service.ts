@@ -66,7 +66,10 @@ export interface LedgerService {
   propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
-  /** Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. */
+  /**
+   * Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. Every
+   * read checks what it serves (see valueAt).
+   */
   get(key: string): Promise<ReadResult>;
   getVersion(key: string, version: number): Promise<ReadResult>;
   getAt(key: string, index: number): Promise<ReadResult>;
@@ -76,7 +79,11 @@ export interface LedgerService {
   keys(range: KeyRange): KeyState[];
   /** The entry of `key` at `version` (latest when undefined), tombstones included. */
   entryOf(key: string, version?: number): StoredEntry;
-  /** The value of an entry (empty for a delete), read through to the cold tier when evicted. */
+  /**
+   * The value of an entry (empty for a delete), read through to the cold tier when evicted. The
+   * entry and value are checked first (leaf, version, SHA-256): corrupt_value / corrupt_entry
+   * instead of bytes that fail.
+   */
   valueAt(entry: StoredEntry): Promise<Uint8Array>;
   /** The Merkle tree over every entry: leaf hashes, roots and proofs. */
   readonly tree: MerkleTree;

@@ -33,6 +33,8 @@ export type ErrorCode =
   | "shutting_down"
   | "conflict"
   | "verification_failed"
+  | "corrupt_value"
+  | "corrupt_entry"
   | "internal";
 
 export const statusOfCode: Record<ErrorCode, number> = {
@@ -65,6 +67,9 @@ export const statusOfCode: Record<ErrorCode, number> = {
   shutting_down: 503,
   conflict: 409,
   verification_failed: 500,
+  // Stored bytes that do not match what the ledger committed to: never served (docs/TROUBLESHOOTING.md).
+  corrupt_value: 500,
+  corrupt_entry: 500,
   internal: 500,
 };
 

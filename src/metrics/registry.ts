@@ -169,6 +169,8 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_archival_backlog_entries", "Entries of this node's ledger not yet archived to S3 by the cluster; role: leader (it archives) or follower (the leader's progress, read from the bucket).", ["role"], (set) => known("backlog_entries", set));
   fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3 (the cluster's progress; role as for the backlog).", ["role"], (set) => known("archived_index", set));
 
+  registerCorruptionMetrics(fromSnapshot);
+
   return {
     registry,
     contentType: registry.contentType,
@@ -177,6 +179,19 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
       return registry.metrics();
     },
   };
+}
+
+type FromSnapshot = (kind: "gauge" | "counter", name: string, help: string, labelNames: string[], fill: (set: (value: number, labels?: Record<string, string>) => void, s: Snapshot) => void) => void;
+
+/**
+ * Reads refused because stored bytes did not match the ledger (LedgerState.metrics().corruption):
+ * any increase is an alarm. Values by tier (hot: SQLite, cold: S3); entries rows (hot only).
+ */
+function registerCorruptionMetrics(fromSnapshot: FromSnapshot): void {
+  fromSnapshot("counter", "scribe_ledger_corrupt_values_total", "Reads refused because a stored value did not match its entry's size and SHA-256, by tier (hot: SQLite, cold: S3).", ["tier"], (set, s) => {
+    for (const tier of ["hot", "cold"]) set(pickNumber(s.metrics, [`corruption.values.${tier}`]) ?? 0, { tier });
+  });
+  fromSnapshot("counter", "scribe_ledger_corrupt_entries_total", "Reads refused because a stored entry did not match its Merkle leaf or its key's version chain.", [], (set, s) => set(pickNumber(s.metrics, ["corruption.entries"]) ?? 0));
 }
 
 /**

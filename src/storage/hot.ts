@@ -20,7 +20,8 @@ export interface StoredEntry extends Entry {
   version: number;
 }
 
-interface EntryRow {
+/** An `entries` row as SQLite returns it. */
+export interface EntryRow {
   idx: number;
   op: number;
   key: string;
@@ -32,9 +33,11 @@ interface EntryRow {
   version: number;
 }
 
-const entryColumns = "idx, op, key, value_hash, value_bytes, content_type, ts, prev_idx, version";
+/** The columns of an `entries` row, in EntryRow's order. */
+export const entryColumns = "idx, op, key, value_hash, value_bytes, content_type, ts, prev_idx, version";
 
-function rowToEntry(row: EntryRow): StoredEntry {
+/** The entry an `entries` row holds. */
+export function rowToEntry(row: EntryRow): StoredEntry {
   return {
     index: row.idx,
     op: row.op === 0 ? "put" : "delete",

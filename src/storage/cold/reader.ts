@@ -4,7 +4,8 @@
  * bytes-bounded LRU, and returns the value after checking it against the caller's entry.
  */
 
-import { bytesEqual, ScribeError } from "../../lib/index.ts";
+import { ScribeError } from "../../lib/index.ts";
+import { valueMismatch } from "../../ledger/check.ts";
 import type { Entry } from "../../ledger/entry.ts";
 import { sha256 } from "./hashing.ts";
 import { findSegment, type Manifest, type SegmentDescriptor } from "./manifest.ts";
@@ -30,6 +31,9 @@ export interface ColdReaderStats {
   cached_bytes: number;
   cached_segments: number;
 }
+
+/** The value check's hasher: the cold tier's SHA-256. */
+const valueHasher = { digest: sha256 };
 
 /** Default cache: a few 64 MiB segments. */
 export const coldCacheBytesMaxDefault = 256 * 1024 * 1024;
@@ -63,8 +67,9 @@ export class ColdReader {
     if (!sameEntry(record.entry, entry)) {
       throw new ScribeError("verification_failed", `archived entry at index ${entry.index} differs from the ledger's entry`, { index: entry.index });
     }
-    if (!bytesEqual(sha256(record.value), entry.valueHash)) {
-      throw new ScribeError("verification_failed", `archived value at index ${entry.index} does not match the entry's valueHash`, { index: entry.index });
+    const mismatch = valueMismatch(entry, record.value, valueHasher);
+    if (mismatch) {
+      throw new ScribeError("verification_failed", `archived value at index ${entry.index} does not match the entry: ${mismatch}`, { index: entry.index });
     }
     return record.value;
   }
