@@ -17,7 +17,7 @@ import { runBatchLoad } from "./lib/batch-load.ts";
 import { fromBatchLoad, fromWrk, type LoadFigure, type SingleFigures } from "./lib/figures.ts";
 import { cpuSeconds, flagValue, tempDir, type TempDir } from "./lib/proc.ts";
 import { preload, startNode } from "./lib/scribe.ts";
-import { runRawInsert, startBaseline } from "./lib/servers.ts";
+import { runFsyncProbe, runRawInsert, startBaseline } from "./lib/servers.ts";
 import { etcdPutLua, getLua, haveWrk, runWrk, scribePutLua } from "./lib/wrk.ts";
 
 export interface SectionOptions {
@@ -134,6 +134,15 @@ export async function benchSingle(options: SectionOptions, keepBatchData = false
   const figures: SingleFigures = {};
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk): the single-node loads need it");
   log(`\n== single node: ${connections} connections, ${valueBytes}-byte values, ${options.warmupSeconds}s warm-up + ${options.seconds}s each ==`);
+  const diskDir = tempDir();
+  try {
+    const disk = await runFsyncProbe(diskDir.path);
+    const q = (x: { p50: number; p99: number }) => `${x.p50.toFixed(2)} ms (p99 ${x.p99.toFixed(2)})`;
+    log(`disk: fdatasync of a 4 KiB append ${q(disk.fdatasync_4k_ms)}; WAL FULL transaction of 1 row ${q(disk.sqlite_full_txn_1_ms)}, of 64 rows ${q(disk.sqlite_full_txn_64_ms)}`);
+    figures.disk = disk;
+  } finally {
+    diskDir.remove();
+  }
   const scribePutFigure = await scribePut(options);
   log(describeLoad("scribe, durable PUT", scribePutFigure, "puts/s"));
   const durable = await durablePut(options);

@@ -53,7 +53,21 @@ export interface RawInsertFigure {
   cpu_us_per_row: number;
 }
 
+/** Latency quantiles, ms. */
+export interface Quantiles {
+  p50: number;
+  p99: number;
+}
+
+/** What durability costs on this disk (bench/baselines/fsync.ts). */
+export interface DiskFigure {
+  fdatasync_4k_ms: Quantiles;
+  sqlite_full_txn_1_ms: Quantiles;
+  sqlite_full_txn_64_ms: Quantiles;
+}
+
 export interface SingleFigures {
+  disk?: DiskFigure;
   put?: { scribe: LoadFigure; durable_baseline: LoadFigure; etcd_1?: LoadFigure };
   get?: { scribe: LoadFigure; bare_bun_serve: LoadFigure };
   batch?: { scribe: LoadFigure; raw_insert: RawInsertFigure };

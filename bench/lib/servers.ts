@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { freePort, repoRoot, runToEnd, spawnChild, waitUntil, type Child } from "./proc.ts";
-import type { RawInsertFigure } from "./figures.ts";
+import type { DiskFigure, RawInsertFigure } from "./figures.ts";
 
 export interface BaselineServer {
   url: string;
@@ -39,4 +39,10 @@ export async function runRawInsert(dir: string, seconds: number): Promise<RawIns
   const out = await runToEnd({ cmd: ["bun", join(repoRoot, "bench/baselines/raw-insert.ts"), "--dir", dir, "--seconds", String(seconds)] });
   const r = JSON.parse(out.trim().split("\n").at(-1)!) as { rows: number; transactions: number; seconds: number; rows_per_sec: number; cpu_seconds: number };
   return { rows_per_sec: r.rows_per_sec, rows: r.rows, transactions: r.transactions, seconds: r.seconds, cpu_us_per_row: (r.cpu_seconds * 1e6) / r.rows };
+}
+
+/** Measures fdatasync and small WAL FULL transactions in `dir` (bench/baselines/fsync.ts). */
+export async function runFsyncProbe(dir: string): Promise<DiskFigure> {
+  const out = await runToEnd({ cmd: ["bun", join(repoRoot, "bench/baselines/fsync.ts"), "--dir", dir] });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as DiskFigure;
 }
