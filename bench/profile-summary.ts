@@ -2,9 +2,15 @@
  * @module bench/profile-summary. Sums a `bun --cpu-prof` profile (.cpuprofile: nodes, samples,
  * timeDeltas) into self and total time per function, file or folder, as a Markdown table.
  *
- *   bun bench/profile-summary.ts PROFILE.cpuprofile [--by function|file|dir] [--top 30] [--ops N]
+ *   bun bench/profile-summary.ts PROFILE.cpuprofile [--by function|file|dir] [--weight samples|time] [--top 30] [--ops N]
  *
- * A sample's duration is the time until the next sample (the last one gets the median interval).
+ * Bun (JavaScriptCore) samples the JavaScript thread about every `--cpu-prof-interval` µs while
+ * it runs JavaScript or native code called from it (a blocking fsync inside a SQLite commit is
+ * sampled under the commit); while the thread waits in the event loop, or is descheduled on a
+ * busy machine, no samples are taken and the next sample's delta covers the gap. So by default
+ * (`--weight samples`) every sample counts one median interval: the shares are of the thread's
+ * active time. `--weight time` gives each sample the time until the next one instead, which
+ * folds idle gaps into whatever ran just before them.
  * Self time goes to the sampled node's function; total time to every distinct function on its
  * stack. Percentages are of the busy time: every sample except `(idle)` and `(program)`
  * (Bun's profiler marks time spent outside JavaScript, e.g. waiting in the event loop, with these
@@ -35,6 +41,8 @@ export interface CpuProfile {
 }
 
 export type Grouping = "function" | "file" | "dir";
+/** `samples`: every sample counts one median sampling interval; `time`: the time until the next sample. */
+export type Weight = "samples" | "time";
 
 export interface SummaryLine {
   name: string;
@@ -43,8 +51,10 @@ export interface SummaryLine {
 }
 
 export interface Summary {
-  /** Sampled wall time, ms. */
+  /** Samples times their weight, ms. */
   sampledMs: number;
+  /** Wall time the profile spans, ms. */
+  wallMs: number;
   /** Samples outside JavaScript (idle or waiting), ms. */
   idleMs: number;
   busyMs: number;
@@ -86,7 +96,7 @@ function isProjectFrame(frame: CallFrame): boolean {
   return frame.url.startsWith("file://");
 }
 
-export function summarize(profile: CpuProfile, by: Grouping): Summary {
+export function summarize(profile: CpuProfile, by: Grouping, weight: Weight = "samples"): Summary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -109,7 +119,7 @@ export function summarize(profile: CpuProfile, by: Grouping): Summary {
   let sampledUs = 0;
   let idleUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const us = Math.max(0, i + 1 < deltas.length ? deltas[i + 1]! : medianDelta);
+    const us = weight === "samples" ? medianDelta : Math.max(0, i + 1 < deltas.length ? deltas[i + 1]! : medianDelta);
     sampledUs += us;
     const leaf = byId.get(profile.samples[i]!);
     if (!leaf) continue;
@@ -130,14 +140,15 @@ export function summarize(profile: CpuProfile, by: Grouping): Summary {
   }
   const lines = [...total.keys()].map((name) => ({ name, selfMs: (self.get(name) ?? 0) / 1000, totalMs: total.get(name)! / 1000 }));
   lines.sort((a, b) => b.selfMs - a.selfMs || b.totalMs - a.totalMs);
-  return { sampledMs: sampledUs / 1000, idleMs: idleUs / 1000, busyMs: (sampledUs - idleUs) / 1000, lines };
+  return { sampledMs: sampledUs / 1000, wallMs: (profile.endTime - profile.startTime) / 1000, idleMs: idleUs / 1000, busyMs: (sampledUs - idleUs) / 1000, lines };
 }
 
 export function formatSummary(summary: Summary, options: { top: number; ops?: number; by: Grouping }): string {
   const perOp = options.ops !== undefined && options.ops > 0;
   const out = [
-    `sampled ${(summary.sampledMs / 1000).toFixed(2)} s, outside JavaScript (idle/waiting) ${(summary.idleMs / 1000).toFixed(2)} s, busy ${(summary.busyMs / 1000).toFixed(2)} s` +
-      (perOp ? `; ${options.ops} operations: ${((summary.busyMs * 1000) / options.ops!).toFixed(1)} µs busy per operation` : ""),
+    `profile spans ${(summary.wallMs / 1000).toFixed(2)} s; the JavaScript thread was sampled active for ${(summary.busyMs / 1000).toFixed(2)} s` +
+      (summary.idleMs > 0 ? ` (plus ${(summary.idleMs / 1000).toFixed(2)} s marked idle)` : "") +
+      (perOp ? `; ${options.ops} operations: ${((summary.busyMs * 1000) / options.ops!).toFixed(1)} µs active per operation` : ""),
     "",
     `| # | self % | self ms | total % |${perOp ? " self µs/op |" : ""} ${options.by} |`,
     `|---|---|---|---|${perOp ? "---|" : ""}---|`,
@@ -152,14 +163,15 @@ export function formatSummary(summary: Summary, options: { top: number; ops?: nu
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Bun.argv.slice(2),
-    options: { by: { type: "string", default: "function" }, top: { type: "string", default: "30" }, ops: { type: "string" } },
+    options: { by: { type: "string", default: "function" }, weight: { type: "string", default: "samples" }, top: { type: "string", default: "30" }, ops: { type: "string" } },
     allowPositionals: true,
   });
   const by = values.by as Grouping;
-  if (positionals.length !== 1 || !["function", "file", "dir"].includes(by)) {
-    console.error("usage: bun bench/profile-summary.ts PROFILE.cpuprofile [--by function|file|dir] [--top 30] [--ops N]");
+  const weight = values.weight as Weight;
+  if (positionals.length !== 1 || !["function", "file", "dir"].includes(by) || !["samples", "time"].includes(weight)) {
+    console.error("usage: bun bench/profile-summary.ts PROFILE.cpuprofile [--by function|file|dir] [--weight samples|time] [--top 30] [--ops N]");
     process.exit(2);
   }
   const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as CpuProfile;
-  console.log(formatSummary(summarize(profile, by), { top: Number(values.top), ops: values.ops === undefined ? undefined : Number(values.ops), by }));
+  console.log(formatSummary(summarize(profile, by, weight), { top: Number(values.top), ops: values.ops === undefined ? undefined : Number(values.ops), by }));
 }

@@ -5,13 +5,13 @@
  * with the process's CPU per operation measured from /proc over the load.
  *
  *   bun bench/profile.ts put|get|batch|cluster [--seconds 10] [--out DIR] [--top 30]
- *   bun bench/profile.ts put|cluster --strace [--seconds 10]
+ *   bun bench/profile.ts put|get|batch|cluster --strace [--seconds 10]
  *
  * put: wrk PUT, 64 connections, 100 B, new keys. get: wrk GET of 1,000 cached keys, default
  * consistency. batch: POST /batch 1,000 x 100 B from 2 clients. cluster: 3 nodes, wrk PUT to the
  * leader; the leader's profile (and one follower's) is summarized.
  * --strace: no profiler; `strace -c -f -p PID` (every thread) is attached to the node (the leader)
- * for the middle of the load, and the syscalls are counted per write. strace slows the process
+ * for the middle of the load, and the syscalls are counted per write (per read, per batch entry). strace slows the process
  * several times, so the absolute rate means nothing; counts per write and per commit do.
  * Outputs go to --out (default a new directory under the system temp dir): the .cpuprofile files
  * and a <mode>.md summary.
@@ -106,7 +106,8 @@ async function straceWindow(node: ScribeNode, pid: number, writes: { count: numb
   await Bun.sleep((seconds * 1000) / 2);
   await strace.stop("SIGINT");
   const after = await served(node);
-  writes.count = after.put - before.put;
+  // Batches carry 1,000 entries each (the load's ops per request).
+  writes.count = mode === "batch" ? (after.batch - before.batch) * 1000 : mode === "get" ? after.get - before.get : after.put - before.put;
   say(`strace: ${output}`);
 }
 
@@ -119,7 +120,8 @@ function straceTable(file: string, writes: number): string {
   }
   rows.sort((a, b) => b.calls - a.calls);
   const total = rows.reduce((n, r) => n + r.calls, 0);
-  const out = [`${writes} writes acknowledged while strace was attached; ${total} syscalls: ${(total / writes).toFixed(2)} per write`, "", "| syscall | calls | per write | errors |", "|---|---|---|---|"];
+  const unit = mode === "batch" ? "entry" : mode === "get" ? "read" : "write";
+  const out = [`${writes} ${unit === "entry" ? "batch entries" : `${unit}s`} acknowledged while strace was attached; ${total} syscalls: ${(total / writes).toFixed(3)} per ${unit}`, "", `| syscall | calls | per ${unit} | errors |`, "|---|---|---|---|"];
   for (const r of rows.slice(0, 20)) out.push(`| ${r.name} | ${r.calls} | ${(r.calls / writes).toFixed(3)} | ${r.errors} |`);
   return out.join("\n");
 }

@@ -3,6 +3,10 @@
  * baseline, the target of each ratio, the table printed at the end of `bun run bench`, and
  * bench/results.json (the latest complete run) with a copy in bench/history/ (every complete run).
  *
+ * Beside each ratio the table shows the CPU the servers used per operation (from /proc): on a
+ * shared 2-core machine it moves much less between runs than throughput does, so it is the
+ * better guide to whether a change made the work per operation smaller.
+ *
  * With several runs, a row's figures are the medians of the runs' figures and its ratio is the
  * median of the per-run ratios (each ratio pairs two figures measured minutes apart in one run).
  */
@@ -24,6 +28,9 @@ interface Pair {
   /** p99 latencies shown beside throughput figures, ms. */
   scribeP99?: number;
   baselineP99?: number;
+  /** CPU of the server process(es) per operation, µs: steadier than throughput on a shared machine. */
+  scribeCpu?: number;
+  baselineCpu?: number;
 }
 
 interface RowDef {
@@ -40,6 +47,8 @@ const throughput = (scribe: LoadFigure | undefined, baseline: LoadFigure | undef
   baseline: baseline?.ops_per_sec,
   scribeP99: scribe?.p99_ms,
   baselineP99: baseline?.p99_ms,
+  scribeCpu: scribe?.cpu_us_per_op ?? undefined,
+  baselineCpu: baseline?.cpu_us_per_op ?? undefined,
 });
 
 export const rowDefs: RowDef[] = [
@@ -73,7 +82,13 @@ export const rowDefs: RowDef[] = [
     baselineName: "raw bun:sqlite insert, 1,000/txn",
     unit: "entries/s",
     target: { op: ">=", value: 0.5 },
-    pick: (f) => ({ scribe: f.single?.batch?.scribe.ops_per_sec, baseline: f.single?.batch?.raw_insert.rows_per_sec, scribeP99: f.single?.batch?.scribe.p99_ms }),
+    pick: (f) => ({
+      scribe: f.single?.batch?.scribe.ops_per_sec,
+      baseline: f.single?.batch?.raw_insert.rows_per_sec,
+      scribeP99: f.single?.batch?.scribe.p99_ms,
+      scribeCpu: f.single?.batch?.scribe.cpu_us_per_op ?? undefined,
+      baselineCpu: f.single?.batch?.raw_insert.cpu_us_per_row,
+    }),
   },
   {
     id: "cluster_put_vs_etcd3",
@@ -105,7 +120,12 @@ export const rowDefs: RowDef[] = [
     baselineName: "batch ingest rate (row 4)",
     unit: "entries/s",
     target: { op: ">=", value: 1 },
-    pick: (f) => ({ scribe: f.archival?.archival_entries_per_sec ?? undefined, baseline: f.archival?.ingest_entries_per_sec }),
+    pick: (f) => ({
+      scribe: f.archival?.archival_entries_per_sec ?? undefined,
+      baseline: f.archival?.ingest_entries_per_sec,
+      scribeCpu: f.archival?.cpu_us_per_entry ?? undefined,
+      baselineCpu: f.single?.batch?.scribe.cpu_us_per_op ?? undefined,
+    }),
   },
   {
     id: "archival_vs_put_object",
@@ -126,6 +146,8 @@ export interface Row {
   baseline: number | null;
   scribe_p99_ms: number | null;
   baseline_p99_ms: number | null;
+  scribe_cpu_us_per_op: number | null;
+  baseline_cpu_us_per_op: number | null;
   /** Median of the per-run ratios scribe / baseline. */
   ratio: number | null;
   ratios: number[];
@@ -154,6 +176,8 @@ export function buildRows(runs: readonly RunFigures[]): Row[] {
       baseline: medianOrNull(pairs.map((p) => p.baseline)),
       scribe_p99_ms: medianOrNull(pairs.map((p) => p.scribeP99)),
       baseline_p99_ms: medianOrNull(pairs.map((p) => p.baselineP99)),
+      scribe_cpu_us_per_op: medianOrNull(pairs.map((p) => p.scribeCpu)),
+      baseline_cpu_us_per_op: medianOrNull(pairs.map((p) => p.baselineCpu)),
       ratio,
       ratios,
       target: def.target ? `${def.target.op} ${def.target.value}x` : null,
@@ -173,14 +197,20 @@ function withP99(text: string, p99: number | null): string {
   return p99 === null ? text : `${text}, p99 ${p99 < 10 ? p99.toFixed(1) : p99.toFixed(0)} ms`;
 }
 
+function formatCpu(r: Row): string {
+  if (r.scribe_cpu_us_per_op === null || r.baseline_cpu_us_per_op === null) return "-";
+  const us = (v: number) => (v < 10 ? v.toFixed(1) : v.toFixed(0));
+  return `${us(r.scribe_cpu_us_per_op)} vs ${us(r.baseline_cpu_us_per_op)} (${(r.scribe_cpu_us_per_op / r.baseline_cpu_us_per_op).toFixed(1)}x)`;
+}
+
 /** The ratio table as Markdown (readable on a terminal, pasteable into docs). */
 export function formatTable(rows: readonly Row[]): string {
-  const lines = ["| # | path | Scribe | baseline, same run | ratio | target | |", "|---|---|---|---|---|---|---|"];
+  const lines = ["| # | path | Scribe | baseline, same run | ratio | target | | CPU µs/op, Scribe vs baseline |", "|---|---|---|---|---|---|---|---|"];
   rows.forEach((r, i) => {
     const status = r.ratio === null ? "not measured" : r.met === null ? "info" : r.met ? "met" : "MISSED";
     const spread = r.ratios.length > 1 ? ` (${Math.min(...r.ratios).toFixed(2)}-${Math.max(...r.ratios).toFixed(2)})` : "";
     lines.push(
-      `| ${i + 1} | ${r.path} | ${withP99(formatValue(r.scribe, r.unit), r.scribe_p99_ms)} | ${r.baseline_name}: ${withP99(formatValue(r.baseline, r.unit), r.baseline_p99_ms)} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${spread}`} | ${r.target ?? "-"} | ${status} |`,
+      `| ${i + 1} | ${r.path} | ${withP99(formatValue(r.scribe, r.unit), r.scribe_p99_ms)} | ${r.baseline_name}: ${withP99(formatValue(r.baseline, r.unit), r.baseline_p99_ms)} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${spread}`} | ${r.target ?? "-"} | ${status} | ${formatCpu(r)} |`,
     );
   });
   return lines.join("\n");
