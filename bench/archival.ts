@@ -29,6 +29,20 @@ const prefix = "bench";
 /** Polling period of /metrics while the archiver drains: well below a segment's time. */
 const pollMs = 100;
 
+/** The node's cold-tier settings for this bench, as SCRIBE_* environment variables. */
+export function coldTierEnv(endpoint: string): Record<string, string> {
+  return {
+    SCRIBE_STORAGE_S3_BUCKET: bucket,
+    SCRIBE_STORAGE_S3_ENDPOINT: endpoint,
+    SCRIBE_STORAGE_S3_ACCESS_KEY_ID: "S3RVER",
+    SCRIBE_STORAGE_S3_SECRET_ACCESS_KEY: "S3RVER",
+    SCRIBE_STORAGE_S3_PATH_STYLE: "true",
+    SCRIBE_STORAGE_S3_PREFIX: prefix,
+    SCRIBE_STORAGE_SEGMENT_SIZE: String(segmentBytes),
+    SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1",
+  };
+}
+
 export interface Backlog {
   dataDir: TempDir;
   ingest: LoadFigure;
@@ -38,7 +52,7 @@ interface Manifest {
   segments: { count: number; raw_bytes: number; object_bytes: number }[];
 }
 
-async function startS3(dir: string): Promise<{ endpoint: string; stop(): Promise<number> }> {
+export async function startS3(dir: string): Promise<{ endpoint: string; stop(): Promise<number> }> {
   const port = freePort();
   const child = spawnChild({ cmd: ["bun", join(repoRoot, "scripts/s3-server.ts"), "--port", String(port), "--dir", dir, "--bucket", bucket] });
   await waitUntil(
@@ -64,8 +78,10 @@ async function readManifest(endpoint: string): Promise<Manifest | undefined> {
   }
 }
 
-interface Drain {
+export interface Drain {
   entriesPerSec: number | null;
+  /** Entries archived between the first and the last change seen. */
+  entries: number;
   cpuUsPerEntry: number | null;
   drained: boolean;
 }
@@ -74,7 +90,7 @@ interface Drain {
  * Polls the node's cold metrics until a whole archival pass seals nothing more, and returns the
  * rate between the first and the last change of archived_index.
  */
-async function watchDrain(url: string, pid: number, timeoutMs: number): Promise<Drain> {
+export async function watchDrain(url: string, pid: number, timeoutMs: number): Promise<Drain> {
   const deadline = Date.now() + timeoutMs;
   let first: { t: number; archived: number; cpu: number } | undefined;
   let last: { t: number; archived: number; cpu: number; runs: number } | undefined;
@@ -93,9 +109,9 @@ async function watchDrain(url: string, pid: number, timeoutMs: number): Promise<
     }
     await Bun.sleep(pollMs);
   }
-  if (!first || !last || last.t === first.t) return { entriesPerSec: null, cpuUsPerEntry: null, drained };
+  if (!first || !last || last.t === first.t) return { entriesPerSec: null, entries: 0, cpuUsPerEntry: null, drained };
   const entries = last.archived - first.archived;
-  return { entriesPerSec: entries / ((last.t - first.t) / 1000), cpuUsPerEntry: ((last.cpu - first.cpu) * 1e6) / entries, drained };
+  return { entries, entriesPerSec: entries / ((last.t - first.t) / 1000), cpuUsPerEntry: ((last.cpu - first.cpu) * 1e6) / entries, drained };
 }
 
 export async function benchArchival(options: SectionOptions, backlog?: Backlog): Promise<ArchivalFigures> {
@@ -113,19 +129,7 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
       (await runToEnd({ cmd: ["bun", join(repoRoot, "bench/baselines/s3-put.ts"), "--endpoint", s3.endpoint, "--bucket", bucket, "--object-bytes", String(segmentBytes), "--seconds", String(Math.min(5, options.seconds))] })).trim().split("\n").at(-1)!,
     ) as { mb_per_sec: number };
     log(`${"raw S3 PutObject, 4 MiB objects".padEnd(40)} ${put.mb_per_sec.toFixed(1).padStart(9)} MB/s`);
-    const node = await startNode({
-      dataDir: backlog.dataDir.path,
-      env: {
-        SCRIBE_STORAGE_S3_BUCKET: bucket,
-        SCRIBE_STORAGE_S3_ENDPOINT: s3.endpoint,
-        SCRIBE_STORAGE_S3_ACCESS_KEY_ID: "S3RVER",
-        SCRIBE_STORAGE_S3_SECRET_ACCESS_KEY: "S3RVER",
-        SCRIBE_STORAGE_S3_PATH_STYLE: "true",
-        SCRIBE_STORAGE_S3_PREFIX: prefix,
-        SCRIBE_STORAGE_SEGMENT_SIZE: String(segmentBytes),
-        SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1",
-      },
-    });
+    const node = await startNode({ dataDir: backlog.dataDir.path, env: coldTierEnv(s3.endpoint) });
     let drain: Drain;
     try {
       drain = await watchDrain(node.url, node.pid, Math.max(120, options.seconds * 12) * 1000);

@@ -4,12 +4,14 @@
  * SIGINT (the profile is written at exit) and prints where the CPU went (bench/profile-summary.ts)
  * with the process's CPU per operation measured from /proc over the load.
  *
- *   bun bench/profile.ts put|get|batch|cluster [--seconds 10] [--out DIR] [--top 30]
+ *   bun bench/profile.ts put|get|batch|cluster|archival [--seconds 10] [--out DIR] [--top 30]
  *   bun bench/profile.ts put|get|batch|cluster --strace [--seconds 10]
  *
  * put: wrk PUT, 64 connections, 100 B, new keys. get: wrk GET of 1,000 cached keys, default
  * consistency. batch: POST /batch 1,000 x 100 B from 2 clients. cluster: 3 nodes, wrk PUT to the
- * leader; the leader's profile (and one follower's) is summarized.
+ * leader; the leader's profile (and one follower's) is summarized. archival: a backlog from
+ * `--seconds` of batch load, then the node restarted with the cold tier on (as bench/archival.ts)
+ * is profiled while it seals and uploads every full segment.
  * --strace: no profiler; `strace -c -f -p PID` (every thread) is attached to the node (the leader)
  * for the middle of the load, and the syscalls are counted per write (per read, per batch entry). strace slows the process
  * several times, so the absolute rate means nothing; counts per write and per commit do.
@@ -24,9 +26,11 @@ import { runBatchLoad } from "./lib/batch-load.ts";
 import { cpuSeconds, spawnChild, tempDir } from "./lib/proc.ts";
 import { nodeMetrics, preload, startCluster, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { getLua, runWrk, scribePutLua } from "./lib/wrk.ts";
+import { coldTierEnv, startS3, watchDrain } from "./archival.ts";
+import { scribeBatch } from "./single.ts";
 import { formatSummary, summarize, type CpuProfile } from "./profile-summary.ts";
 
-const modes = ["put", "get", "batch", "cluster"] as const;
+const modes = ["put", "get", "batch", "cluster", "archival"] as const;
 type Mode = (typeof modes)[number];
 
 const { values, positionals } = parseArgs({
@@ -36,7 +40,7 @@ const { values, positionals } = parseArgs({
 });
 const mode = positionals[0] as Mode;
 if (!modes.includes(mode)) {
-  console.error("usage: bun bench/profile.ts put|get|batch|cluster [--seconds 10] [--out DIR] [--top 30] [--strace]");
+  console.error("usage: bun bench/profile.ts put|get|batch|cluster|archival [--seconds 10] [--out DIR] [--top 30] [--strace]");
   process.exit(2);
 }
 const seconds = Number(values.seconds);
@@ -174,7 +178,32 @@ async function cluster(): Promise<void> {
   }
 }
 
+/** archival: a backlog from a batch load (not profiled), then the node restarted with the cold tier on and profiled while it drains. */
+async function archival(): Promise<void> {
+  const batch = await scribeBatch({ seconds, warmupSeconds: 0, log: say }, true);
+  const s3Dir = tempDir("scribe-profile-s3-");
+  const s3 = await startS3(s3Dir.path);
+  const profDir = join(outDir, mode);
+  try {
+    const node = await startNode({ dataDir: batch.dataDir!.path, env: coldTierEnv(s3.endpoint), cpuProfDir: profDir });
+    try {
+      const drain = await watchDrain(node.url, node.pid, 300_000);
+      const archived = ((await nodeMetrics(node.url)).cold as { archived_index: number }).archived_index;
+      say(`\n## archival drain, 1 node: ${(drain.entriesPerSec ?? NaN).toFixed(0)} entries/s, ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} µs CPU per entry (from /proc), ${archived} entries archived${drain.drained ? "" : " (did NOT drain)"}`);
+      await node.stop("SIGINT");
+      summarizeProfile(`archival drain (${archived} entries archived)`, profileIn(profDir), archived);
+    } finally {
+      await node.stop("SIGKILL");
+    }
+  } finally {
+    await s3.stop();
+    s3Dir.remove();
+    batch.dataDir!.remove();
+  }
+}
+
 if (mode === "cluster") await cluster();
+else if (mode === "archival") await archival();
 else await single();
 const file = join(outDir, `${mode}${values.strace ? "-strace" : ""}.md`);
 writeFileSync(file, `${report.join("\n")}\n`);
