@@ -20,7 +20,7 @@ import { join } from "node:path";
 import type { ArchivalFigures, LoadFigure } from "./lib/figures.ts";
 import { cpuSeconds, flagValue, freePort, repoRoot, runToEnd, spawnChild, tempDir, waitUntil, type TempDir } from "./lib/proc.ts";
 import { nodeMetrics, startNode } from "./lib/scribe.ts";
-import { describeLoad, scribeBatch, type SectionOptions } from "./single.ts";
+import { describeLoad, ingestBacklog, type SectionOptions } from "./single.ts";
 
 /** Raw segment bytes per sealed segment in this bench (storage.segment_size). */
 export const segmentBytes = 4 * 1024 * 1024;
@@ -118,8 +118,8 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
   const log = options.log;
   log(`\n== archival to S3 (s3rver on loopback): ${segmentBytes / 1024 / 1024} MiB segments, gzip level 1 (the default) ==`);
   if (!backlog) {
-    const batch = await scribeBatch(options, true);
-    backlog = { dataDir: batch.dataDir!, ingest: batch.figure };
+    const batch = await ingestBacklog(options);
+    backlog = { dataDir: batch.dataDir, ingest: batch.figure };
     log(describeLoad("scribe, POST /batch ingest (the backlog)", batch.figure, "entries/s"));
   }
   const s3Dir = tempDir("scribe-bench-s3-");

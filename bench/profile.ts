@@ -27,7 +27,7 @@ import { cpuSeconds, spawnChild, tempDir } from "./lib/proc.ts";
 import { nodeMetrics, preload, startCluster, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { getLua, runWrk, scribePutLua } from "./lib/wrk.ts";
 import { coldTierEnv, startS3, watchDrain } from "./archival.ts";
-import { scribeBatch } from "./single.ts";
+import { ingestBacklog } from "./single.ts";
 import { formatSummary, summarize, type CpuProfile } from "./profile-summary.ts";
 
 const modes = ["put", "get", "batch", "cluster", "archival"] as const;
@@ -180,12 +180,12 @@ async function cluster(): Promise<void> {
 
 /** archival: a backlog from a batch load (not profiled), then the node restarted with the cold tier on and profiled while it drains. */
 async function archival(): Promise<void> {
-  const batch = await scribeBatch({ seconds, warmupSeconds: 0, log: say }, true);
+  const batch = await ingestBacklog({ seconds, warmupSeconds: 0, log: say });
   const s3Dir = tempDir("scribe-profile-s3-");
   const s3 = await startS3(s3Dir.path);
   const profDir = join(outDir, mode);
   try {
-    const node = await startNode({ dataDir: batch.dataDir!.path, env: coldTierEnv(s3.endpoint), cpuProfDir: profDir });
+    const node = await startNode({ dataDir: batch.dataDir.path, env: coldTierEnv(s3.endpoint), cpuProfDir: profDir });
     try {
       const drain = await watchDrain(node.url, node.pid, 300_000);
       const archived = ((await nodeMetrics(node.url)).cold as { archived_index: number }).archived_index;
@@ -198,7 +198,7 @@ async function archival(): Promise<void> {
   } finally {
     await s3.stop();
     s3Dir.remove();
-    batch.dataDir!.remove();
+    batch.dataDir.remove();
   }
 }
 

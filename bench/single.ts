@@ -7,17 +7,20 @@
  *    bare Bun.serve (bench/baselines/bare-server.ts);
  *  - POST /batch of 1,000 x 100 B puts from 2 clients (bench/lib/batch-load.ts), against the raw
  *    bun:sqlite insert of the same rows (bench/baselines/raw-insert.ts).
- * Every load runs `warmupSeconds` unmeasured first, then `seconds` measured.
+ * Before them, what durability costs on this disk (bench/baselines/fsync.ts).
+ * Each group's servers run side by side, are warmed up for `warmupSeconds`, then loaded in
+ * alternating slices (bench/lib/alternate.ts) adding up to `seconds` each.
  *
  *   bun bench/single.ts [--seconds 10]
  */
 
-import { haveEtcd, startEtcd } from "./lib/etcd.ts";
+import { alternate, combine, slicesFor, withCpu, wrkSlice, type Slice } from "./lib/alternate.ts";
+import { haveEtcd, startEtcd, type EtcdCluster } from "./lib/etcd.ts";
 import { runBatchLoad } from "./lib/batch-load.ts";
-import { fromBatchLoad, fromWrk, type LoadFigure, type SingleFigures } from "./lib/figures.ts";
-import { cpuSeconds, flagValue, tempDir, type TempDir } from "./lib/proc.ts";
-import { preload, startNode } from "./lib/scribe.ts";
-import { runFsyncProbe, runRawInsert, startBaseline } from "./lib/servers.ts";
+import type { LoadFigure, RawInsertFigure, SingleFigures } from "./lib/figures.ts";
+import { flagValue, tempDir, type TempDir } from "./lib/proc.ts";
+import { preload, startNode, type ScribeNode } from "./lib/scribe.ts";
+import { runFsyncProbe, runRawInsert, startBaseline, type BaselineServer } from "./lib/servers.ts";
 import { etcdPutLua, getLua, haveWrk, runWrk, scribePutLua } from "./lib/wrk.ts";
 
 export interface SectionOptions {
@@ -38,94 +41,142 @@ export function describeLoad(name: string, f: LoadFigure, unit = "ops/s"): strin
   return `${name.padEnd(40)} ${f.ops_per_sec.toFixed(0).padStart(9)} ${unit}   p50 ${f.p50_ms.toFixed(2).padStart(7)} ms   p99 ${f.p99_ms.toFixed(2).padStart(7)} ms   errors ${f.errors}${cpu}`;
 }
 
+/** Runs an unmeasured wrk load of `options.warmupSeconds` (nothing when 0). */
+export async function warmUp(url: string, lua: string, options: SectionOptions): Promise<void> {
+  if (options.warmupSeconds > 0) await runWrk({ url, lua, connections, seconds: options.warmupSeconds });
+}
+
+/** Starts a node in a fresh temporary directory; `stop()` kills it and removes the directory. */
+async function freshNode(): Promise<{ node: ScribeNode; dir: TempDir; stop(): Promise<void> }> {
+  const dir = tempDir();
+  try {
+    const node = await startNode({ dataDir: dir.path });
+    const stop = async () => {
+      await node.stop("SIGKILL");
+      dir.remove();
+    };
+    return { node, dir, stop };
+  } catch (error) {
+    dir.remove();
+    throw error;
+  }
+}
+
+async function benchPut(options: SectionOptions): Promise<NonNullable<SingleFigures["put"]>> {
+  const slices = slicesFor(options.seconds);
+  const sliceSeconds = options.seconds / slices;
+  const scribe = await freshNode();
+  const durableDir = tempDir();
+  let durable: BaselineServer | undefined;
+  let etcd: EtcdCluster | undefined;
+  try {
+    durable = await startBaseline("durable-server.ts", ["--dir", durableDir.path]);
+    if (haveEtcd()) etcd = await startEtcd(1);
+    else options.log("etcd is not installed (apt-get install -y etcd-server): no etcd baseline");
+    const etcdUrl = etcd ? await etcd.leaderUrl() : "";
+    await warmUp(scribe.node.url, scribePutLua(valueBytes, "w/"), options);
+    await warmUp(durable.url, scribePutLua(valueBytes, "w/"), options);
+    if (etcd) await warmUp(etcdUrl, etcdPutLua(valueBytes, "w/"), options);
+    const loads: Record<string, (round: number) => Promise<Slice>> = {
+      scribe: (round) => wrkSlice(scribe.node.url, [scribe.node.pid], scribePutLua(valueBytes, `m${round}/`), connections, sliceSeconds),
+      durable: (round) => wrkSlice(durable!.url, [durable!.pid], scribePutLua(valueBytes, `m${round}/`), connections, sliceSeconds),
+    };
+    if (etcd) loads.etcd = (round) => wrkSlice(etcdUrl, etcd!.pids, etcdPutLua(valueBytes, `m${round}/`), connections, sliceSeconds);
+    const measured = await alternate(slices, loads);
+    return { scribe: combine(measured.scribe!), durable_baseline: combine(measured.durable!), ...(etcd ? { etcd_1: combine(measured.etcd!) } : {}) };
+  } finally {
+    await scribe.stop();
+    await durable?.stop();
+    durableDir.remove();
+    await etcd?.stop();
+  }
+}
+
+async function benchGet(options: SectionOptions): Promise<NonNullable<SingleFigures["get"]>> {
+  const slices = slicesFor(options.seconds);
+  const sliceSeconds = options.seconds / slices;
+  const scribe = await freshNode();
+  let bare: BaselineServer | undefined;
+  try {
+    await preload(scribe.node.url, "g/", getKeys, valueBytes);
+    bare = await startBaseline("bare-server.ts");
+    const lua = getLua(getKeys, "g/");
+    await warmUp(scribe.node.url, lua, options);
+    await warmUp(bare.url, lua, options);
+    const measured = await alternate(slices, {
+      scribe: () => wrkSlice(scribe.node.url, [scribe.node.pid], lua, connections, sliceSeconds),
+      bare: () => wrkSlice(bare!.url, [bare!.pid], lua, connections, sliceSeconds),
+    });
+    return { scribe: combine(measured.scribe), bare_bun_serve: combine(measured.bare) };
+  } finally {
+    await scribe.stop();
+    await bare?.stop();
+  }
+}
+
 /**
- * Runs wrk against a server and returns the figure with the CPU per operation of `pids`
- * together, and of each one under its name when `names` are given.
+ * POST /batch load on a fresh node against the raw insert baseline, in alternating slices. With
+ * `keep`, the node is stopped cleanly and its data directory returned (the archival section
+ * archives that backlog); otherwise it is removed.
  */
-export async function wrkFigure(url: string, pids: number[], lua: string, warmupLua: string, options: SectionOptions, names?: string[]): Promise<LoadFigure> {
-  let cpuStart: number[] = [];
-  const result = await runWrk({ url, lua, warmupLua, connections, seconds: options.seconds, warmupSeconds: options.warmupSeconds, onMeasureStart: () => (cpuStart = pids.map(cpuSeconds)) });
-  const used = pids.map((pid, i) => cpuSeconds(pid) - cpuStart[i]!);
-  const figure = fromWrk(result, used.reduce((a, b) => a + b, 0));
-  if (names) {
-    const ok = result.okPerSec * result.seconds;
-    figure.cpu_us_per_op_by_process = Object.fromEntries(names.map((name, i) => [name, ok > 0 ? (used[i]! * 1e6) / ok : NaN]));
-  }
-  return figure;
-}
-
-async function scribePut(options: SectionOptions): Promise<LoadFigure> {
+export async function benchBatch(options: SectionOptions, keep: boolean): Promise<{ figures: NonNullable<SingleFigures["batch"]>; dataDir?: TempDir }> {
+  const slices = slicesFor(options.seconds);
+  const sliceSeconds = options.seconds / slices;
   const dir = tempDir();
-  const node = await startNode({ dataDir: dir.path });
-  try {
-    return await wrkFigure(node.url, [node.pid], scribePutLua(valueBytes, "m/"), scribePutLua(valueBytes, "w/"), options);
-  } finally {
-    await node.stop("SIGKILL");
-    dir.remove();
-  }
-}
-
-async function durablePut(options: SectionOptions): Promise<LoadFigure> {
-  const dir = tempDir();
-  const server = await startBaseline("durable-server.ts", ["--dir", dir.path]);
-  try {
-    return await wrkFigure(server.url, [server.pid], scribePutLua(valueBytes, "m/"), scribePutLua(valueBytes, "w/"), options);
-  } finally {
-    await server.stop();
-    dir.remove();
-  }
-}
-
-export async function etcdPut(members: number, options: SectionOptions): Promise<LoadFigure> {
-  const etcd = await startEtcd(members);
-  try {
-    return await wrkFigure(await etcd.leaderUrl(), etcd.pids, etcdPutLua(valueBytes, "m/"), etcdPutLua(valueBytes, "w/"), options);
-  } finally {
-    await etcd.stop();
-  }
-}
-
-async function scribeGet(options: SectionOptions): Promise<LoadFigure> {
-  const dir = tempDir();
-  const node = await startNode({ dataDir: dir.path });
-  try {
-    await preload(node.url, "g/", getKeys, valueBytes);
-    return await wrkFigure(node.url, [node.pid], getLua(getKeys, "g/"), getLua(getKeys, "g/"), options);
-  } finally {
-    await node.stop("SIGKILL");
-    dir.remove();
-  }
-}
-
-async function bareGet(options: SectionOptions): Promise<LoadFigure> {
-  const server = await startBaseline("bare-server.ts");
-  try {
-    return await wrkFigure(server.url, [server.pid], getLua(getKeys, "g/"), getLua(getKeys, "g/"), options);
-  } finally {
-    await server.stop();
-  }
-}
-
-/**
- * POST /batch load on a fresh node. With `keep`, the node is stopped cleanly and its data
- * directory is returned (the archival section archives that backlog); otherwise it is removed.
- */
-export async function scribeBatch(options: SectionOptions, keep: boolean): Promise<{ figure: LoadFigure; dataDir?: TempDir }> {
-  const dir = tempDir();
+  const rawDir = tempDir();
   const node = await startNode({ dataDir: dir.path });
   let kept = false;
   try {
     const load = { url: node.url, clients: batchClients, ops: batchOps, valueBytes, warmupSeconds: 0 };
     if (options.warmupSeconds > 0) await runBatchLoad({ ...load, seconds: options.warmupSeconds, prefix: "bw" });
-    const cpuStart = cpuSeconds(node.pid);
-    const result = await runBatchLoad({ ...load, seconds: options.seconds, prefix: "b" });
-    const figure = fromBatchLoad(result, cpuSeconds(node.pid) - cpuStart);
-    if (result.first_failure) options.log(`  batch failures: ${result.failures}, first: ${result.first_failure}`);
+    let firstFailure: string | undefined;
+    const raw: RawInsertFigure[] = [];
+    const measured = await alternate(slices, {
+      scribe: async (round) => {
+        const { result, cpuSeconds } = await withCpu([node.pid], () => runBatchLoad({ ...load, seconds: sliceSeconds, prefix: `b${round}` }));
+        firstFailure ??= result.first_failure;
+        return { ok: result.entries, seconds: result.seconds, p50Ms: result.p50_ms, p99Ms: result.p99_ms, errors: result.failures, cpuSeconds };
+      },
+      raw: async () => {
+        const r = await runRawInsert(rawDir.path, sliceSeconds);
+        raw.push(r);
+        return { ok: r.rows, seconds: r.seconds, p50Ms: NaN, p99Ms: NaN, errors: 0, cpuSeconds: [(r.cpu_us_per_row * r.rows) / 1e6] };
+      },
+    });
+    if (firstFailure) options.log(`  batch failures, first: ${firstFailure}`);
+    const rows = raw.reduce((n, r) => n + r.rows, 0);
+    const rawSeconds = raw.reduce((n, r) => n + r.seconds, 0);
+    const rawFigure: RawInsertFigure = {
+      rows_per_sec: rows / rawSeconds,
+      rows,
+      transactions: raw.reduce((n, r) => n + r.transactions, 0),
+      seconds: rawSeconds,
+      cpu_us_per_row: raw.reduce((n, r) => n + r.cpu_us_per_row * r.rows, 0) / rows,
+    };
     kept = keep;
-    return { figure, dataDir: keep ? dir : undefined };
+    return { figures: { scribe: combine(measured.scribe), raw_insert: rawFigure }, dataDir: keep ? dir : undefined };
   } finally {
     await node.stop(keep ? "SIGINT" : "SIGKILL");
     if (!kept) dir.remove();
+    rawDir.remove();
+  }
+}
+
+/**
+ * A fresh node that ingests POST /batch for `seconds` (no baseline) and is stopped cleanly; its
+ * data directory is returned: the backlog the archival section and profile drain.
+ */
+export async function ingestBacklog(options: SectionOptions): Promise<{ figure: LoadFigure; dataDir: TempDir }> {
+  const dir = tempDir();
+  const node = await startNode({ dataDir: dir.path });
+  try {
+    const { result, cpuSeconds } = await withCpu([node.pid], () => runBatchLoad({ url: node.url, clients: batchClients, ops: batchOps, valueBytes, warmupSeconds: 0, seconds: options.seconds, prefix: "b" }));
+    await node.stop("SIGINT");
+    return { figure: combine([{ ok: result.entries, seconds: result.seconds, p50Ms: result.p50_ms, p99Ms: result.p99_ms, errors: result.failures, cpuSeconds }]), dataDir: dir };
+  } catch (error) {
+    await node.stop("SIGKILL");
+    dir.remove();
+    throw error;
   }
 }
 
@@ -133,7 +184,8 @@ export async function benchSingle(options: SectionOptions, keepBatchData = false
   const log = options.log;
   const figures: SingleFigures = {};
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk): the single-node loads need it");
-  log(`\n== single node: ${connections} connections, ${valueBytes}-byte values, ${options.warmupSeconds}s warm-up + ${options.seconds}s each ==`);
+  const slices = slicesFor(options.seconds);
+  log(`\n== single node: ${connections} connections, ${valueBytes}-byte values; ${options.warmupSeconds}s warm-up, then ${options.seconds}s each in ${slices} alternating slices ==`);
   const diskDir = tempDir();
   try {
     const disk = await runFsyncProbe(diskDir.path);
@@ -143,40 +195,27 @@ export async function benchSingle(options: SectionOptions, keepBatchData = false
   } finally {
     diskDir.remove();
   }
-  const scribePutFigure = await scribePut(options);
-  log(describeLoad("scribe, durable PUT", scribePutFigure, "puts/s"));
-  const durable = await durablePut(options);
-  log(describeLoad("minimal durable server, PUT", durable, "puts/s"));
-  let etcd1: LoadFigure | undefined;
-  if (haveEtcd()) {
-    etcd1 = await etcdPut(1, options);
-    log(describeLoad("etcd 3.4, 1 member, put", etcd1, "puts/s"));
-  } else {
-    log("etcd is not installed (apt-get install -y etcd-server): no etcd baseline");
-  }
-  figures.put = { scribe: scribePutFigure, durable_baseline: durable, ...(etcd1 ? { etcd_1: etcd1 } : {}) };
 
-  const scribeGetFigure = await scribeGet(options);
-  log(describeLoad("scribe, cached GET (linearizable)", scribeGetFigure, "gets/s"));
-  const bare = await bareGet(options);
-  log(describeLoad("bare Bun.serve, GET", bare, "gets/s"));
-  figures.get = { scribe: scribeGetFigure, bare_bun_serve: bare };
+  figures.put = await benchPut(options);
+  log(describeLoad("scribe, durable PUT", figures.put.scribe, "puts/s"));
+  log(describeLoad("minimal durable server, PUT", figures.put.durable_baseline, "puts/s"));
+  if (figures.put.etcd_1) log(describeLoad("etcd 3.4, 1 member, put", figures.put.etcd_1, "puts/s"));
 
-  const batch = await scribeBatch(options, keepBatchData);
-  log(describeLoad(`scribe, POST /batch ${batchOps} x ${valueBytes} B, ${batchClients} clients`, batch.figure, "entries/s"));
-  const rawDir = tempDir();
-  try {
-    const raw = await runRawInsert(rawDir.path, options.seconds);
-    log(`${"raw bun:sqlite insert, 1000/txn, FULL".padEnd(40)} ${raw.rows_per_sec.toFixed(0).padStart(9)} rows/s   cpu ${raw.cpu_us_per_row.toFixed(1)} us/row`);
-    figures.batch = { scribe: batch.figure, raw_insert: raw };
-  } finally {
-    rawDir.remove();
-  }
+  figures.get = await benchGet(options);
+  log(describeLoad("scribe, cached GET (linearizable)", figures.get.scribe, "gets/s"));
+  log(describeLoad("bare Bun.serve, GET", figures.get.bare_bun_serve, "gets/s"));
+
+  const batch = await benchBatch(options, keepBatchData);
+  figures.batch = batch.figures;
+  log(describeLoad(`scribe, POST /batch ${batchOps} x ${valueBytes} B, ${batchClients} clients`, batch.figures.scribe, "entries/s"));
+  const raw = batch.figures.raw_insert;
+  log(`${"raw bun:sqlite insert, 1000/txn, FULL".padEnd(40)} ${raw.rows_per_sec.toFixed(0).padStart(9)} rows/s   cpu ${raw.cpu_us_per_row.toFixed(1)} us/row`);
   return { figures, batchData: batch.dataDir };
 }
 
 if (import.meta.main) {
   const seconds = Number(flagValue(Bun.argv, "seconds") ?? 10);
-  const { figures } = await benchSingle({ seconds, warmupSeconds: Math.min(3, Math.ceil(seconds / 3)), log: console.log });
+  const { figures, batchData } = await benchSingle({ seconds, warmupSeconds: Math.min(3, Math.ceil(seconds / 3)), log: console.log });
+  batchData?.remove();
   console.log(JSON.stringify(figures, null, 2));
 }

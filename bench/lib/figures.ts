@@ -3,9 +3,6 @@
  * return, as stored in bench/results.json under `runs[i].figures`. Field names carry their units.
  */
 
-import type { BatchLoadResult } from "./batch-load.ts";
-import type { WrkResult } from "./wrk.ts";
-
 /** One server under one load: answers per second and latency as the client saw them. */
 export interface LoadFigure {
   /** Successful (2xx) operations per second. */
@@ -19,29 +16,6 @@ export interface LoadFigure {
   /** The same per server process when there are several (e.g. `leader`, `follower`), µs. */
   cpu_us_per_op_by_process?: Record<string, number>;
   seconds: number;
-}
-
-export function fromWrk(result: WrkResult, cpuSeconds: number | null): LoadFigure {
-  const ok = result.okPerSec * result.seconds;
-  return {
-    ops_per_sec: result.okPerSec,
-    p50_ms: result.p50Ms,
-    p99_ms: result.p99Ms,
-    errors: result.non2xx + result.errors,
-    cpu_us_per_op: cpuSeconds === null || ok === 0 ? null : (cpuSeconds * 1e6) / ok,
-    seconds: result.seconds,
-  };
-}
-
-export function fromBatchLoad(result: BatchLoadResult, cpuSeconds: number | null): LoadFigure {
-  return {
-    ops_per_sec: result.entries_per_sec,
-    p50_ms: result.p50_ms,
-    p99_ms: result.p99_ms,
-    errors: result.failures,
-    cpu_us_per_op: cpuSeconds === null || result.entries === 0 ? null : (cpuSeconds * 1e6) / result.entries,
-    seconds: result.seconds,
-  };
 }
 
 /** What the raw insert baseline reports. */

@@ -1,7 +1,6 @@
 /**
  * @module bench/lib/wrk. Runs wrk (Debian's package) against a URL with a Lua script and parses
- * its throughput and latency percentiles, optionally after an unmeasured warm-up run (JIT tiers,
- * SQLite page cache, connection setup). Benchmarks only: wrk is not needed by the tests.
+ * its throughput and latency percentiles. Benchmarks only: wrk is not needed by the tests.
  *
  * `okPerSec` counts only 2xx/3xx answers: wrk's own Requests/sec includes errors, and a server
  * that answers 503 fast must not look fast.
@@ -67,12 +66,6 @@ export interface WrkOptions {
   connections: number;
   seconds: number;
   threads?: number;
-  /** Seconds of the same load run first and thrown away; default 0. */
-  warmupSeconds?: number;
-  /** Lua for the warm-up run (so it can write other keys than the measured run); default `lua`. */
-  warmupLua?: string;
-  /** Called right before the measured run starts (e.g. to read CPU counters). */
-  onMeasureStart?: () => void;
 }
 
 async function wrkOnce(url: string, lua: string, connections: number, seconds: number, threads: number): Promise<string> {
@@ -91,10 +84,7 @@ async function wrkOnce(url: string, lua: string, connections: number, seconds: n
 }
 
 export async function runWrk(options: WrkOptions): Promise<WrkResult> {
-  const threads = options.threads ?? 1;
-  if ((options.warmupSeconds ?? 0) > 0) await wrkOnce(options.url, options.warmupLua ?? options.lua, options.connections, options.warmupSeconds!, threads);
-  options.onMeasureStart?.();
-  return parseWrk(await wrkOnce(options.url, options.lua, options.connections, options.seconds, threads));
+  return parseWrk(await wrkOnce(options.url, options.lua, options.connections, options.seconds, options.threads ?? 1));
 }
 
 /** A Lua script sending PUT /kv/<prefix><n> (n = 1, 2, ...: a new key each) with a `valueBytes`-byte body. */
