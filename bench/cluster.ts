@@ -26,9 +26,8 @@ function describeCpu(f: LoadFigure): string {
 export async function benchCluster(options: SectionOptions): Promise<ClusterFigures> {
   const log = options.log;
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk): the cluster loads need it");
-  const slices = slicesFor(options.seconds);
-  const sliceSeconds = options.seconds / slices;
-  log(`\n== 3-node cluster: durable PUT, ${valueBytes}-byte values, ${connections} connections; ${options.warmupSeconds}s warm-up, then ${options.seconds}s each in ${slices} alternating slices ==`);
+  const { slices, sliceSeconds } = slicesFor(options.seconds);
+  log(`\n== 3-node cluster: durable PUT, ${valueBytes}-byte values, ${connections} connections; ${options.warmupSeconds}s warm-up, then ${slices * sliceSeconds}s each in ${slices} alternating slices ==`);
   const cluster = await startCluster({ size: 3 });
   let etcd: EtcdCluster | undefined;
   try {

@@ -115,12 +115,12 @@ if (runFigures.length > 0) {
   const rows = buildRows(runFigures.map((r) => r.figures));
   console.log(`\n######## ratio table: ${date}, ${runs > 1 ? `median of ${runs} runs` : "one run"}, ${warmupSeconds}s warm-up + ${seconds}s per load`);
   console.log(formatTable(rows));
-  const complete = tableSections.every(wanted);
+  const complete = tableSections.every(wanted) && failures === 0;
   if (complete && !values["no-save"]) {
     const results: Results = { format: 1, date, git, machine, options: { seconds, warmup_seconds: warmupSeconds, runs }, rows, runs: runFigures };
     console.log(`saved: ${saveResults(results).map((p) => p.slice(repoRoot.length + 1)).join(", ")}`);
   } else {
-    console.log(complete ? "not saved (--no-save)" : "partial table: not saved (bench/results.json keeps the last complete run)");
+    console.log(complete ? "not saved (--no-save)" : "partial table (a section was left out or failed): not saved; bench/results.json keeps the last complete run");
   }
 }
 process.exit(failures === 0 ? 0 : 1);

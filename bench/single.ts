@@ -43,7 +43,7 @@ export function describeLoad(name: string, f: LoadFigure, unit = "ops/s"): strin
 
 /** Runs an unmeasured wrk load of `options.warmupSeconds` (nothing when 0). */
 export async function warmUp(url: string, lua: string, options: SectionOptions): Promise<void> {
-  if (options.warmupSeconds > 0) await runWrk({ url, lua, connections, seconds: options.warmupSeconds });
+  if (options.warmupSeconds > 0) await runWrk({ url, lua, connections, seconds: Math.max(1, Math.round(options.warmupSeconds)) });
 }
 
 /** Starts a node in a fresh temporary directory; `stop()` kills it and removes the directory. */
@@ -63,8 +63,7 @@ async function freshNode(): Promise<{ node: ScribeNode; dir: TempDir; stop(): Pr
 }
 
 async function benchPut(options: SectionOptions): Promise<NonNullable<SingleFigures["put"]>> {
-  const slices = slicesFor(options.seconds);
-  const sliceSeconds = options.seconds / slices;
+  const { slices, sliceSeconds } = slicesFor(options.seconds);
   const scribe = await freshNode();
   const durableDir = tempDir();
   let durable: BaselineServer | undefined;
@@ -93,8 +92,7 @@ async function benchPut(options: SectionOptions): Promise<NonNullable<SingleFigu
 }
 
 async function benchGet(options: SectionOptions): Promise<NonNullable<SingleFigures["get"]>> {
-  const slices = slicesFor(options.seconds);
-  const sliceSeconds = options.seconds / slices;
+  const { slices, sliceSeconds } = slicesFor(options.seconds);
   const scribe = await freshNode();
   let bare: BaselineServer | undefined;
   try {
@@ -120,8 +118,7 @@ async function benchGet(options: SectionOptions): Promise<NonNullable<SingleFigu
  * archives that backlog); otherwise it is removed.
  */
 export async function benchBatch(options: SectionOptions, keep: boolean): Promise<{ figures: NonNullable<SingleFigures["batch"]>; dataDir?: TempDir }> {
-  const slices = slicesFor(options.seconds);
-  const sliceSeconds = options.seconds / slices;
+  const { slices, sliceSeconds } = slicesFor(options.seconds);
   const dir = tempDir();
   const rawDir = tempDir();
   const node = await startNode({ dataDir: dir.path });
@@ -184,8 +181,8 @@ export async function benchSingle(options: SectionOptions, keepBatchData = false
   const log = options.log;
   const figures: SingleFigures = {};
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk): the single-node loads need it");
-  const slices = slicesFor(options.seconds);
-  log(`\n== single node: ${connections} connections, ${valueBytes}-byte values; ${options.warmupSeconds}s warm-up, then ${options.seconds}s each in ${slices} alternating slices ==`);
+  const { slices, sliceSeconds } = slicesFor(options.seconds);
+  log(`\n== single node: ${connections} connections, ${valueBytes}-byte values; ${options.warmupSeconds}s warm-up, then ${slices * sliceSeconds}s each in ${slices} alternating slices ==`);
   const diskDir = tempDir();
   try {
     const disk = await runFsyncProbe(diskDir.path);

@@ -22,9 +22,16 @@ export interface Slice {
   cpuSeconds: number[];
 }
 
-/** Slices per load: enough to interleave well, long enough (>= 2 s) for stable wrk percentiles. */
-export function slicesFor(seconds: number): number {
-  return Math.max(1, Math.min(4, Math.floor(seconds / 2)));
+/** Most slices per load: enough to interleave well without restarting wrk too often. */
+const slicesMax = 5;
+
+/**
+ * How to cut `seconds` into slices: slices of at least 2 s (stable wrk percentiles) and whole
+ * seconds (wrk's -d takes no fractions); the total is `slices * sliceSeconds`, close to `seconds`.
+ */
+export function slicesFor(seconds: number): { slices: number; sliceSeconds: number } {
+  const slices = Math.max(1, Math.min(slicesMax, Math.floor(seconds / 2)));
+  return { slices, sliceSeconds: Math.max(1, Math.round(seconds / slices)) };
 }
 
 /** Runs `loads` in turn, `rounds` times; returns each load's slices in order. */

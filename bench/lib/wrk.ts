@@ -64,6 +64,7 @@ export interface WrkOptions {
   url: string;
   lua: string;
   connections: number;
+  /** Whole seconds: wrk's -d takes no fractions. */
   seconds: number;
   threads?: number;
 }
@@ -76,7 +77,7 @@ async function wrkOnce(url: string, lua: string, connections: number, seconds: n
     // --timeout above the servers' own write timeouts would hide nothing: wrk counts a timeout as an error.
     const proc = Bun.spawn(["wrk", `-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
     const [text, errText] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    if ((await proc.exited) !== 0) throw new Error(`wrk exited with ${proc.exitCode}: ${errText}`);
+    if ((await proc.exited) !== 0) throw new Error(`wrk -d${seconds}s exited with ${proc.exitCode}: ${errText}${text}`);
     return text;
   } finally {
     rmSync(dir, { recursive: true, force: true });
