@@ -4,9 +4,9 @@
  * (raft-core, merkle, transport, cold), each printing its own baseline; the table comes last and
  * is saved to bench/results.json (and bench/history/).
  *
- *   bun run bench                      everything (about 7-9 minutes on the 2-core machine)
+ *   bun run bench                      everything (about 6-8 minutes on the 2-core machine)
  *   bun run bench summary              only the ratio table (about 3-4 minutes)
- *   bun run bench summary --quick      the same with 4 s loads (about 2 minutes; noisier)
+ *   bun run bench summary --quick      the same with 4 s loads (about 1.5-2 minutes; noisier)
  *   bun run bench summary --runs 3     three runs; figures and ratios are medians
  *   bun run bench cluster merkle       named sections only (a partial table is not saved)
  * Options: --seconds N (measured seconds per load, default 10), --warmup N (default 3),

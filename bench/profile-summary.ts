@@ -16,7 +16,8 @@
  * (Bun's profiler marks time spent outside JavaScript, e.g. waiting in the event loop, with these
  * names). A native or built-in frame (`run [native]`, `bun:sqlite`) is named with its nearest
  * caller in the project (`run [native] <- append src/storage/hot.ts:240`), so self time spent in
- * native code points at the line that asked for it. With `--ops N` (operations the process served while profiled) a µs-per-operation
+ * native code points at the line that asked for it; with `--by file` or `--by dir` it is counted
+ * in the caller's file or folder. With `--ops N` (operations the process served while profiled) a µs-per-operation
  * column is added. Names: `function file:line` for JavaScript (paths relative to the repository;
  * bun's own modules as `bun:sqlite`, `node:...`), `function [native]` for built-in frames.
  */
@@ -104,10 +105,12 @@ export function summarize(profile: CpuProfile, by: Grouping, weight: Weight = "s
   const leafName = (leafId: number): string => {
     const frame = byId.get(leafId)!.callFrame;
     const name = frameName(frame, by);
-    if (by !== "function" || isProjectFrame(frame) || /^\([a-z ]+\)$/.test(name)) return name;
+    if (isProjectFrame(frame) || /^\([a-z ]+\)$/.test(name)) return name;
     for (let id = parent.get(leafId); id !== undefined; id = parent.get(id)) {
       const caller = byId.get(id)!.callFrame;
-      if (isProjectFrame(caller)) return `${name} <- ${frameName(caller, by)}`;
+      if (!isProjectFrame(caller)) continue;
+      // By function: the native frame and its caller; by file or folder: the caller's, native time included.
+      return by === "function" ? `${name} <- ${frameName(caller, by)}` : frameName(caller, by);
     }
     return frame.functionName === "" && frame.url === "" ? nativeLoopName : name;
   };
@@ -147,7 +150,7 @@ export function formatSummary(summary: Summary, options: { top: number; ops?: nu
   const perOp = options.ops !== undefined && options.ops > 0;
   const out = [
     `profile spans ${(summary.wallMs / 1000).toFixed(2)} s; the JavaScript thread was sampled active for ${(summary.busyMs / 1000).toFixed(2)} s` +
-      (summary.idleMs > 0 ? ` (plus ${(summary.idleMs / 1000).toFixed(2)} s marked idle)` : "") +
+      (summary.idleMs >= 5 ? ` (plus ${(summary.idleMs / 1000).toFixed(2)} s marked idle)` : "") +
       (perOp ? `; ${options.ops} operations: ${((summary.busyMs * 1000) / options.ops!).toFixed(1)} µs active per operation` : ""),
     "",
     `| # | self % | self ms | total % |${perOp ? " self µs/op |" : ""} ${options.by} |`,
