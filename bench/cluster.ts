@@ -14,7 +14,7 @@ import { haveEtcd, startEtcd, type EtcdCluster } from "./lib/etcd.ts";
 import type { ClusterFigures, LoadFigure } from "./lib/figures.ts";
 import { flagValue } from "./lib/proc.ts";
 import { startCluster } from "./lib/scribe.ts";
-import { etcdPutLua, haveWrk, scribePutLua } from "./lib/wrk.ts";
+import { etcdPutScript, haveWrk, putScript } from "./lib/wrk.ts";
 import { connections, describeLoad, valueBytes, warmUp, type SectionOptions } from "./single.ts";
 
 function describeCpu(f: LoadFigure): string {
@@ -38,14 +38,14 @@ export async function benchCluster(options: SectionOptions): Promise<ClusterFigu
     const followerNode = cluster.nodes.find((n) => n.id !== leaderNode.id)!;
     const pids = cluster.nodes.map((n) => n.pid);
     const names = (entry: number) => cluster.nodes.map((n) => `node${n.id}_${n.id === leaderNode.id ? "leader" : "follower"}${n.id === entry ? "_entry" : ""}`);
-    await warmUp(leaderNode.url, scribePutLua(valueBytes, "warm-leader/"), options);
-    await warmUp(followerNode.url, scribePutLua(valueBytes, "warm-follower/"), options);
-    if (etcd) await warmUp(etcdUrl, etcdPutLua(valueBytes, "w/"), options);
+    await warmUp(leaderNode.url, putScript(valueBytes, "warm-leader/"), options);
+    await warmUp(followerNode.url, putScript(valueBytes, "warm-follower/"), options);
+    if (etcd) await warmUp(etcdUrl, etcdPutScript(valueBytes, "w/"), options);
     const loads: Record<string, (round: number) => Promise<Slice>> = {
-      leader: (round) => wrkSlice(leaderNode.url, pids, scribePutLua(valueBytes, `leader${round}/`), connections, sliceSeconds),
-      follower: (round) => wrkSlice(followerNode.url, pids, scribePutLua(valueBytes, `follower${round}/`), connections, sliceSeconds),
+      leader: (round) => wrkSlice(leaderNode.url, pids, putScript(valueBytes, `leader${round}/`), connections, sliceSeconds),
+      follower: (round) => wrkSlice(followerNode.url, pids, putScript(valueBytes, `follower${round}/`), connections, sliceSeconds),
     };
-    if (etcd) loads.etcd = (round) => wrkSlice(etcdUrl, etcd!.pids, etcdPutLua(valueBytes, `m${round}/`), connections, sliceSeconds);
+    if (etcd) loads.etcd = (round) => wrkSlice(etcdUrl, etcd!.pids, etcdPutScript(valueBytes, `m${round}/`), connections, sliceSeconds);
     const measured = await alternate(slices, loads);
     if ((await cluster.leader()).id !== leaderNode.id) log("  note: Scribe's leadership moved during the run");
     const leader = combine(measured.leader!, names(leaderNode.id));

@@ -25,7 +25,7 @@ import { parseArgs } from "node:util";
 import { runBatchLoad } from "./lib/batch-load.ts";
 import { cpuSeconds, spawnChild, tempDir } from "./lib/proc.ts";
 import { nodeMetrics, preload, startCluster, startNode, type ScribeNode } from "./lib/scribe.ts";
-import { getLua, runWrk, scribePutLua } from "./lib/wrk.ts";
+import { getScript, runWrk, putScript } from "./lib/wrk.ts";
 import { coldTierEnv, startS3, watchDrain } from "./archival.ts";
 import { ingestBacklog } from "./single.ts";
 import { formatSummary, summarize, type CpuProfile } from "./profile-summary.ts";
@@ -78,8 +78,8 @@ async function load(target: ScribeNode, cpuPid: number, during?: (window: { star
     const r = await runBatchLoad({ url: target.url, clients: 2, ops: 1000, valueBytes, seconds, warmupSeconds: 0, prefix: "p" });
     outcome = { ops: r.entries, opsPerSec: r.entries_per_sec, cpuUsPerOp: 0, p99Ms: r.p99_ms };
   } else {
-    const lua = mode === "get" ? getLua(1000, "g/") : scribePutLua(valueBytes, "p/");
-    const r = await runWrk({ url: target.url, lua, connections, seconds });
+    const script = mode === "get" ? getScript(1000, "g/") : putScript(valueBytes, "p/");
+    const r = await runWrk({ url: target.url, script, connections, seconds });
     outcome = { ops: Math.round(r.okPerSec * r.seconds), opsPerSec: r.okPerSec, cpuUsPerOp: 0, p99Ms: r.p99Ms };
   }
   outcome.cpuUsPerOp = ((cpuSeconds(cpuPid) - cpuStart) * 1e6) / outcome.ops;

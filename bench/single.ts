@@ -21,7 +21,7 @@ import type { LoadFigure, RawInsertFigure, SingleFigures } from "./lib/figures.t
 import { flagValue, tempDir, type TempDir } from "./lib/proc.ts";
 import { preload, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { runFsyncProbe, runRawInsert, startBaseline, type BaselineServer } from "./lib/servers.ts";
-import { etcdPutLua, getLua, haveWrk, runWrk, scribePutLua } from "./lib/wrk.ts";
+import { etcdPutScript, getScript, haveWrk, putScript, runWrk, type WrkScript } from "./lib/wrk.ts";
 
 export interface SectionOptions {
   seconds: number;
@@ -42,8 +42,8 @@ export function describeLoad(name: string, f: LoadFigure, unit = "ops/s"): strin
 }
 
 /** Runs an unmeasured wrk load of `options.warmupSeconds` (nothing when 0). */
-export async function warmUp(url: string, lua: string, options: SectionOptions): Promise<void> {
-  if (options.warmupSeconds > 0) await runWrk({ url, lua, connections, seconds: Math.max(1, Math.round(options.warmupSeconds)) });
+export async function warmUp(url: string, script: WrkScript, options: SectionOptions): Promise<void> {
+  if (options.warmupSeconds > 0) await runWrk({ url, script, connections, seconds: Math.max(1, Math.round(options.warmupSeconds)) });
 }
 
 /** Starts a node in a fresh temporary directory; `stop()` kills it and removes the directory. */
@@ -73,14 +73,14 @@ async function benchPut(options: SectionOptions): Promise<NonNullable<SingleFigu
     if (haveEtcd()) etcd = await startEtcd(1);
     else options.log("etcd is not installed (apt-get install -y etcd-server): no etcd baseline");
     const etcdUrl = etcd ? await etcd.leaderUrl() : "";
-    await warmUp(scribe.node.url, scribePutLua(valueBytes, "w/"), options);
-    await warmUp(durable.url, scribePutLua(valueBytes, "w/"), options);
-    if (etcd) await warmUp(etcdUrl, etcdPutLua(valueBytes, "w/"), options);
+    await warmUp(scribe.node.url, putScript(valueBytes, "w/"), options);
+    await warmUp(durable.url, putScript(valueBytes, "w/"), options);
+    if (etcd) await warmUp(etcdUrl, etcdPutScript(valueBytes, "w/"), options);
     const loads: Record<string, (round: number) => Promise<Slice>> = {
-      scribe: (round) => wrkSlice(scribe.node.url, [scribe.node.pid], scribePutLua(valueBytes, `m${round}/`), connections, sliceSeconds),
-      durable: (round) => wrkSlice(durable!.url, [durable!.pid], scribePutLua(valueBytes, `m${round}/`), connections, sliceSeconds),
+      scribe: (round) => wrkSlice(scribe.node.url, [scribe.node.pid], putScript(valueBytes, `m${round}/`), connections, sliceSeconds),
+      durable: (round) => wrkSlice(durable!.url, [durable!.pid], putScript(valueBytes, `m${round}/`), connections, sliceSeconds),
     };
-    if (etcd) loads.etcd = (round) => wrkSlice(etcdUrl, etcd!.pids, etcdPutLua(valueBytes, `m${round}/`), connections, sliceSeconds);
+    if (etcd) loads.etcd = (round) => wrkSlice(etcdUrl, etcd!.pids, etcdPutScript(valueBytes, `m${round}/`), connections, sliceSeconds);
     const measured = await alternate(slices, loads);
     return { scribe: combine(measured.scribe!), durable_baseline: combine(measured.durable!), ...(etcd ? { etcd_1: combine(measured.etcd!) } : {}) };
   } finally {
@@ -98,12 +98,12 @@ async function benchGet(options: SectionOptions): Promise<NonNullable<SingleFigu
   try {
     await preload(scribe.node.url, "g/", getKeys, valueBytes);
     bare = await startBaseline("bare-server.ts");
-    const lua = getLua(getKeys, "g/");
-    await warmUp(scribe.node.url, lua, options);
-    await warmUp(bare.url, lua, options);
+    const script = getScript(getKeys, "g/");
+    await warmUp(scribe.node.url, script, options);
+    await warmUp(bare.url, script, options);
     const measured = await alternate(slices, {
-      scribe: () => wrkSlice(scribe.node.url, [scribe.node.pid], lua, connections, sliceSeconds),
-      bare: () => wrkSlice(bare!.url, [bare!.pid], lua, connections, sliceSeconds),
+      scribe: () => wrkSlice(scribe.node.url, [scribe.node.pid], script, connections, sliceSeconds),
+      bare: () => wrkSlice(bare!.url, [bare!.pid], script, connections, sliceSeconds),
     });
     return { scribe: combine(measured.scribe), bare_bun_serve: combine(measured.bare) };
   } finally {

@@ -9,7 +9,7 @@
 import { cpuSeconds } from "./proc.ts";
 import type { LoadFigure } from "./figures.ts";
 import { median } from "./proc.ts";
-import { runWrk } from "./wrk.ts";
+import { runWrk, type WrkScript } from "./wrk.ts";
 
 /** One slice of one load. */
 export interface Slice {
@@ -51,8 +51,8 @@ export async function withCpu<T>(pids: readonly number[], measure: () => Promise
 }
 
 /** One wrk slice against `url`, with the CPU of `pids`. */
-export async function wrkSlice(url: string, pids: readonly number[], lua: string, connections: number, seconds: number): Promise<Slice> {
-  const { result, cpuSeconds } = await withCpu(pids, () => runWrk({ url, lua, connections, seconds }));
+export async function wrkSlice(url: string, pids: readonly number[], script: WrkScript, connections: number, seconds: number): Promise<Slice> {
+  const { result, cpuSeconds } = await withCpu(pids, () => runWrk({ url, script, connections, seconds }));
   return { ok: result.okPerSec * result.seconds, seconds: result.seconds, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.non2xx + result.errors, cpuSeconds };
 }
 

@@ -1,13 +1,12 @@
 /**
- * @module bench/lib/wrk. Runs wrk (Debian's package) against a URL with a Lua script and parses
- * its throughput and latency percentiles. Benchmarks only: wrk is not needed by the tests.
+ * @module bench/lib/wrk. Runs wrk (Debian's package) against a URL with one of the Lua scripts in
+ * bench/lua/ (each runnable by hand, see its header) and parses its throughput and latency
+ * percentiles. Benchmarks only: wrk is not needed by the tests.
  *
  * `okPerSec` counts only 2xx/3xx answers: wrk's own Requests/sec includes errors, and a server
  * that answers 503 fast must not look fast.
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface WrkResult {
@@ -60,72 +59,42 @@ export function parseWrk(text: string): WrkResult {
   };
 }
 
+/** A Lua script of bench/lua/ and the arguments wrk passes to its init(). */
+export interface WrkScript {
+  file: string;
+  args: string[];
+}
+
 export interface WrkOptions {
   url: string;
-  lua: string;
+  script: WrkScript;
   connections: number;
   /** Whole seconds: wrk's -d takes no fractions. */
   seconds: number;
   threads?: number;
 }
 
-async function wrkOnce(url: string, lua: string, connections: number, seconds: number, threads: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "scribe-wrk-"));
-  try {
-    const script = join(dir, "script.lua");
-    writeFileSync(script, lua);
-    // --timeout above the servers' own write timeouts would hide nothing: wrk counts a timeout as an error.
-    const proc = Bun.spawn(["wrk", `-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
-    const [text, errText] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    if ((await proc.exited) !== 0) throw new Error(`wrk -d${seconds}s exited with ${proc.exitCode}: ${errText}${text}`);
-    return text;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const luaDir = join(import.meta.dir, "..", "lua");
 
 export async function runWrk(options: WrkOptions): Promise<WrkResult> {
-  return parseWrk(await wrkOnce(options.url, options.lua, options.connections, options.seconds, options.threads ?? 1));
+  const cmd = ["wrk", `-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--timeout", "10s", "--latency", "-s", join(luaDir, options.script.file), options.url, "--", ...options.script.args];
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
+  const [text, errText] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  if ((await proc.exited) !== 0) throw new Error(`${cmd.join(" ")} exited with ${proc.exitCode}: ${errText}${text}`);
+  return parseWrk(text);
 }
 
-/** A Lua script sending PUT /kv/<prefix><n> (n = 1, 2, ...: a new key each) with a `valueBytes`-byte body. */
-export function scribePutLua(valueBytes: number, prefix = "bench/"): string {
-  return `
-local body = string.rep("v", ${valueBytes})
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("PUT", "/kv/${prefix}" .. counter, { ["Content-Type"] = "application/octet-stream" }, body)
-end
-`;
+/** PUT /kv/<prefix><thread>-<n> with `valueBytes`-byte bodies: a new key per request (bench/lua/put.lua). */
+export function putScript(valueBytes: number, prefix = "bench/"): WrkScript {
+  return { file: "put.lua", args: [prefix, String(valueBytes)] };
 }
 
-/** A Lua script sending GET /kv/<prefix><n> for n drawn uniformly from [0, keys). */
-export function getLua(keys: number, prefix: string, query = ""): string {
-  return `
-math.randomseed(7)
-request = function()
-  return wrk.format("GET", "/kv/${prefix}" .. math.random(0, ${keys - 1}) .. "${query}")
-end
-`;
+/** GET /kv/<prefix><n><query> for n drawn uniformly from [0, keys) (bench/lua/get.lua). */
+export function getScript(keys: number, prefix: string, query = ""): WrkScript {
+  return { file: "get.lua", args: [prefix, String(keys), ...(query ? [query] : [])] };
 }
 
-/** etcd keys per script: rotating through this many distinct keys keeps the script small. */
-const etcdKeysInScript = 4096;
-
-/**
- * A Lua script sending etcd v3 JSON-gateway puts (POST /v3/kv/put, base64 key and value) of
- * `valueBytes`-byte values, rotating through `etcdKeysInScript` distinct keys.
- */
-export function etcdPutLua(valueBytes: number, prefix = "bench/"): string {
-  const value = Buffer.from("v".repeat(valueBytes)).toString("base64");
-  const bodies = Array.from({ length: etcdKeysInScript }, (_, i) => `'{"key":"${Buffer.from(`${prefix}${i}`).toString("base64")}","value":"${value}"}'`);
-  return `
-local bodies = { ${bodies.join(",\n")} }
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", "/v3/kv/put", { ["Content-Type"] = "application/json" }, bodies[(counter % ${etcdKeysInScript}) + 1])
-end
-`;
+/** etcd v3 JSON-gateway puts of `valueBytes`-byte values over 4096 rotating keys (bench/lua/etcd-put.lua). */
+export function etcdPutScript(valueBytes: number, prefix = "bench/"): WrkScript {
+  return { file: "etcd-put.lua", args: [prefix, String(valueBytes)] };
 }
