@@ -72,9 +72,9 @@ export async function startNode(options: NodeOptions): Promise<ScribeNode> {
 }
 
 /** GET a node's JSON /metrics. */
-export async function nodeMetrics(url: string): Promise<Record<string, any>> {
+export async function nodeMetrics(url: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
-  return (await response.json()) as Record<string, any>;
+  return (await response.json()) as Record<string, unknown>;
 }
 
 /** Writes `count` keys `<prefix><i>` with `valueBytes`-byte values through POST /batch. */
@@ -181,6 +181,11 @@ export async function startCluster(options: ClusterOptions): Promise<ScribeClust
     );
     return found!;
   };
-  await leader();
+  try {
+    await leader();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return { nodes, dir, leader, stop };
 }
