@@ -1,0 +1,143 @@
+/**
+ * @module bench/lib/proc. Child processes for the benchmarks: free ports, temporary directories,
+ * spawning with a bounded output buffer, stopping by PID, and the CPU time a process has used
+ * (from /proc, so a server's CPU per operation can be reported beside its throughput).
+ */
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const repoRoot = join(import.meta.dir, "..", "..");
+
+/** Bytes of a child's output kept for error messages: the tail is what explains a failure. */
+const outputBytesMax = 64 * 1024;
+
+/** A port that was free a moment ago (bound to port 0, then released). */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
+
+export interface TempDir {
+  path: string;
+  remove(): void;
+}
+
+/** A fresh directory under the system temp dir (on this machine: the same ext4 disk as /work). */
+export function tempDir(prefix = "scribe-bench-"): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface Child {
+  pid: number;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** The last `outputBytesMax` bytes the process wrote to stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number>;
+  running(): boolean;
+  /** Sends `signal`; if the process is still alive after `graceMs`, SIGKILL. Resolves on exit. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number>;
+}
+
+export interface SpawnOptions {
+  cmd: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export function spawnChild(options: SpawnOptions): Child {
+  const proc = Bun.spawn(options.cmd, {
+    cwd: options.cwd ?? repoRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value, { stream: true });
+      if (text.length > outputBytesMax * 2) text = text.slice(-outputBytesMax);
+    }
+  };
+  void pump(proc.stdout as ReadableStream<Uint8Array>);
+  void pump(proc.stderr as ReadableStream<Uint8Array>);
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  return {
+    pid: proc.pid,
+    proc,
+    output: () => text.slice(-outputBytesMax),
+    exited: proc.exited,
+    running,
+    stop: async (signal = "SIGTERM", graceMs = 10_000) => {
+      if (running()) process.kill(proc.pid, signal);
+      const timer = setTimeout(() => {
+        if (running()) process.kill(proc.pid, "SIGKILL");
+      }, graceMs);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Runs a command to completion and returns its stdout; throws with its output if it fails. */
+export async function runToEnd(options: SpawnOptions): Promise<string> {
+  const proc = Bun.spawn(options.cmd, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  if (code !== 0) throw new Error(`${options.cmd.join(" ")} exited with ${code}:\n${stdout}\n${stderr}`);
+  return stdout;
+}
+
+/** Polls `probe` every `intervalMs` until it returns true; throws `what` after `timeoutMs`. */
+export async function waitUntil(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(intervalMs);
+  }
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** CPU seconds (user + system, all threads) a process has used so far; 0 if it is gone. */
+export function cpuSeconds(pid: number): number {
+  clockTicksPerSecond ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of cpuSeconds over several processes. */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The value of `--name VALUE` in `args`, or undefined. */
+export function flagValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
