@@ -40,6 +40,8 @@ export interface StartOptions {
    * restarts the node from its durable state.
    */
   onFatal?: (error: unknown) => void;
+  /** Test hooks for end-to-end tests (ClusterNodeOptions.testHooks). */
+  testHooks?: { forkCheckpoints?: boolean };
 }
 
 /** True for addresses only this machine can reach. */
@@ -75,7 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
   await checkBucketAtStart(config, logger);
   const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
-  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal });
+  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal, testHooks: options.testHooks });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
     clientAddress: (request) => bunServer?.requestIP(request)?.address,
