@@ -94,6 +94,7 @@ export async function verifyNotePolicy(text: string, policy: CheckpointPolicy): 
   if (need < 1) fail("the policy asks for no member signature: at least one is needed");
   if (members.length < need) {
     const seen = signatures.map((s) => `${s.name}+${toHex(s.keyHash)}`).join(", ") || "none";
+    if (members.length === 0) fail(`note has no signature by a known key (signed by: ${seen})`);
     fail(`note has verified signatures of ${members.length} of the ${policy.members.length} trusted member keys; the policy wants ${need} (signed by: ${seen})`);
   }
   const witnessList = policy.witnesses ?? [];
