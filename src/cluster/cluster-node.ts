@@ -42,7 +42,7 @@ import { openNodeState, type NodeState } from "./bootstrap.ts";
 import { CheckpointService } from "./cosigning.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import { identityEntryData } from "./entry-data.ts";
-import { ClusterIdentity, type IdentityChanges } from "./identity.ts";
+import { ClusterIdentity, restoredOriginMeta, type IdentityChanges } from "./identity.ts";
 import { KeyRegistry } from "./key-registry.ts";
 import { WitnessSubmitter } from "./witnesses.ts";
 import { ClientRequests } from "./client-requests.ts";
@@ -79,8 +79,6 @@ export interface ClusterNodeOptions {
   testHooks?: { forkCheckpoints?: boolean };
 }
 
-/** Restore from S3 records the bucket's origin here (HotStore meta); the first leader adopts it. */
-export const restoredOriginMeta = "restored_origin";
 
 export class ClusterNode implements LedgerService, ClusterService {
   readonly config: Config;

@@ -30,6 +30,9 @@ export interface IdentityState {
   epochs: string[];
 }
 
+/** Restore from S3 records the bucket's origin here (HotStore meta); the first leader adopts it. */
+export const restoredOriginMeta = "restored_origin";
+
 export const emptyIdentity: IdentityState = { origin: null, keys: {}, epochs: [] };
 
 /** Most epochs kept in memory and served; a cluster changes its voters far less often. */

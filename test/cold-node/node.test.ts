@@ -114,7 +114,7 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   // Restore into an empty directory: the same ledger.
   const restoredDir = dir();
   const config = loadConfig({ overrides: { "node.data_dir": restoredDir, ...overrides } });
-  const result = await restoreNode({ config, verifierKey, logger: createLogger({ ...config.logging, level: "silent" }) });
+  const result = await restoreNode({ config, verifierKeys: [verifierKey], logger: createLogger({ ...config.logging, level: "silent" }) });
   expect(result.tree_size).toBe(180);
   expect(result.checkpoint.size).toBe(180);
   const restored = await openNode(restoredDir, { ...overrides, "storage.tiering.enable_auto_archival": false });
@@ -127,5 +127,5 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   await restored.node.close();
 
   // Not into a non-empty directory; not with the wrong key.
-  await expect(restoreNode({ config, verifierKey, logger: createLogger({ ...config.logging, level: "silent" }) })).rejects.toThrow(/not empty/);
+  await expect(restoreNode({ config, verifierKeys: [verifierKey], logger: createLogger({ ...config.logging, level: "silent" }) })).rejects.toThrow(/not empty/);
 }, 60_000);
