@@ -161,7 +161,7 @@ export class CheckpointSigner {
   }
 
   /**
-   * Test hook (SCRIBE_TEST_HOOKS=fork_checkpoints): signs a body WITHOUT the checks, as a
+   * Test hook (TEST_SCRIBE_HOOKS=fork_checkpoints): signs a body WITHOUT the checks, as a
    * compromised node would; nothing is recorded. Never reached otherwise.
    */
   async signUnchecked(checkpoint: Checkpoint): Promise<string> {

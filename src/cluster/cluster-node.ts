@@ -75,7 +75,7 @@ export interface ClusterNodeOptions {
   seed?: number;
   /** The driver failed and the node stopped serving; the owner decides what to do (e.g. exit). */
   onFatal?: (error: unknown) => void;
-  /** Test hooks (main.ts reads SCRIBE_TEST_HOOKS): `forkCheckpoints` makes this node, as leader, ask for forked checkpoints. */
+  /** Test hooks (main.ts reads TEST_SCRIBE_HOOKS): `forkCheckpoints` makes this node, as leader, ask for forked checkpoints. */
   testHooks?: { forkCheckpoints?: boolean };
 }
 
