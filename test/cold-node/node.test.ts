@@ -109,6 +109,8 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   const root = n.node.tree.root();
   const entries = n.node.entries(0, 1000);
   const verifierKey = n.node.verifierKey;
+  const origin = n.node.keyHistory().origin;
+  expect(origin).toMatch(/^scribe-ledger\//);
   await n.node.close();
 
   // Restore into an empty directory: the same ledger.
@@ -121,8 +123,12 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   expect(bytesEqual(restored.node.tree.root(), root)).toBe(true);
   expect(restored.node.entries(0, 1000)).toEqual(entries);
   for (let i = 0; i < 180; i++) expect(restored.node.ledger.store.value(i)).toBeDefined();
-  const restoredVerify = (await (await restored.call("GET", "/verify/k/7")).json()) as { verified: boolean };
+  const restoredVerify = (await (await restored.call("GET", "/verify/k/7")).json()) as { verified: boolean; checkpoint: string };
   expect(restoredVerify.verified).toBe(true);
+  // The restored node keeps the log's identity: the bucket checkpoint's origin.
+  expect(result.checkpoint.origin).toBe(origin!);
+  expect(restoredVerify.checkpoint.split("\n")[0]).toBe(origin!);
+  expect(restored.node.keyHistory().origin).toBe(origin);
   expect((await restored.cold()).archived_index).toBe(180);
   await restored.node.close();
 
