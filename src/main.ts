@@ -126,6 +126,8 @@ async function main(): Promise<void> {
   try {
     running = await startServer(config, logger, {
       bootstrap: flags.bootstrap === true,
+      // End-to-end tests only: a leader that asks its members to sign forked checkpoints.
+      testHooks: { forkCheckpoints: (process.env.TEST_SCRIBE_HOOKS ?? "").split(",").includes("fork_checkpoints") },
       // The node stopped serving after a storage error or a broken invariant (already logged):
       // exit with EX_SOFTWARE so a supervisor restarts it from its durable state.
       onFatal: () => process.exit(exitDriverFailed),

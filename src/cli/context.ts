@@ -1,11 +1,14 @@
 /**
  * @module cli/context. What every command runs with: the node(s) to talk to (`--endpoints`, with
  * failover; `--server` is its alias), the API key, the output format, and — for the commands that
- * verify — the trusted verifier key and state (pinned with --key / --key-file, remembered in
- * --state, or fetched from the node and trusted on first use with a warning).
+ * verify — the trusted member keys, policy and state: keys pinned with --key / --keys-file,
+ * remembered in --state, or fetched from GET /checkpoint/keys and trusted on first use with a
+ * warning; a checkpoint must carry the signatures of `--policy` of them (default: a majority) and
+ * the cosignatures of `--witness-policy` of the `--witness` keys. A state file follows the
+ * cluster's key history when its member set changes.
  */
 
-import { LedgerClient, loadHasher, parseVerifierKey, requestTimeoutMsDefault, ScribeHttpClient } from "../client/index.ts";
+import { LedgerClient, loadHasher, parseCosignatureVerifierKey, parseThreshold, parseVerifierKey, requestTimeoutMsDefault, sameKeys, ScribeHttpClient, type Threshold } from "../client/index.ts";
 import { Options, type OptionSpec } from "./args.ts";
 import { UsageError, VerificationFailed } from "./errors.ts";
 import { Output, outputFormats } from "./output.ts";
@@ -30,15 +33,22 @@ export const connectionOptions: OptionSpec[] = [
 
 /** Options of the commands that verify what the node says. */
 export const trustOptions: OptionSpec[] = [
-  { name: "key", value: "VERIFIER_KEY", help: 'the checkpoint verifier key to trust ("name+hash+base64")' },
-  { name: "key-file", value: "PATH", help: "read the verifier key from a file" },
+  { name: "key", value: "KEY[,KEY...]", help: 'the cluster members\' checkpoint verifier keys to trust ("name+hash+base64", comma-separated)' },
+  { name: "keys-file", value: "PATH", help: "read the member verifier keys from a file, one per line (as GET /checkpoint/keys prints them)" },
+  { name: "key-file", value: "PATH", help: "the same as --keys-file" },
+  { name: "policy", value: "N|majority|all", help: "how many of the member keys must have signed a checkpoint (default: majority)" },
+  { name: "witness", value: "KEY[,KEY...]", help: 'external witnesses\' cosigner keys ("name+keyid+base64", cosignature/v1) whose cosignatures a checkpoint must carry' },
+  { name: "witness-policy", value: "N|all", help: "how many of the --witness keys must have cosigned (default: all)" },
   { name: "origin", value: "ORIGIN", help: "refuse checkpoints of any other log origin" },
-  { name: "state", value: "FILE", help: "keep the trusted key and checkpoint here; every run checks the node's checkpoint is consistent with it, then moves it forward" },
+  { name: "state", value: "FILE", help: "keep the trusted keys and checkpoint here; every run checks the cluster's checkpoint is consistent with it, then moves it forward (one file serves every node of a cluster)" },
 ];
 
 export interface Trust {
   client: LedgerClient;
-  verifierKey: string;
+  /** The member keys trusted. */
+  verifierKeys: string[];
+  /** A one-line description of the policy, for output. */
+  policy: string;
 }
 
 export interface Context {
@@ -72,30 +82,87 @@ function endpointsOf(options: Options): string[] {
   return [defaultEndpoint];
 }
 
-async function resolveVerifierKey(http: ScribeHttpClient, options: Options, out: Output): Promise<string> {
+function keyList(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((key) => key.trim())
+    .filter((key) => key !== "");
+}
+
+async function pinnedKeys(options: Options): Promise<string[] | undefined> {
+  options.exclusive("key", "keys-file");
   options.exclusive("key", "key-file");
-  let pinned = options.string("key")?.trim();
-  const keyFile = options.string("key-file");
+  options.exclusive("keys-file", "key-file");
+  const flag = options.has("key-file") ? "--key-file" : "--keys-file";
+  const keyFile = options.string("keys-file") ?? options.string("key-file");
+  let text = options.string("key");
   if (keyFile !== undefined) {
     const file = Bun.file(keyFile);
-    if (!(await file.exists())) throw new UsageError(`--key-file ${keyFile} does not exist`);
-    pinned = (await file.text()).trim();
+    if (!(await file.exists())) throw new UsageError(`${flag} ${keyFile} does not exist`);
+    text = await file.text();
   }
+  if (text === undefined) return undefined;
+  const keys = keyList(text);
+  if (keys.length === 0) throw new UsageError("no verifier key given");
+  for (const key of keys) {
+    try {
+      await parseVerifierKey(key);
+    } catch (error) {
+      throw new UsageError(`the verifier key is malformed (${JSON.stringify(key)}): ${(error as Error).message}`);
+    }
+  }
+  return keys;
+}
+
+/** The member keys to trust: pinned, remembered in the state file, or trusted on first use. */
+async function resolveVerifierKeys(http: ScribeHttpClient, options: Options, out: Output): Promise<{ keys: string[]; fromState: boolean }> {
+  const pinned = await pinnedKeys(options);
   const statePath = options.string("state");
   const state = statePath === undefined ? undefined : readStateFile(statePath);
   if (pinned !== undefined) {
-    try {
-      await parseVerifierKey(pinned);
-    } catch (error) {
-      throw new UsageError(`the verifier key is malformed: ${(error as Error).message}`);
-    }
-    if (state && state.verifier_key !== pinned) throw new VerificationFailed(`the state file ${statePath} trusts verifier key ${state.verifier_key}, not ${pinned}`);
-    return pinned;
+    if (state && !sameKeys(state.verifier_keys, pinned)) throw new VerificationFailed(`the state file ${statePath} trusts verifier keys ${state.verifier_keys.join(", ")}, not ${pinned.join(", ")}`);
+    return { keys: pinned, fromState: false };
   }
-  if (state) return state.verifier_key;
-  const fetched = await http.verifierKey();
-  out.warn(`no verifier key given; trusting the server's key ${fetched} on first use${statePath ? ` (remembered in ${statePath})` : ""}. Pin it with --key.`);
-  return fetched;
+  if (state) return { keys: state.verifier_keys, fromState: true };
+  const fetched = await http.verifierKeys();
+  if (fetched.length === 0) throw new VerificationFailed("the node lists no checkpoint verifier keys (GET /checkpoint/keys)");
+  out.warn(`no verifier key given; trusting the server's keys (the cluster's member keys) ${fetched.join(", ")} on first use${statePath ? ` (remembered in ${statePath})` : ""}. Pin them with --key or --keys-file.`);
+  return { keys: fetched, fromState: false };
+}
+
+function thresholdOf(options: Options, name: string): Threshold | undefined {
+  const text = options.string(name);
+  if (text === undefined) return undefined;
+  const threshold = parseThreshold(text);
+  if (threshold === undefined) throw new UsageError(`--${name} wants a count (1 or more), majority or all; got ${JSON.stringify(text)}`);
+  return threshold;
+}
+
+async function witnessKeys(options: Options): Promise<string[]> {
+  const keys = keyList(options.string("witness") ?? "");
+  for (const key of keys) {
+    try {
+      await parseCosignatureVerifierKey(key);
+    } catch (error) {
+      throw new UsageError(`the witness key ${JSON.stringify(key)} is malformed: ${(error as Error).message}`);
+    }
+  }
+  return keys;
+}
+
+/**
+ * A state file's keys against the cluster's current ones: when they differ, follows the cluster's
+ * key history (each epoch signed by a majority of the one before) and remembers the keys reached.
+ */
+async function followCluster(client: LedgerClient, keys: string[], http: ScribeHttpClient, out: Output, persistence: StateFilePersistence | undefined): Promise<string[]> {
+  const served = await http.verifierKeys().catch(() => undefined);
+  if (served === undefined || sameKeys(served, keys)) return keys;
+  const reached = await client.followKeys(keys);
+  if (!sameKeys(reached, keys)) {
+    out.warn(`the cluster's member keys changed; followed its verified key history to ${reached.length} key(s)`);
+    persistence?.saveKeys(reached);
+  }
+  return reached;
 }
 
 /** Builds the context of one command from its options and the environment. */
@@ -107,12 +174,19 @@ export function createContext(options: Options): Context {
   const http = new ScribeHttpClient({ endpoints: endpointsOf(options), apiKey: apiKey || undefined, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000 });
   let trust: Promise<Trust> | undefined;
   const resolve = async (): Promise<Trust> => {
-    const verifierKey = await resolveVerifierKey(http, options, out);
+    const policy = thresholdOf(options, "policy");
+    const witnessPolicy = thresholdOf(options, "witness-policy");
+    const witnesses = await witnessKeys(options);
+    if (witnessPolicy !== undefined && witnesses.length === 0) throw new UsageError("--witness-policy needs --witness keys");
+    const { keys, fromState } = await resolveVerifierKeys(http, options, out);
     const statePath = options.string("state");
-    const persistence = statePath === undefined ? undefined : new StateFilePersistence(statePath, http.endpoints.join(","), verifierKey);
+    const persistence = statePath === undefined ? undefined : new StateFilePersistence(statePath, http.endpoints.join(","), keys);
     persistence?.saveKeyOnly();
-    const client = await LedgerClient.create({ http, verifierKeys: [verifierKey], origin: options.string("origin"), persistence, hasher: await loadHasher() });
-    return { client, verifierKey };
+    const client = await LedgerClient.create({ http, verifierKeys: keys, policy, witnessKeys: witnesses, witnessPolicy, origin: options.string("origin"), persistence, hasher: await loadHasher() });
+    let trusted = keys;
+    if (fromState) trusted = await followCluster(client, keys, http, out, persistence);
+    const description = `${policy ?? "majority"} of ${trusted.length} member key(s)${witnesses.length > 0 ? `, ${witnessPolicy ?? "all"} of ${witnesses.length} witness(es)` : ""}`;
+    return { client, verifierKeys: trusted, policy: description };
   };
   return { http, out, options, trust: () => (trust ??= resolve()) };
 }

@@ -6,7 +6,7 @@
  * itself reported, when it reported something.
  */
 
-import { entryFromJson, loadHasher, parseVerifierKey, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
+import { entryFromJson, loadHasher, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
 import type { Entry } from "../ledger/entry.ts";
 import { isScribeError } from "../lib/index.ts";
 import type { Context } from "./context.ts";
@@ -19,7 +19,7 @@ export interface KeyVerification extends VerifiedKey {
 
 /** Verifies `key` at `version` (latest when undefined); `knownValue` is the value already fetched, if any. */
 export async function verifyKeyHere(ctx: Context, key: string, version: number | undefined, knownValue?: Uint8Array): Promise<KeyVerification> {
-  const { client, verifierKey } = await ctx.trust();
+  const { client } = await ctx.trust();
   const response = (await ctx.http.verifyResponse(key, version)) as Record<string, unknown>;
   const serverError = typeof response.error === "string" ? response.error : null;
   const failed = (message: string) => new VerificationFailed(`verification FAILED for key ${JSON.stringify(key)}: ${message}${serverError ? ` (the server itself reports: ${serverError})` : ""}`);
@@ -45,7 +45,8 @@ export async function verifyKeyHere(ctx: Context, key: string, version: number |
   }
   try {
     const verified = await verifyKeyResponse(response, {
-      verifiers: [await parseVerifierKey(verifierKey)],
+      verifiers: client.verifiers,
+      policy: client.policy,
       origin: ctx.options.string("origin"),
       key,
       value,

@@ -17,11 +17,11 @@
 
 import { encodeEntry, hashBytes, type Entry } from "../ledger/entry.ts";
 import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
-import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, type Checkpoint, type Hasher, type CheckpointPolicy, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
 import { isTransportError, ScribeHttpClient, type FetchLike } from "./http-client.ts";
 import { consistencyProofFromJson, entryFromJson } from "./json.ts";
-import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
+import { MemoryPersistence, TrustedState, verifyUnderPolicy } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";
 
 /** Where the auditor reads the ledger from (the raw, unverified server answers). */
@@ -57,6 +57,8 @@ export interface AuditOptions {
   source: AuditSource;
   /** Keys whose signatures make a checkpoint acceptable. */
   verifiers: readonly NoteVerifier[];
+  /** How many of `verifiers` must have signed (default: a majority) and which witnesses must have cosigned. */
+  policy?: Omit<CheckpointPolicy, "members" | "origin">;
   /** When given, the checkpoint's origin must equal it. */
   origin?: string;
   /**
@@ -231,13 +233,13 @@ function checkPage(items: readonly unknown[], from: number, heads: KeyHeads, sta
 async function openCheckpoint(note: string, trustedNote: string | undefined, options: AuditOptions, hasher: Hasher): Promise<{ checkpoint: Checkpoint | null; failure?: AuditFailure }> {
   let checkpoint: Checkpoint;
   try {
-    checkpoint = await verifyNote(note, options.verifiers, { origin: options.origin });
+    checkpoint = await verifyUnderPolicy(note, options);
   } catch (error) {
     if (!isScribeError(error)) throw error;
     return { checkpoint: null, failure: { kind: "checkpoint", index: null, message: `the server's checkpoint does not verify: ${error.message}` } };
   }
   if (trustedNote === undefined) return { checkpoint };
-  const scratch = new TrustedState({ verifiers: options.verifiers, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
+  const scratch = new TrustedState({ verifiers: options.verifiers, policy: options.policy, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
   const trustedSize = (await scratch.current())?.size;
   try {
     await scratch.update(note, (from, to) => options.source.consistency(from, to));

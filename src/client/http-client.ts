@@ -356,6 +356,16 @@ export class ScribeHttpClient {
     return this.getText("/checkpoint");
   }
 
+  /** GET /checkpoint/keys: the verifier keys of the cluster's voters (trust on first use). */
+  async verifierKeys(): Promise<string[]> {
+    return (await this.getText("/checkpoint/keys")).split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  }
+
+  /** GET /checkpoint/keys/history: the keys notes of every key-set epoch (unverified JSON). */
+  async keyHistory(): Promise<unknown> {
+    return JSON.parse(await this.getText("/checkpoint/keys/history"));
+  }
+
   /** GET /checkpoint/key: the verifier key the node says it signs with (trust on first use). */
   async verifierKey(): Promise<string> {
     return (await this.getText("/checkpoint/key")).trim();

@@ -6,7 +6,7 @@
  */
 
 import { ScribeError } from "../lib/index.ts";
-import { parseVerifierKey, VerificationError, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { followKeyHistory, parseCosignatureVerifierKey, parseVerifierKey, sameKeys, VerificationError, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier, type Threshold } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
 import { verifyHistory } from "./history.ts";
 import { ScribeHttpClient, type FetchLike, type GetOptions } from "./http-client.ts";
@@ -19,8 +19,14 @@ export interface LedgerClientOptions {
   baseUrl?: string;
   /** The node(s) to talk to, with their failover; instead of `baseUrl`, `fetch` and `headers`. */
   http?: ScribeHttpClient;
-  /** Verifier keys ("<name>+<hash>+<key>") of the ledger's checkpoint signer. */
+  /** Verifier keys ("<name>+<hash>+<key>") of the cluster's members (GET /checkpoint/keys). */
   verifierKeys: readonly string[];
+  /** How many of `verifierKeys` must have signed a checkpoint (default: a majority). */
+  policy?: Threshold;
+  /** Cosigner keys of external witnesses (cosignature/v1, "name+keyid+base64(0x04 || key)"). */
+  witnessKeys?: readonly string[];
+  /** How many of `witnessKeys` must have cosigned (default: all of them). */
+  witnessPolicy?: Threshold;
   /** The log's origin line; checkpoints for any other origin are refused. */
   origin?: string;
   persistence?: TrustedStatePersistence;
@@ -35,20 +41,43 @@ export class LedgerClient {
 
   private constructor(
     private readonly options: LedgerClientOptions,
-    readonly verifiers: readonly NoteVerifier[],
+    verifiers: readonly NoteVerifier[],
+    /** The member and witness requirements every checkpoint must meet. */
+    readonly policy: Omit<CheckpointPolicy, "members" | "origin">,
     private readonly hasher: Hasher,
     /** The unverified API of the node(s) this client talks to. */
     readonly http: ScribeHttpClient,
   ) {
-    this.trustedState = new TrustedState({ verifiers, origin: options.origin, persistence: options.persistence, hasher });
+    this.trustedState = new TrustedState({ verifiers, policy, origin: options.origin, persistence: options.persistence, hasher });
   }
 
   static async create(options: LedgerClientOptions): Promise<LedgerClient> {
     const verifiers = await Promise.all(options.verifierKeys.map(parseVerifierKey));
+    const witnesses = await Promise.all((options.witnessKeys ?? []).map(parseCosignatureVerifierKey));
     const hasher = options.hasher ?? (await loadHasher());
     if (options.http === undefined && options.baseUrl === undefined) throw new ScribeError("invalid_request", "a LedgerClient needs baseUrl or http");
     const http = options.http ?? new ScribeHttpClient({ endpoints: [options.baseUrl!], headers: options.headers, fetch: options.fetch });
-    return new LedgerClient(options, verifiers, hasher, http);
+    const policy = { membersRequired: options.policy ?? "majority", witnesses, witnessesRequired: options.witnessPolicy ?? "all" };
+    return new LedgerClient(options, verifiers, policy, hasher, http);
+  }
+
+  /** The member keys trusted now. */
+  get verifiers(): readonly NoteVerifier[] {
+    return this.trustedState.members;
+  }
+
+  /**
+   * Follows the cluster's key history (GET /checkpoint/keys/history) from the member keys this
+   * client trusts to the newest key set, each epoch verified by a majority of the one before;
+   * trusts the newest set from then on and returns its keys (unchanged when already current).
+   */
+  async followKeys(trustedKeys: readonly string[]): Promise<string[]> {
+    const history = (await this.http.keyHistory()) as { epochs?: { note?: unknown }[] };
+    const notes = (history.epochs ?? []).map((e) => (typeof e.note === "string" ? e.note : ""));
+    if (notes.length === 0) return [...trustedKeys];
+    const reached = await followKeyHistory(notes, trustedKeys, parseVerifierKey, this.options.origin);
+    if (!sameKeys(reached.keys, trustedKeys)) this.trustedState.replaceMembers(await Promise.all(reached.keys.map(parseVerifierKey)));
+    return [...reached.keys];
   }
 
   /** GET /proof/inclusion (unverified JSON; verify with verifyInclusionInCheckpoint). */
@@ -75,6 +104,7 @@ export class LedgerClient {
     const response = (await this.http.verifyResponse(key, options.version)) as VerifyResponseJson;
     return verifyKeyResponse(response, {
       verifiers: this.verifiers,
+      policy: this.policy,
       origin: this.options.origin,
       key,
       value: options.value,

@@ -36,16 +36,16 @@ import {
   tileAt,
   tileBytesMax,
   tileWidthMax,
-  verifyNote,
   type Checkpoint,
   type Hasher,
   type NoteVerifier,
   type Tile,
+  type CheckpointPolicy,
 } from "../merkle/index.ts";
 import type { AuditProgress, AuditStats } from "./audit.ts";
 import { loadHasher } from "./hasher.ts";
 import { checkpointBytesMax, entryBundleBytesMax, TileVerifier, type TileSource } from "./tiles.ts";
-import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
+import { MemoryPersistence, TrustedState, verifyUnderPolicy } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";
 
 /** Tiles and bundles read ahead of the one being checked: keeps a slow source busy, bounds memory. */
@@ -95,6 +95,8 @@ export interface TileAuditOptions {
   source: TileSource;
   /** Keys whose signatures make a checkpoint acceptable. */
   verifiers: readonly NoteVerifier[];
+  /** How many of `verifiers` must have signed (default: a majority) and which witnesses must have cosigned. */
+  policy?: Omit<CheckpointPolicy, "members" | "origin">;
   origin?: string;
   /** The checkpoint trusted before; moved to the audited one only when the whole audit passes. */
   trustedState?: TrustedState;
@@ -481,7 +483,7 @@ export async function auditTiles(options: TileAuditOptions): Promise<TileAuditRe
   const note = new TextDecoder().decode(noteBytes);
   let checkpoint: Checkpoint;
   try {
-    checkpoint = await verifyNote(note, options.verifiers, { origin: options.origin });
+    checkpoint = await verifyUnderPolicy(note, options);
   } catch (error) {
     if (!isScribeError(error)) throw error;
     return fail({ kind: "checkpoint", index: null, object: "checkpoint", message: `${source.location}/checkpoint does not verify: ${error.message}` }, null);
@@ -510,7 +512,7 @@ export async function auditTiles(options: TileAuditOptions): Promise<TileAuditRe
   if (options.trustedState) {
     const verifier = await TileVerifier.create({ source, hasher });
     const trustedNote = await options.trustedState.currentNote();
-    const scratch = new TrustedState({ verifiers: options.verifiers, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
+    const scratch = new TrustedState({ verifiers: options.verifiers, policy: options.policy, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
     try {
       await verifier.updateTrustedState(scratch, note);
     } catch (error) {

@@ -6,7 +6,7 @@
  */
 
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { VerificationError, verifyCheckpointPolicy, verifyConsistency, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { consistencyProofFromJson, type ConsistencyProofJson } from "./json.ts";
 import { loadHasher } from "./hasher.ts";
 
@@ -34,16 +34,24 @@ export class MemoryPersistence implements TrustedStatePersistence {
 export type FetchConsistency = (from: number, to: number) => Promise<ConsistencyProofJson | unknown>;
 
 export interface TrustedStateOptions {
-  /** Keys whose signatures make a checkpoint acceptable. */
+  /** The member keys whose signatures make a checkpoint acceptable: a majority of them, unless `policy` says otherwise. */
   verifiers: readonly NoteVerifier[];
+  /** How many of `verifiers` must have signed, and which witnesses must have cosigned (merkle/policy.ts). */
+  policy?: Omit<CheckpointPolicy, "members" | "origin">;
   /** When given, every checkpoint's origin must equal it. */
   origin?: string;
   persistence?: TrustedStatePersistence;
   hasher?: Hasher;
 }
 
+/** Opens a checkpoint note under the members, policy and origin of a client. */
+export async function verifyUnderPolicy(note: string, options: Pick<TrustedStateOptions, "verifiers" | "policy" | "origin">): Promise<Checkpoint> {
+  return (await verifyCheckpointPolicy(note, { ...options.policy, members: options.verifiers, origin: options.origin })).checkpoint;
+}
+
 export class TrustedState {
-  private readonly verifiers: readonly NoteVerifier[];
+  private verifiers: readonly NoteVerifier[];
+  private readonly policy: TrustedStateOptions["policy"];
   private readonly origin: string | undefined;
   private readonly persistence: TrustedStatePersistence;
   private readonly hasherOption: Hasher | undefined;
@@ -54,6 +62,7 @@ export class TrustedState {
 
   constructor(options: TrustedStateOptions) {
     this.verifiers = options.verifiers;
+    this.policy = options.policy;
     this.origin = options.origin;
     this.persistence = options.persistence ?? new MemoryPersistence();
     this.hasherOption = options.hasher;
@@ -75,7 +84,7 @@ export class TrustedState {
     if (this.loaded) return;
     const note = await this.persistence.load();
     if (note !== undefined) {
-      const checkpoint = await verifyNote(note, this.verifiers, { origin: this.origin });
+      const checkpoint = await this.open(note);
       this.trusted = { note, checkpoint };
     }
     this.loaded = true;
@@ -95,7 +104,7 @@ export class TrustedState {
 
   private async updateNow(note: string, fetchConsistency: FetchConsistency): Promise<Checkpoint> {
     await this.load();
-    const checkpoint = await verifyNote(note, this.verifiers, { origin: this.origin });
+    const checkpoint = await this.open(note);
     const trusted = this.trusted?.checkpoint;
     if (!trusted) {
       await this.trust(note, checkpoint);
@@ -112,6 +121,20 @@ export class TrustedState {
     await this.checkConsistency(older, newer, fetchConsistency);
     if (newer === checkpoint) await this.trust(note, checkpoint);
     return checkpoint;
+  }
+
+  private open(note: string): Promise<Checkpoint> {
+    return verifyUnderPolicy(note, { verifiers: this.verifiers, policy: this.policy, origin: this.origin });
+  }
+
+  /** The member keys trusted now (replaced when the client follows the cluster's key history). */
+  get members(): readonly NoteVerifier[] {
+    return this.verifiers;
+  }
+
+  /** Trusts another member key set from now on (after following a verified key history). */
+  replaceMembers(verifiers: readonly NoteVerifier[]): void {
+    this.verifiers = verifiers;
   }
 
   private async checkConsistency(older: Checkpoint, newer: Checkpoint, fetchConsistency: FetchConsistency): Promise<void> {

@@ -8,10 +8,10 @@
 import { entryLeafMismatch, valueMismatch } from "../ledger/check.ts";
 import { encodeEntry, type Entry } from "../ledger/entry.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { VerificationError, verifyInclusion, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { VerificationError, verifyInclusion, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
 import { entryFromJson, inclusionProofFromJson, keyProofFromJson, type InclusionProof } from "./json.ts";
-import type { FetchConsistency, TrustedState } from "./trusted-state.ts";
+import { verifyUnderPolicy, type FetchConsistency, type TrustedState } from "./trusted-state.ts";
 
 /** SHA-256 of a value: the entry's valueHash. */
 export function valueHashOf(value: Uint8Array, hasher: Hasher): Uint8Array {
@@ -51,8 +51,10 @@ function isInclusionProof(value: unknown): value is InclusionProof {
 }
 
 export interface VerifyKeyOptions {
-  /** Keys whose signatures make a checkpoint acceptable. */
+  /** The member keys whose signatures make a checkpoint acceptable: a majority of them, unless `policy` says otherwise. */
   verifiers: readonly NoteVerifier[];
+  /** How many of `verifiers` must have signed, and which witnesses must have cosigned. */
+  policy?: Omit<CheckpointPolicy, "members" | "origin">;
   /** The checkpoint's origin must equal this when given. */
   origin?: string;
   /** The key the caller asked about; the response must be about it. */
@@ -90,7 +92,7 @@ export async function verifyKeyResponse(response: unknown, options: VerifyKeyOpt
   if (proof.leafIndex !== entry.index) throw new VerificationError(`proof is for leaf ${proof.leafIndex}, entry has index ${entry.index}`);
   verifyEntryLeaf(entry, proof.leafHash, hasher);
   if (typeof body.checkpoint !== "string") throw new VerificationError("verify response has no signed checkpoint");
-  const checkpoint = await verifyNote(body.checkpoint, options.verifiers, { origin: options.origin });
+  const checkpoint = await verifyUnderPolicy(body.checkpoint, options);
   verifyInclusionInCheckpoint(proof, proof.leafHash, checkpoint, hasher);
   if (options.trustedState) {
     if (!options.fetchConsistency) throw new VerificationError("a trusted state needs fetchConsistency to check new checkpoints");

@@ -143,6 +143,8 @@ export interface ColdTierOptions {
   logger: Logger;
   /** True while this node is the Raft leader. */
   isLeader: () => boolean;
+  /** A quorum checkpoint of exactly `size` leaves (cosigning.ts): the bucket's checkpoint. */
+  checkpointAt: (size: number) => Promise<string>;
   now?: () => number;
   /** For tests: replaces the storage built from config.storage.s3. */
   storage?: ColdStorage;
@@ -328,11 +330,8 @@ export class ColdTier {
         hashes: { readRun: (level, index, count) => nodeRunReader(ledger.tree.store).readRun(level, index, count) },
         entries: (from, toExclusive) => this.source.readEntries(from, toExclusive),
       },
-      checkpoint: async ({ tree_size }) => {
-        const latest = await ledger.checkpoint();
-        if (latest.checkpoint.size === tree_size) return latest.note;
-        return (await ledger.checkpoints.signAt(tree_size)).note;
-      },
+      // A quorum checkpoint of exactly the bucket's size: members check it like any other.
+      checkpoint: ({ tree_size }) => this.options.checkpointAt(tree_size),
     });
   }
 

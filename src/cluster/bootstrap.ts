@@ -12,6 +12,7 @@ import type { Config, Member } from "../config/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import { SqliteRaftStorage } from "../storage/index.ts";
 import { addressesOf } from "./address-book.ts";
+import { parseIdentityState, type IdentityState } from "./identity.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
 import type { PeerAddress } from "./peer-client.ts";
@@ -23,6 +24,8 @@ export interface NodeState {
   addresses: Record<string, PeerAddress>;
   /** This node's own addresses, from its configuration. */
   self: PeerAddress;
+  /** The persisted cluster identity (origin, member keys, keys notes), when any was applied. */
+  identity: IdentityState | undefined;
   /** Empty with seeds to join through. */
   join: boolean;
 }
@@ -35,7 +38,9 @@ export async function openNodeState(config: Config, logger: Logger, bootstrap: b
     const joining = config.discovery.seeds.length > 0;
     const fresh = new SqliteRaftStorage(ledger.store.db, { voters: [], learners: [], index: 0 });
     if (!fresh.isEmpty() || joining) {
-      return { ledger, raftLog: fresh, addresses: fresh.readMeta<Record<string, PeerAddress>>("addresses") ?? {}, self, join: joining && fresh.isEmpty() };
+      const stored = fresh.readMeta<unknown>("identity");
+      const identity = stored === undefined ? undefined : parseIdentityState(stored);
+      return { ledger, raftLog: fresh, addresses: fresh.readMeta<Record<string, PeerAddress>>("addresses") ?? {}, self, identity, join: joining && fresh.isEmpty() };
     }
     const members: Member[] = config.consensus.cluster_members.length > 0 ? config.consensus.cluster_members : [{ id: config.node.id, address: self.raft, client: self.client }];
     if (config.consensus.cluster_members.length > 0 && !bootstrap) {
@@ -53,7 +58,7 @@ export async function openNodeState(config: Config, logger: Logger, bootstrap: b
       raftLog.recordApplied(0, ledger.size);
     });
     logger.info({ voters: membership.voters }, "bootstrapped a new Raft group");
-    return { ledger, raftLog, addresses, self, join: false };
+    return { ledger, raftLog, addresses, self, identity: undefined, join: false };
   } catch (error) {
     ledger.close();
     throw error;

@@ -5,8 +5,9 @@
  *     at the catch-up's Raft index (`GET /cluster/ledger-size`, from the recorded applied points);
  *  2. fetches the missing ledger range in pages (`GET /entries?values=true`) and re-applies each
  *     page through its own state machine, checking every value and leaf (replay.ts);
- *  3. takes the source's address book and, in ONE durable transaction, restarts the Raft log
- *     after the catch-up point with its membership, records the applied point and the book.
+ *  3. takes the source's address book and cluster identity (origin, member keys, keys notes:
+ *     identity.ts) and, in ONE durable transaction, restarts the Raft log after the catch-up
+ *     point with its membership, records the applied point, the book and the identity.
  * A failed attempt is retried with a backoff until it succeeds or the node stops: the range is
  * committed, so the source (or a later leader) holds it.
  */
@@ -15,9 +16,10 @@ import { ScribeError } from "../lib/index.ts";
 import type { CatchupInstall } from "../raft/index.ts";
 import type { SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
+import type { ClusterIdentity } from "./identity.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, fetchIdentity, fetchLedgerSizeAt, type PeerAddress } from "./peer-client.ts";
 import { replayEntries } from "./replay.ts";
 
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
@@ -29,6 +31,7 @@ export interface LedgerCatchupOptions {
   ledger: LedgerState;
   raftLog: SqliteRaftStorage;
   addresses: AddressBook;
+  identity: ClusterIdentity;
   logger: Logger;
   /** Runs `fn` in one transaction that is fsync'd on commit (when storage.sync is "full"). */
   durably: (fn: () => void) => void;
@@ -54,7 +57,7 @@ export class LedgerCatchup {
   }
 
   private async attempt(catchup: CatchupInstall): Promise<void> {
-    const { ledger, raftLog, addresses, logger } = this.options;
+    const { ledger, raftLog, addresses, identity, logger } = this.options;
     const source = addresses.of(catchup.from) ?? (await this.anyAddressOf(catchup.from));
     const target = await fetchLedgerSizeAt(source.client, catchup.index, 10_000);
     logger.info({ from: catchup.from, raft_index: catchup.index, ledger_from: ledger.size, ledger_to: target }, "catching up by ledger range");
@@ -64,11 +67,14 @@ export class LedgerCatchup {
       replayEntries(ledger, page, `catch-up from ${source.client}`);
     }
     const book = await fetchAddressBook(source.client, 10_000);
+    const sourceIdentity = await fetchIdentity(source.client, 10_000);
     addresses.replace(book);
+    identity.replace(sourceIdentity);
     this.options.durably(() => {
       raftLog.applyCatchup(catchup.index, catchup.term, catchup.membership);
       raftLog.recordApplied(catchup.index, ledger.size);
       raftLog.writeMeta("addresses", addresses.entries());
+      raftLog.writeMeta("identity", identity.state());
     });
   }
 

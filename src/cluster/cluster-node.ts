@@ -16,7 +16,10 @@
  * - forwarding.ts     a follower's writes to the leader, grouped per turn of the event loop;
  * - catchup.ts, replay.ts  catch-up by ledger range (replay is shared with restore.ts);
  * - membership.ts, address-book.ts  add / remove / promote members, who is where;
- * - status.ts         /health, /metrics and /cluster/* state from RawNode.status().
+ * - status.ts         /health, /metrics and /cluster/* state from RawNode.status();
+ * - identity.ts, key-registry.ts  the cluster's one origin and its members' keys, replicated;
+ * - cosigning.ts, checkpoints.ts, witnesses.ts  checkpoints signed by a majority of the voters
+ *                     (each checking against its own ledger), and external witnesses.
  * This file wires them together and holds the node's lifecycle: open, tick (the core's tick and
  * the deadline sweep), scheduling of the Ready loop, close, and fatal failure.
  *
@@ -29,14 +32,19 @@
 import type { Config } from "../config/index.ts";
 import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
 import type { Operation } from "../ledger/index.ts";
-import { ScribeError, SeededRandom } from "../lib/index.ts";
+import { isScribeError, ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";
 import type { KeyRange, KeyState, SqliteRaftStorage, StoredEntry } from "../storage/index.ts";
 import { AddressBook } from "./address-book.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { openNodeState, type NodeState } from "./bootstrap.ts";
+import { CheckpointService } from "./cosigning.ts";
 import { DeadlineQueue } from "./deadlines.ts";
+import { identityEntryData } from "./entry-data.ts";
+import { ClusterIdentity, restoredOriginMeta, type IdentityChanges } from "./identity.ts";
+import { KeyRegistry } from "./key-registry.ts";
+import { WitnessSubmitter } from "./witnesses.ts";
 import { ClientRequests } from "./client-requests.ts";
 import { Forwarder } from "./forwarding.ts";
 import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
@@ -67,7 +75,10 @@ export interface ClusterNodeOptions {
   seed?: number;
   /** The driver failed and the node stopped serving; the owner decides what to do (e.g. exit). */
   onFatal?: (error: unknown) => void;
+  /** Test hooks (main.ts reads TEST_SCRIBE_HOOKS): `forkCheckpoints` makes this node, as leader, ask for forked checkpoints. */
+  testHooks?: { forkCheckpoints?: boolean };
 }
+
 
 export class ClusterNode implements LedgerService, ClusterService {
   readonly config: Config;
@@ -87,6 +98,10 @@ export class ClusterNode implements LedgerService, ClusterService {
   private readonly leadership: Leadership;
   private readonly requests: ClientRequests;
   private readonly members: MembershipChanges;
+  private readonly identityState: ClusterIdentity;
+  /** The cluster's quorum checkpoints (rounds on the leader, adoption on followers). */
+  readonly checkpoints: CheckpointService;
+  private readonly keyRegistry: KeyRegistry;
   private link: RaftLink | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private scheduled = false;
@@ -103,11 +118,13 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.ledger = state.ledger;
     this.raftLog = state.raftLog;
     this.addresses = new AddressBook(config.node.id, state.self, state.addresses);
+    this.identityState = new ClusterIdentity(state.identity);
     this.storage = new NodeStorage({
       ledger: state.ledger,
       raftLog: state.raftLog,
       db: state.ledger.store,
       addresses: this.addresses,
+      identity: this.identityState,
       syncFull: config.storage.sync === "full",
       compactionThreshold: config.consensus.log_compaction_threshold,
       logger,
@@ -139,6 +156,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       onAdvance: (rd) => {
         if (this.link && (rd.membership || this.addresses.version !== this.syncedBookVersion)) this.syncPeers();
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
+        if (!this.closed) this.keyRegistry.check();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
     });
@@ -154,6 +172,53 @@ export class ClusterNode implements LedgerService, ClusterService {
       clientPort: config.network.client_port,
       logger,
     });
+    const ledgerTree = () => this.ledger.tree;
+    const voters = () => this.raw.membership().voters;
+    const leaderClient = () => (this.leadership.isLeader() ? undefined : this.leadership.leaderClient());
+    this.checkpoints = new CheckpointService({
+      selfId: config.node.id,
+      signer: state.ledger.checkpoints,
+      identity: this.identityState,
+      tree: ledgerTree,
+      store: state.ledger.store,
+      voters,
+      members: () => [...this.raw.membership().voters, ...this.raw.membership().learners],
+      clientOf: (id) => this.addresses.of(id)?.client,
+      isLeader: () => this.leadership.isLeader(),
+      leaderClient,
+      witnesses: config.witness.endpoints.length === 0 ? undefined : new WitnessSubmitter({ endpoints: config.witness.endpoints, keys: config.witness.keys, timeoutMs: config.witness.timeout_secs * 1000, tree: ledgerTree, logger }),
+      logger,
+      now: this.now,
+      intervalMs: config.security.cosign_interval_ms,
+      timeoutMs: config.api.write_timeout_secs * 1000,
+      forkCheckpoints: options.testHooks?.forkCheckpoints === true,
+    });
+    this.keyRegistry = new KeyRegistry({
+      selfId: config.node.id,
+      signer: state.ledger.checkpoints,
+      identity: this.identityState,
+      configuredOrigin: config.security.checkpoint_origin,
+      restoredOrigin: () => {
+        const origin = state.ledger.store.meta(restoredOriginMeta);
+        return typeof origin === "string" ? origin : undefined;
+      },
+      voters,
+      clientOf: (id) => this.addresses.of(id)?.client,
+      isLeader: () => this.leadership.isLeader(),
+      leaderClient,
+      propose: (changes) => this.proposeIdentity(changes),
+      logger,
+      now: this.now,
+    });
+  }
+
+  /** Proposes an identity change (entry kind 3) and waits until it is applied. */
+  private async proposeIdentity(changes: IdentityChanges): Promise<void> {
+    if (!this.leadership.isLeader()) throw this.leadership.notLeader();
+    const result = this.raw.propose([identityEntryData(changes)]);
+    if (!result.ok) throw new ScribeError(result.reason === "not_leader" ? "not_leader" : "unavailable", `identity proposal refused: ${result.reason}`);
+    this.schedule();
+    await this.waiters.untilApplied(result.lastIndex, this.now() + this.config.api.write_timeout_secs * 1000, "the identity change");
   }
 
   /** Opens the ledger and the Raft log, bootstraps or resumes, starts the transport and the ticker. */
@@ -162,11 +227,22 @@ export class ClusterNode implements LedgerService, ClusterService {
     const node = new ClusterNode(options, state);
     try {
       await node.start(state.join);
-      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader() });
+      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader(), checkpointAt: (size) => node.checkpoints.exactly(size) });
+      node.checkpoints.start();
+      node.warnAboutOrigin();
       return node;
     } catch (error) {
       await node.close();
       throw error;
+    }
+  }
+
+  /** A configured origin that differs from the cluster's fixed one is ignored: say so once. */
+  private warnAboutOrigin(): void {
+    const configured = this.config.security.checkpoint_origin;
+    const origin = this.identityState.origin;
+    if (configured !== "" && origin !== undefined && configured !== origin) {
+      this.logger.warn({ configured, origin }, "security.checkpoint_origin differs from the cluster's origin, fixed when it was bootstrapped; the cluster's is used");
     }
   }
 
@@ -302,11 +378,30 @@ export class ClusterNode implements LedgerService, ClusterService {
   get tree(): MerkleTree {
     return this.ledger.tree;
   }
-  checkpoint(): Promise<SignedCheckpoint> {
-    return this.ledger.checkpoint();
+  async checkpoint(): Promise<SignedCheckpoint> {
+    try {
+      return await this.checkpoints.covering(this.ledger.size);
+    } catch (error) {
+      // An answer never claims more than the node knows: the newest quorum checkpoint it has.
+      const served = this.checkpoints.latest();
+      if (served && isScribeError(error)) return served;
+      throw error;
+    }
+  }
+  latestCheckpoint(): SignedCheckpoint | undefined {
+    return this.checkpoints.latest();
+  }
+  checkpointCovering(size: number): Promise<SignedCheckpoint> {
+    return this.checkpoints.covering(size);
   }
   get verifierKey(): string {
     return this.ledger.verifierKey;
+  }
+  checkpointKeys(): string[] {
+    return this.identityState.keysOf(this.raw.membership().voters).map((k) => k.key);
+  }
+  keyHistory(): { origin: string | null; epochs: readonly string[] } {
+    return { origin: this.identityState.origin ?? null, epochs: this.identityState.epochs };
   }
   get size(): number {
     return this.ledger.size;
@@ -322,6 +417,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       appliedIndex: this.storage.appliedIndex(),
       ledgerSize: this.ledger.size,
       running: !this.closed && !this.loop.stopped,
+      checkpointDisagreement: this.ledger.checkpoints.lastDisagreement,
     });
   }
 
@@ -333,6 +429,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       raft: { ...counters, first_index: this.raftLog.firstIndex(), last_index: this.raftLog.lastIndex(), queued_ops: loop.proposals.pendingWeight, failed: loop.stopped !== undefined && !this.closed },
       transport: this.link?.stats(),
       cold: this.cold?.metrics() ?? { enabled: false },
+      checkpoints: { origin: this.identityState.origin ?? null, voter_keys: this.checkpointKeys().length, key_epochs: this.identityState.epochs.length, ...this.checkpoints.metrics() },
     };
   }
 
@@ -365,6 +462,26 @@ export class ClusterNode implements LedgerService, ClusterService {
     return this.members.removeNode(id);
   }
 
+  async cosign(request: { body?: string; keys_body?: string; latest?: string }): Promise<Record<string, unknown>> {
+    if (request.body !== undefined) return { signature: await this.checkpoints.cosign(request.body) };
+    if (request.keys_body !== undefined) return { signature: await this.keyRegistry.signKeysBody(request.keys_body) };
+    if (request.latest !== undefined) return { size: (await this.checkpoints.receive(request.latest)).checkpoint.size };
+    throw new ScribeError("invalid_request", "give body, keys_body or latest");
+  }
+
+  async checkpointFor(size: number): Promise<string> {
+    if (!this.leadership.isLeader()) throw this.leadership.notLeader();
+    return (await this.checkpoints.covering(size)).note;
+  }
+
+  registerKey(request: { node_id: number; key: string; proof: string }): Promise<void> {
+    return this.keyRegistry.registerFor(request);
+  }
+
+  identity(): { origin: string | null; keys: Record<string, string>; epochs: string[] } {
+    return this.identityState.state();
+  }
+
   // ---- shutdown ---------------------------------------------------------------------------
 
   /** Refuses queued requests (in-flight writes get an unknown outcome), then closes everything. */
@@ -372,6 +489,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.checkpoints.stop();
     this.loop.stop(new ScribeError("shutting_down", "the node is shutting down"));
     await this.cycling?.catch(() => undefined);
     await this.cold?.stop();

@@ -1,15 +1,18 @@
 /**
  * @module entry-data. What the data of a "normal" Raft entry holds in this node. Byte 0 is the
  * kind: 1 = a ledger command (src/ledger/command.ts encoding), 2 = an address-book change (JSON
- * `{ "<node id>": {raft, client} | null }`, null removing a member's addresses). Empty data is a
- * new leader's no-op. Other kinds are ignored, so a future kind does not stop an older node.
+ * `{ "<node id>": {raft, client} | null }`, null removing a member's addresses), 3 = a change of the
+ * cluster's log identity (JSON IdentityChanges of identity.ts: origin, member keys, keys notes).
+ * Empty data is a new leader's no-op. Other kinds are ignored, so a future kind does not stop an older node.
  */
 
 import { decodeCommand, encodeCommand, type Command } from "../ledger/index.ts";
+import type { IdentityChanges } from "./identity.ts";
 import type { PeerAddress } from "./peer-client.ts";
 
 export const kindCommand = 1;
 export const kindAddresses = 2;
+export const kindIdentity = 3;
 
 /** Address-book changes: an id's new addresses, or null to forget it. */
 export type AddressChanges = Record<string, PeerAddress | null>;
@@ -29,12 +32,21 @@ export function addressEntryData(changes: AddressChanges): Uint8Array {
   return withKind(kindAddresses, new TextEncoder().encode(JSON.stringify(changes)));
 }
 
+export function identityEntryData(changes: IdentityChanges): Uint8Array {
+  return withKind(kindIdentity, new TextEncoder().encode(JSON.stringify(changes)));
+}
+
 /** The decoded content of an entry's data. */
-export type EntryContent = { kind: "command"; command: Command } | { kind: "addresses"; changes: AddressChanges } | { kind: "none" };
+export type EntryContent =
+  | { kind: "command"; command: Command }
+  | { kind: "addresses"; changes: AddressChanges }
+  | { kind: "identity"; changes: IdentityChanges }
+  | { kind: "none" };
 
 export function decodeEntryData(data: Uint8Array): EntryContent {
   if (data.length === 0) return { kind: "none" };
   if (data[0] === kindCommand) return { kind: "command", command: decodeCommand(data.subarray(1)) };
   if (data[0] === kindAddresses) return { kind: "addresses", changes: JSON.parse(new TextDecoder().decode(data.subarray(1))) as AddressChanges };
+  if (data[0] === kindIdentity) return { kind: "identity", changes: JSON.parse(new TextDecoder().decode(data.subarray(1))) as IdentityChanges };
   return { kind: "none" };
 }

@@ -18,13 +18,13 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ReadResult, SignedCheckpoint } from "../http/index.ts";
+import type { ReadResult } from "../http/index.ts";
 import type { Receipt } from "../http/index.ts";
 import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
-import { Checkpointer, loadOrCreateSigner } from "./checkpoints.ts";
+import { CheckpointSigner, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
 import type { Logger } from "./logger.ts";
 
@@ -43,9 +43,18 @@ export interface PreparedBatch {
   sizeAfter: number;
 }
 
-/** The origin line of this node's checkpoints (security.checkpoint_origin, or one from its address). */
-export function checkpointOrigin(config: Config): string {
-  return config.security.checkpoint_origin || `scribe-ledger/${config.node.address}:${config.network.client_port}`;
+/**
+ * The origin this node signed under before a cluster had one identity (security.checkpoint_origin,
+ * or one from its address); its checkpoints now carry the cluster's origin (identity.ts), and a
+ * last signature under this one carries over to it once (checkpoints.ts).
+ */
+export function legacyCheckpointOrigin(config: Config): string {
+  return config.security.checkpoint_origin || memberKeyName(config);
+}
+
+/** The name of a member's new signing key: unique in its cluster (its client address). */
+export function memberKeyName(config: Config): string {
+  return `scribe-ledger/${config.node.address}:${config.network.client_port}`;
 }
 
 /**
@@ -85,7 +94,8 @@ export class LedgerState {
   readonly corruption = { values: { hot: 0, cold: 0 }, entries: 0, last: null as null | { index: number; key: string; tier: CorruptTier; code: string } };
   private readonly corruptAlarmed = new Set<string>();
 
-  readonly checkpoints: Checkpointer;
+  /** This member's checkpoint signature and its guard (the cluster's rounds are cosigning.ts). */
+  readonly checkpoints: CheckpointSigner;
 
   private constructor(
     readonly config: Config,
@@ -96,7 +106,7 @@ export class LedgerState {
     this.treeStore = new SqliteTreeStore(store.db);
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
     this.hasher = this.merkle.hasher;
-    this.checkpoints = new Checkpointer(() => this.merkle, store, signer, checkpointOrigin(config), logger);
+    this.checkpoints = new CheckpointSigner({ tree: () => this.merkle, store, signer, legacyOrigin: legacyCheckpointOrigin(config), logger });
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
     this.values = new LruCache<number, CheckedValue>(config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
@@ -111,7 +121,7 @@ export class LedgerState {
     const store = HotStore.open(databaseFile(config.node.data_dir), { sync: config.storage.sync });
     try {
       const keyFile = signingKeyFile(config);
-      const { signer, created } = await loadOrCreateSigner(keyFile, checkpointOrigin(config));
+      const { signer, created } = await loadOrCreateSigner(keyFile, memberKeyName(config));
       if (created) logger?.info({ key_file: keyFile }, "generated a checkpoint signing key");
       return new LedgerState(config, store, signer, logger);
     } catch (error) {
@@ -387,10 +397,6 @@ export class LedgerState {
     return this.store.keys(range);
   }
 
-  checkpoint(): Promise<SignedCheckpoint> {
-    return this.checkpoints.latest();
-  }
-
   get verifierKey(): string {
     return this.checkpoints.verifierKey;
   }
@@ -405,6 +411,7 @@ export class LedgerState {
       },
       apply: { ...this.counters },
       corruption: { values: { ...this.corruption.values }, entries: this.corruption.entries, last: this.corruption.last },
+      checkpoint_disagreements: this.checkpoints.disagreements,
     };
   }
 

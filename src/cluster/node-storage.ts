@@ -6,7 +6,8 @@
  *   state + membership + address book + the applied point (Raft index → ledger size),
  * fsync'd on commit when the loop asks for it (`sync`) and storage.sync is "full". Committed
  * entries are decoded by kind (entry-data.ts): ledger commands go through the state machine and
- * get a CommandOutcome for their proposer; address-book changes update the AddressBook.
+ * get a CommandOutcome for their proposer; address-book changes update the AddressBook; identity
+ * changes (origin, member keys, keys notes) update the ClusterIdentity.
  * Also: catch-up installation (catchup.ts) and log compaction in bounded steps.
  */
 
@@ -16,6 +17,7 @@ import type { HotStore, SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import { LedgerCatchup } from "./catchup.ts";
 import { decodeEntryData, type AddressChanges } from "./entry-data.ts";
+import type { ClusterIdentity, IdentityChanges } from "./identity.ts";
 import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
 import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
@@ -29,6 +31,7 @@ export interface NodeStorageOptions {
   /** The database both live in: its transactions and fsync mode. */
   db: Pick<HotStore, "transaction" | "setSyncFull">;
   addresses: AddressBook;
+  identity: ClusterIdentity;
   /** storage.sync === "full": a step the loop marks `sync` is fsync'd. */
   syncFull: boolean;
   /** consensus.log_compaction_threshold: applied entries kept before the log is compacted. */
@@ -45,8 +48,8 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
 
   constructor(private readonly options: NodeStorageOptions) {
     this.applied = options.raftLog.appliedPoint().raftIndex;
-    const { ledger, raftLog, addresses, logger, stopped } = options;
-    this.catchup = new LedgerCatchup({ ledger, raftLog, addresses, logger, durably: (fn) => this.durably(fn), stopped });
+    const { ledger, raftLog, addresses, identity, logger, stopped } = options;
+    this.catchup = new LedgerCatchup({ ledger, raftLog, addresses, identity, logger, durably: (fn) => this.durably(fn), stopped });
   }
 
   appliedIndex(): number {
@@ -65,10 +68,11 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
   }
 
   persistAndApply(step: PersistStep): (CommandOutcome | undefined)[] {
-    const { ledger, raftLog, db, addresses } = this.options;
+    const { ledger, raftLog, db, addresses, identity } = this.options;
     const commands: Command[] = [];
     const slots: number[] = [];
     let addressChanges: AddressChanges | undefined;
+    const identityChanges: IdentityChanges[] = [];
     for (let i = 0; i < step.apply.length; i++) {
       const entry = step.apply[i]!;
       if (entry.type !== "normal") continue;
@@ -78,9 +82,14 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
         slots.push(i);
       } else if (content.kind === "addresses") {
         addressChanges = { ...addressChanges, ...content.changes };
+      } else if (content.kind === "identity") {
+        identityChanges.push(content.changes);
       }
     }
     if (addressChanges) addresses.apply(addressChanges);
+    // Identity changes apply in log order (the first origin wins); written with the same transaction.
+    let identityChanged = false;
+    for (const changes of identityChanges) identityChanged = identity.apply(changes) || identityChanged;
     const lastApplied = step.apply.length > 0 ? step.apply[step.apply.length - 1]!.index : this.applied;
     const batch = ledger.prepare(commands);
     db.setSyncFull(step.sync && this.options.syncFull);
@@ -91,6 +100,7 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
         if (step.hardState) raftLog.setHardState(step.hardState);
         if (step.membership) raftLog.setMembership(step.membership);
         if (addressChanges) raftLog.writeMeta("addresses", addresses.entries());
+        if (identityChanged) raftLog.writeMeta("identity", identity.state());
         if (step.apply.length > 0) raftLog.recordApplied(lastApplied, batch.sizeAfter);
       });
     } catch (error) {

@@ -11,6 +11,7 @@ import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/in
 
 export type { PeerAddresses as PeerAddress } from "../http/index.ts";
 import type { PeerAddresses as PeerAddress } from "../http/index.ts";
+import { parseIdentityState, type IdentityState } from "./identity.ts";
 
 /** How this process talks to its peers' HTTP APIs; set once at start by configurePeerClient. */
 export interface PeerClientOptions {
@@ -131,6 +132,42 @@ export async function fetchLedgerSizeAt(client: string, raftIndex: number, timeo
 export async function fetchAddressBook(client: string, timeoutMs: number): Promise<Record<string, PeerAddress>> {
   const body = (await call(peerUrl(client, "/cluster/nodes"), { method: "GET" }, timeoutMs)) as { nodes: { id: number; address: string; client: string }[] };
   return Object.fromEntries(body.nodes.map((n) => [String(n.id), { raft: n.address, client: n.client }]));
+}
+
+/** A member's replicated cluster identity (GET /cluster/identity): origin, member keys, keys notes. */
+export async function fetchIdentity(client: string, timeoutMs: number): Promise<IdentityState> {
+  return parseIdentityState(await call(peerUrl(client, "/cluster/identity"), { method: "GET" }, timeoutMs));
+}
+
+/** Asks a member for its signature line on a checkpoint body (POST /cluster/cosign, leader to member). */
+export async function requestCosignature(client: string, body: string, timeoutMs: number): Promise<string> {
+  const answer = (await call(peerUrl(client, "/cluster/cosign"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ body }) }, timeoutMs)) as { signature?: unknown };
+  if (typeof answer.signature !== "string") throw new ScribeError("unavailable", `${client} answered a cosign request without a signature`);
+  return answer.signature;
+}
+
+/** Asks a member for its signature line on a keys note body (POST /cluster/cosign with `keys_body`). */
+export async function requestKeysSignature(client: string, body: string, timeoutMs: number): Promise<string> {
+  const answer = (await call(peerUrl(client, "/cluster/cosign"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keys_body: body }) }, timeoutMs)) as { signature?: unknown };
+  if (typeof answer.signature !== "string") throw new ScribeError("unavailable", `${client} answered a keys signature request without a signature`);
+  return answer.signature;
+}
+
+/** Hands a member the newest quorum checkpoint (POST /cluster/cosign with `latest`, leader to member). */
+export async function publishCheckpoint(client: string, note: string, timeoutMs: number): Promise<void> {
+  await call(peerUrl(client, "/cluster/cosign"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ latest: note }) }, timeoutMs);
+}
+
+/** Asks the leader for a quorum checkpoint of at least `size` leaves (POST /cluster/checkpoint). */
+export async function requestCheckpoint(leaderClient: string, size: number, timeoutMs: number): Promise<string> {
+  const answer = (await call(peerUrl(leaderClient, "/cluster/checkpoint"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ size }) }, timeoutMs)) as { note?: unknown };
+  if (typeof answer.note !== "string") throw new ScribeError("unavailable", `${leaderClient} answered a checkpoint request without a note`);
+  return answer.note;
+}
+
+/** Registers this member's verifier key with the leader (POST /cluster/keys), with a proof of possession. */
+export async function registerKey(leaderClient: string, request: { node_id: number; key: string; proof: string }, timeoutMs: number): Promise<void> {
+  await call(peerUrl(leaderClient, "/cluster/keys"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs);
 }
 
 export interface FetchedEntry {

@@ -28,7 +28,8 @@ import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
 import { TileVerifier } from "../client/tiles.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
-import { defaultHasher, parseVerifierKey, verifyNote, type Checkpoint } from "../merkle/index.ts";
+import { defaultHasher, parseThreshold, parseVerifierKey, verifyCheckpointPolicy, type Checkpoint, type Threshold } from "../merkle/index.ts";
+import { restoredOriginMeta } from "./identity.ts";
 import { bucketLogReader, createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentDescriptor, type SegmentRecord } from "../storage/cold/index.ts";
 import { ensurePrivateDir } from "../storage/index.ts";
 import { s3ConfigOf } from "./archival.ts";
@@ -41,8 +42,10 @@ const restoreBatchEntries = 1000;
 
 export interface RestoreNodeOptions {
   config: Config;
-  /** The checkpoint signer's verifier key ("<name>+<hash>+<base64 key>", as GET /checkpoint/key prints). */
-  verifierKey: string;
+  /** The cluster members' verifier keys ("<name>+<hash>+<base64 key>", as GET /checkpoint/keys lists them). */
+  verifierKeys: readonly string[];
+  /** How many of them must have signed the bucket's checkpoint (default: a majority). */
+  policy?: Threshold;
   logger: Logger;
   /** For tests: replaces the storage built from config.storage.s3. */
   storage?: ColdStorage;
@@ -64,7 +67,8 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new ScribeError("conflict", `refusing to restore into ${dir}: the data directory is not empty`);
   }
-  const verifier = await parseVerifierKey(options.verifierKey.trim()).catch((error: Error) => {
+  if (options.verifierKeys.length === 0) throw new ScribeError("invalid_request", "no verifier key given");
+  const members = await Promise.all(options.verifierKeys.map((key) => parseVerifierKey(key.trim()))).catch((error: Error) => {
     throw new ScribeError("invalid_request", `bad verifier key: ${error.message}`);
   });
   const storage = options.storage ?? createColdStorage(s3ConfigOf(config));
@@ -72,11 +76,11 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   if (note === undefined) throw new ScribeError("not_found", `no checkpoint at ${storage.layout.checkpointKey()} in bucket ${config.storage.s3.bucket}`);
   let checkpoint: Checkpoint;
   try {
-    checkpoint = await verifyNote(note, verifier);
+    checkpoint = (await verifyCheckpointPolicy(note, { members, membersRequired: options.policy ?? "majority" })).checkpoint;
   } catch (error) {
-    throw new ScribeError("verification_failed", `the bucket's checkpoint (${storage.layout.checkpointKey()}) does not verify with the given key: ${(error as Error).message}`);
+    throw new ScribeError("verification_failed", `the bucket's checkpoint (${storage.layout.checkpointKey()}) does not verify with the given keys and policy: ${(error as Error).message}`);
   }
-  logger.info({ tree_size: checkpoint.size, origin: checkpoint.origin }, "restore: the bucket's checkpoint is signed by the given key");
+  logger.info({ tree_size: checkpoint.size, origin: checkpoint.origin }, "restore: the bucket's checkpoint is signed by the given keys (policy met)");
 
   const existed = existsSync(dir);
   // Private like a node's own data directory (0700; the database and key inside are 0600).
@@ -109,6 +113,8 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
     if (!bytesEqual(tree.rootAt(checkpoint.size), checkpoint.rootHash)) {
       throw new ScribeError("verification_failed", `the rebuilt tree's root at size ${checkpoint.size} differs from the signed checkpoint's`);
     }
+    // The restored node keeps the log's identity: its first leader fixes this origin (key-registry.ts).
+    ledger.store.setMeta(restoredOriginMeta, checkpoint.origin);
     return {
       entries: result.entries,
       segments: result.segments,
@@ -184,10 +190,11 @@ class RestoreSink {
   }
 }
 
-export const restoreUsage = `usage: scribe-node restore --from-s3 --verifier-key KEY | --verifier-key-file FILE [--config FILE] [--data-dir DIR]
+export const restoreUsage = `usage: scribe-node restore --from-s3 --verifier-key KEY... | --verifier-key-file FILE [--policy N|majority|all] [--config FILE] [--data-dir DIR]
   --from-s3                rebuild the ledger from [storage.s3] (bucket, prefix, endpoint, ...)
-  --verifier-key KEY       the checkpoint signer's verifier key (GET /checkpoint/key of the old node)
-  --verifier-key-file FILE the same, read from a file
+  --verifier-key KEY       a member's checkpoint verifier key (GET /checkpoint/keys of the old cluster); repeat it for each member
+  --verifier-key-file FILE the same, read from a file, one key per line
+  --policy N|majority|all  how many of the keys must have signed the bucket's checkpoint (default: majority)
   --config FILE            TOML configuration file (the [storage.s3] section is what matters)
   --data-dir DIR           node.data_dir to create; must be empty or absent
 Restores an EMPTY data directory from the bucket, verifying every segment against the manifest
@@ -209,7 +216,8 @@ export async function restoreCommand(
       args: argv,
       options: {
         "from-s3": { type: "boolean" },
-        "verifier-key": { type: "string" },
+        "verifier-key": { type: "string", multiple: true },
+        policy: { type: "string" },
         "verifier-key-file": { type: "string" },
         config: { type: "string" },
         "data-dir": { type: "string" },
@@ -230,16 +238,21 @@ export async function restoreCommand(
     console.error(`scribe-node restore: --from-s3 is required (the only source there is)\n${restoreUsage}`);
     return 2;
   }
-  let verifierKey = flags["verifier-key"];
-  if (verifierKey === undefined && flags["verifier-key-file"] !== undefined) {
+  const verifierKeys = [...(flags["verifier-key"] ?? [])];
+  if (flags["verifier-key-file"] !== undefined) {
     try {
-      verifierKey = readFileSync(flags["verifier-key-file"], "utf8");
+      verifierKeys.push(...readFileSync(flags["verifier-key-file"], "utf8").split("\n").map((line) => line.trim()).filter((line) => line !== ""));
     } catch (error) {
       console.error(`scribe-node restore: cannot read ${flags["verifier-key-file"]}: ${(error as Error).message}`);
       return 2;
     }
   }
-  if (verifierKey === undefined) {
+  const policy = flags.policy === undefined ? undefined : parseThreshold(flags.policy);
+  if (flags.policy !== undefined && policy === undefined) {
+    console.error(`scribe-node restore: --policy wants a count, majority or all; got ${JSON.stringify(flags.policy)}\n${restoreUsage}`);
+    return 2;
+  }
+  if (verifierKeys.length === 0) {
     console.error(`scribe-node restore: give the checkpoint verifier key (--verifier-key or --verifier-key-file): the bucket's checkpoint is only trusted if it verifies with a key you hold\n${restoreUsage}`);
     return 2;
   }
@@ -252,7 +265,7 @@ export async function restoreCommand(
   }
   const logger = deps.createLogger(config);
   try {
-    const result = await restoreNode({ config, verifierKey, logger });
+    const result = await restoreNode({ config, verifierKeys, policy, logger });
     console.log(JSON.stringify({ restored: true, data_dir: config.node.data_dir, ...result }));
     return 0;
   } catch (error) {

@@ -40,6 +40,8 @@ export interface StartOptions {
    * restarts the node from its durable state.
    */
   onFatal?: (error: unknown) => void;
+  /** Test hooks for end-to-end tests (ClusterNodeOptions.testHooks). */
+  testHooks?: { forkCheckpoints?: boolean };
 }
 
 /** True for addresses only this machine can reach. */
@@ -75,7 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
   await checkBucketAtStart(config, logger);
   const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
-  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal });
+  const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal, testHooks: options.testHooks });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
     clientAddress: (request) => bunServer?.requestIP(request)?.address,
@@ -107,7 +109,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   // process_* and nodejs_* metrics (CPU, memory, open files, event-loop lag, GC) beside the node's own.
   addProcessMetrics(app.prometheus);
   const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;
-  logger.info({ verifier_key: node.verifierKey, origin: node.ledger.checkpoints.origin }, "checkpoint signing key");
+  logger.info({ verifier_key: node.verifierKey, origin: node.keyHistory().origin }, "checkpoint signing key (the cluster's checkpoints carry a majority of the voters' signatures)");
   const auditLog = config.logging.audit_log || "the main log, at debug";
   logger.info({ url, data_dir: config.node.data_dir, ledger_size: node.size, auth: config.security.api_keys.length > 0, tls: https, raft_tls: config.security.raft_tls, audit_log: auditLog }, "scribe node listening");
   if (!isLoopback(config.network.listen_addr) && config.security.api_keys.length === 0) {

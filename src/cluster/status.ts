@@ -19,6 +19,8 @@ export interface StatusInputs {
   ledgerSize: number;
   /** False once the node stopped (shutdown) or its driver failed. */
   running: boolean;
+  /** The last checkpoint this member refused because its ledger disagreed (checkpoints.ts). */
+  checkpointDisagreement?: NodeStatus["checkpoint_disagreement"];
 }
 
 export function describeNode(inputs: StatusInputs): NodeStatus {
@@ -47,5 +49,6 @@ export function describeNode(inputs: StatusInputs): NodeStatus {
     ledger_size: inputs.ledgerSize,
     membership: [...voters.map((id) => describe(id, "voter")), ...learners.map((id) => describe(id, "learner"))],
     healthy: inputs.running && raft.leader !== 0,
+    checkpoint_disagreement: inputs.checkpointDisagreement ?? null,
   };
 }

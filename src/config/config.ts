@@ -78,8 +78,10 @@ export interface Config {
     rate_limit_burst: number;
     signing_key_file: string;
     checkpoint_origin: string;
+    cosign_interval_ms: number;
     strict_permissions: boolean;
   };
+  witness: { endpoints: string[]; keys: string[]; timeout_secs: number };
   logging: { level: string; format: "auto" | "json" | "pretty"; output: string; audit_log: string };
 }
 
@@ -356,9 +358,21 @@ function validateCrossFields(config: Config): void {
     throw new ConfigError(`"security.raft_tls" needs "security.tls_cert" and "security.tls_key"`);
   }
   validateClusterSecret(config.discovery.cluster_secret);
+  validateWitnesses(config.witness);
   if (config.storage.max_batch_bytes < config.storage.max_value_size) {
     // A batch must be able to carry at least one maximal value.
     throw new ConfigError(`"storage.max_batch_bytes" (${config.storage.max_batch_bytes}) must be at least "storage.max_value_size" (${config.storage.max_value_size})`);
+  }
+}
+
+/** Witness endpoints are http(s) URLs and need keys; keys look like cosigner vkeys (checked fully at start). */
+function validateWitnesses(witness: Config["witness"]): void {
+  for (const endpoint of witness.endpoints) {
+    if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(endpoint)) throw new ConfigError(`"witness.endpoints" wants http(s) URLs, got ${JSON.stringify(endpoint)}`);
+  }
+  if (witness.endpoints.length > 0 && witness.keys.length === 0) throw new ConfigError(`"witness.endpoints" is set but "witness.keys" is empty: the witnesses' cosigner keys are needed to check what they answer`);
+  for (const key of witness.keys) {
+    if (!/^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/.test(key)) throw new ConfigError(`"witness.keys" wants cosigner verifier keys name+keyid+base64, got ${JSON.stringify(key)}`);
   }
 }
 

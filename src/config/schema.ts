@@ -100,8 +100,14 @@ export const schema = {
     rate_limit_per_sec: { type: int(0), default: 0, doc: "Requests per second per client (0 disables rate limiting)." },
     rate_limit_burst: { type: int(1), default: 100, doc: "Token-bucket burst per client." },
     signing_key_file: { type: str(true), default: "", doc: "Ed25519 checkpoint signing key (PKCS#8 PEM); empty: generated in data_dir at first start." },
-    checkpoint_origin: { type: str(true), default: "", doc: "Origin line of signed checkpoints; empty: scribe-ledger/<node address>." },
+    checkpoint_origin: { type: str(true), default: "", doc: "Origin line of the cluster's checkpoints, fixed when the cluster is bootstrapped (the first leader's setting wins; later changes are ignored, with a warning); empty: `scribe-ledger/<random cluster id>`, or the origin of a data directory's last signed checkpoint." },
+    cosign_interval_ms: { type: int(10, 3600000), default: 1000, doc: "How often the leader starts a checkpoint cosigning round while the tree grows, ms (a request that needs a newer checkpoint starts one at once)." },
     strict_permissions: { type: bool, default: false, doc: "Refuse to start (exit 2) when the data directory, the database files or the signing key are accessible by group or others; when false they are only warned about (flag `--strict-permissions`)." },
+  },
+  witness: {
+    endpoints: { type: { kind: "string-list" }, default: [], doc: "Base URLs of C2SP tlog-witness services (their `add-checkpoint` is POSTed under it); the leader submits each new checkpoint and attaches the cosignatures they return. Empty: no external witnesses." },
+    keys: { type: { kind: "string-list" }, default: [], doc: "The witnesses' cosigner verifier keys (`name+keyid+base64(0x04 || Ed25519 key)`, C2SP tlog-cosignature); only cosignatures by these keys are attached." },
+    timeout_secs: { type: int(1, 600), default: 10, doc: "Longest one add-checkpoint request may take; a witness that fails or times out is skipped for that checkpoint." },
   },
   logging: {
     level: { type: { kind: "enum", values: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] }, default: "info", doc: "Level of the main log. Each mutation is a `debug` line; at `info` a batch writes one summary line and a single PUT or DELETE none." },

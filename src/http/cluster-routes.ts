@@ -68,6 +68,38 @@ export function removeNode(cluster: ClusterService | undefined, body: Uint8Array
   return requireCluster(cluster).removeNode(nodeIdOf(doc));
 }
 
+/** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field. */
+export function cosign(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
+  const doc = parseJsonObject(body);
+  const fields = Object.keys(doc);
+  const known = ["body", "keys_body", "latest"];
+  if (fields.length !== 1 || !known.includes(fields[0]!) || typeof doc[fields[0]!] !== "string") {
+    throw new ScribeError("invalid_request", `give exactly one of ${known.join(", ")}, a string; got ${fields.join(", ") || "nothing"}`);
+  }
+  return requireCluster(cluster).cosign(doc as { body?: string; keys_body?: string; latest?: string });
+}
+
+/** POST /cluster/checkpoint {size}. */
+export async function checkpointFor(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
+  const doc = parseJsonObject(body);
+  const size = doc.size;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new ScribeError("invalid_request", `size must be a non-negative integer, got ${JSON.stringify(size)}`);
+  return { note: await requireCluster(cluster).checkpointFor(size) };
+}
+
+/** POST /cluster/keys {node_id, key, proof}. */
+export async function registerKey(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
+  const doc = parseJsonObject(body);
+  const nodeId = nodeIdOf(doc);
+  if (typeof doc.key !== "string" || typeof doc.proof !== "string") throw new ScribeError("invalid_request", "key and proof must be strings");
+  await requireCluster(cluster).registerKey({ node_id: nodeId, key: doc.key, proof: doc.proof });
+  return { registered: true, node_id: nodeId };
+}
+
+export function identity(cluster: ClusterService | undefined): Record<string, unknown> {
+  return requireCluster(cluster).identity();
+}
+
 export async function readIndex(cluster: ClusterService | undefined): Promise<Record<string, unknown>> {
   return { read_index: await requireCluster(cluster).readIndex() };
 }

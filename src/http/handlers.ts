@@ -12,8 +12,8 @@ import { entryToJson } from "../client/json.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
-import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
-import { checkpointCacheControl } from "../merkle/index.ts";
+import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
+import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
 import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
@@ -122,6 +122,12 @@ function nodeIdHint(body: Uint8Array): number | undefined {
   }
 }
 
+/** The epoch and keys a keys note lists (as the node applied it). */
+function epochOf(note: string): { epoch: number; keys: readonly string[] } {
+  const set = parseKeysBody(splitNote(note).body);
+  return { epoch: set.epoch, keys: set.keys };
+}
+
 /** The handler of every route, by route id. */
 export function makeHandlers(deps: HandlerDeps): Record<RouteId, Handler> {
   return { ...keyHandlers(deps), ...ledgerHandlers(deps), ...nodeHandlers(deps), ...clusterHandlers(deps) };
@@ -197,6 +203,11 @@ function ledgerHandlers(deps: HandlerDeps) {
     // The tiles checkpoint too (the node root is the log's tlog-tiles base URL): cached a few seconds at most.
     checkpoint: async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": checkpointCacheControl } }),
     checkpointKey: () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }),
+    checkpointKeys: () => new Response(service.checkpointKeys().map((key) => `${key}\n`).join(""), { headers: { "content-type": "text/plain; charset=utf-8" } }),
+    checkpointKeyHistory: () => {
+      const { origin, epochs } = service.keyHistory();
+      return json({ origin, epochs: epochs.map((note) => ({ ...epochOf(note), note })) });
+    },
     keys: async (call: RouteCall) => json(await listKeys(service, call.request.url)),
     tile: (call: RouteCall) => tileResponse(service, call.params["*"] ?? ""),
     inclusionProof: async (call: RouteCall) => json(await inclusionProof(service, call.query)),
@@ -234,7 +245,17 @@ function nodeHandlers(deps: HandlerDeps) {
     root: () => json({ name: "scribe-ledger", node_id: service.nodeId, ledger_size: service.size, docs: "https://github.com/ (see README.md)" }),
     health: () => {
       const status = service.status();
-      const body = { status: status.healthy ? "ok" : "unavailable", node_id: status.node_id, role: status.role, leader_id: status.leader_id, term: status.term, ledger_size: status.ledger_size, applied_index: status.applied_index };
+      const body = {
+        status: status.healthy ? "ok" : "unavailable",
+        node_id: status.node_id,
+        role: status.role,
+        leader_id: status.leader_id,
+        term: status.term,
+        ledger_size: status.ledger_size,
+        applied_index: status.applied_index,
+        // The last checkpoint this member refused because its ledger disagrees: an alarm for its operator.
+        checkpoint_disagreement: status.checkpoint_disagreement ?? null,
+      };
       return json(body, status.healthy ? 200 : 503, status.healthy ? {} : { "retry-after": "1" });
     },
     metrics: () => json({ ...service.status(), requests: metrics.snapshot(), ...service.metrics() }),
@@ -251,6 +272,10 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterLeader: () => json(leaderInfo(service)),
     clusterReadIndex: async () => json(await readIndex(cluster)),
     clusterLedgerSize: (call: RouteCall) => json(ledgerSize(cluster, call.query)),
+    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
+    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
+    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
+    clusterIdentity: () => json(identity(cluster)),
     clusterNodesAdd: async (call: RouteCall) => {
       const body = await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body");
       call.record.node_id = nodeIdHint(body);

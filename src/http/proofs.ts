@@ -33,7 +33,8 @@ export async function verifyKey(service: LedgerService, key: string, query: Quer
   const version = query.version === undefined ? undefined : parseNonNegative(query.version, "version", "invalid_version");
   if (version === 0) throw new ScribeError("invalid_version", "version must be 1 or more, got 0");
   const entry = service.entryOf(key, version);
-  const { note, checkpoint } = await service.checkpoint();
+  // A quorum checkpoint that covers the entry (a cosigning round when the newest does not yet).
+  const { note, checkpoint } = await service.checkpointCovering(entry.index + 1);
   const tree = service.tree;
   const leafHash = tree.hasher.hashLeaf(encodeEntry(entry));
   const siblings = tree.inclusionProof(entry.index, checkpoint.size);
@@ -64,10 +65,15 @@ export async function verifyKey(service: LedgerService, key: string, query: Quer
   };
 }
 
+/** The size of the newest quorum checkpoint served (made now when there is none yet). */
+async function servedSize(service: LedgerService): Promise<number> {
+  return (service.latestCheckpoint() ?? (await service.checkpoint())).checkpoint.size;
+}
+
 /** GET /proof/inclusion?index=&tree_size= (tree_size defaults to the latest checkpoint's). */
 export async function inclusionProof(service: LedgerService, query: Query): Promise<Record<string, unknown>> {
   const index = requiredIndex(query, "index");
-  const size = optionalIndex(query, "tree_size") ?? (await service.checkpoint()).checkpoint.size;
+  const size = optionalIndex(query, "tree_size") ?? (await servedSize(service));
   const current = service.tree.size;
   if (size > current) throw new ScribeError("invalid_range", `tree_size ${size} is beyond the tree's size ${current}`);
   if (index >= size) throw new ScribeError("invalid_range", `index ${index} is not below tree_size ${size}`);
@@ -79,7 +85,7 @@ export async function inclusionProof(service: LedgerService, query: Query): Prom
 /** GET /proof/consistency?from=&to= (to defaults to the latest checkpoint's size). */
 export async function consistencyProof(service: LedgerService, query: Query): Promise<ConsistencyProofJson> {
   const from = requiredIndex(query, "from");
-  const to = optionalIndex(query, "to") ?? (await service.checkpoint()).checkpoint.size;
+  const to = optionalIndex(query, "to") ?? (await servedSize(service));
   const current = service.tree.size;
   if (to > current) throw new ScribeError("invalid_range", `to=${to} is beyond the tree's size ${current}`);
   if (from > to) throw new ScribeError("invalid_range", `from=${from} is beyond to=${to}`);

@@ -55,6 +55,11 @@ export interface NodeStatus {
   membership: MemberStatus[];
   /** False when the node cannot serve writes (no leader, shutting down, storage failure). */
   healthy: boolean;
+  /**
+   * The last time this member's ledger disagreed with a checkpoint it was asked to sign (it
+   * refused): the size, when, its own root and the asked root (hex); null when never.
+   */
+  checkpoint_disagreement?: { size: number; at_ms: number; own_root: string | null; asked_root: string; reason: string } | null;
 }
 
 export interface LedgerService {
@@ -87,10 +92,22 @@ export interface LedgerService {
   valueAt(entry: StoredEntry): Promise<Uint8Array>;
   /** The Merkle tree over every entry: leaf hashes, roots and proofs. */
   readonly tree: MerkleTree;
-  /** The latest signed checkpoint, covering the whole tree. */
+  /**
+   * A checkpoint signed by a majority of the voters covering the whole tree as this node has it
+   * (a cosigning round when needed, bounded); when none can be made in time, the newest one
+   * served; unavailable / no_quorum when there is none at all.
+   */
   checkpoint(): Promise<SignedCheckpoint>;
-  /** The verifier key of the checkpoint signer. */
+  /** The newest quorum checkpoint this node serves, without waiting or signing (undefined before the first). */
+  latestCheckpoint(): SignedCheckpoint | undefined;
+  /** A quorum checkpoint of at least `size` leaves: the served one, or one made now (bounded by a timeout). */
+  checkpointCovering(size: number): Promise<SignedCheckpoint>;
+  /** The verifier key of this node's own checkpoint signing key. */
   readonly verifierKey: string;
+  /** The verifier keys of the current voters that registered one (GET /checkpoint/keys). */
+  checkpointKeys(): string[];
+  /** The cluster's origin and its keys notes, epoch 0 first (GET /checkpoint/keys/history). */
+  keyHistory(): { origin: string | null; epochs: readonly string[] };
   readonly size: number;
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */
@@ -122,4 +139,16 @@ export interface ClusterService {
    */
   proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]>;
   removeNode(nodeId: number): Promise<Record<string, unknown>>;
+  /**
+   * POST /cluster/cosign (leader to member): `body`, a checkpoint body this member signs after
+   * checking it against its own ledger → {signature}; `keys_body`, a keys note body checked
+   * against its applied key set → {signature}; `latest`, the newest quorum checkpoint → {size}.
+   */
+  cosign(request: { body?: string; keys_body?: string; latest?: string }): Promise<Record<string, unknown>>;
+  /** POST /cluster/checkpoint (follower to leader): a quorum checkpoint note of at least `size` leaves. */
+  checkpointFor(size: number): Promise<string>;
+  /** POST /cluster/keys (follower to leader): registers a member's verifier key after checking its proof of possession. */
+  registerKey(request: { node_id: number; key: string; proof: string }): Promise<void>;
+  /** GET /cluster/identity: the replicated identity (origin, member keys by node id, keys notes). */
+  identity(): { origin: string | null; keys: Record<string, string>; epochs: string[] };
 }

@@ -35,6 +35,9 @@ export type ErrorCode =
   | "verification_failed"
   | "corrupt_value"
   | "corrupt_entry"
+  | "checkpoint_disagreement"
+  | "not_caught_up"
+  | "no_quorum"
   | "internal";
 
 export const statusOfCode: Record<ErrorCode, number> = {
@@ -70,6 +73,11 @@ export const statusOfCode: Record<ErrorCode, number> = {
   // Stored bytes that do not match what the ledger committed to: never served (docs/TROUBLESHOOTING.md).
   corrupt_value: 500,
   corrupt_entry: 500,
+  // A member's ledger has another root at a checkpoint's size (or contradicts what it signed): it refuses to sign.
+  checkpoint_disagreement: 409,
+  // A member asked to sign a checkpoint beyond what it has applied; or a checkpoint without a quorum of signatures.
+  not_caught_up: 503,
+  no_quorum: 503,
   internal: 500,
 };
 

@@ -13,3 +13,5 @@ export * from "./tree.ts";
 export * from "./note.ts";
 export * from "./checkpoint.ts";
 export * from "./tiles.ts";
+export * from "./cosignature.ts";
+export * from "./policy.ts";

@@ -192,6 +192,9 @@ function registerCorruptionMetrics(fromSnapshot: FromSnapshot): void {
     for (const tier of ["hot", "cold"]) set(pickNumber(s.metrics, [`corruption.values.${tier}`]) ?? 0, { tier });
   });
   fromSnapshot("counter", "scribe_ledger_corrupt_entries_total", "Reads refused because a stored entry did not match its Merkle leaf or its key's version chain.", [], (set, s) => set(pickNumber(s.metrics, ["corruption.entries"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_checkpoint_disagreements_total", "Checkpoints this member refused to sign because its own ledger disagrees (another root at that size, or a stored tree that contradicts a checkpoint it signed).", [], (set, s) =>
+    set(pickNumber(s.metrics, ["checkpoint_disagreements"]) ?? 0),
+  );
 }
 
 /**

@@ -215,7 +215,8 @@ describe("verify", () => {
       entry: { index: expect.any(Number), op: "put", key: "greeting", value_hash: expect.any(String), value_bytes: 12, content_type: "text/plain; charset=utf-8", timestamp_ms: expect.any(Number), prev_index: -1 },
       leaf_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       checkpoint: { origin: expect.any(String), tree_size: expect.any(Number), root_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
-      verifier_key: pinned.at(-1),
+      verifier_keys: [pinned.at(-1)],
+      policy: "majority of 1 member key(s)",
       consistent_with: null,
       server_error: null,
     });
@@ -274,7 +275,7 @@ describe("checkpoint, audit and the state file", () => {
     const raw = await scribe(["checkpoint", "--raw", ...server, "--state", state]);
     expect(raw.stdoutText).toBe(await (await fetch(`${node.url}/checkpoint`)).text());
     const document = await json(["checkpoint", ...server, "--state", state]);
-    expect(document).toEqual({ origin: expect.any(String), tree_size: expect.any(Number), root_hash: expect.stringMatching(/^[0-9a-f]{64}$/), note: raw.stdoutText, verifier_key: expect.any(String), consistent_with: document.tree_size });
+    expect(document).toEqual({ origin: expect.any(String), tree_size: expect.any(Number), root_hash: expect.stringMatching(/^[0-9a-f]{64}$/), note: raw.stdoutText, verifier_keys: [expect.any(String)], policy: "majority of 1 member key(s)", signed_by: [expect.any(String)], consistent_with: document.tree_size });
     const { verifierKey } = await generateSigner("someone-else");
     const conflicting = await scribe(["checkpoint", ...server, "--state", state, "--key", verifierKey]);
     expect(conflicting.exitCode).toBe(1);

@@ -79,6 +79,6 @@ export function rebuildTree(db: Database): void {
   db.transaction(() => {
     db.run("DELETE FROM tree_nodes");
     MerkleTree.open({ hasher, store: new SqliteTreeStore(db) }).appendLeafHashes(leaves);
-    db.run("DELETE FROM meta WHERE k = 'checkpoint_note'");
+    db.run("DELETE FROM meta WHERE k IN ('checkpoint_note', 'checkpoint_quorum')");
   })();
 }

@@ -109,23 +109,29 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   const root = n.node.tree.root();
   const entries = n.node.entries(0, 1000);
   const verifierKey = n.node.verifierKey;
+  const origin = n.node.keyHistory().origin;
+  expect(origin).toMatch(/^scribe-ledger\//);
   await n.node.close();
 
   // Restore into an empty directory: the same ledger.
   const restoredDir = dir();
   const config = loadConfig({ overrides: { "node.data_dir": restoredDir, ...overrides } });
-  const result = await restoreNode({ config, verifierKey, logger: createLogger({ ...config.logging, level: "silent" }) });
+  const result = await restoreNode({ config, verifierKeys: [verifierKey], logger: createLogger({ ...config.logging, level: "silent" }) });
   expect(result.tree_size).toBe(180);
   expect(result.checkpoint.size).toBe(180);
   const restored = await openNode(restoredDir, { ...overrides, "storage.tiering.enable_auto_archival": false });
   expect(bytesEqual(restored.node.tree.root(), root)).toBe(true);
   expect(restored.node.entries(0, 1000)).toEqual(entries);
   for (let i = 0; i < 180; i++) expect(restored.node.ledger.store.value(i)).toBeDefined();
-  const restoredVerify = (await (await restored.call("GET", "/verify/k/7")).json()) as { verified: boolean };
+  const restoredVerify = (await (await restored.call("GET", "/verify/k/7")).json()) as { verified: boolean; checkpoint: string };
   expect(restoredVerify.verified).toBe(true);
+  // The restored node keeps the log's identity: the bucket checkpoint's origin.
+  expect(result.checkpoint.origin).toBe(origin!);
+  expect(restoredVerify.checkpoint.split("\n")[0]).toBe(origin!);
+  expect(restored.node.keyHistory().origin).toBe(origin);
   expect((await restored.cold()).archived_index).toBe(180);
   await restored.node.close();
 
   // Not into a non-empty directory; not with the wrong key.
-  await expect(restoreNode({ config, verifierKey, logger: createLogger({ ...config.logging, level: "silent" }) })).rejects.toThrow(/not empty/);
+  await expect(restoreNode({ config, verifierKeys: [verifierKey], logger: createLogger({ ...config.logging, level: "silent" }) })).rejects.toThrow(/not empty/);
 }, 60_000);

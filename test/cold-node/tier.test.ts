@@ -56,7 +56,7 @@ test("HotStore evicts only inside the recorded archived range, from the evicted 
 
 test("a follower's cold tier archives and evicts nothing", async () => {
   const n = await nodeWith("follower", makeValues(40, 1));
-  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => false });
+  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => false, checkpointAt: (size) => n.node.checkpoints.exactly(size) });
   // Before it has read the bucket, a follower knows nothing of the cluster's archival: null, not a number.
   expect(tier.metrics()).toMatchObject({ archival_role: "follower", archived_index: null, backlog_entries: null });
   await tier.runOnce();
@@ -71,7 +71,7 @@ test("values stay hot until their segment is older than age_threshold_secs, and 
   const prefix = "aged";
   const n = await nodeWith(prefix, makeValues(60, 2), { "storage.tiering.age_threshold_secs": 100 });
   let now = Date.now();
-  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => true, now: () => now });
+  const tier = new ColdTier({ config: n.config, ledger: n.node.ledger, logger: silent, isLeader: () => true, checkpointAt: (size) => n.node.checkpoints.exactly(size), now: () => now });
   await tier.runOnce();
   const sealed = tier.metrics() as Record<string, number>;
   expect(sealed.archived_index).toBeGreaterThan(0); // full 4 KiB segments are sealed at once

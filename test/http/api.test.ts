@@ -161,10 +161,13 @@ describe("health and metrics", () => {
     await put("/a", "1");
     await put("/b", "2");
     const health = (await (await t.call("GET", "/health")).json()) as Record<string, unknown>;
-    expect(health).toMatchObject({ status: "ok", node_id: 1, ledger_size: 2 });
+    expect(health).toMatchObject({ status: "ok", node_id: 1, ledger_size: 2, checkpoint_disagreement: null });
+    // The identity entries (origin with the leader's key, then the key history's epoch 0) are proposed on their own.
+    for (let i = 0; i < 400 && t.node.keyHistory().epochs.length === 0; i++) await Bun.sleep(5);
     const metrics = (await (await t.call("GET", "/metrics")).json()) as Record<string, any>;
-    // A single node is a one-voter Raft group: the leader's no-op, then the two writes.
-    expect(metrics).toMatchObject({ node_id: 1, leader_id: 1, role: "leader", commit_index: 3, applied_index: 3, ledger_size: 2 });
+    // A single node is a one-voter Raft group: the leader's no-op, two identity entries, the two writes.
+    expect(metrics).toMatchObject({ node_id: 1, leader_id: 1, role: "leader", commit_index: 5, applied_index: 5, ledger_size: 2 });
+    expect(metrics.checkpoints).toMatchObject({ voter_keys: 1, key_epochs: 1 });
     expect(metrics.membership).toEqual([expect.objectContaining({ id: 1, role: "voter" })]);
     expect(metrics.requests.put.requests).toBe(2);
     expect(metrics.storage).toMatchObject({ entries: 2, liveKeys: 2 });

@@ -105,7 +105,7 @@ describe("new files are private", () => {
       const dataDir = join(dir.path, "restored", "data");
       await withUmask022(async () => {
         const config = loadConfig({ overrides: { ...overrides, "node.data_dir": dataDir } });
-        const result = await restoreNode({ config, verifierKey, logger: createLogger({ ...config.logging, level: "silent" }) });
+        const result = await restoreNode({ config, verifierKeys: [verifierKey], logger: createLogger({ ...config.logging, level: "silent" }) });
         expect(result.tree_size).toBeGreaterThan(0);
       });
       expect(modeOf(dataDir)).toBe(0o700);

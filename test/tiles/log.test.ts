@@ -253,14 +253,14 @@ describe("in the bucket", () => {
     const refusedDir = dir();
     try {
       const config = loadConfig({ overrides: { ...overrides, "node.data_dir": refusedDir } });
-      await expect(restoreNode({ config, verifierKey, logger })).rejects.toThrow(/tiles do not match its signed checkpoint: .*tile\/0\/000/);
+      await expect(restoreNode({ config, verifierKeys: [verifierKey], logger })).rejects.toThrow(/tiles do not match its signed checkpoint: .*tile\/0\/000/);
     } finally {
       writeFileSync(tamperedFile, original);
     }
 
     const restoredDir = dir();
     const config = loadConfig({ overrides: { ...overrides, "node.data_dir": restoredDir } });
-    const result = await restoreNode({ config, verifierKey, logger });
+    const result = await restoreNode({ config, verifierKeys: [verifierKey], logger });
     expect(result.tree_size).toBe(size);
     const restored = await openNode(restoredDir, { ...overrides, "storage.tiering.enable_auto_archival": false });
     try {

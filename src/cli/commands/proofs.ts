@@ -7,15 +7,22 @@
  */
 
 import { existsSync } from "node:fs";
-import { auditLedger, auditPageEntriesMax, auditTiles, httpAuditSource, httpTileSource, parseVerifierKey, type AuditResult, type AuditSource } from "../../client/index.ts";
+import { auditLedger, auditPageEntriesMax, auditTiles, httpAuditSource, httpTileSource, type AuditResult, type AuditSource } from "../../client/index.ts";
 import { directoryTileSource } from "../../client/tile-directory.ts";
 import { toHex } from "../../lib/index.ts";
-import type { Checkpoint } from "../../merkle/index.ts";
+import { splitNote, type Checkpoint } from "../../merkle/index.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../context.ts";
 import { isEvidence, ReportedFailure, UsageError, VerificationFailed } from "../errors.ts";
 import { progressReporter } from "../progress.ts";
 import { readStateFile } from "../state-file.ts";
+
+/** The names of the trusted member keys that have a signature line on a (verified) note. */
+function signerNames(note: string, keys: readonly string[]): string[] {
+  const { signatures } = splitNote(note);
+  const named = keys.filter((key) => signatures.some((s) => key.startsWith(`${s.name}+${toHex(s.keyHash)}+`)));
+  return named.map((key) => key.split("+")[0]!);
+}
 
 function checkpointJson(checkpoint: Checkpoint) {
   return { origin: checkpoint.origin, tree_size: checkpoint.size, root_hash: toHex(checkpoint.rootHash) };
@@ -32,7 +39,7 @@ prints its origin, tree size and root. --raw prints the signed note itself.`,
   verifies: true,
   arguments: { min: 0, max: 0 },
   async run(ctx) {
-    const { client, verifierKey } = await ctx.trust();
+    const { client, verifierKeys, policy } = await ctx.trust();
     const before = await client.trustedState.current();
     const current = await client.refreshCheckpoint().catch((error: unknown) => {
       if (isEvidence(error)) throw new VerificationFailed(`checkpoint: ${(error as Error).message}`);
@@ -40,8 +47,9 @@ prints its origin, tree size and root. --raw prints the signed note itself.`,
     });
     const note = (await client.trustedState.currentNote()) ?? "";
     if (ctx.options.flag("raw")) return ctx.out.write(note);
-    if (ctx.out.json) return ctx.out.document({ ...checkpointJson(current), note, verifier_key: verifierKey, consistent_with: before ? before.size : null });
-    const lines = [`origin     ${current.origin}`, `tree size  ${current.size}`, `root       ${toHex(current.rootHash)}`, `signature  verified (${verifierKey})`];
+    const signers = signerNames(note, verifierKeys);
+    if (ctx.out.json) return ctx.out.document({ ...checkpointJson(current), note, verifier_keys: verifierKeys, policy, signed_by: signers, consistent_with: before ? before.size : null });
+    const lines = [`origin     ${current.origin}`, `tree size  ${current.size}`, `root       ${toHex(current.rootHash)}`, `signature  verified: ${signers.join(", ")} (policy: ${policy})`];
     const statePath = ctx.options.string("state");
     if (before) lines.push(`consistent with the trusted checkpoint of size ${before.size}${statePath ? ` (${statePath})` : ""}`);
     await ctx.out.lines(lines);
@@ -64,18 +72,19 @@ function auditJson(result: AuditResult, seconds: number): Record<string, unknown
 async function auditFromTiles(ctx: Context, location: string): Promise<void> {
   if (ctx.options.has("page")) throw new UsageError("--page does not apply to --tiles");
   const statePath = ctx.options.string("state");
-  const keyGiven = ctx.options.has("key") || ctx.options.has("key-file") || (statePath !== undefined && readStateFile(statePath) !== undefined);
+  const keyGiven = ctx.options.has("key") || ctx.options.has("key-file") || ctx.options.has("keys-file") || (statePath !== undefined && readStateFile(statePath) !== undefined);
   if (!keyGiven) throw new UsageError("audit --tiles needs the verifier key (--key, --key-file, or an existing --state file): a bucket cannot vouch for its own key");
   const http = /^https?:\/\//.test(location);
   if (!http && !existsSync(location)) throw new UsageError(`--tiles ${location} is neither an http(s) URL nor an existing directory`);
-  const { client, verifierKey } = await ctx.trust();
+  const { client } = await ctx.trust();
   const startedMs = performance.now();
   const progress = progressReporter(process.stderr, startedMs);
   const apiKey = ctx.options.string("api-key") ?? process.env.SCRIBE_API_KEY;
   const source = http ? httpTileSource(location, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} }) : directoryTileSource(location);
   const result = await auditTiles({
     source,
-    verifiers: [await parseVerifierKey(verifierKey)],
+    verifiers: client.verifiers,
+    policy: client.policy,
     origin: ctx.options.string("origin"),
     trustedState: client.trustedState,
     onProgress: (p) => progress.update(p),
@@ -123,12 +132,13 @@ With --tiles, the same from C2SP tiles alone (a bucket, a copy of one in a direc
     const tiles = ctx.options.string("tiles");
     if (tiles !== undefined) return auditFromTiles(ctx, tiles);
     const pageEntries = ctx.options.integer("page", 1, auditPageEntriesMax);
-    const { client, verifierKey } = await ctx.trust();
+    const { client } = await ctx.trust();
     const startedMs = performance.now();
     const progress = progressReporter(process.stderr, startedMs);
     const result = await auditLedger({
       source: auditSource(ctx),
-      verifiers: [await parseVerifierKey(verifierKey)],
+      verifiers: client.verifiers,
+      policy: client.policy,
       origin: ctx.options.string("origin"),
       trustedState: client.trustedState,
       pageEntries,

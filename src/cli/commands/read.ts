@@ -83,7 +83,7 @@ Prints each step; exits 1 when any fails.`,
   arguments: { min: 1, max: 1 },
   async run(ctx, [key]) {
     const version = ctx.options.integer("version", 1);
-    const { client, verifierKey } = await ctx.trust();
+    const { client, verifierKeys, policy } = await ctx.trust();
     const before = await client.trustedState.current();
     const verified = await verifyKeyHere(ctx, key!, version);
     const { entry, leafHash, checkpoint, serverError } = verified;
@@ -94,7 +94,8 @@ Prints each step; exits 1 when any fails.`,
         entry: entryToJson(entry),
         leaf_hash: toHex(leafHash),
         checkpoint: checkpointJson(verified),
-        verifier_key: verifierKey,
+        verifier_keys: verifierKeys,
+        policy,
         consistent_with: before ? before.size : null,
         server_error: serverError,
       });
@@ -105,7 +106,7 @@ Prints each step; exits 1 when any fails.`,
       `  value       sha256 ${toHex(entry.valueHash)}: the fetched value matches`,
       `  leaf        ${toHex(leafHash)} (recomputed from the entry)`,
       `  inclusion   in the tree of ${checkpoint.size} entries, root ${toHex(checkpoint.rootHash)}`,
-      `  checkpoint  ${checkpoint.origin}, signature by ${verifierKey.split("+")[0]} verified`,
+      `  checkpoint  ${checkpoint.origin}, signatures verified (policy: ${policy})`,
     ];
     const statePath = ctx.options.string("state");
     if (before) lines.push(`  consistent  with the trusted checkpoint of size ${before.size}${statePath ? ` (${statePath})` : ""}`);
