@@ -3,7 +3,35 @@
  * JSON shapes and conversions, value/entry/leaf/inclusion checks, signed checkpoints, a trusted
  * state that demands consistency proofs, and key version chains.
  */
-export * from "./json.ts";
+// The JSON shapes of entries and proofs (defined with the ledger, shared with the server).
+export {
+  proofHashesMax,
+  hashToHex,
+  hexToHash,
+  entryToJson,
+  entryFromJson,
+  inclusionProofToJson,
+  inclusionProofFromJson,
+  keyProofToJson,
+  keyProofFromJson,
+  consistencyProofToJson,
+  consistencyProofFromJson,
+  receiptFromJson,
+  historyFromJson,
+  keysPageFromJson,
+  type EntryJson,
+  type InclusionProofJson,
+  type ConsistencyProofJson,
+  type KeyProofJson,
+  type VerifyResponseJson,
+  type InclusionProof,
+  type ConsistencyProof,
+  type KeyProof,
+  type ReceiptJson,
+  type HistoryVersion,
+  type KeyStateJson,
+  type KeysPageJson,
+} from "../ledger/index.ts";
 export * from "./hasher.ts";
 export * from "./verify.ts";
 export * from "./trusted-state.ts";

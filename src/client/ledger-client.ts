@@ -10,7 +10,7 @@ import { parseVerifierKey, VerificationError, type Checkpoint, type Hasher, type
 import { loadHasher } from "./hasher.ts";
 import { verifyHistory } from "./history.ts";
 import { ScribeHttpClient, type FetchLike, type GetOptions } from "./http-client.ts";
-import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "./json.ts";
+import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "../ledger/index.ts";
 import { TrustedState, type TrustedStatePersistence } from "./trusted-state.ts";
 import { verifyKeyResponse, type VerifiedKey } from "./verify.ts";
 

@@ -23,7 +23,7 @@
  */
 
 import { gunzipSync } from "fflate";
-import { decodeEntry, type Entry } from "../ledger/entry.ts";
+import { decodeEntry, type Entry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, toHex } from "../lib/index.ts";
 import {
   decodeEntryBundle,

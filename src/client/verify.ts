@@ -5,12 +5,10 @@
  * (consistency, via TrustedState). Never trusts the server's own `verified` flag.
  */
 
-import { entryLeafMismatch, valueMismatch } from "../ledger/check.ts";
-import { encodeEntry, type Entry } from "../ledger/entry.ts";
+import { encodeEntry, entryFromJson, entryLeafMismatch, inclusionProofFromJson, keyProofFromJson, valueMismatch, type Entry, type InclusionProof } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
 import { VerificationError, verifyInclusion, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { loadHasher } from "./hasher.ts";
-import { entryFromJson, inclusionProofFromJson, keyProofFromJson, type InclusionProof } from "./json.ts";
 import type { FetchConsistency, TrustedState } from "./trusted-state.ts";
 
 /** SHA-256 of a value: the entry's valueHash. */

@@ -4,9 +4,8 @@
  * catch-up. Every call has a timeout; error bodies `{error, code}` come back as ScribeErrors.
  */
 
-import { entryFromJson } from "../client/json.ts";
 import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, encodeForward, type ForwardedCommand, type ForwardedOutcome } from "../http/index.ts";
-import type { Entry } from "../ledger/index.ts";
+import { entryFromJson, type Entry } from "../ledger/index.ts";
 import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 
 export type { PeerAddresses as PeerAddress } from "../http/index.ts";

@@ -7,8 +7,7 @@
  * `{error, code}` for every failure (thrown as ScribeError and mapped by the app).
  */
 
-import type { Operation } from "../ledger/index.ts";
-import { entryToJson } from "../client/json.ts";
+import { entryToJson, type Operation } from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
