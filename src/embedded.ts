@@ -11,10 +11,8 @@ import { loadConfig, type Config } from "./config/index.ts";
 import { ClusterNode } from "./cluster/cluster-node.ts";
 import { createLogger } from "./cluster/logger.ts";
 import { validateContentType, validateKey } from "./http/parse.ts";
-import type { Receipt } from "./http/index.ts";
-import type { Operation } from "./ledger/index.ts";
+import type { Operation, Receipt, StoredEntry } from "./ledger/index.ts";
 import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";
-import type { StoredEntry } from "./storage/index.ts";
 
 export interface PutOptions {
   contentType?: string;

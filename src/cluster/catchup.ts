@@ -11,13 +11,14 @@
  * committed, so the source (or a later leader) holds it.
  */
 
+import type { MemberAddresses } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import type { CatchupInstall } from "../raft/index.ts";
 import type { SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, fetchLedgerSizeAt } from "./peer-client.ts";
 import { replayEntries } from "./replay.ts";
 
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
@@ -73,7 +74,7 @@ export class LedgerCatchup {
   }
 
   /** Asks every known member for the address of `id` (the catch-up's source). */
-  private async anyAddressOf(id: number): Promise<PeerAddress> {
+  private async anyAddressOf(id: number): Promise<MemberAddresses> {
     for (const address of Object.values(this.options.addresses.entries())) {
       try {
         const book = await fetchAddressBook(address.client, 5000);

@@ -22,7 +22,7 @@ import {
   type MerkleTree,
   type NoteSigner,
 } from "../merkle/index.ts";
-import type { SignedCheckpoint } from "../http/index.ts";
+import type { SignedCheckpoint } from "../ledger/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { Logger } from "./logger.ts";
 

@@ -5,12 +5,11 @@
  */
 
 import { isHostPort } from "../config/index.ts";
-import type { Operation } from "../ledger/index.ts";
+import type { AuditRecord, ClusterService, ForwardedOutcome, LedgerService, Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import { decodeForward } from "./forward.ts";
 import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
-import type { AuditRecord, Guard } from "./security.ts";
-import type { ClusterService, ForwardedOutcome, LedgerService } from "./service.ts";
+import type { Guard } from "./security.ts";
 
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
   let doc: unknown;

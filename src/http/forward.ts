@@ -13,9 +13,8 @@
  * another member. Both sides import this module: cluster/ encodes, http/ decodes.
  */
 
-import { decodeCommandList, encodeCommandList, type Operation } from "../ledger/index.ts";
+import { decodeCommandList, encodeCommandList, type Operation, type WriteContext } from "../ledger/index.ts";
 import { ByteReader, ByteWriter, fromUtf8, ScribeError, utf8 } from "../lib/index.ts";
-import type { WriteContext } from "./security.ts";
 
 const magic = utf8("SFW1");
 

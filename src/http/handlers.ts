@@ -7,9 +7,8 @@
  * `{error, code}` for every failure (thrown as ScribeError and mapped by the app).
  */
 
-import { entryToJson, type Operation } from "../ledger/index.ts";
+import { entryToJson, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ReadResult, type StoredEntry, type WriteContext } from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
-import type { StoredEntry } from "../storage/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl } from "../merkle/index.ts";
@@ -18,9 +17,8 @@ import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, precondit
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
-import type { AuditRecord, Caller, Guard, WriteContext } from "./security.ts";
+import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
 import { tileResponse } from "./tiles.ts";
 
 export interface AppLimits {

@@ -3,9 +3,8 @@
  * with a stable code. Nothing here has side effects, so bad input changes nothing.
  */
 
-import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
+import { contentTypeBytesMax, keyBytesMax, type Consistency, type Operation } from "../ledger/index.ts";
 import { concatBytes, fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
-import type { Consistency } from "./service.ts";
 
 /** Validates a key given as text: 1..1024 bytes of UTF-8. */
 export function validateKey(key: unknown): string {

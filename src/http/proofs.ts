@@ -4,11 +4,10 @@
  * hashes each); JSON shapes are those of src/ledger/json.ts, so clients parse what servers write.
  */
 
-import { consistencyProofToJson, encodeEntry, entryToJson, inclusionProofToJson, keyProofToJson, valueMismatch, type ConsistencyProofJson } from "../ledger/index.ts";
+import { consistencyProofToJson, encodeEntry, entryToJson, inclusionProofToJson, keyProofToJson, valueMismatch, type ConsistencyProofJson, type LedgerService } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { verifyInclusion } from "../merkle/index.ts";
 import { parseNonNegative } from "./parse.ts";
-import type { LedgerService } from "./service.ts";
 
 type Query = Record<string, string | undefined>;
 

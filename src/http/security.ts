@@ -10,6 +10,7 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type { AuditRecord, WriteContext } from "../ledger/index.ts";
 import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
 import { routerTarget } from "./request-target.ts";
 import type { Route, RouteRole } from "./routes.ts";
@@ -27,32 +28,6 @@ export interface Principal {
   /** The API key's name, "cluster" for another node, "anonymous" when auth is off. */
   name: string;
   role: Role | "internal";
-}
-
-/** One audit record: a mutation or an admin action and how it ended. */
-export interface AuditRecord {
-  action: "put" | "delete" | "batch" | "node_add" | "node_remove";
-  principal: string;
-  role: string;
-  client: string;
-  /** On the leader, for a write a follower forwarded: that follower's node id. */
-  forwarded_by?: number;
-  key?: string;
-  keys?: string[];
-  index?: number;
-  first_index?: number;
-  last_index?: number;
-  node_id?: number;
-  result: "ok" | "error";
-  status: number;
-  code?: string;
-}
-
-/** Who made a write, carried with it when a follower forwards it to the leader. */
-export interface WriteContext {
-  principal: string;
-  role: string;
-  client: string;
 }
 
 export interface SecurityOptions {
