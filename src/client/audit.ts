@@ -18,7 +18,7 @@
 import { consistencyProofFromJson, encodeEntry, entryFromJson, hashBytes, type Entry } from "../ledger/index.ts";
 import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
 import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { isTransportError, ScribeHttpClient, type FetchLike } from "./http-client.ts";
 import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";

@@ -6,7 +6,7 @@
 
 import { inclusionProofFromJson, type Entry } from "../ledger/index.ts";
 import { VerificationError, type Checkpoint, type Hasher } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { leafHashOfEntry, verifyInclusionInCheckpoint } from "./verify.ts";
 
 export interface VersionChainOptions {

@@ -32,22 +32,14 @@ export {
   type KeyStateJson,
   type KeysPageJson,
 } from "../ledger/index.ts";
-export * from "./hasher.ts";
 export * from "./verify.ts";
 export * from "./trusted-state.ts";
 export * from "./history.ts";
 export * from "./audit.ts";
 export * from "./tiles.ts";
 export * from "./tile-audit.ts";
-export {
-  formatVerifierKey,
-  parseVerifierKey,
-  verifyNote,
-  verifyInclusion,
-  verifyConsistency,
-  VerificationError,
-  type Checkpoint,
-  type NoteVerifier,
-} from "../merkle/index.ts";
+export { formatVerifierKey, verifyNote, verifyInclusion, verifyConsistency, VerificationError, type Checkpoint, type NoteVerifier } from "../merkle/index.ts";
+// Parsing a verifier key and loading the hasher are WebCrypto / hash-wasm work, done in src/crypto.
+export { loadHasher, parseVerifierKey } from "../crypto/index.ts";
 export * from "./http-client.ts";
 export * from "./ledger-client.ts";

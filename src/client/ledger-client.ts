@@ -6,8 +6,9 @@
  */
 
 import { ScribeError } from "../lib/index.ts";
-import { parseVerifierKey, VerificationError, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { VerificationError, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { parseVerifierKey } from "../crypto/index.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { verifyHistory } from "./history.ts";
 import { ScribeHttpClient, type FetchLike, type GetOptions } from "./http-client.ts";
 import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "../ledger/index.ts";

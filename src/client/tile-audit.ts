@@ -43,7 +43,7 @@ import {
   type Tile,
 } from "../merkle/index.ts";
 import type { AuditProgress, AuditStats } from "./audit.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { checkpointBytesMax, entryBundleBytesMax, TileVerifier, type TileSource } from "./tiles.ts";
 import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";

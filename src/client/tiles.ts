@@ -49,7 +49,7 @@ import {
   type NoteVerifier,
   type Tile,
 } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import type { TrustedState } from "./trusted-state.ts";
 
 /** Where a log's static objects are read from, by path relative to its base. */

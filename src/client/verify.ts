@@ -8,7 +8,7 @@
 import { encodeEntry, entryFromJson, entryLeafMismatch, inclusionProofFromJson, keyProofFromJson, valueMismatch, type Entry, type InclusionProof } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
 import { VerificationError, verifyInclusion, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import type { FetchConsistency, TrustedState } from "./trusted-state.ts";
 
 /** SHA-256 of a value: the entry's valueHash. */

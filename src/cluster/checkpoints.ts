@@ -13,15 +13,14 @@ import {
   decideSigning,
   formatSignerKey,
   formatVerifierKey,
-  generateSigner,
   parseCheckpoint,
-  parseSignerKey,
   signCheckpoint,
   splitNote,
   type Checkpoint,
   type MerkleTree,
   type NoteSigner,
 } from "../merkle/index.ts";
+import { generateSigner, parseSignerKey } from "../crypto/index.ts";
 import type { SignedCheckpoint } from "../ledger/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { Logger } from "./logger.ts";

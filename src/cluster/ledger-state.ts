@@ -35,7 +35,8 @@ import {
   type StoredEntry,
 } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
-import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
+import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
 import { HotStore, LruCache, SqliteTreeStore } from "../storage/index.ts";
 import { Checkpointer, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";

@@ -26,7 +26,8 @@ import { constants, Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { defaultHasher, hashSize, parseCheckpoint, rangeNodes, splitNote, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { hashSize, parseCheckpoint, rangeNodes, splitNote, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
 import { CompactRange } from "./cold/hashing.ts";
 import { entryColumns, rowToEntry, type EntryRow } from "./hot.ts";
 
