@@ -5,10 +5,11 @@
  */
 
 import { isHostPort } from "../config/index.ts";
-import type { AuditRecord, ClusterService, ForwardedOutcome, LedgerService, Operation } from "../ledger/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
+import { putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type LedgerService, type Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import { decodeForward } from "./forward.ts";
-import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
+import { parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
 
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
@@ -114,7 +115,7 @@ export async function proposeForwarded(input: ProposeForwardedInput): Promise<Re
       validateKey(op.key);
       if (op.op === "delete") return op;
       if (op.value.length > valueBytesMax) throw new ScribeError("value_too_large", `a forwarded value is ${op.value.length} bytes; the most is ${valueBytesMax}`);
-      return { ...op, contentType: validateContentType(op.contentType, "application/octet-stream"), valueHash: Bun.SHA256.hash(op.value) as Uint8Array };
+      return putOperation({ ...op, contentType: validateContentType(op.contentType, "application/octet-stream") }, defaultHasher()!);
     }),
   );
   const outcomes = await requireCluster(input.cluster).proposeForwarded(checked);

@@ -7,13 +7,24 @@
  * `{error, code}` for every failure (thrown as ScribeError and mapped by the app).
  */
 
-import { entryToJson, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ReadResult, type StoredEntry, type WriteContext } from "../ledger/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
+import {
+  entryToJson,
+  putOperation,
+  validateContentType,
+  type AuditRecord,
+  type ClusterService,
+  type LedgerService,
+  type ReadResult,
+  type StoredEntry,
+  type WriteContext,
+} from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
@@ -138,7 +149,7 @@ function keyHandlers(deps: HandlerDeps) {
       const key = (call.record.key = routeKey(call));
       const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
       const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
-      const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...preconditions(call.request.headers, "put") };
+      const op = putOperation({ key, value: body, contentType, ...preconditions(call.request.headers, "put") }, defaultHasher()!);
       const [receipt] = await service.propose([op], writeContext(call.caller));
       call.record.index = receipt!.index;
       return json(receipt);

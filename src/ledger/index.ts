@@ -5,3 +5,4 @@ export * from "./entry.ts";
 export * from "./check.ts";
 export * from "./json.ts";
 export * from "./service.ts";
+export * from "./validate.ts";
