@@ -4,9 +4,9 @@
  * catch-up. Every call has a timeout; error bodies `{error, code}` come back as ScribeErrors.
  */
 
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, encodeForward, type ForwardedCommand } from "../http/index.ts";
-import { entryFromJson, type Entry, type ForwardedOutcome, type MemberAddresses } from "../ledger/index.ts";
+import { encodeForward, entryFromJson, type Entry, type ForwardedCommand, type ForwardedOutcome, type MemberAddresses } from "../ledger/index.ts";
 import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader } from "../transport/index.ts";
 
 
 /** How this process talks to its peers' HTTP APIs; set once at start by configurePeerClient. */
@@ -96,7 +96,7 @@ export interface ProposeRemoteInput {
 
 /**
  * Sends a follower's group of independent commands to the leader's POST /cluster/propose as a
- * forward envelope (src/http/forward.ts); returns one outcome per command, in order.
+ * forward envelope (src/ledger/forward.ts); returns one outcome per command, in order.
  */
 export async function proposeRemote(input: ProposeRemoteInput): Promise<ForwardedOutcome[]> {
   const { leaderClient, commands, timeoutMs } = input;

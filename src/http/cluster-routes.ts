@@ -6,9 +6,8 @@
 
 import { isHostPort } from "../config/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
-import { putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type LedgerService, type Operation } from "../ledger/index.ts";
+import { decodeForward, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type LedgerService, type Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
-import { decodeForward } from "./forward.ts";
 import { parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
 
@@ -93,7 +92,7 @@ export interface ProposeForwardedInput {
   cluster: ClusterService | undefined;
   service: LedgerService;
   guard: Guard;
-  /** The forward envelope (src/http/forward.ts), already checked against its signature. */
+  /** The forward envelope (src/ledger/forward.ts), already checked against its signature. */
   body: Uint8Array;
   valueBytesMax: number;
 }

@@ -2,6 +2,7 @@
 export * from "./apply.ts";
 export * from "./command.ts";
 export * from "./entry.ts";
+export * from "./forward.ts";
 export * from "./check.ts";
 export * from "./json.ts";
 export * from "./service.ts";
