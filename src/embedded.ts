@@ -8,8 +8,7 @@
  */
 
 import { loadConfig, type Config } from "./config/index.ts";
-import { ClusterNode } from "./cluster/cluster-node.ts";
-import { createLogger } from "./cluster/logger.ts";
+import { ClusterNode, createLogger } from "./cluster/index.ts";
 import { defaultHasher } from "./crypto/index.ts";
 import { putOperation, validateContentType, validateKey, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
 import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";

@@ -26,7 +26,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
-import { TileVerifier } from "../client/tiles.ts";
+import { TileVerifier } from "../client/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { verifyNote, type Checkpoint } from "../merkle/index.ts";
 import { defaultHasher, parseVerifierKey } from "../crypto/index.ts";

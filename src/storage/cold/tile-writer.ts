@@ -11,7 +11,7 @@
  * the Merkle tree hash of its full child tile. A mismatch is a broken invariant of the node.
  */
 
-import { encodeEntry, type Entry } from "../../ledger/entry.ts";
+import { encodeEntry, type Entry } from "../../ledger/index.ts";
 import { assert, bytesEqual, toHex } from "../../lib/index.ts";
 import {
   encodeEntryBundle,
