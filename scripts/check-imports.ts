@@ -16,6 +16,7 @@
  *
  *   bun scripts/check-imports.ts              # checks ./src
  *   bun scripts/check-imports.ts --root DIR   # checks DIR/src (the test plants violations there)
+ *   bun scripts/check-imports.ts --table      # prints the table as docs/ARCHITECTURE.md shows it
  *
  * A row may be a single file inside a folder (cluster/server.ts, the one place http/ meets the
  * node; client/tile-directory.ts, the client's one Node-only file): it is then a module of its
@@ -37,13 +38,13 @@ interface Layer {
   kind: Kind;
   /** The modules this one may import. */
   imports: readonly string[];
-  /** What it is, for the table in docs/ARCHITECTURE.md. */
+  /** What it is, for the table in docs/ARCHITECTURE.md (`--table` prints it; a test compares). */
   about: string;
 }
 
 /**
  * The dependency table. A module is a folder of src/, a file at its root, or a file a row names.
- * Imports point toward purer modules: lib ← merkle, raft, check, config ← ledger ← crypto ←
+ * Imports point toward purer modules: lib ← merkle, raft, check, config ← ledger, crypto ←
  * storage, transport, metrics, http ← cluster ← cluster/server.ts ← main, with client (portable)
  * and cli (over client) in rows of their own.
  */
@@ -75,13 +76,14 @@ export const layers: Readonly<Record<string, Layer>> = {
 
 /**
  * Which modules may import each package or runtime module. `bun`, `bun:*` and `node:*` are
- * allowed in the edges only (listed as "edges"); anything not listed here is a violation, so a
- * new dependency gets a deliberate row.
+ * allowed in the edges only (listed as "edges"), SQLite in storage/ only; anything not listed
+ * here is a violation, so a new dependency gets a deliberate row.
  */
 export const packages: Readonly<Record<string, readonly string[] | "edges">> = {
   bun: "edges",
   "bun:*": "edges",
   "node:*": "edges",
+  "bun:sqlite": ["storage"],
   elysia: ["http"],
   "@aws-sdk/client-s3": ["storage"],
   fflate: ["storage", "client"],
@@ -90,7 +92,6 @@ export const packages: Readonly<Record<string, readonly string[] | "edges">> = {
   pino: ["cluster"],
   "pino-pretty": ["cluster"],
   "smol-toml": ["config"],
-  typescript: [],
 };
 
 /** Global names a pure core may not touch (read as a value: `Bun.x`, `setTimeout(...)`, `globalThis`). */
@@ -143,7 +144,9 @@ function tsFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** The row of `packages` an import specifier falls under: its own, else `bun:*` / `node:*`. */
 function packageName(specifier: string): string {
+  if (specifier in packages) return specifier;
   if (specifier.startsWith("node:")) return "node:*";
   if (specifier.startsWith("bun:")) return "bun:*";
   const parts = specifier.split("/");
@@ -246,8 +249,19 @@ export function checkImports(root: string): Violation[] {
   return violations;
 }
 
+/** The table as Markdown, the way docs/ARCHITECTURE.md shows it. */
+export function renderTable(): string {
+  const name = (module: string): string => (module.endsWith(".ts") ? `\`${module}\`` : `\`${module}/\``);
+  const rows = Object.entries(layers).map(([module, layer]) => `| ${name(module)} | ${layer.kind} | ${layer.imports.map(name).join(", ") || "nothing"} | ${layer.about} |`);
+  return ["| module | kind | may import | what |", "|---|---|---|---|", ...rows].join("\n");
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { root: { type: "string" } } });
+  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { root: { type: "string" }, table: { type: "boolean" } } });
+  if (values.table) {
+    console.log(renderTable());
+    process.exit(0);
+  }
   const root = values.root ?? join(import.meta.dir, "..");
   const violations = checkImports(root);
   for (const v of violations) console.log(`${v.file}:${v.line}: ${v.message}`);

@@ -3,7 +3,7 @@
  * docs/ARCHITECTURE.md), logs, the start checks, restore from S3 and the offline check of a
  * stopped node's files. The embedded library and server.ts reach the node through here; server.ts
  * (the HTTP server over a node, the one place http/ is imported) is not exported, so the embedded
- * library loads no HTTP code.
+ * library loads no HTTP server (no Elysia).
  */
 export { ClusterNode, type ClusterNodeOptions } from "./cluster-node.ts";
 export { createAuditLogger, createLogger, createMutationLog, type Logger } from "./logger.ts";

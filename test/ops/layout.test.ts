@@ -2,11 +2,12 @@
  * The layout rule holds: `bun scripts/check-imports.ts` passes on src/ (a violation there fails
  * the suite with its file:line), and it reports every kind of violation it exists for, planted in
  * a small tree of its own: an impure pure core, a forbidden direction, a reach past an index.ts,
- * a package outside its owners, a Node module in a portable module, a folder without a row.
+ * a package outside its owners, a Node module in a portable module, a folder without a row. And
+ * docs/ARCHITECTURE.md shows the very table the check enforces.
  */
 
 import { expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { tempDir } from "../support/node-process.ts";
 
@@ -22,6 +23,13 @@ test("src/ follows the dependency rule: pure cores, directions, index-only acces
   const { exitCode, lines } = run([]);
   expect(exitCode, lines.join("\n")).toBe(0);
   expect(lines).toEqual(["check-imports: src/ follows the dependency rule"]);
+});
+
+test("docs/ARCHITECTURE.md shows the dependency table the check enforces", () => {
+  const { exitCode, lines } = run(["--table"]);
+  expect(exitCode).toBe(0);
+  expect(lines[0]).toBe("| module | kind | may import | what |");
+  expect(readFileSync(join(repoRoot, "docs", "ARCHITECTURE.md"), "utf8")).toContain(lines.join("\n"));
 });
 
 test("check-imports reports each planted violation with its file and line, and nothing else", () => {
@@ -46,6 +54,7 @@ test("check-imports reports each planted violation with its file and line, and n
     // Imports pointing away from purer modules, and past an index.ts.
     "src/http/wrong-way.ts": 'import type { HotStore } from "../storage/hot.ts";\nexport type T = HotStore;',
     "src/cluster/wrong-way.ts": 'import { createApp } from "../http/index.ts";\nexport const app = createApp;',
+    "src/cluster/sqlite.ts": 'import { Database } from "bun:sqlite";\nexport const db = Database;',
     "src/ledger/fine.ts": 'import { hashSize } from "../merkle/index.ts";\nexport const size = hashSize;',
     // A portable module with a Node import, a package outside its owners.
     "src/client/not-portable.ts": 'import { join } from "node:path";\nimport { Elysia } from "elysia";\nexport const x = [join, Elysia];',
@@ -63,6 +72,7 @@ test("check-imports reports each planted violation with its file and line, and n
     expect(located).toEqual([
       "src/client/not-portable.ts:1",
       "src/client/not-portable.ts:2",
+      "src/cluster/sqlite.ts:1",
       "src/cluster/wrong-way.ts:1",
       "src/http/wrong-way.ts:1",
       "src/http/wrong-way.ts:1",
@@ -78,6 +88,7 @@ test("check-imports reports each planted violation with its file and line, and n
     const text = lines.join("\n");
     expect(text).toContain("src/client/not-portable.ts:1: imports \"node:path\": a portable module may not use node:*");
     expect(text).toContain("src/client/not-portable.ts:2: imports \"elysia\": only http may import elysia");
+    expect(text).toContain("src/cluster/sqlite.ts:1: imports \"bun:sqlite\": only storage may import bun:sqlite");
     expect(text).toContain("src/cluster/wrong-way.ts:1: imports \"../http/index.ts\": cluster may not import http");
     expect(text).toContain("src/http/wrong-way.ts:1: imports \"../storage/hot.ts\": http may not import storage");
     expect(text).toContain("src/http/wrong-way.ts:1: imports \"../storage/hot.ts\": reach storage/ through an index.ts");
@@ -89,7 +100,7 @@ test("check-imports reports each planted violation with its file and line, and n
     expect(text).toContain("src/merkle/impure.ts:8: pure core uses `crypto`");
     expect(text).toContain("src/merkle/impure.ts:9: pure core uses `new Date()`: a clock");
     expect(text).toContain('src/widgets/new.ts:1: module "widgets" has no row in the dependency table');
-    expect(lines.at(-1)).toBe("check-imports: 13 violation(s) of the dependency rule (scripts/check-imports.ts has the table)");
+    expect(lines.at(-1)).toBe("check-imports: 14 violation(s) of the dependency rule (scripts/check-imports.ts has the table)");
   } finally {
     root.remove();
   }
