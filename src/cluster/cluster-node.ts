@@ -27,22 +27,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type {
-  ClusterService,
-  Consistency,
-  ForwardedOutcome,
-  KeyRange,
-  KeyState,
-  LedgerService,
-  MemberAddresses,
-  NodeStatus,
-  Operation,
-  ReadResult,
-  Receipt,
-  SignedCheckpoint,
-  StoredEntry,
-  WriteContext,
-} from "../ledger/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ReadResult, Receipt, SignedCheckpoint, StoredEntry, WriteContext } from "../ledger/index.ts";
 import { ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";

@@ -18,22 +18,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import {
-  applyCommand,
-  encodeEntry,
-  entryLeafMismatch,
-  valueMismatch,
-  versionMismatch,
-  type AppliedOp,
-  type Command,
-  type KeyHead,
-  type KeyRange,
-  type KeyState,
-  type ReadResult,
-  type Receipt,
-  type SignedCheckpoint,
-  type StoredEntry,
-} from "../ledger/index.ts";
+import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead, type KeyRange, type KeyState, type ReadResult, type Receipt, type SignedCheckpoint, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { defaultHasher } from "../crypto/index.ts";

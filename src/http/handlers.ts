@@ -8,17 +8,7 @@
  */
 
 import { defaultHasher } from "../crypto/index.ts";
-import {
-  entryToJson,
-  putOperation,
-  validateContentType,
-  type AuditRecord,
-  type ClusterService,
-  type LedgerService,
-  type ReadResult,
-  type StoredEntry,
-  type WriteContext,
-} from "../ledger/index.ts";
+import { entryToJson, putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type ReadResult, type StoredEntry, type WriteContext } from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
