@@ -10,7 +10,6 @@ import { createSHA256 } from "hash-wasm";
 import { measure } from "mitata";
 import { toHex } from "../src/lib/index.ts";
 import {
-  createNativeHasher,
   createStreamingHasher,
   MemoryTreeStore,
   MerkleTree,
@@ -20,6 +19,7 @@ import {
   type NodeRun,
   type TreeStore,
 } from "../src/merkle/index.ts";
+import { createNativeHasher } from "../src/crypto/index.ts";
 
 const leafCount = Number(process.argv[2] ?? 1_000_000);
 const leafBytes = 64;

@@ -8,13 +8,10 @@
  */
 
 import { loadConfig, type Config } from "./config/index.ts";
-import { ClusterNode } from "./cluster/cluster-node.ts";
-import { createLogger } from "./cluster/logger.ts";
-import { validateContentType, validateKey } from "./http/parse.ts";
-import type { Receipt } from "./http/index.ts";
-import type { Operation } from "./ledger/index.ts";
+import { ClusterNode, createLogger } from "./cluster/index.ts";
+import { defaultHasher } from "./crypto/index.ts";
+import { putOperation, validateContentType, validateKey, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
 import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";
-import type { StoredEntry } from "./storage/index.ts";
 
 export interface PutOptions {
   contentType?: string;
@@ -83,10 +80,7 @@ export class ScribeLedger {
     const limit = this.config.storage.max_value_size;
     if (value.length > limit) throw new ScribeError("value_too_large", `the value is ${value.length} bytes; the most is ${limit}`);
     const fallback = typeof op.value === "string" ? "text/plain; charset=utf-8" : "application/octet-stream";
-    const put: Operation = { op: "put", key, value, valueHash: Bun.SHA256.hash(value) as Uint8Array, contentType: validateContentType(op.contentType, fallback) };
-    if (op.ifMatch !== undefined) put.ifMatch = op.ifMatch;
-    if (op.ifNoneMatch) put.ifNoneMatch = true;
-    return put;
+    return putOperation({ key, value, contentType: validateContentType(op.contentType, fallback), ifMatch: op.ifMatch, ifNoneMatch: op.ifNoneMatch }, defaultHasher()!);
   }
 
   async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<Receipt> {

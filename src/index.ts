@@ -3,8 +3,6 @@
  * entry encoding and errors.
  */
 export { LedgerValue, ScribeLedger, type BatchOp, type GetOptions, type OpenOptions, type PutOptions } from "./embedded.ts";
-export type { Receipt } from "./http/index.ts";
-export { decodeEntry, encodeEntry, type Entry } from "./ledger/index.ts";
+export { decodeEntry, encodeEntry, type Entry, type Receipt, type StoredEntry } from "./ledger/index.ts";
 export { ScribeError, type ErrorCode } from "./lib/index.ts";
 export { loadConfig, type Config } from "./config/index.ts";
-export type { StoredEntry } from "./storage/index.ts";

@@ -16,10 +16,8 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from "./config/index.ts";
-import { createLogger } from "./cluster/logger.ts";
-import { startServer, StartupError } from "./cluster/server.ts";
-import { restoreCommand } from "./cluster/restore.ts";
-import { checkCommand } from "./cluster/check.ts";
+import { checkCommand, createLogger, restoreCommand, StartupError } from "./cluster/index.ts";
+import { startServer } from "./cluster/server.ts";
 
 /** Exit status after a fatal failure of the node's Raft driver (EX_SOFTWARE, sysexits.h). */
 const exitDriverFailed = 70;

@@ -7,7 +7,7 @@
  */
 
 import { entryFromJson, loadHasher, verifyKeyResponse, type VerifiedKey } from "../client/index.ts";
-import type { Entry } from "../ledger/entry.ts";
+import type { Entry } from "../ledger/index.ts";
 import { isScribeError } from "../lib/index.ts";
 import type { Context } from "./context.ts";
 import { isEvidence, VerificationFailed } from "./errors.ts";

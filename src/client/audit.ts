@@ -15,12 +15,11 @@
  * Portable: no Bun or Node imports; the source is three async functions (an HTTP one is given).
  */
 
-import { encodeEntry, hashBytes, type Entry } from "../ledger/entry.ts";
+import { consistencyProofFromJson, encodeEntry, entryFromJson, hashBytes, type Entry } from "../ledger/index.ts";
 import { bytesEqual, fromBase64, isScribeError, toHex } from "../lib/index.ts";
 import { MemoryTreeStore, MerkleTree, VerificationError, verifyConsistency, type Checkpoint, type Hasher, type CheckpointPolicy, type NoteVerifier } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { isTransportError, ScribeHttpClient, type FetchLike } from "./http-client.ts";
-import { consistencyProofFromJson, entryFromJson } from "./json.ts";
 import { MemoryPersistence, TrustedState, verifyUnderPolicy } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";
 

@@ -4,10 +4,9 @@
  * verified latest entry proves a history omits nothing (each link is inside a hashed leaf).
  */
 
-import type { Entry } from "../ledger/entry.ts";
+import { inclusionProofFromJson, type Entry } from "../ledger/index.ts";
 import { VerificationError, type Checkpoint, type Hasher } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
-import { inclusionProofFromJson } from "./json.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { leafHashOfEntry, verifyInclusionInCheckpoint } from "./verify.ts";
 
 export interface VersionChainOptions {

@@ -11,7 +11,7 @@
  */
 
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
-import { historyFromJson, keysPageFromJson, receiptFromJson, type HistoryVersion, type KeysPageJson, type ReceiptJson } from "./json.ts";
+import { historyFromJson, keysPageFromJson, receiptFromJson, type HistoryVersion, type KeysPageJson, type ReceiptJson } from "../ledger/index.ts";
 
 export interface FetchInit {
   method?: string;

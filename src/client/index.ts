@@ -3,8 +3,35 @@
  * JSON shapes and conversions, value/entry/leaf/inclusion checks, signed checkpoints, a trusted
  * state that demands consistency proofs, and key version chains.
  */
-export * from "./json.ts";
-export * from "./hasher.ts";
+// The JSON shapes of entries and proofs (defined with the ledger, shared with the server).
+export {
+  proofHashesMax,
+  hashToHex,
+  hexToHash,
+  entryToJson,
+  entryFromJson,
+  inclusionProofToJson,
+  inclusionProofFromJson,
+  keyProofToJson,
+  keyProofFromJson,
+  consistencyProofToJson,
+  consistencyProofFromJson,
+  receiptFromJson,
+  historyFromJson,
+  keysPageFromJson,
+  type EntryJson,
+  type InclusionProofJson,
+  type ConsistencyProofJson,
+  type KeyProofJson,
+  type VerifyResponseJson,
+  type InclusionProof,
+  type ConsistencyProof,
+  type KeyProof,
+  type ReceiptJson,
+  type HistoryVersion,
+  type KeyStateJson,
+  type KeysPageJson,
+} from "../ledger/index.ts";
 export * from "./verify.ts";
 export * from "./trusted-state.ts";
 export * from "./history.ts";
@@ -13,7 +40,6 @@ export * from "./tiles.ts";
 export * from "./tile-audit.ts";
 export {
   formatVerifierKey,
-  parseVerifierKey,
   verifyNote,
   verifyInclusion,
   verifyConsistency,
@@ -26,9 +52,7 @@ export {
   parseThreshold,
   requiredCount,
   sameKeys,
-  parseCosignatureVerifierKey,
   formatCosignatureVerifierKey,
-  cosignatureVerifierFromPublicKey,
   type Checkpoint,
   type CheckpointPolicy,
   type CosignatureVerifier,
@@ -37,5 +61,7 @@ export {
   type PolicyVerdict,
   type Threshold,
 } from "../merkle/index.ts";
+// Parsing keys and loading the hasher are WebCrypto / hash-wasm work, done in src/crypto.
+export { loadHasher, parseVerifierKey, parseCosignatureVerifierKey, cosignatureVerifierFromPublicKey } from "../crypto/index.ts";
 export * from "./http-client.ts";
 export * from "./ledger-client.ts";

@@ -6,11 +6,11 @@
  */
 
 import { ScribeError } from "../lib/index.ts";
-import { followKeyHistory, parseCosignatureVerifierKey, parseVerifierKey, sameKeys, VerificationError, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier, type Threshold } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
+import { followKeyHistory, sameKeys, VerificationError, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier, type Threshold } from "../merkle/index.ts";
+import { loadHasher, parseCosignatureVerifierKey, parseVerifierKey } from "../crypto/index.ts";
 import { verifyHistory } from "./history.ts";
 import { ScribeHttpClient, type FetchLike, type GetOptions } from "./http-client.ts";
-import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "./json.ts";
+import type { ConsistencyProofJson, HistoryVersion, InclusionProofJson, VerifyResponseJson } from "../ledger/index.ts";
 import { TrustedState, type TrustedStatePersistence } from "./trusted-state.ts";
 import { verifyKeyResponse, type VerifiedKey } from "./verify.ts";
 

@@ -23,7 +23,7 @@
  */
 
 import { gunzipSync } from "fflate";
-import { decodeEntry, type Entry } from "../ledger/entry.ts";
+import { decodeEntry, type Entry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, toHex } from "../lib/index.ts";
 import {
   decodeEntryBundle,
@@ -43,7 +43,7 @@ import {
   type CheckpointPolicy,
 } from "../merkle/index.ts";
 import type { AuditProgress, AuditStats } from "./audit.ts";
-import { loadHasher } from "./hasher.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { checkpointBytesMax, entryBundleBytesMax, TileVerifier, type TileSource } from "./tiles.ts";
 import { MemoryPersistence, TrustedState, verifyUnderPolicy } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";

@@ -8,7 +8,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 import { ScribeError } from "../lib/index.ts";
-import type { TileSource } from "./tiles.ts";
+import type { TileSource } from "./index.ts";
 
 /** A TileSource reading `<dir>/<path>`; a missing file is an absent object. */
 export function directoryTileSource(dir: string): TileSource {

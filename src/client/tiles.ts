@@ -16,7 +16,7 @@
  * with `read(path, bytesMax)`; a directory source for Bun and Node is in tile-directory.ts.
  */
 
-import { decodeEntry, type Entry } from "../ledger/entry.ts";
+import { decodeEntry, type ConsistencyProofJson, type Entry } from "../ledger/index.ts";
 import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
 import {
   consistencyProofPlan,
@@ -49,8 +49,7 @@ import {
   type NoteVerifier,
   type Tile,
 } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
-import type { ConsistencyProofJson } from "./json.ts";
+import { loadHasher } from "../crypto/index.ts";
 import type { TrustedState } from "./trusted-state.ts";
 
 /** Where a log's static objects are read from, by path relative to its base. */

@@ -7,8 +7,8 @@
 
 import { bytesEqual, toHex } from "../lib/index.ts";
 import { VerificationError, verifyCheckpointPolicy, verifyConsistency, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
-import { consistencyProofFromJson, type ConsistencyProofJson } from "./json.ts";
-import { loadHasher } from "./hasher.ts";
+import { consistencyProofFromJson, type ConsistencyProofJson } from "../ledger/index.ts";
+import { loadHasher } from "../crypto/index.ts";
 
 /** Where the trusted checkpoint note is kept between runs (a file, localStorage, ...). */
 export interface TrustedStatePersistence {

@@ -5,12 +5,10 @@
  * (consistency, via TrustedState). Never trusts the server's own `verified` flag.
  */
 
-import { entryLeafMismatch, valueMismatch } from "../ledger/check.ts";
-import { encodeEntry, type Entry } from "../ledger/entry.ts";
+import { encodeEntry, entryFromJson, entryLeafMismatch, inclusionProofFromJson, keyProofFromJson, valueMismatch, type Entry, type InclusionProof } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
 import { VerificationError, verifyInclusion, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
-import { loadHasher } from "./hasher.ts";
-import { entryFromJson, inclusionProofFromJson, keyProofFromJson, type InclusionProof } from "./json.ts";
+import { loadHasher } from "../crypto/index.ts";
 import { verifyUnderPolicy, type FetchConsistency, type TrustedState } from "./trusted-state.ts";
 
 /** SHA-256 of a value: the entry's valueHash. */

@@ -7,12 +7,12 @@
  */
 
 import { defaultClientAddress, type Member } from "../config/index.ts";
+import type { MemberAddresses } from "../ledger/index.ts";
 import type { AddressChanges } from "./entry-data.ts";
-import type { PeerAddress } from "./peer-client.ts";
 
 /** The book of a bootstrap membership (consensus.cluster_members). */
-export function addressesOf(members: readonly Member[], clientPort: number): Record<string, PeerAddress> {
-  const book: Record<string, PeerAddress> = {};
+export function addressesOf(members: readonly Member[], clientPort: number): Record<string, MemberAddresses> {
+  const book: Record<string, MemberAddresses> = {};
   for (const m of members) {
     book[String(m.id)] = { raft: m.address, client: m.client ?? defaultClientAddress(m.address, clientPort) };
   }
@@ -20,24 +20,24 @@ export function addressesOf(members: readonly Member[], clientPort: number): Rec
 }
 
 export class AddressBook {
-  private book: Record<string, PeerAddress>;
+  private book: Record<string, MemberAddresses>;
   /** Counts changes, so a reader can tell whether the book changed since it last looked. */
   version = 0;
 
   constructor(
     private readonly selfId: number,
-    private readonly self: PeerAddress,
-    initial: Record<string, PeerAddress>,
+    private readonly self: MemberAddresses,
+    initial: Record<string, MemberAddresses>,
   ) {
     this.book = { ...initial, [String(selfId)]: self };
   }
 
-  of(id: number): PeerAddress | undefined {
+  of(id: number): MemberAddresses | undefined {
     return this.book[String(id)];
   }
 
   /** A copy of the whole book. */
-  entries(): Record<string, PeerAddress> {
+  entries(): Record<string, MemberAddresses> {
     return { ...this.book };
   }
 
@@ -53,13 +53,13 @@ export class AddressBook {
   }
 
   /** Adds the ids this book does not know yet (a join answer); known ids keep their addresses. */
-  learn(other: Record<string, PeerAddress>): void {
+  learn(other: Record<string, MemberAddresses>): void {
     this.book = { ...other, ...this.book };
     this.version++;
   }
 
   /** Takes another member's whole book (a catch-up replaces the log the changes came from). */
-  replace(other: Record<string, PeerAddress>): void {
+  replace(other: Record<string, MemberAddresses>): void {
     this.book = { ...other, [String(this.selfId)]: this.book[String(this.selfId)] ?? this.self };
     this.version++;
   }

@@ -32,9 +32,9 @@
 
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
-import { valueMismatch, type Entry } from "../ledger/index.ts";
+import { valueMismatch, type Entry, type StoredEntry } from "../ledger/index.ts";
 import { nodeRunReader } from "../merkle/index.ts";
-import type { HotStore, StoredEntry } from "../storage/index.ts";
+import type { HotStore } from "../storage/index.ts";
 import {
   Archiver,
   ColdReader,

@@ -9,21 +9,21 @@
  */
 
 import type { Config, Member } from "../config/index.ts";
+import type { MemberAddresses } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import { SqliteRaftStorage } from "../storage/index.ts";
 import { addressesOf } from "./address-book.ts";
 import { parseIdentityState, type IdentityState } from "./identity.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import type { PeerAddress } from "./peer-client.ts";
 
 export interface NodeState {
   ledger: LedgerState;
   raftLog: SqliteRaftStorage;
   /** The persisted address book (may lack this node's own entry). */
-  addresses: Record<string, PeerAddress>;
+  addresses: Record<string, MemberAddresses>;
   /** This node's own addresses, from its configuration. */
-  self: PeerAddress;
+  self: MemberAddresses;
   /** The persisted cluster identity (origin, member keys, keys notes), when any was applied. */
   identity: IdentityState | undefined;
   /** Empty with seeds to join through. */
@@ -34,13 +34,13 @@ export interface NodeState {
 export async function openNodeState(config: Config, logger: Logger, bootstrap: boolean): Promise<NodeState> {
   const ledger = await LedgerState.open(config, logger);
   try {
-    const self: PeerAddress = { raft: `${config.node.address}:${config.network.raft_port}`, client: `${config.node.address}:${config.network.client_port}` };
+    const self: MemberAddresses = { raft: `${config.node.address}:${config.network.raft_port}`, client: `${config.node.address}:${config.network.client_port}` };
     const joining = config.discovery.seeds.length > 0;
     const fresh = new SqliteRaftStorage(ledger.store.db, { voters: [], learners: [], index: 0 });
     if (!fresh.isEmpty() || joining) {
       const stored = fresh.readMeta<unknown>("identity");
       const identity = stored === undefined ? undefined : parseIdentityState(stored);
-      return { ledger, raftLog: fresh, addresses: fresh.readMeta<Record<string, PeerAddress>>("addresses") ?? {}, self, identity, join: joining && fresh.isEmpty() };
+      return { ledger, raftLog: fresh, addresses: fresh.readMeta<Record<string, MemberAddresses>>("addresses") ?? {}, self, identity, join: joining && fresh.isEmpty() };
     }
     const members: Member[] = config.consensus.cluster_members.length > 0 ? config.consensus.cluster_members : [{ id: config.node.id, address: self.raft, client: self.client }];
     if (config.consensus.cluster_members.length > 0 && !bootstrap) {

@@ -12,6 +12,7 @@
  * committed, so the source (or a later leader) holds it.
  */
 
+import type { MemberAddresses } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import type { CatchupInstall } from "../raft/index.ts";
 import type { SqliteRaftStorage } from "../storage/index.ts";
@@ -19,7 +20,7 @@ import type { AddressBook } from "./address-book.ts";
 import type { ClusterIdentity } from "./identity.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchIdentity, fetchLedgerSizeAt, type PeerAddress } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, fetchIdentity, fetchLedgerSizeAt } from "./peer-client.ts";
 import { replayEntries } from "./replay.ts";
 
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
@@ -79,7 +80,7 @@ export class LedgerCatchup {
   }
 
   /** Asks every known member for the address of `id` (the catch-up's source). */
-  private async anyAddressOf(id: number): Promise<PeerAddress> {
+  private async anyAddressOf(id: number): Promise<MemberAddresses> {
     for (const address of Object.values(this.options.addresses.entries())) {
       try {
         const book = await fetchAddressBook(address.client, 5000);

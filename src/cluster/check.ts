@@ -17,7 +17,8 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { formatVerifierKey, parseSignerKey, parseVerifierKey, type NoteVerifier } from "../merkle/index.ts";
+import { formatVerifierKey, type NoteVerifier } from "../merkle/index.ts";
+import { parseSignerKey, parseVerifierKey } from "../crypto/index.ts";
 import { checkDataFiles, checkKinds, CheckUsageError, problemsPerKindDefault, type CheckReport } from "../storage/index.ts";
 import { defaultSigningKeyFile } from "./checkpoints.ts";
 import { databaseFile } from "./file-permissions.ts";

@@ -21,16 +21,15 @@ import {
   formatCheckpoint,
   formatSignerKey,
   formatVerifierKey,
-  generateSigner,
   parseCheckpoint,
-  parseSignerKey,
   signNote,
   splitNote,
   type Checkpoint,
   type MerkleTree,
   type NoteSigner,
 } from "../merkle/index.ts";
-import type { SignedCheckpoint } from "../http/index.ts";
+import { generateSigner, parseSignerKey } from "../crypto/index.ts";
+import type { SignedCheckpoint } from "../ledger/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { Logger } from "./logger.ts";
 

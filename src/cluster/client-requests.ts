@@ -10,8 +10,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { Consistency, ForwardedOutcome, Receipt, WriteContext } from "../http/index.ts";
-import type { Operation } from "../ledger/index.ts";
+import type { Consistency, ForwardedOutcome, Operation, Receipt, WriteContext } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import { commandEntryData } from "./entry-data.ts";
 import type { Forwarder } from "./forwarding.ts";

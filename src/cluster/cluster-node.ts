@@ -30,12 +30,11 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
-import type { Operation } from "../ledger/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ReadResult, Receipt, SignedCheckpoint, StoredEntry, WriteContext } from "../ledger/index.ts";
 import { isScribeError, ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";
-import type { KeyRange, KeyState, SqliteRaftStorage, StoredEntry } from "../storage/index.ts";
+import type { SqliteRaftStorage } from "../storage/index.ts";
 import { AddressBook } from "./address-book.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { openNodeState, type NodeState } from "./bootstrap.ts";
@@ -52,7 +51,7 @@ import type { Logger } from "./logger.ts";
 import { Leadership } from "./leadership.ts";
 import { MembershipChanges } from "./membership.ts";
 import { NodeStorage } from "./node-storage.ts";
-import { requestJoin, type PeerAddress } from "./peer-client.ts";
+import { requestJoin } from "./peer-client.ts";
 import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
@@ -435,7 +434,7 @@ export class ClusterNode implements LedgerService, ClusterService {
 
   // ---- ClusterService ---------------------------------------------------------------------
 
-  addressBook(): Record<string, PeerAddress> {
+  addressBook(): Record<string, MemberAddresses> {
     return this.addresses.entries();
   }
 

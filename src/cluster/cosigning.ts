@@ -15,9 +15,10 @@
  * bucket checkpoint is a round for exactly the bucket's size (`exactly`), never served as latest.
  */
 
-import type { SignedCheckpoint } from "../http/index.ts";
+import type { SignedCheckpoint } from "../ledger/index.ts";
 import { ScribeError, utf8 } from "../lib/index.ts";
-import { formatCheckpoint, parseCheckpoint, parseVerifierKey, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
+import { parseVerifierKey } from "../crypto/index.ts";
+import { formatCheckpoint, parseCheckpoint, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { CheckpointSigner } from "./checkpoints.ts";
 import type { ClusterIdentity } from "./identity.ts";

@@ -6,16 +6,15 @@
  * Empty data is a new leader's no-op. Other kinds are ignored, so a future kind does not stop an older node.
  */
 
-import { decodeCommand, encodeCommand, type Command } from "../ledger/index.ts";
+import { decodeCommand, encodeCommand, type Command, type MemberAddresses } from "../ledger/index.ts";
 import type { IdentityChanges } from "./identity.ts";
-import type { PeerAddress } from "./peer-client.ts";
 
 export const kindCommand = 1;
 export const kindAddresses = 2;
 export const kindIdentity = 3;
 
 /** Address-book changes: an id's new addresses, or null to forget it. */
-export type AddressChanges = Record<string, PeerAddress | null>;
+export type AddressChanges = Record<string, MemberAddresses | null>;
 
 function withKind(kind: number, body: Uint8Array): Uint8Array {
   const data = new Uint8Array(body.length + 1);

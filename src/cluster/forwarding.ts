@@ -6,8 +6,7 @@
  * (leader unreachable, timeout) fails each of its writes with that error.
  */
 
-import { commandListMax, type Operation } from "../ledger/index.ts";
-import type { Receipt, WriteContext } from "../http/index.ts";
+import { commandListMax, type Operation, type Receipt, type WriteContext } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import type { Leadership } from "./leadership.ts";
 import { proposeRemote } from "./peer-client.ts";

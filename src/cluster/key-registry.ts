@@ -16,7 +16,8 @@
  */
 
 import { ScribeError, toHex, utf8 } from "../lib/index.ts";
-import { formatKeysBody, openNote, parseKeysBody, parseVerifierKey, requiredCount, sameKeys, signNote, splitNote, type KeySet } from "../merkle/index.ts";
+import { parseVerifierKey } from "../crypto/index.ts";
+import { formatKeysBody, openNote, parseKeysBody, requiredCount, sameKeys, signNote, splitNote, type KeySet } from "../merkle/index.ts";
 import type { CheckpointSigner } from "./checkpoints.ts";
 import { registrationBody } from "./checkpoints.ts";
 import type { ClusterIdentity, IdentityChanges } from "./identity.ts";

@@ -18,12 +18,11 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ReadResult } from "../http/index.ts";
-import type { Receipt } from "../http/index.ts";
-import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
+import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead, type KeyRange, type KeyState, type ReadResult, type Receipt, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
-import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
-import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
+import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
+import { HotStore, LruCache, SqliteTreeStore } from "../storage/index.ts";
 import { CheckpointSigner, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
 import type { Logger } from "./logger.ts";

@@ -14,7 +14,7 @@
 import pino, { type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { Config } from "../config/index.ts";
-import type { AuditRecord } from "../http/index.ts";
+import type { AuditRecord } from "../ledger/index.ts";
 
 export type { Logger };
 

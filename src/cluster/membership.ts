@@ -9,7 +9,7 @@
 
 import { defaultClientAddress } from "../config/index.ts";
 import { ScribeError } from "../lib/index.ts";
-import type { ConfigChange, Membership, NodeStatus as RaftStatus, ProposeResult } from "../raft/index.ts";
+import type { ConfigChange, Membership, RaftStatus, ProposeResult } from "../raft/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import type { Leadership } from "./leadership.ts";
 import { addressEntryData, type AddressChanges } from "./entry-data.ts";

@@ -4,13 +4,10 @@
  * catch-up. Every call has a timeout; error bodies `{error, code}` come back as ScribeErrors.
  */
 
-import { entryFromJson } from "../client/json.ts";
-import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader, encodeForward, type ForwardedCommand, type ForwardedOutcome } from "../http/index.ts";
-import type { Entry } from "../ledger/index.ts";
+import { encodeForward, entryFromJson, type Entry, type ForwardedCommand, type ForwardedOutcome, type MemberAddresses } from "../ledger/index.ts";
 import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader } from "../transport/index.ts";
 
-export type { PeerAddresses as PeerAddress } from "../http/index.ts";
-import type { PeerAddresses as PeerAddress } from "../http/index.ts";
 import { parseIdentityState, type IdentityState } from "./identity.ts";
 
 /** How this process talks to its peers' HTTP APIs; set once at start by configurePeerClient. */
@@ -100,7 +97,7 @@ export interface ProposeRemoteInput {
 
 /**
  * Sends a follower's group of independent commands to the leader's POST /cluster/propose as a
- * forward envelope (src/http/forward.ts); returns one outcome per command, in order.
+ * forward envelope (src/ledger/forward.ts); returns one outcome per command, in order.
  */
 export async function proposeRemote(input: ProposeRemoteInput): Promise<ForwardedOutcome[]> {
   const { leaderClient, commands, timeoutMs } = input;
@@ -119,8 +116,8 @@ export async function fetchReadIndex(leaderClient: string, timeoutMs: number): P
 }
 
 /** Asks a member to add this node; returns the answer (with the cluster's address book). */
-export async function requestJoin(seedClient: string, request: { node_id: number; address: string; client: string }, timeoutMs: number): Promise<{ addresses: Record<string, PeerAddress> }> {
-  return (await call(peerUrl(seedClient, "/cluster/nodes/add"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs)) as { addresses: Record<string, PeerAddress> };
+export async function requestJoin(seedClient: string, request: { node_id: number; address: string; client: string }, timeoutMs: number): Promise<{ addresses: Record<string, MemberAddresses> }> {
+  return (await call(peerUrl(seedClient, "/cluster/nodes/add"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, timeoutMs)) as { addresses: Record<string, MemberAddresses> };
 }
 
 /** The leader's ledger size at an applied Raft index (for catch-up by ledger range). */
@@ -129,7 +126,7 @@ export async function fetchLedgerSizeAt(client: string, raftIndex: number, timeo
   return body.ledger_size;
 }
 
-export async function fetchAddressBook(client: string, timeoutMs: number): Promise<Record<string, PeerAddress>> {
+export async function fetchAddressBook(client: string, timeoutMs: number): Promise<Record<string, MemberAddresses>> {
   const body = (await call(peerUrl(client, "/cluster/nodes"), { method: "GET" }, timeoutMs)) as { nodes: { id: number; address: string; client: string }[] };
   return Object.fromEntries(body.nodes.map((n) => [String(n.id), { raft: n.address, client: n.client }]));
 }

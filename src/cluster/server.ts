@@ -2,18 +2,17 @@
  * @module server. Starts a node and its HTTP server from a configuration, and stops them in order:
  * stop accepting requests, finish in-flight writes, close the database. A fatal failure of the
  * node's driver is reported to `StartOptions.onFatal`; this module never exits the process.
+ * The wiring: the one place http/ meets the node, so a module of its own in the dependency table
+ * (scripts/check-imports.ts) that reaches the node through cluster/index.ts.
  */
 
 import { readFileSync } from "node:fs";
 import { addProcessMetrics } from "../metrics/index.ts";
 import { batchOpsMax, ConfigError, type Config } from "../config/index.ts";
 import { createApp, type ScribeApp } from "../http/index.ts";
-import { createMutationLog, type Logger } from "./logger.ts";
-import { ClusterNode } from "./cluster-node.ts";
-import { configurePeerClient } from "./peer-client.ts";
-import { checkBucketAtStart } from "./s3-check.ts";
+import { checkBucketAtStart, ClusterNode, configurePeerClient, createMutationLog, type Logger } from "./index.ts";
 
-export { StartupError } from "./s3-check.ts";
+export { StartupError } from "./index.ts";
 
 export interface RunningServer {
   node: ClusterNode;

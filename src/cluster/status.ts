@@ -3,8 +3,8 @@
  * core's own snapshot (`RawNode.status()`), the address book and the transport's peer stats.
  */
 
-import type { MemberStatus, NodeStatus } from "../http/index.ts";
-import type { NodeStatus as RaftStatus } from "../raft/index.ts";
+import type { MemberStatus, NodeStatus } from "../ledger/index.ts";
+import type { RaftStatus } from "../raft/index.ts";
 import type { TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
 

@@ -8,7 +8,8 @@
  */
 
 import { toBase64, toHex } from "../lib/index.ts";
-import { cosignatureOf, parseCosignatureVerifierKey, splitNote, type Checkpoint, type CosignatureVerifier, type MerkleTree } from "../merkle/index.ts";
+import { parseCosignatureVerifierKey } from "../crypto/index.ts";
+import { cosignatureOf, splitNote, type Checkpoint, type CosignatureVerifier, type MerkleTree } from "../merkle/index.ts";
 import type { Logger } from "./logger.ts";
 
 /** Attempts per witness per checkpoint: the first, and one more after a 409 names the witness's size. */

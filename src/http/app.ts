@@ -10,6 +10,7 @@
  */
 
 import { Elysia } from "elysia";
+import type { ClusterService, LedgerService } from "../ledger/index.ts";
 import { isScribeError, ScribeError } from "../lib/index.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
 import { json, makeHandlers, type AppLimits, type Handler, type RouteCall } from "./handlers.ts";
@@ -17,7 +18,6 @@ import { RequestMetrics } from "./request-metrics.ts";
 import { routableRequest } from "./request-target.ts";
 import { allowedMethods, routeTable, type Route } from "./routes.ts";
 import { Guard, type ClientOf, type SecurityOptions } from "./security.ts";
-import type { ClusterService, LedgerService } from "./service.ts";
 
 export { entryJson, json, type AppLimits, type RouteCall } from "./handlers.ts";
 

@@ -5,12 +5,11 @@
  */
 
 import { isHostPort } from "../config/index.ts";
-import type { Operation } from "../ledger/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
+import { decodeForward, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type LedgerService, type Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
-import { decodeForward } from "./forward.ts";
-import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
-import type { AuditRecord, Guard } from "./security.ts";
-import type { ClusterService, ForwardedOutcome, LedgerService } from "./service.ts";
+import { parseNonNegative } from "./parse.ts";
+import type { Guard } from "./security.ts";
 
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
   let doc: unknown;
@@ -125,7 +124,7 @@ export interface ProposeForwardedInput {
   cluster: ClusterService | undefined;
   service: LedgerService;
   guard: Guard;
-  /** The forward envelope (src/http/forward.ts), already checked against its signature. */
+  /** The forward envelope (src/ledger/forward.ts), already checked against its signature. */
   body: Uint8Array;
   valueBytesMax: number;
 }
@@ -147,7 +146,7 @@ export async function proposeForwarded(input: ProposeForwardedInput): Promise<Re
       validateKey(op.key);
       if (op.op === "delete") return op;
       if (op.value.length > valueBytesMax) throw new ScribeError("value_too_large", `a forwarded value is ${op.value.length} bytes; the most is ${valueBytesMax}`);
-      return { ...op, contentType: validateContentType(op.contentType, "application/octet-stream"), valueHash: Bun.SHA256.hash(op.value) as Uint8Array };
+      return putOperation({ ...op, contentType: validateContentType(op.contentType, "application/octet-stream") }, defaultHasher()!);
     }),
   );
   const outcomes = await requireCluster(input.cluster).proposeForwarded(checked);

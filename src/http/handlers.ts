@@ -7,21 +7,19 @@
  * `{error, code}` for every failure (thrown as ScribeError and mapped by the app).
  */
 
-import type { Operation } from "../ledger/index.ts";
-import { entryToJson } from "../client/json.ts";
+import { defaultHasher } from "../crypto/index.ts";
+import { entryToJson, putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type ReadResult, type StoredEntry, type WriteContext } from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
-import type { StoredEntry } from "../storage/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
-import type { AuditRecord, Caller, Guard, WriteContext } from "./security.ts";
+import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
 import { tileResponse } from "./tiles.ts";
 
 export interface AppLimits {
@@ -147,7 +145,7 @@ function keyHandlers(deps: HandlerDeps) {
       const key = (call.record.key = routeKey(call));
       const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
       const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
-      const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...preconditions(call.request.headers, "put") };
+      const op = putOperation({ key, value: body, contentType, ...preconditions(call.request.headers, "put") }, defaultHasher()!);
       const [receipt] = await service.propose([op], writeContext(call.caller));
       call.record.index = receipt!.index;
       return json(receipt);

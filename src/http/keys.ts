@@ -4,10 +4,9 @@
  * `next` is the cursor of the following page (pass it as `after`), null on the last page.
  */
 
-import { keyBytesMax } from "../ledger/index.ts";
+import { keyBytesMax, type LedgerService } from "../ledger/index.ts";
 import { ScribeError, utf8 } from "../lib/index.ts";
 import { parseConsistency, parseNonNegative } from "./parse.ts";
-import type { LedgerService } from "./service.ts";
 
 /** Keys per page when `limit` is not given. */
 export const keysLimitDefault = 100;

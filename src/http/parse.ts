@@ -3,20 +3,9 @@
  * with a stable code. Nothing here has side effects, so bad input changes nothing.
  */
 
-import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
+import { putOperation, validateContentType, validateKey, type Consistency, type Operation } from "../ledger/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
 import { concatBytes, fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
-import type { Consistency } from "./service.ts";
-
-/** Validates a key given as text: 1..1024 bytes of UTF-8. */
-export function validateKey(key: unknown): string {
-  if (typeof key !== "string" || key.length === 0) {
-    throw new ScribeError("invalid_key", "the key is empty; keys are 1..1024 bytes of UTF-8");
-  }
-  const bytes = utf8(key).length;
-  if (bytes > keyBytesMax) throw new ScribeError("key_too_large", `the key is ${bytes} bytes; the most is ${keyBytesMax}`);
-  if (key.isWellFormed && !key.isWellFormed()) throw new ScribeError("invalid_key", "the key is not valid UTF-8");
-  return key;
-}
 
 /**
  * The key of a key route from the router's path parameter. `decoded`: the router already
@@ -77,15 +66,6 @@ async function readStream(stream: ReadableStream<Uint8Array>, bytesMax: number, 
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
-}
-
-/** A content type to store: printable ASCII, at most 255 bytes; `fallback` when absent. */
-export function validateContentType(value: string | null | undefined, fallback: string): string {
-  if (value === null || value === undefined || value === "") return fallback;
-  if (value.length > contentTypeBytesMax || !/^[\x20-\x7e]+$/.test(value)) {
-    throw new ScribeError("invalid_request", `content type must be 1..${contentTypeBytesMax} printable ASCII characters`);
-  }
-  return value;
 }
 
 /** Parses a non-negative decimal integer query parameter. */
@@ -169,10 +149,7 @@ function parseBatchOp(raw: unknown, i: number, valueBytesMax: number): Operation
   const fallback = op.value_base64 !== undefined ? "application/octet-stream" : "text/plain; charset=utf-8";
   const contentType = validateContentType(op.content_type as string | undefined, fallback);
   if (op.if_none_match !== undefined && typeof op.if_none_match !== "boolean") throw new ScribeError("invalid_request", `${where}.if_none_match must be true or false`);
-  const put: Operation = { op: "put", key, value, valueHash: Bun.SHA256.hash(value) as Uint8Array, contentType };
-  if (ifMatch !== undefined) put.ifMatch = ifMatch;
-  if (op.if_none_match === true) put.ifNoneMatch = true;
-  return put;
+  return putOperation({ key, value, contentType, ifMatch, ifNoneMatch: op.if_none_match === true }, defaultHasher()!);
 }
 
 function batchValue(op: Record<string, unknown>, where: string): Uint8Array {

@@ -1,15 +1,13 @@
 /**
  * @module proofs. The handlers of the verifiable-ledger routes: /verify/*, /proof/inclusion,
  * /proof/consistency, /checkpoint. Proofs come from the node's Merkle tree (O(log n) stored
- * hashes each); JSON shapes are those of src/client/json.ts, so clients parse what servers write.
+ * hashes each); JSON shapes are those of src/ledger/json.ts, so clients parse what servers write.
  */
 
-import { consistencyProofToJson, entryToJson, inclusionProofToJson, keyProofToJson, type ConsistencyProofJson } from "../client/json.ts";
-import { encodeEntry, valueMismatch } from "../ledger/index.ts";
+import { consistencyProofToJson, encodeEntry, entryToJson, inclusionProofToJson, keyProofToJson, valueMismatch, type ConsistencyProofJson, type LedgerService } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { verifyInclusion } from "../merkle/index.ts";
 import { parseNonNegative } from "./parse.ts";
-import type { LedgerService } from "./service.ts";
 
 type Query = Record<string, string | undefined>;
 

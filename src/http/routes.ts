@@ -410,7 +410,7 @@ export const routes = [
     rateLimited: false,
     doc: {
       summary: "Leader only: commands forwarded by a follower, each applied on its own (node to node)",
-      requestBody: rawBody("A forward envelope (src/http/forward.ts): the forwarding and receiving node ids, each command's original caller, then the command list."),
+      requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller, then the command list."),
       responses: { "200": jsonOk("{outcomes: [{receipts} | {error, code}]}"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
     },
   },

@@ -1,16 +1,18 @@
 /**
  * @module security. Who is calling and may they: API keys with roles (read < write < admin),
  * the internal principal of node-to-node calls (an HMAC made with discovery.cluster_secret, each
- * accepted once), per-client token-bucket rate limits, and the audit record of mutations and
- * admin actions.
+ * accepted once; the signature is transport/cluster-auth.ts's), per-client token-bucket rate
+ * limits, and the audit record of mutations and admin actions.
  *
  * The app calls `Guard.admit` with the route the router dispatched (src/http/app.ts wraps every
  * handler of the route table), so the route judged is always the route that runs; it answers
  * 401, 403, 429 or 503 itself, before any body is read, or returns the caller.
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
+import { timingSafeEqual } from "node:crypto";
+import type { AuditRecord, WriteContext } from "../ledger/index.ts";
+import { ScribeError } from "../lib/index.ts";
+import { bodySha256, checkClusterAuth, clusterAuthHeader, clusterAuthSkewMsMax, clusterBodyHashHeader, emptySha256 } from "../transport/index.ts";
 import { routerTarget } from "./request-target.ts";
 import type { Route, RouteRole } from "./routes.ts";
 
@@ -29,32 +31,6 @@ export interface Principal {
   role: Role | "internal";
 }
 
-/** One audit record: a mutation or an admin action and how it ended. */
-export interface AuditRecord {
-  action: "put" | "delete" | "batch" | "node_add" | "node_remove";
-  principal: string;
-  role: string;
-  client: string;
-  /** On the leader, for a write a follower forwarded: that follower's node id. */
-  forwarded_by?: number;
-  key?: string;
-  keys?: string[];
-  index?: number;
-  first_index?: number;
-  last_index?: number;
-  node_id?: number;
-  result: "ok" | "error";
-  status: number;
-  code?: string;
-}
-
-/** Who made a write, carried with it when a follower forwards it to the leader. */
-export interface WriteContext {
-  principal: string;
-  role: string;
-  client: string;
-}
-
 export interface SecurityOptions {
   /** Empty: authentication is off (everyone is the anonymous admin). */
   apiKeys: readonly ApiKeySpec[];
@@ -69,20 +45,6 @@ export interface SecurityOptions {
   nowMs?: () => number;
 }
 
-/** The header carrying an internal call's HMAC: `v2:<unix ms>:<nonce>:<hex HMAC-SHA256>`. */
-export const clusterAuthHeader = "x-scribe-cluster-auth";
-/**
- * The hex SHA-256 of an internal call's body, covered by its HMAC; the app checks the body it
- * reads against it, so a captured header cannot carry another body. Absent: the body is empty.
- */
-export const clusterBodyHashHeader = "x-scribe-body-sha256";
-const emptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-/**
- * How far the signing node's clock may be from ours. A signature is accepted while its time is
- * within this of our clock, so it is good for at most twice this (30 s) of our time, and its
- * nonce is remembered that long. Nodes run NTP; 15 s leaves room for a slow VM clock.
- */
-export const clusterAuthSkewMsMax = 15_000;
 /**
  * Nonces remembered at once: 16k signed calls a second sustained over the 30 s window. Memory is
  * about 100 bytes each (50 MB at worst). Past it, new internal calls get 503 until old nonces
@@ -96,60 +58,6 @@ export const clusterNoncesMax = 500_000;
 const rateBucketsMax = 100_000;
 
 const roleRank: Record<RouteRole, number> = { none: 0, read: 1, write: 2, admin: 3, internal: 4 };
-
-/**
- * The string an internal call signs: version, time, nonce, method, request target (path and
- * query exactly as sent) and body hash.
- */
-function clusterAuthMessage(timeMs: number, nonce: string, method: string, target: string, bodySha256: string): string {
-  return `v2\n${timeMs}\n${nonce}\n${method.toUpperCase()}\n${target}\n${bodySha256}`;
-}
-
-/** The hex SHA-256 of a body. */
-export function bodySha256(body: Uint8Array | string): string {
-  return new Bun.CryptoHasher("sha256").update(body).digest("hex");
-}
-
-export interface ClusterAuthInput {
-  secret: string;
-  method: string;
-  /** The request target: path and query, exactly as sent. */
-  target: string;
-  /** The body's hex SHA-256 (default: of an empty body). */
-  bodyHash?: string;
-  timeMs?: number;
-  /** 32 hex digits; default: fresh random bytes. */
-  nonce?: string;
-}
-
-/** The header value authenticating one node-to-node request; every call gets a fresh nonce. */
-export function clusterAuthValue(input: ClusterAuthInput): string {
-  const timeMs = input.timeMs ?? Date.now();
-  const nonce = input.nonce ?? toHex(crypto.getRandomValues(new Uint8Array(16)));
-  const mac = createHmac("sha256", input.secret).update(clusterAuthMessage(timeMs, nonce, input.method, input.target, input.bodyHash ?? emptySha256)).digest("hex");
-  return `v2:${timeMs}:${nonce}:${mac}`;
-}
-
-export type ClusterAuthCheck = { ok: true; nonce: string; timeMs: number } | { ok: false; code: ErrorCode; message: string };
-
-/**
- * Checks an internal call's signature (in constant time) and its time. The nonce is not
- * consumed here: `NonceCache.accept` does that, after this succeeds.
- */
-export function checkClusterAuth(secret: string, value: string, request: { method: string; target: string; bodyHash: string }, nowMs: number): ClusterAuthCheck {
-  const match = /^v2:(\d{1,16}):([0-9a-f]{32}):([0-9a-f]{64})$/.exec(value);
-  if (secret === "") return { ok: false, code: "unauthorized", message: "this node has no discovery.cluster_secret; node-to-node signatures cannot be checked" };
-  if (!match || !/^[0-9a-f]{64}$/.test(request.bodyHash)) return { ok: false, code: "unauthorized", message: "malformed X-Scribe-Cluster-Auth (want v2:<unix ms>:<32 hex nonce>:<64 hex HMAC>)" };
-  const timeMs = Number(match[1]);
-  const nonce = match[2]!;
-  const want = createHmac("sha256", secret).update(clusterAuthMessage(timeMs, nonce, request.method, request.target, request.bodyHash)).digest();
-  if (!timingSafeEqual(want, Buffer.from(match[3]!, "hex"))) return { ok: false, code: "unauthorized", message: "the node-to-node signature does not match this request" };
-  const skewMs = nowMs - timeMs;
-  if (Math.abs(skewMs) > clusterAuthSkewMsMax) {
-    return { ok: false, code: "clock_skew", message: `the signing node's clock is ${Math.round(skewMs / 1000)} s from this node's; at most ${clusterAuthSkewMsMax / 1000} s is accepted (check NTP)` };
-  }
-  return { ok: true, nonce, timeMs };
-}
 
 /**
  * Nonces of accepted internal calls, each remembered for the whole acceptance window (twice the

@@ -16,7 +16,7 @@
  * store that keeps whole tiles could answer them directly.
  */
 
-import { encodeEntry } from "../ledger/index.ts";
+import { encodeEntry, type LedgerService } from "../ledger/index.ts";
 import { assert, ScribeError } from "../lib/index.ts";
 import {
   encodeEntryBundle,
@@ -30,7 +30,6 @@ import {
   tileAvailable,
   tileWidthMax,
 } from "../merkle/index.ts";
-import type { LedgerService } from "./service.ts";
 
 /**
  * The answer to GET /tile/<rest>: the tile's bytes, or a ScribeError thrown for the error handler.

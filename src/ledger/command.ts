@@ -10,6 +10,7 @@
  */
 
 import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
+import type { Hasher } from "../merkle/index.ts";
 import { hashBytes } from "./entry.ts";
 
 export interface PutOp {
@@ -32,6 +33,28 @@ export interface DeleteOp {
 }
 
 export type Operation = PutOp | DeleteOp;
+
+/** A put before its value is hashed: what a request, a forwarded write or a replayed entry says. */
+export interface PutRequest {
+  key: string;
+  value: Uint8Array;
+  contentType: string;
+  ifMatch?: number;
+  ifNoneMatch?: boolean;
+}
+
+/**
+ * The put operation of `request`, its value hashed (SHA-256) by `hasher`: the one place a put is
+ * built, for every path that proposes one (HTTP PUT and batch, forwarded writes on the leader,
+ * the embedded library, replay). The caller has validated the key, the content type and the
+ * value's size (validate.ts).
+ */
+export function putOperation(request: PutRequest, hasher: Pick<Hasher, "digest">): PutOp {
+  const put: PutOp = { op: "put", key: request.key, value: request.value, valueHash: hasher.digest(request.value), contentType: request.contentType };
+  if (request.ifMatch !== undefined) put.ifMatch = request.ifMatch;
+  if (request.ifNoneMatch === true) put.ifNoneMatch = true;
+  return put;
+}
 
 export interface Command {
   /** Chosen by the proposer (the leader's clock), so every replica stores the same timestamp. */

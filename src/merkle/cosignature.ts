@@ -6,11 +6,12 @@
  * with key ID = SHA-256(name || "\n" || 0x04 || 32-byte public key)[0:4], over the message
  *   "cosignature/v1\n" || "time <timestamp>\n" || <the whole checkpoint body>.
  * Verifier keys use the note vkey format with type byte 0x04: "<name>+<hex key ID>+<base64(0x04 || key)>".
- * The timestamp is always given by the caller: this module reads no clock.
+ * The timestamp is always given by the caller: this module reads no clock. Ed25519 and SHA-256
+ * are injected (`CosignatureKeys` over note.ts's `Ed25519`; src/crypto binds it to WebCrypto).
  */
 
 import { assert, bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from "../lib/index.ts";
-import { isValidKeyName, type NoteSignature, type NoteSigner } from "./note.ts";
+import { isValidKeyName, type Ed25519, type NoteSignature, type NoteSigner } from "./note.ts";
 import { VerificationError } from "./verify.ts";
 
 /** Signature type byte of cosignature/v1 (Ed25519) in key IDs and vkeys. */
@@ -26,15 +27,6 @@ function fail(message: string): never {
   throw new VerificationError(message);
 }
 
-async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource));
-}
-
-/** The key ID of a cosignature/v1 key: SHA-256(name || "\n" || 0x04 || public key)[0:4]. */
-export async function cosignatureKeyId(name: string, publicKey: Uint8Array): Promise<Uint8Array> {
-  assert(publicKey.length === ed25519KeyBytes, `Ed25519 public key must be ${ed25519KeyBytes} bytes`);
-  return (await sha256(concatBytes([utf8(name), new Uint8Array([0x0a, cosignatureAlgorithmId]), publicKey]))).slice(0, keyIdBytes);
-}
 
 /** The message a cosignature/v1 signs: header line, time line, then the checkpoint body. */
 export function cosignatureMessage(body: string, timestampSecs: number): Uint8Array {
@@ -63,25 +55,6 @@ function readTimestamp(bytes: Uint8Array): number {
   return value <= timestampMax ? value : -1;
 }
 
-/** A cosignature verifier from a cosigner's name and raw Ed25519 public key. */
-export async function cosignatureVerifierFromPublicKey(name: string, publicKey: Uint8Array): Promise<CosignatureVerifier> {
-  if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
-  if (publicKey.length !== ed25519KeyBytes) fail(`Ed25519 public key must be ${ed25519KeyBytes} bytes, got ${publicKey.length}`);
-  const key = await crypto.subtle.importKey("raw", publicKey as BufferSource, { name: "Ed25519" }, true, ["verify"]);
-  return {
-    name,
-    keyId: await cosignatureKeyId(name, publicKey),
-    publicKey: publicKey.slice(),
-    async verify(body, signature) {
-      if (signature.length !== timestampBytes + ed25519SignatureBytes) return undefined;
-      const timestamp = readTimestamp(signature);
-      if (timestamp < 0) return undefined;
-      const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, signature.subarray(timestampBytes) as BufferSource, cosignatureMessage(body, timestamp) as BufferSource);
-      return ok ? timestamp : undefined;
-    },
-  };
-}
-
 /** True when a vkey's type byte says cosignature/v1 (0x04). */
 export function isCosignatureVerifierKey(text: string): boolean {
   const parts = text.split("+");
@@ -90,34 +63,64 @@ export function isCosignatureVerifierKey(text: string): boolean {
   return key !== undefined && key.length === 1 + ed25519KeyBytes && key[0] === cosignatureAlgorithmId;
 }
 
-/** Parses a cosigner vkey "<name>+<hex key ID>+<base64(0x04 || key)>"; throws on any mismatch. */
-export async function parseCosignatureVerifierKey(text: string): Promise<CosignatureVerifier> {
-  const first = text.indexOf("+");
-  const second = first < 0 ? -1 : text.indexOf("+", first + 1);
-  if (second < 0) fail("cosigner key must be name+keyid+key");
-  const name = text.slice(0, first);
-  const idHex = text.slice(first + 1, second);
-  const key = fromBase64(text.slice(second + 1));
-  const id = fromHex(idHex);
-  if (!id || id.length !== keyIdBytes) fail(`cosigner key ID must be ${keyIdBytes * 2} hex digits, got ${JSON.stringify(idHex)}`);
-  if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== cosignatureAlgorithmId) fail("cosigner key must be base64 of 0x04 followed by a 32-byte Ed25519 public key");
-  const verifier = await cosignatureVerifierFromPublicKey(name, key.subarray(1));
-  if (!bytesEqual(verifier.keyId, id)) fail(`cosigner key ID ${idHex} does not match its name and key (want ${toHex(verifier.keyId)})`);
-  return verifier;
-}
+/** The cosignature/v1 key functions over an injected Ed25519 (src/crypto binds them to WebCrypto). */
+export class CosignatureKeys {
+  constructor(private readonly ed25519: Ed25519) {}
 
-/**
- * A cosignature/v1 signature line by an Ed25519 key (a NoteSigner's key, used under the
- * cosignature key ID), at `timestampSecs`. For the witness in the tests and for tools.
- */
-export async function cosignLine(body: string, signer: Pick<NoteSigner, "name" | "publicKey" | "sign">, timestampSecs: number): Promise<string> {
-  const timestamp = new Uint8Array(timestampBytes);
-  const view = new DataView(timestamp.buffer);
-  view.setUint32(0, Math.floor(timestampSecs / 2 ** 32));
-  view.setUint32(4, timestampSecs % 2 ** 32);
-  const signature = await signer.sign(cosignatureMessage(body, timestampSecs));
-  const keyId = await cosignatureKeyId(signer.name, signer.publicKey);
-  return `\u2014 ${signer.name} ${toBase64(concatBytes([keyId, timestamp, signature]))}\n`;
+  /** The key ID of a cosignature/v1 key: SHA-256(name || "\n" || 0x04 || public key)[0:4]. */
+  async keyId(name: string, publicKey: Uint8Array): Promise<Uint8Array> {
+    assert(publicKey.length === ed25519KeyBytes, `Ed25519 public key must be ${ed25519KeyBytes} bytes`);
+    return (await this.ed25519.sha256(concatBytes([utf8(name), new Uint8Array([0x0a, cosignatureAlgorithmId]), publicKey]))).slice(0, keyIdBytes);
+  }
+
+  /** A cosignature verifier from a cosigner's name and raw Ed25519 public key. */
+  async verifierFromPublicKey(name: string, publicKey: Uint8Array): Promise<CosignatureVerifier> {
+    if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
+    if (publicKey.length !== ed25519KeyBytes) fail(`Ed25519 public key must be ${ed25519KeyBytes} bytes, got ${publicKey.length}`);
+    const key = await this.ed25519.importPublicKey(publicKey);
+    return {
+      name,
+      keyId: await this.keyId(name, publicKey),
+      publicKey: publicKey.slice(),
+      async verify(body, signature) {
+        if (signature.length !== timestampBytes + ed25519SignatureBytes) return undefined;
+        const timestamp = readTimestamp(signature);
+        if (timestamp < 0) return undefined;
+        const ok = await key.verify(cosignatureMessage(body, timestamp), signature.subarray(timestampBytes));
+        return ok ? timestamp : undefined;
+      },
+    };
+  }
+
+  /** Parses a cosigner vkey "<name>+<hex key ID>+<base64(0x04 || key)>"; throws on any mismatch. */
+  async parseVerifierKey(text: string): Promise<CosignatureVerifier> {
+    const first = text.indexOf("+");
+    const second = first < 0 ? -1 : text.indexOf("+", first + 1);
+    if (second < 0) fail("cosigner key must be name+keyid+key");
+    const name = text.slice(0, first);
+    const idHex = text.slice(first + 1, second);
+    const key = fromBase64(text.slice(second + 1));
+    const id = fromHex(idHex);
+    if (!id || id.length !== keyIdBytes) fail(`cosigner key ID must be ${keyIdBytes * 2} hex digits, got ${JSON.stringify(idHex)}`);
+    if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== cosignatureAlgorithmId) fail("cosigner key must be base64 of 0x04 followed by a 32-byte Ed25519 public key");
+    const verifier = await this.verifierFromPublicKey(name, key.subarray(1));
+    if (!bytesEqual(verifier.keyId, id)) fail(`cosigner key ID ${idHex} does not match its name and key (want ${toHex(verifier.keyId)})`);
+    return verifier;
+  }
+
+  /**
+   * A cosignature/v1 signature line by an Ed25519 key (a NoteSigner's key, used under the
+   * cosignature key ID), at `timestampSecs`. For the witness in the tests and for tools.
+   */
+  async cosignLine(body: string, signer: Pick<NoteSigner, "name" | "publicKey" | "sign">, timestampSecs: number): Promise<string> {
+    const timestamp = new Uint8Array(timestampBytes);
+    const view = new DataView(timestamp.buffer);
+    view.setUint32(0, Math.floor(timestampSecs / 2 ** 32));
+    view.setUint32(4, timestampSecs % 2 ** 32);
+    const signature = await signer.sign(cosignatureMessage(body, timestampSecs));
+    const keyId = await this.keyId(signer.name, signer.publicKey);
+    return `\u2014 ${signer.name} ${toBase64(concatBytes([keyId, timestamp, signature]))}\n`;
+  }
 }
 
 /** The signature of `signatures` made by `verifier` (same name and key ID), if any. */

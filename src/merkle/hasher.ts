@@ -1,7 +1,8 @@
 /**
- * @module hasher. RFC 9162 hashing behind one batch-oriented interface, with two backends:
- * native (`Bun.SHA256`, used when the global `Bun` exists) and streaming (any object with
- * init/update/digest, such as hash-wasm's `createSHA256()`, injected so this module stays pure).
+ * @module hasher. RFC 9162 hashing behind one batch-oriented interface, built over an injected
+ * SHA-256: a function that writes a digest into a buffer (`hasherFromDigestInto`; Bun's native
+ * SHA-256 in src/crypto/hashers.ts) or a streaming hash with init/update/digest (such as
+ * hash-wasm's `createSHA256()`). The SHA-256 is always injected, so this module stays pure.
  *
  * Leaf hash = SHA-256(0x00 || data); node hash = SHA-256(0x01 || left || right);
  * the empty tree hashes to SHA-256("").
@@ -59,10 +60,11 @@ function checkLevel(level: Uint8Array, out: Uint8Array | undefined): Uint8Array 
   return target;
 }
 
-type Sha256Into = (data: Uint8Array, out: Uint8Array) => void;
+/** Writes SHA-256(data) into the 32-byte `out`. */
+export type Sha256Into = (data: Uint8Array, out: Uint8Array) => void;
 
 /** Builds a Hasher from a function that writes SHA-256(data) into a 32-byte `out`. */
-function hasherFromDigestInto(name: string, sha256Into: Sha256Into): Hasher {
+export function hasherFromDigestInto(name: string, sha256Into: Sha256Into): Hasher {
   let scratch = new Uint8Array(1 + scratchLeafBytesMax);
   const pair = new Uint8Array(1 + 2 * hashSize);
   pair[0] = nodePrefix;
@@ -125,30 +127,6 @@ function hasherFromDigestInto(name: string, sha256Into: Sha256Into): Hasher {
   };
 }
 
-interface BunSha256 {
-  SHA256: { hash(data: Uint8Array, out: Uint8Array): Uint8Array };
-}
-
-function bunGlobal(): BunSha256 | undefined {
-  const candidate = (globalThis as { Bun?: BunSha256 }).Bun;
-  return candidate && typeof candidate.SHA256?.hash === "function" ? candidate : undefined;
-}
-
-/** True when the native backend can run here (the global `Bun` exists). */
-export function hasNativeHasher(): boolean {
-  return bunGlobal() !== undefined;
-}
-
-/** The native backend: `Bun.SHA256.hash(data, out)`. Throws when not running under Bun. */
-export function createNativeHasher(): Hasher {
-  const bun = bunGlobal();
-  if (!bun) throw new Error("the native hasher needs Bun (globalThis.Bun.SHA256 is missing)");
-  const sha = bun.SHA256;
-  return hasherFromDigestInto("native", (data, out) => {
-    sha.hash(data, out);
-  });
-}
-
 /**
  * The streaming backend over an injected SHA-256 (e.g. `await createSHA256()` from hash-wasm).
  * The instance is reused for every hash, so the Hasher is not re-entrant across async calls
@@ -160,16 +138,4 @@ export function createStreamingHasher(sha: StreamingSha256, name = "wasm"): Hash
     sha.update(data);
     out.set(sha.digest("binary"));
   });
-}
-
-let defaultNative: Hasher | undefined;
-
-/**
- * The fastest synchronous hasher available: native under Bun. Elsewhere returns undefined;
- * callers then build a streaming hasher (see src/client `loadHasher`).
- */
-export function defaultHasher(): Hasher | undefined {
-  if (!hasNativeHasher()) return undefined;
-  defaultNative ??= createNativeHasher();
-  return defaultNative;
 }

@@ -1,6 +1,8 @@
 /**
- * @module note. C2SP signed notes with Ed25519 keys through WebCrypto (`crypto.subtle`, global in
- * Bun, Node and browsers), compatible with Go's golang.org/x/mod/sumdb/note.
+ * @module note. C2SP signed notes with Ed25519 keys, compatible with Go's
+ * golang.org/x/mod/sumdb/note. The Ed25519 and SHA-256 primitives are injected (`Ed25519`; the
+ * WebCrypto implementation and the key functions bound to it are in src/crypto/ed25519.ts), so
+ * this module stays pure.
  *
  * A signed note is a body (lines ending in "\n"), one empty line, then one line per signature:
  *   "— <key name> <base64(key hash (4 bytes) || Ed25519 signature (64 bytes))>\n"
@@ -23,21 +25,38 @@ const ed25519SignatureBytes = 64;
 const ed25519KeyBytes = 32;
 const emDash = "\u2014";
 /** DER prefix of a PKCS #8 Ed25519 private key; the 32-byte seed follows. */
-const pkcs8Ed25519Prefix = fromHex("302e020100300506032b657004220420")!;
+export const pkcs8Ed25519Prefix = fromHex("302e020100300506032b657004220420")!;
 
 function fail(message: string): never {
   throw new VerificationError(message);
 }
 
-async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource));
+/** An imported Ed25519 public key. */
+export interface Ed25519PublicKey {
+  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
 
-/** The 4-byte C2SP key hash of an Ed25519 key: SHA-256(name || "\n" || 0x01 || public key)[0:4]. */
-export async function keyHash(name: string, publicKey: Uint8Array): Promise<Uint8Array> {
-  assert(publicKey.length === ed25519KeyBytes, `Ed25519 public key must be ${ed25519KeyBytes} bytes`);
-  const digest = await sha256(concatBytes([utf8(name), new Uint8Array([0x0a, ed25519AlgorithmId]), publicKey]));
-  return digest.slice(0, keyHashBytes);
+/** An imported Ed25519 private key with its 32-byte public key. */
+export interface Ed25519PrivateKey {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+  /** PKCS #8 DER of the private key. */
+  exportPkcs8(): Promise<Uint8Array>;
+}
+
+/**
+ * The Ed25519 and SHA-256 primitives signed notes need. Injected: the cores do no crypto I/O and
+ * draw no randomness themselves (src/crypto/ed25519.ts implements this over WebCrypto).
+ */
+export interface Ed25519 {
+  /** SHA-256 of `data` (for key hashes). */
+  sha256(data: Uint8Array): Promise<Uint8Array>;
+  /** Imports a raw 32-byte public key for verifying. */
+  importPublicKey(publicKey: Uint8Array): Promise<Ed25519PublicKey>;
+  /** Imports a PKCS #8 DER private key for signing; rejects a key that is not Ed25519. */
+  importPkcs8(pkcs8: Uint8Array): Promise<Ed25519PrivateKey>;
+  /** Generates a fresh key pair (the one place randomness is drawn). */
+  generate(): Promise<Ed25519PrivateKey>;
 }
 
 /** A key name is non-empty and has no whitespace, control characters or "+". */
@@ -66,21 +85,6 @@ export function formatVerifierKey(verifier: Pick<NoteVerifier, "name" | "keyHash
   return `${verifier.name}+${toHex(verifier.keyHash)}+${toBase64(concatBytes([new Uint8Array([ed25519AlgorithmId]), verifier.publicKey]))}`;
 }
 
-/** Creates a verifier from raw public key bytes. */
-export async function verifierFromPublicKey(name: string, publicKey: Uint8Array): Promise<NoteVerifier> {
-  if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
-  if (publicKey.length !== ed25519KeyBytes) fail(`Ed25519 public key must be ${ed25519KeyBytes} bytes, got ${publicKey.length}`);
-  const key = await crypto.subtle.importKey("raw", publicKey as BufferSource, { name: "Ed25519" }, true, ["verify"]);
-  const hash = await keyHash(name, publicKey);
-  return {
-    name,
-    keyHash: hash,
-    publicKey: publicKey.slice(),
-    verify: async (message, signature) =>
-      signature.length === ed25519SignatureBytes && crypto.subtle.verify({ name: "Ed25519" }, key, signature as BufferSource, message as BufferSource),
-  };
-}
-
 /** Splits at the first count - 1 "+" signs; undefined when there are fewer. */
 function splitPlus(text: string, count: number): string[] | undefined {
   const parts: string[] = [];
@@ -95,66 +99,6 @@ function splitPlus(text: string, count: number): string[] | undefined {
   return parts;
 }
 
-/** Parses "<name>+<hex key hash>+<base64(0x01 || public key)>"; throws on any mismatch. */
-export async function parseVerifierKey(text: string): Promise<NoteVerifier> {
-  // The base64 key may itself contain "+": split at the first two only.
-  const parts = splitPlus(text, 3);
-  if (!parts) fail("verifier key must be name+hash+key");
-  const [name, hashHex, keyText] = parts;
-  const hash = fromHex(hashHex);
-  if (!hash || hash.length !== keyHashBytes) fail(`verifier key hash must be ${keyHashBytes * 2} hex digits, got ${JSON.stringify(hashHex)}`);
-  const key = fromBase64(keyText);
-  if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== ed25519AlgorithmId) fail("verifier key must be base64 of 0x01 followed by a 32-byte Ed25519 public key");
-  const verifier = await verifierFromPublicKey(name, key.subarray(1));
-  if (!bytesEqual(verifier.keyHash, hash)) fail(`verifier key hash ${hashHex} does not match its name and key (want ${toHex(verifier.keyHash)})`);
-  return verifier;
-}
-
-async function signerFromKeys(name: string, privateKey: CryptoKey, publicKey: Uint8Array): Promise<NoteSigner> {
-  const hash = await keyHash(name, publicKey);
-  return {
-    name,
-    keyHash: hash,
-    publicKey,
-    sign: async (message) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, privateKey, message as BufferSource)),
-    exportPkcs8: async () => new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey)),
-  };
-}
-
-async function publicKeyOf(privateKey: CryptoKey): Promise<Uint8Array> {
-  // WebCrypto derives the public part through JWK: "x" is the base64url public key.
-  const jwk = await crypto.subtle.exportKey("jwk", privateKey);
-  const x = (jwk.x ?? "").replace(/-/g, "+").replace(/_/g, "/");
-  const publicKey = fromBase64(x + "=".repeat((4 - (x.length % 4)) % 4));
-  assert(publicKey && publicKey.length === ed25519KeyBytes, "could not derive the Ed25519 public key");
-  return publicKey;
-}
-
-/** Imports a signer from a PKCS #8 DER Ed25519 private key. */
-export async function signerFromPkcs8(name: string, pkcs8: Uint8Array): Promise<NoteSigner> {
-  if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
-  const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8 as BufferSource, { name: "Ed25519" }, true, ["sign"]);
-  return signerFromKeys(name, privateKey, await publicKeyOf(privateKey));
-}
-
-/** Imports a signer from a raw 32-byte Ed25519 seed. */
-export async function signerFromSeed(name: string, seed: Uint8Array): Promise<NoteSigner> {
-  if (seed.length !== ed25519KeyBytes) fail(`Ed25519 seed must be ${ed25519KeyBytes} bytes, got ${seed.length}`);
-  return signerFromPkcs8(name, concatBytes([pkcs8Ed25519Prefix, seed]));
-}
-
-/** Parses "PRIVATE+KEY+<name>+<hex key hash>+<base64(0x01 || seed)>". */
-export async function parseSignerKey(text: string): Promise<NoteSigner> {
-  const parts = splitPlus(text, 5);
-  if (!parts || parts[0] !== "PRIVATE" || parts[1] !== "KEY") fail("signer key must be PRIVATE+KEY+name+hash+key");
-  const [, , name, hashHex, keyText] = parts;
-  const key = fromBase64(keyText);
-  if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== ed25519AlgorithmId) fail("signer key must be base64 of 0x01 followed by a 32-byte Ed25519 seed");
-  const signer = await signerFromSeed(name, key.subarray(1));
-  if (toHex(signer.keyHash) !== hashHex) fail(`signer key hash ${hashHex} does not match its key (want ${toHex(signer.keyHash)})`);
-  return signer;
-}
-
 /** Formats a signer as a "PRIVATE+KEY+..." string (holds the secret seed: store it like a password). */
 export async function formatSignerKey(signer: NoteSigner): Promise<string> {
   const pkcs8 = await signer.exportPkcs8();
@@ -163,13 +107,90 @@ export async function formatSignerKey(signer: NoteSigner): Promise<string> {
   return `PRIVATE+KEY+${signer.name}+${toHex(signer.keyHash)}+${toBase64(concatBytes([new Uint8Array([ed25519AlgorithmId]), seed]))}`;
 }
 
-/** Generates a fresh Ed25519 key pair; returns the signer and its verifier key string. */
-export async function generateSigner(name: string): Promise<{ signer: NoteSigner; verifierKey: string }> {
-  if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
-  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  const signer = await signerFromKeys(name, pair.privateKey, publicKey);
-  return { signer, verifierKey: formatVerifierKey(signer) };
+/**
+ * Note keys over an injected Ed25519: key hashes, verifiers and signers imported, parsed or
+ * generated. src/crypto/ed25519.ts binds one to WebCrypto and exports its methods as functions.
+ */
+export class NoteKeys {
+  constructor(private readonly ed25519: Ed25519) {}
+
+  /** The 4-byte C2SP key hash of an Ed25519 key: SHA-256(name || "\n" || 0x01 || public key)[0:4]. */
+  async keyHash(name: string, publicKey: Uint8Array): Promise<Uint8Array> {
+    assert(publicKey.length === ed25519KeyBytes, `Ed25519 public key must be ${ed25519KeyBytes} bytes`);
+    const digest = await this.ed25519.sha256(concatBytes([utf8(name), new Uint8Array([0x0a, ed25519AlgorithmId]), publicKey]));
+    return digest.slice(0, keyHashBytes);
+  }
+
+  /** Creates a verifier from raw public key bytes. */
+  async verifierFromPublicKey(name: string, publicKey: Uint8Array): Promise<NoteVerifier> {
+    if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
+    if (publicKey.length !== ed25519KeyBytes) fail(`Ed25519 public key must be ${ed25519KeyBytes} bytes, got ${publicKey.length}`);
+    const key = await this.ed25519.importPublicKey(publicKey);
+    const hash = await this.keyHash(name, publicKey);
+    return {
+      name,
+      keyHash: hash,
+      publicKey: publicKey.slice(),
+      verify: async (message, signature) => signature.length === ed25519SignatureBytes && key.verify(message, signature),
+    };
+  }
+
+  /** Parses "<name>+<hex key hash>+<base64(0x01 || public key)>"; throws on any mismatch. */
+  async parseVerifierKey(text: string): Promise<NoteVerifier> {
+    // The base64 key may itself contain "+": split at the first two only.
+    const parts = splitPlus(text, 3);
+    if (!parts) fail("verifier key must be name+hash+key");
+    const [name, hashHex, keyText] = parts;
+    const hash = fromHex(hashHex);
+    if (!hash || hash.length !== keyHashBytes) fail(`verifier key hash must be ${keyHashBytes * 2} hex digits, got ${JSON.stringify(hashHex)}`);
+    const key = fromBase64(keyText);
+    if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== ed25519AlgorithmId) fail("verifier key must be base64 of 0x01 followed by a 32-byte Ed25519 public key");
+    const verifier = await this.verifierFromPublicKey(name, key.subarray(1));
+    if (!bytesEqual(verifier.keyHash, hash)) fail(`verifier key hash ${hashHex} does not match its name and key (want ${toHex(verifier.keyHash)})`);
+    return verifier;
+  }
+
+  private async signerFromKey(name: string, privateKey: Ed25519PrivateKey): Promise<NoteSigner> {
+    const hash = await this.keyHash(name, privateKey.publicKey);
+    return {
+      name,
+      keyHash: hash,
+      publicKey: privateKey.publicKey,
+      sign: (message) => privateKey.sign(message),
+      exportPkcs8: () => privateKey.exportPkcs8(),
+    };
+  }
+
+  /** Imports a signer from a PKCS #8 DER Ed25519 private key. */
+  async signerFromPkcs8(name: string, pkcs8: Uint8Array): Promise<NoteSigner> {
+    if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
+    return this.signerFromKey(name, await this.ed25519.importPkcs8(pkcs8));
+  }
+
+  /** Imports a signer from a raw 32-byte Ed25519 seed. */
+  async signerFromSeed(name: string, seed: Uint8Array): Promise<NoteSigner> {
+    if (seed.length !== ed25519KeyBytes) fail(`Ed25519 seed must be ${ed25519KeyBytes} bytes, got ${seed.length}`);
+    return this.signerFromPkcs8(name, concatBytes([pkcs8Ed25519Prefix, seed]));
+  }
+
+  /** Parses "PRIVATE+KEY+<name>+<hex key hash>+<base64(0x01 || seed)>". */
+  async parseSignerKey(text: string): Promise<NoteSigner> {
+    const parts = splitPlus(text, 5);
+    if (!parts || parts[0] !== "PRIVATE" || parts[1] !== "KEY") fail("signer key must be PRIVATE+KEY+name+hash+key");
+    const [, , name, hashHex, keyText] = parts;
+    const key = fromBase64(keyText);
+    if (!key || key.length !== 1 + ed25519KeyBytes || key[0] !== ed25519AlgorithmId) fail("signer key must be base64 of 0x01 followed by a 32-byte Ed25519 seed");
+    const signer = await this.signerFromSeed(name, key.subarray(1));
+    if (toHex(signer.keyHash) !== hashHex) fail(`signer key hash ${hashHex} does not match its key (want ${toHex(signer.keyHash)})`);
+    return signer;
+  }
+
+  /** Generates a fresh Ed25519 key pair; returns the signer and its verifier key string. */
+  async generateSigner(name: string): Promise<{ signer: NoteSigner; verifierKey: string }> {
+    if (!isValidKeyName(name)) fail(`bad key name ${JSON.stringify(name)}`);
+    const signer = await this.signerFromKey(name, await this.ed25519.generate());
+    return { signer, verifierKey: formatVerifierKey(signer) };
+  }
 }
 
 // Signed notes

@@ -2,7 +2,7 @@
  * @module raft. A pure, deterministic Raft core in the style of etcd-io/raft. See docs/RAFT.md
  * and the Ready/Advance contract in raw-node.ts.
  */
-export { RawNode, type Ready, type CatchupInstall, type NodeStatus } from "./raw-node.ts";
+export { RawNode, type Ready, type CatchupInstall, type RaftStatus } from "./raw-node.ts";
 export {
   Raft,
   raftDefaults,

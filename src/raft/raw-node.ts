@@ -90,7 +90,8 @@ export interface Ready {
   readStates: ReadState[];
 }
 
-export interface NodeStatus {
+/** The core's own snapshot of itself (`RawNode.status()`); the node's reported state is ledger/'s NodeStatus. */
+export interface RaftStatus {
   id: NodeId;
   role: SoftState["role"];
   leader: NodeId;
@@ -175,9 +176,9 @@ export class RawNode {
   }
 
   /** A snapshot of the node's state for metrics and admin endpoints (plain data). */
-  status(): NodeStatus {
+  status(): RaftStatus {
     const r = this.raft;
-    const progress: NodeStatus["progress"] = {};
+    const progress: RaftStatus["progress"] = {};
     if (r.role === "leader") {
       for (const [id, pr] of r.progress) {
         progress[id] = { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflights.count, learner: pr.isLearner };

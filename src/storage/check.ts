@@ -24,11 +24,12 @@
 
 import { constants, Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
-import { encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch } from "../ledger/index.ts";
+import { encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { defaultHasher, hashSize, parseCheckpoint, rangeNodes, splitNote, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { hashSize, parseCheckpoint, rangeNodes, splitNote, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { defaultHasher } from "../crypto/index.ts";
 import { CompactRange } from "./cold/hashing.ts";
-import { entryColumns, rowToEntry, type EntryRow, type StoredEntry } from "./hot.ts";
+import { entryColumns, rowToEntry, type EntryRow } from "./hot.ts";
 
 export type CheckKind = "sqlite" | "entry" | "chain" | "value" | "tree" | "checkpoint" | "raft" | "meta";
 export const checkKinds: readonly CheckKind[] = ["sqlite", "entry", "chain", "value", "tree", "checkpoint", "raft", "meta"];

@@ -11,14 +11,9 @@
 
 import { Database, type Statement } from "bun:sqlite";
 import { dirname } from "node:path";
-import type { AppliedOp, Entry, KeyHead, Op } from "../ledger/index.ts";
+import type { AppliedOp, Entry, KeyHead, KeyRange, KeyState, Op, StoredEntry } from "../ledger/index.ts";
 import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
 import { createPrivateFile, ensurePrivateDir } from "./file-modes.ts";
-
-/** An entry as stored, with the key's version (its leaf hash lives in the Merkle tree store). */
-export interface StoredEntry extends Entry {
-  version: number;
-}
 
 /** An `entries` row as SQLite returns it. */
 export interface EntryRow {
@@ -49,21 +44,6 @@ export function rowToEntry(row: EntryRow): StoredEntry {
     prevIndex: row.prev_idx,
     version: row.version,
   };
-}
-
-/** A key's latest state: the index and version of its last entry, and whether that is a delete. */
-export interface KeyState {
-  key: string;
-  index: number;
-  version: number;
-  deleted: boolean;
-}
-
-/** Which keys to list: those starting with `prefix`, strictly after `after`, at most `limit`. */
-export interface KeyRange {
-  prefix: string;
-  after?: string;
-  limit: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * @module transport. Raft's peer-to-peer transport over Bun TCP sockets (TLS optional).
+ * @module transport. Raft's peer-to-peer transport over Bun TCP sockets (TLS optional), and the
+ * signature of node-to-node HTTP calls made with the same cluster secret (cluster-auth.ts).
  *
  * ```ts
  * const transport = await createTransport({
@@ -43,6 +44,17 @@ export {
 } from "./options.ts";
 export { frameBytesMaxDefault, handshakeFrameBytesMax } from "./frame.ts";
 export { protocolVersion, secretBytesMin } from "./handshake.ts";
+export {
+  bodySha256,
+  checkClusterAuth,
+  clusterAuthHeader,
+  clusterAuthSkewMsMax,
+  clusterAuthValue,
+  clusterBodyHashHeader,
+  emptySha256,
+  type ClusterAuthCheck,
+  type ClusterAuthInput,
+} from "./cluster-auth.ts";
 export { backoffLimitsDefault, type BackoffLimits } from "./backoff.ts";
 export type {
   InboundStats,

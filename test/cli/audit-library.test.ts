@@ -8,7 +8,8 @@
 import { expect, test } from "bun:test";
 import { auditLedger, entryToJson, MemoryPersistence, parseVerifierKey, TrustedState, type AuditSource } from "../../src/client/index.ts";
 import { toBase64 } from "../../src/lib/index.ts";
-import { generateSigner, type NoteVerifier } from "../../src/merkle/index.ts";
+import { type NoteVerifier } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { FakeLedger, origin } from "../client/fake-ledger.ts";
 import { progressReporter } from "../../src/cli/progress.ts";
 

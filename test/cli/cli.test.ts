@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 import { fill, repoRoot, scribe } from "./support.ts";
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { freePort, spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 import { repoRoot, scribe } from "./support.ts";
 

@@ -6,7 +6,8 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { encodeEntry, type Entry } from "../../src/ledger/entry.ts";
-import { defaultHasher, MerkleTree } from "../../src/merkle/index.ts";
+import { MerkleTree } from "../../src/merkle/index.ts";
+import { defaultHasher } from "../../src/crypto/index.ts";
 import { SqliteTreeStore } from "../../src/storage/index.ts";
 
 export const repoRoot = join(import.meta.dir, "..", "..");

@@ -18,7 +18,7 @@ import {
   consistencyProofFromJson,
   inclusionProofFromJson,
 } from "../../src/client/index.ts";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { FakeLedger, origin } from "./fake-ledger.ts";
 
 const { signer, verifierKey } = await generateSigner("scribe-test");

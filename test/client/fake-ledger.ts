@@ -5,7 +5,8 @@
 
 import { encodeEntry, type Entry } from "../../src/ledger/entry.ts";
 import { utf8 } from "../../src/lib/index.ts";
-import { createNativeHasher, MemoryTreeStore, MerkleTree, signCheckpoint, type NoteSigner } from "../../src/merkle/index.ts";
+import { MemoryTreeStore, MerkleTree, signCheckpoint, type NoteSigner } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 import {
   consistencyProofToJson,
   entryToJson,

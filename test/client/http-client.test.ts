@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { entryToJson, HttpError, LedgerClient, NetworkError, ScribeHttpClient, VerificationError, type FetchInit, type FetchLike } from "../../src/client/index.ts";
 import { toHex } from "../../src/lib/index.ts";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { FakeLedger, origin } from "./fake-ledger.ts";
 
 /** An error shaped like the runtime's connection errors (Bun and Node put a code on them). */

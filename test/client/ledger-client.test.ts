@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { isScribeError, utf8 } from "../../src/lib/index.ts";
 import { LedgerClient, MemoryPersistence, VerificationError, type FetchLike } from "../../src/client/index.ts";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { FakeLedger, origin } from "./fake-ledger.ts";
 
 const { signer, verifierKey } = await generateSigner("client-test");

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeEntry } from "../../src/ledger/index.ts";
 import { toBase64 } from "../../src/lib/index.ts";
-import { encodeEntryBundle, entryBundlePath, generateSigner, hashTilePath, nodeRunReader, readHashTile, tilesBetween } from "../../src/merkle/index.ts";
+import { encodeEntryBundle, entryBundlePath, hashTilePath, nodeRunReader, readHashTile, tilesBetween } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { FakeLedger, origin } from "./fake-ledger.ts";
 
 const nodePath = Bun.which("node");

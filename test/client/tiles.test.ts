@@ -13,16 +13,13 @@ import { directoryTileSource } from "../../src/client/tile-directory.ts";
 import { encodeEntry, type Entry } from "../../src/ledger/entry.ts";
 import { toHex, utf8 } from "../../src/lib/index.ts";
 import {
-  createNativeHasher,
   encodeEntryBundle,
   entryBundlePath,
-  generateSigner,
   hashTilePath,
   MemoryTreeStore,
   MerkleTree,
   nodeRunReader,
   parseCheckpoint,
-  parseVerifierKey,
   readHashTile,
   splitNote,
   signCheckpoint,
@@ -30,6 +27,7 @@ import {
   VerificationError,
   type NoteSigner,
 } from "../../src/merkle/index.ts";
+import { createNativeHasher, generateSigner, parseVerifierKey } from "../../src/crypto/index.ts";
 import { tempDir } from "../support/node-process.ts";
 
 const hasher = createNativeHasher();

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { auditTiles, httpTileSource, parseVerifierKey, type TileAuditResult } from "../../src/client/index.ts";
 import { encodeEntry } from "../../src/ledger/entry.ts";
-import { createNativeHasher, generateSigner, MemoryTreeStore, MerkleTree, nodeRunReader, signCheckpoint } from "../../src/merkle/index.ts";
+import { MemoryTreeStore, MerkleTree, nodeRunReader, signCheckpoint } from "../../src/merkle/index.ts";
+import { createNativeHasher, generateSigner } from "../../src/crypto/index.ts";
 import { Archiver, readCheckpoint, readManifest, Uploader, type ArchiverConfig, type Layout, type LogTileSource } from "../../src/storage/cold/index.ts";
 import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
 import { FaultyUploader, makeRecords, MemorySource, wireS3, type LedgerRecord } from "./fixtures.ts";

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { followKeyHistory, parseCosignatureVerifierKey, parseVerifierKey, splitNote, verifyCheckpointPolicy } from "../../src/merkle/index.ts";
+import { parseCosignatureVerifierKey, parseVerifierKey } from "../../src/crypto/index.ts";
+import { followKeyHistory, splitNote, verifyCheckpointPolicy } from "../../src/merkle/index.ts";
 import { scribe } from "../cli/support.ts";
 import { TestCluster } from "../support/cluster.ts";
 import { startWitness, type TestWitness } from "../support/witness.ts";

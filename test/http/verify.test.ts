@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { consistencyProofFromJson, inclusionProofFromJson, parseVerifierKey, verifyConsistency, verifyInclusion, verifyKeyResponse, verifyNote } from "../../src/client/index.ts";
 import { fromHex } from "../../src/lib/index.ts";
-import { createNativeHasher } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 import { makeApp } from "../support/app.ts";
 
 let t: Awaited<ReturnType<typeof makeApp>>;

@@ -1,7 +1,7 @@
 /** The checks of stored bytes against the ledger (src/ledger/check.ts), one definition for every reader. */
 import { expect, test } from "bun:test";
 import { encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type Entry } from "../../src/ledger/index.ts";
-import { createNativeHasher } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 
 const hasher = createNativeHasher();
 const utf8 = (text: string) => new TextEncoder().encode(text);

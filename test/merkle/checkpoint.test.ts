@@ -1,25 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { toBase64, toHex } from "../../src/lib/index.ts";
 import {
-  createNativeHasher,
   decideSigning,
   formatCheckpoint,
   formatSignerKey,
   formatVerifierKey,
-  generateSigner,
   MemoryTreeStore,
   MerkleTree,
   openNote,
   parseCheckpoint,
-  parseSignerKey,
-  parseVerifierKey,
   signCheckpoint,
-  signerFromPkcs8,
   signNote,
   verifyNote,
   VerificationError,
   type Checkpoint,
 } from "../../src/merkle/index.ts";
+import { createNativeHasher, generateSigner, parseSignerKey, parseVerifierKey, signerFromPkcs8 } from "../../src/crypto/index.ts";
 
 // The known-answer example of Go's golang.org/x/mod/sumdb/note package documentation:
 // an independent implementation must produce and accept exactly these bytes.

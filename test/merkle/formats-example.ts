@@ -7,7 +7,17 @@
 import { encodeEntry, type Entry } from "../../src/ledger/entry.ts";
 import { toBase64, toHex, utf8 } from "../../src/lib/index.ts";
 import { entryToJson, inclusionProofToJson, consistencyProofToJson } from "../../src/client/index.ts";
-import { createNativeHasher, encodeEntryBundle, formatCheckpoint, formatVerifierKey, MemoryTreeStore, MerkleTree, nodeRunReader, readHashTile, signerFromSeed, signNote } from "../../src/merkle/index.ts";
+import {
+  encodeEntryBundle,
+  formatCheckpoint,
+  formatVerifierKey,
+  MemoryTreeStore,
+  MerkleTree,
+  nodeRunReader,
+  readHashTile,
+  signNote,
+} from "../../src/merkle/index.ts";
+import { createNativeHasher, signerFromSeed } from "../../src/crypto/index.ts";
 
 export const exampleSeed = Uint8Array.from({ length: 32 }, (_, i) => i);
 export const exampleKeyName = "scribe.example";

@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseVerifierKey, verifyNote } from "../../src/merkle/index.ts";
+import { verifyNote } from "../../src/merkle/index.ts";
+import { parseVerifierKey } from "../../src/crypto/index.ts";
 import { computeFormatsExample, exampleOrigin } from "./formats-example.ts";
 
 const doc = readFileSync(join(import.meta.dir, "../../docs/FORMATS.md"), "utf8");

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { toHex } from "../../src/lib/index.ts";
-import { defaultHasher, hasNativeHasher, MemoryTreeStore, MerkleTree, type Hasher } from "../../src/merkle/index.ts";
+import { MemoryTreeStore, MerkleTree, type Hasher } from "../../src/merkle/index.ts";
+import { defaultHasher, hasNativeHasher } from "../../src/crypto/index.ts";
 import { allHashers } from "./hashers.ts";
 
 function sha256(...parts: Uint8Array[]): string {

@@ -11,7 +11,6 @@ import { fromBase64, toHex } from "../../src/lib/index.ts";
 import {
   bundleEntryBytesMax,
   consistencyProofPlan,
-  createNativeHasher,
   decodeEntryBundle,
   encodeEntryBundle,
   entryBundlePath,
@@ -37,6 +36,7 @@ import {
   VerificationError,
   type Tile,
 } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 import { SqliteTreeStore } from "../../src/storage/index.ts";
 import { Database } from "bun:sqlite";
 import { ReferenceTree } from "./reference.ts";

@@ -5,7 +5,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { toHex } from "../../src/lib/index.ts";
-import { MerkleTree, createNativeHasher, type NodeId, type TreeStore } from "../../src/merkle/index.ts";
+import { MerkleTree, type NodeId, type TreeStore } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 
 function hashOf(level: number, index: number): Uint8Array {
   const out = new Uint8Array(32);

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { SeededRandom, toHex } from "../../src/lib/index.ts";
 import {
   consistencyProofPlan,
-  createNativeHasher,
   forEachNode,
   inclusionProofPlan,
   MemoryTreeStore,
@@ -15,6 +14,7 @@ import {
   type NodeRun,
   type TreeStore,
 } from "../../src/merkle/index.ts";
+import { createNativeHasher } from "../../src/crypto/index.ts";
 import { ReferenceTree } from "./reference.ts";
 
 const hasher = createNativeHasher();

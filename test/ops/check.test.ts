@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner } from "../../src/crypto/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");

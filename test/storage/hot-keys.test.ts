@@ -8,7 +8,8 @@ import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { AppliedOp } from "../../src/ledger/index.ts";
 import { SeededRandom } from "../../src/lib/index.ts";
-import { HotStore, keysQuery, type KeyState } from "../../src/storage/index.ts";
+import type { KeyState } from "../../src/ledger/index.ts";
+import { HotStore, keysQuery } from "../../src/storage/index.ts";
 import { tempDir } from "../support/node-process.ts";
 
 const dir = tempDir("scribe-hot-keys-");

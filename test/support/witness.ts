@@ -7,7 +7,8 @@
  */
 
 import { fromBase64 } from "../../src/lib/index.ts";
-import { cosignLine, cosignatureKeyId, defaultHasher, formatCosignatureVerifierKey, generateSigner, openNote, parseCheckpoint, parseVerifierKey, verifyConsistency, type NoteVerifier } from "../../src/merkle/index.ts";
+import { cosignLine, cosignatureKeyId, defaultHasher, generateSigner, parseVerifierKey } from "../../src/crypto/index.ts";
+import { formatCosignatureVerifierKey, openNote, parseCheckpoint, verifyConsistency, type NoteVerifier } from "../../src/merkle/index.ts";
 
 export interface TestWitness {
   url: string;

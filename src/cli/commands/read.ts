@@ -4,7 +4,7 @@
  */
 
 import { toBase64, toHex } from "../../lib/index.ts";
-import type { Entry } from "../../ledger/entry.ts";
+import type { Entry } from "../../ledger/index.ts";
 import { entryToJson } from "../../client/index.ts";
 import type { Command } from "../command.ts";
 import { VerificationFailed } from "../errors.ts";

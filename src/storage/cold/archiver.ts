@@ -28,7 +28,7 @@
  */
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
-import type { Entry } from "../../ledger/entry.ts";
+import type { Entry } from "../../ledger/index.ts";
 import { gzipStream, yielding, type ChunkSource } from "./compression.ts";
 import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
 import type { Layout } from "./layout.ts";

@@ -9,7 +9,7 @@
  */
 
 import { assert } from "../../lib/index.ts";
-import { createNativeHasher } from "../../merkle/index.ts";
+import { createNativeHasher } from "../../crypto/index.ts";
 
 const hasher = createNativeHasher();
 

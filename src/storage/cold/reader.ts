@@ -5,8 +5,7 @@
  */
 
 import { ScribeError } from "../../lib/index.ts";
-import { valueMismatch } from "../../ledger/check.ts";
-import type { Entry } from "../../ledger/entry.ts";
+import { valueMismatch, type Entry } from "../../ledger/index.ts";
 import { sha256 } from "./hashing.ts";
 import { findSegment, type Manifest, type SegmentDescriptor } from "./manifest.ts";
 import type { SegmentRecord } from "./segment.ts";

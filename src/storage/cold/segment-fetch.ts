@@ -5,7 +5,7 @@
  */
 
 import { bytesEqual, ScribeError, toHex } from "../../lib/index.ts";
-import { encodeEntry } from "../../ledger/entry.ts";
+import { encodeEntry } from "../../ledger/index.ts";
 import { collect, gunzipStream, yieldToEventLoop } from "./compression.ts";
 import { CompactRange, leafHash, sha256 } from "./hashing.ts";
 import type { SegmentDescriptor } from "./manifest.ts";

@@ -20,7 +20,7 @@
  */
 
 import { assert, bytesEqual, ScribeError, toHex, utf8 } from "../../lib/index.ts";
-import { decodeEntry, encodeEntry, entryBytesMax, type Entry } from "../../ledger/entry.ts";
+import { decodeEntry, encodeEntry, entryBytesMax, type Entry } from "../../ledger/index.ts";
 import { sha256, StreamHash } from "./hashing.ts";
 
 export interface SegmentRecord {

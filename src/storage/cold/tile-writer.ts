@@ -11,10 +11,9 @@
  * the Merkle tree hash of its full child tile. A mismatch is a broken invariant of the node.
  */
 
-import { encodeEntry, type Entry } from "../../ledger/entry.ts";
+import { encodeEntry, type Entry } from "../../ledger/index.ts";
 import { assert, bytesEqual, toHex } from "../../lib/index.ts";
 import {
-  createNativeHasher,
   encodeEntryBundle,
   fullTileCacheControl,
   partialTileCacheControl,
@@ -27,6 +26,7 @@ import {
   type NodeRunReader,
   type Tile,
 } from "../../merkle/index.ts";
+import { createNativeHasher } from "../../crypto/index.ts";
 import type { Layout } from "./layout.ts";
 import type { Uploader } from "./uploader.ts";
 

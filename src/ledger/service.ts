@@ -1,12 +1,60 @@
 /**
- * @module service. What the HTTP layer needs from a node. The single-node engine and the
- * replicated cluster node both implement it, so the routes never know which one serves them.
+ * @module service. The service contract of a node: what the HTTP layer needs from it
+ * (LedgerService, ClusterService) and the domain types both sides speak: receipts, reads, signed
+ * checkpoints, status, who made a write and its audit record. cluster/ implements it, http/
+ * serves it, the embedded library wraps it; so the routes never know which node serves them.
+ * Types only.
  */
 
-import type { Operation } from "../ledger/index.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
-import type { KeyRange, KeyState, StoredEntry } from "../storage/index.ts";
-import type { WriteContext } from "./security.ts";
+import type { Operation } from "./command.ts";
+import type { Entry } from "./entry.ts";
+
+/** An entry as stored, with the key's version (its leaf hash lives in the Merkle tree store). */
+export interface StoredEntry extends Entry {
+  version: number;
+}
+
+/** A key's latest state: the index and version of its last entry, and whether that is a delete. */
+export interface KeyState {
+  key: string;
+  index: number;
+  version: number;
+  deleted: boolean;
+}
+
+/** Which keys to list: those starting with `prefix`, strictly after `after`, at most `limit`. */
+export interface KeyRange {
+  prefix: string;
+  after?: string;
+  limit: number;
+}
+
+/** Who made a write, carried with it when a follower forwards it to the leader. */
+export interface WriteContext {
+  principal: string;
+  role: string;
+  client: string;
+}
+
+/** One audit record: a mutation or an admin action and how it ended. */
+export interface AuditRecord {
+  action: "put" | "delete" | "batch" | "node_add" | "node_remove";
+  principal: string;
+  role: string;
+  client: string;
+  /** On the leader, for a write a follower forwarded: that follower's node id. */
+  forwarded_by?: number;
+  key?: string;
+  keys?: string[];
+  index?: number;
+  first_index?: number;
+  last_index?: number;
+  node_id?: number;
+  result: "ok" | "error";
+  status: number;
+  code?: string;
+}
 
 /** A signed C2SP checkpoint note and what it says. */
 export interface SignedCheckpoint {
@@ -43,7 +91,7 @@ export interface MemberStatus {
   connected?: boolean;
 }
 
-/** The node's state as /health, /metrics and /cluster/* report it. */
+/** The node's state as /health, /metrics and /cluster/* report it (built from raft/'s RaftStatus). */
 export interface NodeStatus {
   node_id: number;
   role: "leader" | "follower" | "candidate" | "pre-candidate" | "learner" | "single";
@@ -115,7 +163,7 @@ export interface LedgerService {
 }
 
 /** A member's addresses: Raft transport and HTTP client API, both host:port. */
-export interface PeerAddresses {
+export interface MemberAddresses {
   raft: string;
   client: string;
 }
@@ -125,7 +173,7 @@ export type ForwardedOutcome = { receipts: Receipt[] } | { error: string; code: 
 
 /** Cluster membership and the internal calls nodes make to each other. */
 export interface ClusterService {
-  addressBook(): Record<string, PeerAddresses>;
+  addressBook(): Record<string, MemberAddresses>;
   /** Leader only: a linearizable read index (commit index confirmed by a quorum). */
   readIndex(): Promise<number>;
   /** The ledger size recorded when the Raft log was applied up to `raftIndex`. */

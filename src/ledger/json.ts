@@ -1,10 +1,11 @@
 /**
- * @module client/json. The HTTP JSON shapes of entries and proofs, and conversions between them
- * and in-memory values. Shared by the server (to produce) and the client (to parse strictly).
+ * @module ledger/json. The HTTP JSON shapes of entries and proofs, and conversions between them
+ * and in-memory values. Shared by the server (http/ and cluster/, to produce and to read a
+ * peer's answers) and the client (to parse strictly).
  * Hashes are lowercase hex in JSON; parsing accepts only 64 hex digits per hash.
  */
 
-import { contentTypeBytesMax, hashBytes, keyBytesMax, type Entry } from "../ledger/entry.ts";
+import { contentTypeBytesMax, hashBytes, keyBytesMax, type Entry } from "./entry.ts";
 import { fromHex, ScribeError, toHex, utf8 } from "../lib/index.ts";
 
 /** An entry as JSON (`GET /verify/:key` → `entry`, `GET /entries`). */

@@ -10,12 +10,13 @@
  *
  * The whole body is covered by the node-to-node signature (its SHA-256 is signed), so the
  * callers cannot be altered in transit, and `to` keeps a captured forward from being replayed to
- * another member. Both sides import this module: cluster/ encodes, http/ decodes.
+ * another member. Both sides import this module: cluster/ encodes (peer-client.ts), http/ decodes
+ * (cluster-routes.ts). Pure.
  */
 
-import { decodeCommandList, encodeCommandList, type Operation } from "../ledger/index.ts";
 import { ByteReader, ByteWriter, fromUtf8, ScribeError, utf8 } from "../lib/index.ts";
-import type { WriteContext } from "./security.ts";
+import { decodeCommandList, encodeCommandList, type Operation } from "./command.ts";
+import type { WriteContext } from "./service.ts";
 
 const magic = utf8("SFW1");
 
