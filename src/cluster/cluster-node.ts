@@ -16,9 +16,14 @@
  * - forwarding.ts     a follower's writes to the leader, grouped per turn of the event loop;
  * - catchup.ts, replay.ts  catch-up by ledger range (replay is shared with restore.ts);
  * - membership.ts, address-book.ts  add / remove / promote members, who is where;
- * - status.ts         /health, /metrics and /cluster/* state from RawNode.status().
+ * - status.ts         /health, /metrics and /cluster/* state from RawNode.status();
+ * - storage-state.ts  whether the data directory takes writes (free-space reserve, full disk).
  * This file wires them together and holds the node's lifecycle: open, tick (the core's tick and
  * the deadline sweep), scheduling of the Ready loop, close, and fatal failure.
+ *
+ * A full disk is not a failure: the Ready loop waits it out (ready-loop.ts, "Storage stalls") and
+ * while it does, this node neither ticks nor steps its core (as if cut off from its peers), so
+ * nothing piles up in memory; reads keep being served.
  *
  * A fatal driver failure (a storage error, a broken invariant) never exits the process: the node
  * stops serving (pending requests are refused, status reports unhealthy) and `onFatal` tells the
@@ -27,12 +32,12 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
-import type { Operation } from "../ledger/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, ForwardedWrite, LedgerService, NodeStatus, ProposeOptions, ReadResult, SignedCheckpoint, WriteContext, WriteResult } from "../http/index.ts";
+import type { IdempotencyRecord, Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";
-import type { KeyRange, KeyState, SqliteRaftStorage, StoredEntry } from "../storage/index.ts";
+import { DiskSpace, type KeyRange, type KeyState, type SqliteRaftStorage, type StoredEntry } from "../storage/index.ts";
 import { AddressBook } from "./address-book.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { openNodeState, type NodeState } from "./bootstrap.ts";
@@ -48,6 +53,7 @@ import { requestJoin, type PeerAddress } from "./peer-client.ts";
 import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
+import { StorageState } from "./storage-state.ts";
 import { Waiters } from "./waiters.ts";
 
 /** Most proposals turned into Raft entries per cycle (the core refuses more in one call). */
@@ -87,6 +93,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   private readonly leadership: Leadership;
   private readonly requests: ClientRequests;
   private readonly members: MembershipChanges;
+  /** Whether the data directory takes writes (storage-state.ts). */
+  readonly storageState: StorageState;
   private link: RaftLink | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private scheduled = false;
@@ -129,6 +137,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     });
     this.waiters = new Waiters(new DeadlineQueue(this.now), applied);
     this.sender = new RaftSender(logger);
+    this.storageState = new StorageState(new DiskSpace({ dir: config.node.data_dir, minFreeBytes: config.storage.min_free_bytes, now: this.now }), logger);
     this.loop = new ReadyLoop<CommandOutcome>({
       core: this.raw,
       store: this.storage,
@@ -141,10 +150,11 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
+      storage: this.storageState,
     });
     this.leadership = new Leadership(config.node.id, this.raw, this.addresses, this.waiters, this.now);
     this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
-    this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.schedule() });
+    this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.schedule(), storage: this.storageState });
     this.members = new MembershipChanges({
       core: this.raw,
       addresses: this.addresses,
@@ -192,7 +202,8 @@ export class ClusterNode implements LedgerService, ClusterService {
       this.syncPeers();
     }
     this.ticker = setInterval(() => {
-      this.raw.tick();
+      // While a step waits for the disk the core is frozen (module comment); the loop retries it.
+      if (!this.loop.storageStalled) this.raw.tick();
       this.waiters.deadlines.sweep();
       this.schedule();
     }, this.config.consensus.tick_interval_ms);
@@ -202,7 +213,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private onMessage(message: Message): void {
-    if (this.loop.stopped) return;
+    if (this.loop.stopped || this.loop.storageStalled) return;
     this.raw.step(message);
     this.schedule();
   }
@@ -263,8 +274,8 @@ export class ClusterNode implements LedgerService, ClusterService {
 
   // ---- LedgerService ---------------------------------------------------------------------
 
-  propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
-    return this.requests.propose(ops, context);
+  propose(ops: Operation[], context?: WriteContext, options?: ProposeOptions): Promise<WriteResult> {
+    return this.requests.propose(ops, context, options);
   }
 
   async readBarrier(consistency: Consistency): Promise<void> {
@@ -322,6 +333,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       appliedIndex: this.storage.appliedIndex(),
       ledgerSize: this.ledger.size,
       running: !this.closed && !this.loop.stopped,
+      storage: this.storageState.status(),
     });
   }
 
@@ -333,6 +345,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       raft: { ...counters, first_index: this.raftLog.firstIndex(), last_index: this.raftLog.lastIndex(), queued_ops: loop.proposals.pendingWeight, failed: loop.stopped !== undefined && !this.closed },
       transport: this.link?.stats(),
       cold: this.cold?.metrics() ?? { enabled: false },
+      disk: this.storageState.metrics(),
     };
   }
 
@@ -347,8 +360,12 @@ export class ClusterNode implements LedgerService, ClusterService {
     return this.requests.leaderReadIndex();
   }
 
-  proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]> {
+  proposeForwarded(commands: ForwardedWrite[]): Promise<ForwardedOutcome[]> {
     return this.requests.proposeForwarded(commands);
+  }
+
+  idempotencyRecords(fromIndex: number, toIndex: number): IdempotencyRecord[] {
+    return this.ledger.idempotency.range(fromIndex, toIndex);
   }
 
   ledgerSizeAt(raftIndex: number): number {

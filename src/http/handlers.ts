@@ -12,16 +12,16 @@ import { entryToJson } from "../client/json.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { StoredEntry } from "../storage/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
-import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
+import { addNode, clusterInfo, clusterNodes, idempotencyRecords, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
+import { keyFromParam, parseBatchRequest, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody, validateContentType } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
 import type { AuditRecord, Caller, Guard, WriteContext } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
+import type { ClusterService, LedgerService, ProposeOptions, ReadResult, WriteResult } from "./service.ts";
 import { tileResponse } from "./tiles.ts";
 
 export interface AppLimits {
@@ -107,6 +107,19 @@ function routeKey(call: RouteCall): string {
   return key;
 }
 
+/** The write options of a request: its Idempotency-Key header, if any. */
+function writeOptions(request: Request): ProposeOptions {
+  const idempotencyKey = parseIdempotencyKeyHeader(request.headers.get("idempotency-key"));
+  return idempotencyKey === undefined ? {} : { idempotencyKey };
+}
+
+/** The answer to a write: its body, marked `Idempotent-Replayed: true` when the receipts are an earlier write's. */
+function writeResponse(result: WriteResult, body: unknown, record: Partial<AuditRecord>): Response {
+  if (!result.replayed) return json(body);
+  record.replayed = true;
+  return json(body, 200, { "idempotent-replayed": "true" });
+}
+
 /** Who made a write, for the leader's audit log when a follower forwards it. */
 function writeContext(caller: Caller): WriteContext {
   return { principal: caller.principal.name, role: caller.principal.role, client: caller.client };
@@ -142,16 +155,19 @@ function keyHandlers(deps: HandlerDeps) {
       const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
       const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
       const op: Operation = { op: "put", key, value: body, valueHash: Bun.SHA256.hash(body) as Uint8Array, contentType, ...preconditions(call.request.headers, "put") };
-      const [receipt] = await service.propose([op], writeContext(call.caller));
-      call.record.index = receipt!.index;
-      return json(receipt);
+      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+      const receipt = result.receipts[0]!;
+      call.record.index = receipt.index;
+      return writeResponse(result, receipt, call.record);
     });
   const remove = (call: RouteCall) =>
     metrics.time("delete", async () => {
       const key = (call.record.key = routeKey(call));
-      const [receipt] = await service.propose([{ op: "delete", key, ...preconditions(call.request.headers, "delete") }], writeContext(call.caller));
-      call.record.index = receipt!.index;
-      return json(receipt);
+      const op: Operation = { op: "delete", key, ...preconditions(call.request.headers, "delete") };
+      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+      const receipt = result.receipts[0]!;
+      call.record.index = receipt.index;
+      return writeResponse(result, receipt, call.record);
     });
   const get = (call: RouteCall) =>
     metrics.time("get", async () => {
@@ -176,13 +192,15 @@ function ledgerHandlers(deps: HandlerDeps) {
   return {
     batch: (call: RouteCall) =>
       metrics.time("batch", async () => {
+        const header = parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key"));
         const body = await readCheckedBody(deps, call, limits.batchBytesMax, "batch_too_large", "batch body");
-        const ops = parseBatch(body, limits);
+        const { ops, idempotencyKey } = parseBatchRequest(body, limits, header);
         call.record.keys = ops.map((op) => op.key);
-        const receipts = await service.propose(ops, writeContext(call.caller));
+        const result = await service.propose(ops, writeContext(call.caller), idempotencyKey === undefined ? {} : { idempotencyKey });
+        const { receipts } = result;
         call.record.first_index = receipts[0]!.index;
         call.record.last_index = receipts.at(-1)!.index;
-        return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
+        return writeResponse(result, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts }, call.record);
       }),
     history: (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
@@ -251,6 +269,7 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterLeader: () => json(leaderInfo(service)),
     clusterReadIndex: async () => json(await readIndex(cluster)),
     clusterLedgerSize: (call: RouteCall) => json(ledgerSize(cluster, call.query)),
+    clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
     clusterNodesAdd: async (call: RouteCall) => {
       const body = await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body");
       call.record.node_id = nodeIdHint(body);

@@ -43,6 +43,8 @@ export interface AuditRecord {
   first_index?: number;
   last_index?: number;
   node_id?: number;
+  /** True when a write's Idempotency-Key matched an earlier write: nothing was appended, its receipts were answered. */
+  replayed?: boolean;
   result: "ok" | "error";
   status: number;
   code?: string;

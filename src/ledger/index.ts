@@ -3,3 +3,4 @@ export * from "./apply.ts";
 export * from "./command.ts";
 export * from "./entry.ts";
 export * from "./check.ts";
+export * from "./idempotency.ts";
