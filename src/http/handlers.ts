@@ -252,7 +252,17 @@ function nodeHandlers(deps: HandlerDeps) {
     root: () => json({ name: "scribe-ledger", node_id: service.nodeId, ledger_size: service.size, docs: "https://github.com/ (see README.md)" }),
     health: () => {
       const status = service.status();
-      const body = { status: status.healthy ? "ok" : "unavailable", node_id: status.node_id, role: status.role, leader_id: status.leader_id, term: status.term, ledger_size: status.ledger_size, applied_index: status.applied_index };
+      const body = {
+        status: status.healthy ? "ok" : "unavailable",
+        node_id: status.node_id,
+        role: status.role,
+        leader_id: status.leader_id,
+        term: status.term,
+        ledger_size: status.ledger_size,
+        applied_index: status.applied_index,
+        // Whether writes can be taken here (a full disk): the node stays alive and serves reads either way.
+        storage: status.storage,
+      };
       return json(body, status.healthy ? 200 : 503, status.healthy ? {} : { "retry-after": "1" });
     },
     metrics: () => json({ ...service.status(), requests: metrics.snapshot(), ...service.metrics() }),

@@ -103,8 +103,9 @@ test("the same keyed commands in any apply batches give the same outcomes and th
     "replay",
   ]);
   // A replay answers the original receipts exactly, tree_size included.
-  expect(reference!.outcomes[1]).toEqual({ ...reference!.outcomes[0]!, replayed: true });
-  expect(reference!.outcomes[11]).toEqual({ ...reference!.outcomes[10]!, replayed: true });
+  const outcomes = reference!.outcomes as Record<string, unknown>[];
+  expect(outcomes[1]).toEqual({ ...outcomes[0]!, replayed: true });
+  expect(outcomes[11]).toEqual({ ...outcomes[10]!, replayed: true });
   expect(reference!.tables.log).toHaveLength(7);
   // Live at the end (clock 14 001, 7 records, keysMax 3): the records 5, 6 and 7.
   expect(reference!.tables.window.map((r) => [r.idem_key, r.seq])).toEqual([

@@ -27,7 +27,7 @@ function put(key: string, value: string, extra: Record<string, unknown> = {}) {
 
 const fp = (command: Command) => Bun.SHA256.hash(fingerprintBytes(command.ops)) as Uint8Array;
 
-function keyed(key: string, timestampMs: number, ops = [put("a", "1")], windowSecs = 60, keysMax = 100): Command {
+function keyed(key: string, timestampMs: number, ops: Command["ops"] = [put("a", "1")], windowSecs = 60, keysMax = 100): Command {
   return { timestampMs, ops, idempotency: { key, windowSecs, keysMax } };
 }
 
