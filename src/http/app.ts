@@ -36,7 +36,8 @@ export interface AppOptions {
 
 export function errorResponse(error: ScribeError, headers: Record<string, string> = {}): Response {
   const extra: Record<string, string> = { ...headers };
-  if (error.status === 503 || error.status === 429 || error.status === 507) extra["retry-after"] ??= "1";
+  // 504 outcome_unknown too: its retry (with the same Idempotency-Key) is how a client learns the outcome.
+  if (error.status === 503 || error.status === 429 || error.status === 504 || error.status === 507) extra["retry-after"] ??= "1";
   // The body may be unread (refused by its declared length): close rather than drain it.
   if (error.status === 413) extra.connection = "close";
   return json(error.toJSON(), error.status, extra);
