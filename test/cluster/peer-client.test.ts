@@ -5,14 +5,16 @@
  * answer that cannot be read, an internal error, a code this node does not know — its outcome is
  * unknown (504 outcome_unknown). Real sockets on loopback stand in for the leader.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Forwarder } from "../../src/cluster/forwarding.ts";
-import { proposeRemote } from "../../src/cluster/peer-client.ts";
+import { configurePeerClient, proposeRemote } from "../../src/cluster/peer-client.ts";
 import type { Operation } from "../../src/ledger/index.ts";
 import { ScribeError, utf8 } from "../../src/lib/index.ts";
 import { freePort } from "../support/node-process.ts";
 
 const stops: (() => void)[] = [];
+// The peer client's settings are per process: other tests in the same run may have set HTTPS or a secret.
+beforeEach(() => configurePeerClient({ clusterSecret: "", https: false }));
 afterEach(() => {
   for (const stop of stops.splice(0)) stop();
 });
