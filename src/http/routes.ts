@@ -78,7 +78,7 @@ export const errorResponse = (description: string): Json => ({ description, cont
 const jsonOk = (description: string, schema: Json = { type: "object" }): Json => ({ description, content: { "application/json": { schema } } });
 const text = (description: string): Json => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
 const query = (name: string, description: string, schema: Json = { type: "integer", minimum: 0 }, required = false): RouteParam => ({ name, in: "query", required, description, schema });
-const receipt = jsonOk("Receipt once durable.", { $ref: "#/components/schemas/Receipt" });
+const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", { $ref: "#/components/schemas/Receipt" });
 const rawBody = (description: string): Json => ({ required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description } } } });
 const jsonBody = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
 
