@@ -21,9 +21,9 @@ import { emptyIdempotencyClock, isLiveRecord, recordSequenceProblem, type Idempo
 import { assert, ScribeError } from "../lib/index.ts";
 
 /**
- * Fewest window rows one prune step looks at (it looks at twice the rows the transaction added
- * when that is more). Each transaction that records runs one step, so the dead rows at the front
- * go faster than new ones come; 256 keeps a step to well under a millisecond.
+ * Fewest window rows one prune step may delete (twice the rows the transaction added when that is
+ * more). Each transaction that records runs one step, so the dead rows at the front go faster
+ * than new ones come; 256 keeps a step to well under a millisecond.
  */
 export const idempotencyPruneStepRowsMax = 256;
 
@@ -77,7 +77,7 @@ interface Statements {
   deleteKey: Statement<unknown, [string]>;
   insertWindow: Statement<unknown, ReturnType<typeof recordParams>>;
   oldest: Statement<RecordRow, [number]>;
-  deleteSeq: Statement<unknown, [number]>;
+  deleteThrough: Statement<unknown, [number]>;
   range: Statement<RecordRow, [number, number, number]>;
 }
 
@@ -109,7 +109,7 @@ export class IdempotencyStore {
       deleteKey: db.prepare("DELETE FROM idempotency WHERE idem_key = ?"),
       insertWindow: db.prepare(`INSERT INTO idempotency (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       oldest: db.prepare(`SELECT ${columns} FROM idempotency ORDER BY seq LIMIT ?`),
-      deleteSeq: db.prepare("DELETE FROM idempotency WHERE seq = ?"),
+      deleteThrough: db.prepare("DELETE FROM idempotency WHERE seq <= ?"),
       range: db.prepare(`SELECT ${columns} FROM idempotency_log WHERE first_idx >= ? AND first_idx < ? ORDER BY first_idx LIMIT ?`),
     };
     this.reload();
@@ -163,18 +163,24 @@ export class IdempotencyStore {
   }
 
   /**
-   * Deletes window rows that can never be live again (isLiveRecord at the current clock and
-   * count is false, and both only grow), oldest first, at most `rowsMax`. Returns how many.
+   * Deletes the window's oldest rows while they can never be live again (isLiveRecord at the
+   * current clock and count is false, and both only grow), at most `rowsMax`; stops at the first
+   * live one, so a step reads one row when nothing is due. Records made under one window and
+   * count die in the order they were made; after a change of api.idempotency_* a dead row behind
+   * a live one waits for it. Returns how many rows were deleted.
    */
   prune(rowsMax: number): number {
     const s = this.statements;
     if (!s || this.windowRows === 0) return 0;
+    let lastDead = -1;
     let pruned = 0;
-    for (const row of s.oldest.all(rowsMax)) {
-      if (isLiveRecord(rowToRecord(row), this.clockValue.clockMs, this.clockValue.seq)) continue;
-      s.deleteSeq.run(row.seq);
+    for (const row of s.oldest.iterate(rowsMax)) {
+      if (isLiveRecord(rowToRecord(row), this.clockValue.clockMs, this.clockValue.seq)) break;
+      lastDead = row.seq;
       pruned++;
     }
+    if (pruned === 0) return 0;
+    s.deleteThrough.run(lastDead);
     this.windowRows -= pruned;
     this.counters.pruned += pruned;
     return pruned;
