@@ -10,7 +10,7 @@
 import { loadConfig, type Config } from "./config/index.ts";
 import { ClusterNode, createLogger } from "./cluster/index.ts";
 import { defaultHasher } from "./crypto/index.ts";
-import { putOperation, validateContentType, validateKey, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
+import { idempotencyKeyProblem, putOperation, validateContentType, validateKey, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
 import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";
 
 export interface PutOptions {
@@ -19,6 +19,8 @@ export interface PutOptions {
   ifMatch?: number;
   /** Only if the key does not exist (or is deleted). */
   ifNoneMatch?: boolean;
+  /** Makes a retry of this write safe: within the window, the same key and request answer the first receipt and append nothing. */
+  idempotencyKey?: string;
 }
 
 export interface GetOptions {
@@ -83,20 +85,29 @@ export class ScribeLedger {
     return putOperation({ key, value, contentType: validateContentType(op.contentType, fallback), ifMatch: op.ifMatch, ifNoneMatch: op.ifNoneMatch }, defaultHasher()!);
   }
 
-  async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<Receipt> {
-    const [receipt] = await this.node.propose([this.toOperation({ op: "put", key, value, ...options })]);
-    return receipt!;
+  /** Validated propose options for an idempotency key. */
+  private writeOptions(idempotencyKey: string | undefined): { idempotencyKey?: string } {
+    if (idempotencyKey === undefined) return {};
+    const problem = idempotencyKeyProblem(idempotencyKey);
+    if (problem !== undefined) throw new ScribeError("invalid_request", problem);
+    return { idempotencyKey };
   }
 
-  async delete(key: string, options: { ifMatch?: number } = {}): Promise<Receipt> {
-    const [receipt] = await this.node.propose([this.toOperation({ op: "delete", key, ...options })]);
-    return receipt!;
+  async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<Receipt> {
+    const { idempotencyKey, ...conditions } = options;
+    const result = await this.node.propose([this.toOperation({ op: "put", key, value, ...conditions })], undefined, this.writeOptions(idempotencyKey));
+    return result.receipts[0]!;
+  }
+
+  async delete(key: string, options: { ifMatch?: number; idempotencyKey?: string } = {}): Promise<Receipt> {
+    const result = await this.node.propose([this.toOperation({ op: "delete", key, ifMatch: options.ifMatch })], undefined, this.writeOptions(options.idempotencyKey));
+    return result.receipts[0]!;
   }
 
   /** Appends all operations atomically at consecutive indexes. */
-  async batch(ops: BatchOp[]): Promise<Receipt[]> {
+  async batch(ops: BatchOp[], options: { idempotencyKey?: string } = {}): Promise<Receipt[]> {
     if (ops.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
-    return this.node.propose(ops.map((op) => this.toOperation(op)));
+    return (await this.node.propose(ops.map((op) => this.toOperation(op)), undefined, this.writeOptions(options.idempotencyKey))).receipts;
   }
 
   /** The latest (or a past) value of `key`; undefined when absent or deleted. Async: a value that left the hot tier is read from S3. */

@@ -43,8 +43,8 @@ test("a storage failure under the engine stops it with an error, never the proce
     db.exec("DROP TABLE raft_log");
     db.close();
     const write = ledger.put("lost", "after the failure");
-    // It was proposed when the failure hit: its outcome is unknown (503 timeout), and says why.
-    await expect(write).rejects.toMatchObject({ code: "timeout", message: expect.stringMatching(/Raft driver failed \(no such table: raft_log\).*outcome is unknown/) });
+    // It was proposed when the failure hit: its outcome is unknown (504 outcome_unknown), and says why.
+    await expect(write).rejects.toMatchObject({ code: "outcome_unknown", message: expect.stringMatching(/Raft driver failed \(no such table: raft_log\).*outcome is unknown/) });
     expect(failures).toHaveLength(1);
     // Later writes are refused the same way; what was applied can still be read.
     await expect(ledger.put("later", "x")).rejects.toMatchObject({ code: "unavailable" });

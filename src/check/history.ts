@@ -9,9 +9,37 @@
  *   ... op.unknown()       // timed out / connection lost: may or may not have taken effect
  *   ... op.failed()        // definitely did not take effect (e.g. refused): dropped
  *   checkKvHistory(history.operations());
+ *
+ * For a write answered over HTTP, `writeAnswerOf(status, code)` says which of the three it is, as
+ * the API promises (README, "Errors"): `outcome_unknown` (504) and answers with no known code are
+ * unknown; every other refusal means nothing was appended. Recording refusals as failed is what
+ * lets the checker catch a node that refuses a write it then applies.
  */
 
 import type { KvKind, Operation } from "./linearizability.ts";
+
+/** What an answer to a write says about its effect. */
+export type WriteAnswer = "ok" | "unknown" | "failed";
+
+/**
+ * A write's HTTP answer as a history event: 2xx ok; `outcome_unknown`, `internal` or no code at all
+ * (not an answer the node vouches for) unknown; any other error code a refusal that changed
+ * nothing. A network failure without an answer is unknown unless the request was never sent.
+ */
+export function writeAnswerOf(status: number, code: string | undefined): WriteAnswer {
+  if (status >= 200 && status < 300) return "ok";
+  if (code === undefined || code === "outcome_unknown" || code === "internal") return "unknown";
+  return "failed";
+}
+
+/** Records a write's answer on `op` (see writeAnswerOf); returns it. */
+export function recordWriteAnswer(op: PendingOperation, status: number, code: string | undefined): WriteAnswer {
+  const answer = writeAnswerOf(status, code);
+  if (answer === "ok") op.ok();
+  else if (answer === "unknown") op.unknown();
+  else op.failed();
+  return answer;
+}
 
 export interface PendingOperation {
   /** The operation completed; for a get, `output` is the value read (null when absent). */

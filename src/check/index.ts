@@ -8,4 +8,4 @@ export {
   type CheckResult,
   type CheckOptions,
 } from "./linearizability.ts";
-export { HistoryRecorder, type PendingOperation } from "./history.ts";
+export { HistoryRecorder, recordWriteAnswer, writeAnswerOf, type PendingOperation, type WriteAnswer } from "./history.ts";

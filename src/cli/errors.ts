@@ -15,9 +15,13 @@ export const exitCodes = {
   usage: 2,
   /** The key, version or route does not exist (404). */
   notFound: 3,
-  /** No node could be reached, a timeout, or the node cannot serve now (429, 5xx). */
+  /**
+   * No node could be reached, a timeout, or the node cannot serve now (429, 5xx), or a write's
+   * outcome is unknown (504 outcome_unknown, or the connection was lost after sending): running
+   * the same write again with its --idempotency-key is safe.
+   */
   unavailable: 4,
-  /** The node refused the request: no or a wrong API key (401, 403), a failed condition (412), a conflict (409). */
+  /** The node refused the request: no or a wrong API key (401, 403), a failed condition (412), a conflict (409), an idempotency key reused for another request (422). */
   refused: 5,
 } as const;
 
@@ -28,9 +32,12 @@ export const exitCodesText = `Exit status:
      (also when the node refuses a value as corrupt_value or corrupt_entry)
   2  usage: a mistake in the command line, or input the node refused as invalid (400, 413)
   3  not found: no such key, version or route (404)
-  4  unavailable: no endpoint reachable, a timeout, or the node cannot serve now (429, 5xx)
+  4  unavailable: no endpoint reachable, a timeout, or the node cannot serve now (429, 5xx);
+     also a write whose outcome is unknown (504 outcome_unknown): run it again with the
+     --idempotency-key the message gives, which cannot write twice
   5  refused: API key missing, unknown or of too low a role (401, 403), a failed
-     --if-version condition (412), a conflict (409)
+     --if-version condition (412), a conflict (409), an --idempotency-key already used
+     for a different write (422)
 `;
 
 /** A mistake in the command line: exit status 2. */
@@ -72,14 +79,14 @@ export function exitCodeOf(error: unknown): number {
   if (error instanceof HttpError) {
     const status = error.httpStatus;
     if (status === 404) return exitCodes.notFound;
-    if (status === 401 || status === 403 || status === 409 || status === 412) return exitCodes.refused;
+    if (status === 401 || status === 403 || status === 409 || status === 412 || status === 422) return exitCodes.refused;
     if (status === 429 || status >= 500) return exitCodes.unavailable;
     return exitCodes.usage;
   }
   if (isScribeError(error)) {
     if (error.code === "verification_failed") return exitCodes.verificationFailed;
     if (error.status === 404) return exitCodes.notFound;
-    if (error.status === 503) return exitCodes.unavailable;
+    if (error.status === 503 || error.code === "outcome_unknown") return exitCodes.unavailable;
   }
   return exitCodes.unavailable;
 }

@@ -7,7 +7,13 @@
  * moves on to the next only on a connection error, never on an HTTP error (an answer, even a 503,
  * is the cluster speaking). A read is retried elsewhere after any connection failure; a write only
  * when the connection was refused before anything was sent, since after a reset or a timeout it may
- * have been applied: its outcome is reported unknown instead.
+ * have been applied: it fails with a NetworkError of code `outcome_unknown` instead.
+ *
+ * Unknown outcomes and idempotency keys: a write given an `idempotencyKey` carries it (the
+ * Idempotency-Key header), and only then is it retried, with the same key, after an unknown
+ * outcome (a 504 `outcome_unknown` answer, or a connection lost after sending): within the key's
+ * window the node answers the original receipt and appends nothing, so the retry is safe.
+ * `unknownOutcomeRetries` (default 1) bounds the retries. A write without a key is never retried.
  */
 
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
@@ -24,6 +30,13 @@ export type FetchLike = (url: string, init?: FetchInit) => Promise<Response>;
 
 /** How long one request may take by default (connection, answer and body). */
 export const requestTimeoutMsDefault = 30_000;
+/** Retries of a keyed write after an unknown outcome, by default: one, enough to ride over a leader change. */
+export const unknownOutcomeRetriesDefault = 1;
+/**
+ * Pause before such a retry: long enough for a lost leader's followers to notice; the node waits
+ * for a new leader by itself, so the retry need not.
+ */
+const unknownOutcomeRetryPauseMs = 250;
 /** Versions per GET /history page (the server's maximum). */
 export const historyPageVersionsMax = 10_000;
 /** Keys per GET /keys page (the server's maximum). */
@@ -40,6 +53,8 @@ export interface HttpClientOptions {
   headers?: Record<string, string>;
   /** Per request; 0 for none. Default requestTimeoutMsDefault. */
   timeoutMs?: number;
+  /** Retries of a write with an idempotency key after an unknown outcome (module comment); default unknownOutcomeRetriesDefault. */
+  unknownOutcomeRetries?: number;
   fetch?: FetchLike;
 }
 
@@ -83,6 +98,8 @@ export interface HttpAnswer {
 
 /** The code of a status when the body names none (or an unknown one). */
 function codeOfStatus(status: number): ErrorCode {
+  if (status === 504) return "outcome_unknown";
+  if (status === 507) return "insufficient_storage";
   if (status === 404) return "not_found";
   if (status === 401) return "unauthorized";
   if (status === 403) return "forbidden";
@@ -147,6 +164,22 @@ export interface GetOptions {
 export interface WriteOptions {
   /** Only if the key's current version is this (If-Match); 0: only if the key does not exist. */
   ifVersion?: number;
+  /**
+   * Sent as Idempotency-Key: a retry with the same key (and the same request) within the node's
+   * window appends nothing and answers the original receipt. With it, the write is retried after
+   * an unknown outcome (module comment). Make one per write, e.g. with newIdempotencyKey().
+   */
+  idempotencyKey?: string;
+}
+
+/** A fresh random idempotency key (a UUID, from the platform's crypto). */
+export function newIdempotencyKey(): string {
+  return crypto.randomUUID();
+}
+
+/** Whether `error` leaves a write's outcome unknown: a 504 outcome_unknown answer, or no answer after sending. */
+export function isUnknownOutcome(error: unknown): boolean {
+  return error instanceof ScribeError && error.code === "outcome_unknown";
 }
 
 export interface PutOptions extends WriteOptions {
@@ -193,6 +226,7 @@ export class ScribeHttpClient {
   readonly endpoints: readonly string[];
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly unknownOutcomeRetries: number;
   private readonly fetcher: FetchLike;
   /** The endpoint that answered last: requests start there. */
   private current = 0;
@@ -202,6 +236,7 @@ export class ScribeHttpClient {
     this.endpoints = options.endpoints.map((endpoint) => endpoint.replace(/\/+$/, ""));
     this.headers = { ...options.headers, ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
     this.timeoutMs = options.timeoutMs ?? requestTimeoutMsDefault;
+    this.unknownOutcomeRetries = options.unknownOutcomeRetries ?? unknownOutcomeRetriesDefault;
     this.fetcher = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
@@ -236,7 +271,7 @@ export class ScribeHttpClient {
         const failure = describeFailure(error, this.timeoutMs);
         timedOut = isTimeout(error);
         if (method !== "GET" && !notSentCodes.has(errorCode(error) ?? "")) {
-          throw new NetworkError(timedOut ? "timeout" : "unavailable", `${method} ${path} on ${endpoint}: ${failure}; the request may have reached the node, so its outcome is unknown (it was not sent elsewhere)`);
+          throw new NetworkError("outcome_unknown", `${method} ${path} on ${endpoint}: ${failure}; the request may have reached the node, so its outcome is unknown (it was not sent elsewhere)`);
         }
         failures.push({ endpoint, failure });
       }
@@ -260,8 +295,18 @@ export class ScribeHttpClient {
     return parseAnswer("GET", path, await this.request("GET", path));
   }
 
-  private async writeJson(method: string, path: string, init: RequestParts): Promise<unknown> {
-    return parseAnswer(method, path, await this.request(method, path, init));
+  /** A write; with an idempotency key, retried after an unknown outcome (module comment). */
+  private async writeJson(method: string, path: string, init: RequestParts, idempotencyKey?: string): Promise<unknown> {
+    if (idempotencyKey === undefined) return parseAnswer(method, path, await this.request(method, path, init));
+    const keyed = { ...init, headers: { ...init.headers, "idempotency-key": idempotencyKey } };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return parseAnswer(method, path, await this.request(method, path, keyed));
+      } catch (error) {
+        if (attempt >= this.unknownOutcomeRetries || !isUnknownOutcome(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, unknownOutcomeRetryPauseMs));
+      }
+    }
   }
 
   /** PUT /kv/KEY: stores the value once durable; the receipt. */
@@ -269,13 +314,22 @@ export class ScribeHttpClient {
     const headers: Record<string, string> = { "content-type": options.contentType ?? (typeof value === "string" ? "text/plain; charset=utf-8" : "application/octet-stream") };
     if (options.ifVersion !== undefined) headers["if-match"] = String(options.ifVersion);
     if (options.ifAbsent) headers["if-none-match"] = "*";
-    return receiptFromJson(await this.writeJson("PUT", keyPath(key), { body: value, headers }));
+    return receiptFromJson(await this.writeJson("PUT", keyPath(key), { body: value, headers }, options.idempotencyKey));
   }
 
   /** DELETE /kv/KEY: appends a tombstone; the receipt. */
   async delete(key: string, options: WriteOptions = {}): Promise<ReceiptJson> {
     const headers: Record<string, string> = options.ifVersion === undefined ? {} : { "if-match": String(options.ifVersion) };
-    return receiptFromJson(await this.writeJson("DELETE", keyPath(key), { headers }));
+    return receiptFromJson(await this.writeJson("DELETE", keyPath(key), { headers }, options.idempotencyKey));
+  }
+
+  /**
+   * POST /batch: the ops (as the API takes them: {op, key, value | value_base64, content_type?,
+   * if_match?, if_none_match?}) appended atomically; the answer `{first_index, last_index,
+   * tree_size, receipts}`, raw.
+   */
+  async batch(ops: readonly Record<string, unknown>[], options: Pick<WriteOptions, "idempotencyKey"> = {}): Promise<unknown> {
+    return this.writeJson("POST", "/batch", { body: JSON.stringify({ ops }), headers: { "content-type": "application/json" } }, options.idempotencyKey);
   }
 
   /** GET /kv/KEY (latest, `version` or `at`): the raw value and what the headers say. */

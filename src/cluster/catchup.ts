@@ -4,7 +4,10 @@
  *  1. asks the leader (or, without its address, any member that knows it) for the ledger size
  *     at the catch-up's Raft index (`GET /cluster/ledger-size`, from the recorded applied points);
  *  2. fetches the missing ledger range in pages (`GET /entries?values=true`) and re-applies each
- *     page through its own state machine, checking every value and leaf (replay.ts);
+ *     page through its own state machine, checking every value and leaf (replay.ts), together
+ *     with the idempotency records the source made for that page's commands
+ *     (`GET /cluster/idempotency`), in the page's transaction: the entries do not say which
+ *     commands carried an idempotency key, so this is how the window ends up the same here;
  *  3. takes the source's address book and cluster identity (origin, member keys, keys notes:
  *     identity.ts) and, in ONE durable transaction, restarts the Raft log after the catch-up
  *     point with its membership, records the applied point, the book and the identity.
@@ -20,7 +23,7 @@ import type { AddressBook } from "./address-book.ts";
 import type { ClusterIdentity } from "./identity.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
-import { fetchAddressBook, fetchEntries, fetchIdentity, fetchLedgerSizeAt } from "./peer-client.ts";
+import { fetchAddressBook, fetchEntries, fetchIdempotencyRecords, fetchIdentity, fetchLedgerSizeAt } from "./peer-client.ts";
 import { replayEntries } from "./replay.ts";
 
 /** Entries fetched per request while catching up by ledger range (keeps a page to a few MB). */
@@ -65,7 +68,8 @@ export class LedgerCatchup {
     while (ledger.size < target) {
       const page = await fetchEntries(source.client, ledger.size, Math.min(catchupPageEntries, target - ledger.size), 30_000);
       if (page.length === 0) throw new ScribeError("unavailable", `${source.client} returned no entries at ${ledger.size}`);
-      replayEntries(ledger, page, `catch-up from ${source.client}`);
+      const records = await fetchIdempotencyRecords(source.client, ledger.size, ledger.size + page.length, 10_000);
+      replayEntries(ledger, page, `catch-up from ${source.client}`, records);
     }
     const book = await fetchAddressBook(source.client, 10_000);
     const sourceIdentity = await fetchIdentity(source.client, 10_000);

@@ -20,8 +20,13 @@
  * - identity.ts, key-registry.ts  the cluster's one origin and its members' keys, replicated;
  * - cosigning.ts, checkpoints.ts, witnesses.ts  checkpoints signed by a majority of the voters
  *                     (each checking against its own ledger), and external witnesses.
+ * - storage-state.ts  whether the data directory takes writes (free-space reserve, full disk).
  * This file wires them together and holds the node's lifecycle: open, tick (the core's tick and
  * the deadline sweep), scheduling of the Ready loop, close, and fatal failure.
+ *
+ * A full disk is not a failure: the Ready loop waits it out (ready-loop.ts, "Storage stalls") and
+ * while it does, this node neither ticks nor steps its core (as if cut off from its peers), so
+ * nothing piles up in memory; reads keep being served.
  *
  * A fatal driver failure (a storage error, a broken invariant) never exits the process: the node
  * stops serving (pending requests are refused, status reports unhealthy) and `onFatal` tells the
@@ -30,11 +35,11 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ReadResult, Receipt, SignedCheckpoint, StoredEntry, WriteContext } from "../ledger/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, ForwardedWrite, IdempotencyRecord, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ProposeOptions, ReadResult, SignedCheckpoint, StoredEntry, WriteContext, WriteResult } from "../ledger/index.ts";
 import { isScribeError, ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";
-import type { SqliteRaftStorage } from "../storage/index.ts";
+import { DiskSpace, type SqliteRaftStorage } from "../storage/index.ts";
 import { AddressBook } from "./address-book.ts";
 import { startColdTier, type ColdTier } from "./archival.ts";
 import { openNodeState, type NodeState } from "./bootstrap.ts";
@@ -55,6 +60,7 @@ import { requestJoin } from "./peer-client.ts";
 import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
+import { StorageState } from "./storage-state.ts";
 import { Waiters } from "./waiters.ts";
 
 /** Most proposals turned into Raft entries per cycle (the core refuses more in one call). */
@@ -101,6 +107,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   /** The cluster's quorum checkpoints (rounds on the leader, adoption on followers). */
   readonly checkpoints: CheckpointService;
   private readonly keyRegistry: KeyRegistry;
+  /** Whether the data directory takes writes (storage-state.ts). */
+  readonly storageState: StorageState;
   private link: RaftLink | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private scheduled = false;
@@ -145,6 +153,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     });
     this.waiters = new Waiters(new DeadlineQueue(this.now), applied);
     this.sender = new RaftSender(logger);
+    this.storageState = new StorageState(new DiskSpace({ dir: config.node.data_dir, minFreeBytes: config.storage.min_free_bytes, now: this.now }), logger);
     this.loop = new ReadyLoop<CommandOutcome>({
       core: this.raw,
       store: this.storage,
@@ -158,10 +167,11 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (!this.closed) this.keyRegistry.check();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
+      storage: this.storageState,
     });
     this.leadership = new Leadership(config.node.id, this.raw, this.addresses, this.waiters, this.now);
     this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
-    this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.schedule() });
+    this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.schedule(), storage: this.storageState });
     this.members = new MembershipChanges({
       core: this.raw,
       addresses: this.addresses,
@@ -267,7 +277,8 @@ export class ClusterNode implements LedgerService, ClusterService {
       this.syncPeers();
     }
     this.ticker = setInterval(() => {
-      this.raw.tick();
+      // While a step waits for the disk the core is frozen (module comment); the loop retries it.
+      if (!this.loop.storageStalled) this.raw.tick();
       this.waiters.deadlines.sweep();
       this.schedule();
     }, this.config.consensus.tick_interval_ms);
@@ -277,7 +288,7 @@ export class ClusterNode implements LedgerService, ClusterService {
   }
 
   private onMessage(message: Message): void {
-    if (this.loop.stopped) return;
+    if (this.loop.stopped || this.loop.storageStalled) return;
     this.raw.step(message);
     this.schedule();
   }
@@ -338,8 +349,8 @@ export class ClusterNode implements LedgerService, ClusterService {
 
   // ---- LedgerService ---------------------------------------------------------------------
 
-  propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
-    return this.requests.propose(ops, context);
+  propose(ops: Operation[], context?: WriteContext, options?: ProposeOptions): Promise<WriteResult> {
+    return this.requests.propose(ops, context, options);
   }
 
   async readBarrier(consistency: Consistency): Promise<void> {
@@ -417,6 +428,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       ledgerSize: this.ledger.size,
       running: !this.closed && !this.loop.stopped,
       checkpointDisagreement: this.ledger.checkpoints.lastDisagreement,
+      storage: this.storageState.status(),
     });
   }
 
@@ -429,6 +441,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       transport: this.link?.stats(),
       cold: this.cold?.metrics() ?? { enabled: false },
       checkpoints: { origin: this.identityState.origin ?? null, voter_keys: this.checkpointKeys().length, key_epochs: this.identityState.epochs.length, ...this.checkpoints.metrics() },
+      disk: this.storageState.metrics(),
     };
   }
 
@@ -443,8 +456,12 @@ export class ClusterNode implements LedgerService, ClusterService {
     return this.requests.leaderReadIndex();
   }
 
-  proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]> {
+  proposeForwarded(commands: ForwardedWrite[]): Promise<ForwardedOutcome[]> {
     return this.requests.proposeForwarded(commands);
+  }
+
+  idempotencyRecords(fromIndex: number, toIndex: number): IdempotencyRecord[] {
+    return this.ledger.idempotency.range(fromIndex, toIndex);
   }
 
   ledgerSizeAt(raftIndex: number): number {

@@ -3,22 +3,23 @@
  * the event loop go together in one `POST /cluster/propose` (a follower's group commit, in groups
  * bounded by storage.max_batch_bytes and the command-list limit), and each is still applied or
  * refused on its own at the leader (ClusterNode.proposeForwarded). A group that fails as a whole
- * (leader unreachable, timeout) fails each of its writes with that error.
+ * fails each of its writes with that error: a refusal when the request provably never reached the
+ * leader or the leader refused it whole (peer-client.ts), else `outcome_unknown`.
  */
 
-import { commandListMax, type Operation, type Receipt, type WriteContext } from "../ledger/index.ts";
+import { commandListMax, type ForwardedWrite, type WriteContext, type WriteResult } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import type { Leadership } from "./leadership.ts";
 import { proposeRemote } from "./peer-client.ts";
 
 /** A write waiting on a follower to be forwarded to the leader. */
 interface Forward {
-  ops: Operation[];
+  write: ForwardedWrite;
   /** Who made the write: the leader audits it under this caller. */
   context?: WriteContext;
   /** Approximate encoded size, for bounding a group. */
   bytes: number;
-  resolve: (receipts: Receipt[]) => void;
+  resolve: (result: WriteResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -41,13 +42,13 @@ export class Forwarder {
   constructor(private readonly options: ForwarderOptions) {}
 
   /** Queues a write for the leader; resolves with its receipts or rejects with the leader's refusal. */
-  forward(ops: Operation[], context?: WriteContext): Promise<Receipt[]> {
-    let bytes = 64;
-    for (const op of ops) bytes += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+  forward(write: ForwardedWrite, context?: WriteContext): Promise<WriteResult> {
+    let bytes = 64 + (write.idempotencyKey?.length ?? 0) * 3;
+    for (const op of write.ops) bytes += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
     // The caller travels with the write (JSON in the forward envelope).
     if (context) bytes += 64 + (context.principal.length + context.role.length + context.client.length) * 3;
-    return new Promise<Receipt[]>((resolve, reject) => {
-      this.queue.push({ ops, context, bytes, resolve, reject });
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ write, context, bytes, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => {
@@ -78,11 +79,12 @@ export class Forwarder {
       const client = this.options.leadership.leaderClient();
       if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leadership.leaderId()}`);
       // Each command carries its caller, and the envelope names this node and the leader it is for.
-      const commands = group.map((g) => ({ ops: g.ops, context: g.context }));
+      const commands = group.map((g) => ({ ops: g.write.ops, context: g.context, idempotencyKey: g.write.idempotencyKey }));
       const outcomes = await proposeRemote({ leaderClient: client, from: this.options.nodeId, to: this.options.leadership.leaderId(), commands, timeoutMs: this.options.timeoutMs });
       outcomes.forEach((outcome, i) => {
-        if ("receipts" in outcome) group[i]!.resolve(outcome.receipts);
-        else group[i]!.reject(new ScribeError(outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "unavailable", outcome.error));
+        if ("receipts" in outcome) group[i]!.resolve({ receipts: outcome.receipts, replayed: outcome.replayed === true });
+        // A code this node does not know names no refusal it can vouch for: unknown.
+        else group[i]!.reject(new ScribeError(outcome.code in statusOfCode ? (outcome.code as ErrorCode) : "outcome_unknown", outcome.error));
       });
     } catch (error) {
       for (const g of group) g.reject(error as Error);

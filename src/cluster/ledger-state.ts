@@ -18,17 +18,22 @@
  */
 
 import type { Config } from "../config/index.ts";
-import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead, type KeyRange, type KeyState, type ReadResult, type Receipt, type StoredEntry } from "../ledger/index.ts";
+import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type IdempotencyRecord, type KeyHead, type KeyRange, type KeyState, type ReadResult, type Receipt, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
-import { HotStore, LruCache, SqliteTreeStore } from "../storage/index.ts";
+import { HotStore, IdempotencyStore, LruCache, SqliteTreeStore } from "../storage/index.ts";
 import { CheckpointSigner, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
+import { IdempotencyOverlay, keyReusedError } from "./idempotent-apply.ts";
 import type { Logger } from "./logger.ts";
 
-/** The outcome of one command in a batch: its receipts, or the refusal to hand its proposer. */
-export type CommandOutcome = { ok: true; receipts: Receipt[] } | { ok: false; error: ScribeError };
+/**
+ * The outcome of one command in a batch: its receipts, or the refusal to hand its proposer.
+ * `replayed`: the command's idempotency key was live with the same request, so nothing was
+ * appended and the receipts are the original command's.
+ */
+export type CommandOutcome = { ok: true; receipts: Receipt[]; replayed?: boolean } | { ok: false; error: ScribeError };
 
 /** Commands run through the state machine, not yet written (LedgerState.prepare). */
 export interface PreparedBatch {
@@ -40,6 +45,10 @@ export interface PreparedBatch {
   leafHashes: Uint8Array;
   /** The ledger size once the batch is written. */
   sizeAfter: number;
+  /** Idempotency records of accepted keyed commands (written with the entries). */
+  records: IdempotencyRecord[];
+  /** Keyed commands whose key was live with the same request: answered from the original's entries. */
+  replays: { slot: number; record: IdempotencyRecord }[];
 }
 
 /**
@@ -86,6 +95,8 @@ export class LedgerState {
   private merkle: MerkleTree;
   private readonly heads: LruCache<string, KeyHead>;
   private readonly values: LruCache<number, CheckedValue>;
+  /** Idempotency records: the window and the log (storage/idempotency.ts). */
+  readonly idempotency: IdempotencyStore;
   /** Consulted when a value is not in the hot tier (set by the cold tier). */
   valueFallback: ValueFallback | undefined;
   readonly counters = { batches: 0, appliedOps: 0, refusedCommands: 0, failedBatches: 0 };
@@ -103,6 +114,7 @@ export class LedgerState {
     private readonly logger: Logger | undefined,
   ) {
     this.treeStore = new SqliteTreeStore(store.db);
+    this.idempotency = new IdempotencyStore(store.db);
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
     this.hasher = this.merkle.hasher;
     this.checkpoints = new CheckpointSigner({ tree: () => this.merkle, store, signer, legacyOrigin: legacyCheckpointOrigin(config), logger });
@@ -144,8 +156,17 @@ export class LedgerState {
     const accepted: { slot: number; applied: AppliedOp[] }[] = [];
     const all: AppliedOp[] = [];
     const wasLive: boolean[] = [];
+    const replays: PreparedBatch["replays"] = [];
+    // Only a batch with a keyed command pays for idempotency (idempotent-apply.ts).
+    const keyed = commands.some((c) => c.idempotency !== undefined) ? new IdempotencyOverlay(this.idempotency, this.hasher) : undefined;
     let nextIndex = this.store.nextIndex;
     for (const command of commands) {
+      const verdict = command.idempotency ? keyed!.judge(command) : undefined;
+      if (verdict && verdict.kind !== "fresh") {
+        if (verdict.kind === "replay") replays.push({ slot: outcomes.length, record: verdict.record });
+        outcomes.push(verdict.kind === "replay" ? { ok: true, receipts: [], replayed: true } : { ok: false, error: keyReusedError(verdict.record) });
+        continue;
+      }
       const result = applyCommand(command, { nextIndex, head });
       if (!result.ok) {
         this.counters.refusedCommands++;
@@ -157,12 +178,13 @@ export class LedgerState {
         overlay.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
         all.push(a);
       }
+      if (command.idempotency) keyed!.accepted(command, nextIndex, nextIndex + result.applied.length - 1);
       nextIndex += result.applied.length;
       accepted.push({ slot: outcomes.length, applied: result.applied });
       outcomes.push({ ok: true, receipts: [] });
     }
     const leafHashes = all.length > 0 ? this.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
-    return { outcomes, accepted, all, wasLive, leafHashes, sizeAfter: nextIndex };
+    return { outcomes, accepted, all, wasLive, leafHashes, sizeAfter: nextIndex, records: keyed?.records ?? [], replays };
   }
 
   /** Writes a prepared batch's entries, values and tree nodes. Call inside a store transaction. */
@@ -170,16 +192,21 @@ export class LedgerState {
     if (batch.all.length === 0) return;
     this.store.append(batch.all, batch.wasLive);
     this.merkle.appendLeafHashes(batch.leafHashes);
+    if (batch.records.length > 0) this.idempotency.append(batch.records);
   }
 
-  /** After the transaction that wrote `batch` committed: updates the caches, returns one outcome per command. */
+  /**
+   * After the transaction that wrote `batch` committed: updates the caches, returns one outcome
+   * per command. A receipt's tree_size is the ledger size right after its own command, so the
+   * receipts of a command are the same on every replica and when replayed for its idempotency key.
+   */
   commit(batch: PreparedBatch): CommandOutcome[] {
     this.counters.batches++;
     this.counters.appliedOps += batch.all.length;
-    const treeSize = this.store.nextIndex;
     const outcomes = batch.outcomes;
     let leaf = 0;
     for (const { slot, applied } of batch.accepted) {
+      const treeSize = applied[applied.length - 1]!.entry.index + 1;
       outcomes[slot] = {
         ok: true,
         receipts: applied.map((a) => {
@@ -198,24 +225,48 @@ export class LedgerState {
         }),
       };
     }
+    for (const { slot, record } of batch.replays) outcomes[slot] = { ok: true, receipts: this.receiptsOf(record), replayed: true };
     return outcomes;
+  }
+
+  /** The receipts of the command that made `record`, rebuilt from its entries and leaves. */
+  private receiptsOf(record: IdempotencyRecord): Receipt[] {
+    const count = record.lastIndex - record.firstIndex + 1;
+    const entries = this.store.entries(record.firstIndex, count);
+    if (entries.length !== count || entries[0]!.index !== record.firstIndex) {
+      throw new ScribeError("internal", `the entries ${record.firstIndex}..${record.lastIndex} of idempotency key ${JSON.stringify(record.key)} are not all in the ledger`);
+    }
+    return entries.map((entry) => ({
+      key: entry.key,
+      op: entry.op,
+      index: entry.index,
+      version: entry.version,
+      leaf_hash: toHex(this.merkle.leafHash(entry.index)),
+      tree_size: record.lastIndex + 1,
+      timestamp_ms: entry.timestampMs,
+    }));
   }
 
   /** After the transaction that wrote a batch failed: nothing of it was kept; reload what was cached. */
   rollback(): void {
     this.counters.failedBatches++;
     this.store.reloadCounters();
+    this.idempotency.reload();
     this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
   }
 
   /**
    * Writes a prepared batch in ONE transaction of its own and commits it (catch-up and restore
-   * re-apply ledger ranges this way, replay.ts). If the transaction fails, nothing of it is kept
-   * and the error is thrown.
+   * re-apply ledger ranges this way, replay.ts), with the idempotency `records` another node made
+   * for the same range (catch-up; `source` names it). If the transaction fails, nothing of it is
+   * kept and the error is thrown.
    */
-  writeAlone(batch: PreparedBatch): CommandOutcome[] {
+  writeAlone(batch: PreparedBatch, records: readonly IdempotencyRecord[] = [], source?: string): CommandOutcome[] {
     try {
-      this.store.transaction(() => this.write(batch));
+      this.store.transaction(() => {
+        this.write(batch);
+        this.idempotency.append(records, source);
+      });
     } catch (error) {
       this.rollback();
       throw error;
@@ -409,6 +460,7 @@ export class LedgerState {
         values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
       },
       apply: { ...this.counters },
+      idempotency: this.idempotency.stats(),
       corruption: { values: { ...this.corruption.values }, entries: this.corruption.entries, last: this.corruption.last },
       checkpoint_disagreements: this.checkpoints.disagreements,
     };

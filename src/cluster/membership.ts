@@ -94,8 +94,16 @@ export class MembershipChanges {
     await leadership.awaitLeader();
     const leader = leadership.leaderClient();
     if (leadership.isLeader() || !leader) return retry();
-    const response = await peerFetch(peerUrl(leader, path), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(forwardedChangeTimeoutMs) });
-    const answer = (await response.json()) as Record<string, unknown>;
+    let response: Response;
+    let answer: Record<string, unknown>;
+    try {
+      response = await peerFetch(peerUrl(leader, path), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(forwardedChangeTimeoutMs), keepalive: false });
+      answer = (await response.json()) as Record<string, unknown>;
+    } catch (error) {
+      // A refused connect sent nothing; anything else may have reached the leader.
+      if ((error as { code?: string }).code === "ECONNREFUSED") throw new ScribeError("no_leader", `the leader at ${leader} refused the connection; nothing was changed`);
+      throw new ScribeError("outcome_unknown", `POST ${path} to the leader at ${leader} failed (${(error as Error).message}); the membership change may have been made: check GET /cluster/nodes`);
+    }
     if (!response.ok) throw new ScribeError((answer.code as "conflict") ?? "unavailable", String(answer.error ?? `leader answered ${response.status}`));
     return answer;
   }
@@ -106,7 +114,7 @@ export class MembershipChanges {
     const result = this.options.core.proposeConfigChange(change);
     if (!result.ok) throw new ScribeError(result.reason === "not_leader" ? "not_leader" : "conflict", `membership change refused: ${result.reason}${result.detail ? ` (${result.detail})` : ""}`);
     this.options.schedule();
-    await this.options.untilApplied(result.lastIndex, "the membership change");
+    await untilAppliedOrUnknown(this.options.untilApplied(result.lastIndex, "the membership change"));
   }
 
   /** Proposes an address-book change and waits until it is applied. */
@@ -115,6 +123,16 @@ export class MembershipChanges {
     const result = this.options.core.propose([addressEntryData(changes)]);
     if (!result.ok) throw new ScribeError(result.reason === "not_leader" ? "not_leader" : "unavailable", `proposal refused: ${result.reason}`);
     this.options.schedule();
-    await this.options.untilApplied(result.lastIndex, "the membership change");
+    await untilAppliedOrUnknown(this.options.untilApplied(result.lastIndex, "the membership change"));
+  }
+}
+
+/** A proposed change that was not applied in time may still be: its outcome is unknown (504), not a refusal. */
+async function untilAppliedOrUnknown(applied: Promise<void>): Promise<void> {
+  try {
+    await applied;
+  } catch (error) {
+    if (error instanceof ScribeError && error.code === "timeout") throw new ScribeError("outcome_unknown", `${error.message}; it was proposed and may still be applied: check GET /cluster/nodes`);
+    throw error;
   }
 }

@@ -9,11 +9,16 @@
  * get a CommandOutcome for their proposer; address-book changes update the AddressBook; identity
  * changes (origin, member keys, keys notes) update the ClusterIdentity.
  * Also: catch-up installation (catchup.ts) and log compaction in bounded steps.
+ *
+ * A step whose transaction fails leaves nothing behind: the ledger's caches and the Raft log's
+ * in-memory view are reloaded from the database before the error goes up, so the Ready loop may
+ * retry the same step (it does when the disk is full: ready-loop.ts, "Storage stalls"). A
+ * compaction the full disk refuses is skipped and tried again after a later Ready.
  */
 
 import type { Command } from "../ledger/index.ts";
 import type { CatchupInstall } from "../raft/index.ts";
-import type { HotStore, SqliteRaftStorage } from "../storage/index.ts";
+import { isStorageFullError, type HotStore, type SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import { LedgerCatchup } from "./catchup.ts";
 import { decodeEntryData, type AddressChanges } from "./entry-data.ts";
@@ -105,6 +110,7 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
       });
     } catch (error) {
       ledger.rollback();
+      raftLog.reload();
       throw error;
     }
     this.applied = lastApplied;
@@ -125,7 +131,15 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
     if (this.applied - first + 1 <= this.options.compactionThreshold) return;
     const target = raftLog.appliedPointAtOrBelow(Math.min(this.applied, first - 1 + compactionStepEntriesMax));
     if (target === undefined || target < first) return;
-    db.transaction(() => raftLog.compact(target));
+    try {
+      db.transaction(() => raftLog.compact(target));
+    } catch (error) {
+      // Deleting needs room in the WAL too: on a full disk, compact after a later Ready.
+      if (!isStorageFullError(error)) throw error;
+      raftLog.reload();
+      logger.warn({ err: (error as Error).message, compact_to: target }, "could not compact the Raft log: the disk is full; will retry");
+      return;
+    }
     this.counters.compactions++;
     logger.debug({ compacted_to: target }, "compacted the Raft log");
   }

@@ -2,10 +2,15 @@
  * @module peer-client. HTTP calls from one node to another's client API: forwarding writes to the
  * leader, asking it for a read index, joining through a seed, and fetching ledger ranges for
  * catch-up. Every call has a timeout; error bodies `{error, code}` come back as ScribeErrors.
+ *
+ * A forwarded write (proposeRemote) is a refusal only when it provably changed nothing: the
+ * connection was refused before anything was sent (no_leader), or the leader answered a refusal
+ * itself. Once sent, a broken connection, a timeout, an answer that cannot be read or an internal
+ * error leave the write's outcome unknown (`outcome_unknown`): the leader may have applied it.
  */
 
-import { encodeForward, entryFromJson, type Entry, type ForwardedCommand, type ForwardedOutcome, type MemberAddresses } from "../ledger/index.ts";
-import { fromBase64, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import { encodeForward, entryFromJson, type Entry, type ForwardedCommand, type ForwardedOutcome, type IdempotencyRecord, type MemberAddresses } from "../ledger/index.ts";
+import { fromBase64, fromHex, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader } from "../transport/index.ts";
 
 import { parseIdentityState, type IdentityState } from "./identity.ts";
@@ -54,7 +59,31 @@ export function peerFetch(url: string, init: RequestInit = {}): Promise<Response
   return fetch(url, { ...init, headers, ...tls } as RequestInit);
 }
 
-async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
+/** Connection errors that prove nothing was sent (on a fresh connection): the request never reached the peer. */
+const notSentCodes: ReadonlySet<string> = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+
+/**
+ * A call's failure. `write`: the call may have changed the peer's state, so a failure after the
+ * request may have been delivered is `outcome_unknown` rather than a refusal.
+ */
+async function call(url: string, init: RequestInit, timeoutMs: number, write = false): Promise<unknown> {
+  try {
+    return await callOnce(url, init, timeoutMs);
+  } catch (error) {
+    if (!write || !(error instanceof UnclearAnswer)) throw error;
+    throw new ScribeError("outcome_unknown", `${error.message}; the leader may have applied the write, so its outcome is unknown (retry it with the same Idempotency-Key)`);
+  }
+}
+
+/**
+ * A call that was (or may have been) delivered and got no answer this node can read as a refusal:
+ * a broken connection, a timeout, a body that is not JSON, an internal error or an unknown code.
+ */
+class UnclearAnswer extends ScribeError {
+  override name = "UnclearAnswer";
+}
+
+async function callOnce(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
   let response: Response;
   // Writes (POST) go over a fresh connection: on a pooled keep-alive connection that dies
   // mid-request, fetch retries on a new one, and a refusal there would hide that the first
@@ -65,21 +94,24 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
     response = await peerFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), ...(fresh ? { keepalive: false } : {}) });
   } catch (error) {
     // A refused connect delivered nothing: the peer (usually the leader) is down.
-    if ((error as { code?: string }).code === "ECONNREFUSED") throw new ScribeError("no_leader", `${url} refused the connection`);
+    if (notSentCodes.has((error as { code?: string }).code ?? "")) throw new ScribeError("no_leader", `${url} could not be reached (${(error as { code?: string }).code}); nothing was sent`);
     const timedOut = (error as Error).name === "TimeoutError";
-    throw new ScribeError(timedOut ? "timeout" : "unavailable", `${init.method ?? "GET"} ${url} ${timedOut ? "timed out" : `failed: ${(error as Error).message}`}`);
+    throw new UnclearAnswer(timedOut ? "timeout" : "unavailable", `${init.method ?? "GET"} ${url} ${timedOut ? "timed out" : `failed: ${(error as Error).message}`}`);
   }
   const text = await response.text();
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ScribeError("unavailable", `${url} answered ${response.status} with a non-JSON body`);
+    throw new UnclearAnswer("unavailable", `${url} answered ${response.status} with a non-JSON body`);
   }
   if (!response.ok) {
     const { error, code } = (body ?? {}) as { error?: string; code?: string };
     const known = typeof code === "string" && code in statusOfCode;
-    throw new ScribeError(known ? (code as ErrorCode) : "unavailable", error ?? `${url} answered ${response.status}`);
+    const message = error ?? `${url} answered ${response.status}`;
+    // The peer's own refusal, unless it is an internal error or a code this node does not know.
+    if (!known || code === "internal") throw new UnclearAnswer(known ? "internal" : "unavailable", message);
+    throw new ScribeError(code as ErrorCode, message);
   }
   return body;
 }
@@ -102,9 +134,10 @@ export interface ProposeRemoteInput {
 export async function proposeRemote(input: ProposeRemoteInput): Promise<ForwardedOutcome[]> {
   const { leaderClient, commands, timeoutMs } = input;
   const body = encodeForward({ from: input.from, to: input.to, commands: [...commands] });
-  const answer = (await call(peerUrl(leaderClient, "/cluster/propose"), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: body as Uint8Array<ArrayBuffer> }, timeoutMs)) as { outcomes: ForwardedOutcome[] };
+  const init = { method: "POST", headers: { "content-type": "application/octet-stream" }, body: body as Uint8Array<ArrayBuffer> };
+  const answer = (await call(peerUrl(leaderClient, "/cluster/propose"), init, timeoutMs, true)) as { outcomes: ForwardedOutcome[] };
   if (!Array.isArray(answer.outcomes) || answer.outcomes.length !== commands.length) {
-    throw new ScribeError("unavailable", `the leader answered ${answer.outcomes?.length} outcomes for ${commands.length} commands`);
+    throw new ScribeError("outcome_unknown", `the leader answered ${answer.outcomes?.length} outcomes for ${commands.length} commands; their outcome is unknown`);
   }
   return answer.outcomes;
 }
@@ -186,4 +219,32 @@ export async function fetchEntries(client: string, from: number, limit: number, 
     }
     return { entry, version: json.version as number, leafHash: json.leaf_hash as string, value };
   });
+}
+
+/**
+ * The idempotency records a peer made for commands whose first ledger index is in [from, to)
+ * (GET /cluster/idempotency), for catch-up. A peer too old to have the route has none to give.
+ */
+export async function fetchIdempotencyRecords(client: string, from: number, to: number, timeoutMs: number): Promise<IdempotencyRecord[]> {
+  let body: { records?: unknown };
+  try {
+    body = (await call(peerUrl(client, `/cluster/idempotency?from=${from}&to=${to}`), { method: "GET" }, timeoutMs)) as { records?: unknown };
+  } catch (error) {
+    if (error instanceof ScribeError && error.code === "no_route") return [];
+    throw error;
+  }
+  if (!Array.isArray(body.records)) throw new ScribeError("verification_failed", `${client} answered idempotency records that are not a list`);
+  return body.records.map((json, i) => idempotencyRecordFromJson(json, `${client} idempotency record ${i}`));
+}
+
+function idempotencyRecordFromJson(json: unknown, where: string): IdempotencyRecord {
+  const r = (json ?? {}) as Record<string, unknown>;
+  const int = (name: string): number => {
+    const value = r[name];
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new ScribeError("verification_failed", `${where}: ${name} is not an integer`);
+    return value;
+  };
+  const fingerprint = typeof r.fingerprint === "string" ? fromHex(r.fingerprint) : undefined;
+  if (typeof r.key !== "string" || !fingerprint || fingerprint.length !== 32) throw new ScribeError("verification_failed", `${where}: malformed key or fingerprint`);
+  return { key: r.key, fingerprint, firstIndex: int("first_index"), lastIndex: int("last_index"), seq: int("seq"), recordedMs: int("recorded_ms"), expiresMs: int("expires_ms"), expiresSeq: int("expires_seq") };
 }

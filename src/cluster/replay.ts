@@ -5,9 +5,14 @@
  * operation at its index must give back the very same entry: every value is checked against its
  * hash, every resulting leaf against the one the source gave (or, without one, the leaf of the
  * entry as received). Nothing of a range that fails a check is kept (one transaction).
+ *
+ * Idempotency records (src/ledger/idempotency.ts) cannot be re-derived from entries: catch-up
+ * passes those the source made for the range's commands, kept in the range's transaction after
+ * checking they continue this node's sequence and lie within the range. Restore from S3 has none
+ * (the bucket holds entries only): a restored ledger remembers no idempotency key.
  */
 
-import { encodeEntry, putOperation, valueMismatch, type Command, type Entry } from "../ledger/index.ts";
+import { encodeEntry, putOperation, valueMismatch, type Command, type Entry, type IdempotencyRecord } from "../ledger/index.ts";
 import { bytesEqual, ScribeError, toHex } from "../lib/index.ts";
 import { hashSize } from "../merkle/index.ts";
 import type { LedgerState } from "./ledger-state.ts";
@@ -20,8 +25,11 @@ export interface ReplayRecord {
   leafHash?: string;
 }
 
-/** Re-applies `records`, which must start at the ledger's next index. `source` names them in errors. */
-export function replayEntries(ledger: LedgerState, records: readonly ReplayRecord[], source: string): void {
+/**
+ * Re-applies `records`, which must start at the ledger's next index, with the idempotency records
+ * made for commands starting in that range. `source` names them in errors.
+ */
+export function replayEntries(ledger: LedgerState, records: readonly ReplayRecord[], source: string, idempotency: readonly IdempotencyRecord[] = []): void {
   if (records.length === 0) return;
   const hasher = ledger.hasher;
   const first = ledger.size;
@@ -48,5 +56,10 @@ export function replayEntries(ledger: LedgerState, records: readonly ReplayRecor
     const same = typeof theirs === "string" ? toHex(mine) === theirs : bytesEqual(mine, theirs);
     if (!same) throw new ScribeError("verification_failed", `${source}: re-applying index ${records[i]!.entry.index} gives a different entry than the source's`, { index: records[i]!.entry.index });
   }
-  ledger.writeAlone(batch);
+  const end = first + records.length;
+  for (const r of idempotency) {
+    // A batch may go on past the page; its record comes with the page holding its first entry.
+    if (r.firstIndex < first || r.firstIndex >= end) throw new ScribeError("verification_failed", `${source}: idempotency record ${r.seq} starts at ${r.firstIndex}, outside [${first}, ${end})`);
+  }
+  ledger.writeAlone(batch, idempotency, source);
 }

@@ -7,9 +7,16 @@
  *   the index, so ours can never commit);
  * - ReadQueue: linearizable reads wait until the next cycle asks the core for ONE read index for
  *   all of them, and are answered with it when the Ready carrying the matching ReadState applied.
- * Every request sits in the DeadlineQueue (deadlines.ts) until it settles; at its deadline it is
- * answered with a timeout (outcome unknown). Answers are callbacks, so the simulator runs the
- * same code synchronously.
+ * Every request sits in the DeadlineQueue (deadlines.ts) until it settles. Answers are callbacks,
+ * so the simulator runs the same code synchronously.
+ *
+ * A proposal's answer never claims more than the node knows (README, "Errors"):
+ *   - refused before it was handed to the core (queue full, not leader, deadline or shutdown
+ *     while still queued, storage below its reserve): a refusal, nothing was appended;
+ *   - once handed to the core its entry may commit on other nodes even if this node never sees
+ *     it, so a deadline, a shutdown, a driver failure, a storage stall or a catch-up past its index
+ *     answer `outcome_unknown` (504);
+ *   - another entry applied at its index (a different term) proves it can never commit: refused.
  */
 
 import { ScribeError, toHex } from "../lib/index.ts";
@@ -18,6 +25,11 @@ import type { Deadline, DeadlineQueue } from "./deadlines.ts";
 
 export type ProposalOutcome<R> = { ok: true; index: number; result: R | undefined } | { ok: false; error: ScribeError };
 export type ReadOutcome = { ok: true; index: number } | { ok: false; error: ScribeError };
+
+/** The answer to a proposal already handed to the core when `why` happened. */
+function unknownAfter(why: string): ScribeError {
+  return new ScribeError("outcome_unknown", `${why}; the write was already proposed and may still commit, so its outcome is unknown (retry it with the same Idempotency-Key)`);
+}
 
 function secondsUntil(deadlineMs: number, nowMs: number): number {
   return Math.max(0, Math.round((deadlineMs - nowMs) / 1000));
@@ -40,13 +52,16 @@ class Proposal<R> implements Deadline {
   ) {}
 
   expire(): void {
-    this.owner.settle(this, { ok: false, error: new ScribeError("timeout", `the write did not complete within ${this.timeoutSecs}s; its outcome is unknown`) });
+    const error =
+      this.index > 0
+        ? new ScribeError("outcome_unknown", `the write did not complete within ${this.timeoutSecs}s after it was proposed; it may still commit, so its outcome is unknown (retry it with the same Idempotency-Key)`)
+        : new ScribeError("timeout", `the write was not proposed within ${this.timeoutSecs}s; nothing was appended`);
+    this.owner.settle(this, { ok: false, error });
   }
 
   abort(error: ScribeError): void {
     // Once proposed, the entry may still commit on the other nodes: its outcome is unknown.
-    const outcome = this.index > 0 ? new ScribeError("timeout", `${error.message}; the write was already proposed, so its outcome is unknown`) : error;
-    this.owner.settle(this, { ok: false, error: outcome });
+    this.owner.settle(this, { ok: false, error: this.index > 0 ? unknownAfter(error.message) : error });
   }
 }
 
@@ -116,7 +131,8 @@ export class ProposalQueue<R> {
       if (!p) continue;
       this.inflight.delete(entry.index);
       if (p.term !== entry.term) {
-        this.settle(p, { ok: false, error: new ScribeError("unavailable", "the proposal was lost to a leadership change; it was not applied, retry") });
+        // Another term's entry committed at our index, and an entry never moves: ours never commits.
+        this.settle(p, { ok: false, error: new ScribeError("unavailable", "the write was lost to a leadership change: another entry was committed at its log index, so it was not applied; retry") });
       } else {
         this.settle(p, { ok: true, index: entry.index, result: results[i] });
       }
@@ -131,7 +147,7 @@ export class ProposalQueue<R> {
     for (const [at, p] of this.inflight) {
       if (at > index) continue;
       this.inflight.delete(at);
-      this.settle(p, { ok: false, error: new ScribeError("timeout", "this node caught up past the write's log index without applying it; its outcome is unknown") });
+      this.settle(p, { ok: false, error: unknownAfter("this node caught up past the write's log index without applying it itself") });
     }
   }
 
@@ -143,9 +159,18 @@ export class ProposalQueue<R> {
     }
   }
 
-  /** Refuses every queued (not yet proposed) proposal: it certainly did not happen. */
-  failQueued(error: ScribeError): void {
-    for (const p of this.queue.splice(0)) this.settle(p, { ok: false, error });
+  /** Refuses every queued (not yet proposed) proposal: it certainly did not happen. Returns how many. */
+  failQueued(error: ScribeError): number {
+    const queued = this.queue.splice(0).filter((p) => !p.settled);
+    for (const p of queued) this.settle(p, { ok: false, error });
+    return queued.length;
+  }
+
+  /** Answers every proposal in flight `outcome_unknown` because of `why` (their entries may still commit). */
+  failInflight(why: string): void {
+    const inflight = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const p of inflight) this.settle(p, { ok: false, error: unknownAfter(why) });
   }
 
   /** Forgets every request after the deadline queue aborted them all (shutdown, failure). */

@@ -3,7 +3,7 @@
  * core's own snapshot (`RawNode.status()`), the address book and the transport's peer stats.
  */
 
-import type { MemberStatus, NodeStatus } from "../ledger/index.ts";
+import type { MemberStatus, NodeStatus, StorageStatus } from "../ledger/index.ts";
 import type { RaftStatus } from "../raft/index.ts";
 import type { TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
@@ -21,6 +21,8 @@ export interface StatusInputs {
   running: boolean;
   /** The last checkpoint this member refused because its ledger disagreed (checkpoints.ts). */
   checkpointDisagreement?: NodeStatus["checkpoint_disagreement"];
+  /** Whether the data directory takes writes (storage-state.ts). */
+  storage: StorageStatus;
 }
 
 export function describeNode(inputs: StatusInputs): NodeStatus {
@@ -50,5 +52,6 @@ export function describeNode(inputs: StatusInputs): NodeStatus {
     membership: [...voters.map((id) => describe(id, "voter")), ...learners.map((id) => describe(id, "learner"))],
     healthy: inputs.running && raft.leader !== 0,
     checkpoint_disagreement: inputs.checkpointDisagreement ?? null,
+    storage: inputs.storage,
   };
 }

@@ -47,6 +47,11 @@ export const schema = {
     max_batch_bytes: { type: int(1024), default: 16 * MiB, doc: "Largest POST /batch request body, in bytes." },
     group_commit_max_ops: { type: int(1, 1000000), default: 4096, doc: "Most operations coalesced into one commit cycle (one transaction, one fsync)." },
     sync: { type: { kind: "enum", values: ["full", "normal"] }, default: "full", doc: "SQLite synchronous mode; `full` fsyncs every commit (durable against power loss)." },
+    min_free_bytes: {
+      type: int(0),
+      default: 64 * MiB,
+      doc: "Free-space reserve of the data directory's file system, in bytes. While less is free, writes are refused with 507 `insufficient_storage` before SQLite could fail, and reads keep working; writes resume by themselves once space returns (checked with statfs at each group commit). The reserve leaves room for the Raft bookkeeping and SQLite's own files. 0 turns the check off (a full disk is then met as SQLite's SQLITE_FULL, which the node also survives).",
+    },
   },
   "storage.s3": {
     bucket: { type: str(true), default: "", doc: "S3 bucket for the cold tier; empty disables S3." },
@@ -79,10 +84,20 @@ export const schema = {
     cluster_members: { type: { kind: "members" }, default: [], doc: "Initial voters [{ id, address = \"host:raft_port\", client = \"host:client_port\" }] for --bootstrap." },
   },
   api: {
-    write_timeout_secs: { type: int(1, 3600), default: 30, doc: "Longest a client write waits before 503 timeout." },
+    write_timeout_secs: { type: int(1, 3600), default: 30, doc: "Longest a client write waits; past it the write is answered 504 `outcome_unknown` (it may still commit: retry it with its Idempotency-Key)." },
     read_timeout_secs: { type: int(1, 3600), default: 10, doc: "Longest a linearizable read waits before 503 timeout." },
     max_batch_size: { type: int(1, 100000), default: 1000, doc: "Alias kept from the original config: most operations in one batch (the lower of this and storage.max_batch_ops applies)." },
     cache_capacity: { type: int(0), default: 100000, doc: "Most key heads kept in the in-memory head cache." },
+    idempotency_window_secs: {
+      type: int(1, 366 * 86400),
+      default: 86400,
+      doc: "How long an Idempotency-Key is remembered after its write, in seconds of the leader-chosen command timestamps: a retry within it returns the original receipts and appends nothing. The leader puts its value in each keyed command, so every replica judges alike even while nodes' configurations differ.",
+    },
+    idempotency_keys_max: {
+      type: int(1, 100_000_000),
+      default: 1_000_000,
+      doc: "Most Idempotency-Keys remembered at once: past it the oldest is forgotten first (about 200 bytes of disk each). Carried in each keyed command like the window.",
+    },
   },
   discovery: {
     seeds: { type: { kind: "string-list" }, default: [], doc: "HTTP addresses (host:port) of existing nodes to join through at start." },

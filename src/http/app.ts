@@ -36,10 +36,16 @@ export interface AppOptions {
 
 export function errorResponse(error: ScribeError, headers: Record<string, string> = {}): Response {
   const extra: Record<string, string> = { ...headers };
-  if (error.status === 503 || error.status === 429) extra["retry-after"] ??= "1";
+  // 504 outcome_unknown too: its retry (with the same Idempotency-Key) is how a client learns the outcome.
+  if (error.status === 503 || error.status === 429 || error.status === 504 || error.status === 507) extra["retry-after"] ??= "1";
   // The body may be unread (refused by its declared length): close rather than drain it.
   if (error.status === 413) extra.connection = "close";
   return json(error.toJSON(), error.status, extra);
+}
+
+/** True for SQLite's "database or disk is full" (SQLITE_FULL), thrown by a write outside the Ready loop. */
+function sqliteFull(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "SQLITE_FULL";
 }
 
 /** A 405 naming the methods the path accepts, from the route table. */
@@ -118,6 +124,8 @@ export function createApp(options: AppOptions) {
       return errorResponse(new ScribeError("no_route", `no route for ${request.method} ${path}; keys with slashes go under /kv/`));
     }
     if (code === "PARSE") return errorResponse(new ScribeError("invalid_request", "the request body could not be parsed"));
+    // A write SQLite refused for lack of space (e.g. signing a checkpoint on a full disk): a state, not a bug.
+    if (sqliteFull(error)) return errorResponse(new ScribeError("insufficient_storage", `the node's disk is full: ${(error as Error).message}`));
     options.onInternalError?.(error, request);
     return errorResponse(new ScribeError("internal", "internal error"));
   });

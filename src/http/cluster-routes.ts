@@ -6,8 +6,8 @@
 
 import { isHostPort } from "../config/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
-import { decodeForward, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type LedgerService, type Operation } from "../ledger/index.ts";
-import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import { decodeForward, idempotencyKeyProblem, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type ForwardedWrite, type IdempotencyRecord, type LedgerService, type Operation } from "../ledger/index.ts";
+import { ScribeError, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import { parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
 
@@ -141,21 +141,55 @@ export async function proposeForwarded(input: ProposeForwardedInput): Promise<Re
   if (envelope.to !== input.service.nodeId) {
     throw new ScribeError("not_leader", `this forward is for node ${envelope.to}, and this is node ${input.service.nodeId}`);
   }
-  const checked: Operation[][] = envelope.commands.map((command) =>
-    command.ops.map((op) => {
+  const checked: ForwardedWrite[] = envelope.commands.map((command) => {
+    const ops = command.ops.map((op) => {
       validateKey(op.key);
       if (op.op === "delete") return op;
       if (op.value.length > valueBytesMax) throw new ScribeError("value_too_large", `a forwarded value is ${op.value.length} bytes; the most is ${valueBytesMax}`);
       return putOperation({ ...op, contentType: validateContentType(op.contentType, "application/octet-stream") }, defaultHasher()!);
-    }),
-  );
+    });
+    if (command.idempotencyKey === undefined) return { ops };
+    const problem = idempotencyKeyProblem(command.idempotencyKey);
+    if (problem !== undefined) throw new ScribeError("invalid_request", `a forwarded write's ${problem}`);
+    return { ops, idempotencyKey: command.idempotencyKey };
+  });
   const outcomes = await requireCluster(input.cluster).proposeForwarded(checked);
   if (input.guard.auditing) {
     outcomes.forEach((outcome, i) => {
-      input.guard.auditForwarded(envelope.commands[i]!.context ?? unknownCaller, envelope.from, forwardedRecord(checked[i]!, outcome));
+      input.guard.auditForwarded(envelope.commands[i]!.context ?? unknownCaller, envelope.from, forwardedRecord(checked[i]!.ops, outcome));
     });
   }
   return { outcomes };
+}
+
+/** The JSON of an idempotency record (GET /cluster/idempotency). */
+export function idempotencyRecordJson(record: IdempotencyRecord): Record<string, unknown> {
+  return {
+    key: record.key,
+    fingerprint: toHex(record.fingerprint),
+    first_index: record.firstIndex,
+    last_index: record.lastIndex,
+    seq: record.seq,
+    recorded_ms: record.recordedMs,
+    expires_ms: record.expiresMs,
+    expires_seq: record.expiresSeq,
+  };
+}
+
+/** Widest range of ledger indexes one GET /cluster/idempotency covers (a catch-up page is 1000). */
+const idempotencyRangeIndexesMax = 100_000;
+
+/**
+ * GET /cluster/idempotency?from=&to= (node to node): the idempotency records made by commands
+ * whose first ledger index is in [from, to), in order; a follower catching up by ledger range
+ * fetches them with each page of entries.
+ */
+export function idempotencyRecords(cluster: ClusterService | undefined, query: Record<string, string | undefined>): Record<string, unknown> {
+  if (query.from === undefined || query.to === undefined) throw new ScribeError("invalid_range", "the query parameters from and to are required");
+  const from = parseNonNegative(query.from, "from", "invalid_range");
+  const to = parseNonNegative(query.to, "to", "invalid_range");
+  if (to < from || to - from > idempotencyRangeIndexesMax) throw new ScribeError("invalid_range", `want from <= to <= from + ${idempotencyRangeIndexesMax}, got from=${from} to=${to}`);
+  return { from, to, records: requireCluster(cluster).idempotencyRecords(from, to).map(idempotencyRecordJson) };
 }
 
 /** The caller of a forwarded write whose follower did not say (an embedded or older node). */

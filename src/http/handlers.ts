@@ -8,13 +8,13 @@
  */
 
 import { defaultHasher } from "../crypto/index.ts";
-import { entryToJson, putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type ReadResult, type StoredEntry, type WriteContext } from "../ledger/index.ts";
+import { entryToJson, putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ProposeOptions, type ReadResult, type StoredEntry, type WriteContext, type WriteResult } from "../ledger/index.ts";
 import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
-import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
+import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, idempotencyRecords, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { keyFromParam, parseBatch, parseConsistency, parseNonNegative, preconditions, readBody } from "./parse.ts";
+import { keyFromParam, parseBatchRequest, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
@@ -105,6 +105,19 @@ function routeKey(call: RouteCall): string {
   return key;
 }
 
+/** The write options of a request: its Idempotency-Key header, if any. */
+function writeOptions(request: Request): ProposeOptions {
+  const idempotencyKey = parseIdempotencyKeyHeader(request.headers.get("idempotency-key"));
+  return idempotencyKey === undefined ? {} : { idempotencyKey };
+}
+
+/** The answer to a write: its body, marked `Idempotent-Replayed: true` when the receipts are an earlier write's. */
+function writeResponse(result: WriteResult, body: unknown, record: Partial<AuditRecord>): Response {
+  if (!result.replayed) return json(body);
+  record.replayed = true;
+  return json(body, 200, { "idempotent-replayed": "true" });
+}
+
 /** Who made a write, for the leader's audit log when a follower forwards it. */
 function writeContext(caller: Caller): WriteContext {
   return { principal: caller.principal.name, role: caller.principal.role, client: caller.client };
@@ -146,16 +159,19 @@ function keyHandlers(deps: HandlerDeps) {
       const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
       const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
       const op = putOperation({ key, value: body, contentType, ...preconditions(call.request.headers, "put") }, defaultHasher()!);
-      const [receipt] = await service.propose([op], writeContext(call.caller));
-      call.record.index = receipt!.index;
-      return json(receipt);
+      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+      const receipt = result.receipts[0]!;
+      call.record.index = receipt.index;
+      return writeResponse(result, receipt, call.record);
     });
   const remove = (call: RouteCall) =>
     metrics.time("delete", async () => {
       const key = (call.record.key = routeKey(call));
-      const [receipt] = await service.propose([{ op: "delete", key, ...preconditions(call.request.headers, "delete") }], writeContext(call.caller));
-      call.record.index = receipt!.index;
-      return json(receipt);
+      const op: Operation = { op: "delete", key, ...preconditions(call.request.headers, "delete") };
+      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+      const receipt = result.receipts[0]!;
+      call.record.index = receipt.index;
+      return writeResponse(result, receipt, call.record);
     });
   const get = (call: RouteCall) =>
     metrics.time("get", async () => {
@@ -180,13 +196,15 @@ function ledgerHandlers(deps: HandlerDeps) {
   return {
     batch: (call: RouteCall) =>
       metrics.time("batch", async () => {
+        const header = parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key"));
         const body = await readCheckedBody(deps, call, limits.batchBytesMax, "batch_too_large", "batch body");
-        const ops = parseBatch(body, limits);
+        const { ops, idempotencyKey } = parseBatchRequest(body, limits, header);
         call.record.keys = ops.map((op) => op.key);
-        const receipts = await service.propose(ops, writeContext(call.caller));
+        const result = await service.propose(ops, writeContext(call.caller), idempotencyKey === undefined ? {} : { idempotencyKey });
+        const { receipts } = result;
         call.record.first_index = receipts[0]!.index;
         call.record.last_index = receipts.at(-1)!.index;
-        return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
+        return writeResponse(result, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts }, call.record);
       }),
     history: (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
@@ -253,6 +271,8 @@ function nodeHandlers(deps: HandlerDeps) {
         applied_index: status.applied_index,
         // The last checkpoint this member refused because its ledger disagrees: an alarm for its operator.
         checkpoint_disagreement: status.checkpoint_disagreement ?? null,
+        // Whether writes can be taken here (a full disk): the node stays alive and serves reads either way.
+        storage: status.storage,
       };
       return json(body, status.healthy ? 200 : 503, status.healthy ? {} : { "retry-after": "1" });
     },
@@ -274,6 +294,7 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
     clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
     clusterIdentity: () => json(identity(cluster)),
+    clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
     clusterNodesAdd: async (call: RouteCall) => {
       const body = await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body");
       call.record.node_id = nodeIdHint(body);

@@ -72,7 +72,7 @@ export function openApiDocument(): Json {
             index: { type: "integer" },
             version: { type: "integer" },
             leaf_hash: { type: "string" },
-            tree_size: { type: "integer" },
+            tree_size: { type: "integer", description: "The ledger size right after this write's command (its last index + 1)." },
             timestamp_ms: { type: "integer" },
           },
         },

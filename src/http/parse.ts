@@ -3,7 +3,7 @@
  * with a stable code. Nothing here has side effects, so bad input changes nothing.
  */
 
-import { putOperation, validateContentType, validateKey, type Consistency, type Operation } from "../ledger/index.ts";
+import { idempotencyKeyProblem, putOperation, validateContentType, validateKey, type Consistency, type Operation } from "../ledger/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
 import { concatBytes, fromBase64, ScribeError, utf8, type ErrorCode } from "../lib/index.ts";
 
@@ -98,6 +98,55 @@ export function preconditions(headers: Headers, op: "put" | "delete"): { ifMatch
   return out;
 }
 
+const strictHeaderUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The `Idempotency-Key` header (undefined when absent): 1..255 bytes of printable UTF-8. HTTP
+ * hands header bytes over one character per byte, so UTF-8 is decoded here.
+ */
+export function parseIdempotencyKeyHeader(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  let key = value.trim();
+  if (/[^\x00-\x7f]/.test(key)) {
+    const bytes = Uint8Array.from(key, (c) => c.charCodeAt(0));
+    try {
+      key = strictHeaderUtf8.decode(bytes);
+    } catch {
+      throw new ScribeError("invalid_request", "the Idempotency-Key header is not valid UTF-8");
+    }
+  }
+  return checkedIdempotencyKey(key, "the Idempotency-Key header");
+}
+
+function checkedIdempotencyKey(key: string, where: string): string {
+  const problem = idempotencyKeyProblem(key);
+  if (problem !== undefined) throw new ScribeError("invalid_request", `${where}: ${problem}`);
+  return key;
+}
+
+/** A POST /batch: its ops and its idempotency key (body field or header; both must agree). */
+export interface BatchRequest {
+  ops: Operation[];
+  idempotencyKey?: string;
+}
+
+/**
+ * Parses a POST /batch body (see parseBatch) with its optional `"idempotency_key"` field; `header`
+ * is the Idempotency-Key header's key, if any. Both given and different: 400 invalid_request.
+ */
+export function parseBatchRequest(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }, header: string | undefined): BatchRequest {
+  const doc = parseBatchDocument(body);
+  const ops = batchOps(doc, limits);
+  const field = doc.idempotency_key;
+  if (field === undefined) return header === undefined ? { ops } : { ops, idempotencyKey: header };
+  if (typeof field !== "string") throw new ScribeError("invalid_request", "idempotency_key must be a string");
+  const key = checkedIdempotencyKey(field, "idempotency_key");
+  if (header !== undefined && header !== key) throw new ScribeError("invalid_request", "the Idempotency-Key header and the body's idempotency_key differ; give one, or the same in both");
+  return { ops, idempotencyKey: key };
+}
+
+const batchFields = new Set(["ops", "idempotency_key"]);
+
 const putFields = new Set(["op", "key", "value", "value_base64", "content_type", "if_match", "if_none_match"]);
 const deleteFields = new Set(["op", "key", "if_match"]);
 
@@ -106,6 +155,10 @@ const deleteFields = new Set(["op", "key", "if_match"]);
  * "content_type"?, "if_match"?, "if_none_match"?}, {"op": "delete", "key", "if_match"?}]}`.
  */
 export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
+  return batchOps(parseBatchDocument(body), limits);
+}
+
+function parseBatchDocument(body: Uint8Array): { ops: unknown[]; idempotency_key?: unknown } {
   let doc: unknown;
   try {
     doc = JSON.parse(jsonText(body));
@@ -115,7 +168,13 @@ export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; ba
   if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { ops?: unknown }).ops)) {
     throw new ScribeError("invalid_request", `the batch body must be {"ops": [...]}`);
   }
-  const rawOps = (doc as { ops: unknown[] }).ops;
+  const unknown = Object.keys(doc).filter((k) => !batchFields.has(k));
+  if (unknown.length > 0) throw new ScribeError("invalid_request", `the batch body has unknown field(s): ${unknown.join(", ")} (want ops, idempotency_key)`);
+  return doc as { ops: unknown[]; idempotency_key?: unknown };
+}
+
+function batchOps(doc: { ops: unknown[] }, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
+  const rawOps = doc.ops;
   if (rawOps.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
   if (rawOps.length > limits.batchOpsMax) {
     throw new ScribeError("batch_too_large", `the batch has ${rawOps.length} operations; the most is ${limits.batchOpsMax}`);

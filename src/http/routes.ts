@@ -78,9 +78,26 @@ export const errorResponse = (description: string): Json => ({ description, cont
 const jsonOk = (description: string, schema: Json = { type: "object" }): Json => ({ description, content: { "application/json": { schema } } });
 const text = (description: string): Json => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
 const query = (name: string, description: string, schema: Json = { type: "integer", minimum: 0 }, required = false): RouteParam => ({ name, in: "query", required, description, schema });
-const receipt = jsonOk("Receipt once durable.", { $ref: "#/components/schemas/Receipt" });
+const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", { $ref: "#/components/schemas/Receipt" });
 const rawBody = (description: string): Json => ({ required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description } } } });
 const jsonBody = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
+
+/** The Idempotency-Key header of a write (docs/API.md, "Unknown outcomes and retries"). */
+const idempotencyKeyParam: RouteParam = {
+  name: "Idempotency-Key",
+  in: "header",
+  description:
+    "A client-chosen key (1..255 bytes of printable UTF-8) making the write safe to retry: a retry with the same key and the same request within api.idempotency_window_secs appends nothing and answers the original receipts (with Idempotent-Replayed: true); the same key with another request is refused 422.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
+/** What every write may answer besides its own refusals: the outcome-honest statuses. */
+const writeOutcomes: Readonly<Record<string, Json>> = {
+  "422": errorResponse("idempotency_key_reused: the Idempotency-Key was used within its window for a different request; nothing was appended"),
+  "503": errorResponse("unavailable, no_leader, not_leader, shutting_down, timeout: refused, and nothing was appended (Retry-After)"),
+  "504": errorResponse("outcome_unknown: the node cannot know whether the write was appended (the leader was lost mid-request, the write timed out after it was proposed, the node stopped); it may still commit. Retry with the same Idempotency-Key to learn its outcome without appending twice"),
+  "507": errorResponse("insufficient_storage: the data directory's free space is below storage.min_free_bytes (or the disk is full); nothing was appended; reads still work"),
+};
 
 function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
   return {
@@ -106,14 +123,21 @@ function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
       params: [
         { name: "If-Match", in: "header", description: "Expected current version.", schema: { type: "string" } },
         { name: "If-None-Match", in: "header", description: "`*`: only if the key has no live value.", schema: { type: "string" } },
+        idempotencyKeyParam,
       ],
       requestBody: { required: false, content: { "*/*": { schema: { type: "string", format: "binary" } } } },
-      responses: { "200": receipt, "400": errorResponse("invalid_key, key_too_large, invalid_request"), "412": errorResponse("precondition_failed (If-Match / If-None-Match)"), "413": errorResponse("value_too_large") },
+      responses: {
+        "200": receipt,
+        "400": errorResponse("invalid_key, key_too_large, invalid_request (also a malformed Idempotency-Key)"),
+        "412": errorResponse("precondition_failed (If-Match / If-None-Match)"),
+        "413": errorResponse("value_too_large"),
+        ...writeOutcomes,
+      },
     },
     delete: {
       summary: `Append a tombstone (${where})`,
-      params: [{ name: "If-Match", in: "header", description: "Expected current version.", schema: { type: "string" } }],
-      responses: { "200": receipt, "400": errorResponse("invalid_key, key_too_large"), "404": errorResponse("not_found, deleted"), "412": errorResponse("precondition_failed") },
+      params: [{ name: "If-Match", in: "header", description: "Expected current version.", schema: { type: "string" } }, idempotencyKeyParam],
+      responses: { "200": receipt, "400": errorResponse("invalid_key, key_too_large, invalid_request"), "404": errorResponse("not_found, deleted"), "412": errorResponse("precondition_failed"), ...writeOutcomes },
     },
   };
 }
@@ -150,12 +174,18 @@ export const routes = [
     rateLimited: true,
     doc: {
       summary: "Append many operations atomically at consecutive indexes",
-      requestBody: jsonBody({ type: "object", required: ["ops"], properties: { ops: { type: "array", items: { type: "object" } } } }),
+      params: [{ ...idempotencyKeyParam, description: `${idempotencyKeyParam.description} May be given as the body's idempotency_key instead; both given must be equal.` }],
+      requestBody: jsonBody({
+        type: "object",
+        required: ["ops"],
+        properties: { ops: { type: "array", items: { type: "object" } }, idempotency_key: { type: "string", minLength: 1, maxLength: 255, description: "The batch's idempotency key (or the Idempotency-Key header)." } },
+      }),
       responses: {
         "200": jsonOk("{first_index, last_index, tree_size, receipts}"),
-        "400": errorResponse("invalid_json, invalid_request, invalid_key, key_too_large, invalid_value"),
+        "400": errorResponse("invalid_json, invalid_request (also a malformed or mismatched idempotency key), invalid_key, key_too_large, invalid_value"),
         "412": errorResponse("precondition_failed"),
         "413": errorResponse("batch_too_large, value_too_large"),
+        ...writeOutcomes,
       },
     },
   },
@@ -376,6 +406,18 @@ export const routes = [
     doc: { summary: "The replicated cluster identity: origin, member keys by node id, keys notes (node to node, catch-up)", responses: { "200": jsonOk("{origin, keys, epochs}") } },
   },
   {
+    id: "clusterIdempotency",
+    method: "GET",
+    path: "/cluster/idempotency",
+    role: "internal",
+    rateLimited: false,
+    doc: {
+      summary: "Idempotency records of a ledger range (node to node, catch-up)",
+      params: [query("from", "First ledger index.", { type: "integer", minimum: 0 }, true), query("to", "Ledger index past the range.", { type: "integer", minimum: 0 }, true)],
+      responses: { "200": jsonOk("{from, to, records: [{key, fingerprint, first_index, last_index, seq, recorded_ms, expires_ms, expires_seq}]}"), "400": errorResponse("invalid_range") },
+    },
+  },
+  {
     id: "clusterNodesAdd",
     method: "POST",
     path: "/cluster/nodes/add",
@@ -411,7 +453,7 @@ export const routes = [
     doc: {
       summary: "Leader only: commands forwarded by a follower, each applied on its own (node to node)",
       requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller, then the command list."),
-      responses: { "200": jsonOk("{outcomes: [{receipts} | {error, code}]}"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
+      responses: { "200": jsonOk("{outcomes: [{receipts, replayed?} | {error, code}]}"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
     },
   },
   { id: "kvGet", method: "GET", path: "/kv/*", role: "read", rateLimited: true, doc: kvDocs.get },

@@ -3,15 +3,22 @@
  * atomically at consecutive ledger indexes. The binary codec is what Raft entries hold, so every
  * replica decodes the same command and applies it the same way.
  *
- * Layout (big-endian): u8 version=1, u64 timestampMs, u32 op count, then per op:
+ * Layout (big-endian; docs/FORMATS.md section 1b): u8 version, u64 timestampMs, u32 op count, then
+ * per op:
  *   u8 opcode (0 put, 1 delete), u8 flags (bit 0: ifMatch present, bit 1: ifNoneMatch),
  *   [u64 ifMatch], u32 key length + UTF-8 key,
  *   put only: u16 content-type length + content type, 32-byte value hash, u32 value length + value.
+ * Version 1 ends there. Version 2 (a command with an idempotency key, idempotency.ts) goes on with
+ *   u8 extensions (bit 0: idempotency; other bits must be 0),
+ *   idempotency: u16 key length + UTF-8 key, u32 windowSecs, u32 keysMax.
+ * A command without a key is written as version 1, byte for byte as before, so nodes that know
+ * only version 1 still read every command they can apply; every version 1 command still decodes.
  */
 
 import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
 import type { Hasher } from "../merkle/index.ts";
 import { hashBytes } from "./entry.ts";
+import { idempotencyKeyBytesMax, type IdempotencyTag } from "./idempotency.ts";
 
 export interface PutOp {
   op: "put";
@@ -60,17 +67,23 @@ export interface Command {
   /** Chosen by the proposer (the leader's clock), so every replica stores the same timestamp. */
   timestampMs: number;
   ops: Operation[];
+  /** The client's idempotency key and the window the leader chose for it (format version 2). */
+  idempotency?: IdempotencyTag;
 }
 
 const commandVersion = 1;
+const commandVersionKeyed = 2;
+const extensionIdempotency = 1;
 const flagIfMatch = 1;
 const flagIfNoneMatch = 2;
 
 export function encodeCommand(command: Command): Uint8Array {
   let size = 13;
   for (const op of command.ops) size += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+  const tag = command.idempotency;
+  if (tag) size += 11 + tag.key.length * 3;
   const writer = new ByteWriter(size);
-  writer.u8(commandVersion).u64(command.timestampMs).u32(command.ops.length);
+  writer.u8(tag ? commandVersionKeyed : commandVersion).u64(command.timestampMs).u32(command.ops.length);
   for (const op of command.ops) {
     const flags = (op.ifMatch !== undefined ? flagIfMatch : 0) | (op.op === "put" && op.ifNoneMatch ? flagIfNoneMatch : 0);
     writer.u8(op.op === "put" ? 0 : 1).u8(flags);
@@ -82,6 +95,11 @@ export function encodeCommand(command: Command): Uint8Array {
       writer.u16(contentType.length).bytes(contentType).bytes(op.valueHash).lengthPrefixed(op.value);
     }
   }
+  if (tag) {
+    const key = utf8(tag.key);
+    assert(key.length >= 1 && key.length <= idempotencyKeyBytesMax, `idempotency key must be 1..${idempotencyKeyBytesMax} bytes`);
+    writer.u8(extensionIdempotency).u16(key.length).bytes(key).u32(tag.windowSecs).u32(tag.keysMax);
+  }
   return writer.finish();
 }
 
@@ -89,7 +107,7 @@ export function encodeCommand(command: Command): Uint8Array {
 export function decodeCommand(bytes: Uint8Array): Command {
   const reader = new ByteReader(bytes);
   const version = reader.u8();
-  if (version !== commandVersion) throw new RangeError(`unknown command version ${version}`);
+  if (version !== commandVersion && version !== commandVersionKeyed) throw new RangeError(`unknown command version ${version}`);
   const timestampMs = reader.u64();
   const count = reader.u32();
   const ops: Operation[] = [];
@@ -114,8 +132,15 @@ export function decodeCommand(bytes: Uint8Array): Command {
       throw new RangeError(`unknown op code ${code}`);
     }
   }
+  const command: Command = { timestampMs, ops };
+  if (version === commandVersionKeyed) {
+    const extensions = reader.u8();
+    if (extensions !== extensionIdempotency) throw new RangeError(`unknown command extensions ${extensions}`);
+    const key = fromUtf8(reader.bytes(reader.u16()));
+    command.idempotency = { key, windowSecs: reader.u32(), keysMax: reader.u32() };
+  }
   if (reader.remaining !== 0) throw new RangeError(`${reader.remaining} trailing bytes after command`);
-  return { timestampMs, ops };
+  return command;
 }
 
 /** Most commands one command list may carry (a follower's forwarded group commit). */

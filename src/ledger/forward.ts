@@ -6,7 +6,9 @@
  *   from, to                     u32 each: the forwarding node's id and the leader it is for
  *   callers                      u32-length-prefixed UTF-8 JSON: one {principal, role, client} or
  *                                null per command, in order
- *   command list                 the rest: src/ledger/command.ts's list encoding
+ *   command list                 the rest: src/ledger/command.ts's list encoding; a write with
+ *                                an idempotency key is a version 2 command carrying the key
+ *                                (its window fields are 0: the leader sets the window)
  *
  * The whole body is covered by the node-to-node signature (its SHA-256 is signed), so the
  * callers cannot be altered in transit, and `to` keeps a captured forward from being replayed to
@@ -20,10 +22,11 @@ import type { WriteContext } from "./service.ts";
 
 const magic = utf8("SFW1");
 
-/** One forwarded write: its ops (applied atomically) and who made it on the follower. */
+/** One forwarded write: its ops (applied atomically), who made it on the follower, its idempotency key. */
 export interface ForwardedCommand {
   ops: Operation[];
   context?: WriteContext;
+  idempotencyKey?: string;
 }
 
 export interface ForwardEnvelope {
@@ -33,7 +36,9 @@ export interface ForwardEnvelope {
 }
 
 export function encodeForward(envelope: ForwardEnvelope): Uint8Array {
-  const list = encodeCommandList(envelope.commands.map((c) => ({ timestampMs: 0, ops: c.ops })));
+  const list = encodeCommandList(
+    envelope.commands.map((c) => (c.idempotencyKey === undefined ? { timestampMs: 0, ops: c.ops } : { timestampMs: 0, ops: c.ops, idempotency: { key: c.idempotencyKey, windowSecs: 0, keysMax: 0 } })),
+  );
   const callers = utf8(JSON.stringify(envelope.commands.map((c) => c.context ?? null)));
   const writer = new ByteWriter(magic.length + 12 + callers.length + list.length);
   writer.bytes(magic).u32(envelope.from).u32(envelope.to).lengthPrefixed(callers).bytes(list);
@@ -77,5 +82,14 @@ export function decodeForward(body: Uint8Array): ForwardEnvelope {
   if (!Array.isArray(callers) || callers.length !== commands.length || !callers.every((c) => c === null || isContext(c))) {
     throw new ScribeError("invalid_request", `malformed forward envelope: want one {principal, role, client} or null per command (${commands.length})`);
   }
-  return { from, to, commands: commands.map((c, i) => (callers[i] === null ? { ops: c.ops } : { ops: c.ops, context: callers[i] as WriteContext })) };
+  return {
+    from,
+    to,
+    commands: commands.map((c, i) => {
+      const command: ForwardedCommand = { ops: c.ops };
+      if (callers[i] !== null) command.context = callers[i] as WriteContext;
+      if (c.idempotency) command.idempotencyKey = c.idempotency.key;
+      return command;
+    }),
+  };
 }

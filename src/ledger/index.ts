@@ -7,3 +7,4 @@ export * from "./check.ts";
 export * from "./json.ts";
 export * from "./service.ts";
 export * from "./validate.ts";
+export * from "./idempotency.ts";

@@ -6,6 +6,7 @@
  * Types only.
  */
 
+import type { IdempotencyRecord } from "./idempotency.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
 import type { Operation } from "./command.ts";
 import type { Entry } from "./entry.ts";
@@ -51,6 +52,8 @@ export interface AuditRecord {
   first_index?: number;
   last_index?: number;
   node_id?: number;
+  /** True when a write's Idempotency-Key matched an earlier write: nothing was appended, its receipts were answered. */
+  replayed?: boolean;
   result: "ok" | "error";
   status: number;
   code?: string;
@@ -71,6 +74,21 @@ export interface Receipt {
   leaf_hash: string;
   tree_size: number;
   timestamp_ms: number;
+}
+
+/**
+ * What a write answers: its receipts, and whether they were replayed — the write's idempotency
+ * key was live with the same request, so nothing was appended and these are the original's.
+ */
+export interface WriteResult {
+  receipts: Receipt[];
+  replayed: boolean;
+}
+
+/** How a write is made. */
+export interface ProposeOptions {
+  /** The client's Idempotency-Key (validated): a retry with it within the window appends nothing. */
+  idempotencyKey?: string;
 }
 
 export interface ReadResult {
@@ -108,6 +126,23 @@ export interface NodeStatus {
    * refused): the size, when, its own root and the asked root (hex); null when never.
    */
   checkpoint_disagreement?: { size: number; at_ms: number; own_root: string | null; asked_root: string; reason: string } | null;
+  /** Whether this node's data directory can take writes now (storage.min_free_bytes, SQLITE_FULL). */
+  storage: StorageStatus;
+}
+
+/**
+ * The data directory's state as the node last checked it. `writable` is false while its free space
+ * is below storage.min_free_bytes or SQLite reported the disk full: writes are then refused with
+ * 507 `insufficient_storage` (a leader) or not acknowledged (a follower), and reads keep working.
+ */
+export interface StorageStatus {
+  writable: boolean;
+  /** Why not writable (absent while writable). */
+  reason?: string;
+  /** Bytes free for the node on the data directory's file system at the last check (null before one). */
+  free_bytes: number | null;
+  /** storage.min_free_bytes. */
+  min_free_bytes: number;
 }
 
 export interface LedgerService {
@@ -116,7 +151,7 @@ export interface LedgerService {
    * Appends one atomic batch; resolves once every op is durable and applied. `context` says who
    * made it: a follower sends it with the write to the leader, which audits it under that caller.
    */
-  propose(ops: Operation[], context?: WriteContext): Promise<Receipt[]>;
+  propose(ops: Operation[], context?: WriteContext, options?: ProposeOptions): Promise<WriteResult>;
   /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
   readBarrier(consistency: Consistency): Promise<void>;
   /**
@@ -168,8 +203,14 @@ export interface MemberAddresses {
   client: string;
 }
 
-/** The outcome of one forwarded command: its receipts, or the error its proposer gets. */
-export type ForwardedOutcome = { receipts: Receipt[] } | { error: string; code: string };
+/** The outcome of one forwarded command: its receipts (replayed for a live idempotency key), or the error its proposer gets. */
+export type ForwardedOutcome = { receipts: Receipt[]; replayed?: boolean } | { error: string; code: string };
+
+/** One write a follower forwarded: its ops and its idempotency key. */
+export interface ForwardedWrite {
+  ops: Operation[];
+  idempotencyKey?: string;
+}
 
 /** Cluster membership and the internal calls nodes make to each other. */
 export interface ClusterService {
@@ -185,7 +226,9 @@ export interface ClusterService {
    * not fail the others). Refuses the whole call with not_leader before proposing anything when
    * this node is not the leader.
    */
-  proposeForwarded(commands: Operation[][]): Promise<ForwardedOutcome[]>;
+  proposeForwarded(commands: ForwardedWrite[]): Promise<ForwardedOutcome[]>;
+  /** The idempotency records made by commands whose first ledger index is in [fromIndex, toIndex) (catch-up). */
+  idempotencyRecords(fromIndex: number, toIndex: number): IdempotencyRecord[];
   removeNode(nodeId: number): Promise<Record<string, unknown>>;
   /**
    * POST /cluster/cosign (leader to member): `body`, a checkpoint body this member signs after

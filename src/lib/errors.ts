@@ -30,7 +30,10 @@ export type ErrorCode =
   | "no_leader"
   | "unavailable"
   | "timeout"
+  | "outcome_unknown"
   | "shutting_down"
+  | "insufficient_storage"
+  | "idempotency_key_reused"
   | "conflict"
   | "verification_failed"
   | "corrupt_value"
@@ -67,7 +70,15 @@ export const statusOfCode: Record<ErrorCode, number> = {
   no_leader: 503,
   unavailable: 503,
   timeout: 503,
+  // A write the node cannot tell happened or not (it may still commit): never a refusal. Retry it
+  // with the same Idempotency-Key to learn its outcome without appending it twice.
+  outcome_unknown: 504,
   shutting_down: 503,
+  // Writes refused before anything was appended: the data directory's free space is below
+  // storage.min_free_bytes (or SQLite found the disk full). Reads still work.
+  insufficient_storage: 507,
+  // The Idempotency-Key was already used, within its window, by a different request.
+  idempotency_key_reused: 422,
   conflict: 409,
   verification_failed: 500,
   // Stored bytes that do not match what the ledger committed to: never served (docs/TROUBLESHOOTING.md).

@@ -30,6 +30,8 @@ export interface MetricsSource {
     ledger_size: number;
     healthy: boolean;
     membership: { id: number; lag?: number; connected?: boolean }[];
+    /** The data directory's state (NodeStatus.storage); absent on a source without one. */
+    storage?: { writable: boolean; free_bytes: number | null };
   };
   metrics(): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
@@ -170,6 +172,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3 (the cluster's progress; role as for the backlog).", ["role"], (set) => known("archived_index", set));
 
   registerCorruptionMetrics(fromSnapshot);
+  registerStorageMetrics(fromSnapshot);
 
   return {
     registry,
@@ -195,6 +198,23 @@ function registerCorruptionMetrics(fromSnapshot: FromSnapshot): void {
   fromSnapshot("counter", "scribe_ledger_checkpoint_disagreements_total", "Checkpoints this member refused to sign because its own ledger disagrees (another root at that size, or a stored tree that contradicts a checkpoint it signed).", [], (set, s) =>
     set(pickNumber(s.metrics, ["checkpoint_disagreements"]) ?? 0),
   );
+}
+
+/**
+ * Whether the data directory takes writes (NodeStatus.storage, metrics().disk; issue 16): a full
+ * disk is a state to alert on, not a crash. Also the idempotency window's size.
+ */
+function registerStorageMetrics(fromSnapshot: FromSnapshot): void {
+  fromSnapshot("gauge", "scribe_ledger_storage_insufficient", "1 while this node's data directory cannot take writes: its free space is below storage.min_free_bytes, or SQLite found the disk full. Writes are refused (507 insufficient_storage) or not acknowledged; reads still work.", [], (set, s) => {
+    if (s.status.storage) set(s.status.storage.writable ? 0 : 1);
+  });
+  fromSnapshot("gauge", "scribe_ledger_storage_free_bytes", "Bytes free for the node on the data directory's file system at the last statfs.", [], (set, s) => {
+    const free = s.status.storage?.free_bytes;
+    if (typeof free === "number") set(free);
+  });
+  fromSnapshot("counter", "scribe_ledger_storage_refused_writes_total", "Writes refused 507 insufficient_storage (below the free-space reserve, or while the disk was full).", [], (set, s) => set(pickNumber(s.metrics, ["disk.refused_writes"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_storage_full_errors_total", "Persist steps SQLite refused for lack of space (SQLITE_FULL and kin); the node waits and retries them.", [], (set, s) => set(pickNumber(s.metrics, ["disk.full_errors"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_idempotency_keys", "Idempotency records in the window table (live, or not yet pruned).", [], (set, s) => set(pickNumber(s.metrics, ["idempotency.window_rows"]) ?? 0));
 }
 
 /**

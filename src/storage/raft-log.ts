@@ -73,17 +73,36 @@ export class SqliteRaftStorage implements RaftStorage {
       pruneApplied: db.prepare("DELETE FROM raft_applied WHERE raft_index < ?"),
       appliedAtOrBelow: db.prepare("SELECT MAX(raft_index) AS raft_index FROM raft_applied WHERE raft_index <= ?"),
     };
+    this.hardState = { term: 0, vote: 0, commit: 0 };
+    this.membership = bootstrap;
+    this.compactedIndex = 0;
+    this.compactedTerm = 0;
+    this.last = 0;
+    this.load(bootstrap);
+  }
+
+  /** Reads the in-memory view (compacted point, last index, terms, hard state, membership) from the tables. */
+  private load(bootstrap: Membership): void {
     const compacted = this.state<{ index: number; term: number }>("compacted") ?? { index: 0, term: 0 };
     this.compactedIndex = compacted.index;
     this.compactedTerm = compacted.term;
-    const max = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM raft_log").get();
+    const max = this.db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM raft_log").get();
     this.last = max?.idx ?? this.compactedIndex;
-    for (const row of db.query<{ idx: number; term: number }, []>("SELECT idx, term FROM raft_log ORDER BY idx").iterate()) {
+    this.terms = [];
+    for (const row of this.db.query<{ idx: number; term: number }, []>("SELECT idx, term FROM raft_log ORDER BY idx").iterate()) {
       assert(row.idx === this.compactedIndex + 1 + this.terms.length, `raft log has a hole before ${row.idx}`);
       this.terms.push(row.term);
     }
     this.hardState = this.state<HardState>("hard_state") ?? { term: 0, vote: 0, commit: 0 };
     this.membership = this.state<Membership>("membership") ?? { voters: [...bootstrap.voters], learners: [...bootstrap.learners], index: bootstrap.index };
+  }
+
+  /**
+   * After a transaction that wrote to the log failed and rolled back (a full disk: the Ready loop
+   * retries the step): the in-memory view is read again from what the tables hold.
+   */
+  reload(): void {
+    this.load(this.membership);
   }
 
   /** True when nothing was ever persisted (a brand-new node). */

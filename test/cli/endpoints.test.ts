@@ -3,7 +3,9 @@
  * next for reads and writes; an HTTP error (a 503 from a stand-in node) does not fail over; a
  * write whose connection was reset is reported unknown and never sent to a second node; `status`
  * reports every endpoint and `members` the cluster; API keys come from the flag or
- * SCRIBE_API_KEY, and a refused key exits 5.
+ * SCRIBE_API_KEY, and a refused key exits 5. Writes carry an idempotency key: an unknown outcome
+ * (a stand-in that delivers the write, then answers 504) is retried once with the same key and
+ * the write is in the ledger once.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -53,6 +55,37 @@ function resettingNode() {
     },
   });
   return { url: `http://127.0.0.1:${listener.port}`, connections: () => connections, stop: () => listener.stop(true) };
+}
+
+/**
+ * A stand-in follower in front of the node: it passes each request on, but answers the first
+ * `lose` writes 504 outcome_unknown after delivering them (as a follower whose leader died after
+ * applying the write would). Records the Idempotency-Key of every write.
+ */
+function lossyNode(lose: number) {
+  const keys: (string | null)[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      const url = new URL(request.url);
+      const body = request.method === "GET" ? undefined : await request.arrayBuffer();
+      const headers = new Headers(request.headers);
+      headers.delete("host");
+      const answer = await fetch(`${node.url}${url.pathname}${url.search}`, { method: request.method, headers, body });
+      if (request.method === "GET") return answer;
+      keys.push(request.headers.get("idempotency-key"));
+      if (keys.length > lose) return new Response(await answer.arrayBuffer(), { status: answer.status, headers: answer.headers });
+      await answer.arrayBuffer();
+      return Response.json({ error: "the leader was lost after the write was sent", code: "outcome_unknown" }, { status: 504 });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, keys, stop: () => server.stop(true) };
+}
+
+async function versions(key: string): Promise<number> {
+  const response = await fetch(`${node.url}/history/${key}`);
+  return response.status === 200 ? ((await response.json()) as { versions: unknown[] }).versions.length : 0;
 }
 
 async function exists(key: string): Promise<boolean> {
@@ -116,6 +149,47 @@ describe("--endpoints failover", () => {
       expect(resetting.connections()).toBeGreaterThanOrEqual(2);
     } finally {
       resetting.stop();
+    }
+  });
+});
+
+describe("idempotency keys", () => {
+  test("an unknown outcome is retried once with the same key: the write is applied once and its receipt printed", async () => {
+    const lossy = lossyNode(1);
+    try {
+      const put = await scribe(["put", "once-only", "v1", "-o", "json", "--endpoints", lossy.url]);
+      expect(put.exitCode, put.stderr).toBe(0);
+      expect(JSON.parse(put.stdoutText)).toMatchObject({ key: "once-only", version: 1 });
+      expect(lossy.keys).toHaveLength(2);
+      expect(lossy.keys[0]).toMatch(/^[0-9a-f-]{36}$/); // a random key made for this run
+      expect(lossy.keys[1]).toBe(lossy.keys[0]!);
+      expect(await versions("once-only")).toBe(1);
+    } finally {
+      lossy.stop();
+    }
+  });
+
+  test("still unknown after the retry: exit 4 naming the key; running again with it writes nothing twice", async () => {
+    const lossy = lossyNode(2);
+    try {
+      const put = await scribe(["put", "twice-lost", "v", "--endpoints", lossy.url]);
+      expect(put.exitCode).toBe(4);
+      const key = /--idempotency-key (\S+)/.exec(put.stderr)?.[1];
+      expect(key).toBe(lossy.keys[0]!);
+      expect(await versions("twice-lost")).toBe(1); // it was applied; the answers were lost
+      const again = await scribe(["put", "twice-lost", "v", "-o", "json", "--idempotency-key", key!, "--endpoints", node.url]);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdoutText)).toMatchObject({ key: "twice-lost", version: 1, index: expect.any(Number) });
+      expect(await versions("twice-lost")).toBe(1);
+      // The same key for a different write is refused: exit 5, nothing written.
+      const other = await scribe(["put", "twice-lost", "other", "--idempotency-key", key!, "--endpoints", node.url]);
+      expect(other.exitCode).toBe(5);
+      expect(other.stderr).toContain("idempotency_key_reused");
+      const del = await scribe(["delete", "twice-lost", "--idempotency-key", key!, "--endpoints", node.url]);
+      expect(del.exitCode).toBe(5);
+      expect(await versions("twice-lost")).toBe(1);
+    } finally {
+      lossy.stop();
     }
   });
 });

@@ -64,9 +64,45 @@ describe("failover", () => {
     const reset = new ScribeHttpClient({ endpoints: ["http://a", "http://b"], fetch: hosts({ a: "ECONNRESET", b: () => json(receipt) }, calls) });
     const error = await reset.put("k", "v").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NetworkError);
-    expect((error as NetworkError).code).toBe("unavailable");
+    expect((error as NetworkError).code).toBe("outcome_unknown");
     expect((error as Error).message).toContain("outcome is unknown");
-    expect(calls).toEqual(["PUT a/kv/k"]);
+    expect(calls).toEqual(["PUT a/kv/k"]); // no key: never retried
+  });
+
+  test("a write with an idempotency key is retried after an unknown outcome, with the same key; only then", async () => {
+    const receipt = { key: "k", op: "put", index: 7, version: 2, leaf_hash: "0".repeat(64), tree_size: 8, timestamp_ms: 1 };
+    const keys: (string | undefined)[] = [];
+    let answers = 0;
+    // The first answer is a 504 outcome_unknown, the retry gets the (replayed) receipt.
+    const node = (_path: string, init?: { headers?: Record<string, string> }) => {
+      keys.push(init?.headers?.["idempotency-key"]);
+      return ++answers === 1 ? json({ error: "the leader was lost", code: "outcome_unknown" }, 504) : json(receipt);
+    };
+    const http = new ScribeHttpClient({ endpoints: ["http://a"], fetch: hosts({ a: node }) });
+    expect(await http.put("k", "v", { idempotencyKey: "key-1" })).toEqual(receipt as never);
+    expect(keys).toEqual(["key-1", "key-1"]);
+
+    // A connection reset after sending is an unknown outcome too: retried once (the default), then reported.
+    keys.length = 0;
+    const calls: string[] = [];
+    const resetting = new ScribeHttpClient({ endpoints: ["http://a"], fetch: hosts({ a: "ECONNRESET" }, calls) });
+    const error = (await resetting.delete("k", { idempotencyKey: "key-2" }).catch((e: unknown) => e)) as NetworkError;
+    expect(error.code).toBe("outcome_unknown");
+    expect(calls).toEqual(["DELETE a/kv/k", "DELETE a/kv/k"]);
+
+    // A refusal is an answer: not retried, even with a key.
+    answers = 0;
+    const refusing = new ScribeHttpClient({ endpoints: ["http://a"], fetch: hosts({ a: () => (answers++, json({ error: "full", code: "insufficient_storage" }, 507)) }) });
+    const refused = (await refusing.put("k", "v", { idempotencyKey: "key-3" }).catch((e: unknown) => e)) as HttpError;
+    expect(refused.httpStatus).toBe(507);
+    expect(refused.code).toBe("insufficient_storage");
+    expect(answers).toBe(1);
+
+    // Without a key an unknown outcome is reported at once.
+    answers = 0;
+    const unkeyed = new ScribeHttpClient({ endpoints: ["http://a"], fetch: hosts({ a: node }) });
+    expect(((await unkeyed.put("k", "v").catch((e: unknown) => e)) as HttpError).code).toBe("outcome_unknown");
+    expect(answers).toBe(1);
   });
 
   test("an HTTP error is an answer: no failover", async () => {

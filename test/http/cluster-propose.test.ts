@@ -48,3 +48,17 @@ test("a malformed or oversize command list is refused whole and changes nothing"
   expect(await elsewhere.json()).toMatchObject({ code: "not_leader" });
   expect(t.node.size).toBe(before);
 });
+
+test("a forwarded write carries its idempotency key: the leader replays it, refuses another request under it, and refuses a malformed key", async () => {
+  const keyed = (ops: Operation[], idempotencyKey: string) => encodeForward({ from: 2, to: 1, commands: [{ ops, idempotencyKey }] });
+  const outcomes = async (body: Uint8Array) => ((await (await post(body)).json()) as { outcomes: Record<string, unknown>[] }).outcomes;
+  const [first] = await outcomes(keyed([put("k", "v")], "fw-1"));
+  expect(first).toMatchObject({ receipts: [{ key: "k", version: 1 }] });
+  expect(first!.replayed).toBeUndefined();
+  const [again] = await outcomes(keyed([put("k", "v")], "fw-1"));
+  expect(again).toEqual({ ...first, replayed: true });
+  const [other] = await outcomes(keyed([put("k", "w")], "fw-1"));
+  expect(other).toMatchObject({ code: "idempotency_key_reused" });
+  expect((await post(keyed([put("k", "v")], "a\u0007b"))).status).toBe(400);
+  expect(t.node.size).toBe(1);
+});

@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { makeApp } from "../support/app.ts";
 
-test("after a driver failure, writes answer 503 and /health reports the node unavailable", async () => {
+test("after a driver failure, a write in flight answers 504 outcome_unknown, later writes 503, and /health reports the node unavailable", async () => {
   const t = await makeApp();
   try {
     expect((await t.call("PUT", "/kv/before", { body: "x" })).status).toBe(200);
@@ -15,8 +15,8 @@ test("after a driver failure, writes answer 503 and /health reports the node una
     db.exec("DROP TABLE raft_log");
     db.close();
     const failed = await t.call("PUT", "/kv/after", { body: "y" });
-    expect(failed.status).toBe(503);
-    expect(((await failed.json()) as { code: string }).code).toBe("timeout"); // proposed when it failed: outcome unknown
+    expect(failed.status).toBe(504);
+    expect(((await failed.json()) as { code: string }).code).toBe("outcome_unknown"); // proposed when it failed: outcome unknown
     const refused = await t.call("PUT", "/kv/later", { body: "z" });
     expect(refused.status).toBe(503);
     expect((await refused.json()) as { code: string; error: string }).toMatchObject({ code: "unavailable", error: expect.stringContaining("Raft driver failed") });

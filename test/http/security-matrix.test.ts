@@ -59,6 +59,7 @@ const samples: Record<RouteId, Sample> = {
   clusterLeader: { target: "/cluster/leader/info", status: 200 },
   clusterReadIndex: { target: "/cluster/read-index", status: 200 },
   clusterLedgerSize: { target: "/cluster/ledger-size?raft_index=0", status: 200 },
+  clusterIdempotency: { target: "/cluster/idempotency?from=0&to=10", status: 200 },
   // Authorized callers get past the guard to body validation: 400 proves the guard let them in
   // without changing the membership of the one-node cluster.
   clusterNodesAdd: { target: "/cluster/nodes/add", body: "{}", contentType: "application/json", status: 400 },

@@ -10,10 +10,11 @@ import { createLogger } from "../../src/cluster/logger.ts";
 import { createApp } from "../../src/http/index.ts";
 import { tempDir } from "./node-process.ts";
 
-export async function makeApp(overrides: Record<string, unknown> = {}) {
+/** `now`: the node's clock (command timestamps, deadlines), for tests that move time themselves. */
+export async function makeApp(overrides: Record<string, unknown> = {}, options: { now?: () => number } = {}) {
   const dir = overrides["node.data_dir"] === undefined ? tempDir() : undefined;
   const config = loadConfig({ overrides: { "node.data_dir": dir?.path, ...overrides } });
-  const node = await ClusterNode.open({ config, logger: createLogger({ ...config.logging, level: "silent" }) });
+  const node = await ClusterNode.open({ config, logger: createLogger({ ...config.logging, level: "silent" }), now: options.now });
   const app = createApp({
     service: node,
     cluster: node,

@@ -1,10 +1,12 @@
 /**
  * @module history. Clients that drive a cluster over HTTP and record every operation for the
- * linearizability checker: a write that did not answer 200 has an unknown outcome; a read that
+ * linearizability checker. A write's answer is recorded as the API promises (writeAnswerOf):
+ * 200 ok; 504 outcome_unknown (or no answer) unknown; every other refusal as having changed
+ * nothing, so a node that refuses a write and applies it anyway fails the check. A read that
  * failed constrains nothing and is left out.
  */
 
-import { HistoryRecorder, type Operation } from "../../src/check/index.ts";
+import { HistoryRecorder, recordWriteAnswer, type Operation } from "../../src/check/index.ts";
 
 export interface Recorder {
   history: HistoryRecorder;
@@ -35,18 +37,17 @@ export async function recordedPut(recorder: Recorder, url: string, clientId: num
     // A fresh connection per write: then a refused connection proves the request was not sent
     // (on a pooled one, fetch may retry after the first attempt was already delivered).
     const response = await fetch(`${url}/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(timeoutMs), keepalive: false });
-    const body = (await response.json()) as { index?: number; code?: string };
-    // These codes mean the write reached no log: it certainly did not happen.
-    if (body.code === "no_leader" || body.code === "not_leader" || body.code === "shutting_down") {
-      recorder.refused.push({ key, value, url, status: response.status, body });
-      op.failed();
-      return false;
+    const text = await response.text();
+    let body: { index?: number; code?: string } = {};
+    try {
+      body = JSON.parse(text) as { index?: number; code?: string };
+    } catch {
+      // not JSON: no code, an unknown outcome
     }
-    if (response.status === 200) {
-      op.ok();
-      recorder.acked.push({ key, value, index: body.index! });
-      return true;
-    }
+    const answer = recordWriteAnswer(op, response.status, body.code);
+    if (answer === "ok") recorder.acked.push({ key, value, index: body.index! });
+    else if (answer === "failed") recorder.refused.push({ key, value, url, status: response.status, body });
+    return answer === "ok";
   } catch (error) {
     // A refused connect on a fresh connection never delivered the request: the write did not happen.
     if ((error as { code?: string }).code === "ECONNREFUSED") {

@@ -27,7 +27,7 @@
 import { DeadlineQueue } from "../../../src/cluster/deadlines.ts";
 import { ReadyLoop, type DriverBug } from "../../../src/cluster/ready-loop.ts";
 import { Waiters } from "../../../src/cluster/waiters.ts";
-import { HistoryRecorder, checkKvHistory } from "../../../src/check/index.ts";
+import { HistoryRecorder, checkKvHistory, writeAnswerOf } from "../../../src/check/index.ts";
 import { ScribeError, SeededRandom, bytesEqual, utf8 } from "../../../src/lib/index.ts";
 import { RawNode, decodeMessage, encodeMessage, type CatchupInstall, type ConfigChange, type Entry, type HardState, type Membership, type Message, type NodeId, type Ready } from "../../../src/raft/index.ts";
 import { SimCrash, SimStore, type Command, type CrashPoint } from "./store.ts";
@@ -648,8 +648,8 @@ class Simulation {
       if (outcome.ok) {
         op.ok();
         this.stats.operations++;
-      } else if (outcome.error.code === "timeout") {
-        // Timed out, or its node crashed after proposing it: it may or may not take effect.
+      } else if (writeAnswerOf(outcome.error.status, outcome.error.code) === "unknown") {
+        // outcome_unknown: timed out or its node stopped after proposing it: it may or may not take effect.
         op.unknown();
         this.stats.operations++;
         this.stats.unknownOperations++;
