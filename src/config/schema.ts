@@ -83,6 +83,12 @@ export const schema = {
     read_timeout_secs: { type: int(1, 3600), default: 10, doc: "Longest a linearizable read waits before 503 timeout." },
     max_batch_size: { type: int(1, 100000), default: 1000, doc: "Alias kept from the original config: most operations in one batch (the lower of this and storage.max_batch_ops applies)." },
     cache_capacity: { type: int(0), default: 100000, doc: "Most key heads kept in the in-memory head cache." },
+    watch_streams_max: { type: int(1, 65536), default: 256, doc: "Most GET /watch streams a node serves at once; one more is answered 503 `too_many_streams`." },
+    watch_backlog_entries_max: {
+      type: int(1),
+      default: 100000,
+      doc: "A GET /watch stream that has reached the ledger's head ends with a resumable `slow_consumer` line (with `resume_from`) when its consumer reads nothing while the ledger gets more than this many entries ahead of it.",
+    },
   },
   discovery: {
     seeds: { type: { kind: "string-list" }, default: [], doc: "HTTP addresses (host:port) of existing nodes to join through at start." },

@@ -31,6 +31,8 @@ export type ErrorCode =
   | "unavailable"
   | "timeout"
   | "shutting_down"
+  | "too_many_streams"
+  | "slow_consumer"
   | "conflict"
   | "verification_failed"
   | "corrupt_value"
@@ -65,6 +67,11 @@ export const statusOfCode: Record<ErrorCode, number> = {
   unavailable: 503,
   timeout: 503,
   shutting_down: 503,
+  // GET /watch: the node's bound of concurrent streams is reached (api.watch_streams_max).
+  too_many_streams: 503,
+  // A watch stream's consumer fell too far behind (api.watch_backlog_entries_max); the stream's
+  // final line carries it with resume_from.
+  slow_consumer: 503,
   conflict: 409,
   verification_failed: 500,
   // Stored bytes that do not match what the ledger committed to: never served (docs/TROUBLESHOOTING.md).
