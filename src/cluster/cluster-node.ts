@@ -27,7 +27,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
+import { WatchFeed, type ClusterService, type Consistency, type ForwardedOutcome, type LedgerService, type NodeStatus, type ReadResult, type Receipt, type SignedCheckpoint, type WriteContext } from "../http/index.ts";
 import type { Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
@@ -75,6 +75,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   readonly raftLog: SqliteRaftStorage;
   /** The S3 cold tier (archival on the leader, eviction, read-through); undefined without a bucket. */
   cold: ColdTier | undefined;
+  /** Wakes GET /watch streams: told the applied ledger size and the leader after every Ready. */
+  readonly watchFeed: WatchFeed;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly raw: RawNode;
@@ -113,6 +115,10 @@ export class ClusterNode implements LedgerService, ClusterService {
       logger,
       stopped: () => this.closed,
     });
+    this.watchFeed = new WatchFeed(
+      { streamsMax: config.api.watch_streams_max, backlogEntriesMax: config.api.watch_backlog_entries_max },
+      (error) => logger.error({ err: error }, "internal error in a watch stream"),
+    );
     const c = config.consensus;
     const applied = this.storage.appliedIndex();
     this.raw = new RawNode({
@@ -139,6 +145,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       onAdvance: (rd) => {
         if (this.link && (rd.membership || this.addresses.version !== this.syncedBookVersion)) this.syncPeers();
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
+        this.notifyWatchers();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
     });
@@ -228,6 +235,14 @@ export class ClusterNode implements LedgerService, ClusterService {
       }
       await Bun.sleep(Math.min(joinBackoffMsMax, 200 * 2 ** attempt));
     }
+  }
+
+  /**
+   * Tells the watch feed what was applied and who leads (after every Ready, and after entries
+   * were imported outside the loop); it wakes the streams only when either changed.
+   */
+  notifyWatchers(): void {
+    this.watchFeed.applied(this.ledger.size, this.raw.softState().leader);
   }
 
   // ---- running the Ready loop -------------------------------------------------------------
@@ -333,6 +348,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       raft: { ...counters, first_index: this.raftLog.firstIndex(), last_index: this.raftLog.lastIndex(), queued_ops: loop.proposals.pendingWeight, failed: loop.stopped !== undefined && !this.closed },
       transport: this.link?.stats(),
       cold: this.cold?.metrics() ?? { enabled: false },
+      watch: this.watchFeed.metrics(),
     };
   }
 
@@ -370,6 +386,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   /** Refuses queued requests (in-flight writes get an unknown outcome), then closes everything. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Watch streams end first, with their final lines, while the ledger can still sign them a checkpoint.
+    await this.watchFeed.close();
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.loop.stop(new ScribeError("shutting_down", "the node is shutting down"));

@@ -8,9 +8,8 @@
  */
 
 import type { Operation } from "../ledger/index.ts";
-import { entryToJson } from "../client/json.ts";
-import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
-import type { StoredEntry } from "../storage/index.ts";
+import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
+import { entryJson, entryWithValue } from "./entry-json.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, clusterInfo, clusterNodes, leaderInfo, ledgerSize, proposeForwarded, readIndex, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl } from "../merkle/index.ts";
@@ -23,6 +22,7 @@ import type { AuditRecord, Caller, Guard, WriteContext } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { ClusterService, LedgerService, ReadResult } from "./service.ts";
 import { tileResponse } from "./tiles.ts";
+import { watchResponse } from "./watch.ts";
 
 export interface AppLimits {
   valueBytesMax: number;
@@ -59,10 +59,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return new Response(JSON.stringify(body), { status, headers: { ...jsonHeaders, ...headers } });
 }
 
-/** The JSON view of a stored entry, with its version and the leaf hash stored in the tree. */
-export function entryJson(entry: StoredEntry, leafHash: Uint8Array): Record<string, unknown> {
-  return { ...entryToJson(entry), version: entry.version, leaf_hash: toHex(leafHash) };
-}
+export { entryJson } from "./entry-json.ts";
 
 /**
  * A stored value. Values are whatever clients stored (a text/html page included): `nosniff`
@@ -198,6 +195,7 @@ function ledgerHandlers(deps: HandlerDeps) {
     checkpoint: async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": checkpointCacheControl } }),
     checkpointKey: () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }),
     keys: async (call: RouteCall) => json(await listKeys(service, call.request.url)),
+    watch: (call: RouteCall) => watchResponse(service, call.request.url),
     tile: (call: RouteCall) => tileResponse(service, call.params["*"] ?? ""),
     inclusionProof: async (call: RouteCall) => json(await inclusionProof(service, call.query)),
     consistencyProof: async (call: RouteCall) => json(await consistencyProof(service, call.query)),
@@ -209,20 +207,7 @@ function ledgerHandlers(deps: HandlerDeps) {
       const size = service.size;
       if (from > size) throw new ScribeError("invalid_range", `from=${from} is beyond the ledger size ${size}`);
       const withValues = query.values === "true";
-      const entries = await Promise.all(
-        service.entries(from, limit).map(async (entry) => {
-          const body = entryJson(entry, service.tree.leafHash(entry.index));
-          if (!withValues) return body;
-          try {
-            return { ...body, value_base64: toBase64(await service.valueAt(entry)) };
-          } catch (error) {
-            // Never the bytes of a value that fails its check: null, and why (corrupt_value,
-            // corrupt_entry, or unavailable when evicted and S3 is unreachable). Auditors report it.
-            if (!(error instanceof ScribeError)) throw error;
-            return { ...body, value_base64: null, value_error: error.code };
-          }
-        }),
-      );
+      const entries = await Promise.all(service.entries(from, limit).map((entry) => entryWithValue(service, entry, withValues)));
       return json({ from, tree_size: size, entries });
     },
   };

@@ -7,6 +7,7 @@ import type { Operation } from "../ledger/index.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
 import type { KeyRange, KeyState, StoredEntry } from "../storage/index.ts";
 import type { WriteContext } from "./security.ts";
+import type { WatchFeed } from "./watch-feed.ts";
 
 /** A signed C2SP checkpoint note and what it says. */
 export interface SignedCheckpoint {
@@ -91,6 +92,8 @@ export interface LedgerService {
   checkpoint(): Promise<SignedCheckpoint>;
   /** The verifier key of the checkpoint signer. */
   readonly verifierKey: string;
+  /** What wakes GET /watch streams when entries are applied, and bounds them. */
+  readonly watchFeed: WatchFeed;
   readonly size: number;
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */
