@@ -53,6 +53,8 @@ export interface VerifiedCheckpoint {
   consistentWith: number | null;
   /** The consistency proof from `consistentWith` (empty when null). */
   proof: Uint8Array[];
+  /** Full streams: the root of the entries [0, nextIndex), recomputed here (what a mirror must now have). */
+  rootAtNext: Uint8Array | null;
 }
 
 export type WatchEvent =
@@ -228,7 +230,8 @@ export class WatchVerifier {
     this.expected = nextIndex;
     this.last = { size, rootHash: checkpoint.rootHash, note };
     this.checkpointsSeen++;
-    return { entries, checkpoint: { note, checkpoint, nextIndex, consistentWith, proof: consistentWith === null ? [] : proof } };
+    const rootAtNext = this.prefix === "" ? this.range!.root() : null;
+    return { entries, checkpoint: { note, checkpoint, nextIndex, consistentWith, proof: consistentWith === null ? [] : proof, rootAtNext } };
   }
 
   /** Full stream: the received leaves extend the client's range to a root the checkpoint's tree starts with. */
