@@ -23,9 +23,10 @@
  *
  * The stream is pulled: the node reads a page from storage only when the consumer took what was
  * queued (at most watchQueueBytesMax, plus one page), so a slow consumer costs memory of one
- * page, never a growing buffer. A stream that has reached the head and whose consumer reads
- * nothing while the ledger gets more than api.watch_backlog_entries_max entries ahead of it ends
- * with `slow_consumer`; the client resumes with from=resume_from. A stream waits at the head
+ * page, never a growing buffer. A stream that has reached the head and whose consumer cannot
+ * take more (its queue is full) while the ledger is more than api.watch_backlog_entries_max
+ * entries ahead ends with `slow_consumer`; the client resumes with from=resume_from and catches
+ * up page by page (a stream is held to the bound only once it reached the head). A stream waits at the head
  * without polling: the node's WatchFeed (watch-feed.ts) wakes it when entries are applied.
  * A follower streams what it has applied (no linearizable freshness), and a change of leader
  * ends every stream so clients resume where they are.
@@ -176,11 +177,7 @@ class WatchStream implements WatchListener {
     const leader = this.feed.leader;
     if (this.leader === 0) this.leader = leader;
     else if (leader !== this.leader) return this.endWith({ reason: "leader_changed", line: { end: "leader_changed" } });
-    const behind = this.feed.head - this.next;
-    if (this.live && this.blocked() && behind > this.feed.limits.backlogEntriesMax) {
-      const message = `the consumer reads nothing while the ledger is ${behind} entries ahead of the stream (api.watch_backlog_entries_max ${this.feed.limits.backlogEntriesMax}); resume with from=resume_from`;
-      return this.endWith({ reason: "slow_consumer", line: { error: message, code: "slow_consumer" } });
-    }
+    if (this.slowConsumer()) return;
     this.wakeUp?.();
   }
 
@@ -195,6 +192,21 @@ class WatchStream implements WatchListener {
   }
 
   // ---- the stream ---------------------------------------------------------------------------
+
+  /**
+   * Ends the stream with slow_consumer when it reached the head once, its consumer is the
+   * bottleneck (the queue is full) and the ledger is more than the backlog bound ahead. Checked
+   * when entries are applied (a consumer that reads nothing) and after every page (one that
+   * reads too slowly).
+   */
+  private slowConsumer(): boolean {
+    const behind = this.service.size - this.next;
+    const bound = this.feed.limits.backlogEntriesMax;
+    if (!this.live || !this.blocked() || behind <= bound) return false;
+    const message = `the consumer does not keep up: the ledger is ${behind} entries ahead of the stream (api.watch_backlog_entries_max ${bound}); resume with from=resume_from`;
+    this.endWith({ reason: "slow_consumer", line: { error: message, code: "slow_consumer" } });
+    return true;
+  }
 
   /** The consumer took nothing since the queue filled. */
   private blocked(): boolean {
@@ -234,6 +246,7 @@ class WatchStream implements WatchListener {
       if (this.next < limit) {
         const lines = await this.readPage(limit);
         if (lines.length > 0) this.enqueue(lines);
+        if (this.slowConsumer()) return;
         if (this.checkpointDue() && (await this.sendCheckpoint())) return;
         if (lines.length > 0) return;
         await nextTurn(); // a prefix scan found nothing in this page: let the event loop breathe
