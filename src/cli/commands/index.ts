@@ -1,6 +1,6 @@
 /**
  * @module cli/commands. Every `scribe` command, in the order the help lists them. A new command
- * (e.g. `watch`, `mirror`) is a file beside these and one entry here.
+ * is a file beside these and one entry here.
  */
 
 import type { Command } from "../command.ts";
