@@ -17,6 +17,11 @@ import { WatchVerifier, type WatchAnchor, type WatchEvent } from "./watch-verify
 
 /** Longest line a watch client takes by default: a 4 MiB value in base64 with room to spare. */
 export const watchLineBytesMaxDefault = 64 * 1024 * 1024;
+/**
+ * Longest silence before a client takes a stream for dead and reconnects (following) or fails:
+ * a node repeats its last checkpoint line every 5 s at the head, so this is six missed beats.
+ */
+export const watchIdleTimeoutMsDefault = 30_000;
 /** Connection attempts in a row (each failing) before a following client gives up. */
 export const watchReconnectAttemptsMax = 8;
 /** Longest pause between two attempts; pauses double from 100 ms up to it. */
@@ -40,6 +45,8 @@ export interface WatchOptions {
   follow?: boolean;
   signal?: AbortSignal;
   lineBytesMax?: number;
+  /** Silence after which a stream is taken for dead (default watchIdleTimeoutMsDefault; 0: never). */
+  idleTimeoutMs?: number;
   /** Told about each (re)connection attempt that failed, before the pause (for logs). */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
@@ -103,9 +110,21 @@ export async function* watchLedger(options: WatchOptions): AsyncGenerator<WatchL
   while (!options.signal?.aborted) {
     const verifier = new WatchVerifier({ from, prefix: options.prefix, values: options.values, verifiers: options.verifiers, origin: options.origin, hasher, anchor, frontier });
     let ended: WatchEnd | undefined;
+    const stream = new AbortController();
+    const stopStream = () => stream.abort();
+    options.signal?.addEventListener("abort", stopStream, { once: true });
+    const idleMs = options.idleTimeoutMs ?? watchIdleTimeoutMsDefault;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let silent = false;
+    const heard = () => {
+      clearTimeout(idle);
+      if (idleMs > 0) idle = setTimeout(() => ((silent = true), stream.abort()), idleMs);
+    };
     try {
-      const { body } = await options.http.openStream(watchPath(options, from, anchor?.size), options.signal);
+      heard();
+      const { body } = await options.http.openStream(watchPath(options, from, anchor?.size), stream.signal);
       for await (const line of readLines(body, options.lineBytesMax ?? watchLineBytesMaxDefault)) {
+        heard();
         let parsed: unknown;
         try {
           parsed = JSON.parse(line.text);
@@ -122,12 +141,17 @@ export async function* watchLedger(options: WatchOptions): AsyncGenerator<WatchL
         }
       }
       if (!ended && !options.signal?.aborted) throw new TruncatedStreamError("the stream ended without a final line (the connection was cut)");
-    } catch (error) {
+    } catch (caught) {
       if (options.signal?.aborted) return;
+      const error = silent ? new TruncatedStreamError(`the stream sent nothing for ${idleMs / 1000} s (the connection is taken for dead)`) : caught;
       if (!options.follow || !retryable(error) || ++failures > watchReconnectAttemptsMax) throw error;
       const delayMs = Math.min(watchReconnectDelayMsMax, 100 * 2 ** (failures - 1));
       options.onRetry?.(error, failures, delayMs);
       await pause(delayMs, options.signal);
+    } finally {
+      clearTimeout(idle);
+      options.signal?.removeEventListener("abort", stopStream);
+      stream.abort();
     }
     // Resume where verification stopped, chained to the last verified checkpoint.
     from = verifier.nextIndex;

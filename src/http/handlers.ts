@@ -195,7 +195,7 @@ function ledgerHandlers(deps: HandlerDeps) {
     checkpoint: async () => new Response((await service.checkpoint()).note, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": checkpointCacheControl } }),
     checkpointKey: () => new Response(`${service.verifierKey}\n`, { headers: { "content-type": "text/plain; charset=utf-8" } }),
     keys: async (call: RouteCall) => json(await listKeys(service, call.request.url)),
-    watch: (call: RouteCall) => watchResponse(service, call.request.url),
+    watch: (call: RouteCall) => watchResponse(service, call.request),
     tile: (call: RouteCall) => tileResponse(service, call.params["*"] ?? ""),
     inclusionProof: async (call: RouteCall) => json(await inclusionProof(service, call.query)),
     consistencyProof: async (call: RouteCall) => json(await consistencyProof(service, call.query)),

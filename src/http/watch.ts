@@ -19,7 +19,8 @@
  *
  * Checkpoint lines come when the stream first reaches the head, then at least once a second while
  * entries flow (and within a second after the last one), after checkpointEntriesMax entries or
- * checkpointBytesMax bytes, and before the end.
+ * checkpointBytesMax bytes, and before the end; a stream idle at the head repeats its last one
+ * every heartbeatIntervalMs.
  *
  * The stream is pulled: the node reads a page from storage only when the consumer took what was
  * queued (at most watchQueueBytesMax, plus one page), so a slow consumer costs memory of one
@@ -52,6 +53,12 @@ export const watchPageEntriesMax = 512;
 export const watchPageBytesMax = 1024 * 1024;
 /** Longest time between two checkpoint lines while entries flow. */
 export const checkpointIntervalMs = 1000;
+/**
+ * Longest silence of a stream waiting at the head: it then repeats its last checkpoint line (same
+ * size, empty proofs), so the connection stays alive through idle timeouts (Bun's is 10 s) and a
+ * client can tell a quiet ledger from a dead connection.
+ */
+export const heartbeatIntervalMs = 5000;
 /** Most entry lines between two checkpoint lines of a full stream: what a client holds unverified. */
 export const checkpointEntriesMax = 10_000;
 /** Most entry lines between two checkpoint lines of a prefix stream: one inclusion proof each rides on the checkpoint line. */
@@ -104,11 +111,14 @@ export async function watchCheckpoint(service: LedgerService, sizeMin: number): 
   return signed.checkpoint.size >= sizeMin ? signed : undefined;
 }
 
-/** GET /watch: the stream (400 for a bad request, 503 too_many_streams past the bound). */
-export function watchResponse(service: LedgerService, url: string): Response {
-  const query = parseWatchQuery(url, service.size);
+const watchHeaders = { "content-type": watchContentType, "cache-control": "no-store", "x-content-type-options": "nosniff" };
+
+/** GET /watch: the stream (400 for a bad request, 503 too_many_streams past the bound); HEAD: its headers, no stream. */
+export function watchResponse(service: LedgerService, request: Request): Response {
+  const query = parseWatchQuery(request.url, service.size);
+  if (request.method === "HEAD") return new Response(null, { headers: watchHeaders });
   const stream = new WatchStream(service, service.watchFeed, query);
-  return new Response(stream.readable, { headers: { "content-type": watchContentType, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  return new Response(stream.readable, { headers: watchHeaders });
 }
 
 /** The final line of a stream, without its resume_from. */
@@ -260,7 +270,9 @@ class WatchStream implements WatchListener {
       const firstTime = !this.live;
       this.live = true;
       if (!this.needsCheckpoint()) {
-        await this.waitForChange();
+        const quietMs = heartbeatIntervalMs - (performance.now() - this.lastCheckpointMs);
+        if (quietMs <= 0 && (await this.sendCheckpoint())) return;
+        await this.waitForChange(Math.max(quietMs, checkpointIntervalMs));
         continue;
       }
       const waitMs = firstTime ? 0 : checkpointIntervalMs - (performance.now() - this.lastCheckpointMs);

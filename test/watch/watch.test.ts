@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { WatchVerifier, loadHasher, type WatchEvent } from "../../src/client/index.ts";
+import { readLines, WatchVerifier, loadHasher, type WatchEvent } from "../../src/client/index.ts";
 import { watchPageBytesMax, watchQueueBytesMax } from "../../src/http/index.ts";
 import { bytesEqual, toHex, utf8 } from "../../src/lib/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
@@ -83,7 +83,25 @@ test("bad requests are refused with {error, code} before any stream", async () =
     expect(response.status, target).toBe(status);
     expect(((await response.json()) as { code: string }).code, target).toBe(code);
   }
+  // HEAD answers the headers without opening a stream.
+  const head = await fetch(`${node.url}/watch?from=0`, { method: "HEAD" });
+  expect([head.status, head.headers.get("content-type")]).toEqual([200, "application/x-ndjson"]);
 });
+
+test("a stream idle at the head repeats its checkpoint (a heartbeat) and still delivers the next entry", async () => {
+  const from = await size();
+  const response = await fetch(`${node.url}/watch?from=${from}`);
+  const lines = readLines(response.body!, 1 << 20);
+  const next = async () => JSON.parse((await lines.next()).value!.text) as Record<string, unknown>;
+  const anchor = await next();
+  expect(anchor).toMatchObject({ next_index: from, from_size: 0 });
+  const beat = await next(); // nothing was written: the same checkpoint again, proved from itself
+  const signedSize = Number((anchor.checkpoint as string).split("\n")[1]);
+  expect(beat).toMatchObject({ checkpoint: anchor.checkpoint, from_size: signedSize, proof: [], next_index: from, position_proof: [] });
+  expect((await fetch(`${node.url}/kv/after-a-beat`, { method: "PUT", body: "x" })).status).toBe(200);
+  expect(await next()).toMatchObject({ index: from, key: "after-a-beat" });
+  await lines.return(undefined);
+}, 30_000);
 
 test(`at most ${streamsMax} streams at once: one more gets 503 too_many_streams; a closed one frees its place`, async () => {
   const open = await Promise.all(Array.from({ length: streamsMax }, () => fetch(`${node.url}/watch?from=${written.length}`)));

@@ -154,6 +154,7 @@ async function follow(options: FollowOptions): Promise<void> {
     signal,
     onRetry: (error, attempt, delayMs) => ctx.out.note(`cannot follow the node (${(error as Error).message}); attempt ${attempt}, retrying in ${delayMs} ms`),
   });
+  let lastNodeSize = -1;
   for await (const event of stream) {
     if (event.kind === "end") {
       ctx.out.note(`the node ended the stream (${event.message ? `${event.reason}: ${event.message}` : event.reason}); resuming from ${event.nextIndex}`);
@@ -161,6 +162,9 @@ async function follow(options: FollowOptions): Promise<void> {
     }
     const { entries, checkpoint } = event;
     const before = ledger.size;
+    // A repeat of the last checkpoint (the node's heartbeat at a quiet head) changes nothing.
+    if (entries.length === 0 && checkpoint.checkpoint.size === lastNodeSize && !ctx.options.flag("once")) continue;
+    lastNodeSize = checkpoint.checkpoint.size;
     importVerified(ledger, entries);
     if (ledger.size !== checkpoint.nextIndex) throw new ScribeError("internal", `the mirror has ${ledger.size} entries after importing up to ${checkpoint.nextIndex}`);
     if (checkpoint.rootAtNext && !bytesEqual(ledger.root(), checkpoint.rootAtNext)) throw new VerificationError(`the mirror's root at size ${ledger.size} differs from the verified one`);

@@ -118,6 +118,7 @@ index; without it the command ends with the stream.`,
       onRetry: (error, attempt, delayMs) => ctx.out.note(`cannot follow the stream (${(error as Error).message}); attempt ${attempt}, retrying in ${delayMs} ms`),
     });
     let previous: Checkpoint = trusted;
+    let printedNext = -1;
     await verify(async () => {
       for await (const event of stream) {
         if (event.kind === "end") {
@@ -125,6 +126,9 @@ index; without it the command ends with the stream.`,
           continue;
         }
         const { entries, checkpoint } = event;
+        // A repeat of the last checkpoint (the node's heartbeat at a quiet head) says nothing new.
+        if (entries.length === 0 && checkpoint.checkpoint.size === previous.size && printedNext === checkpoint.nextIndex) continue;
+        printedNext = checkpoint.nextIndex;
         // The stream proved this checkpoint consistent with the trusted one: the state moves on.
         const proved = { from: previous.size, to: checkpoint.checkpoint.size, from_root: hexOf(previous.rootHash), to_root: hexOf(checkpoint.checkpoint.rootHash), proof: checkpoint.proof.map(hexOf) };
         await client.trustedState.update(checkpoint.note, async (older, newer) => (older === proved.from && newer === proved.to ? proved : ctx.http.consistency(older, newer)));
