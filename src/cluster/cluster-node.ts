@@ -386,9 +386,9 @@ export class ClusterNode implements LedgerService, ClusterService {
   /** Refuses queued requests (in-flight writes get an unknown outcome), then closes everything. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closed = true;
     // Watch streams end first, with their final lines, while the ledger can still sign them a checkpoint.
     await this.watchFeed.close();
-    this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.loop.stop(new ScribeError("shutting_down", "the node is shutting down"));
     await this.cycling?.catch(() => undefined);
