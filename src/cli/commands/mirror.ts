@@ -20,7 +20,7 @@ import { bytesEqual, ScribeError, toHex, type ErrorCode } from "../../lib/index.
 import type { Checkpoint } from "../../merkle/index.ts";
 import type { ImportRecord, ScribeLedger } from "../../embedded.ts";
 import type { Command } from "../command.ts";
-import type { Context } from "../context.ts";
+import { trustOptions, type Context } from "../context.ts";
 import { isEvidence, UsageError, VerificationFailed } from "../errors.ts";
 import { readStateFile, StateFilePersistence } from "../state-file.ts";
 
@@ -96,13 +96,14 @@ stops as soon as the mirror equals a node checkpoint.`,
   options: [
     { name: "to", value: "DIR", help: "the mirror's data directory (created if needed); the mirror ledger takes no writes of its own" },
     { name: "once", help: "stop as soon as the mirror holds every entry of a verified node checkpoint" },
+    // The trust options but --state: the mirror keeps its trusted state in DIR.
+    ...trustOptions.filter((option) => option.name !== "state"),
   ],
-  verifies: true,
+  verifies: false,
   arguments: { min: 0, max: 0 },
   async run(ctx) {
     const dir = ctx.options.string("to");
     if (dir === undefined || dir === "") throw new UsageError("mirror needs --to DIR");
-    if (ctx.options.has("state")) throw new UsageError(`mirror keeps its trusted state in DIR/${mirrorStateFile}; it takes no --state`);
     const statePath = join(dir, mirrorStateFile);
     // Loaded here: the engine is large, and no other command needs it.
     const { ScribeLedger } = await import("../../embedded.ts");
