@@ -122,7 +122,7 @@ test(`at most ${streamsMax} streams at once: one more gets 503 too_many_streams;
   const metrics = await watchMetrics();
   expect(metrics.refused).toBeGreaterThanOrEqual(1);
   expect(metrics.streams_max).toBe(streamsMax);
-});
+}, 30_000);
 
 /** A raw socket whose reading the test controls: paused until asked to take a little, or everything. */
 function slowReader(port: number, target: string) {
@@ -220,4 +220,4 @@ test("a node's shutdown ends a stream with a checkpoint covering what was sent, 
   const checkpoint = lines.at(-2)!;
   expect(checkpoint.next_index).toBe(from + 1);
   expect(lines.filter((line) => line.key === "last-before-shutdown").length).toBe(1);
-});
+}, 30_000);
