@@ -170,6 +170,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
   fromSnapshot("gauge", "scribe_ledger_archived_index", "Ledger entries below this index are archived to S3 (the cluster's progress; role as for the backlog).", ["role"], (set) => known("archived_index", set));
 
   registerCorruptionMetrics(fromSnapshot);
+  registerWatchMetrics(fromSnapshot);
 
   return {
     registry,
@@ -192,6 +193,16 @@ function registerCorruptionMetrics(fromSnapshot: FromSnapshot): void {
     for (const tier of ["hot", "cold"]) set(pickNumber(s.metrics, [`corruption.values.${tier}`]) ?? 0, { tier });
   });
   fromSnapshot("counter", "scribe_ledger_corrupt_entries_total", "Reads refused because a stored entry did not match its Merkle leaf or its key's version chain.", [], (set, s) => set(pickNumber(s.metrics, ["corruption.entries"]) ?? 0));
+}
+
+/** GET /watch streams (WatchFeed.metrics() under "watch"). */
+function registerWatchMetrics(fromSnapshot: FromSnapshot): void {
+  fromSnapshot("gauge", "scribe_ledger_watch_streams", "Open GET /watch streams (at most api.watch_streams_max).", [], (set, s) => set(pickNumber(s.metrics, ["watch.streams"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_watch_buffered_bytes", "Bytes queued for watch consumers and not yet taken by them, all streams together.", [], (set, s) => set(pickNumber(s.metrics, ["watch.buffered_bytes"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_watch_refused_total", "GET /watch requests refused with too_many_streams.", [], (set, s) => set(pickNumber(s.metrics, ["watch.refused"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_watch_ended_total", "Watch streams ended, by reason (until, leader_changed, shutting_down, slow_consumer, client_closed, error).", ["reason"], (set, s) => {
+    for (const reason of ["until", "leader_changed", "shutting_down", "slow_consumer", "client_closed", "error"]) set(pickNumber(s.metrics, [`watch.ended.${reason}`]) ?? 0, { reason });
+  });
 }
 
 /**

@@ -191,6 +191,8 @@ test("a consumer that reads too slowly gets a resumable slow_consumer line; the 
   expect(metrics.ended.slow_consumer).toBeGreaterThanOrEqual(1);
   expect(metrics.buffered_bytes_max).toBeGreaterThan(0);
   expect(metrics.buffered_bytes_max).toBeLessThanOrEqual(watchQueueBytesMax + watchPageBytesMax + 64 * 1024);
+  const exposition = await (await fetch(`${node.url}/metrics/prometheus`)).text();
+  expect(Number(/^scribe_ledger_watch_ended_total\{reason="slow_consumer"\} (\d+)$/m.exec(exposition)?.[1])).toBeGreaterThanOrEqual(1);
 
   // Resuming from resume_from gets the rest, chained to what was verified.
   const anchor = verifier.lastCheckpoint!;
