@@ -50,7 +50,7 @@ test("the leader is killed during a watch on a follower: a clean end, a resume, 
   const writes = writeThroughAny(400, acks, () => !writing);
   // The watch follows the follower; it stops once it verified everything the follower holds after the writes.
   let target = Number.POSITIVE_INFINITY;
-  const watching = collectWatch({ url: follower.url, from: 0, follow: true, stopAt: (c) => c.checkpoints.at(-1)!.nextIndex >= target });
+  const watching = collectWatch({ url: follower.url, from: 0, follow: true, stopAt: (c) => (c.checkpoints.at(-1)?.nextIndex ?? 0) >= target });
 
   while (acks.length < 100) await Bun.sleep(20);
   await cluster.kill(leader, "SIGKILL");
