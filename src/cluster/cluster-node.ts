@@ -27,7 +27,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import { WatchFeed, type ClusterService, type Consistency, type ForwardedOutcome, type LedgerService, type NodeStatus, type ReadResult, type Receipt, type SignedCheckpoint, type WriteContext } from "../http/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, LedgerService, NodeStatus, ReadResult, Receipt, SignedCheckpoint, WriteContext } from "../http/index.ts";
 import type { Operation } from "../ledger/index.ts";
 import { ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
@@ -49,6 +49,7 @@ import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
 import { Waiters } from "./waiters.ts";
+import { WatchFeed } from "./watch-feed.ts";
 
 /** Most proposals turned into Raft entries per cycle (the core refuses more in one call). */
 const proposalsPerCycleMax = 8192;

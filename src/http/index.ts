@@ -6,5 +6,4 @@ export { bodySha256, clusterAuthHeader, clusterAuthSkewMsMax, clusterAuthValue, 
 export { encodeForward, decodeForward, type ForwardedCommand, type ForwardEnvelope } from "./forward.ts";
 export { routeTable, reservedNames, allowedMethods, type Route, type RouteId, type RouteRole } from "./routes.ts";
 export { openApiDocument } from "./openapi.ts";
-export { WatchFeed, type WatchLimits } from "./watch-feed.ts";
 export { watchContentType, watchQueueBytesMax, watchPageBytesMax, checkpointIntervalMs as watchCheckpointIntervalMs } from "./watch.ts";

@@ -7,7 +7,6 @@ import type { Operation } from "../ledger/index.ts";
 import type { Checkpoint, MerkleTree } from "../merkle/index.ts";
 import type { KeyRange, KeyState, StoredEntry } from "../storage/index.ts";
 import type { WriteContext } from "./security.ts";
-import type { WatchFeed } from "./watch-feed.ts";
 
 /** A signed C2SP checkpoint note and what it says. */
 export interface SignedCheckpoint {
@@ -98,6 +97,46 @@ export interface LedgerService {
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */
   metrics(): Record<string, unknown>;
+}
+
+/** Why a watch stream ended, for /metrics. */
+export type WatchEndReason = "until" | "leader_changed" | "shutting_down" | "slow_consumer" | "client_closed" | "error";
+
+/** What the feed asks of an open GET /watch stream (src/http/watch.ts). */
+export interface WatchListener {
+  /** The applied size or the leader changed: look again. Must not throw. */
+  changed(): void;
+  /** Ends the stream with `reason` (shutdown); resolves once its final line is queued. */
+  end(reason: "shutting_down"): Promise<void>;
+  /** Bytes queued for the consumer and not yet taken by it. */
+  bufferedBytes(): number;
+}
+
+export interface WatchLimits {
+  /** api.watch_streams_max */
+  streamsMax: number;
+  /** api.watch_backlog_entries_max */
+  backlogEntriesMax: number;
+}
+
+/**
+ * What wakes GET /watch streams and bounds them; the node implements it (src/cluster/watch-feed.ts)
+ * and tells it, after every turn of its Ready loop, its applied size and its leader.
+ */
+export interface WatchFeed {
+  readonly limits: WatchLimits;
+  /** The applied ledger size last reported. */
+  readonly head: number;
+  /** The leader last reported (0: none known). */
+  readonly leader: number;
+  /** Admits a stream; throws too_many_streams past the limit, shutting_down while closing. Returns its unregistration. */
+  register(listener: WatchListener): () => void;
+  /** A stream ended (once per stream). */
+  ended(reason: WatchEndReason): void;
+  /** A stream has `bytes` queued for its consumer (the high-water mark /metrics reports). */
+  noteBuffered(bytes: number): void;
+  /** A failure inside a stream that is not a ScribeError (a bug): logged by the node. */
+  onInternalError(error: unknown): void;
 }
 
 /** A member's addresses: Raft transport and HTTP client API, both host:port. */

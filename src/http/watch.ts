@@ -28,7 +28,7 @@
  * take more (its queue is full) while the ledger is more than api.watch_backlog_entries_max
  * entries ahead ends with `slow_consumer`; the client resumes with from=resume_from and catches
  * up page by page (a stream is held to the bound only once it reached the head). A stream waits at the head
- * without polling: the node's WatchFeed (watch-feed.ts) wakes it when entries are applied.
+ * without polling: the node's WatchFeed (src/cluster/watch-feed.ts) wakes it when entries are applied.
  * A follower streams what it has applied (no linearizable freshness), and a change of leader
  * ends every stream so clients resume where they are.
  */
@@ -38,8 +38,7 @@ import type { StoredEntry } from "../storage/index.ts";
 import { entryWithValue } from "./entry-json.ts";
 import { keyText, strictQuery } from "./keys.ts";
 import { parseNonNegative } from "./parse.ts";
-import type { LedgerService, SignedCheckpoint } from "./service.ts";
-import type { WatchEndReason, WatchFeed, WatchListener } from "./watch-feed.ts";
+import type { LedgerService, SignedCheckpoint, WatchEndReason, WatchFeed, WatchListener } from "./service.ts";
 
 /**
  * Bytes queued for one consumer before the stream stops reading storage (the stream's high-water

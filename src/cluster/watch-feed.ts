@@ -1,40 +1,21 @@
 /**
- * @module watch-feed. What wakes GET /watch streams, and their bounds. The node tells the feed,
- * once per turn of its Ready loop, its applied ledger size and who leads (`applied`); the feed
- * wakes every open stream only when one of them changed, so a stream waiting at the head costs
- * nothing until entries arrive. It also counts streams against `api.watch_streams_max`, ends them
+ * @module watch-feed. What wakes GET /watch streams, and their bounds: the http layer's WatchFeed
+ * (src/http/service.ts). The node tells the feed, once per turn of its Ready loop, its applied
+ * ledger size and who leads (`applied`); the feed wakes every open stream only when one of them
+ * changed, so a stream waiting at the head costs nothing until entries arrive. It also counts streams against `api.watch_streams_max`, ends them
  * all at shutdown (`close`), and keeps the numbers /metrics reports under `watch`.
  *
  * The streams themselves (src/http/watch.ts) decide what a change means for them: new entries to
  * read, a leader change that ends them, a consumer too far behind.
  */
 
+import type { WatchEndReason, WatchFeed as WatchFeedContract, WatchLimits, WatchListener } from "../http/index.ts";
 import { ScribeError } from "../lib/index.ts";
-
-/** What the feed asks of an open stream. */
-export interface WatchListener {
-  /** The applied size or the leader changed: look again. Must not throw. */
-  changed(): void;
-  /** Ends the stream with `reason` (shutdown); resolves once its final line is queued. */
-  end(reason: "shutting_down"): Promise<void>;
-  /** Bytes queued for the consumer and not yet taken by it. */
-  bufferedBytes(): number;
-}
-
-export interface WatchLimits {
-  /** api.watch_streams_max */
-  streamsMax: number;
-  /** api.watch_backlog_entries_max */
-  backlogEntriesMax: number;
-}
-
-/** Why streams ended, for /metrics. */
-export type WatchEndReason = "until" | "leader_changed" | "shutting_down" | "slow_consumer" | "client_closed" | "error";
 
 /** Longest a shutdown waits for the streams to queue their final lines (a stalled read of S3 must not hold it). */
 const closeGraceMs = 2000;
 
-export class WatchFeed {
+export class WatchFeed implements WatchFeedContract {
   private readonly listeners = new Set<WatchListener>();
   private appliedSize = 0;
   private leaderId = 0;
@@ -50,8 +31,12 @@ export class WatchFeed {
   constructor(
     readonly limits: WatchLimits,
     /** Told about a failure that is not a ScribeError inside a stream (a bug). */
-    readonly onInternalError: (error: unknown) => void = () => {},
+    private readonly reportError: (error: unknown) => void = () => {},
   ) {}
+
+  onInternalError(error: unknown): void {
+    this.reportError(error);
+  }
 
   /** The applied ledger size last reported. */
   get head(): number {
