@@ -62,7 +62,8 @@ export const layers: Readonly<Record<string, Layer>> = {
   http: { kind: "edge", imports: ["lib", "config", "merkle", "ledger", "crypto", "metrics", "transport"], about: "the Elysia app: routes, guard, handlers" },
   client: { kind: "portable", imports: ["lib", "merkle", "ledger", "crypto"], about: "verifier and HTTP client for Bun, Node and browsers" },
   "client/tile-directory.ts": { kind: "edge", imports: ["lib", "client"], about: "a TileSource over a directory (node:fs): Bun and Node only, so outside client's index" },
-  cli: { kind: "edge", imports: ["lib", "merkle", "ledger", "client", "client/tile-directory.ts"], about: "the `scribe` command-line client" },
+  // `scribe mirror` keeps its copy in an embedded ledger (loaded lazily by that command only).
+  cli: { kind: "edge", imports: ["lib", "merkle", "ledger", "client", "client/tile-directory.ts", "embedded.ts"], about: "the `scribe` command-line client; `mirror` writes an embedded ledger" },
   cluster: {
     kind: "edge",
     imports: ["lib", "config", "merkle", "raft", "ledger", "crypto", "metrics", "storage", "transport", "client"],

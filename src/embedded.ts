@@ -8,10 +8,10 @@
  */
 
 import { loadConfig, type Config } from "./config/index.ts";
-import { ClusterNode, createLogger } from "./cluster/index.ts";
+import { ClusterNode, createLogger, replayEntries } from "./cluster/index.ts";
 import { defaultHasher } from "./crypto/index.ts";
-import { idempotencyKeyProblem, putOperation, validateContentType, validateKey, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
-import { isScribeError, ScribeError, utf8 } from "./lib/index.ts";
+import { idempotencyKeyProblem, putOperation, validateContentType, validateKey, type Entry, type Operation, type Receipt, type StoredEntry } from "./ledger/index.ts";
+import { isScribeError, ScribeError, toHex, utf8 } from "./lib/index.ts";
 
 export interface PutOptions {
   contentType?: string;
@@ -49,6 +49,23 @@ export class LedgerValue {
   get index(): number {
     return this.entry.index;
   }
+}
+
+/** An entry taken from another Scribe ledger (ScribeLedger.importEntries). */
+export interface ImportRecord {
+  entry: Entry;
+  /** The value of a put (empty for a delete). */
+  value: Uint8Array;
+  /** The leaf hash the source's tree holds for the entry; re-applying it must give the same. */
+  leafHash?: Uint8Array;
+}
+
+/** A checkpoint of this ledger, signed with its own key. */
+export interface LedgerCheckpoint {
+  note: string;
+  origin: string;
+  size: number;
+  rootHash: Uint8Array;
 }
 
 export interface OpenOptions {
@@ -141,6 +158,53 @@ export class ScribeLedger {
   /** Number of entries in the ledger. */
   get size(): number {
     return this.node.size;
+  }
+
+  /** Up to `limit` entries from index `from`, in index order. */
+  entries(from: number, limit: number): StoredEntry[] {
+    return this.node.entries(from, limit);
+  }
+
+  /**
+   * Appends entries that came from another Scribe ledger — a mirror's range, verified against
+   * the source's signed checkpoints (`scribe mirror`) — at their original indexes and with their
+   * original timestamps, through the same state machine as every write (src/cluster/replay.ts):
+   * the first must be at this ledger's size, every value must match its entry, and re-applying
+   * each must give back the very same entry (and `leafHash`, when given). All or nothing: one
+   * transaction; a record that fails throws verification_failed and nothing is kept. A ledger
+   * that imports must take no writes of its own, or the next import no longer fits.
+   */
+  importEntries(records: readonly ImportRecord[]): void {
+    if (records.length === 0) return;
+    replayEntries(
+      this.node.ledger,
+      records.map((r) => ({ entry: r.entry, value: r.value, leafHash: r.leafHash === undefined ? undefined : toHex(r.leafHash) })),
+      "import",
+    );
+    this.node.notifyWatchers();
+  }
+
+  /** The Merkle root of the first `size` entries (default: all of them). */
+  root(size = this.node.size): Uint8Array {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.node.size) throw new ScribeError("invalid_range", `no root for size ${size}: the ledger has ${this.node.size} entries`);
+    return this.node.tree.rootAt(size);
+  }
+
+  /** The compact range of the first `size` entries (one subtree hash per set bit of `size`, largest first). */
+  compactRange(size = this.node.size): Uint8Array[] {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.node.size) throw new ScribeError("invalid_range", `no compact range of size ${size}: the ledger has ${this.node.size} entries`);
+    return this.node.tree.compactRange(size);
+  }
+
+  /** The latest checkpoint of the whole ledger, signed with this ledger's own key (signed now if the ledger grew). */
+  async checkpoint(): Promise<LedgerCheckpoint> {
+    const { note, checkpoint } = await this.node.checkpoint();
+    return { note, origin: checkpoint.origin, size: checkpoint.size, rootHash: checkpoint.rootHash };
+  }
+
+  /** The verifier key of this ledger's checkpoints. */
+  get verifierKey(): string {
+    return this.node.verifierKey;
   }
 
   /** Finishes queued writes and closes the database. */

@@ -45,6 +45,8 @@ export const trustOptions: OptionSpec[] = [
 
 export interface Trust {
   client: LedgerClient;
+  /** Where the trusted keys and checkpoint are kept (the state file), when there is one. */
+  persistence?: StateFilePersistence;
   /** The member keys trusted. */
   verifierKeys: string[];
   /** A one-line description of the policy, for output. */
@@ -115,9 +117,8 @@ async function pinnedKeys(options: Options): Promise<string[] | undefined> {
 }
 
 /** The member keys to trust: pinned, remembered in the state file, or trusted on first use. */
-async function resolveVerifierKeys(http: ScribeHttpClient, options: Options, out: Output): Promise<{ keys: string[]; fromState: boolean }> {
+async function resolveVerifierKeys(http: ScribeHttpClient, options: Options, out: Output, statePath: string | undefined): Promise<{ keys: string[]; fromState: boolean }> {
   const pinned = await pinnedKeys(options);
-  const statePath = options.string("state");
   const state = statePath === undefined ? undefined : readStateFile(statePath);
   if (pinned !== undefined) {
     if (state && !sameKeys(state.verifier_keys, pinned)) throw new VerificationFailed(`the state file ${statePath} trusts verifier keys ${state.verifier_keys.join(", ")}, not ${pinned.join(", ")}`);
@@ -173,20 +174,26 @@ export function createContext(options: Options): Context {
   if (apiKey !== undefined && !/^\S+$/.test(apiKey)) throw new UsageError("the API key must be one word without spaces");
   const http = new ScribeHttpClient({ endpoints: endpointsOf(options), apiKey: apiKey || undefined, timeoutMs: timeoutSecs === undefined ? undefined : timeoutSecs * 1000 });
   let trust: Promise<Trust> | undefined;
-  const resolve = async (): Promise<Trust> => {
-    const policy = thresholdOf(options, "policy");
-    const witnessPolicy = thresholdOf(options, "witness-policy");
-    const witnesses = await witnessKeys(options);
-    if (witnessPolicy !== undefined && witnesses.length === 0) throw new UsageError("--witness-policy needs --witness keys");
-    const { keys, fromState } = await resolveVerifierKeys(http, options, out);
-    const statePath = options.string("state");
-    const persistence = statePath === undefined ? undefined : new StateFilePersistence(statePath, http.endpoints.join(","), keys);
-    persistence?.saveKeyOnly();
-    const client = await LedgerClient.create({ http, verifierKeys: keys, policy, witnessKeys: witnesses, witnessPolicy, origin: options.string("origin"), persistence, hasher: await loadHasher() });
-    let trusted = keys;
-    if (fromState) trusted = await followCluster(client, keys, http, out, persistence);
-    const description = `${policy ?? "majority"} of ${trusted.length} member key(s)${witnesses.length > 0 ? `, ${witnessPolicy ?? "all"} of ${witnesses.length} witness(es)` : ""}`;
-    return { client, verifierKeys: trusted, policy: description };
-  };
-  return { http, out, options, trust: () => (trust ??= resolve()) };
+  return { http, out, options, trust: () => (trust ??= resolveTrust({ http, options, out, statePath: options.string("state") })) };
+}
+
+/**
+ * The trusted member keys, policy and client of a command: pinned keys, else the ones remembered
+ * in `statePath`, else the node's (trusted on first use); a state file follows the cluster's key
+ * history. `scribe mirror` keeps its state in its own directory instead of --state.
+ */
+export async function resolveTrust(input: { http: ScribeHttpClient; options: Options; out: Output; statePath: string | undefined }): Promise<Trust> {
+  const { http, options, out, statePath } = input;
+  const policy = thresholdOf(options, "policy");
+  const witnessPolicy = thresholdOf(options, "witness-policy");
+  const witnesses = await witnessKeys(options);
+  if (witnessPolicy !== undefined && witnesses.length === 0) throw new UsageError("--witness-policy needs --witness keys");
+  const { keys, fromState } = await resolveVerifierKeys(http, options, out, statePath);
+  const persistence = statePath === undefined ? undefined : new StateFilePersistence(statePath, http.endpoints.join(","), keys);
+  persistence?.saveKeyOnly();
+  const client = await LedgerClient.create({ http, verifierKeys: keys, policy, witnessKeys: witnesses, witnessPolicy, origin: options.string("origin"), persistence, hasher: await loadHasher() });
+  let trusted = keys;
+  if (fromState) trusted = await followCluster(client, keys, http, out, persistence);
+  const description = `${policy ?? "majority"} of ${trusted.length} member key(s)${witnesses.length > 0 ? `, ${witnessPolicy ?? "all"} of ${witnesses.length} witness(es)` : ""}`;
+  return { client, persistence, verifierKeys: trusted, policy: description };
 }

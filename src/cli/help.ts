@@ -55,7 +55,8 @@ ${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 Options of every command:
 ${optionLines(connectionOptions).join("\n")}
 
-Options of the commands that verify (get --verify, history --verify, verify, checkpoint, audit):
+Options of the commands that verify (get --verify, history --verify, verify, checkpoint, audit, watch;
+mirror takes all but --state):
 ${optionLines(trustOptions).join("\n")}
 
 ${trustText}

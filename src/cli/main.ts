@@ -2,7 +2,7 @@
 /**
  * @module cli/main. `scribe`, the command-line client of Scribe Ledger: every command of the API
  * (put, get, delete, history, list, members, status) and the ones that verify on this side of the
- * wire with src/client (verify, checkpoint, audit, get --verify, history --verify). This file
+ * wire with src/client (verify, checkpoint, audit, watch, mirror, get --verify, history --verify). This file
  * parses the command line, picks the command (src/cli/commands/), runs it and turns what it threw
  * into a message and an exit status (src/cli/errors.ts): 0 ok, 1 verification failed, 2 usage,
  * 3 not found, 4 unavailable or network, 5 refused.

@@ -280,6 +280,38 @@ export class ScribeHttpClient {
     throw new NetworkError("unavailable", `cannot reach any endpoint: ${failures.map((f) => `${f.endpoint} (${f.failure})`).join(", ")}`);
   }
 
+  /**
+   * Opens a streamed GET (GET /watch) and returns its body unread, failing over to the next
+   * endpoint on connection errors as `send` does. The timeout covers the answer's headers only:
+   * the body is read for as long as the caller wants (`signal` stops it). An HTTP error status
+   * throws an HttpError (its body read, at most errorBodyCharsMax characters of it kept).
+   */
+  async openStream(path: string, signal?: AbortSignal): Promise<{ body: ReadableStream<Uint8Array>; endpoint: string }> {
+    const failures: { endpoint: string; failure: string }[] = [];
+    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
+      const at = (this.current + attempt) % this.endpoints.length;
+      const endpoint = this.endpoints[at]!;
+      const abort = new AbortController();
+      const stop = () => abort.abort(signal?.reason);
+      signal?.addEventListener("abort", stop, { once: true });
+      const timer = this.timeoutMs > 0 ? setTimeout(() => abort.abort(new DOMException("no answer in time", "TimeoutError")), this.timeoutMs) : undefined;
+      try {
+        const response = await this.fetcher(`${endpoint}${path}`, { method: "GET", headers: this.headers, signal: abort.signal });
+        clearTimeout(timer);
+        this.current = at;
+        if (response.status === 200 && response.body) return { body: response.body, endpoint };
+        const answer = { status: response.status, headers: response.headers, body: new Uint8Array(await response.arrayBuffer()), endpoint };
+        throw httpError("GET", path, answer);
+      } catch (error) {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", stop);
+        if (error instanceof HttpError || signal?.aborted) throw error;
+        failures.push({ endpoint, failure: describeFailure(error, this.timeoutMs) });
+      }
+    }
+    throw new NetworkError("unavailable", `cannot reach ${failures.length === 1 ? failures[0]!.endpoint : "any endpoint"}: ${failures.map((f) => (failures.length === 1 ? f.failure : `${f.endpoint} (${f.failure})`)).join(", ")}`);
+  }
+
   /** Like send, but an HTTP error status throws an HttpError. */
   async request(method: string, path: string, init: RequestParts = {}): Promise<HttpAnswer> {
     const answer = await this.send(method, path, init);

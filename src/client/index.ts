@@ -1,7 +1,7 @@
 /**
  * @module client. A verifier for Scribe Ledger responses that runs in Bun, Node and browsers:
  * JSON shapes and conversions, value/entry/leaf/inclusion checks, signed checkpoints, a trusted
- * state that demands consistency proofs, and key version chains.
+ * state that demands consistency proofs, key version chains, and a verified GET /watch follower.
  */
 // The JSON shapes of entries and proofs (defined with the ledger, shared with the server).
 export {
@@ -65,3 +65,6 @@ export {
 export { loadHasher, parseVerifierKey, parseCosignatureVerifierKey, cosignatureVerifierFromPublicKey } from "../crypto/index.ts";
 export * from "./http-client.ts";
 export * from "./ledger-client.ts";
+export * from "./ndjson.ts";
+export * from "./watch-verify.ts";
+export * from "./watch.ts";

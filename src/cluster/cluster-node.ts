@@ -62,6 +62,7 @@ import { ReadyLoop } from "./ready-loop.ts";
 import { describeNode } from "./status.ts";
 import { StorageState } from "./storage-state.ts";
 import { Waiters } from "./waiters.ts";
+import { WatchFeed } from "./watch-feed.ts";
 
 /** Most proposals turned into Raft entries per cycle (the core refuses more in one call). */
 const proposalsPerCycleMax = 8192;
@@ -91,6 +92,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   readonly raftLog: SqliteRaftStorage;
   /** The S3 cold tier (archival on the leader, eviction, read-through); undefined without a bucket. */
   cold: ColdTier | undefined;
+  /** Wakes GET /watch streams: told the applied ledger size and the leader after every Ready. */
+  readonly watchFeed: WatchFeed;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly raw: RawNode;
@@ -137,6 +140,10 @@ export class ClusterNode implements LedgerService, ClusterService {
       logger,
       stopped: () => this.closed,
     });
+    this.watchFeed = new WatchFeed(
+      { streamsMax: config.api.watch_streams_max, backlogEntriesMax: config.api.watch_backlog_entries_max },
+      (error) => logger.error({ err: error }, "internal error in a watch stream"),
+    );
     const c = config.consensus;
     const applied = this.storage.appliedIndex();
     this.raw = new RawNode({
@@ -165,6 +172,7 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (this.link && (rd.membership || this.addresses.version !== this.syncedBookVersion)) this.syncPeers();
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
         if (!this.closed) this.keyRegistry.check();
+        this.notifyWatchers();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
       storage: this.storageState,
@@ -316,6 +324,14 @@ export class ClusterNode implements LedgerService, ClusterService {
     }
   }
 
+  /**
+   * Tells the watch feed what was applied and who leads (after every Ready, and after entries
+   * were imported outside the loop); it wakes the streams only when either changed.
+   */
+  notifyWatchers(): void {
+    this.watchFeed.applied(this.ledger.size, this.raw.softState().leader);
+  }
+
   // ---- running the Ready loop -------------------------------------------------------------
 
   private schedule(): void {
@@ -442,6 +458,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       cold: this.cold?.metrics() ?? { enabled: false },
       checkpoints: { origin: this.identityState.origin ?? null, voter_keys: this.checkpointKeys().length, key_epochs: this.identityState.epochs.length, ...this.checkpoints.metrics() },
       disk: this.storageState.metrics(),
+      watch: this.watchFeed.metrics(),
     };
   }
 
@@ -504,6 +521,8 @@ export class ClusterNode implements LedgerService, ClusterService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Watch streams end first, with their final lines, while the ledger can still sign them a checkpoint.
+    await this.watchFeed.close();
     if (this.ticker) clearInterval(this.ticker);
     this.checkpoints.stop();
     this.loop.stop(new ScribeError("shutting_down", "the node is shutting down"));

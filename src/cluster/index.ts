@@ -11,3 +11,4 @@ export { configurePeerClient, type PeerClientOptions } from "./peer-client.ts";
 export { checkBucketAtStart, StartupError } from "./s3-check.ts";
 export { restoreCommand, restoreNode, type RestoreNodeOptions, type RestoreNodeResult } from "./restore.ts";
 export { checkCommand } from "./check.ts";
+export { replayEntries, type ReplayRecord } from "./replay.ts";

@@ -30,6 +30,23 @@ export interface RunningServer {
  */
 const serverBodyBytesMax = 1024 * 1024 * 1024;
 
+/**
+ * Longest a shutdown waits for in-flight responses (a watch stream's final lines included) to
+ * reach their clients before closing their connections: a client that stopped reading cannot
+ * hold the node up.
+ */
+const shutdownGraceMs = 5000;
+
+/** Stops accepting, lets in-flight responses finish within shutdownGraceMs, then closes what is left. */
+async function stopServer(server: ReturnType<typeof Bun.serve>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const graceful = server.stop(false).then(() => true);
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), shutdownGraceMs)));
+  const finished = await Promise.race([graceful, late]);
+  clearTimeout(timer);
+  if (!finished) await server.stop(true);
+}
+
 export interface StartOptions {
   /** Initialize a new cluster from consensus.cluster_members. */
   bootstrap?: boolean;
@@ -118,7 +135,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const stop = () =>
     (stopping ??= (async () => {
       logger.info("shutting down: finishing in-flight requests");
-      await server.stop(false);
+      // Watch streams would hold the server open forever: they end first, each with its final line.
+      await node.watchFeed.close();
+      await stopServer(server);
       await node.close();
       logger.info("stopped; database closed");
     })());

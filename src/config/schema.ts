@@ -98,6 +98,12 @@ export const schema = {
       default: 1_000_000,
       doc: "Most Idempotency-Keys remembered at once: past it the oldest is forgotten first (about 200 bytes of disk each). Carried in each keyed command like the window.",
     },
+    watch_streams_max: { type: int(1, 65536), default: 256, doc: "Most GET /watch streams a node serves at once; one more is answered 503 `too_many_streams`." },
+    watch_backlog_entries_max: {
+      type: int(1),
+      default: 100000,
+      doc: "A GET /watch stream that has reached the ledger's head ends with a resumable `slow_consumer` line (with `resume_from`) when its consumer reads nothing while the ledger gets more than this many entries ahead of it.",
+    },
   },
   discovery: {
     seeds: { type: { kind: "string-list" }, default: [], doc: "HTTP addresses (host:port) of existing nodes to join through at start." },

@@ -8,8 +8,9 @@
  */
 
 import { defaultHasher } from "../crypto/index.ts";
-import { entryToJson, putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ProposeOptions, type ReadResult, type StoredEntry, type WriteContext, type WriteResult } from "../ledger/index.ts";
-import { ScribeError, toBase64, toHex, type ErrorCode } from "../lib/index.ts";
+import { putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ProposeOptions, type ReadResult, type WriteContext, type WriteResult } from "../ledger/index.ts";
+import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
+import { entryJson, entryWithValue } from "./entry-json.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, idempotencyRecords, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
@@ -21,6 +22,7 @@ import { allowedMethods, reservedNames, type Route, type RouteId } from "./route
 import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
 import { tileResponse } from "./tiles.ts";
+import { watchResponse } from "./watch.ts";
 
 export interface AppLimits {
   valueBytesMax: number;
@@ -57,10 +59,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return new Response(JSON.stringify(body), { status, headers: { ...jsonHeaders, ...headers } });
 }
 
-/** The JSON view of a stored entry, with its version and the leaf hash stored in the tree. */
-export function entryJson(entry: StoredEntry, leafHash: Uint8Array): Record<string, unknown> {
-  return { ...entryToJson(entry), version: entry.version, leaf_hash: toHex(leafHash) };
-}
+export { entryJson } from "./entry-json.ts";
 
 /**
  * A stored value. Values are whatever clients stored (a text/html page included): `nosniff`
@@ -225,6 +224,7 @@ function ledgerHandlers(deps: HandlerDeps) {
       return json({ origin, epochs: epochs.map((note) => ({ ...epochOf(note), note })) });
     },
     keys: async (call: RouteCall) => json(await listKeys(service, call.request.url)),
+    watch: (call: RouteCall) => watchResponse(service, call.request),
     tile: (call: RouteCall) => tileResponse(service, call.params["*"] ?? ""),
     inclusionProof: async (call: RouteCall) => json(await inclusionProof(service, call.query)),
     consistencyProof: async (call: RouteCall) => json(await consistencyProof(service, call.query)),
@@ -236,20 +236,7 @@ function ledgerHandlers(deps: HandlerDeps) {
       const size = service.size;
       if (from > size) throw new ScribeError("invalid_range", `from=${from} is beyond the ledger size ${size}`);
       const withValues = query.values === "true";
-      const entries = await Promise.all(
-        service.entries(from, limit).map(async (entry) => {
-          const body = entryJson(entry, service.tree.leafHash(entry.index));
-          if (!withValues) return body;
-          try {
-            return { ...body, value_base64: toBase64(await service.valueAt(entry)) };
-          } catch (error) {
-            // Never the bytes of a value that fails its check: null, and why (corrupt_value,
-            // corrupt_entry, or unavailable when evicted and S3 is unreachable). Auditors report it.
-            if (!(error instanceof ScribeError)) throw error;
-            return { ...body, value_base64: null, value_error: error.code };
-          }
-        }),
-      );
+      const entries = await Promise.all(service.entries(from, limit).map((entry) => entryWithValue(service, entry, withValues)));
       return json({ from, tree_size: size, entries });
     },
   };

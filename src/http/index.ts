@@ -7,3 +7,4 @@ export { encodeForward, decodeForward, type AuditRecord, type ForwardedCommand, 
 export { bodySha256, clusterAuthHeader, clusterAuthSkewMsMax, clusterAuthValue, clusterBodyHashHeader } from "../transport/index.ts";
 export { routeTable, reservedNames, allowedMethods, type Route, type RouteId, type RouteRole } from "./routes.ts";
 export { openApiDocument } from "./openapi.ts";
+export { watchContentType, watchQueueBytesMax, watchPageBytesMax, checkpointIntervalMs as watchCheckpointIntervalMs } from "./watch.ts";

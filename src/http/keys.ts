@@ -19,10 +19,11 @@ export const keysLimitMax = 1000;
 const knownParameters = new Set(["prefix", "after", "limit", "consistency"]);
 
 /**
- * The query parameters of a URL, decoded strictly: malformed percent-encoding, invalid UTF-8 and
- * a repeated parameter are refused (400) instead of being silently replaced or merged.
+ * The query parameters of a URL named in `known` (others are ignored), decoded strictly: malformed
+ * percent-encoding, invalid UTF-8 and a repeated parameter are refused (400) instead of being
+ * silently replaced or merged. Shared with GET /watch (its prefix is a key prefix too).
  */
-function strictQuery(url: string): Map<string, string> {
+export function strictQuery(url: string, known: ReadonlySet<string> = knownParameters): Map<string, string> {
   const params = new Map<string, string>();
   const queryAt = url.indexOf("?");
   if (queryAt === -1) return params;
@@ -38,7 +39,7 @@ function strictQuery(url: string): Map<string, string> {
     } catch {
       throw new ScribeError("invalid_request", `the query parameter ${JSON.stringify(rawName)} is not valid percent-encoded UTF-8`);
     }
-    if (!knownParameters.has(name)) continue;
+    if (!known.has(name)) continue;
     if (params.has(name)) throw new ScribeError("invalid_request", `the query parameter ${name} is given more than once`);
     params.set(name, value);
   }
@@ -46,7 +47,7 @@ function strictQuery(url: string): Map<string, string> {
 }
 
 /** A prefix or cursor: well-formed text of at most keyBytesMax bytes (longer could match no key). */
-function keyText(value: string, name: string): string {
+export function keyText(value: string, name: string): string {
   if (!value.isWellFormed()) throw new ScribeError("invalid_request", `${name} is not valid UTF-8`);
   const bytes = utf8(value).length;
   if (bytes > keyBytesMax) throw new ScribeError("invalid_request", `${name} is ${bytes} bytes; keys are at most ${keyBytesMax}`);

@@ -281,6 +281,34 @@ export const routes = [
     },
   },
   {
+    id: "watch",
+    method: "GET",
+    path: "/watch",
+    role: "read",
+    // One token per stream opened; api.watch_streams_max bounds how many stay open.
+    rateLimited: true,
+    doc: {
+      summary:
+        "The ledger as a verifiable change feed (NDJSON): entries in index order with no gap, and signed checkpoints with the proofs that bind every entry and every checkpoint to the one before (docs/FORMATS.md section 8)",
+      params: [
+        query("from", "First index to stream (0: the whole ledger; GET /checkpoint's tree size: new entries only).", { type: "integer", minimum: 0 }, true),
+        query("prefix", "Only entries of keys starting with this text (checkpoint lines still come, with an inclusion proof per entry).", { type: "string" }),
+        query("values", "true: each entry carries value_base64 (null with value_error when the node cannot hand it out), read through the cold tier.", { type: "string", enum: ["true", "false"] }),
+        query("checkpoint_size", "The tree size the client trusts: the first checkpoint line's consistency proof starts there (default 0: none)."),
+        query("until", "End the stream (with {\"end\": \"until\"}) once every entry below this index was sent and covered by a checkpoint line."),
+      ],
+      responses: {
+        "200": {
+          description:
+            "application/x-ndjson, one JSON object per line: entries (the GET /entries shape), checkpoint lines {checkpoint, from_size, proof, next_index, position_proof | inclusion, frontier (first line of a full stream)}, and a final {end, resume_from} or {error, code, resume_from} line (slow_consumer, leader_changed, shutting_down, until).",
+          content: { "application/x-ndjson": { schema: { type: "string" } } },
+        },
+        "400": errorResponse("invalid_range (from, checkpoint_size, until), invalid_request (prefix, values)"),
+        "503": errorResponse("too_many_streams (api.watch_streams_max), shutting_down"),
+      },
+    },
+  },
+  {
     id: "keys",
     method: "GET",
     path: "/keys",

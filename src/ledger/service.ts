@@ -191,6 +191,8 @@ export interface LedgerService {
   checkpointKeys(): string[];
   /** The cluster's origin and its keys notes, epoch 0 first (GET /checkpoint/keys/history). */
   keyHistory(): { origin: string | null; epochs: readonly string[] };
+  /** What wakes GET /watch streams when entries are applied, and bounds them. */
+  readonly watchFeed: WatchFeed;
   readonly size: number;
   status(): NodeStatus;
   /** Extra numbers for /metrics (cache, storage, counters). */
@@ -242,4 +244,44 @@ export interface ClusterService {
   registerKey(request: { node_id: number; key: string; proof: string }): Promise<void>;
   /** GET /cluster/identity: the replicated identity (origin, member keys by node id, keys notes). */
   identity(): { origin: string | null; keys: Record<string, string>; epochs: string[] };
+}
+
+/** Why a watch stream ended, for /metrics. */
+export type WatchEndReason = "until" | "leader_changed" | "shutting_down" | "slow_consumer" | "client_closed" | "error";
+
+/** What the feed asks of an open GET /watch stream (src/http/watch.ts). */
+export interface WatchListener {
+  /** The applied size or the leader changed: look again. Must not throw. */
+  changed(): void;
+  /** Ends the stream with `reason` (shutdown); resolves once its final line is queued. */
+  end(reason: "shutting_down"): Promise<void>;
+  /** Bytes queued for the consumer and not yet taken by it. */
+  bufferedBytes(): number;
+}
+
+export interface WatchLimits {
+  /** api.watch_streams_max */
+  streamsMax: number;
+  /** api.watch_backlog_entries_max */
+  backlogEntriesMax: number;
+}
+
+/**
+ * What wakes GET /watch streams and bounds them; the node implements it (src/cluster/watch-feed.ts)
+ * and tells it, after every turn of its Ready loop, its applied size and its leader.
+ */
+export interface WatchFeed {
+  readonly limits: WatchLimits;
+  /** The applied ledger size last reported. */
+  readonly head: number;
+  /** The leader last reported (0: none known). */
+  readonly leader: number;
+  /** Admits a stream; throws too_many_streams past the limit, shutting_down while closing. Returns its unregistration. */
+  register(listener: WatchListener): () => void;
+  /** A stream ended (once per stream). */
+  ended(reason: WatchEndReason): void;
+  /** A stream has `bytes` queued for its consumer (the high-water mark /metrics reports). */
+  noteBuffered(bytes: number): void;
+  /** A failure inside a stream that is not a ScribeError (a bug): logged by the node. */
+  onInternalError(error: unknown): void;
 }

@@ -34,6 +34,8 @@ export type ErrorCode =
   | "shutting_down"
   | "insufficient_storage"
   | "idempotency_key_reused"
+  | "too_many_streams"
+  | "slow_consumer"
   | "conflict"
   | "verification_failed"
   | "corrupt_value"
@@ -79,6 +81,11 @@ export const statusOfCode: Record<ErrorCode, number> = {
   insufficient_storage: 507,
   // The Idempotency-Key was already used, within its window, by a different request.
   idempotency_key_reused: 422,
+  // GET /watch: the node's bound of concurrent streams is reached (api.watch_streams_max).
+  too_many_streams: 503,
+  // A watch stream's consumer fell too far behind (api.watch_backlog_entries_max); the stream's
+  // final line carries it with resume_from.
+  slow_consumer: 503,
   conflict: 409,
   verification_failed: 500,
   // Stored bytes that do not match what the ledger committed to: never served (docs/TROUBLESHOOTING.md).

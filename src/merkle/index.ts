@@ -10,6 +10,7 @@ export * from "./proof.ts";
 export * from "./verify.ts";
 export * from "./tree-store.ts";
 export * from "./tree.ts";
+export * from "./compact-range.ts";
 export * from "./note.ts";
 export * from "./checkpoint.ts";
 export * from "./tiles.ts";

@@ -185,6 +185,21 @@ export class MerkleTree {
     return this.fetch(consistencyProofPlan(size1, size2));
   }
 
+  /**
+   * The compact range of the leaves [0, size) (size <= current size): one stored subtree hash per
+   * set bit of `size`, largest first (see compact-range.ts). O(log n) store reads.
+   */
+  compactRange(size: number): Uint8Array[] {
+    assert(Number.isSafeInteger(size) && size >= 0 && size <= this.leafCount, `no compact range of size ${size} in a tree of ${this.leafCount}`);
+    const ids = rangeNodes(0, size);
+    const hashes = this.store.getNodes(ids);
+    return ids.map((id, i) => {
+      const hash = hashes[i];
+      assert(hash && hash.length === hashSize, `store lacks node ${id.level}/${id.index} of the compact range of size ${size}`);
+      return hash;
+    });
+  }
+
   /** The ids of the frontier nodes (the compact range of [0, size)). */
   frontierIds(): NodeId[] {
     return rangeNodes(0, this.leafCount);

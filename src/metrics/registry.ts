@@ -173,6 +173,7 @@ export function createPrometheusRegistry(source: MetricsSource, requests: Reques
 
   registerCorruptionMetrics(fromSnapshot);
   registerStorageMetrics(fromSnapshot);
+  registerWatchMetrics(fromSnapshot);
 
   return {
     registry,
@@ -215,6 +216,16 @@ function registerStorageMetrics(fromSnapshot: FromSnapshot): void {
   fromSnapshot("counter", "scribe_ledger_storage_refused_writes_total", "Writes refused 507 insufficient_storage (below the free-space reserve, or while the disk was full).", [], (set, s) => set(pickNumber(s.metrics, ["disk.refused_writes"]) ?? 0));
   fromSnapshot("counter", "scribe_ledger_storage_full_errors_total", "Persist steps SQLite refused for lack of space (SQLITE_FULL and kin); the node waits and retries them.", [], (set, s) => set(pickNumber(s.metrics, ["disk.full_errors"]) ?? 0));
   fromSnapshot("gauge", "scribe_ledger_idempotency_keys", "Idempotency records in the window table (live, or not yet pruned).", [], (set, s) => set(pickNumber(s.metrics, ["idempotency.window_rows"]) ?? 0));
+}
+
+/** GET /watch streams (WatchFeed.metrics() under "watch"). */
+function registerWatchMetrics(fromSnapshot: FromSnapshot): void {
+  fromSnapshot("gauge", "scribe_ledger_watch_streams", "Open GET /watch streams (at most api.watch_streams_max).", [], (set, s) => set(pickNumber(s.metrics, ["watch.streams"]) ?? 0));
+  fromSnapshot("gauge", "scribe_ledger_watch_buffered_bytes", "Bytes queued for watch consumers and not yet taken by them, all streams together.", [], (set, s) => set(pickNumber(s.metrics, ["watch.buffered_bytes"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_watch_refused_total", "GET /watch requests refused with too_many_streams.", [], (set, s) => set(pickNumber(s.metrics, ["watch.refused"]) ?? 0));
+  fromSnapshot("counter", "scribe_ledger_watch_ended_total", "Watch streams ended, by reason (until, leader_changed, shutting_down, slow_consumer, client_closed, error).", ["reason"], (set, s) => {
+    for (const reason of ["until", "leader_changed", "shutting_down", "slow_consumer", "client_closed", "error"]) set(pickNumber(s.metrics, [`watch.ended.${reason}`]) ?? 0, { reason });
+  });
 }
 
 /**

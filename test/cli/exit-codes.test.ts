@@ -175,7 +175,7 @@ describe("help and version", () => {
     const get = (await scribe(["get", "--help"])).stdoutText;
     expect(get).toContain("--verify");
     expect(get).toContain("--key-file PATH");
-  });
+  }, 60_000); // four runs of scribe per command
 
   test("--version prints the package version; after a command it is that command's option", async () => {
     const version = (await Bun.file(join(repoRoot, "package.json")).json()).version as string;

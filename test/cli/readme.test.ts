@@ -38,7 +38,7 @@ test("the Verifying section's examples run as written, the CLI ones included", a
   expect(blocks.length).toBeGreaterThanOrEqual(2);
   const script = blocks.join("\n");
   const cliLines = script.split("\n").filter((line) => line.startsWith("bun src/cli/main.ts "));
-  for (const command of ["put", "get", "delete", "history", "list", "members", "status", "verify", "checkpoint", "audit"]) {
+  for (const command of ["put", "get", "delete", "history", "list", "members", "status", "verify", "checkpoint", "audit", "watch", "mirror"]) {
     expect(cliLines.some((line) => line.startsWith(`bun src/cli/main.ts ${command} `))).toBe(true);
   }
   const local = script.replaceAll("localhost:8001", `127.0.0.1:${node.port}`).replaceAll("bun src/cli/main.ts ", `bun ${cliPath} `);
@@ -56,4 +56,6 @@ test("the Verifying section's examples run as written, the CLI ones included", a
   expect(stdout).toContain('"key":"config/limit","op":"put"');
   expect(stderr).toContain("verified: 2 version(s), a complete chain");
   expect(await Bun.file(join(scratch.path, "scribe-state.json")).exists()).toBe(true);
+  expect(stdout).toMatch(/^1\tput\tgreeting\tv1\t.*\t"hello, world"$/m);
+  expect(stdout).toContain("(equals the node's verified checkpoint)");
 });

@@ -40,7 +40,7 @@ test("every curl example in the README succeeds, in order", () => {
     const result = Bun.spawnSync(["bash", "-c", local]);
     if (result.exitCode !== 0) throw new Error(`README example failed (${result.exitCode}): ${command}\n${result.stderr}`);
   }
-});
+}, 30_000); // one curl process per example: seconds on a loaded machine
 
 test("the examples stored their values raw, with the content type they named", async () => {
   const hello = await fetch(`${node.url}/hello`);

@@ -53,6 +53,8 @@ const samples: Record<RouteId, Sample> = {
   consistencyProof: { target: "/proof/consistency?from=0", status: 200 },
   entries: { target: "/entries?limit=1&values=true", status: 200 },
   keys: { target: "/keys?prefix=sam", status: 200 },
+  // A stream that ends by itself (until=1): the entry at index 0, a checkpoint, {"end": "until"}.
+  watch: { target: "/watch?from=0&until=1", status: 200 },
   tile: { target: "/tile/0/000.p/1", status: 200 },
   clusterInfo: { target: "/cluster/info", status: 200 },
   clusterNodes: { target: "/cluster/nodes", status: 200 },
