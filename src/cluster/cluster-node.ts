@@ -156,6 +156,8 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (this.link && (rd.membership || this.addresses.version !== this.syncedBookVersion)) this.syncPeers();
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
         if (!this.closed) this.keyRegistry.check();
+        // Condition waits (cosigning.ts, key-registry.ts) see the applied and advanced state.
+        this.waiters.progressed();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
     });
@@ -174,6 +176,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const ledgerTree = () => this.ledger.tree;
     const voters = () => this.raw.membership().voters;
     const leaderClient = () => (this.leadership.isLeader() ? undefined : this.leadership.leaderClient());
+    const until = (ready: () => boolean, deadlineMs: number, what: string) => this.waiters.until(ready, deadlineMs, () => new ScribeError("timeout", `timed out waiting for ${what}`));
     this.checkpoints = new CheckpointService({
       selfId: config.node.id,
       signer: state.ledger.checkpoints,
@@ -188,6 +191,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       witnesses: config.witness.endpoints.length === 0 ? undefined : new WitnessSubmitter({ endpoints: config.witness.endpoints, keys: config.witness.keys, timeoutMs: config.witness.timeout_secs * 1000, tree: ledgerTree, logger }),
       logger,
       now: this.now,
+      until,
       intervalMs: config.security.cosign_interval_ms,
       timeoutMs: config.api.write_timeout_secs * 1000,
       forkCheckpoints: options.testHooks?.forkCheckpoints === true,
@@ -208,6 +212,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       propose: (changes) => this.proposeIdentity(changes),
       logger,
       now: this.now,
+      until,
     });
   }
 
