@@ -231,7 +231,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const node = new ClusterNode(options, state);
     try {
       await node.start(state.join);
-      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader(), checkpointAt: (size) => node.checkpoints.exactly(size) });
+      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader(), checkpointAt: (size) => node.checkpoints.exactly(size), witnessedFrom: options.config.witness.endpoints.length === 0 ? undefined : (size) => node.checkpoints.witnessedExtension(size) });
       node.checkpoints.start();
       node.warnAboutOrigin();
       return node;

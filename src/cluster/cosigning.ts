@@ -12,13 +12,16 @@
  * checkpoint of at least N leaves joins the round in flight or starts one, on the leader, or asks
  * the leader from a follower (POST /cluster/checkpoint); rounds never overlap. A single node is a
  * one-voter group: the same path, its own signature is the majority, no network. The cold tier's
- * bucket checkpoint is a round for exactly the bucket's size (`exactly`), never served as latest.
+ * bucket checkpoint is a round for exactly the bucket's size (`exactly`), never served as latest;
+ * witnesses never see it (they only cosign sizes at least as large as the last they saw, and they
+ * see the latest rounds), so the bucket also gets `witnessedExtension`: the newest served
+ * checkpoint, witnessed, with a consistency proof from the bucket's size (merkle/witnessed.ts).
  */
 
 import type { SignedCheckpoint } from "../ledger/index.ts";
 import { isScribeError, ScribeError, utf8 } from "../lib/index.ts";
 import { parseVerifierKey } from "../crypto/index.ts";
-import { formatCheckpoint, parseCheckpoint, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
+import { formatCheckpoint, formatWitnessedExtension, parseCheckpoint, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { CheckpointSigner } from "./checkpoints.ts";
 import type { ClusterIdentity } from "./identity.ts";
@@ -108,6 +111,19 @@ export class CheckpointService {
     if (this.served && this.served.checkpoint.size === size) return this.served.note;
     if (!this.options.isLeader()) throw new ScribeError("not_leader", "only the leader makes checkpoints");
     return (await this.round(size)).note;
+  }
+
+  /**
+   * The witnessed extension of a checkpoint of `size` leaves (merkle/witnessed.ts), for the cold
+   * tier's bucket: the newest quorum checkpoint this node serves (made now when none covers
+   * `size`: a latest round, so witnesses are asked), with an RFC 9162 consistency proof from
+   * `size` to it. Undefined when this node submits to no witnesses.
+   */
+  async witnessedExtension(size: number): Promise<{ text: string; size: number } | undefined> {
+    if (!this.options.witnesses || size === 0) return undefined;
+    const served = await this.covering(size);
+    const proof = served.checkpoint.size === size ? [] : this.options.tree().consistencyProof(size, served.checkpoint.size);
+    return { text: formatWitnessedExtension({ fromSize: size, proof, note: served.note }), size: served.checkpoint.size };
   }
 
   private async leaderCovering(size: number, deadline: number): Promise<SignedCheckpoint> {

@@ -79,7 +79,7 @@ async function verifiedMembers(body: string, signatures: readonly NoteSignature[
  * returns each witness that cosigned once (a witness listed twice still counts once), with the
  * newest time among its lines.
  */
-async function verifiedWitnesses(body: string, signatures: readonly NoteSignature[], witnesses: readonly CosignatureVerifier[]): Promise<{ name: string; timestamp: number }[]> {
+export async function verifiedWitnesses(body: string, signatures: readonly NoteSignature[], witnesses: readonly CosignatureVerifier[]): Promise<{ name: string; timestamp: number }[]> {
   const found = new Map<string, { name: string; timestamp: number }>();
   for (const witness of witnesses) {
     const id = `${witness.name}+${toHex(witness.keyId)}+${toHex(witness.publicKey)}`;
