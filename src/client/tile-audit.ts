@@ -4,7 +4,10 @@
  * tiles. Trusts nothing but the verifier key:
  *
  *  1. `checkpoint` must be signed by a trusted key (and consistent with a trusted earlier one,
- *     with a consistency proof computed from tiles).
+ *     with a consistency proof computed from tiles). When the policy requires witnesses and the
+ *     checkpoint carries too few cosignatures (a bucket's checkpoint never has them: witnesses
+ *     only cosign the live log's newer sizes), `witnessed-checkpoint` must extend it: a newer
+ *     checkpoint meeting the whole policy, with a consistency proof from it (merkle/witnessed.ts).
  *  2. Every entry bundle is decoded; its entries are re-hashed into leaves, every key's prevIndex
  *     chain is followed, and the whole tree is rebuilt from those leaves: every hash tile is
  *     compared with the rebuilt one, and the rebuilt root with the signed root.
@@ -41,11 +44,13 @@ import {
   type NoteVerifier,
   type Tile,
   type CheckpointPolicy,
+  requiredCount,
+  verifyCheckpointWitnessed,
 } from "../merkle/index.ts";
 import type { AuditProgress, AuditStats } from "./audit.ts";
 import { loadHasher } from "../crypto/index.ts";
 import { checkpointBytesMax, entryBundleBytesMax, TileVerifier, type TileSource } from "./tiles.ts";
-import { MemoryPersistence, TrustedState, verifyUnderPolicy } from "./trusted-state.ts";
+import { MemoryPersistence, TrustedState } from "./trusted-state.ts";
 import { verifyValue } from "./verify.ts";
 
 /** Tiles and bundles read ahead of the one being checked: keeps a slow source busy, bounds memory. */
@@ -87,8 +92,14 @@ export interface TileAuditStats extends AuditStats {
   valuesChecked: boolean;
 }
 
+/** How the policy's witness requirement was met: on the checkpoint, by `witnessed-checkpoint` (of `size`), or none was asked. */
+export interface TileAuditWitnessed {
+  by: "note" | "extension" | "none";
+  size: number | null;
+}
+
 export type TileAuditResult =
-  | { ok: true; checkpoint: Checkpoint; note: string; trustedSize: number | null; stats: TileAuditStats }
+  | { ok: true; checkpoint: Checkpoint; note: string; trustedSize: number | null; witnessed: TileAuditWitnessed; stats: TileAuditStats }
   | { ok: false; failure: TileAuditFailure; checkpoint: Checkpoint | null; trustedSize: number | null; stats: TileAuditStats };
 
 export interface TileAuditOptions {
@@ -466,6 +477,14 @@ async function loadSegments(options: TileAuditOptions): Promise<{ segments?: Seg
   }
 }
 
+/** `witnessed-checkpoint`, read only when the policy requires witnesses (undefined when absent). */
+async function witnessedExtension(options: TileAuditOptions): Promise<string | undefined> {
+  const witnesses = options.policy?.witnesses ?? [];
+  if (requiredCount(options.policy?.witnessesRequired ?? "all", witnesses.length) === 0) return undefined;
+  const bytes = await options.source.read("witnessed-checkpoint", checkpointBytesMax);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+}
+
 /**
  * Audits the log behind `options.source` up to its signed checkpoint (see the module comment).
  * Returns a result (a failure is a value naming the object and the first bad index); throws only
@@ -481,12 +500,17 @@ export async function auditTiles(options: TileAuditOptions): Promise<TileAuditRe
   const noteBytes = await source.read("checkpoint", checkpointBytesMax);
   if (!noteBytes) return fail({ kind: "checkpoint", index: null, object: "checkpoint", message: `${source.location}/checkpoint is missing` }, null);
   const note = new TextDecoder().decode(noteBytes);
+  const extension = await witnessedExtension(options);
   let checkpoint: Checkpoint;
+  let witnessed: TileAuditWitnessed;
   try {
-    checkpoint = await verifyUnderPolicy(note, options);
+    const verdict = await verifyCheckpointWitnessed(note, { ...options.policy, members: options.verifiers, origin: options.origin }, { extension, hasher });
+    checkpoint = verdict.checkpoint;
+    witnessed = { by: verdict.witnessedBy, size: verdict.witnessedSize };
   } catch (error) {
     if (!isScribeError(error)) throw error;
-    return fail({ kind: "checkpoint", index: null, object: "checkpoint", message: `${source.location}/checkpoint does not verify: ${error.message}` }, null);
+    const object = extension === undefined ? "checkpoint" : "witnessed-checkpoint";
+    return fail({ kind: "checkpoint", index: null, object, message: `${source.location}/checkpoint does not verify: ${error.message}` }, null);
   }
 
   const { segments, failure: manifestFailure } = await loadSegments(options);
@@ -514,12 +538,12 @@ export async function auditTiles(options: TileAuditOptions): Promise<TileAuditRe
     const trustedNote = await options.trustedState.currentNote();
     const scratch = new TrustedState({ verifiers: options.verifiers, policy: options.policy, origin: options.origin, persistence: new MemoryPersistence(trustedNote), hasher });
     try {
-      await verifier.updateTrustedState(scratch, note);
+      await verifier.updateTrustedState(scratch, note, extension);
     } catch (error) {
       if (!isScribeError(error)) throw error;
       return fail({ kind: "consistency", index: null, object: "checkpoint", message: `the checkpoint (size ${checkpoint.size}) is inconsistent with the trusted checkpoint (size ${trustedSize}): ${error.message}` }, checkpoint);
     }
-    await verifier.updateTrustedState(options.trustedState, note);
+    await verifier.updateTrustedState(options.trustedState, note, extension);
   }
-  return { ok: true, checkpoint, note, trustedSize, stats };
+  return { ok: true, checkpoint, note, trustedSize, witnessed, stats };
 }

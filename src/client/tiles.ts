@@ -239,7 +239,7 @@ export class TileVerifier {
    * Moves `state` to the checkpoint in `note` when it is signed and consistent with the trusted
    * one, the consistency proof coming from tiles (TrustedState.update, without a proof endpoint).
    */
-  async updateTrustedState(state: TrustedState, note: string): Promise<Checkpoint> {
+  async updateTrustedState(state: TrustedState, note: string, extension?: string): Promise<Checkpoint> {
     const announced = parseCheckpoint(splitNote(note).body);
     const trusted = await state.current();
     // TrustedState verifies the note's signature before it asks for a proof, so by then the
@@ -255,7 +255,7 @@ export class TileVerifier {
         proof: (await this.consistencyProof(from, target)).map(toHex),
       };
       return json;
-    });
+    }, extension);
   }
 
   /** Entry `index` from its bundle, checked against its leaf in the tree of `checkpoint`. */

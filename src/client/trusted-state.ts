@@ -3,10 +3,18 @@
  * with a persistence, across runs). Every newer checkpoint is accepted only with a consistency
  * proof from the trusted one, so a log that forks or rewrites history is caught, as immudb's
  * client state does. The first checkpoint is trusted on first use (or pinned by the caller).
+ *
+ * Every checkpoint newly accepted meets the whole policy: members, and witnesses when it asks for
+ * them, either cosigned on the checkpoint itself or through a witnessed extension (a newer
+ * witnessed checkpoint with a consistency proof from it: merkle/witnessed.ts, what a bucket keeps
+ * beside its checkpoint). The trusted note read back from the persistence is re-checked against
+ * the member keys only: it met the whole policy when it was accepted (a bucket's checkpoint
+ * accepted through an extension carries no witness line itself), and every later checkpoint must
+ * meet the whole policy and be consistent with it.
  */
 
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { VerificationError, verifyCheckpointPolicy, verifyConsistency, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import { VerificationError, verifyCheckpointPolicy, verifyCheckpointWitnessed, verifyConsistency, type Checkpoint, type CheckpointPolicy, type Hasher, type NoteVerifier } from "../merkle/index.ts";
 import { consistencyProofFromJson, type ConsistencyProofJson } from "../ledger/index.ts";
 import { loadHasher } from "../crypto/index.ts";
 
@@ -84,7 +92,7 @@ export class TrustedState {
     if (this.loaded) return;
     const note = await this.persistence.load();
     if (note !== undefined) {
-      const checkpoint = await this.open(note);
+      const checkpoint = (await verifyCheckpointPolicy(note, { members: this.verifiers, membersRequired: this.policy?.membersRequired, origin: this.origin })).checkpoint;
       this.trusted = { note, checkpoint };
     }
     this.loaded = true;
@@ -95,16 +103,18 @@ export class TrustedState {
    * Newer: demands a consistency proof from the trusted size, then trusts and persists it.
    * Older: demands a consistency proof up to the trusted size (it must be a prefix); trust
    * stays. Same size: the roots must be equal. Throws a VerificationError on any mismatch.
+   * `extension`: a witnessed extension of `note` (merkle/witnessed.ts) that may meet the policy's
+   * witness requirement in its place.
    */
-  update(note: string, fetchConsistency: FetchConsistency): Promise<Checkpoint> {
-    const run = this.queue.then(() => this.updateNow(note, fetchConsistency));
+  update(note: string, fetchConsistency: FetchConsistency, extension?: string): Promise<Checkpoint> {
+    const run = this.queue.then(() => this.updateNow(note, fetchConsistency, extension));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async updateNow(note: string, fetchConsistency: FetchConsistency): Promise<Checkpoint> {
+  private async updateNow(note: string, fetchConsistency: FetchConsistency, extension: string | undefined): Promise<Checkpoint> {
     await this.load();
-    const checkpoint = await this.open(note);
+    const checkpoint = await this.open(note, extension);
     const trusted = this.trusted?.checkpoint;
     if (!trusted) {
       await this.trust(note, checkpoint);
@@ -123,8 +133,10 @@ export class TrustedState {
     return checkpoint;
   }
 
-  private open(note: string): Promise<Checkpoint> {
-    return verifyUnderPolicy(note, { verifiers: this.verifiers, policy: this.policy, origin: this.origin });
+  private async open(note: string, extension: string | undefined): Promise<Checkpoint> {
+    if (extension === undefined) return verifyUnderPolicy(note, { verifiers: this.verifiers, policy: this.policy, origin: this.origin });
+    const hasher = this.hasherOption ?? (await loadHasher());
+    return (await verifyCheckpointWitnessed(note, { ...this.policy, members: this.verifiers, origin: this.origin }, { extension, hasher })).checkpoint;
   }
 
   /** The member keys trusted now (replaced when the client follows the cluster's key history). */

@@ -14,6 +14,10 @@
  *     the manifest, with the tree up to each segment's end as C2SP tlog-tiles (hash tiles from the
  *     tree store, entry bundles from the entries); each is recorded durably in `meta`
  *     (onSegmentArchived); the node's signed checkpoint of the archived tree is published last;
+ *     with witnesses configured, the bucket's checkpoint (members only: witnesses never see its
+ *     older size) then gets its witnessed extension beside it, `witnessed-checkpoint`: the newest
+ *     witnessed checkpoint with a consistency proof from the bucket's size (merkle/witnessed.ts),
+ *     rewritten by each pass whose extension differs from the last one written;
  *  2. evicts the values of archived segments whose newest entry is older than
  *     `age_threshold_secs`, segment by segment in index order, after a HEAD confirms the object is
  *     still in S3 with the size the manifest records. Entries and tree hashes stay.
@@ -33,13 +37,15 @@
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
 import { valueMismatch, type Entry, type StoredEntry } from "../ledger/index.ts";
-import { nodeRunReader } from "../merkle/index.ts";
+import { nodeRunReader, parseCheckpoint, splitNote } from "../merkle/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import {
   Archiver,
   ColdReader,
   createColdStorage,
   findSegment,
+  publishWitnessedCheckpoint,
+  readCheckpoint,
   readManifest,
   sha256,
   type ArchiveSource,
@@ -145,6 +151,11 @@ export interface ColdTierOptions {
   isLeader: () => boolean;
   /** A quorum checkpoint of exactly `size` leaves (cosigning.ts): the bucket's checkpoint. */
   checkpointAt: (size: number) => Promise<string>;
+  /**
+   * The witnessed extension of a checkpoint of `size` leaves (cosigning.ts), or undefined when the
+   * node has no witnesses: written beside the bucket's checkpoint as `witnessed-checkpoint`.
+   */
+  witnessedFrom?: (size: number) => Promise<{ text: string; size: number } | undefined>;
   now?: () => number;
   /** For tests: replaces the storage built from config.storage.s3. */
   storage?: ColdStorage;
@@ -162,6 +173,10 @@ export interface ColdCounters {
   read_errors: number;
   consecutive_failures: number;
   last_error: string | null;
+  /** Witnessed extensions written, and the sizes of the last one (bucket checkpoint → witnessed). */
+  witnessed_published: number;
+  witnessed_from: number | null;
+  witnessed_size: number | null;
 }
 
 export class ColdTier {
@@ -179,6 +194,9 @@ export class ColdTier {
     read_errors: 0,
     consecutive_failures: 0,
     last_error: null,
+    witnessed_published: 0,
+    witnessed_from: null,
+    witnessed_size: null,
   };
   private readonly store: HotStore;
   private readonly source: HotArchiveSource;
@@ -271,6 +289,12 @@ export class ColdTier {
       this.counters.tiles_written += this.archiver.stats.tiles_written - before.tiles_written;
       this.counters.tiles_existing += this.archiver.stats.tiles_existing - before.tiles_existing;
       if (error) throw error;
+      await this.publishWitnessed().catch((failure: Error) => {
+        // Archival itself succeeded: the extension is retried by the next pass, without a backoff.
+        if (failure instanceof AssertionError) throw failure;
+        this.counters.last_error = failure.message;
+        this.options.logger.warn({ err: failure.message }, "cold tier: the witnessed extension of the bucket's checkpoint was not written; the next pass retries");
+      });
       await this.evictReady();
       if (this.counters.consecutive_failures > 0) {
         this.options.logger.info({ archived_index: this.store.coldProgress().archivedIndex, failures: this.counters.consecutive_failures }, "cold tier: S3 is reachable again; archival caught up");
@@ -340,6 +364,32 @@ export class ColdTier {
     if (descriptor.last_index + 1 > this.store.nextIndex) return;
     this.store.recordArchived(descriptor.last_index + 1);
     this.options.logger.info({ object_key: descriptor.object_key, first_index: descriptor.first_index, last_index: descriptor.last_index, object_bytes: descriptor.object_bytes }, "cold tier: segment archived and verified");
+  }
+
+  /**
+   * Writes the witnessed extension of the bucket's checkpoint (leader, witnesses configured): the
+   * size comes from the `checkpoint` object itself, so the extension always matches what the
+   * bucket shows; nothing is written when it equals the last one written (same sizes), so an idle
+   * log costs one small GET per pass. Throws on failure (the caller logs it; archival goes on).
+   */
+  private async publishWitnessed(): Promise<void> {
+    const { witnessedFrom } = this.options;
+    if (!witnessedFrom) return;
+    const note = await readCheckpoint(this.storage.uploader, this.storage.layout);
+    if (note === undefined) return;
+    let size: number;
+    try {
+      size = parseCheckpoint(splitNote(note).body).size;
+    } catch (error) {
+      throw new ScribeError("verification_failed", `the bucket's checkpoint is not a signed checkpoint: ${(error as Error).message}`);
+    }
+    const extension = await witnessedFrom(size);
+    if (!extension || (this.counters.witnessed_from === size && this.counters.witnessed_size === extension.size)) return;
+    await publishWitnessedCheckpoint(this.storage.uploader, this.storage.layout, extension.text);
+    this.counters.witnessed_published += 1;
+    this.counters.witnessed_from = size;
+    this.counters.witnessed_size = extension.size;
+    this.options.logger.info({ checkpoint_size: size, witnessed_size: extension.size }, "cold tier: the bucket's checkpoint has its witnessed extension");
   }
 
   /**
@@ -422,6 +472,9 @@ export class ColdTier {
       evicted_values: this.counters.evicted_values,
       read_through: this.counters.read_through,
       read_errors: this.counters.read_errors,
+      witnessed_published: this.counters.witnessed_published,
+      witnessed_from: this.counters.witnessed_from,
+      witnessed_size: this.counters.witnessed_size,
       reader: { ...this.reader.stats },
       last_error: this.counters.last_error,
     };

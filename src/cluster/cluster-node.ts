@@ -173,6 +173,8 @@ export class ClusterNode implements LedgerService, ClusterService {
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
         if (!this.closed) this.keyRegistry.check();
         this.notifyWatchers();
+        // Condition waits (cosigning.ts, key-registry.ts) see the applied and advanced state.
+        this.waiters.progressed();
       },
       onFatal: (error) => this.fail(error, options.onFatal),
       storage: this.storageState,
@@ -192,6 +194,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const ledgerTree = () => this.ledger.tree;
     const voters = () => this.raw.membership().voters;
     const leaderClient = () => (this.leadership.isLeader() ? undefined : this.leadership.leaderClient());
+    const until = (ready: () => boolean, deadlineMs: number, what: string) => this.waiters.until(ready, deadlineMs, () => new ScribeError("timeout", `timed out waiting for ${what}`));
     this.checkpoints = new CheckpointService({
       selfId: config.node.id,
       signer: state.ledger.checkpoints,
@@ -206,6 +209,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       witnesses: config.witness.endpoints.length === 0 ? undefined : new WitnessSubmitter({ endpoints: config.witness.endpoints, keys: config.witness.keys, timeoutMs: config.witness.timeout_secs * 1000, tree: ledgerTree, logger }),
       logger,
       now: this.now,
+      until,
       intervalMs: config.security.cosign_interval_ms,
       timeoutMs: config.api.write_timeout_secs * 1000,
       forkCheckpoints: options.testHooks?.forkCheckpoints === true,
@@ -226,6 +230,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       propose: (changes) => this.proposeIdentity(changes),
       logger,
       now: this.now,
+      until,
     });
   }
 
@@ -244,7 +249,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     const node = new ClusterNode(options, state);
     try {
       await node.start(state.join);
-      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader(), checkpointAt: (size) => node.checkpoints.exactly(size) });
+      node.cold = startColdTier({ config: options.config, ledger: state.ledger, logger: options.logger, isLeader: () => node.leadership.isLeader(), checkpointAt: (size) => node.checkpoints.exactly(size), witnessedFrom: options.config.witness.endpoints.length === 0 ? undefined : (size) => node.checkpoints.witnessedExtension(size) });
       node.checkpoints.start();
       node.warnAboutOrigin();
       return node;

@@ -12,13 +12,16 @@
  * checkpoint of at least N leaves joins the round in flight or starts one, on the leader, or asks
  * the leader from a follower (POST /cluster/checkpoint); rounds never overlap. A single node is a
  * one-voter group: the same path, its own signature is the majority, no network. The cold tier's
- * bucket checkpoint is a round for exactly the bucket's size (`exactly`), never served as latest.
+ * bucket checkpoint is a round for exactly the bucket's size (`exactly`), never served as latest;
+ * witnesses never see it (they only cosign sizes at least as large as the last they saw, and they
+ * see the latest rounds), so the bucket also gets `witnessedExtension`: the newest served
+ * checkpoint, witnessed, with a consistency proof from the bucket's size (merkle/witnessed.ts).
  */
 
 import type { SignedCheckpoint } from "../ledger/index.ts";
-import { ScribeError, utf8 } from "../lib/index.ts";
+import { isScribeError, ScribeError, utf8 } from "../lib/index.ts";
 import { parseVerifierKey } from "../crypto/index.ts";
-import { formatCheckpoint, parseCheckpoint, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
+import { formatCheckpoint, formatWitnessedExtension, parseCheckpoint, requiredCount, splitNote, verifyCheckpointPolicy, type Checkpoint, type MerkleTree, type NoteVerifier } from "../merkle/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import type { CheckpointSigner } from "./checkpoints.ts";
 import type { ClusterIdentity } from "./identity.ts";
@@ -33,8 +36,6 @@ const applyWaitMsMax = 5000;
 const memberCallMsMax = 3000;
 /** Once a majority signed, how long the round still waits for the other members' lines. */
 const stragglerGraceMs = 50;
-/** Poll step of the bounded waits for an applied size or an origin. */
-const pollMs = 5;
 /** Most parsed member keys cached (a cluster has a handful; removed members' keys linger). */
 const verifierCacheMax = 1024;
 
@@ -54,6 +55,11 @@ export interface CosigningOptions {
   witnesses?: WitnessSubmitter;
   logger: Logger;
   now: () => number;
+  /**
+   * Resolves once `ready()` holds, checked after each Ready the node handles (waiters.ts, the
+   * driver's one deadline mechanism); rejects with a `timeout` ScribeError at `deadlineMs`.
+   */
+  until: (ready: () => boolean, deadlineMs: number, what: string) => Promise<void>;
   /** security.cosign_interval_ms: how often the leader starts a round while the tree grows. */
   intervalMs: number;
   /** The most an on-demand request waits for its checkpoint. */
@@ -107,11 +113,24 @@ export class CheckpointService {
     return (await this.round(size)).note;
   }
 
+  /**
+   * The witnessed extension of a checkpoint of `size` leaves (merkle/witnessed.ts), for the cold
+   * tier's bucket: the newest quorum checkpoint this node serves (made now when none covers
+   * `size`: a latest round, so witnesses are asked), with an RFC 9162 consistency proof from
+   * `size` to it. Undefined when this node submits to no witnesses.
+   */
+  async witnessedExtension(size: number): Promise<{ text: string; size: number } | undefined> {
+    if (!this.options.witnesses || size === 0) return undefined;
+    const served = await this.covering(size);
+    const proof = served.checkpoint.size === size ? [] : this.options.tree().consistencyProof(size, served.checkpoint.size);
+    return { text: formatWitnessedExtension({ fromSize: size, proof, note: served.note }), size: served.checkpoint.size };
+  }
+
   private async leaderCovering(size: number, deadline: number): Promise<SignedCheckpoint> {
     for (;;) {
       if (this.served && this.served.checkpoint.size >= size) return this.served;
       if (!this.options.isLeader()) throw new ScribeError("not_leader", "this node stopped leading while making a checkpoint");
-      await this.until(() => this.options.tree().size >= size && this.options.identity.origin !== undefined, deadline, `a checkpoint of size ${size}`);
+      await this.options.until(() => this.options.tree().size >= size && this.options.identity.origin !== undefined, deadline, `a checkpoint of size ${size}`);
       if (this.inflight) {
         await this.inflight.catch(() => undefined);
         continue;
@@ -240,10 +259,7 @@ export class CheckpointService {
     }
     const origin = this.options.identity.origin;
     if (origin === undefined) throw new ScribeError("unavailable", "this member does not know the cluster's origin yet");
-    const deadline = this.options.now() + applyWaitMsMax;
-    await this.until(() => this.options.tree().size >= checkpoint.size, deadline, `size ${checkpoint.size} applied`).catch(() => {
-      throw new ScribeError("not_caught_up", `this member has applied ${this.options.tree().size} entries, not ${checkpoint.size}`);
-    });
+    await this.untilApplied(checkpoint.size, this.options.now() + applyWaitMsMax);
     return this.options.signer.sign(checkpoint, origin);
   }
 
@@ -260,9 +276,7 @@ export class CheckpointService {
       throw new ScribeError("verification_failed", `the leader's checkpoint does not verify here: ${error.message}`);
     });
     if (this.served && this.served.checkpoint.size >= checkpoint.size && this.served.checkpoint.size > 0) return this.served;
-    await this.until(() => tree().size >= checkpoint.size, deadline, `size ${checkpoint.size} applied`).catch(() => {
-      throw new ScribeError("not_caught_up", `this member has applied ${tree().size} entries, not ${checkpoint.size}`);
-    });
+    await this.untilApplied(checkpoint.size, deadline);
     // Checked by this member's own guard: the same root here, and consistent with what it signed.
     await this.options.signer.sign(checkpoint, checkpoint.origin);
     const signed = { note, checkpoint };
@@ -281,11 +295,13 @@ export class CheckpointService {
     return verifier;
   }
 
-  private async until(ready: () => boolean, deadline: number, what: string): Promise<void> {
-    while (!ready()) {
-      if (this.options.now() >= deadline) throw new ScribeError("timeout", `timed out waiting for ${what}`);
-      await Bun.sleep(pollMs);
-    }
+  /** Waits (bounded) until this member's tree has `size` leaves; not_caught_up when it does not in time. */
+  private async untilApplied(size: number, deadline: number): Promise<void> {
+    const { tree } = this.options;
+    await this.options.until(() => tree().size >= size, deadline, `size ${size} applied`).catch((error: unknown) => {
+      if (isScribeError(error) && error.code === "timeout") throw new ScribeError("not_caught_up", `this member has applied ${tree().size} entries, not ${size}`);
+      throw error;
+    });
   }
 
   metrics(): Record<string, unknown> {

@@ -9,6 +9,12 @@
  *   signed by a majority of the previous epoch's members. Appended only, never compacted.
  * Persisted beside the Raft log (`raft_state`, meta "identity") in the transaction that applies
  * it; catch-up takes a peer's whole identity (catchup.ts), as it takes its address book.
+ *
+ * A committed entry is applied by every member alike, so a malformed one (not an object, an origin
+ * that is no origin line, a node id that is not a positive integer, a key that is no verifier key,
+ * a keys note that is not the next epoch of this origin) changes nothing anywhere: the whole entry
+ * is ignored rather than half applied. Fields this version does not know are ignored. A persisted
+ * or peer's identity of the wrong shape is refused (parseIdentityState): nothing is dropped silently.
  */
 
 import { parseKeysBody, splitNote } from "../merkle/index.ts";
@@ -37,6 +43,43 @@ export const emptyIdentity: IdentityState = { origin: null, keys: {}, epochs: []
 
 /** Most epochs kept in memory and served; a cluster changes its voters far less often. */
 const epochsMax = 100_000;
+/** A node id as the keys map spells it: a positive integer without leading zeroes. */
+const nodeIdPattern = /^[1-9][0-9]{0,9}$/;
+/** A note verifier key "<name>+<8 hex digits>+<base64>", checked for shape (the leader parsed it). */
+const verifierKeyPattern = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/;
+/** An origin line: non-empty, no control characters. */
+const originPattern = /^[^\u0000-\u001f\u007f]+$/u;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The changes of a committed identity entry, or undefined when it is malformed (see the module
+ * comment). Pure and total: any JSON value gives the same answer on every member.
+ */
+export function parseIdentityChanges(value: unknown): IdentityChanges | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const changes: IdentityChanges = {};
+  if (value.origin !== undefined) {
+    if (typeof value.origin !== "string" || !originPattern.test(value.origin)) return undefined;
+    changes.origin = value.origin;
+  }
+  if (value.keys !== undefined) {
+    if (!isPlainObject(value.keys)) return undefined;
+    const keys: Record<string, string | null> = {};
+    for (const [id, key] of Object.entries(value.keys)) {
+      if (!nodeIdPattern.test(id) || !(key === null || (typeof key === "string" && verifierKeyPattern.test(key)))) return undefined;
+      keys[id] = key;
+    }
+    changes.keys = keys;
+  }
+  if (value.keys_note !== undefined) {
+    if (typeof value.keys_note !== "string") return undefined;
+    changes.keys_note = value.keys_note;
+  }
+  return changes;
+}
 
 export class ClusterIdentity {
   private current: IdentityState;
@@ -70,32 +113,29 @@ export class ClusterIdentity {
   }
 
   /**
-   * Applies a committed identity entry: an origin only when none is set yet; key changes; a keys
-   * note only when it is the next epoch of this origin (anything else is ignored, the same way on
-   * every member). Returns true when something changed.
+   * Applies a committed identity entry: an origin only when none is set yet (the first origin
+   * applied wins); key changes; a keys note only when it is the next epoch of this origin. A
+   * malformed entry is ignored whole, the same way on every member. Returns true when something
+   * changed.
    */
-  apply(changes: IdentityChanges): boolean {
+  apply(entry: IdentityChanges): boolean {
+    const changes = parseIdentityChanges(entry);
+    if (!changes) return false;
     let changed = false;
     const next = structuredClone(this.current);
-    if (typeof changes.origin === "string" && changes.origin !== "" && next.origin === null) {
+    if (changes.origin !== undefined && next.origin === null) {
       next.origin = changes.origin;
       changed = true;
     }
     for (const [id, key] of Object.entries(changes.keys ?? {})) {
+      if ((next.keys[id] ?? null) === key) continue;
       if (key === null) delete next.keys[id];
       else next.keys[id] = key;
       changed = true;
     }
-    if (typeof changes.keys_note === "string" && next.origin !== null && next.epochs.length < epochsMax) {
-      try {
-        const set = parseKeysBody(splitNote(changes.keys_note).body);
-        if (set.origin === next.origin && set.epoch === next.epochs.length) {
-          next.epochs.push(changes.keys_note);
-          changed = true;
-        }
-      } catch {
-        // A malformed keys note is ignored by every member alike.
-      }
+    if (changes.keys_note !== undefined && next.origin !== null && next.epochs.length < epochsMax && isNextEpoch(changes.keys_note, next)) {
+      next.epochs.push(changes.keys_note);
+      changed = true;
     }
     if (changed) {
       this.current = next;
@@ -111,13 +151,34 @@ export class ClusterIdentity {
   }
 }
 
-/** Checks the shape of an identity read from a peer or from disk. */
+/** True when `note` is a keys note of `state`'s origin for the epoch after its last one. */
+function isNextEpoch(note: string, state: IdentityState): boolean {
+  try {
+    const set = parseKeysBody(splitNote(note).body);
+    return set.origin === state.origin && set.epoch === state.epochs.length;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks the shape of an identity read from a peer or from disk (as `state()` gives it, in JSON):
+ * origin a string or null, keys a map of node id to verifier key, epochs a list of notes. Throws
+ * naming the first field of the wrong shape; drops nothing.
+ */
 export function parseIdentityState(value: unknown): IdentityState {
-  const doc = value as Partial<IdentityState> | null;
-  if (typeof doc !== "object" || doc === null) throw new Error("identity must be an object");
-  const origin = doc.origin === null || doc.origin === undefined ? null : String(doc.origin);
+  if (!isPlainObject(value)) throw new Error("identity must be an object");
+  const origin = value.origin ?? null;
+  if (origin !== null && (typeof origin !== "string" || !originPattern.test(origin))) throw new Error(`identity origin must be an origin line or null, got ${JSON.stringify(origin)}`);
+  const keysValue = value.keys ?? {};
+  if (!isPlainObject(keysValue)) throw new Error("identity keys must be an object of node id to verifier key");
   const keys: Record<string, string> = {};
-  for (const [id, key] of Object.entries(doc.keys ?? {})) if (typeof key === "string") keys[id] = key;
-  const epochs = Array.isArray(doc.epochs) ? doc.epochs.filter((n): n is string => typeof n === "string") : [];
-  return { origin, keys, epochs };
+  for (const [id, key] of Object.entries(keysValue)) {
+    if (!nodeIdPattern.test(id) || typeof key !== "string" || !verifierKeyPattern.test(key)) throw new Error(`identity key of node ${JSON.stringify(id)} is malformed: ${JSON.stringify(key)}`);
+    keys[id] = key;
+  }
+  const epochs = value.epochs ?? [];
+  if (!Array.isArray(epochs) || epochs.some((note) => typeof note !== "string")) throw new Error("identity epochs must be a list of keys notes");
+  if (epochs.length > epochsMax) throw new Error(`identity has ${epochs.length} epochs, at most ${epochsMax}`);
+  return { origin, keys, epochs: epochs as string[] };
 }

@@ -15,7 +15,7 @@
  * Each task runs once at a time and backs off after a failure.
  */
 
-import { ScribeError, toHex, utf8 } from "../lib/index.ts";
+import { isScribeError, ScribeError, toHex, utf8 } from "../lib/index.ts";
 import { parseVerifierKey } from "../crypto/index.ts";
 import { formatKeysBody, openNote, parseKeysBody, requiredCount, sameKeys, signNote, splitNote, type KeySet } from "../merkle/index.ts";
 import type { CheckpointSigner } from "./checkpoints.ts";
@@ -28,7 +28,7 @@ import { registerKey, requestKeysSignature } from "./peer-client.ts";
 const retryMs = 1000;
 /** Longest a member waits for its own applied state to match a keys note it is asked to sign. */
 const keysWaitMsMax = 5000;
-const pollMs = 10;
+/** Longest one call to another member (a key registration, a keys note signature) may take. */
 const callMsMax = 5000;
 
 export interface KeyRegistryOptions {
@@ -47,6 +47,11 @@ export interface KeyRegistryOptions {
   propose: (changes: IdentityChanges) => Promise<void>;
   logger: Logger;
   now: () => number;
+  /**
+   * Resolves once `ready()` holds, checked after each Ready the node handles (waiters.ts, the
+   * driver's one deadline mechanism); rejects with a `timeout` ScribeError at `deadlineMs`.
+   */
+  until: (ready: () => boolean, deadlineMs: number, what: string) => Promise<void>;
 }
 
 export class KeyRegistry {
@@ -100,9 +105,11 @@ export class KeyRegistry {
       const leader = leaderClient();
       if (!leader) throw new ScribeError("no_leader", "no leader to register the checkpoint key with");
       await registerKey(leader, { node_id: selfId, key, proof: await signer.registrationProof(identity.origin!, selfId) }, callMsMax);
-      // Registered once applied here too: wait a little so the next check does not send it again.
-      const deadline = this.options.now() + keysWaitMsMax;
-      while (identity.keyOf(selfId) !== key && this.options.now() < deadline) await Bun.sleep(pollMs);
+      // Registered once applied here too: wait (bounded) so the next check does not send it again;
+      // past the bound the next check finds it missing and registers again.
+      await this.options.until(() => identity.keyOf(selfId) === key, this.options.now() + keysWaitMsMax, "this member's key applied").catch((error: unknown) => {
+        if (!(isScribeError(error) && error.code === "timeout")) throw error;
+      });
     }
     this.options.logger.info({ verifier_key: key }, "checkpoint identity: registered this member's key");
   }
@@ -179,12 +186,11 @@ export class KeyRegistry {
     } catch (error) {
       throw new ScribeError("invalid_request", `not a keys note body: ${(error as Error).message}`);
     }
-    const deadline = this.options.now() + keysWaitMsMax;
     const agrees = () => set.origin === identity.origin && set.epoch === identity.epochs.length && sameKeys(set.keys, this.currentKeys() ?? []);
-    while (!agrees()) {
-      if (this.options.now() >= deadline) throw new ScribeError("not_caught_up", `this member's key set does not match epoch ${set.epoch} of the keys note`);
-      await Bun.sleep(pollMs);
-    }
+    await this.options.until(agrees, this.options.now() + keysWaitMsMax, `epoch ${set.epoch} of the keys note`).catch((error: unknown) => {
+      if (isScribeError(error) && error.code === "timeout") throw new ScribeError("not_caught_up", `this member's key set does not match epoch ${set.epoch} of the keys note`);
+      throw error;
+    });
     const note = await signNote(body, this.options.signer.signer);
     return note.slice(note.lastIndexOf("\n\n") + 2);
   }

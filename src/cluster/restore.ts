@@ -4,7 +4,10 @@
  *
  *  1. The data directory must be empty (or absent): a restore never merges into a ledger.
  *  2. The bucket's checkpoint is opened with the verifier key the operator gives (a signed note
- *     names its key but does not carry it, so the key must come from outside the bucket).
+ *     names its key but does not carry it, so the key must come from outside the bucket). With
+ *     witness keys, the witnesses' cosignatures are required too: on the checkpoint, or (as the
+ *     bucket's checkpoint is older than anything the witnesses saw) through the bucket's
+ *     `witnessed-checkpoint`, a newer witnessed checkpoint consistent with it (merkle/witnessed.ts).
  *  3. The bucket's C2SP tiles are authenticated against that checkpoint (src/client TileVerifier:
  *     the partial tiles must hash to its root, every full tile to its parent's hash).
  *  4. restoreFromBucket reads the manifest, then every segment in index order, verifying each
@@ -28,10 +31,10 @@ import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
 import { TileVerifier } from "../client/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
-import { parseThreshold, verifyCheckpointPolicy, type Checkpoint, type Threshold } from "../merkle/index.ts";
-import { defaultHasher, parseVerifierKey } from "../crypto/index.ts";
+import { parseThreshold, requiredCount, verifyCheckpointWitnessed, type Checkpoint, type Threshold } from "../merkle/index.ts";
+import { defaultHasher, parseCosignatureVerifierKey, parseVerifierKey } from "../crypto/index.ts";
 import { restoredOriginMeta } from "./identity.ts";
-import { bucketLogReader, createColdStorage, readCheckpoint, restoreFromBucket, type ColdStorage, type SegmentDescriptor, type SegmentRecord } from "../storage/cold/index.ts";
+import { bucketLogReader, createColdStorage, readCheckpoint, readWitnessedCheckpoint, restoreFromBucket, type ColdStorage, type SegmentDescriptor, type SegmentRecord } from "../storage/cold/index.ts";
 import { ensurePrivateDir } from "../storage/index.ts";
 import { s3ConfigOf } from "./archival.ts";
 import { LedgerState } from "./ledger-state.ts";
@@ -47,6 +50,10 @@ export interface RestoreNodeOptions {
   verifierKeys: readonly string[];
   /** How many of them must have signed the bucket's checkpoint (default: a majority). */
   policy?: Threshold;
+  /** External witnesses' cosigner keys ("name+keyid+base64(0x04 || key)") whose cosignatures are required. */
+  witnessKeys?: readonly string[];
+  /** How many of `witnessKeys` must have cosigned (default: all). */
+  witnessPolicy?: Threshold;
   logger: Logger;
   /** For tests: replaces the storage built from config.storage.s3. */
   storage?: ColdStorage;
@@ -72,12 +79,19 @@ export async function restoreNode(options: RestoreNodeOptions): Promise<RestoreN
   const members = await Promise.all(options.verifierKeys.map((key) => parseVerifierKey(key.trim()))).catch((error: Error) => {
     throw new ScribeError("invalid_request", `bad verifier key: ${error.message}`);
   });
+  const witnesses = await Promise.all((options.witnessKeys ?? []).map((key) => parseCosignatureVerifierKey(key.trim()))).catch((error: Error) => {
+    throw new ScribeError("invalid_request", `bad witness key: ${error.message}`);
+  });
   const storage = options.storage ?? createColdStorage(s3ConfigOf(config));
   const note = await readCheckpoint(storage.uploader, storage.layout);
   if (note === undefined) throw new ScribeError("not_found", `no checkpoint at ${storage.layout.checkpointKey()} in bucket ${config.storage.s3.bucket}`);
+  const witnessesRequired = options.witnessPolicy ?? "all";
+  const extension = requiredCount(witnessesRequired, witnesses.length) > 0 ? await readWitnessedCheckpoint(storage.uploader, storage.layout) : undefined;
   let checkpoint: Checkpoint;
   try {
-    checkpoint = (await verifyCheckpointPolicy(note, { members, membersRequired: options.policy ?? "majority" })).checkpoint;
+    const verdict = await verifyCheckpointWitnessed(note, { members, membersRequired: options.policy ?? "majority", witnesses, witnessesRequired }, { extension, hasher: defaultHasher()! });
+    checkpoint = verdict.checkpoint;
+    if (verdict.witnessedBy === "extension") logger.info({ witnessed_size: verdict.witnessedSize, witnesses: verdict.witnesses.map((w) => w.name) }, "restore: the bucket's witnessed-checkpoint extends its checkpoint (witness policy met)");
   } catch (error) {
     throw new ScribeError("verification_failed", `the bucket's checkpoint (${storage.layout.checkpointKey()}) does not verify with the given keys and policy: ${(error as Error).message}`);
   }
@@ -191,11 +205,14 @@ class RestoreSink {
   }
 }
 
-export const restoreUsage = `usage: scribe-node restore --from-s3 --verifier-key KEY... | --verifier-key-file FILE [--policy N|majority|all] [--config FILE] [--data-dir DIR]
+export const restoreUsage = `usage: scribe-node restore --from-s3 --verifier-key KEY... | --verifier-key-file FILE [--policy N|majority|all] [--witness KEY]... [--witness-policy N|majority|all] [--config FILE] [--data-dir DIR]
   --from-s3                rebuild the ledger from [storage.s3] (bucket, prefix, endpoint, ...)
   --verifier-key KEY       a member's checkpoint verifier key (GET /checkpoint/keys of the old cluster); repeat it for each member
   --verifier-key-file FILE the same, read from a file, one key per line
   --policy N|majority|all  how many of the keys must have signed the bucket's checkpoint (default: majority)
+  --witness KEY            an external witness's cosigner key (name+keyid+base64, cosignature/v1) whose
+                           cosignature is required, on the checkpoint or through witnessed-checkpoint; repeat it
+  --witness-policy N|majority|all  how many of the --witness keys must have cosigned (default: all)
   --config FILE            TOML configuration file (the [storage.s3] section is what matters)
   --data-dir DIR           node.data_dir to create; must be empty or absent
 Restores an EMPTY data directory from the bucket, verifying every segment against the manifest
@@ -219,6 +236,8 @@ export async function restoreCommand(
         "from-s3": { type: "boolean" },
         "verifier-key": { type: "string", multiple: true },
         policy: { type: "string" },
+        witness: { type: "string", multiple: true },
+        "witness-policy": { type: "string" },
         "verifier-key-file": { type: "string" },
         config: { type: "string" },
         "data-dir": { type: "string" },
@@ -253,6 +272,12 @@ export async function restoreCommand(
     console.error(`scribe-node restore: --policy wants a count, majority or all; got ${JSON.stringify(flags.policy)}\n${restoreUsage}`);
     return 2;
   }
+  const witnessKeys = [...(flags.witness ?? [])];
+  const witnessPolicy = flags["witness-policy"] === undefined ? undefined : parseThreshold(flags["witness-policy"]);
+  if (flags["witness-policy"] !== undefined && (witnessPolicy === undefined || witnessKeys.length === 0)) {
+    console.error(`scribe-node restore: --witness-policy wants a count, majority or all, with --witness keys; got ${JSON.stringify(flags["witness-policy"])}\n${restoreUsage}`);
+    return 2;
+  }
   if (verifierKeys.length === 0) {
     console.error(`scribe-node restore: give the checkpoint verifier key (--verifier-key or --verifier-key-file): the bucket's checkpoint is only trusted if it verifies with a key you hold\n${restoreUsage}`);
     return 2;
@@ -266,7 +291,7 @@ export async function restoreCommand(
   }
   const logger = deps.createLogger(config);
   try {
-    const result = await restoreNode({ config, verifierKeys, policy, logger });
+    const result = await restoreNode({ config, verifierKeys, policy, witnessKeys, witnessPolicy, logger });
     console.log(JSON.stringify({ restored: true, data_dir: config.node.data_dir, ...result }));
     return 0;
   } catch (error) {

@@ -3,7 +3,11 @@
  * - applied-index waits (a linearizable read waits until the node applied its read index; a
  *   membership change until its entry is applied), settled when the Ready loop applies;
  * - leader waits (a write or read waits for a leader to be known, or for a different one after
- *   a refusal), settled when a Ready reports a new soft state.
+ *   a refusal), settled when a Ready reports a new soft state;
+ * - condition waits (a member asked to cosign waits until its tree has the size; a keys note
+ *   signer until its applied identity and voters match), settled when a check of the node's
+ *   state passes after a Ready was handled (`progressed`, once it was applied and advanced, so
+ *   the ledger, the identity and the membership are all current).
  * Each wait also sits in the DeadlineQueue (deadlines.ts), which expires it once its deadline
  * passes and aborts it when the node stops. Callbacks, not promises, so the simulator can run the
  * same code synchronously; `untilApplied` and `untilLeader` wrap them for async callers.
@@ -60,6 +64,7 @@ export class Waiters {
   private lowestAwaitedIndex = Number.POSITIVE_INFINITY;
   private leader = 0;
   private leaderWaits: { test: (leader: number) => boolean; wait: Wait }[] = [];
+  private conditionWaits: { test: () => boolean; wait: Wait }[] = [];
 
   constructor(
     readonly deadlines: DeadlineQueue,
@@ -89,6 +94,38 @@ export class Waiters {
     this.deadlines.add(wait);
     if (this.leaderWaits.length >= waitsPruneAt) this.leaderWaits = this.leaderWaits.filter((w) => !w.wait.settled);
     this.leaderWaits.push({ test, wait });
+  }
+
+  /**
+   * Calls `done` once `test()` holds — checked at once, then each time `progressed()` reports a
+   * handled Ready — or at `deadlineMs` with `atDeadline()` (undefined: without an error). `test`
+   * only reads state and must be cheap (it runs once per Ready while the wait is pending); one that
+   * throws settles its wait with an `unavailable` error naming the failure.
+   */
+  waitUntil(test: () => boolean, deadlineMs: number, atDeadline: () => ScribeError | undefined, done: WaitDone): void {
+    const first = checked(test);
+    if (first !== false) return first === true ? done() : done(first);
+    const wait = new Wait(deadlineMs, this.deadlines, atDeadline, done);
+    this.deadlines.add(wait);
+    if (this.conditionWaits.length >= waitsPruneAt) this.conditionWaits = this.conditionWaits.filter((w) => !w.wait.settled);
+    this.conditionWaits.push({ test, wait });
+  }
+
+  /** The driver handled a Ready (applied and advanced it): condition waits are checked again. */
+  progressed(): void {
+    if (this.conditionWaits.length === 0) return;
+    const waiting = this.conditionWaits;
+    this.conditionWaits = [];
+    for (const w of waiting) {
+      if (w.wait.settled) continue;
+      const result = checked(w.test);
+      if (result === true) w.wait.settle();
+      else if (result === false) this.conditionWaits.push(w);
+      else {
+        this.deadlines.remove(w.wait);
+        w.wait.abort(result);
+      }
+    }
   }
 
   /** The Ready loop applied up to `index`. */
@@ -128,9 +165,23 @@ export class Waiters {
     return new Promise((resolve, reject) => this.waitApplied(index, deadlineMs, what, (error) => (error ? reject(error) : resolve())));
   }
 
+  /** Promise form of waitUntil. */
+  until(test: () => boolean, deadlineMs: number, atDeadline: () => ScribeError | undefined): Promise<void> {
+    return new Promise((resolve, reject) => this.waitUntil(test, deadlineMs, atDeadline, (error) => (error ? reject(error) : resolve())));
+  }
+
   /** Promise form of waitLeader. */
   untilLeader(test: (leader: number) => boolean, deadlineMs: number, atDeadline: () => ScribeError | undefined): Promise<void> {
     if (test(this.leader)) return Promise.resolve();
     return new Promise((resolve, reject) => this.waitLeader(test, deadlineMs, atDeadline, (error) => (error ? reject(error) : resolve())));
+  }
+}
+
+/** `test()`, or the error it threw as a ScribeError. */
+function checked(test: () => boolean): boolean | ScribeError {
+  try {
+    return test();
+  } catch (error) {
+    return new ScribeError("unavailable", `a wait's condition failed: ${(error as Error).message}`);
   }
 }

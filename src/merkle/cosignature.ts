@@ -47,12 +47,16 @@ export function formatCosignatureVerifierKey(verifier: Pick<CosignatureVerifier,
   return `${verifier.name}+${toHex(verifier.keyId)}+${toBase64(concatBytes([new Uint8Array([cosignatureAlgorithmId]), verifier.publicKey]))}`;
 }
 
-function readTimestamp(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, timestampBytes);
-  const high = view.getUint32(0);
-  const low = view.getUint32(4);
-  const value = high * 2 ** 32 + low;
-  return value <= timestampMax ? value : -1;
+/**
+ * The timestamp of a cosignature/v1 signature (the bytes after the key ID: 8-byte big-endian
+ * timestamp, 64-byte Ed25519 signature), unverified; undefined when the bytes are not that shape
+ * or the timestamp is beyond what this module represents exactly (`timestampMax`).
+ */
+export function cosignatureTimestamp(signature: Uint8Array): number | undefined {
+  if (signature.length !== timestampBytes + ed25519SignatureBytes) return undefined;
+  const view = new DataView(signature.buffer, signature.byteOffset, timestampBytes);
+  const value = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+  return value <= timestampMax ? value : undefined;
 }
 
 /** True when a vkey's type byte says cosignature/v1 (0x04). */
@@ -83,9 +87,8 @@ export class CosignatureKeys {
       keyId: await this.keyId(name, publicKey),
       publicKey: publicKey.slice(),
       async verify(body, signature) {
-        if (signature.length !== timestampBytes + ed25519SignatureBytes) return undefined;
-        const timestamp = readTimestamp(signature);
-        if (timestamp < 0) return undefined;
+        const timestamp = cosignatureTimestamp(signature);
+        if (timestamp === undefined) return undefined;
         const ok = await key.verify(cosignatureMessage(body, timestamp), signature.subarray(timestampBytes));
         return ok ? timestamp : undefined;
       },

@@ -16,3 +16,4 @@ export * from "./checkpoint.ts";
 export * from "./tiles.ts";
 export * from "./cosignature.ts";
 export * from "./policy.ts";
+export * from "./witnessed.ts";

@@ -11,7 +11,7 @@
  * one epoch's keys follows the chain to the current keys by verification alone.
  */
 
-import { bytesEqual, toHex, utf8 } from "../lib/index.ts";
+import { assert, bytesEqual, toHex, utf8 } from "../lib/index.ts";
 import { parseCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { cosignatureOf, type CosignatureVerifier } from "./cosignature.ts";
 import { formatVerifierKey, splitNote, type NoteSignature, type NoteVerifier } from "./note.ts";
@@ -74,16 +74,24 @@ async function verifiedMembers(body: string, signatures: readonly NoteSignature[
   return signed;
 }
 
-async function verifiedWitnesses(body: string, signatures: readonly NoteSignature[], witnesses: readonly CosignatureVerifier[]): Promise<{ name: string; timestamp: number }[]> {
-  const found: { name: string; timestamp: number }[] = [];
+/**
+ * Verifies the witness cosignatures of a note body: every line by a listed witness must verify;
+ * returns each witness that cosigned once (a witness listed twice still counts once), with the
+ * newest time among its lines.
+ */
+export async function verifiedWitnesses(body: string, signatures: readonly NoteSignature[], witnesses: readonly CosignatureVerifier[]): Promise<{ name: string; timestamp: number }[]> {
+  const found = new Map<string, { name: string; timestamp: number }>();
   for (const witness of witnesses) {
-    const signature = cosignatureOf(signatures, witness);
-    if (!signature) continue;
-    const timestamp = await witness.verify(body, signature.signature);
-    if (timestamp === undefined) fail(`invalid cosignature by witness ${witness.name}+${toHex(witness.keyId)}`);
-    found.push({ name: witness.name, timestamp });
+    const id = `${witness.name}+${toHex(witness.keyId)}+${toHex(witness.publicKey)}`;
+    if (found.has(id)) continue;
+    for (const signature of signatures) {
+      if (cosignatureOf([signature], witness) === undefined) continue;
+      const timestamp = await witness.verify(body, signature.signature);
+      if (timestamp === undefined) fail(`invalid cosignature by witness ${witness.name}+${toHex(witness.keyId)}`);
+      found.set(id, { name: witness.name, timestamp: Math.max(timestamp, found.get(id)?.timestamp ?? 0) });
+    }
   }
-  return found;
+  return [...found.values()];
 }
 
 /** Verifies the signatures of a signed note against a policy; returns the body and who signed. */
@@ -130,9 +138,17 @@ export interface KeySet {
   readonly keys: readonly string[];
 }
 
+/** A line a keys note lists: a note verifier key "<name>+<8 hex digits>+<base64>" (checked for shape only). */
+const keyLinePattern = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/;
+/** An origin line: non-empty, no control characters (a checkpoint's first line). */
+const originPattern = /^[^\u0000-\u001f\u007f]+$/u;
+
 /** The body of a keys note: header, origin, epoch, then one verifier key per line (sorted). */
 export function formatKeysBody(set: KeySet): string {
   const keys = [...set.keys].sort();
+  assert(originPattern.test(set.origin), `keys note origin ${JSON.stringify(set.origin)} is not an origin line`);
+  assert(Number.isSafeInteger(set.epoch) && set.epoch >= 0, `keys note epoch ${set.epoch} is not a count`);
+  assert(keys.length > 0 && keys.every((key, i) => keyLinePattern.test(key) && key !== keys[i - 1]), "keys note keys must be distinct verifier keys, at least one");
   return [keysNoteHeader, set.origin, String(set.epoch), ...keys].map((line) => `${line}\n`).join("");
 }
 
@@ -142,6 +158,9 @@ export function parseKeysBody(body: string): KeySet {
   if (lines[0] !== keysNoteHeader) fail(`keys note must start with ${keysNoteHeader}`);
   if (lines.length < 4) fail("keys note must list at least one key");
   const [, origin, epochText, ...keys] = lines as [string, string, string, ...string[]];
+  if (!originPattern.test(origin)) fail(`bad keys note origin ${JSON.stringify(origin)}`);
+  const badKey = keys.find((key) => !keyLinePattern.test(key));
+  if (badKey !== undefined) fail(`keys note line ${JSON.stringify(badKey)} is not a verifier key`);
   if (!/^(0|[1-9][0-9]*)$/.test(epochText) || !Number.isSafeInteger(Number(epochText))) fail(`bad keys note epoch ${JSON.stringify(epochText)}`);
   const sorted = [...keys].sort();
   if (keys.some((key, i) => key !== sorted[i] || (i > 0 && key === keys[i - 1]))) fail("keys note keys must be sorted and distinct");
@@ -158,14 +177,17 @@ export function sameKeys(a: readonly string[], b: readonly string[]): boolean {
 /**
  * Follows a key history from a key set the caller trusts to the newest epoch: finds the epoch
  * whose keys equal `trustedKeys`, then accepts each next epoch only if a majority of the
- * previous epoch's keys signed it. `parseKey` turns a vkey into a verifier. Returns the newest
- * key set reached. Throws when the trusted keys are no epoch of this history or a link fails.
+ * previous epoch's keys signed it. Every epoch must be for one origin (`origin` when given, else
+ * epoch 0's), so a keys note of another log signed by the same keys cannot be spliced in.
+ * `parseKey` turns a vkey into a verifier. Returns the newest key set reached. Throws when the
+ * trusted keys are no epoch of this history or a link fails.
  */
 export async function followKeyHistory(notes: readonly string[], trustedKeys: readonly string[], parseKey: (key: string) => Promise<NoteVerifier>, origin?: string): Promise<KeySet> {
   const sets = notes.map((note) => parseKeysBody(splitNote(note).body));
+  const wanted = origin ?? sets[0]?.origin;
   sets.forEach((set, i) => {
     if (set.epoch !== i) fail(`key history entry ${i} is epoch ${set.epoch}`);
-    if (origin !== undefined && set.origin !== origin) fail(`key history epoch ${i} is for origin ${JSON.stringify(set.origin)}, wanted ${JSON.stringify(origin)}`);
+    if (set.origin !== wanted) fail(`key history epoch ${i} is for origin ${JSON.stringify(set.origin)}, wanted ${JSON.stringify(wanted)}`);
   });
   let at = sets.findIndex((set) => sameKeys(set.keys, trustedKeys));
   if (at < 0) fail("the trusted keys are not a key set in this cluster's key history");

@@ -93,4 +93,67 @@ describe("Waiters", () => {
     await changed; // the deadline passed without a change: settled without an error
     expect(waiters.deadlines.size).toBe(0);
   });
+
+  test("condition waits hold until a handled Ready makes them true, or time out at the deadline; none polls", async () => {
+    let now = 0;
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0);
+    const state = { size: 0 };
+    const checks = { count: 0 };
+    const sizeAtLeast = (n: number) => () => {
+      checks.count++;
+      return state.size >= n;
+    };
+    const results: string[] = [];
+    waiters.waitUntil(sizeAtLeast(0), 100, () => new ScribeError("timeout", "t"), (e) => results.push(`0:${e?.code ?? "ok"}`));
+    expect(results).toEqual(["0:ok"]); // true at once: no wait queued
+    const five = waiters.until(sizeAtLeast(5), 100, () => new ScribeError("timeout", "five"));
+    const nine = waiters.until(sizeAtLeast(9), 50, () => new ScribeError("timeout", "nine"));
+    const quiet = waiters.until(sizeAtLeast(99), 50, () => undefined);
+    expect(waiters.deadlines.size).toBe(3);
+    // Without a Ready nothing is checked again, however long the waits last.
+    const before = checks.count;
+    now = 40;
+    waiters.deadlines.sweep();
+    expect(checks.count).toBe(before);
+    // A state change alone settles nothing until the driver reports a handled Ready.
+    state.size = 6;
+    waiters.applied(1);
+    waiters.leaderChanged(3);
+    expect(waiters.deadlines.size).toBe(3);
+    waiters.progressed();
+    await five;
+    expect(waiters.deadlines.size).toBe(2);
+    now = 50;
+    waiters.deadlines.sweep();
+    await expect(nine).rejects.toMatchObject({ code: "timeout", message: "nine" });
+    await quiet; // its deadline passed: settled without an error
+    const afterExpiry = checks.count;
+    state.size = 10;
+    waiters.progressed(); // an expired wait is neither checked nor settled again
+    expect(checks.count).toBe(afterExpiry);
+    expect(waiters.deadlines.size).toBe(0);
+  });
+
+  test("a condition that throws settles its wait with unavailable, and a stopped node aborts condition waits", () => {
+    const waiters = new Waiters(new DeadlineQueue(() => 0), 0);
+    const results: string[] = [];
+    const record = (name: string) => (e?: ScribeError) => results.push(`${name}:${e?.code ?? "ok"}:${e?.message ?? ""}`);
+    let broken = false;
+    const failing = () => {
+      if (broken) throw new Error("tree closed");
+      return false;
+    };
+    waiters.waitUntil(failing, 100, () => new ScribeError("timeout", "t"), record("failing"));
+    broken = true;
+    waiters.progressed();
+    expect(results).toEqual(["failing:unavailable:a wait's condition failed: tree closed"]);
+    expect(waiters.deadlines.size).toBe(0);
+    waiters.waitUntil(failing, 100, () => undefined, record("at-once"));
+    expect(results[1]).toBe("at-once:unavailable:a wait's condition failed: tree closed");
+    waiters.waitUntil(() => false, 100, () => new ScribeError("timeout", "t"), record("pending"));
+    waiters.deadlines.abortAll(new ScribeError("shutting_down", "the node is stopping"));
+    expect(results[2]).toBe("pending:shutting_down:the node is stopping");
+    waiters.progressed();
+    expect(results).toHaveLength(3);
+  });
 });

@@ -100,13 +100,14 @@ async function auditFromTiles(ctx: Context, location: string): Promise<void> {
   }
   const { stats, checkpoint } = result;
   if (ctx.out.json) {
-    return ctx.out.document({ ok: true, source: source.location, entries: stats.entries, puts: stats.puts, deletes: stats.deletes, keys: stats.keys, value_bytes: stats.valueBytes, tiles: stats.tiles, values_checked: stats.valuesChecked ? stats.values : null, checkpoint: checkpointJson(checkpoint), trusted_size: result.trustedSize, seconds });
+    return ctx.out.document({ ok: true, source: source.location, entries: stats.entries, puts: stats.puts, deletes: stats.deletes, keys: stats.keys, value_bytes: stats.valueBytes, tiles: stats.tiles, values_checked: stats.valuesChecked ? stats.values : null, checkpoint: checkpointJson(checkpoint), witnessed: result.witnessed, trusted_size: result.trustedSize, seconds });
   }
   const lines = [
     `AUDIT OK (tiles at ${source.location}): ${stats.entries} entries (${stats.puts} puts, ${stats.deletes} deletes, ${stats.keys} keys, ${stats.valueBytes} value bytes) in ${seconds.toFixed(2)}s`,
     `  every bundle entry re-hashed and every key chain followed; the tree rebuilt from them matches every hash tile (${stats.tiles}), and its root the signed checkpoint (${checkpoint.origin}, size ${checkpoint.size})`,
     stats.valuesChecked ? `  ${stats.values} values in ${stats.segments} segments match their entries` : `  values not checked: no manifest.json at ${source.location} (a node's tiles; audit its bucket for the values)`,
   ];
+  if (result.witnessed.by === "extension") lines.push(`  witnessed through witnessed-checkpoint: a checkpoint of size ${result.witnessed.size} with the required witness cosignatures, consistent with this one`);
   if (result.trustedSize !== null) lines.push(`  consistent with the trusted checkpoint of size ${result.trustedSize}${statePath ? `; ${statePath} now trusts size ${checkpoint.size}` : ""}`);
   await ctx.out.lines(lines);
 }

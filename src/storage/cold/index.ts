@@ -43,6 +43,8 @@ export {
   writeManifest,
   publishCheckpoint,
   readCheckpoint,
+  publishWitnessedCheckpoint,
+  readWitnessedCheckpoint,
   manifestFormatVersion,
   type Manifest,
   type SegmentDescriptor,

@@ -6,6 +6,7 @@
  *   <prefix>/tile/entries/<N>[.p/<W>]                                            immutable (entry bundle)
  *   <prefix>/manifest.json                                                       rewritten after each segment
  *   <prefix>/checkpoint                                                          published last
+ *   <prefix>/witnessed-checkpoint                                                after it (see merkle/witnessed.ts)
  *   <prefix>/pending.json                                                        the range being sealed
  *
  * Indexes are zero-padded to 20 digits so lexical order is index order. Correctness never depends
@@ -21,6 +22,8 @@ export interface Layout {
   segmentKey(firstIndex: number, lastIndex: number, compressed: boolean): string;
   manifestKey(): string;
   checkpointKey(): string;
+  /** A newer, witnessed checkpoint with a consistency proof from `checkpoint`'s size (merkle/witnessed.ts). */
+  witnessedCheckpointKey(): string;
   pendingKey(): string;
   hashTileKey(tile: Tile): string;
   entryBundleKey(tile: Tile): string;
@@ -49,6 +52,7 @@ export function createLayout(prefix = "scribe"): Layout {
     },
     manifestKey: () => `${base}manifest.json`,
     checkpointKey: () => `${base}checkpoint`,
+    witnessedCheckpointKey: () => `${base}witnessed-checkpoint`,
     pendingKey: () => `${base}pending.json`,
     hashTileKey: (tile) => `${base}${hashTilePath(tile)}`,
     entryBundleKey: (tile) => `${base}${entryBundlePath(tile)}`,

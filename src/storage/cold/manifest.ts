@@ -187,6 +187,21 @@ export async function readCheckpoint(uploader: Uploader, layout: Layout): Promis
   return bytes ? fromUtf8(bytes) : undefined;
 }
 
+/**
+ * Publishes the witnessed extension of the bucket's checkpoint (src/merkle/witnessed.ts: a newer
+ * witnessed checkpoint with a consistency proof from `checkpoint`'s size); call after the checkpoint.
+ */
+export async function publishWitnessedCheckpoint(uploader: Uploader, layout: Layout, text: string): Promise<void> {
+  const bytes = utf8(text);
+  if (bytes.length > checkpointBytesMax) throw new ScribeError("payload_too_large", `witnessed checkpoint has ${bytes.length} bytes, limit ${checkpointBytesMax}`);
+  await uploader.putBytes(layout.witnessedCheckpointKey(), bytes, "text/plain; charset=utf-8");
+}
+
+export async function readWitnessedCheckpoint(uploader: Uploader, layout: Layout): Promise<string | undefined> {
+  const bytes = await uploader.withRetries("read witnessed checkpoint", () => uploader.getBytes(layout.witnessedCheckpointKey(), checkpointBytesMax));
+  return bytes ? fromUtf8(bytes) : undefined;
+}
+
 /** The range being sealed, recorded before its upload so a restart seals the same range. */
 export interface PendingSegment {
   first_index: number;
