@@ -30,6 +30,7 @@ afterAll(async () => {
 });
 
 test("every curl example in the README succeeds, in order", () => {
+  const scratch = tempDir("scribe-readme-curl-");
   const commands = blocks("sh")
     .flatMap((block) => block.split("\n"))
     .map((line) => line.replace(/\s+#.*$/, "").trim())
@@ -37,9 +38,11 @@ test("every curl example in the README succeeds, in order", () => {
   expect(commands.length).toBeGreaterThan(8);
   for (const command of commands) {
     const local = command.replaceAll("localhost:8001", `127.0.0.1:${node.port}`).replace(/^curl /, "curl -sS -f -o /dev/null ");
-    const result = Bun.spawnSync(["bash", "-c", local]);
+    // In a scratch directory: an example may write a file (`> members.txt`).
+    const result = Bun.spawnSync(["bash", "-c", local], { cwd: scratch.path });
     if (result.exitCode !== 0) throw new Error(`README example failed (${result.exitCode}): ${command}\n${result.stderr}`);
   }
+  scratch.remove();
 }, 30_000); // one curl process per example: seconds on a loaded machine
 
 test("the examples stored their values raw, with the content type they named", async () => {
