@@ -3,7 +3,7 @@
  * core's own snapshot (`RawNode.status()`), the address book and the transport's peer stats.
  */
 
-import type { MemberStatus, NodeStatus } from "../http/index.ts";
+import type { MemberStatus, NodeStatus, StorageStatus } from "../http/index.ts";
 import type { NodeStatus as RaftStatus } from "../raft/index.ts";
 import type { TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
@@ -19,6 +19,8 @@ export interface StatusInputs {
   ledgerSize: number;
   /** False once the node stopped (shutdown) or its driver failed. */
   running: boolean;
+  /** Whether storage takes writes (GET /ready's storage check). */
+  storage: StorageStatus;
 }
 
 export function describeNode(inputs: StatusInputs): NodeStatus {
@@ -43,9 +45,11 @@ export function describeNode(inputs: StatusInputs): NodeStatus {
     term: raft.term,
     leader_id: raft.leader === 0 ? null : raft.leader,
     commit_index: raft.commitIndex,
+    leader_commit_index: raft.leaderCommitIndex,
     applied_index: inputs.appliedIndex,
     ledger_size: inputs.ledgerSize,
     membership: [...voters.map((id) => describe(id, "voter")), ...learners.map((id) => describe(id, "learner"))],
     healthy: inputs.running && raft.leader !== 0,
+    storage: inputs.storage,
   };
 }

@@ -83,6 +83,16 @@ export const schema = {
     read_timeout_secs: { type: int(1, 3600), default: 10, doc: "Longest a linearizable read waits before 503 timeout." },
     max_batch_size: { type: int(1, 100000), default: 1000, doc: "Alias kept from the original config: most operations in one batch (the lower of this and storage.max_batch_ops applies)." },
     cache_capacity: { type: int(0), default: 100000, doc: "Most key heads kept in the in-memory head cache." },
+    ready_lag_entries_max: {
+      type: int(0),
+      default: 10000,
+      doc: "GET /ready: most Raft entries this node's applied index may trail the commit index a leader told it while it reports ready (about a second of writes at full speed on a small machine; a node replaying or catching up trails by more).",
+    },
+    ready_requires_s3: {
+      type: bool,
+      default: true,
+      doc: "GET /ready: with a bucket set, report not ready while S3 is known to be unreachable (the cold tier's last state, refreshed at most every 30 s). `false`: S3 is still shown in the checks but does not make the node unready — an S3 outage then keeps every node in the load balancer, serving everything but evicted values.",
+    },
   },
   discovery: {
     seeds: { type: { kind: "string-list" }, default: [], doc: "HTTP addresses (host:port) of existing nodes to join through at start." },

@@ -50,11 +50,44 @@ export interface NodeStatus {
   term: number;
   leader_id: number | null;
   commit_index: number;
+  /** The highest commit index a leader told this node (its own commit index on the leader). */
+  leader_commit_index: number;
   applied_index: number;
   ledger_size: number;
   membership: MemberStatus[];
   /** False when the node cannot serve writes (no leader, shutting down, storage failure). */
   healthy: boolean;
+  /** Whether this node's storage takes writes: GET /ready's `storage` check (see StorageStatus). */
+  storage: StorageStatus;
+}
+
+// ---- readiness (GET /ready) -------------------------------------------------------------------
+
+/**
+ * Whether the node's storage takes writes, as GET /ready's `storage` check reports it. Today
+ * `writable` is false once the Raft driver failed (a failed persist or a broken invariant stops
+ * it), with `code` "driver_failed". A storage that refuses writes for a reason of its own (a full
+ * disk: `code` "insufficient_storage") sets `writable: false` with its code and a `reason` a human
+ * can act on, and `true` again when writes resume; GET /ready turns any `false` into a 503.
+ */
+export interface StorageStatus {
+  writable: boolean;
+  /** Why not writable: a stable code (null while writable). */
+  code: string | null;
+  /** Why not writable, for humans (null while writable). */
+  reason: string | null;
+}
+
+/** One check of GET /ready: `ok`, and the facts it was judged on. */
+export type ReadinessCheck = { ok: boolean; detail?: string } & Record<string, unknown>;
+
+/** GET /ready's answer: 200 when `ready`, else 503 with the `reasons`. */
+export interface Readiness {
+  ready: boolean;
+  /** One sentence per failed check (empty when ready). */
+  reasons: string[];
+  /** Every check by name: running, leader, caught_up, storage, s3. */
+  checks: Record<string, ReadinessCheck>;
 }
 
 export interface LedgerService {
@@ -93,6 +126,8 @@ export interface LedgerService {
   readonly verifierKey: string;
   readonly size: number;
   status(): NodeStatus;
+  /** Whether the node should take traffic (GET /ready), from status() and the cold tier's last known state; never waits on S3. */
+  readiness(): Readiness;
   /** Extra numbers for /metrics (cache, storage, counters). */
   metrics(): Record<string, unknown>;
 }
