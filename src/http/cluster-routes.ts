@@ -12,23 +12,6 @@ import { parseNonNegative, validateContentType, validateKey } from "./parse.ts";
 import type { AuditRecord, Guard } from "./security.ts";
 import type { ClusterService, ForwardedOutcome, LedgerService } from "./service.ts";
 
-function parseJsonObject(body: Uint8Array): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(body));
-  } catch (error) {
-    throw new ScribeError("invalid_json", `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ScribeError("invalid_request", "the body must be a JSON object");
-  return doc as Record<string, unknown>;
-}
-
-function nodeIdOf(doc: Record<string, unknown>): number {
-  const id = doc.node_id;
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) throw new ScribeError("invalid_request", `node_id must be a positive integer, got ${JSON.stringify(id)}`);
-  return id;
-}
-
 function requireCluster(cluster: ClusterService | undefined): ClusterService {
   if (!cluster) throw new ScribeError("invalid_request", "this node does not run Raft");
   return cluster;
@@ -50,22 +33,20 @@ export function leaderInfo(service: LedgerService): Record<string, unknown> {
   return { leader_id: leader.id, address: leader.address, client: leader.client, term: status.term, is_self: leader.id === status.node_id };
 }
 
-/** POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}. */
-export function addNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const nodeId = nodeIdOf(doc);
-  const { address, client } = doc;
-  if (typeof address !== "string" || !isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
-  if (client !== undefined && (typeof client !== "string" || !isHostPort(client))) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
-  const unknown = Object.keys(doc).filter((k) => !["node_id", "address", "client"].includes(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `unknown field(s): ${unknown.join(", ")}`);
-  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client: client as string });
+/**
+ * POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}; the
+ * body's shape was checked by its schema (src/http/schemas.ts), the host:port syntax is here.
+ */
+export function addNode(cluster: ClusterService | undefined, doc: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {
+  const { node_id: nodeId, address, client } = doc;
+  if (!isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
+  if (client !== undefined && !isHostPort(client)) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
+  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client });
 }
 
-/** POST /cluster/nodes/remove {node_id}. */
-export function removeNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  return requireCluster(cluster).removeNode(nodeIdOf(doc));
+/** POST /cluster/nodes/remove {node_id} (shape checked by its schema). */
+export function removeNode(cluster: ClusterService | undefined, doc: { node_id: number }): Promise<Record<string, unknown>> {
+  return requireCluster(cluster).removeNode(doc.node_id);
 }
 
 export async function readIndex(cluster: ClusterService | undefined): Promise<Record<string, unknown>> {

@@ -1,6 +1,8 @@
 /**
  * @module parse. Turns untrusted request parts into validated values, or throws a ScribeError
- * with a stable code. Nothing here has side effects, so bad input changes nothing.
+ * with a stable code. Nothing here has side effects, so bad input changes nothing. JSON bodies
+ * are shaped by their schemas (src/http/schemas.ts) before a handler runs; what a schema cannot
+ * say (UTF-8 validity, byte lengths, base64) is checked here.
  */
 
 import { contentTypeBytesMax, keyBytesMax, type Operation } from "../ledger/index.ts";
@@ -118,70 +120,60 @@ export function preconditions(headers: Headers, op: "put" | "delete"): { ifMatch
   return out;
 }
 
-const putFields = new Set(["op", "key", "value", "value_base64", "content_type", "if_match", "if_none_match"]);
-const deleteFields = new Set(["op", "key", "if_match"]);
+/** A batch operation as its schema (src/http/schemas.ts) admits it. */
+export type BatchOpJson =
+  | { op: "put"; key: string; value?: string; value_base64?: string; content_type?: string; if_match?: number; if_none_match?: boolean }
+  | { op: "delete"; key: string; if_match?: number };
 
 /**
- * Parses a POST /batch body: `{"ops": [{"op": "put", "key", "value" | "value_base64",
- * "content_type"?, "if_match"?, "if_none_match"?}, {"op": "delete", "key", "if_match"?}]}`.
+ * Parses a JSON request body (POST /batch, /cluster/nodes/*): its text (see jsonText), then JSON.
+ * The shape is checked next by the route's schema, before the handler runs.
  */
-export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
-  let doc: unknown;
+export function parseJsonBody(body: Uint8Array, what: string): unknown {
   try {
-    doc = JSON.parse(jsonText(body));
+    return JSON.parse(jsonText(body));
   } catch (error) {
-    throw new ScribeError("invalid_json", `the batch body is not valid JSON: ${(error as Error).message}`);
+    throw new ScribeError("invalid_json", `the ${what} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { ops?: unknown }).ops)) {
-    throw new ScribeError("invalid_request", `the batch body must be {"ops": [...]}`);
-  }
-  const rawOps = (doc as { ops: unknown[] }).ops;
-  if (rawOps.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
-  if (rawOps.length > limits.batchOpsMax) {
-    throw new ScribeError("batch_too_large", `the batch has ${rawOps.length} operations; the most is ${limits.batchOpsMax}`);
-  }
-  return rawOps.map((raw, i) => parseBatchOp(raw, i, limits.valueBytesMax));
 }
 
-function parseBatchOp(raw: unknown, i: number, valueBytesMax: number): Operation {
+/**
+ * The operations of a POST /batch body that passed its schema (which checked the shape: an
+ * object `{"ops": [...]}` of 1..batch_max operations, each a put or a delete with known fields of
+ * the right types; src/http/body-errors.ts words its failures). What a schema cannot say is
+ * checked here: keys' UTF-8 validity and byte length, exactly one of value / value_base64, the
+ * value's UTF-8 or base64 validity and its byte length.
+ */
+export function batchOperations(ops: readonly BatchOpJson[], limits: { valueBytesMax: number }): Operation[] {
+  return ops.map((op, i) => batchOperation(op, i, limits.valueBytesMax));
+}
+
+function batchOperation(op: BatchOpJson, i: number, valueBytesMax: number): Operation {
   const where = `ops[${i}]`;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ScribeError("invalid_request", `${where} must be an object`);
-  const op = raw as Record<string, unknown>;
-  const allowed = op.op === "put" ? putFields : op.op === "delete" ? deleteFields : undefined;
-  if (!allowed) throw new ScribeError("invalid_request", `${where}.op must be "put" or "delete", got ${JSON.stringify(op.op)}`);
-  const unknown = Object.keys(op).filter((k) => !allowed.has(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `${where} has unknown field(s): ${unknown.join(", ")}`);
   let key: string;
   try {
     key = validateKey(op.key);
   } catch (error) {
     throw new ScribeError((error as ScribeError).code, `${where}.key: ${(error as ScribeError).message}`);
   }
-  let ifMatch: number | undefined;
-  if (op.if_match !== undefined) {
-    if (!Number.isSafeInteger(op.if_match) || (op.if_match as number) < 0) throw new ScribeError("invalid_request", `${where}.if_match must be a non-negative integer`);
-    ifMatch = op.if_match as number;
-  }
-  if (op.op === "delete") return ifMatch === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch };
+  if (op.op === "delete") return op.if_match === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch: op.if_match };
   const value = batchValue(op, where);
   if (value.length > valueBytesMax) throw new ScribeError("value_too_large", `${where} value is ${value.length} bytes; the most is ${valueBytesMax}`);
-  if (op.content_type !== undefined && typeof op.content_type !== "string") throw new ScribeError("invalid_request", `${where}.content_type must be a string`);
   const fallback = op.value_base64 !== undefined ? "application/octet-stream" : "text/plain; charset=utf-8";
-  const contentType = validateContentType(op.content_type as string | undefined, fallback);
-  if (op.if_none_match !== undefined && typeof op.if_none_match !== "boolean") throw new ScribeError("invalid_request", `${where}.if_none_match must be true or false`);
+  const contentType = validateContentType(op.content_type, fallback);
   const put: Operation = { op: "put", key, value, valueHash: Bun.SHA256.hash(value) as Uint8Array, contentType };
-  if (ifMatch !== undefined) put.ifMatch = ifMatch;
+  if (op.if_match !== undefined) put.ifMatch = op.if_match;
   if (op.if_none_match === true) put.ifNoneMatch = true;
   return put;
 }
 
-function batchValue(op: Record<string, unknown>, where: string): Uint8Array {
+function batchValue(op: { value?: string; value_base64?: string }, where: string): Uint8Array {
   if (op.value !== undefined && op.value_base64 !== undefined) throw new ScribeError("invalid_request", `${where} has both value and value_base64`);
-  if (typeof op.value === "string") {
+  if (op.value !== undefined) {
     if (!op.value.isWellFormed()) throw new ScribeError("invalid_value", `${where}.value is not valid UTF-8 (send bytes as value_base64)`);
     return utf8(op.value);
   }
-  if (typeof op.value_base64 === "string") {
+  if (op.value_base64 !== undefined) {
     const bytes = fromBase64(op.value_base64);
     if (!bytes) throw new ScribeError("invalid_value", `${where}.value_base64 is not valid base64`);
     return bytes;
