@@ -238,7 +238,7 @@ function nodeHandlers(deps: HandlerDeps) {
     // restart a node); 503 only once its Raft driver failed (it must be restarted).
     health: () => {
       const status = service.status();
-      const failed = status.storage.code === "driver_failed";
+      const failed = status.storage_status.code === "driver_failed";
       const body = { status: failed ? "failed" : "ok", node_id: status.node_id, role: status.role, leader_id: status.leader_id, term: status.term, ledger_size: status.ledger_size, commit_index: status.commit_index, applied_index: status.applied_index };
       return json(body, failed ? 503 : 200, failed ? { "retry-after": "1" } : {});
     },

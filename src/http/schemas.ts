@@ -13,8 +13,15 @@
  * the same `{error, code}` the hand-written checks gave.
  */
 
+import { Type, type IntegerOptions } from "@sinclair/typebox";
 import { t, type TSchema } from "elysia";
 import { contentTypeBytesMax } from "../ledger/index.ts";
+
+/**
+ * A JSON integer. TypeBox's own: Elysia's `t.Integer` also takes integer strings (it converts
+ * "2" to 2, for query strings), which a JSON body must not get away with.
+ */
+const integer = (options?: IntegerOptions) => Type.Integer(options);
 
 /** The limits a request schema depends on (from the configuration; see AppLimits). */
 export interface SchemaLimits {
@@ -25,7 +32,7 @@ export interface SchemaLimits {
 
 /** A key in a JSON body: a non-empty string (its UTF-8 validity and byte length are checked in code). */
 const keyField = () => t.String({ minLength: 1, description: "1..1024 bytes of UTF-8." });
-const versionField = (description: string) => t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
+const versionField = (description: string) => integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
 /** Printable ASCII, at most 255 bytes; empty means the default. */
 const contentTypeField = () => t.String({ maxLength: contentTypeBytesMax, pattern: "^[\\x20-\\x7e]*$", description: "Stored with the value; printable ASCII, at most 255 bytes. Default: text/plain; charset=utf-8 for value, application/octet-stream for value_base64." });
 
@@ -51,7 +58,7 @@ export const batchDeleteSchema = t.Object(
 export const batchRequestSchema = (limits: SchemaLimits) =>
   t.Object({ ops: t.Array(t.Union([batchPutSchema, batchDeleteSchema]), { minItems: 1, maxItems: limits.batchOpsMax }) }, { additionalProperties: false });
 
-const nodeIdField = () => t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "The member's node id." });
+const nodeIdField = () => integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "The member's node id." });
 
 /** POST /cluster/nodes/add. */
 export const nodeAddRequestSchema = (_limits?: SchemaLimits) =>
@@ -79,7 +86,7 @@ export type RequestBodyName = keyof typeof requestBodies;
 // ---- responses --------------------------------------------------------------------------------
 
 const hex = (description: string) => t.String({ pattern: "^[0-9a-f]{64}$", description });
-const index = (description: string) => t.Integer({ minimum: 0, description });
+const index = (description: string) => integer({ minimum: 0, description });
 const nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
 
 const errorSchema = t.Object(
@@ -91,10 +98,10 @@ const receiptSchema = t.Object({
   key: t.String(),
   op: t.Union([t.Literal("put"), t.Literal("delete")]),
   index: index("The entry's ledger index."),
-  version: t.Integer({ minimum: 1 }),
+  version: integer({ minimum: 1 }),
   leaf_hash: hex("The entry's Merkle leaf hash."),
   tree_size: index("The tree size that includes the entry."),
-  timestamp_ms: t.Integer(),
+  timestamp_ms: integer(),
 });
 
 const entryFields = {
@@ -102,12 +109,12 @@ const entryFields = {
   op: t.Union([t.Literal("put"), t.Literal("delete")]),
   key: t.String(),
   value_hash: hex("SHA-256 of the value (of nothing for a delete)."),
-  value_bytes: t.Integer({ minimum: 0 }),
+  value_bytes: integer({ minimum: 0 }),
   content_type: t.String(),
-  timestamp_ms: t.Integer(),
-  prev_index: t.Integer({ minimum: -1, description: "The key's previous entry, or -1." }),
+  timestamp_ms: integer(),
+  prev_index: integer({ minimum: -1, description: "The key's previous entry, or -1." }),
 };
-const entrySchema = t.Object({ ...entryFields, version: t.Integer({ minimum: 1 }), leaf_hash: hex("The entry's Merkle leaf hash.") });
+const entrySchema = t.Object({ ...entryFields, version: integer({ minimum: 1 }), leaf_hash: hex("The entry's Merkle leaf hash.") });
 
 const entriesPageSchema = t.Object({
   from: index("The first index asked for."),
@@ -129,7 +136,7 @@ const verifySchema = t.Object({
   key: t.String(),
   verified: t.Boolean({ description: "The node's own verdict; verify independently." }),
   proof: t.Object({ root_hash: hex("The checkpoint's root."), siblings: t.Array(hex("A sibling hash.")), leaf_index: index("The entry's index."), tree_size: index("The checkpoint's size."), leaf_hash: hex("The entry's leaf hash.") }),
-  entry: t.Object({ ...entryFields, version: t.Integer({ minimum: 1 }) }),
+  entry: t.Object({ ...entryFields, version: integer({ minimum: 1 }) }),
   checkpoint: t.String({ description: "The signed checkpoint note the proof is against." }),
   error: nullable(t.String()),
 });
@@ -138,14 +145,14 @@ const inclusionProofSchema = t.Object({ leaf_index: index("Leaf index."), tree_s
 const consistencyProofSchema = t.Object({ from: index("Older size."), to: index("Newer size."), from_root: hex("Root at from."), to_root: hex("Root at to."), proof: t.Array(hex("A proof hash.")) });
 
 const keysPageSchema = t.Object({
-  keys: t.Array(t.Object({ key: t.String(), index: index("The key's latest entry."), version: t.Integer({ minimum: 1 }), deleted: t.Boolean() })),
+  keys: t.Array(t.Object({ key: t.String(), index: index("The key's latest entry."), version: integer({ minimum: 1 }), deleted: t.Boolean() })),
   next: nullable(t.String({ description: "Pass as `after` for the next page." })),
   ledger_size: index("The ledger's size."),
 });
 
 const roleSchema = t.Union(["leader", "follower", "candidate", "pre-candidate", "learner", "single"].map((role) => t.Literal(role)));
 const memberSchema = t.Object({
-  id: t.Integer({ minimum: 1 }),
+  id: integer({ minimum: 1 }),
   address: t.String({ description: "Raft host:port." }),
   client: t.String({ description: "HTTP host:port." }),
   role: t.Union([t.Literal("voter"), t.Literal("learner")]),
@@ -156,25 +163,25 @@ const memberSchema = t.Object({
 });
 
 const nodeStatusFields = {
-  node_id: t.Integer({ minimum: 1 }),
+  node_id: integer({ minimum: 1 }),
   role: roleSchema,
   term: index("Raft term."),
-  leader_id: nullable(t.Integer({ minimum: 1 })),
+  leader_id: nullable(integer({ minimum: 1 })),
   commit_index: index("Raft commit index."),
   leader_commit_index: index("The highest commit index a leader told this node."),
   applied_index: index("Raft applied index."),
   ledger_size: index("Ledger entries."),
   membership: t.Array(memberSchema),
   healthy: t.Boolean({ description: "Knows a leader and is not shutting down." }),
-  storage: t.Object({ writable: t.Boolean(), code: nullable(t.String()), reason: nullable(t.String()) }, { description: "Whether storage takes writes (GET /ready's storage check)." }),
+  storage_status: t.Object({ writable: t.Boolean(), code: nullable(t.String()), reason: nullable(t.String()) }, { description: "Whether storage takes writes (GET /ready's storage check)." }),
 };
 const nodeStatusSchema = t.Object(nodeStatusFields);
 
 const healthSchema = t.Object({
   status: t.Union([t.Literal("ok"), t.Literal("failed")], { description: "failed: the Raft driver failed and the node must be restarted (503)." }),
-  node_id: t.Integer({ minimum: 1 }),
+  node_id: integer({ minimum: 1 }),
   role: roleSchema,
-  leader_id: nullable(t.Integer({ minimum: 1 })),
+  leader_id: nullable(integer({ minimum: 1 })),
   term: index("Raft term."),
   ledger_size: index("Ledger entries."),
   commit_index: index("Raft commit index."),
@@ -190,17 +197,17 @@ const readySchema = t.Object({
 
 const batchAnswerSchema = t.Object({ first_index: index("First entry."), last_index: index("Last entry."), tree_size: index("Tree size including the batch."), receipts: t.Array(receiptSchema) });
 
-const clusterNodesSchema = t.Object({ leader_id: nullable(t.Integer({ minimum: 1 })), nodes: t.Array(t.Intersect([memberSchema, t.Object({ is_leader: t.Boolean(), is_self: t.Boolean() })])) });
-const leaderSchema = t.Object({ leader_id: t.Integer({ minimum: 1 }), address: t.String(), client: t.String(), term: index("Raft term."), is_self: t.Boolean() });
+const clusterNodesSchema = t.Object({ leader_id: nullable(integer({ minimum: 1 })), nodes: t.Array(t.Intersect([memberSchema, t.Object({ is_leader: t.Boolean(), is_self: t.Boolean() })])) });
+const leaderSchema = t.Object({ leader_id: integer({ minimum: 1 }), address: t.String(), client: t.String(), term: index("Raft term."), is_self: t.Boolean() });
 const addressesSchema = t.Record(t.String({ pattern: "^[0-9]+$" }), t.Object({ raft: t.String(), client: t.String() }), { description: "Node id → addresses." });
-const nodeAddedSchema = t.Object({ node_id: t.Integer({ minimum: 1 }), role: t.Union([t.Literal("voter"), t.Literal("learner")]), addresses: addressesSchema });
-const nodeRemovedSchema = t.Object({ node_id: t.Integer({ minimum: 1 }), removed: t.Literal(true) });
+const nodeAddedSchema = t.Object({ node_id: integer({ minimum: 1 }), role: t.Union([t.Literal("voter"), t.Literal("learner")]), addresses: addressesSchema });
+const nodeRemovedSchema = t.Object({ node_id: integer({ minimum: 1 }), removed: t.Literal(true) });
 const proposeAnswerSchema = t.Object({ outcomes: t.Array(t.Union([t.Object({ receipts: t.Array(receiptSchema) }), errorSchema])) });
 
 /** Loose on purpose: /metrics grows with the node; the status fields are fixed. */
 const metricsSchema = t.Object(nodeStatusFields, { additionalProperties: true, description: "The node's status and counters (requests, storage, caches, raft, transport, cold); more fields may appear." });
 
-const rootSchema = t.Object({ name: t.Literal("scribe-ledger"), node_id: t.Integer({ minimum: 1 }), ledger_size: index("Ledger entries."), docs: t.String() });
+const rootSchema = t.Object({ name: t.Literal("scribe-ledger"), node_id: integer({ minimum: 1 }), ledger_size: index("Ledger entries."), docs: t.String() });
 
 /** Response bodies by component name (the OpenAPI `components.schemas`, beside the request bodies). */
 export const responseSchemas = {

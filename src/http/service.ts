@@ -58,7 +58,7 @@ export interface NodeStatus {
   /** False when the node cannot serve writes (no leader, shutting down, storage failure). */
   healthy: boolean;
   /** Whether this node's storage takes writes: GET /ready's `storage` check (see StorageStatus). */
-  storage: StorageStatus;
+  storage_status: StorageStatus;
 }
 
 // ---- readiness (GET /ready) -------------------------------------------------------------------
