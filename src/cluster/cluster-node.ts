@@ -334,7 +334,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       appliedIndex: this.storage.appliedIndex(),
       ledgerSize: this.ledger.size,
       running: !this.closed && !this.loop.stopped,
-      storage: this.storageStatus(),
+      storageStatus: this.storageStatus(),
     });
   }
 

@@ -7,7 +7,7 @@
  * - caught_up: the applied index trails the commit index a leader told this node by at most
  *   `api.ready_lag_entries_max` entries (a node replaying its log or catching up serves old
  *   stale reads and slow linearizable ones);
- * - storage: the node's storage takes writes (NodeStatus.storage: the driver has not failed; a
+ * - storage: the node's storage takes writes (NodeStatus.storage_status: the driver has not failed; a
  *   full disk sets it too);
  * - s3: with a bucket configured, S3 was reachable when last seen (the cold tier's state, at most
  *   `s3StateAgeMsMax` old: never a request per probe); with `api.ready_requires_s3 = false` it is
@@ -41,7 +41,7 @@ function caughtUpCheck(status: NodeStatus, lagEntriesMax: number): ReadinessChec
 }
 
 function storageCheck(status: NodeStatus): ReadinessCheck {
-  const { writable, code, reason } = status.storage;
+  const { writable, code, reason } = status.storage_status;
   if (writable) return { ok: true, writable };
   return { ok: false, writable, code, detail: `storage does not take writes${code ? ` (${code})` : ""}: ${reason ?? "no reason given"}` };
 }

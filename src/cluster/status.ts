@@ -20,7 +20,7 @@ export interface StatusInputs {
   /** False once the node stopped (shutdown) or its driver failed. */
   running: boolean;
   /** Whether storage takes writes (GET /ready's storage check). */
-  storage: StorageStatus;
+  storageStatus: StorageStatus;
 }
 
 export function describeNode(inputs: StatusInputs): NodeStatus {
@@ -50,6 +50,6 @@ export function describeNode(inputs: StatusInputs): NodeStatus {
     ledger_size: inputs.ledgerSize,
     membership: [...voters.map((id) => describe(id, "voter")), ...learners.map((id) => describe(id, "learner"))],
     healthy: inputs.running && raft.leader !== 0,
-    storage: inputs.storage,
+    storage_status: inputs.storageStatus,
   };
 }
