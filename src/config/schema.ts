@@ -69,8 +69,8 @@ export const schema = {
     archival_check_interval_secs: { type: int(1, 86400), default: 60, doc: "How often the archiver looks for work." },
   },
   consensus: {
-    election_timeout_min: { type: int(10, 600000), default: 1500, doc: "Minimum election timeout, ms." },
-    election_timeout_max: { type: int(10, 600000), default: 3000, doc: "Maximum election timeout, ms." },
+    election_timeout_min: { type: int(10, 600000), default: 1500, doc: "Minimum election timeout, ms: a follower that hears nothing from a leader for a random time between this and election_timeout_max campaigns; also the leader lease of check-quorum. A failed campaign is retried after a tenth of it (at least 2 ticks), randomized (docs/RAFT.md, \"How long an election takes\")." },
+    election_timeout_max: { type: int(10, 600000), default: 3000, doc: "Maximum election timeout, ms: a leader that stopped is replaced within about this plus a tick and a vote round." },
     heartbeat_interval_ms: { type: int(1, 60000), default: 300, doc: "Leader heartbeat interval, ms (below the election timeout)." },
     tick_interval_ms: { type: int(1, 10000), default: 50, doc: "Length of one Raft tick, ms." },
     max_inflight_msgs: { type: int(1, 65536), default: 256, doc: "Unacknowledged append messages in flight per follower." },
