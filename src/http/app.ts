@@ -107,10 +107,13 @@ interface Admitted {
   record: RouteCall["record"];
   /** Its audit record was written (by the handler's wrapper); onError must not write another. */
   audited: boolean;
+  /** When its work began (after admission): a batch's latency includes reading and checking its body. */
+  startedMs: number;
 }
 
 interface JsonBodyRouting {
   guard: Guard;
+  metrics: RequestMetrics;
   clientOf: ClientOf;
   limits: AppLimits;
   /** Requests admitted by a parse hook, for their handler and for onError. */
@@ -137,7 +140,7 @@ function jsonBodyRoute(route: Route, handler: Handler, routing: JsonBodyRouting)
       refusalHeaders.set(admission.error, admission.headers);
       throw admission.error;
     }
-    const entry: Admitted = { route, caller: admission.caller, record: {}, audited: false };
+    const entry: Admitted = { route, caller: admission.caller, record: {}, audited: false, startedMs: performance.now() };
     admitted.set(request, entry);
     const bytes = await readBody(request, bytesMax, code, what);
     guard.checkBody(entry.caller, bytes);
@@ -150,7 +153,7 @@ function jsonBodyRoute(route: Route, handler: Handler, routing: JsonBodyRouting)
   const action = route.audit === "forwarded" ? undefined : route.audit;
   const run = async ({ request, params, query, body }: RouterContext & { body: unknown }): Promise<Response> => {
     const entry = admitted.get(request)!;
-    const call: RouteCall = { route, request, params, query, caller: entry.caller, record: entry.record, body };
+    const call: RouteCall = { route, request, params, query, caller: entry.caller, record: entry.record, body, startedMs: entry.startedMs };
     if (action === undefined) return handler(call);
     try {
       const response = await handler(call);
@@ -179,9 +182,13 @@ function jsonBodyError(error: unknown, code: unknown, request: Request, routing:
   return bodyFailure(entry.route.body, failed.valueError, failed.value, routing.limits);
 }
 
-/** Writes the audit record of an admitted, audited JSON-body request that failed before its handler. */
-function auditEarlyFailure(request: Request, failure: ScribeError, routing: JsonBodyRouting): void {
+/**
+ * An admitted JSON-body request that failed before its handler: its audit record, and for a batch
+ * its request count (a batch refused for its body is a batch request that failed, as before).
+ */
+function recordEarlyFailure(request: Request, failure: ScribeError, routing: JsonBodyRouting): void {
   const entry = routing.admitted.get(request);
+  if (entry?.route.id === "batch" && !entry.audited) routing.metrics.record("batch", entry.startedMs, failure.status < 500);
   const action = entry?.route.audit;
   if (!entry || entry.audited || action === undefined || action === "forwarded") return;
   entry.audited = true;
@@ -199,13 +206,13 @@ export function createApp(options: AppOptions) {
   const originals = new WeakMap<Request, Request>();
   const clientOf: ClientOf = (request) => options.clientAddress?.(originals.get(request) ?? request) ?? "local";
 
-  const routing: JsonBodyRouting = { guard, clientOf, limits, admitted: new WeakMap(), refusalHeaders: new WeakMap() };
+  const routing: JsonBodyRouting = { guard, metrics, clientOf, limits, admitted: new WeakMap(), refusalHeaders: new WeakMap() };
 
   // normalize: false: a body field its schema does not know is refused, never silently dropped.
   const app = new Elysia({ normalize: false }).onError(({ error, code, request, path }) => {
     const bodyError = jsonBodyError(error, code, request, routing);
     if (bodyError) {
-      auditEarlyFailure(request, bodyError, routing);
+      recordEarlyFailure(request, bodyError, routing);
       return errorResponse(bodyError, routing.refusalHeaders.get(bodyError) ?? {});
     }
     if (isScribeError(error)) {

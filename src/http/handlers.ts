@@ -42,6 +42,8 @@ export interface RouteCall {
   readonly record: Partial<AuditRecord>;
   /** A route with a JSON body schema: the body, parsed and checked against it. */
   readonly body?: unknown;
+  /** When the request's work began (performance.now()), if before the handler: its body was read and checked first. */
+  readonly startedMs?: number;
 }
 
 export type Handler = (call: RouteCall) => Response | Promise<Response>;
@@ -185,7 +187,7 @@ function ledgerHandlers(deps: HandlerDeps) {
         call.record.first_index = receipts[0]!.index;
         call.record.last_index = receipts.at(-1)!.index;
         return json({ first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts });
-      }),
+      }, call.startedMs),
     history: (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
       const { query } = call;

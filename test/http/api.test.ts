@@ -236,4 +236,12 @@ describe("health and metrics", () => {
     expect(metrics.requests.put.requests).toBe(2);
     expect(metrics.storage).toMatchObject({ entries: 2, liveKeys: 2 });
   });
+
+  test("a batch refused for its body (before its handler ran) still counts as a batch request", async () => {
+    expect((await t.call("POST", "/batch", { body: JSON.stringify({ ops: [{ op: "put", key: "k", value: "v" }] }) })).status).toBe(200);
+    expect((await t.call("POST", "/batch", { body: "{nope" })).status).toBe(400);
+    expect((await t.call("POST", "/batch", { body: JSON.stringify({ ops: [] }) })).status).toBe(400);
+    const metrics = (await (await t.call("GET", "/metrics")).json()) as { requests: { batch: { requests: number; errors: number } } };
+    expect(metrics.requests.batch).toMatchObject({ requests: 3, errors: 0 }); // 4xx are the client's errors, not the node's
+  });
 });
