@@ -50,7 +50,7 @@ function s3Check(s3: S3State | undefined, requiresS3: boolean): ReadinessCheck {
   if (!s3) return { ok: true, configured: false };
   const facts = { configured: true, required: requiresS3, reachable: s3.reachable, age_ms: s3.age_ms, source: s3.source };
   if (s3.reachable === true) return { ok: true, ...facts };
-  const detail = s3.reachable === null ? "S3 has not been reached yet (the start check is still running)" : `S3 was unreachable when last tried (${s3.source}): ${s3.detail ?? "no detail"}`;
+  const detail = s3.reachable === null ? "S3 has not answered yet (the first check is still running)" : `S3 was unreachable when last tried (${s3.source}): ${s3.detail ?? "no detail"}`;
   return { ok: !requiresS3, ...facts, detail };
 }
 

@@ -65,7 +65,7 @@ describe("readiness", () => {
     const unknown = { reachable: null, age_ms: null, source: null, detail: null };
     const down = { reachable: false, age_ms: 5, source: "probe", detail: "unreachable: ECONNREFUSED" };
     expect(assessReadiness(inputs({ s3: up })).checks.s3).toEqual({ ok: true, configured: true, required: true, reachable: true, age_ms: 1000, source: "archival" });
-    expect(assessReadiness(inputs({ s3: unknown })).reasons).toEqual(["s3: S3 has not been reached yet (the start check is still running)"]);
+    expect(assessReadiness(inputs({ s3: unknown })).reasons).toEqual(["s3: S3 has not answered yet (the first check is still running)"]);
     const refused = assessReadiness(inputs({ s3: down }));
     expect(refused.ready).toBe(false);
     expect(refused.reasons).toEqual(["s3: S3 was unreachable when last tried (probe): unreachable: ECONNREFUSED"]);
