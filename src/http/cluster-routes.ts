@@ -8,16 +8,12 @@ import { isHostPort } from "../config/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
 import { decodeForward, idempotencyKeyProblem, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type ForwardedWrite, type IdempotencyRecord, type LedgerService, type Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
-import { parseNonNegative } from "./parse.ts";
+import { parseJsonBody, parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
 
+/** A node-to-node JSON body read by its handler: an object, or 400. */
 function parseJsonObject(body: Uint8Array): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(body));
-  } catch (error) {
-    throw new ScribeError("invalid_json", `the body is not valid JSON: ${(error as Error).message}`);
-  }
+  const doc = parseJsonBody(body, "body");
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ScribeError("invalid_request", "the body must be a JSON object");
   return doc as Record<string, unknown>;
 }
@@ -49,22 +45,20 @@ export function leaderInfo(service: LedgerService): Record<string, unknown> {
   return { leader_id: leader.id, address: leader.address, client: leader.client, term: status.term, is_self: leader.id === status.node_id };
 }
 
-/** POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}. */
-export function addNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const nodeId = nodeIdOf(doc);
-  const { address, client } = doc;
-  if (typeof address !== "string" || !isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
-  if (client !== undefined && (typeof client !== "string" || !isHostPort(client))) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
-  const unknown = Object.keys(doc).filter((k) => !["node_id", "address", "client"].includes(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `unknown field(s): ${unknown.join(", ")}`);
-  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client: client as string });
+/**
+ * POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}; the
+ * body's shape was checked by its schema (src/http/schemas.ts), the host:port syntax is here.
+ */
+export function addNode(cluster: ClusterService | undefined, doc: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {
+  const { node_id: nodeId, address, client } = doc;
+  if (!isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
+  if (client !== undefined && !isHostPort(client)) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
+  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client });
 }
 
-/** POST /cluster/nodes/remove {node_id}. */
-export function removeNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  return requireCluster(cluster).removeNode(nodeIdOf(doc));
+/** POST /cluster/nodes/remove {node_id} (shape checked by its schema). */
+export function removeNode(cluster: ClusterService | undefined, doc: { node_id: number }): Promise<Record<string, unknown>> {
+  return requireCluster(cluster).removeNode(doc.node_id);
 }
 
 /** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field. */

@@ -2,13 +2,22 @@
  * @module openapi. The OpenAPI 3.1 description of the HTTP API, served as JSON at GET /openapi,
  * derived from the route table (src/http/routes.ts): every route is an operation whose
  * operationId is the route's id; its security, 401/403 and 429 answers follow from the route's
- * role and rate-limit flag. Handlers return raw Responses (values are raw bytes), so the bodies
- * are described by each entry's `doc`, not inferred from handler types.
+ * role and rate-limit flag. Request and response bodies are the TypeBox schemas of
+ * src/http/schemas.ts — the same request schemas the router validates with — as
+ * `components.schemas`: a schema used inside another becomes a `$ref`. `redocly lint` passes on
+ * it with the rules of redocly.yaml (test/http/openapi-lint.test.ts).
  */
 
-import { errorResponse, openApiPathOf, routeTable, type Route } from "./routes.ts";
+import { schema as configSchema } from "../config/index.ts";
+import { errorResponse, openApiPathOf, routeTable, schemaRef, type Route } from "./routes.ts";
+import { requestBodies, responseSchemas, type SchemaLimits } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
+
+/** The limits of a default configuration (the document a running node serves uses its own). */
+export const defaultSchemaLimits: SchemaLimits = {
+  batchOpsMax: Math.min(configSchema.storage.max_batch_ops.default, configSchema.api.max_batch_size.default),
+};
 
 const keyParam: Json = {
   name: "key",
@@ -29,6 +38,8 @@ const roleWords: Record<Route["role"], string> = {
 function operation(route: Route): Json {
   const { doc } = route;
   const responses: Json = { ...doc.responses };
+  // Any request whose target cannot be routed safely (a short Host, a fragment) is refused first.
+  responses["400"] ??= errorResponse("invalid_request: a malformed request target (Host, fragment)");
   if (route.role !== "none") {
     responses["401"] ??= errorResponse(route.role === "internal" ? "unauthorized, clock_skew, replayed: no valid cluster signature" : "unauthorized: no or unknown API key (when security.api_keys is set)");
     if (route.role !== "internal") responses["403"] ??= errorResponse("forbidden: the key's role is too low");
@@ -38,12 +49,34 @@ function operation(route: Route): Json {
   const security = route.role === "none" ? [{}] : route.role === "internal" ? [{ clusterAuth: [] }] : [{ bearer: [] }, { apiKey: [] }];
   const out: Json = { operationId: route.id, summary: doc.summary, description: roleWords[route.role], "x-scribe-role": route.role, security, responses };
   if (doc.params) out.parameters = doc.params.map((p) => ({ required: false, ...p }));
-  if (doc.requestBody) out.requestBody = doc.requestBody;
+  if (route.body) out.requestBody = { required: true, content: { "application/json": { schema: schemaRef(route.body) } } };
+  else if (doc.requestBody) out.requestBody = doc.requestBody;
   return out;
 }
 
-/** The OpenAPI 3.1 document. */
-export function openApiDocument(): Json {
+/**
+ * A TypeBox schema as plain JSON Schema (TypeBox's symbol keys dropped); a schema that is itself
+ * a named component, met inside another, becomes a `$ref` to it.
+ */
+function schemaJson(value: unknown, names: ReadonlyMap<object, string>, root: object): unknown {
+  if (Array.isArray(value)) return value.map((item) => schemaJson(item, names, root));
+  if (typeof value !== "object" || value === null) return value;
+  const name = names.get(value);
+  if (name !== undefined && value !== root) return schemaRef(name as Parameters<typeof schemaRef>[0]);
+  const out: Json = {};
+  for (const [key, item] of Object.entries(value)) out[key] = schemaJson(item, names, root);
+  return out;
+}
+
+/** The components' schemas: every response body and request body of src/http/schemas.ts. */
+function componentSchemas(limits: SchemaLimits): Record<string, unknown> {
+  const named: [string, object][] = [...Object.entries(responseSchemas), ...Object.entries(requestBodies).map(([name, make]) => [name, make(limits)] as [string, object])];
+  const names = new Map(named.map(([name, schema]) => [schema, name]));
+  return Object.fromEntries(named.map(([name, schema]) => [name, schemaJson(schema, names, schema)]));
+}
+
+/** The OpenAPI 3.1 document; `limits` are the serving node's (default: a default configuration's). */
+export function openApiDocument(limits: SchemaLimits = defaultSchemaLimits): Json {
   const paths: Record<string, Json> = {};
   for (const route of routeTable) {
     const path = openApiPathOf(route);
@@ -54,29 +87,30 @@ export function openApiDocument(): Json {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Scribe Ledger", version: "0.1.0", description: "A verifiable, append-only key-value ledger. Every error body is {error, code}." },
+    info: {
+      title: "Scribe Ledger",
+      version: "0.1.0",
+      description: "A verifiable, append-only key-value ledger. Every error body is {error, code}.",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+    },
+    servers: [
+      {
+        url: "{scheme}://{host}:{port}",
+        description: "A Scribe node (any member of a cluster: writes to a follower are forwarded to the leader).",
+        variables: {
+          scheme: { enum: ["http", "https"], default: "http", description: "https when security.tls_cert is set." },
+          host: { default: "127.0.0.1", description: "node.address" },
+          port: { default: "8001", description: "network.client_port" },
+        },
+      },
+    ],
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "An API key (security.api_keys)." },
         apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
         clusterAuth: { type: "apiKey", in: "header", name: "X-Scribe-Cluster-Auth", description: "Node to node: an HMAC made with discovery.cluster_secret (docs/SECURITY.md)." },
       },
-      schemas: {
-        Error: { type: "object", required: ["error", "code"], properties: { error: { type: "string" }, code: { type: "string" } } },
-        Receipt: {
-          type: "object",
-          required: ["key", "op", "index", "version", "leaf_hash", "tree_size", "timestamp_ms"],
-          properties: {
-            key: { type: "string" },
-            op: { type: "string", enum: ["put", "delete"] },
-            index: { type: "integer" },
-            version: { type: "integer" },
-            leaf_hash: { type: "string" },
-            tree_size: { type: "integer", description: "The ledger size right after this write's command (its last index + 1)." },
-            timestamp_ms: { type: "integer" },
-          },
-        },
-      },
+      schemas: componentSchemas(limits),
     },
     paths,
   };

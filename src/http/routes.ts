@@ -11,15 +11,19 @@
  * handler map is typed by `RouteId`, so a missing handler does not compile); the security suite
  * (test/http/security-matrix.test.ts) asks for a sample request of every entry.
  *
- * Request and response schemas (TypeBox, Elysia's `t`) can be added to `RouteSpec` later and
- * passed to the router with the entry. Elysia validates before a handler runs, so the guard must
- * then move ahead of validation (a per-route `transform` hook that throws its refusal), keeping
- * "refused before any input is looked at" true.
+ * Request and response schemas: an entry with a JSON body names its schema (`body`, one of
+ * src/http/schemas.ts's request bodies), which the router validates before the handler runs;
+ * every response names its schema (a component of the OpenAPI document). Elysia parses and
+ * validates a body before a handler (and before `transform` and `beforeHandle` hooks) could
+ * refuse the caller, so for these routes src/http/app.ts runs the guard in the route's own parse
+ * hook, before the body is read: a refused request is answered before any input is looked at,
+ * and changes nothing.
  *
  * Pure data and pure functions: no Elysia, no I/O, so scripts and tests can read the table alone.
  */
 
 import { keysLimitDefault, keysLimitMax } from "./keys.ts";
+import type { RequestBodyName, ResponseSchemaName } from "./schemas.ts";
 
 /**
  * Who may call a route. `none`: anyone (probes); `read` < `write` < `admin`: API key roles;
@@ -66,6 +70,8 @@ export interface RouteSpec {
   readonly path: string;
   readonly role: RouteRole;
   readonly audit?: RouteAudit;
+  /** A JSON body checked by this schema (src/http/schemas.ts) before the handler runs. */
+  readonly body?: RequestBodyName;
   /** Takes a token from the caller's rate-limit bucket (when rate limits are on). */
   readonly rateLimited: boolean;
   readonly doc: RouteDoc;
@@ -73,14 +79,16 @@ export interface RouteSpec {
 
 // ---- OpenAPI building blocks ----------------------------------------------------------------
 
-const errorRef = { $ref: "#/components/schemas/Error" };
-export const errorResponse = (description: string): Json => ({ description, content: { "application/json": { schema: errorRef } } });
-const jsonOk = (description: string, schema: Json = { type: "object" }): Json => ({ description, content: { "application/json": { schema } } });
+/** A reference to a schema of src/http/schemas.ts (a component of the OpenAPI document). */
+export const schemaRef = (name: ResponseSchemaName | RequestBodyName): Json => ({ $ref: `#/components/schemas/${name}` });
+export const errorResponse = (description: string): Json => ({ description, content: { "application/json": { schema: schemaRef("Error") } } });
+const jsonOk = (description: string, schema: ResponseSchemaName | Json = { type: "object" }): Json => ({ description, content: { "application/json": { schema: typeof schema === "string" ? schemaRef(schema) : schema } } });
+/** A JSON request body read by the handler itself (node-to-node routes without a router schema). */
+const jsonBody = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
 const text = (description: string): Json => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
 const query = (name: string, description: string, schema: Json = { type: "integer", minimum: 0 }, required = false): RouteParam => ({ name, in: "query", required, description, schema });
-const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", { $ref: "#/components/schemas/Receipt" });
+const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", "Receipt");
 const rawBody = (description: string): Json => ({ required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description } } } });
-const jsonBody = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
 
 /** The Idempotency-Key header of a write (docs/API.md, "Unknown outcomes and retries"). */
 const idempotencyKeyParam: RouteParam = {
@@ -152,7 +160,7 @@ const segmentDocs = keyDocs("one path segment, not a reserved name");
  * parameters, whatever the order of registration.
  */
 export const routes = [
-  { id: "root", method: "GET", path: "/", role: "read", rateLimited: true, doc: { summary: "Service name, node id and ledger size", responses: { "200": jsonOk("Service description.") } } },
+  { id: "root", method: "GET", path: "/", role: "read", rateLimited: true, doc: { summary: "Service name, node id and ledger size", responses: { "200": jsonOk("Service description.", "Root") } } },
   {
     id: "health",
     method: "GET",
@@ -160,29 +168,35 @@ export const routes = [
     role: "none",
     // Probes from a load balancer share one address; a 429 there would take the node out of service.
     rateLimited: false,
-    doc: { summary: "Liveness and readiness (never needs a key)", responses: { "200": jsonOk("status ok"), "503": jsonOk("status unavailable") } },
+    doc: { summary: "Liveness: the process answers (never needs a key)", responses: { "200": jsonOk("The process answers: status ok (a node without a leader is alive).", "Health"), "503": jsonOk("status failed: the Raft driver failed and the node must be restarted (Retry-After).", "Health") } },
   },
-  { id: "metrics", method: "GET", path: "/metrics", role: "read", rateLimited: true, doc: { summary: "Node state and counters as JSON", responses: { "200": jsonOk("Raft state, request counters, storage, caches.") } } },
+  {
+    id: "ready",
+    method: "GET",
+    path: "/ready",
+    role: "none",
+    // Readiness probes too come from load balancers sharing an address: never rate limited.
+    rateLimited: false,
+    doc: { summary: "Readiness: whether this node should take traffic, with the reasons (never needs a key)", responses: { "200": jsonOk("Ready: every check passed.", "Ready"), "503": jsonOk("Not ready: `reasons` says why (Retry-After).", "Ready") } },
+  },
+  { id: "metrics", method: "GET", path: "/metrics", role: "read", rateLimited: true, doc: { summary: "Node state and counters as JSON", responses: { "200": jsonOk("Raft state, request counters, storage, caches.", "Metrics") } } },
   { id: "metricsPrometheus", method: "GET", path: "/metrics/prometheus", role: "read", rateLimited: true, doc: { summary: "Prometheus text exposition", responses: { "200": text("Prometheus text format 0.0.4.") } } },
-  { id: "openapi", method: "GET", path: "/openapi", role: "read", rateLimited: true, doc: { summary: "This document", responses: { "200": jsonOk("OpenAPI 3.1.") } } },
+  { id: "openapi", method: "GET", path: "/openapi", role: "read", rateLimited: true, doc: { summary: "This document", responses: { "200": jsonOk("OpenAPI 3.1.", "OpenApi") } } },
   {
     id: "batch",
     method: "POST",
     path: "/batch",
     role: "write",
     audit: "batch",
+    body: "BatchRequest",
     rateLimited: true,
     doc: {
       summary: "Append many operations atomically at consecutive indexes",
       params: [{ ...idempotencyKeyParam, description: `${idempotencyKeyParam.description} May be given as the body's idempotency_key instead; both given must be equal.` }],
-      requestBody: jsonBody({
-        type: "object",
-        required: ["ops"],
-        properties: { ops: { type: "array", items: { type: "object" } }, idempotency_key: { type: "string", minLength: 1, maxLength: 255, description: "The batch's idempotency key (or the Idempotency-Key header)." } },
-      }),
       responses: {
-        "200": jsonOk("{first_index, last_index, tree_size, receipts}"),
+        "200": jsonOk("The batch's entries, once durable: a receipt per operation (Idempotent-Replayed: true when they are an earlier batch's with the same idempotency key).", "BatchAnswer"),
         "400": errorResponse("invalid_json, invalid_request (also a malformed or mismatched idempotency key), invalid_key, key_too_large, invalid_value"),
+        "404": errorResponse("not_found, deleted: a delete of a key without a live value (nothing is appended)"),
         "412": errorResponse("precondition_failed"),
         "413": errorResponse("batch_too_large, value_too_large"),
         ...writeOutcomes,
@@ -198,7 +212,7 @@ export const routes = [
     doc: {
       summary: "Every version of a key",
       params: [query("from_version", "First version to list."), query("limit", "Most versions (1..10000).")],
-      responses: { "200": jsonOk("{key, versions}"), "400": errorResponse("invalid_key, invalid_version, invalid_request"), "404": errorResponse("not_found") },
+      responses: { "200": jsonOk("The key's versions in order.", "History"), "400": errorResponse("invalid_key, invalid_version, invalid_request"), "404": errorResponse("not_found") },
     },
   },
   {
@@ -210,7 +224,7 @@ export const routes = [
     doc: {
       summary: "Inclusion proof of a key's entry against the latest signed checkpoint",
       params: [query("version", "Prove this version.")],
-      responses: { "200": jsonOk("{key, verified, proof, entry, checkpoint, error}"), "400": errorResponse("invalid_key, invalid_version"), "404": errorResponse("not_found, version_not_found") },
+      responses: { "200": jsonOk("The entry, its inclusion proof against the checkpoint, and the node's verdict.", "Verify"), "400": errorResponse("invalid_key, invalid_version"), "404": errorResponse("not_found, version_not_found") },
     },
   },
   {
@@ -253,7 +267,7 @@ export const routes = [
     doc: {
       summary: "RFC 9162 inclusion proof",
       params: [query("index", "Leaf index.", { type: "integer", minimum: 0 }, true), query("tree_size", "Tree size (default: the latest checkpoint's).")],
-      responses: { "200": jsonOk("Proof."), "400": errorResponse("invalid_index, invalid_range") },
+      responses: { "200": jsonOk("The proof, with the leaf hash.", "InclusionProof"), "400": errorResponse("invalid_index, invalid_range") },
     },
   },
   {
@@ -265,7 +279,7 @@ export const routes = [
     doc: {
       summary: "RFC 9162 consistency proof",
       params: [query("from", "Older tree size.", { type: "integer", minimum: 0 }, true), query("to", "Newer tree size (default: the latest checkpoint's).")],
-      responses: { "200": jsonOk("Proof."), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The proof.", "ConsistencyProof"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -277,7 +291,7 @@ export const routes = [
     doc: {
       summary: "A range of ledger entries in index order",
       params: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64; a value the node cannot hand out is null, with value_error: its code (corrupt_value, corrupt_entry, unavailable).", { type: "string", enum: ["true", "false"] })],
-      responses: { "200": jsonOk("{from, tree_size, entries}"), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The entries from `from`, in index order.", "EntriesPage"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -323,15 +337,7 @@ export const routes = [
         query("consistency", "linearizable (default) or stale.", { type: "string", enum: ["linearizable", "stale"] }),
       ],
       responses: {
-        "200": jsonOk("{keys: [{key, index, version, deleted}], next, ledger_size}; pass `next` as `after` for the following page (null on the last).", {
-          type: "object",
-          required: ["keys", "next", "ledger_size"],
-          properties: {
-            keys: { type: "array", items: { type: "object", required: ["key", "index", "version", "deleted"], properties: { key: { type: "string" }, index: { type: "integer" }, version: { type: "integer" }, deleted: { type: "boolean" } } } },
-            next: { type: ["string", "null"] },
-            ledger_size: { type: "integer" },
-          },
-        }),
+        "200": jsonOk("Keys with their latest entry; pass `next` as `after` for the following page (null on the last).", "KeysPage"),
         "400": errorResponse("invalid_request (prefix, after, consistency), invalid_range (limit)"),
       },
     },
@@ -360,16 +366,16 @@ export const routes = [
       },
     },
   },
-  { id: "clusterInfo", method: "GET", path: "/cluster/info", role: "read", rateLimited: true, doc: { summary: "This node's Raft state", responses: { "200": jsonOk("Node status.") } } },
-  { id: "clusterNodes", method: "GET", path: "/cluster/nodes", role: "read", rateLimited: true, doc: { summary: "Members and their progress", responses: { "200": jsonOk("{leader_id, nodes}") } } },
-  { id: "clusterLeader", method: "GET", path: "/cluster/leader/info", role: "read", rateLimited: true, doc: { summary: "The current leader", responses: { "200": jsonOk("{leader_id, address, client, term, is_self}") } } },
+  { id: "clusterInfo", method: "GET", path: "/cluster/info", role: "read", rateLimited: true, doc: { summary: "This node's Raft state", responses: { "200": jsonOk("Node status.", "NodeStatus") } } },
+  { id: "clusterNodes", method: "GET", path: "/cluster/nodes", role: "read", rateLimited: true, doc: { summary: "Members and their progress", responses: { "200": jsonOk("Members and their progress.", "ClusterNodes") } } },
+  { id: "clusterLeader", method: "GET", path: "/cluster/leader/info", role: "read", rateLimited: true, doc: { summary: "The current leader", responses: { "200": jsonOk("The leader and its addresses.", "Leader") } } },
   {
     id: "clusterReadIndex",
     method: "GET",
     path: "/cluster/read-index",
     role: "internal",
     rateLimited: false,
-    doc: { summary: "Leader only: a linearizable read index (node to node)", responses: { "200": jsonOk("{read_index}"), "400": errorResponse("invalid_request") } },
+    doc: { summary: "Leader only: a linearizable read index (node to node)", responses: { "200": jsonOk("A read index confirmed by a quorum.", "ReadIndex"), "400": errorResponse("invalid_request") } },
   },
   {
     id: "clusterLedgerSize",
@@ -380,7 +386,7 @@ export const routes = [
     doc: {
       summary: "Ledger size at an applied Raft index (node to node, catch-up)",
       params: [query("raft_index", "Applied Raft index.", { type: "integer", minimum: 0 }, true)],
-      responses: { "200": jsonOk("{raft_index, ledger_size}"), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The ledger size at that Raft index.", "LedgerSize"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -451,11 +457,11 @@ export const routes = [
     path: "/cluster/nodes/add",
     role: "admin",
     audit: "node_add",
+    body: "NodeAddRequest",
     rateLimited: true,
     doc: {
       summary: "Add a node (learner, then voter)",
-      requestBody: jsonBody({ type: "object", required: ["node_id", "address"], properties: { node_id: { type: "integer" }, address: { type: "string" }, client: { type: "string" } } }),
-      responses: { "200": jsonOk("Membership and address book."), "400": errorResponse("invalid_json, invalid_request"), "409": errorResponse("conflict"), "413": errorResponse("payload_too_large") },
+      responses: { "200": jsonOk("The node's role now (learner, promoted once caught up) and the address book.", "NodeAdded"), "400": errorResponse("invalid_json, invalid_request"), "409": errorResponse("conflict"), "413": errorResponse("payload_too_large") },
     },
   },
   {
@@ -464,11 +470,11 @@ export const routes = [
     path: "/cluster/nodes/remove",
     role: "admin",
     audit: "node_remove",
+    body: "NodeRemoveRequest",
     rateLimited: true,
     doc: {
       summary: "Remove a node",
-      requestBody: jsonBody({ type: "object", required: ["node_id"], properties: { node_id: { type: "integer" } } }),
-      responses: { "200": jsonOk("Membership."), "400": errorResponse("invalid_json, invalid_request"), "413": errorResponse("payload_too_large") },
+      responses: { "200": jsonOk("The node was removed.", "NodeRemoved"), "400": errorResponse("invalid_json, invalid_request"), "413": errorResponse("payload_too_large") },
     },
   },
   {
@@ -480,8 +486,8 @@ export const routes = [
     rateLimited: false,
     doc: {
       summary: "Leader only: commands forwarded by a follower, each applied on its own (node to node)",
-      requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller, then the command list."),
-      responses: { "200": jsonOk("{outcomes: [{receipts, replayed?} | {error, code}]}"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
+      requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller and idempotency key, then the command list."),
+      responses: { "200": jsonOk("One outcome per forwarded command: its receipts (replayed: true when an earlier command's), or its error.", "ProposeAnswer"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
     },
   },
   { id: "kvGet", method: "GET", path: "/kv/*", role: "read", rateLimited: true, doc: kvDocs.get },
