@@ -4,13 +4,14 @@
  * turned into a ScribeError naming the field, with the codes of the API (invalid_request,
  * invalid_key, batch_too_large). For a batch operation, whose schema is a union of put and
  * delete, the operation is checked again against the variant its `op` names, so the message
- * names the field at fault, not "expected union value".
+ * names the field at fault, not "expected union value"; a /cluster/cosign body, a union of three
+ * one-field objects, gets the one sentence that says what it must be.
  */
 
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
 import type { TObject } from "@sinclair/typebox";
 import { ScribeError } from "../lib/index.ts";
-import { batchDeleteSchema, batchPutSchema, requestBodies, type RequestBodyName, type SchemaLimits } from "./schemas.ts";
+import { batchDeleteSchema, batchPutSchema, cosignFields, requestBodies, type RequestBodyName, type SchemaLimits } from "./schemas.ts";
 
 const putVariant = batchPutSchema;
 const deleteVariant = batchDeleteSchema;
@@ -29,13 +30,17 @@ function unknownFields(value: Record<string, unknown>, schema: TObject): string[
 }
 
 const batchShape = `the batch body must be {"ops": [...]}`;
+const batchFields = ["ops", "idempotency_key"];
 
 function batchFailure(error: ValueError, body: unknown, limits: SchemaLimits): ScribeError {
   const [first, position] = segments(error.path);
   const ops = isPlainObject(body) ? body.ops : undefined;
+  if (first === "idempotency_key" && isPlainObject(body)) {
+    return new ScribeError("invalid_request", `idempotency_key must be a string (1..255 bytes of printable UTF-8), got ${JSON.stringify(body.idempotency_key)}`);
+  }
   if (first !== "ops" || !Array.isArray(ops)) {
     if (isPlainObject(body) && Array.isArray(body.ops) && error.type === ValueErrorType.ObjectAdditionalProperties) {
-      return new ScribeError("invalid_request", `the batch body has unknown field(s): ${Object.keys(body).filter((k) => k !== "ops").join(", ")}; ${batchShape}`);
+      return new ScribeError("invalid_request", `the batch body has unknown field(s): ${Object.keys(body).filter((k) => !batchFields.includes(k)).join(", ")}; ${batchShape}`);
     }
     return new ScribeError("invalid_request", batchShape);
   }
@@ -78,10 +83,13 @@ const fieldWords: Record<string, string> = {
   node_id: "node_id must be a positive integer",
   address: "address must be the node's Raft host:port",
   client: "client must be the node's HTTP host:port",
+  size: "size must be a non-negative integer",
+  key: "key must be a string (a verifier key)",
+  proof: "proof must be a string (a signed note)",
 };
 
-/** /cluster/nodes/add and /cluster/nodes/remove. */
-function membershipFailure(error: ValueError, body: unknown, schema: TObject): ScribeError {
+/** An object body of named fields: /cluster/nodes/add, /cluster/nodes/remove, /cluster/checkpoint, /cluster/keys. */
+function fieldsFailure(error: ValueError, body: unknown, schema: TObject): ScribeError {
   if (!isPlainObject(body)) return new ScribeError("invalid_request", "the body must be a JSON object");
   const [field] = segments(error.path);
   if (error.type === ValueErrorType.ObjectAdditionalProperties) return new ScribeError("invalid_request", `unknown field(s): ${unknownFields(body, schema).join(", ")}`);
@@ -90,8 +98,22 @@ function membershipFailure(error: ValueError, body: unknown, schema: TObject): S
   return new ScribeError("invalid_request", `the body does not match its schema: ${error.message}`);
 }
 
+/** POST /cluster/cosign: whatever failed, the body is not one of its three one-field objects. */
+function cosignFailure(body: unknown): ScribeError {
+  if (!isPlainObject(body)) return new ScribeError("invalid_request", "the body must be a JSON object");
+  const fields = Object.keys(body);
+  return new ScribeError("invalid_request", `give exactly one of ${cosignFields.join(", ")}, a string; got ${fields.join(", ") || "nothing"}`);
+}
+
 /** The API's error for a body of kind `name` whose first schema error is `error`. */
 export function bodyFailure(name: RequestBodyName, error: ValueError | undefined, body: unknown, limits: SchemaLimits): ScribeError {
   if (!error) return new ScribeError("invalid_request", "the request body does not match its schema");
-  return name === "BatchRequest" ? batchFailure(error, body, limits) : membershipFailure(error, body, requestBodies[name](limits));
+  switch (name) {
+    case "BatchRequest":
+      return batchFailure(error, body, limits);
+    case "CosignRequest":
+      return cosignFailure(body);
+    default:
+      return fieldsFailure(error, body, requestBodies[name](limits));
+  }
 }

@@ -1,28 +1,18 @@
 /**
  * @module cluster-routes. Handlers of /cluster/*: the true state of the Raft group, membership
  * changes, and the internal calls nodes make to each other (read index, ledger size at a Raft
- * index for catch-up).
+ * index for catch-up, checkpoint cosigning, key registration, the identity and idempotency
+ * records for catch-up). JSON bodies arrive checked against their schemas (src/http/schemas.ts:
+ * NodeAddRequest, NodeRemoveRequest, CosignRequest, CheckpointRequest, KeyRegistration); what a
+ * schema cannot say (`host:port` syntax) is checked here.
  */
 
 import { isHostPort } from "../config/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
 import { decodeForward, idempotencyKeyProblem, putOperation, validateContentType, validateKey, type AuditRecord, type ClusterService, type ForwardedOutcome, type ForwardedWrite, type IdempotencyRecord, type LedgerService, type Operation } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
-import { parseJsonBody, parseNonNegative } from "./parse.ts";
+import { parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
-
-/** A node-to-node JSON body read by its handler: an object, or 400. */
-function parseJsonObject(body: Uint8Array): Record<string, unknown> {
-  const doc = parseJsonBody(body, "body");
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ScribeError("invalid_request", "the body must be a JSON object");
-  return doc as Record<string, unknown>;
-}
-
-function nodeIdOf(doc: Record<string, unknown>): number {
-  const id = doc.node_id;
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) throw new ScribeError("invalid_request", `node_id must be a positive integer, got ${JSON.stringify(id)}`);
-  return id;
-}
 
 function requireCluster(cluster: ClusterService | undefined): ClusterService {
   if (!cluster) throw new ScribeError("invalid_request", "this node does not run Raft");
@@ -61,31 +51,20 @@ export function removeNode(cluster: ClusterService | undefined, doc: { node_id: 
   return requireCluster(cluster).removeNode(doc.node_id);
 }
 
-/** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field. */
-export function cosign(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const fields = Object.keys(doc);
-  const known = ["body", "keys_body", "latest"];
-  if (fields.length !== 1 || !known.includes(fields[0]!) || typeof doc[fields[0]!] !== "string") {
-    throw new ScribeError("invalid_request", `give exactly one of ${known.join(", ")}, a string; got ${fields.join(", ") || "nothing"}`);
-  }
-  return requireCluster(cluster).cosign(doc as { body?: string; keys_body?: string; latest?: string });
+/** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field (checked by its schema). */
+export function cosign(cluster: ClusterService | undefined, doc: { body: string } | { keys_body: string } | { latest: string }): Promise<Record<string, unknown>> {
+  return requireCluster(cluster).cosign(doc);
 }
 
-/** POST /cluster/checkpoint {size}. */
-export async function checkpointFor(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const size = doc.size;
-  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new ScribeError("invalid_request", `size must be a non-negative integer, got ${JSON.stringify(size)}`);
-  return { note: await requireCluster(cluster).checkpointFor(size) };
+/** POST /cluster/checkpoint {size} (shape checked by its schema). */
+export async function checkpointFor(cluster: ClusterService | undefined, doc: { size: number }): Promise<Record<string, unknown>> {
+  return { note: await requireCluster(cluster).checkpointFor(doc.size) };
 }
 
-/** POST /cluster/keys {node_id, key, proof}. */
-export async function registerKey(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const nodeId = nodeIdOf(doc);
-  if (typeof doc.key !== "string" || typeof doc.proof !== "string") throw new ScribeError("invalid_request", "key and proof must be strings");
-  await requireCluster(cluster).registerKey({ node_id: nodeId, key: doc.key, proof: doc.proof });
+/** POST /cluster/keys {node_id, key, proof} (shape checked by its schema; the key and its proof by the leader). */
+export async function registerKey(cluster: ClusterService | undefined, doc: { node_id: number; key: string; proof: string }): Promise<Record<string, unknown>> {
+  const { node_id: nodeId, key, proof } = doc;
+  await requireCluster(cluster).registerKey({ node_id: nodeId, key, proof });
   return { registered: true, node_id: nodeId };
 }
 

@@ -86,12 +86,15 @@ function valueResponse(result: ReadResult): Response {
   });
 }
 
-/** Largest body of a /cluster/* membership request: a few small JSON fields. */
+/**
+ * Largest body of a /cluster/* JSON request: a few small fields, or one signed note (a
+ * checkpoint with its members' and witnesses' signatures, a keys note) of a few kilobytes.
+ */
 const clusterBodyBytesMax = 64 * 1024;
 
 /**
  * How much of a route's JSON body is read (before its schema is checked), and the 413 code past
- * that: a batch up to storage.max_batch_bytes, a membership request up to clusterBodyBytesMax.
+ * that: a batch up to storage.max_batch_bytes, a /cluster/* request up to clusterBodyBytesMax.
  */
 export function jsonBodyLimit(route: Route, limits: AppLimits): { bytesMax: number; code: ErrorCode; what: string } {
   if (route.body === "BatchRequest") return { bytesMax: limits.batchBytesMax, code: "batch_too_large", what: "batch body" };
@@ -292,12 +295,13 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterLeader: () => json(leaderInfo(service)),
     clusterReadIndex: async () => json(await readIndex(cluster)),
     clusterLedgerSize: (call: RouteCall) => json(ledgerSize(cluster, call.query)),
-    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
-    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
-    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
     clusterIdentity: () => json(identity(cluster)),
     clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
-    // Bodies checked by their schemas before these run (src/http/schemas.ts).
+    // Bodies checked by their schemas before these run (src/http/schemas.ts), and node-to-node
+    // ones against their signature (in the route's parse hook, src/http/app.ts).
+    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, call.body as { body: string } | { keys_body: string } | { latest: string })),
+    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, call.body as { size: number })),
+    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, call.body as { node_id: number; key: string; proof: string })),
     clusterNodesAdd: async (call: RouteCall) => json(await addNode(cluster, call.body as { node_id: number; address: string; client?: string })),
     clusterNodesRemove: async (call: RouteCall) => json(await removeNode(cluster, call.body as { node_id: number })),
     clusterPropose: async (call: RouteCall) => {

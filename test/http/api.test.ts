@@ -223,6 +223,47 @@ describe("membership request bodies are checked by their schemas", () => {
   });
 });
 
+/**
+ * The node-to-node JSON bodies (a leader asking a member to cosign, a follower asking the leader
+ * for a checkpoint, a member registering its key) are checked by their schemas too, with the
+ * codes and words the hand-written checks gave; a refused one changes nothing.
+ */
+describe("node-to-node request bodies are checked by their schemas", () => {
+  const cases: [string, string, unknown, string, string][] = [
+    ["cosign: not JSON", "/cluster/cosign", "{nope", "invalid_json", "the request body is not valid JSON"],
+    ["cosign: not an object", "/cluster/cosign", [], "invalid_request", "the body must be a JSON object"],
+    ["cosign: nothing", "/cluster/cosign", {}, "invalid_request", "give exactly one of body, keys_body, latest, a string; got nothing"],
+    ["cosign: not a string", "/cluster/cosign", { body: 1 }, "invalid_request", "give exactly one of body, keys_body, latest, a string; got body"],
+    ["cosign: two fields", "/cluster/cosign", { body: "a", latest: "b" }, "invalid_request", "give exactly one of body, keys_body, latest, a string; got body, latest"],
+    ["cosign: another field", "/cluster/cosign", { note: "a" }, "invalid_request", "give exactly one of body, keys_body, latest, a string; got note"],
+    ["checkpoint: no size", "/cluster/checkpoint", {}, "invalid_request", "size must be a non-negative integer, got undefined"],
+    ["checkpoint: negative size", "/cluster/checkpoint", { size: -1 }, "invalid_request", "size must be a non-negative integer, got -1"],
+    ["checkpoint: fractional size", "/cluster/checkpoint", { size: 1.5 }, "invalid_request", "size must be a non-negative integer, got 1.5"],
+    ["checkpoint: size a string", "/cluster/checkpoint", { size: "1" }, "invalid_request", 'size must be a non-negative integer, got "1"'],
+    ["checkpoint: unknown field", "/cluster/checkpoint", { size: 1, wait: true }, "invalid_request", "unknown field(s): wait"],
+    ["keys: no node_id", "/cluster/keys", { key: "k", proof: "p" }, "invalid_request", "node_id must be a positive integer, got undefined"],
+    ["keys: key not a string", "/cluster/keys", { node_id: 2, key: 7, proof: "p" }, "invalid_request", "key must be a string (a verifier key), got 7"],
+    ["keys: no proof", "/cluster/keys", { node_id: 2, key: "k" }, "invalid_request", "proof must be a string (a signed note), got undefined"],
+  ];
+  for (const [name, path, body, code, message] of cases) {
+    test(name, async () => {
+      const [size, identity] = [t.node.size, t.node.identity()];
+      const response = await t.call("POST", path, { body: typeof body === "string" ? body : JSON.stringify(body) });
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { code: string; error: string };
+      expect(answer.code).toBe(code);
+      expect(answer.error.startsWith(message), answer.error).toBe(true);
+      expect([t.node.size, t.node.identity()]).toEqual([size, identity]);
+    });
+  }
+
+  test("a body past 64 KiB is refused 413 payload_too_large before it is parsed", async () => {
+    const response = await t.call("POST", "/cluster/cosign", { body: JSON.stringify({ latest: "x".repeat(70_000) }) });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+  });
+});
+
 describe("health and metrics", () => {
   test("report the node's true state", async () => {
     await put("/a", "1");

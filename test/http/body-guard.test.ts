@@ -1,14 +1,16 @@
 /**
  * Routes whose JSON body is checked by a schema (POST /batch, /cluster/nodes/add,
- * /cluster/nodes/remove) judge the caller before the body is read: the router validates a body
- * before its handler runs, so the guard runs in the route's parse hook (src/http/app.ts). A
- * refused caller gets 401/403 whatever the body holds — malformed, oversized, or never sent —
- * nothing changes, and no audit record is written; an admitted caller whose body fails its schema
- * gets the body's error and one audit record of it.
+ * /cluster/nodes/remove, and the node-to-node /cluster/cosign, /cluster/checkpoint,
+ * /cluster/keys) judge the caller before the body is read: the router validates a body before its
+ * handler runs, so the guard runs in the route's parse hook (src/http/app.ts). A refused caller
+ * gets 401/403 whatever the body holds — malformed, oversized, or never sent — nothing changes,
+ * and no audit record is written; a node-to-node body other than the one its signature covers is
+ * refused before it is parsed; an admitted caller whose body fails its schema gets the body's
+ * error and one audit record of it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rawExchange, rawRequest } from "../support/raw-http.ts";
-import { apiKeys, keyNames, startSecuredServer, type SecuredServer } from "../support/secured-server.ts";
+import { apiKeys, clusterHeaders, keyNames, startSecuredServer, type SecuredServer } from "../support/secured-server.ts";
 
 let s: SecuredServer;
 beforeAll(async () => {
@@ -32,12 +34,18 @@ const routes = [
   ["/batch", "write"],
   ["/cluster/nodes/add", "admin"],
   ["/cluster/nodes/remove", "admin"],
+  ["/cluster/cosign", "internal"],
+  ["/cluster/checkpoint", "internal"],
+  ["/cluster/keys", "internal"],
 ] as const;
+
+/** An API key whose role is too low for `role` (no API key is enough for a node-to-node route). */
+const keyBelow = { write: apiKeys.read, admin: apiKeys.write, internal: apiKeys.admin } as const;
 
 describe("a refused caller is answered before its body is read", () => {
   for (const [target, role] of routes) {
     test(`POST ${target}: no key → 401, a key below ${role} → 403, whatever the body`, async () => {
-      const lower = role === "admin" ? apiKeys.write : apiKeys.read;
+      const lower = keyBelow[role];
       await changesNothing(async () => {
         for (const body of ["{nope", "[]", JSON.stringify({ ops: [{ op: "put", key: "k", value: "v", ttl: 1 }], node_id: "x" }), "x".repeat(5000)]) {
           const anonymous = await rawRequest(s.port, [`POST ${target} HTTP/1.1`, host()], body);
@@ -59,6 +67,28 @@ describe("a refused caller is answered before its body is read", () => {
       const answer = await rawExchange(s.port, [`POST /batch HTTP/1.1\r\n${host()}\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n`, '{"ops": [{']);
       expect(answer.status).toBe(401);
     });
+  });
+});
+
+describe("a node-to-node body is judged against its signature before it is parsed", () => {
+  for (const target of ["/cluster/cosign", "/cluster/checkpoint", "/cluster/keys"]) {
+    test(`POST ${target}: a body other than the signed one → 401, even when it is not JSON`, async () => {
+      const signed = JSON.stringify({ size: 0 });
+      await changesNothing(async () => {
+        for (const sent of ["{nope", "[]", JSON.stringify({ size: 1 })]) {
+          const answer = await rawRequest(s.port, [`POST ${target} HTTP/1.1`, host(), "Content-Type: application/json", ...Object.entries(clusterHeaders(s.secret, "POST", target, signed)).map(([k, v]) => `${k}: ${v}`)], sent);
+          expect(answer.status).toBe(401);
+          expect(answer.json).toMatchObject({ code: "unauthorized" });
+        }
+      });
+    });
+  }
+
+  test("the signed body itself gets past the guard to its schema", async () => {
+    const body = JSON.stringify({ size: "0" });
+    const answer = await rawRequest(s.port, ["POST /cluster/checkpoint HTTP/1.1", host(), ...Object.entries(clusterHeaders(s.secret, "POST", "/cluster/checkpoint", body)).map(([k, v]) => `${k}: ${v}`)], body);
+    expect(answer.status).toBe(400);
+    expect(answer.json).toEqual({ code: "invalid_request", error: 'size must be a non-negative integer, got "0"' });
   });
 });
 
