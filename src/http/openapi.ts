@@ -49,7 +49,7 @@ function addRefusal(responses: Record<string, Json>, status: string, why: string
   }
   const content = existing.content as Record<string, { schema?: Json }> | undefined;
   const schema = content?.["application/json"]?.schema;
-  const merged: Json = { ...existing, description: `${existing.description as string}; ${why}` };
+  const merged: Json = { ...existing, description: `${(existing.description as string).replace(/\.$/, "")}; ${why}` };
   if (schema && schema.$ref !== schemaRef("Error").$ref) merged.content = { ...content, "application/json": { schema: { anyOf: [schema, schemaRef("Error")] } } };
   responses[status] = merged;
 }
@@ -76,7 +76,7 @@ function responsesOf(route: Route): Record<string, Json> {
   if (route.role === "internal") addRefusal(responses, "403", "forbidden: an API key is not a node; only the cluster signature admits");
   else if (route.role !== "none") addRefusal(responses, "403", "forbidden: the key's role is too low");
   if (route.rateLimited) addRefusal(responses, "429", "rate_limited: too many requests (Retry-After)");
-  addRefusal(responses, "503", `unavailable: ${route.role === "internal" ? "" : "only for a request carrying X-Scribe-Cluster-Auth: "}more node-to-node calls within the signature window than the node remembers (Retry-After)`);
+  addRefusal(responses, "503", `unavailable: ${route.role === "internal" ? "" : "only for a request carrying X-Scribe-Cluster-Auth: "}more node-to-node calls within the signature window than the node remembers`);
   for (const status of retryAfterStatuses) {
     const response = responses[status];
     if (response) responses[status] = { ...response, headers: { ...(response.headers as Json | undefined), "Retry-After": retryAfterHeader } };

@@ -124,10 +124,9 @@ const checkpointFailures: Readonly<Record<string, Json>> = {
   "507": errorResponse("insufficient_storage: the disk is full, so a signed checkpoint cannot be stored"),
 };
 
-/** The routes that answer with the JSON of a `/:key` refused for naming a route (`PUT /health`). */
-const reservedKeyResponses = (get: boolean): Record<string, Json> => ({
-  "405": errorResponse(`method_not_allowed: the key is the name of a route${get ? " taking other methods (GET /batch)" : " (PUT /health)"}; such keys live under /kv/ (Allow lists the route's methods)`),
-});
+/** The answer of a one-segment `/{key}` that names a route with other methods (`PUT /health`, `GET /batch`). */
+const reservedKeyResponse = (example: string): Json =>
+  errorResponse(`method_not_allowed: the key is the name of a route that takes other methods (${example}); such keys live under /kv/ (Allow lists the route's methods)`);
 
 /**
  * The operations of a key route; `segment`: the one-segment `/{key}`, whose key may be the name of
@@ -157,7 +156,7 @@ function keyDocs(where: string, segment: boolean): Record<"get" | "put" | "delet
         "404": errorResponse(segment ? "not_found, deleted, version_not_found; no_route: the key is the name of a route without GET (/cluster): it lives under /kv/" : "not_found, deleted, version_not_found"),
         "500": errorResponse("corrupt_value, corrupt_entry: the stored value or entry fails its check (SHA-256, Merkle leaf) and is not served"),
         "503": errorResponse("no_leader, not_leader, timeout, unavailable, shutting_down: a linearizable read could not be confirmed (read with consistency=stale), or the value left the hot tier and S3 did not answer (Retry-After)"),
-        ...(segment ? reservedKeyResponses(true) : {}),
+        ...(segment ? { "405": reservedKeyResponse("GET /batch") } : {}),
       },
     },
     put: {
@@ -174,7 +173,7 @@ function keyDocs(where: string, segment: boolean): Record<"get" | "put" | "delet
         "412": errorResponse("precondition_failed (If-Match / If-None-Match)"),
         "413": errorResponse("value_too_large"),
         ...writeOutcomes,
-        ...(segment ? { ...reservedKeyResponses(false), "404": errorResponse("no_route: the key is the name of a route without PUT (/cluster): it lives under /kv/") } : {}),
+        ...(segment ? { "404": errorResponse("no_route: the key is the name of a route without PUT (/cluster): it lives under /kv/"), "405": reservedKeyResponse("PUT /health") } : {}),
       },
     },
     delete: {
@@ -186,7 +185,7 @@ function keyDocs(where: string, segment: boolean): Record<"get" | "put" | "delet
         "404": errorResponse(segment ? "not_found, deleted; no_route: the key is the name of a route without DELETE (/cluster): it lives under /kv/" : "not_found, deleted"),
         "412": errorResponse("precondition_failed"),
         ...writeOutcomes,
-        ...(segment ? reservedKeyResponses(false) : {}),
+        ...(segment ? { "405": reservedKeyResponse("DELETE /health") } : {}),
       },
     },
   };

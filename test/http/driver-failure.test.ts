@@ -6,6 +6,7 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { makeApp } from "../support/app.ts";
+import { schemaErrors } from "../support/schemas.ts";
 
 test("after a driver failure, a write in flight answers 504 outcome_unknown, later writes 503, /health reports the node failed and /ready says why", async () => {
   const t = await makeApp();
@@ -25,10 +26,17 @@ test("after a driver failure, a write in flight answers 504 outcome_unknown, lat
     const health = await t.call("GET", "/health");
     expect(health.status).toBe(503);
     expect(health.headers.get("retry-after")).toBe("1");
-    expect(((await health.json()) as { status: string }).status).toBe("failed");
+    const failedHealth = (await health.json()) as { status: string };
+    expect(failedHealth.status).toBe("failed");
+    // The answers of a failed node are the ones the OpenAPI document describes.
+    expect(schemaErrors(["Health"], failedHealth)).toEqual([]);
+    const info = (await (await t.call("GET", "/cluster/info")).json()) as { failed: string | null };
+    expect(info.failed).toEqual(expect.any(String));
+    expect(schemaErrors(["NodeStatus"], info)).toEqual([]);
     const ready = await t.call("GET", "/ready");
     expect(ready.status).toBe(503);
     const readiness = (await ready.json()) as { ready: boolean; reasons: string[]; checks: Record<string, { ok: boolean; code?: string }> };
+    expect(schemaErrors(["Ready"], readiness)).toEqual([]);
     expect(readiness.ready).toBe(false);
     expect(readiness.checks.storage).toMatchObject({ ok: false, code: "driver_failed" });
     expect(readiness.checks.running!.ok).toBe(false);

@@ -6,17 +6,18 @@
  * field they do not describe.
  */
 
-import type { TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeForward, routeTable, type RouteId } from "../../src/http/index.ts";
 import { openApiPathOf } from "../../src/http/routes.ts";
-import { responseSchemas } from "../../src/http/schemas.ts";
+import type { S3State } from "../../src/cluster/archival.ts";
 import { registrationBody } from "../../src/cluster/checkpoints.ts";
+import { assessReadiness, type ReadinessInputs } from "../../src/cluster/readiness.ts";
 import { generateSigner } from "../../src/crypto/index.ts";
+import type { NodeStatus } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
 import { signNote } from "../../src/merkle/index.ts";
 import { makeApp } from "../support/app.ts";
+import { schemaErrors } from "../support/schemas.ts";
 const methods = ["get", "put", "post", "delete", "patch", "head", "options"] as const;
 
 /** An Elysia path as an OpenAPI path: `/:key` and a trailing `/*` become `{key}` (`{tile_path}` under /tile/). */
@@ -81,23 +82,6 @@ describe("GET /openapi", () => {
     expect(checked).toBeGreaterThan(25);
   });
 });
-
-/**
- * A copy of a TypeBox schema where every object schema that does not say otherwise refuses
- * fields it does not describe: an answer carrying a field its schema leaves out fails, so the
- * document cannot fall behind the code. Schemas that are loose on purpose say
- * `additionalProperties: true` (Metrics, Error, OpenApi); records (patternProperties) stay as they are.
- */
-function strict(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(strict);
-  if (typeof schema !== "object" || schema === null) return schema;
-  const out: Record<string | symbol, unknown> = {};
-  for (const key of Object.keys(schema)) out[key] = strict((schema as Record<string, unknown>)[key]);
-  // TypeBox keeps a schema's kind under symbol keys: copied as they are.
-  for (const symbol of Object.getOwnPropertySymbols(schema)) out[symbol] = (schema as Record<symbol, unknown>)[symbol];
-  if (out.type === "object" && out.properties !== undefined && out.additionalProperties === undefined && out.patternProperties === undefined) out.additionalProperties = false;
-  return out;
-}
 
 /** The component names a documented JSON (or NDJSON line) schema allows: a $ref, or anyOf $refs. */
 function schemaNames(schema: { $ref?: string; anyOf?: { $ref?: string }[] } | undefined): string[] {
@@ -192,16 +176,9 @@ describe("answers match their documented schemas", () => {
     kvPut: [{ target: "/kv/put-sample", body: "v", status: 200 }],
     kvDelete: [{ target: "/kv/put-sample", status: 200 }],
     keyGet: [{ target: "/sample", status: 200 }, { target: "/batch", status: 405 }, { target: "/cluster", status: 404 }],
-    keyPut: [{ target: "/put-sample", body: "v", status: 200 }, { target: "/health", body: "v", status: 405 }],
-    keyDelete: [{ target: "/put-sample", status: 200 }],
+    keyPut: [{ target: "/put-sample", body: "v", status: 200 }, { target: "/health", body: "v", status: 405 }, { target: "/cluster", body: "v", status: 404 }],
+    keyDelete: [{ target: "/put-sample", status: 200 }, { target: "/health", status: 405 }, { target: "/cluster", status: 404 }],
   };
-
-  /** Why `value` fails the strict form of any of the schemas `names` (empty when one accepts it). */
-  function schemaErrors(names: readonly string[], value: unknown): string[] {
-    const schemas = responseSchemas as Record<string, TSchema>;
-    const failures = names.map((name) => [...Value.Errors(strict(schemas[name]!) as TSchema, value)].slice(0, 3).map((e) => `${name} ${e.path}: ${e.message}`));
-    return failures.some((errors) => errors.length === 0) ? [] : failures.flat();
-  }
 
   test("for every route", async () => {
     let lines = 0;
@@ -256,3 +233,40 @@ describe("answers match their documented schemas", () => {
     expect(schemaErrors(["NodeStatus"], { ...status, storage: { ...status.storage, full: true } })).not.toEqual([]);
   });
 });
+
+/**
+ * GET /ready's answer in every state its checks can be in (src/cluster/readiness.ts, the function
+ * the node answers with) matches the Ready schema: the happy path above shows only one.
+ */
+test("every readiness verdict matches the Ready schema", () => {
+  const status = (fields: Partial<NodeStatus> = {}): NodeStatus => ({
+    node_id: 2,
+    role: "follower",
+    term: 3,
+    leader_id: 1,
+    commit_index: 100,
+    leader_commit_index: 100,
+    applied_index: 100,
+    ledger_size: 90,
+    membership: [],
+    healthy: true,
+    failed: null,
+    checkpoint_disagreement: null,
+    storage: { writable: true, free_bytes: 1e9, min_free_bytes: 64 << 20 },
+    ...fields,
+  });
+  const s3 = (fields: Partial<S3State>): S3State => ({ reachable: true, age_ms: 10, source: "probe", detail: null, ...fields });
+  const verdicts: ReadinessInputs[] = [
+    { status: status(), running: true, s3: undefined, policy: { lagEntriesMax: 10, requiresS3: true } },
+    { status: status({ leader_id: null, role: "candidate" }), running: true, s3: s3({}), policy: { lagEntriesMax: 10, requiresS3: true } },
+    { status: status({ applied_index: 50, leader_commit_index: 200 }), running: true, s3: s3({ reachable: null, age_ms: null, source: null }), policy: { lagEntriesMax: 10, requiresS3: true } },
+    { status: status({ storage: { writable: false, reason: "free space below its reserve", free_bytes: 10, min_free_bytes: 64 << 20 } }), running: true, s3: s3({ reachable: false, detail: "ECONNREFUSED" }), policy: { lagEntriesMax: 10, requiresS3: false } },
+    { status: status({ failed: "SQLITE_CORRUPT", storage: { writable: true, free_bytes: null, min_free_bytes: 0 } }), running: false, s3: s3({ reachable: false, detail: "timeout" }), policy: { lagEntriesMax: 10, requiresS3: true } },
+  ];
+  for (const inputs of verdicts) {
+    const readiness = assessReadiness(inputs);
+    const answer = readiness.ready ? { ready: true, checks: readiness.checks } : readiness;
+    expect(schemaErrors(["Ready"], answer), JSON.stringify(answer)).toEqual([]);
+  }
+});
+
