@@ -15,12 +15,13 @@ import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, idempotencyRecords, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { batchIdempotencyKey, batchOperations, keyFromParam, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody, type BatchOpJson } from "./parse.ts";
+import { batchIdempotencyKey, batchOperations, keyFromParam, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
 import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { RequestBody } from "./schemas.ts";
 import { tileResponse } from "./tiles.ts";
 import { watchResponse } from "./watch.ts";
 
@@ -203,7 +204,7 @@ function ledgerHandlers(deps: HandlerDeps) {
     batch: (call: RouteCall) =>
       metrics.time("batch", async () => {
         // The body passed its schema (src/http/schemas.ts) before this handler ran.
-        const request = call.body as { ops: BatchOpJson[]; idempotency_key?: string };
+        const request = call.body as RequestBody<"BatchRequest">;
         const ops = batchOperations(request.ops, limits);
         const idempotencyKey = batchIdempotencyKey(request.idempotency_key, parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key")));
         call.record.keys = ops.map((op) => op.key);
@@ -299,11 +300,11 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
     // Bodies checked by their schemas before these run (src/http/schemas.ts), and node-to-node
     // ones against their signature (in the route's parse hook, src/http/app.ts).
-    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, call.body as { body: string } | { keys_body: string } | { latest: string })),
-    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, call.body as { size: number })),
-    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, call.body as { node_id: number; key: string; proof: string })),
-    clusterNodesAdd: async (call: RouteCall) => json(await addNode(cluster, call.body as { node_id: number; address: string; client?: string })),
-    clusterNodesRemove: async (call: RouteCall) => json(await removeNode(cluster, call.body as { node_id: number })),
+    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, call.body as RequestBody<"CosignRequest">)),
+    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, call.body as RequestBody<"CheckpointRequest">)),
+    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, call.body as RequestBody<"KeyRegistration">)),
+    clusterNodesAdd: async (call: RouteCall) => json(await addNode(cluster, call.body as RequestBody<"NodeAddRequest">)),
+    clusterNodesRemove: async (call: RouteCall) => json(await removeNode(cluster, call.body as RequestBody<"NodeRemoveRequest">)),
     clusterPropose: async (call: RouteCall) => {
       // One forwarded command can carry a value of the largest size; a group is split to fit.
       const body = await readCheckedBody(deps, call, Math.max(limits.batchBytesMax, limits.valueBytesMax) + forwardSlackBytes, "payload_too_large", "forward envelope");

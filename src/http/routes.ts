@@ -15,11 +15,11 @@
  * src/http/schemas.ts's request bodies), which the router validates before the handler runs;
  * every JSON response names its schema (a component of the OpenAPI document), and so does each
  * line of GET /watch's NDJSON. Each entry's responses are the statuses its handler can answer;
- * src/http/openapi.ts adds those of the guard and the request target (400, 401, 403, 429, 503). Elysia parses and
- * validates a body before a handler (and before `transform` and `beforeHandle` hooks) could
- * refuse the caller, so for these routes src/http/app.ts runs the guard in the route's own parse
- * hook, before the body is read: a refused request is answered before any input is looked at,
- * and changes nothing.
+ * src/http/openapi.ts adds those of the guard and the request target (400, 401, 403, 429, 503).
+ * Elysia parses and validates a body before a handler (and before `transform` and `beforeHandle`
+ * hooks) could refuse the caller, so for these routes src/http/app.ts runs the guard in the
+ * route's own parse hook, before the body is read: a refused request is answered before any
+ * input is looked at, and changes nothing.
  *
  * Pure data and pure functions: no Elysia, no I/O, so scripts and tests can read the table alone.
  */
@@ -89,14 +89,14 @@ const jsonOk = (description: string, schema: ResponseSchemaName, headers?: Json)
 const text = (description: string): Json => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
 const header = (description: string, schema: Json = { type: "string" }): Json => ({ description, schema });
 const query = (name: string, description: string, schema: Json = { type: "integer", minimum: 0 }, required = false): RouteParam => ({ name, in: "query", required, description, schema });
-/** The answer header of a write whose receipts are an earlier write's (docs/API.md, "Unknown outcomes and retries"). */
+/** The answer header of a write whose receipts are an earlier write's (README, "Unknown outcomes and retries"). */
 const replayedHeader: Json = {
   "Idempotent-Replayed": header("`true` when the receipts are those of an earlier write with the same Idempotency-Key, whose request was the same: nothing was appended. Absent otherwise.", { type: "string", enum: ["true"] }),
 };
 const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", "Receipt", replayedHeader);
 const rawBody = (description: string): Json => ({ required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description } } } });
 
-/** The Idempotency-Key header of a write (docs/API.md, "Unknown outcomes and retries"). */
+/** The Idempotency-Key header of a write (README, "Unknown outcomes and retries"). */
 const idempotencyKeyParam: RouteParam = {
   name: "Idempotency-Key",
   in: "header",

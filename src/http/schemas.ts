@@ -16,7 +16,7 @@
  * hand-written checks gave.
  */
 
-import { Type, type IntegerOptions } from "@sinclair/typebox";
+import { Type, type IntegerOptions, type Static } from "@sinclair/typebox";
 import { t, type TSchema } from "elysia";
 import { contentTypeBytesMax } from "../ledger/index.ts";
 
@@ -132,6 +132,9 @@ export const requestBodies = {
 } as const satisfies Record<string, (limits: SchemaLimits) => TSchema>;
 
 export type RequestBodyName = keyof typeof requestBodies;
+
+/** A request body as its schema admits it (what a handler gets, after the router checked it). */
+export type RequestBody<Name extends RequestBodyName> = Static<ReturnType<(typeof requestBodies)[Name]>>;
 
 // ---- responses --------------------------------------------------------------------------------
 
