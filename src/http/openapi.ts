@@ -3,10 +3,10 @@
  * derived from the route table (src/http/routes.ts): every route is an operation whose
  * operationId is the route's id; its responses are the statuses its handler answers (the table's)
  * and the guard's refusals, which follow from the route's role and rate-limit flag (401, 403,
- * 429, and the 401 / 503 of a node-to-node signature any route may be sent). Request and response bodies are the TypeBox schemas of
- * src/http/schemas.ts — the same request schemas the router validates with — as
- * `components.schemas`: a schema used inside another becomes a `$ref`. `redocly lint` passes on
- * it with the rules of redocly.yaml (test/http/openapi-lint.test.ts).
+ * 429, and the 401 / 503 of a node-to-node signature any route may be sent). Request and response
+ * bodies are the TypeBox schemas of src/http/schemas.ts — the same request schemas the router
+ * validates with — as `components.schemas`: a schema used inside another becomes a `$ref`.
+ * `redocly lint` passes on it with the rules of redocly.yaml (test/http/openapi-lint.test.ts).
  */
 
 import { schema as configSchema } from "../config/index.ts";
@@ -54,11 +54,12 @@ function addRefusal(responses: Record<string, Json>, status: string, why: string
   responses[status] = merged;
 }
 
+const keyRefusal = "unauthorized: no or unknown API key (when security.api_keys is set); clock_skew, replayed: a failing X-Scribe-Cluster-Auth signature";
 const unauthorizedWords: Record<Route["role"], string> = {
   none: "unauthorized, clock_skew, replayed: only for a request carrying an X-Scribe-Cluster-Auth signature that fails (a request that claims to come from a node must prove it)",
-  read: "unauthorized: no or unknown API key (when security.api_keys is set); clock_skew, replayed: a failing X-Scribe-Cluster-Auth signature",
-  write: "unauthorized: no or unknown API key (when security.api_keys is set); clock_skew, replayed: a failing X-Scribe-Cluster-Auth signature",
-  admin: "unauthorized: no or unknown API key (when security.api_keys is set); clock_skew, replayed: a failing X-Scribe-Cluster-Auth signature",
+  read: keyRefusal,
+  write: keyRefusal,
+  admin: keyRefusal,
   internal: "unauthorized, clock_skew, replayed: no valid cluster signature (or a body other than the one it covers)",
 };
 
