@@ -1,6 +1,7 @@
 /**
  * Runs the Raft simulator (the node's real Ready loop over simulated storage, network and clock)
- * over many seeds:
+ * over many seeds; every seed checks the safety invariants, linearizability and, with pre-vote, the
+ * election bound (a crashed or isolated leader replaced in time; docs/RAFT.md):
  *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 3|5] [--trace] [--keep-going]
  *                           [--bug sendBeforePersist|voteBeforePersist|ackBeforeDurable|applyBeforeCommit|localReads|keepStaleEntries]
  * Each seed is one deterministic run; a failure prints the seed and the replay command.

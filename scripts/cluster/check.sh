@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks the local cluster: every node's role, term, leader and applied index; then writes through
+# Checks the local cluster: every node's role, term, leader, applied index and readiness (GET /ready,
+# with the reasons when not ready); then writes through
 # node 2 and reads the value back, linearizably, from every node. With --s3 (or when start.sh --s3
 # left .scribe-cluster/s3.env), also checks that the S3 endpoint answers, lists the bucket's objects
 # with their sizes and how many segments are archived (scripts/cluster/s3-objects.ts), and prints
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --s3) s3=true ;;
     --wait) shift; wait_secs=${1:?--wait needs seconds} ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (use --s3, --wait SECS or --help)" >&2; exit 2 ;;
   esac
   shift
@@ -34,6 +35,12 @@ status=0
 for i in 1 2 3; do
   if info=$(curl -sf "$(url "$i")/cluster/info"); then
     echo "node $i: $(echo "$info" | bun -e 'const s = JSON.parse(await Bun.stdin.text()); console.log(`role=${s.role} term=${s.term} leader=${s.leader_id} commit=${s.commit_index} applied=${s.applied_index} ledger=${s.ledger_size}`)')"
+    # GET /ready: 200 when ready, 503 with the reasons when not.
+    if ready=$(curl -s "$(url "$i")/ready"); then
+      verdict=$(echo "$ready" | bun -e 'const r = JSON.parse(await Bun.stdin.text()); console.log(r.ready ? "ready" : `NOT ready: ${(r.reasons ?? []).join("; ")}`)' 2>/dev/null || echo "NOT ready: no readiness answer")
+      echo "node $i: $verdict"
+      case "$verdict" in ready) ;; *) status=1 ;; esac
+    fi
   else
     echo "node $i: not answering"; status=1
   fi

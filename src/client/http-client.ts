@@ -457,11 +457,28 @@ export class ScribeHttpClient {
     return (await this.getText("/checkpoint/key")).trim();
   }
 
-  /** GET /health: whether the node can serve (503 is an answer here, not an error), and its body. */
+  /**
+   * GET /health: liveness — whether the process serves (503: its Raft driver failed and it must be
+   * restarted; 503 is an answer here, not an error), and its body.
+   */
   async health(): Promise<{ healthy: boolean; body: Record<string, unknown> }> {
     const answer = await this.send("GET", "/health");
     if (answer.status !== 200 && answer.status !== 503) throw httpError("GET", "/health", answer);
     return { healthy: answer.status === 200, body: parseAnswer("GET", "/health", answer) as Record<string, unknown> };
+  }
+
+  /**
+   * GET /ready: whether the node should take traffic (a leader known, caught up, storage
+   * writable, S3 reachable when configured), with the reasons when not; 503 is an answer here.
+   * `ready` is null for a node too old to have the route.
+   */
+  async ready(): Promise<{ ready: boolean | null; reasons: string[]; body: Record<string, unknown> | null }> {
+    const answer = await this.send("GET", "/ready");
+    if (answer.status === 404) return { ready: null, reasons: [], body: null };
+    if (answer.status !== 200 && answer.status !== 503) throw httpError("GET", "/ready", answer);
+    const body = parseAnswer("GET", "/ready", answer) as Record<string, unknown>;
+    const reasons = Array.isArray(body.reasons) ? body.reasons.filter((r): r is string => typeof r === "string") : [];
+    return { ready: answer.status === 200, reasons, body };
   }
 
   /** GET /cluster/nodes: `{leader_id, nodes: [...]}`. */

@@ -46,9 +46,11 @@ import {
   findSegment,
   publishWitnessedCheckpoint,
   readCheckpoint,
+  probeBucket,
   readManifest,
   sha256,
   type ArchiveSource,
+  type BucketProbe,
   type ColdStorage,
   type Manifest,
   type S3Config,
@@ -64,6 +66,23 @@ const valueHasher = { digest: sha256 };
 const sourcePageEntries = 512;
 /** After consecutive failures the next run waits up to this many check intervals (backoff cap). */
 const retryIntervalsMax = 4;
+/**
+ * Oldest S3 state GET /ready answers with before it asks S3 again (one HeadBucket in the
+ * background, at most one in flight): readiness probes come every few seconds from every load
+ * balancer and must not each become an S3 request, yet an outage should show within half a minute.
+ */
+export const s3StateAgeMsMax = 30_000;
+
+/** What the node last learned about S3 (null: nothing yet), and how long ago. */
+export interface S3State {
+  reachable: boolean | null;
+  /** Milliseconds since it was learned (null: never). */
+  age_ms: number | null;
+  /** Where it was learned: start check, archival, manifest, read-through, probe. */
+  source: string | null;
+  /** Why it is not reachable (null when reachable or unknown). */
+  detail: string | null;
+}
 
 /** The cold tier's S3 settings from the node's configuration (`[storage.s3]`). */
 export function s3ConfigOf(config: Config): S3Config {
@@ -159,6 +178,8 @@ export interface ColdTierOptions {
   now?: () => number;
   /** For tests: replaces the storage built from config.storage.s3. */
   storage?: ColdStorage;
+  /** For tests: replaces the HeadBucket that refreshes a stale S3 state (probeBucket on config.storage.s3). */
+  probe?: () => Promise<BucketProbe>;
 }
 
 export interface ColdCounters {
@@ -211,6 +232,9 @@ export class ColdTier {
   private runRetries = 0;
   /** On a follower: the cluster's archived index as last read from the bucket (undefined: not read yet). */
   private bucketArchivedIndex: number | undefined;
+  /** The last S3 outcome seen (start check, archival pass, manifest read, read-through, probe). */
+  private s3: { reachable: boolean; atMs: number; source: string; detail: string | null } | undefined;
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
@@ -235,6 +259,7 @@ export class ColdTier {
     if (this.timer) clearTimeout(this.timer);
     await this.current;
     await this.chain;
+    await this.probing;
     if (this.options.ledger.valueFallback) this.options.ledger.valueFallback = undefined;
   }
 
@@ -296,6 +321,7 @@ export class ColdTier {
         this.options.logger.warn({ err: failure.message }, "cold tier: the witnessed extension of the bucket's checkpoint was not written; the next pass retries");
       });
       await this.evictReady();
+      this.noteS3(true, "archival");
       if (this.counters.consecutive_failures > 0) {
         this.options.logger.info({ archived_index: this.store.coldProgress().archivedIndex, failures: this.counters.consecutive_failures }, "cold tier: S3 is reachable again; archival caught up");
       }
@@ -306,6 +332,8 @@ export class ColdTier {
       this.counters.errors += 1;
       this.counters.consecutive_failures += 1;
       this.counters.last_error = (error as Error).message;
+      // A pass fails for reasons of the hot tier too (a corrupt value): ask S3 itself.
+      this.refreshS3();
       const retryMs = this.intervalMs() * Math.min(2 ** this.counters.consecutive_failures, retryIntervalsMax);
       this.options.logger.warn(
         { err: (error as Error).message, errors: this.counters.errors, backlog_entries: this.backlogEntries(), retry_in_ms: retryMs },
@@ -323,8 +351,10 @@ export class ColdTier {
       const manifest = await readManifest(this.storage.uploader, this.storage.layout);
       if (manifest) this.manifest = manifest;
       this.bucketArchivedIndex = Math.max(this.store.coldProgress().archivedIndex, manifest?.next_index ?? 0, this.bucketArchivedIndex ?? 0);
+      this.noteS3(true, "manifest");
     } catch (error) {
       this.counters.last_error = (error as Error).message;
+      this.noteS3(false, "manifest", (error as Error).message);
       this.options.logger.warn({ err: (error as Error).message }, "cold tier: cannot read the bucket's manifest; the cluster's archival state shown here may be old");
     }
   }
@@ -428,15 +458,61 @@ export class ColdTier {
       if (!this.manifest || findSegment(this.manifest, entry.index) < 0) {
         this.manifest = (await readManifest(this.storage.uploader, this.storage.layout)) ?? this.manifest;
       }
-      return await this.reader.getValue(entry);
+      const value = await this.reader.getValue(entry);
+      this.noteS3(true, "read-through");
+      return value;
     } catch (error) {
       this.counters.read_errors += 1;
       if (isScribeError(error) && error.code === "verification_failed") {
         throw new ScribeError("corrupt_value", `its archived copy in S3 fails verification: ${error.message}`, { index: entry.index, tier: "cold" });
       }
+      this.noteS3(false, "read-through", (error as Error).message);
       this.options.logger.warn({ index: entry.index, err: (error as Error).message }, "cold tier: read-through failed");
       throw new ScribeError("unavailable", `the value of index ${entry.index} is in the cold tier, which is unreachable: ${(error as Error).message}`);
     }
+  }
+
+  // ---- S3 state for GET /ready --------------------------------------------------------------
+
+  /** Records an S3 outcome (also the start check's, from src/cluster/server.ts). */
+  noteS3(reachable: boolean, source: string, detail: string | null = null): void {
+    this.s3 = { reachable, atMs: this.now(), source, detail: reachable ? null : detail };
+  }
+
+  /** The start check's HeadBucket (src/cluster/s3-check.ts), as the first known state. */
+  noteProbe(probe: BucketProbe, source = "probe"): void {
+    this.noteS3(probe.ok, source, probe.ok ? null : `${probe.problem}: ${probe.detail}`);
+  }
+
+  /** One HeadBucket in the background unless one is in flight; its outcome becomes the S3 state. */
+  private refreshS3(): void {
+    if (this.probing || this.stopped) return;
+    const probe = this.options.probe ?? (() => probeBucket(s3ConfigOf(this.options.config)));
+    this.probing = probe()
+      .then((outcome) => {
+        if (!this.stopped) this.noteProbe(outcome);
+      })
+      .finally(() => {
+        this.probing = undefined;
+      });
+  }
+
+  /**
+   * What the node last learned about S3, never waiting for it: when that is older than
+   * s3StateAgeMsMax (or nothing is known yet), one HeadBucket starts in the background and a later
+   * call sees its outcome.
+   */
+  s3State(): S3State {
+    const known = this.s3;
+    const ageMs = known ? this.now() - known.atMs : null;
+    if (ageMs === null || ageMs > s3StateAgeMsMax) this.refreshS3();
+    if (!known) return { reachable: null, age_ms: null, source: null, detail: null };
+    return { reachable: known.reachable, age_ms: ageMs, source: known.source, detail: known.detail };
+  }
+
+  /** Settles once no HeadBucket of s3State() is in flight (for tests and shutdown). */
+  async settled(): Promise<void> {
+    await this.probing;
   }
 
   private backlogEntries(): number {

@@ -35,7 +35,7 @@
  */
 
 import type { Config } from "../config/index.ts";
-import type { ClusterService, Consistency, ForwardedOutcome, ForwardedWrite, IdempotencyRecord, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ProposeOptions, ReadResult, SignedCheckpoint, StoredEntry, WriteContext, WriteResult } from "../ledger/index.ts";
+import type { ClusterService, Consistency, ForwardedOutcome, ForwardedWrite, IdempotencyRecord, KeyRange, KeyState, LedgerService, MemberAddresses, NodeStatus, Operation, ProposeOptions, Readiness, ReadResult, SignedCheckpoint, StoredEntry, WriteContext, WriteResult } from "../ledger/index.ts";
 import { isScribeError, ScribeError, SeededRandom } from "../lib/index.ts";
 import type { MerkleTree } from "../merkle/index.ts";
 import { RawNode, type Message } from "../raft/index.ts";
@@ -59,6 +59,7 @@ import { NodeStorage } from "./node-storage.ts";
 import { requestJoin } from "./peer-client.ts";
 import { RaftLink, RaftSender } from "./raft-link.ts";
 import { ReadyLoop } from "./ready-loop.ts";
+import { assessReadiness } from "./readiness.ts";
 import { describeNode } from "./status.ts";
 import { StorageState } from "./storage-state.ts";
 import { Waiters } from "./waiters.ts";
@@ -70,6 +71,17 @@ const proposalsPerCycleMax = 8192;
 const queuedOpsMax = 1_000_000;
 /** Longest pause between two join attempts through the seeds; doubles from 200 ms up to it. */
 const joinBackoffMsMax = 5000;
+
+/**
+ * The election timeout in ticks: followers campaign after a random [min, max] ticks without a
+ * leader (consensus.election_timeout_min / _max over tick_interval_ms; at least 2 ticks, and max
+ * at least min). A failed campaign is retried after the core's campaignRetryTicks (docs/RAFT.md,
+ * "How long an election takes").
+ */
+export function electionTicks(c: Config["consensus"]): { electionTimeoutTicks: number; electionTimeoutTicksMax: number } {
+  const electionTimeoutTicks = Math.max(2, Math.round(c.election_timeout_min / c.tick_interval_ms));
+  return { electionTimeoutTicks, electionTimeoutTicksMax: Math.max(electionTimeoutTicks, Math.round(c.election_timeout_max / c.tick_interval_ms)) };
+}
 
 export interface ClusterNodeOptions {
   config: Config;
@@ -150,7 +162,7 @@ export class ClusterNode implements LedgerService, ClusterService {
       id: config.node.id,
       storage: state.raftLog,
       random: new SeededRandom(options.seed ?? (config.node.id * 2654435761 + this.now()) >>> 0),
-      electionTimeoutTicks: Math.max(2, Math.round(c.election_timeout_min / c.tick_interval_ms)),
+      ...electionTicks(c),
       heartbeatTimeoutTicks: Math.max(1, Math.round(c.heartbeat_interval_ms / c.tick_interval_ms)),
       appliedIndex: applied,
       preVote: true,
@@ -450,6 +462,17 @@ export class ClusterNode implements LedgerService, ClusterService {
       running: !this.closed && !this.loop.stopped,
       checkpointDisagreement: this.ledger.checkpoints.lastDisagreement,
       storage: this.storageState.status(),
+      failure: this.closed ? undefined : this.loop.stopped?.message,
+    });
+  }
+
+  readiness(): Readiness {
+    const api = this.config.api;
+    return assessReadiness({
+      status: this.status(),
+      running: !this.closed && !this.loop.stopped,
+      s3: this.cold?.s3State(),
+      policy: { lagEntriesMax: api.ready_lag_entries_max, requiresS3: api.ready_requires_s3 },
     });
   }
 

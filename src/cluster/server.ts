@@ -91,9 +91,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const ca = config.security.tls_ca !== "" ? readPem(config.security.tls_ca, "security.tls_ca") : tls?.cert;
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
   // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
-  await checkBucketAtStart(config, logger);
+  const bucketCheck = await checkBucketAtStart(config, logger);
   const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal, testHooks: options.testHooks });
+  // The start check's outcome is GET /ready's first S3 state (the cold tier refreshes it later).
+  void bucketCheck.settled.then((probe) => {
+    if (probe) node.cold?.noteProbe(probe, "start check");
+  });
   let bunServer: ReturnType<typeof Bun.serve> | undefined;
   const app = createApp({
     clientAddress: (request) => bunServer?.requestIP(request)?.address,

@@ -23,6 +23,8 @@ export interface StatusInputs {
   checkpointDisagreement?: NodeStatus["checkpoint_disagreement"];
   /** Whether the data directory takes writes (storage-state.ts). */
   storage: StorageStatus;
+  /** Why the node's Raft driver failed (it must restart), when it did. */
+  failure?: string;
 }
 
 export function describeNode(inputs: StatusInputs): NodeStatus {
@@ -47,11 +49,13 @@ export function describeNode(inputs: StatusInputs): NodeStatus {
     term: raft.term,
     leader_id: raft.leader === 0 ? null : raft.leader,
     commit_index: raft.commitIndex,
+    leader_commit_index: raft.leaderCommitIndex,
     applied_index: inputs.appliedIndex,
     ledger_size: inputs.ledgerSize,
     membership: [...voters.map((id) => describe(id, "voter")), ...learners.map((id) => describe(id, "learner"))],
     healthy: inputs.running && raft.leader !== 0,
     checkpoint_disagreement: inputs.checkpointDisagreement ?? null,
     storage: inputs.storage,
+    failed: inputs.failure ?? null,
   };
 }

@@ -66,7 +66,7 @@ export interface Config {
     log_compaction_threshold: number;
     cluster_members: Member[];
   };
-  api: { write_timeout_secs: number; read_timeout_secs: number; max_batch_size: number; cache_capacity: number; idempotency_window_secs: number; idempotency_keys_max: number; watch_streams_max: number; watch_backlog_entries_max: number };
+  api: { write_timeout_secs: number; read_timeout_secs: number; max_batch_size: number; cache_capacity: number; idempotency_window_secs: number; idempotency_keys_max: number; watch_streams_max: number; watch_backlog_entries_max: number; ready_lag_entries_max: number; ready_requires_s3: boolean };
   discovery: { seeds: string[]; heartbeat_interval_ms: number; failure_timeout_ms: number; cluster_secret: string };
   security: {
     api_keys: ApiKey[];

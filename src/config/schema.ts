@@ -74,8 +74,8 @@ export const schema = {
     archival_check_interval_secs: { type: int(1, 86400), default: 60, doc: "How often the archiver looks for work." },
   },
   consensus: {
-    election_timeout_min: { type: int(10, 600000), default: 1500, doc: "Minimum election timeout, ms." },
-    election_timeout_max: { type: int(10, 600000), default: 3000, doc: "Maximum election timeout, ms." },
+    election_timeout_min: { type: int(10, 600000), default: 1500, doc: "Minimum election timeout, ms: a follower that hears nothing from a leader for a random time between this and election_timeout_max campaigns; also the leader lease of check-quorum. A failed campaign is retried after a tenth of it (at least 2 ticks), randomized (docs/RAFT.md, \"How long an election takes\")." },
+    election_timeout_max: { type: int(10, 600000), default: 3000, doc: "Maximum election timeout, ms: a leader that stopped is replaced within about this plus a tick and a vote round." },
     heartbeat_interval_ms: { type: int(1, 60000), default: 300, doc: "Leader heartbeat interval, ms (below the election timeout)." },
     tick_interval_ms: { type: int(1, 10000), default: 50, doc: "Length of one Raft tick, ms." },
     max_inflight_msgs: { type: int(1, 65536), default: 256, doc: "Unacknowledged append messages in flight per follower." },
@@ -103,6 +103,16 @@ export const schema = {
       type: int(1),
       default: 100000,
       doc: "A GET /watch stream that has reached the ledger's head ends with a resumable `slow_consumer` line (with `resume_from`) when its consumer reads nothing while the ledger gets more than this many entries ahead of it.",
+    },
+    ready_lag_entries_max: {
+      type: int(0),
+      default: 10000,
+      doc: "GET /ready: most Raft entries this node's applied index may trail the commit index a leader told it while it reports ready (about a second of writes at full speed on a small machine; a node replaying or catching up trails by more).",
+    },
+    ready_requires_s3: {
+      type: bool,
+      default: true,
+      doc: "GET /ready: with a bucket set, report not ready while S3 is known to be unreachable (the cold tier's last state, refreshed at most every 30 s). `false`: S3 is still shown in the checks but does not make the node unready — an S3 outage then keeps every node in the load balancer, serving everything but evicted values.",
     },
   },
   discovery: {

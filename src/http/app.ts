@@ -4,20 +4,27 @@
  *
  * Every route comes from the route table (src/http/routes.ts): each entry is registered with its
  * handler (src/http/handlers.ts) wrapped by the guard, so the route that runs is exactly the
- * route whose role was checked; audited routes write their record in the same wrapper. Before
- * routing, `routableRequest` makes sure the router sees the request's real path (a short or
- * missing Host used to move it into the query string). Errors are `{error, code}` JSON.
+ * route whose role was checked; audited routes write their record in the same wrapper. A route
+ * with a JSON body schema (src/http/schemas.ts) is validated by the router before its handler
+ * runs, so its guard runs earlier still, in the route's own parse hook, before the body is read
+ * (`jsonBodyRoute`). Before routing, `routableRequest` makes sure the router sees the request's
+ * real path (a short or missing Host used to move it into the query string). Errors are
+ * `{error, code}` JSON.
  */
 
+import type { ValueError } from "@sinclair/typebox/value";
 import { Elysia } from "elysia";
 import type { ClusterService, LedgerService } from "../ledger/index.ts";
 import { isScribeError, ScribeError } from "../lib/index.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
-import { json, makeHandlers, type AppLimits, type Handler, type RouteCall } from "./handlers.ts";
+import { bodyFailure } from "./body-errors.ts";
+import { json, jsonBodyLimit, makeHandlers, type AppLimits, type Handler, type RouteCall } from "./handlers.ts";
+import { parseJsonBody, readBody } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { routableRequest } from "./request-target.ts";
 import { allowedMethods, routeTable, type Route } from "./routes.ts";
-import { Guard, type ClientOf, type SecurityOptions } from "./security.ts";
+import { requestBodies } from "./schemas.ts";
+import { Guard, type Caller, type ClientOf, type SecurityOptions } from "./security.ts";
 
 export { entryJson, json, type AppLimits, type RouteCall } from "./handlers.ts";
 
@@ -99,6 +106,101 @@ function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientO
   };
 }
 
+/** A JSON-body request the guard admitted (in the route's parse hook), until its answer. */
+interface Admitted {
+  route: Route;
+  caller: Caller;
+  record: RouteCall["record"];
+  /** Its audit record was written (by the handler's wrapper); onError must not write another. */
+  audited: boolean;
+  /** When its work began (after admission): a batch's latency includes reading and checking its body. */
+  startedMs: number;
+}
+
+interface JsonBodyRouting {
+  guard: Guard;
+  metrics: RequestMetrics;
+  clientOf: ClientOf;
+  limits: AppLimits;
+  /** Requests admitted by a parse hook, for their handler and for onError. */
+  admitted: WeakMap<Request, Admitted>;
+  /** Extra headers of a guard refusal thrown from a parse hook (WWW-Authenticate, Retry-After). */
+  refusalHeaders: WeakMap<ScribeError, Record<string, string>>;
+}
+
+/**
+ * A route with a JSON body schema. Elysia parses and validates a body before any `transform` or
+ * `beforeHandle` hook, so the guard runs in the route's parse hook: the caller is admitted (or
+ * refused) before a byte of the body is read; then the body is read within the route's limit,
+ * checked against a node-to-node signature, parsed as JSON, and handed to the router, which
+ * validates it against the route's schema before the handler runs. Anything thrown there reaches
+ * onError (as Elysia's PARSE or VALIDATION error), which answers `{error, code}` and writes the
+ * audit record of an admitted request. Refused requests change nothing: nothing runs past them.
+ */
+function jsonBodyRoute(route: Route, handler: Handler, routing: JsonBodyRouting) {
+  const { guard, clientOf, limits, admitted, refusalHeaders } = routing;
+  const { bytesMax, code, what } = jsonBodyLimit(route, limits);
+  const parse = async ({ request }: { request: Request }): Promise<unknown> => {
+    const admission = guard.admit(route, request, clientOf);
+    if (!admission.ok) {
+      refusalHeaders.set(admission.error, admission.headers);
+      throw admission.error;
+    }
+    const entry: Admitted = { route, caller: admission.caller, record: {}, audited: false, startedMs: performance.now() };
+    admitted.set(request, entry);
+    const bytes = await readBody(request, bytesMax, code, what);
+    guard.checkBody(entry.caller, bytes);
+    const body = parseJsonBody(bytes, what);
+    // For the audit record of a membership change, even one its schema refuses.
+    const nodeId = (body as { node_id?: unknown } | null)?.node_id;
+    if (route.audit === "node_add" || route.audit === "node_remove") entry.record.node_id = typeof nodeId === "number" ? nodeId : undefined;
+    return body;
+  };
+  const action = route.audit === "forwarded" ? undefined : route.audit;
+  const run = async ({ request, params, query, body }: RouterContext & { body: unknown }): Promise<Response> => {
+    const entry = admitted.get(request)!;
+    const call: RouteCall = { route, request, params, query, caller: entry.caller, record: entry.record, body, startedMs: entry.startedMs };
+    if (action === undefined) return handler(call);
+    try {
+      const response = await handler(call);
+      entry.audited = true;
+      guard.audit(call.caller, { action, ...call.record, result: "ok", status: response.status });
+      return response;
+    } catch (error) {
+      entry.audited = true;
+      const known = isScribeError(error);
+      guard.audit(call.caller, { action, ...call.record, result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
+      throw error;
+    }
+  };
+  return { run, hook: { parse: [parse], body: requestBodies[route.body!](limits) } };
+}
+
+/**
+ * The ScribeError behind an error of a JSON-body route's parse hook (Elysia wraps whatever it
+ * throws in a PARSE error) or of its schema check (VALIDATION); undefined for any other error.
+ */
+function jsonBodyError(error: unknown, code: unknown, request: Request, routing: JsonBodyRouting): ScribeError | undefined {
+  if (code === "PARSE" && isScribeError((error as { cause?: unknown }).cause)) return (error as { cause: ScribeError }).cause;
+  const entry = routing.admitted.get(request);
+  if (code !== "VALIDATION" || !entry?.route.body) return undefined;
+  const failed = error as { valueError?: ValueError; value?: unknown };
+  return bodyFailure(entry.route.body, failed.valueError, failed.value, routing.limits);
+}
+
+/**
+ * An admitted JSON-body request that failed before its handler: its audit record, and for a batch
+ * its request count (a batch refused for its body is a batch request that failed, as before).
+ */
+function recordEarlyFailure(request: Request, failure: ScribeError, routing: JsonBodyRouting): void {
+  const entry = routing.admitted.get(request);
+  if (entry?.route.id === "batch" && !entry.audited) routing.metrics.record("batch", entry.startedMs, failure.status < 500);
+  const action = entry?.route.audit;
+  if (!entry || entry.audited || action === undefined || action === "forwarded") return;
+  entry.audited = true;
+  routing.guard.audit(entry.caller, { action, ...entry.record, result: "error", status: failure.status, code: failure.code });
+}
+
 /** Builds the Elysia app serving `service`. */
 export function createApp(options: AppOptions) {
   const { service, limits, cluster } = options;
@@ -110,7 +212,15 @@ export function createApp(options: AppOptions) {
   const originals = new WeakMap<Request, Request>();
   const clientOf: ClientOf = (request) => options.clientAddress?.(originals.get(request) ?? request) ?? "local";
 
-  const app = new Elysia().onError(({ error, code, request, path }) => {
+  const routing: JsonBodyRouting = { guard, metrics, clientOf, limits, admitted: new WeakMap(), refusalHeaders: new WeakMap() };
+
+  // normalize: false: a body field its schema does not know is refused, never silently dropped.
+  const app = new Elysia({ normalize: false }).onError(({ error, code, request, path }) => {
+    const bodyError = jsonBodyError(error, code, request, routing);
+    if (bodyError) {
+      recordEarlyFailure(request, bodyError, routing);
+      return errorResponse(bodyError, routing.refusalHeaders.get(bodyError) ?? {});
+    }
     if (isScribeError(error)) {
       const allowed = error.code === "method_not_allowed" ? allowedMethods(decodedPath(path)) : [];
       return errorResponse(error, allowed.length > 0 ? { allow: allowed.join(", ") } : {});
@@ -130,6 +240,11 @@ export function createApp(options: AppOptions) {
     return errorResponse(new ScribeError("internal", "internal error"));
   });
   for (const route of routeTable) {
+    if (route.body) {
+      const { run, hook } = jsonBodyRoute(route, handlers[route.id], routing);
+      app.route(route.method, route.path, run, hook);
+      continue;
+    }
     // parse "none": handlers read (and bound) bodies themselves, after the guard.
     app.route(route.method, route.path, guarded(route, handlers[route.id], guard, clientOf), { parse: "none" });
   }

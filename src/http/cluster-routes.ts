@@ -1,7 +1,10 @@
 /**
  * @module cluster-routes. Handlers of /cluster/*: the true state of the Raft group, membership
  * changes, and the internal calls nodes make to each other (read index, ledger size at a Raft
- * index for catch-up).
+ * index for catch-up, checkpoint cosigning, key registration, the identity and idempotency
+ * records for catch-up). JSON bodies arrive checked against their schemas (src/http/schemas.ts:
+ * NodeAddRequest, NodeRemoveRequest, CosignRequest, CheckpointRequest, KeyRegistration); what a
+ * schema cannot say (`host:port` syntax) is checked here.
  */
 
 import { isHostPort } from "../config/index.ts";
@@ -10,23 +13,6 @@ import { decodeForward, idempotencyKeyProblem, putOperation, validateContentType
 import { ScribeError, statusOfCode, toHex, type ErrorCode } from "../lib/index.ts";
 import { parseNonNegative } from "./parse.ts";
 import type { Guard } from "./security.ts";
-
-function parseJsonObject(body: Uint8Array): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(body));
-  } catch (error) {
-    throw new ScribeError("invalid_json", `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ScribeError("invalid_request", "the body must be a JSON object");
-  return doc as Record<string, unknown>;
-}
-
-function nodeIdOf(doc: Record<string, unknown>): number {
-  const id = doc.node_id;
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) throw new ScribeError("invalid_request", `node_id must be a positive integer, got ${JSON.stringify(id)}`);
-  return id;
-}
 
 function requireCluster(cluster: ClusterService | undefined): ClusterService {
   if (!cluster) throw new ScribeError("invalid_request", "this node does not run Raft");
@@ -49,49 +35,36 @@ export function leaderInfo(service: LedgerService): Record<string, unknown> {
   return { leader_id: leader.id, address: leader.address, client: leader.client, term: status.term, is_self: leader.id === status.node_id };
 }
 
-/** POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}. */
-export function addNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const nodeId = nodeIdOf(doc);
-  const { address, client } = doc;
-  if (typeof address !== "string" || !isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
-  if (client !== undefined && (typeof client !== "string" || !isHostPort(client))) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
-  const unknown = Object.keys(doc).filter((k) => !["node_id", "address", "client"].includes(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `unknown field(s): ${unknown.join(", ")}`);
-  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client: client as string });
+/**
+ * POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}; the
+ * body's shape was checked by its schema (src/http/schemas.ts), the host:port syntax is here.
+ */
+export function addNode(cluster: ClusterService | undefined, doc: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {
+  const { node_id: nodeId, address, client } = doc;
+  if (!isHostPort(address)) throw new ScribeError("invalid_request", `address must be the node's Raft host:port, got ${JSON.stringify(address)}`);
+  if (client !== undefined && !isHostPort(client)) throw new ScribeError("invalid_request", `client must be the node's HTTP host:port, got ${JSON.stringify(client)}`);
+  return requireCluster(cluster).addNode(client === undefined ? { node_id: nodeId, address } : { node_id: nodeId, address, client });
 }
 
-/** POST /cluster/nodes/remove {node_id}. */
-export function removeNode(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  return requireCluster(cluster).removeNode(nodeIdOf(doc));
+/** POST /cluster/nodes/remove {node_id} (shape checked by its schema). */
+export function removeNode(cluster: ClusterService | undefined, doc: { node_id: number }): Promise<Record<string, unknown>> {
+  return requireCluster(cluster).removeNode(doc.node_id);
 }
 
-/** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field. */
-export function cosign(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const fields = Object.keys(doc);
-  const known = ["body", "keys_body", "latest"];
-  if (fields.length !== 1 || !known.includes(fields[0]!) || typeof doc[fields[0]!] !== "string") {
-    throw new ScribeError("invalid_request", `give exactly one of ${known.join(", ")}, a string; got ${fields.join(", ") || "nothing"}`);
-  }
-  return requireCluster(cluster).cosign(doc as { body?: string; keys_body?: string; latest?: string });
+/** POST /cluster/cosign {body} | {keys_body} | {latest}: exactly one string field (checked by its schema). */
+export function cosign(cluster: ClusterService | undefined, doc: { body: string } | { keys_body: string } | { latest: string }): Promise<Record<string, unknown>> {
+  return requireCluster(cluster).cosign(doc);
 }
 
-/** POST /cluster/checkpoint {size}. */
-export async function checkpointFor(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const size = doc.size;
-  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new ScribeError("invalid_request", `size must be a non-negative integer, got ${JSON.stringify(size)}`);
-  return { note: await requireCluster(cluster).checkpointFor(size) };
+/** POST /cluster/checkpoint {size} (shape checked by its schema). */
+export async function checkpointFor(cluster: ClusterService | undefined, doc: { size: number }): Promise<Record<string, unknown>> {
+  return { note: await requireCluster(cluster).checkpointFor(doc.size) };
 }
 
-/** POST /cluster/keys {node_id, key, proof}. */
-export async function registerKey(cluster: ClusterService | undefined, body: Uint8Array): Promise<Record<string, unknown>> {
-  const doc = parseJsonObject(body);
-  const nodeId = nodeIdOf(doc);
-  if (typeof doc.key !== "string" || typeof doc.proof !== "string") throw new ScribeError("invalid_request", "key and proof must be strings");
-  await requireCluster(cluster).registerKey({ node_id: nodeId, key: doc.key, proof: doc.proof });
+/** POST /cluster/keys {node_id, key, proof} (shape checked by its schema; the key and its proof by the leader). */
+export async function registerKey(cluster: ClusterService | undefined, doc: { node_id: number; key: string; proof: string }): Promise<Record<string, unknown>> {
+  const { node_id: nodeId, key, proof } = doc;
+  await requireCluster(cluster).registerKey({ node_id: nodeId, key, proof });
   return { registered: true, node_id: nodeId };
 }
 

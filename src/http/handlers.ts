@@ -15,12 +15,13 @@ import type { PrometheusRegistry } from "../metrics/index.ts";
 import { addNode, checkpointFor, clusterInfo, clusterNodes, cosign, identity, idempotencyRecords, leaderInfo, ledgerSize, proposeForwarded, readIndex, registerKey, removeNode } from "./cluster-routes.ts";
 import { checkpointCacheControl, parseKeysBody, splitNote } from "../merkle/index.ts";
 import { listKeys } from "./keys.ts";
-import { keyFromParam, parseBatchRequest, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody } from "./parse.ts";
+import { batchIdempotencyKey, batchOperations, keyFromParam, parseConsistency, parseIdempotencyKeyHeader, parseNonNegative, preconditions, readBody } from "./parse.ts";
 import { consistencyProof, inclusionProof, verifyKey } from "./proofs.ts";
 import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
 import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { RequestBody } from "./schemas.ts";
 import { tileResponse } from "./tiles.ts";
 import { watchResponse } from "./watch.ts";
 
@@ -40,6 +41,10 @@ export interface RouteCall {
   readonly caller: Caller;
   /** Fields of this request's audit record (audited routes); the handler adds what it learns. */
   readonly record: Partial<AuditRecord>;
+  /** A route with a JSON body schema: the body, parsed and checked against it. */
+  readonly body?: unknown;
+  /** When the request's work began (performance.now()), if before the handler: its body was read and checked first. */
+  readonly startedMs?: number;
 }
 
 export type Handler = (call: RouteCall) => Response | Promise<Response>;
@@ -82,8 +87,20 @@ function valueResponse(result: ReadResult): Response {
   });
 }
 
-/** Largest body of a /cluster/* membership request: a few small JSON fields. */
+/**
+ * Largest body of a /cluster/* JSON request: a few small fields, or one signed note (a
+ * checkpoint with its members' and witnesses' signatures, a keys note) of a few kilobytes.
+ */
 const clusterBodyBytesMax = 64 * 1024;
+
+/**
+ * How much of a route's JSON body is read (before its schema is checked), and the 413 code past
+ * that: a batch up to storage.max_batch_bytes, a /cluster/* request up to clusterBodyBytesMax.
+ */
+export function jsonBodyLimit(route: Route, limits: AppLimits): { bytesMax: number; code: ErrorCode; what: string } {
+  if (route.body === "BatchRequest") return { bytesMax: limits.batchBytesMax, code: "batch_too_large", what: "batch body" };
+  return { bytesMax: clusterBodyBytesMax, code: "payload_too_large", what: "request body" };
+}
 
 /** Room above the largest batch for a forwarded group's framing (the server's own body cap has the same slack). */
 const forwardSlackBytes = 64 * 1024;
@@ -122,15 +139,6 @@ function writeContext(caller: Caller): WriteContext {
   return { principal: caller.principal.name, role: caller.principal.role, client: caller.client };
 }
 
-/** The node_id of a membership request body, for the audit record (undefined when unreadable). */
-function nodeIdHint(body: Uint8Array): number | undefined {
-  try {
-    const id = (JSON.parse(new TextDecoder().decode(body)) as { node_id?: unknown }).node_id;
-    return typeof id === "number" ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The epoch and keys a keys note lists (as the node applied it). */
 function epochOf(note: string): { epoch: number; keys: readonly string[] } {
@@ -195,16 +203,17 @@ function ledgerHandlers(deps: HandlerDeps) {
   return {
     batch: (call: RouteCall) =>
       metrics.time("batch", async () => {
-        const header = parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key"));
-        const body = await readCheckedBody(deps, call, limits.batchBytesMax, "batch_too_large", "batch body");
-        const { ops, idempotencyKey } = parseBatchRequest(body, limits, header);
+        // The body passed its schema (src/http/schemas.ts) before this handler ran.
+        const request = call.body as RequestBody<"BatchRequest">;
+        const ops = batchOperations(request.ops, limits);
+        const idempotencyKey = batchIdempotencyKey(request.idempotency_key, parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key")));
         call.record.keys = ops.map((op) => op.key);
         const result = await service.propose(ops, writeContext(call.caller), idempotencyKey === undefined ? {} : { idempotencyKey });
         const { receipts } = result;
         call.record.first_index = receipts[0]!.index;
         call.record.last_index = receipts.at(-1)!.index;
         return writeResponse(result, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts }, call.record);
-      }),
+      }, call.startedMs),
     history: (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
       const { query } = call;
@@ -246,26 +255,36 @@ function nodeHandlers(deps: HandlerDeps) {
   const { service, metrics, prometheus } = deps;
   return {
     root: () => json({ name: "scribe-ledger", node_id: service.nodeId, ledger_size: service.size, docs: "https://github.com/ (see README.md)" }),
+    // Liveness: 200 whenever the process answers, leader or not (an election is no reason to
+    // restart a node); 503 only once its Raft driver failed (it must be restarted).
     health: () => {
       const status = service.status();
       const body = {
-        status: status.healthy ? "ok" : "unavailable",
+        status: status.failed === null ? "ok" : "failed",
         node_id: status.node_id,
         role: status.role,
         leader_id: status.leader_id,
         term: status.term,
         ledger_size: status.ledger_size,
+        commit_index: status.commit_index,
         applied_index: status.applied_index,
         // The last checkpoint this member refused because its ledger disagrees: an alarm for its operator.
         checkpoint_disagreement: status.checkpoint_disagreement ?? null,
         // Whether writes can be taken here (a full disk): the node stays alive and serves reads either way.
         storage: status.storage,
       };
-      return json(body, status.healthy ? 200 : 503, status.healthy ? {} : { "retry-after": "1" });
+      // Liveness: 200 whenever the process serves; 503 only once its driver failed (it must restart).
+      return json(body, status.failed === null ? 200 : 503, status.failed === null ? {} : { "retry-after": "1" });
+    },
+    // Readiness: whether to send this node traffic, with the reason for every "no".
+    ready: () => {
+      const readiness = service.readiness();
+      if (readiness.ready) return json({ ready: true, checks: readiness.checks });
+      return json(readiness, 503, { "retry-after": "1" });
     },
     metrics: () => json({ ...service.status(), requests: metrics.snapshot(), ...service.metrics() }),
     metricsPrometheus: async () => new Response(await prometheus.metrics(), { headers: { "content-type": prometheus.contentType } }),
-    openapi: () => json(openApiDocument()),
+    openapi: () => json(openApiDocument(deps.limits)),
   };
 }
 
@@ -277,21 +296,15 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterLeader: () => json(leaderInfo(service)),
     clusterReadIndex: async () => json(await readIndex(cluster)),
     clusterLedgerSize: (call: RouteCall) => json(ledgerSize(cluster, call.query)),
-    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
-    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
-    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body"))),
     clusterIdentity: () => json(identity(cluster)),
     clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
-    clusterNodesAdd: async (call: RouteCall) => {
-      const body = await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body");
-      call.record.node_id = nodeIdHint(body);
-      return json(await addNode(cluster, body));
-    },
-    clusterNodesRemove: async (call: RouteCall) => {
-      const body = await readCheckedBody(deps, call, clusterBodyBytesMax, "payload_too_large", "request body");
-      call.record.node_id = nodeIdHint(body);
-      return json(await removeNode(cluster, body));
-    },
+    // Bodies checked by their schemas before these run (src/http/schemas.ts), and node-to-node
+    // ones against their signature (in the route's parse hook, src/http/app.ts).
+    clusterCosign: async (call: RouteCall) => json(await cosign(cluster, call.body as RequestBody<"CosignRequest">)),
+    clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, call.body as RequestBody<"CheckpointRequest">)),
+    clusterKeys: async (call: RouteCall) => json(await registerKey(cluster, call.body as RequestBody<"KeyRegistration">)),
+    clusterNodesAdd: async (call: RouteCall) => json(await addNode(cluster, call.body as RequestBody<"NodeAddRequest">)),
+    clusterNodesRemove: async (call: RouteCall) => json(await removeNode(cluster, call.body as RequestBody<"NodeRemoveRequest">)),
     clusterPropose: async (call: RouteCall) => {
       // One forwarded command can carry a value of the largest size; a group is split to fit.
       const body = await readCheckedBody(deps, call, Math.max(limits.batchBytesMax, limits.valueBytesMax) + forwardSlackBytes, "payload_too_large", "forward envelope");

@@ -124,100 +124,68 @@ function checkedIdempotencyKey(key: string, where: string): string {
   return key;
 }
 
-/** A POST /batch: its ops and its idempotency key (body field or header; both must agree). */
-export interface BatchRequest {
-  ops: Operation[];
-  idempotencyKey?: string;
-}
-
 /**
- * Parses a POST /batch body (see parseBatch) with its optional `"idempotency_key"` field; `header`
- * is the Idempotency-Key header's key, if any. Both given and different: 400 invalid_request.
+ * The idempotency key of a POST /batch: its body's `idempotency_key` field (the schema checked it
+ * is a string) or the Idempotency-Key header's `header`; both given and different: 400.
  */
-export function parseBatchRequest(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }, header: string | undefined): BatchRequest {
-  const doc = parseBatchDocument(body);
-  const ops = batchOps(doc, limits);
-  const field = doc.idempotency_key;
-  if (field === undefined) return header === undefined ? { ops } : { ops, idempotencyKey: header };
-  if (typeof field !== "string") throw new ScribeError("invalid_request", "idempotency_key must be a string");
+export function batchIdempotencyKey(field: string | undefined, header: string | undefined): string | undefined {
+  if (field === undefined) return header;
   const key = checkedIdempotencyKey(field, "idempotency_key");
   if (header !== undefined && header !== key) throw new ScribeError("invalid_request", "the Idempotency-Key header and the body's idempotency_key differ; give one, or the same in both");
-  return { ops, idempotencyKey: key };
+  return key;
 }
 
-const batchFields = new Set(["ops", "idempotency_key"]);
-
-const putFields = new Set(["op", "key", "value", "value_base64", "content_type", "if_match", "if_none_match"]);
-const deleteFields = new Set(["op", "key", "if_match"]);
+/** A batch operation as its schema (src/http/schemas.ts) admits it. */
+export type BatchOpJson =
+  | { op: "put"; key: string; value?: string; value_base64?: string; content_type?: string; if_match?: number; if_none_match?: boolean }
+  | { op: "delete"; key: string; if_match?: number };
 
 /**
- * Parses a POST /batch body: `{"ops": [{"op": "put", "key", "value" | "value_base64",
- * "content_type"?, "if_match"?, "if_none_match"?}, {"op": "delete", "key", "if_match"?}]}`.
+ * Parses a JSON request body (POST /batch, /cluster/nodes/*): its text (see jsonText), then JSON.
+ * The shape is checked next by the route's schema, before the handler runs.
  */
-export function parseBatch(body: Uint8Array, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
-  return batchOps(parseBatchDocument(body), limits);
-}
-
-function parseBatchDocument(body: Uint8Array): { ops: unknown[]; idempotency_key?: unknown } {
-  let doc: unknown;
+export function parseJsonBody(body: Uint8Array, what: string): unknown {
   try {
-    doc = JSON.parse(jsonText(body));
+    return JSON.parse(jsonText(body));
   } catch (error) {
-    throw new ScribeError("invalid_json", `the batch body is not valid JSON: ${(error as Error).message}`);
+    throw new ScribeError("invalid_json", `the ${what} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { ops?: unknown }).ops)) {
-    throw new ScribeError("invalid_request", `the batch body must be {"ops": [...]}`);
-  }
-  const unknown = Object.keys(doc).filter((k) => !batchFields.has(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `the batch body has unknown field(s): ${unknown.join(", ")} (want ops, idempotency_key)`);
-  return doc as { ops: unknown[]; idempotency_key?: unknown };
 }
 
-function batchOps(doc: { ops: unknown[] }, limits: { valueBytesMax: number; batchOpsMax: number }): Operation[] {
-  const rawOps = doc.ops;
-  if (rawOps.length === 0) throw new ScribeError("invalid_request", "the batch has no operations");
-  if (rawOps.length > limits.batchOpsMax) {
-    throw new ScribeError("batch_too_large", `the batch has ${rawOps.length} operations; the most is ${limits.batchOpsMax}`);
-  }
-  return rawOps.map((raw, i) => parseBatchOp(raw, i, limits.valueBytesMax));
+/**
+ * The operations of a POST /batch body that passed its schema (which checked the shape: an
+ * object `{"ops": [...]}` of 1..batch_max operations, each a put or a delete with known fields of
+ * the right types; src/http/body-errors.ts words its failures). What a schema cannot say is
+ * checked here: keys' UTF-8 validity and byte length, exactly one of value / value_base64, the
+ * value's UTF-8 or base64 validity and its byte length.
+ */
+export function batchOperations(ops: readonly BatchOpJson[], limits: { valueBytesMax: number }): Operation[] {
+  return ops.map((op, i) => batchOperation(op, i, limits.valueBytesMax));
 }
 
-function parseBatchOp(raw: unknown, i: number, valueBytesMax: number): Operation {
+function batchOperation(op: BatchOpJson, i: number, valueBytesMax: number): Operation {
   const where = `ops[${i}]`;
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ScribeError("invalid_request", `${where} must be an object`);
-  const op = raw as Record<string, unknown>;
-  const allowed = op.op === "put" ? putFields : op.op === "delete" ? deleteFields : undefined;
-  if (!allowed) throw new ScribeError("invalid_request", `${where}.op must be "put" or "delete", got ${JSON.stringify(op.op)}`);
-  const unknown = Object.keys(op).filter((k) => !allowed.has(k));
-  if (unknown.length > 0) throw new ScribeError("invalid_request", `${where} has unknown field(s): ${unknown.join(", ")}`);
   let key: string;
   try {
     key = validateKey(op.key);
   } catch (error) {
     throw new ScribeError((error as ScribeError).code, `${where}.key: ${(error as ScribeError).message}`);
   }
-  let ifMatch: number | undefined;
-  if (op.if_match !== undefined) {
-    if (!Number.isSafeInteger(op.if_match) || (op.if_match as number) < 0) throw new ScribeError("invalid_request", `${where}.if_match must be a non-negative integer`);
-    ifMatch = op.if_match as number;
-  }
-  if (op.op === "delete") return ifMatch === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch };
+  if (op.op === "delete") return op.if_match === undefined ? { op: "delete", key } : { op: "delete", key, ifMatch: op.if_match };
   const value = batchValue(op, where);
   if (value.length > valueBytesMax) throw new ScribeError("value_too_large", `${where} value is ${value.length} bytes; the most is ${valueBytesMax}`);
-  if (op.content_type !== undefined && typeof op.content_type !== "string") throw new ScribeError("invalid_request", `${where}.content_type must be a string`);
   const fallback = op.value_base64 !== undefined ? "application/octet-stream" : "text/plain; charset=utf-8";
-  const contentType = validateContentType(op.content_type as string | undefined, fallback);
-  if (op.if_none_match !== undefined && typeof op.if_none_match !== "boolean") throw new ScribeError("invalid_request", `${where}.if_none_match must be true or false`);
-  return putOperation({ key, value, contentType, ifMatch, ifNoneMatch: op.if_none_match === true }, defaultHasher()!);
+  const contentType = validateContentType(op.content_type, fallback);
+  return putOperation({ key, value, contentType, ifMatch: op.if_match, ifNoneMatch: op.if_none_match === true }, defaultHasher()!);
 }
 
-function batchValue(op: Record<string, unknown>, where: string): Uint8Array {
+function batchValue(op: { value?: string; value_base64?: string }, where: string): Uint8Array {
   if (op.value !== undefined && op.value_base64 !== undefined) throw new ScribeError("invalid_request", `${where} has both value and value_base64`);
-  if (typeof op.value === "string") {
+  if (op.value !== undefined) {
     if (!op.value.isWellFormed()) throw new ScribeError("invalid_value", `${where}.value is not valid UTF-8 (send bytes as value_base64)`);
     return utf8(op.value);
   }
-  if (typeof op.value_base64 === "string") {
+  if (op.value_base64 !== undefined) {
     const bytes = fromBase64(op.value_base64);
     if (!bytes) throw new ScribeError("invalid_value", `${where}.value_base64 is not valid base64`);
     return bytes;

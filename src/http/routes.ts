@@ -11,15 +11,21 @@
  * handler map is typed by `RouteId`, so a missing handler does not compile); the security suite
  * (test/http/security-matrix.test.ts) asks for a sample request of every entry.
  *
- * Request and response schemas (TypeBox, Elysia's `t`) can be added to `RouteSpec` later and
- * passed to the router with the entry. Elysia validates before a handler runs, so the guard must
- * then move ahead of validation (a per-route `transform` hook that throws its refusal), keeping
- * "refused before any input is looked at" true.
+ * Request and response schemas: an entry with a JSON body names its schema (`body`, one of
+ * src/http/schemas.ts's request bodies), which the router validates before the handler runs;
+ * every JSON response names its schema (a component of the OpenAPI document), and so does each
+ * line of GET /watch's NDJSON. Each entry's responses are the statuses its handler can answer;
+ * src/http/openapi.ts adds those of the guard and the request target (400, 401, 403, 429, 503).
+ * Elysia parses and validates a body before a handler (and before `transform` and `beforeHandle`
+ * hooks) could refuse the caller, so for these routes src/http/app.ts runs the guard in the
+ * route's own parse hook, before the body is read: a refused request is answered before any
+ * input is looked at, and changes nothing.
  *
  * Pure data and pure functions: no Elysia, no I/O, so scripts and tests can read the table alone.
  */
 
 import { keysLimitDefault, keysLimitMax } from "./keys.ts";
+import type { RequestBodyName, ResponseSchemaName } from "./schemas.ts";
 
 /**
  * Who may call a route. `none`: anyone (probes); `read` < `write` < `admin`: API key roles;
@@ -66,6 +72,8 @@ export interface RouteSpec {
   readonly path: string;
   readonly role: RouteRole;
   readonly audit?: RouteAudit;
+  /** A JSON body checked by this schema (src/http/schemas.ts) before the handler runs. */
+  readonly body?: RequestBodyName;
   /** Takes a token from the caller's rate-limit bucket (when rate limits are on). */
   readonly rateLimited: boolean;
   readonly doc: RouteDoc;
@@ -73,16 +81,22 @@ export interface RouteSpec {
 
 // ---- OpenAPI building blocks ----------------------------------------------------------------
 
-const errorRef = { $ref: "#/components/schemas/Error" };
-export const errorResponse = (description: string): Json => ({ description, content: { "application/json": { schema: errorRef } } });
-const jsonOk = (description: string, schema: Json = { type: "object" }): Json => ({ description, content: { "application/json": { schema } } });
+/** A reference to a schema of src/http/schemas.ts (a component of the OpenAPI document). */
+export const schemaRef = (name: ResponseSchemaName | RequestBodyName): Json => ({ $ref: `#/components/schemas/${name}` });
+export const errorResponse = (description: string): Json => ({ description, content: { "application/json": { schema: schemaRef("Error") } } });
+/** A JSON answer: every one names its schema. */
+const jsonOk = (description: string, schema: ResponseSchemaName, headers?: Json): Json => ({ description, ...(headers ? { headers } : {}), content: { "application/json": { schema: schemaRef(schema) } } });
 const text = (description: string): Json => ({ description, content: { "text/plain": { schema: { type: "string" } } } });
+const header = (description: string, schema: Json = { type: "string" }): Json => ({ description, schema });
 const query = (name: string, description: string, schema: Json = { type: "integer", minimum: 0 }, required = false): RouteParam => ({ name, in: "query", required, description, schema });
-const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", { $ref: "#/components/schemas/Receipt" });
+/** The answer header of a write whose receipts are an earlier write's (README, "Unknown outcomes and retries"). */
+const replayedHeader: Json = {
+  "Idempotent-Replayed": header("`true` when the receipts are those of an earlier write with the same Idempotency-Key, whose request was the same: nothing was appended. Absent otherwise.", { type: "string", enum: ["true"] }),
+};
+const receipt = jsonOk("Receipt once durable; with the header Idempotent-Replayed: true it is the receipt of an earlier write with the same Idempotency-Key (nothing was appended).", "Receipt", replayedHeader);
 const rawBody = (description: string): Json => ({ required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary", description } } } });
-const jsonBody = (schema: Json): Json => ({ required: true, content: { "application/json": { schema } } });
 
-/** The Idempotency-Key header of a write (docs/API.md, "Unknown outcomes and retries"). */
+/** The Idempotency-Key header of a write (README, "Unknown outcomes and retries"). */
 const idempotencyKeyParam: RouteParam = {
   name: "Idempotency-Key",
   in: "header",
@@ -99,7 +113,26 @@ const writeOutcomes: Readonly<Record<string, Json>> = {
   "507": errorResponse("insufficient_storage: the data directory's free space is below storage.min_free_bytes (or the disk is full); nothing was appended; reads still work"),
 };
 
-function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
+/**
+ * What a route that may need a quorum checkpoint made now (a cosigning round, or the leader's
+ * checkpoint adopted by a follower) answers when none can be had.
+ */
+const checkpointFailures: Readonly<Record<string, Json>> = {
+  "409": errorResponse("checkpoint_disagreement: this node's own ledger disagrees with the checkpoint it was handed, so it refuses to serve it (an alarm: docs/TROUBLESHOOTING.md)"),
+  "500": errorResponse("verification_failed: the leader's checkpoint does not verify with this node's view of the members' keys"),
+  "503": errorResponse("no_quorum, no_leader, not_leader, not_caught_up, timeout, unavailable: no quorum checkpoint could be made in time (Retry-After)"),
+  "507": errorResponse("insufficient_storage: the disk is full, so a signed checkpoint cannot be stored"),
+};
+
+/** The answer of a one-segment `/{key}` that names a route with other methods (`PUT /health`, `GET /batch`). */
+const reservedKeyResponse = (example: string): Json =>
+  errorResponse(`method_not_allowed: the key is the name of a route that takes other methods (${example}); such keys live under /kv/ (Allow lists the route's methods)`);
+
+/**
+ * The operations of a key route; `segment`: the one-segment `/{key}`, whose key may be the name of
+ * a route (answered as that route's refusal: 405 with Allow, or 404 no_route).
+ */
+function keyDocs(where: string, segment: boolean): Record<"get" | "put" | "delete", RouteDoc> {
   return {
     get: {
       summary: `Read a key's value (${where})`,
@@ -110,12 +143,20 @@ function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
       ],
       responses: {
         "200": {
-          description: "The raw value with its stored content type; headers X-Scribe-Index, X-Scribe-Version, X-Scribe-Value-Hash, ETag, X-Content-Type-Options: nosniff, Content-Security-Policy: sandbox.",
+          description: "The raw value with its stored content type (X-Content-Type-Options: nosniff, Content-Security-Policy: sandbox).",
+          headers: {
+            "X-Scribe-Index": header("The ledger index of the entry served.", { type: "integer", minimum: 0 }),
+            "X-Scribe-Version": header("Its version (1-based).", { type: "integer", minimum: 1 }),
+            "X-Scribe-Value-Hash": header("SHA-256 of the value, hex (checked before it was served)."),
+            ETag: header("The version, quoted: use it in If-Match."),
+          },
           content: { "*/*": { schema: { type: "string", format: "binary" } } },
         },
         "400": errorResponse("invalid_key, invalid_version, invalid_index, invalid_request"),
-        "404": errorResponse("not_found, deleted, version_not_found"),
+        "404": errorResponse(segment ? "not_found, deleted, version_not_found; no_route: the key is the name of a route without GET (/cluster): it lives under /kv/" : "not_found, deleted, version_not_found"),
         "500": errorResponse("corrupt_value, corrupt_entry: the stored value or entry fails its check (SHA-256, Merkle leaf) and is not served"),
+        "503": errorResponse("no_leader, not_leader, timeout, unavailable, shutting_down: a linearizable read could not be confirmed (read with consistency=stale), or the value left the hot tier and S3 did not answer (Retry-After)"),
+        ...(segment ? { "405": reservedKeyResponse("GET /batch") } : {}),
       },
     },
     put: {
@@ -132,18 +173,26 @@ function keyDocs(where: string): Record<"get" | "put" | "delete", RouteDoc> {
         "412": errorResponse("precondition_failed (If-Match / If-None-Match)"),
         "413": errorResponse("value_too_large"),
         ...writeOutcomes,
+        ...(segment ? { "404": errorResponse("no_route: the key is the name of a route without PUT (/cluster): it lives under /kv/"), "405": reservedKeyResponse("PUT /health") } : {}),
       },
     },
     delete: {
       summary: `Append a tombstone (${where})`,
       params: [{ name: "If-Match", in: "header", description: "Expected current version.", schema: { type: "string" } }, idempotencyKeyParam],
-      responses: { "200": receipt, "400": errorResponse("invalid_key, key_too_large, invalid_request"), "404": errorResponse("not_found, deleted"), "412": errorResponse("precondition_failed"), ...writeOutcomes },
+      responses: {
+        "200": receipt,
+        "400": errorResponse("invalid_key, key_too_large, invalid_request"),
+        "404": errorResponse(segment ? "not_found, deleted; no_route: the key is the name of a route without DELETE (/cluster): it lives under /kv/" : "not_found, deleted"),
+        "412": errorResponse("precondition_failed"),
+        ...writeOutcomes,
+        ...(segment ? { "405": reservedKeyResponse("DELETE /health") } : {}),
+      },
     },
   };
 }
 
-const kvDocs = keyDocs("any key, slashes allowed");
-const segmentDocs = keyDocs("one path segment, not a reserved name");
+const kvDocs = keyDocs("any key, slashes allowed", false);
+const segmentDocs = keyDocs("one path segment, not a reserved name", true);
 
 // ---- The table -----------------------------------------------------------------------------
 
@@ -152,7 +201,7 @@ const segmentDocs = keyDocs("one path segment, not a reserved name");
  * parameters, whatever the order of registration.
  */
 export const routes = [
-  { id: "root", method: "GET", path: "/", role: "read", rateLimited: true, doc: { summary: "Service name, node id and ledger size", responses: { "200": jsonOk("Service description.") } } },
+  { id: "root", method: "GET", path: "/", role: "read", rateLimited: true, doc: { summary: "Service name, node id and ledger size", responses: { "200": jsonOk("Service description.", "Root") } } },
   {
     id: "health",
     method: "GET",
@@ -160,29 +209,35 @@ export const routes = [
     role: "none",
     // Probes from a load balancer share one address; a 429 there would take the node out of service.
     rateLimited: false,
-    doc: { summary: "Liveness and readiness (never needs a key)", responses: { "200": jsonOk("status ok"), "503": jsonOk("status unavailable") } },
+    doc: { summary: "Liveness: the process answers (never needs a key)", responses: { "200": jsonOk("The process answers: status ok (a node without a leader is alive).", "Health"), "503": jsonOk("status failed: the Raft driver failed and the node must be restarted (Retry-After).", "Health") } },
   },
-  { id: "metrics", method: "GET", path: "/metrics", role: "read", rateLimited: true, doc: { summary: "Node state and counters as JSON", responses: { "200": jsonOk("Raft state, request counters, storage, caches.") } } },
+  {
+    id: "ready",
+    method: "GET",
+    path: "/ready",
+    role: "none",
+    // Readiness probes too come from load balancers sharing an address: never rate limited.
+    rateLimited: false,
+    doc: { summary: "Readiness: whether this node should take traffic, with the reasons (never needs a key)", responses: { "200": jsonOk("Ready: every check passed.", "Ready"), "503": jsonOk("Not ready: `reasons` says why (Retry-After).", "Ready") } },
+  },
+  { id: "metrics", method: "GET", path: "/metrics", role: "read", rateLimited: true, doc: { summary: "Node state and counters as JSON", responses: { "200": jsonOk("Raft state, request counters, storage, caches.", "Metrics") } } },
   { id: "metricsPrometheus", method: "GET", path: "/metrics/prometheus", role: "read", rateLimited: true, doc: { summary: "Prometheus text exposition", responses: { "200": text("Prometheus text format 0.0.4.") } } },
-  { id: "openapi", method: "GET", path: "/openapi", role: "read", rateLimited: true, doc: { summary: "This document", responses: { "200": jsonOk("OpenAPI 3.1.") } } },
+  { id: "openapi", method: "GET", path: "/openapi", role: "read", rateLimited: true, doc: { summary: "This document", responses: { "200": jsonOk("OpenAPI 3.1.", "OpenApi") } } },
   {
     id: "batch",
     method: "POST",
     path: "/batch",
     role: "write",
     audit: "batch",
+    body: "BatchRequest",
     rateLimited: true,
     doc: {
       summary: "Append many operations atomically at consecutive indexes",
       params: [{ ...idempotencyKeyParam, description: `${idempotencyKeyParam.description} May be given as the body's idempotency_key instead; both given must be equal.` }],
-      requestBody: jsonBody({
-        type: "object",
-        required: ["ops"],
-        properties: { ops: { type: "array", items: { type: "object" } }, idempotency_key: { type: "string", minLength: 1, maxLength: 255, description: "The batch's idempotency key (or the Idempotency-Key header)." } },
-      }),
       responses: {
-        "200": jsonOk("{first_index, last_index, tree_size, receipts}"),
+        "200": jsonOk("The batch's entries, once durable: a receipt per operation (Idempotent-Replayed: true when they are an earlier batch's with the same idempotency key).", "BatchAnswer", replayedHeader),
         "400": errorResponse("invalid_json, invalid_request (also a malformed or mismatched idempotency key), invalid_key, key_too_large, invalid_value"),
+        "404": errorResponse("not_found, deleted: a delete of a key without a live value (nothing is appended)"),
         "412": errorResponse("precondition_failed"),
         "413": errorResponse("batch_too_large, value_too_large"),
         ...writeOutcomes,
@@ -198,7 +253,7 @@ export const routes = [
     doc: {
       summary: "Every version of a key",
       params: [query("from_version", "First version to list."), query("limit", "Most versions (1..10000).")],
-      responses: { "200": jsonOk("{key, versions}"), "400": errorResponse("invalid_key, invalid_version, invalid_request"), "404": errorResponse("not_found") },
+      responses: { "200": jsonOk("The key's versions in order.", "History"), "400": errorResponse("invalid_key, invalid_version, invalid_request"), "404": errorResponse("not_found") },
     },
   },
   {
@@ -210,7 +265,12 @@ export const routes = [
     doc: {
       summary: "Inclusion proof of a key's entry against the latest signed checkpoint",
       params: [query("version", "Prove this version.")],
-      responses: { "200": jsonOk("{key, verified, proof, entry, checkpoint, error}"), "400": errorResponse("invalid_key, invalid_version"), "404": errorResponse("not_found, version_not_found") },
+      responses: {
+        ...checkpointFailures,
+        "200": jsonOk("The entry, its inclusion proof against a quorum checkpoint that covers it, and the node's verdict.", "Verify"),
+        "400": errorResponse("invalid_key, invalid_version"),
+        "404": errorResponse("not_found, version_not_found"),
+      },
     },
   },
   {
@@ -221,7 +281,8 @@ export const routes = [
     rateLimited: true,
     doc: {
       summary: "The cluster's newest checkpoint (C2SP signed note) with the signatures of a majority of the voters, and external witnesses' cosignatures when configured",
-      responses: { "200": text("Signed note."), "503": errorResponse("no_quorum, no_leader, timeout: no quorum checkpoint exists yet") },
+      // The newest served checkpoint stands in when none covering the whole tree can be made in time: the failures come only before the first.
+      responses: { ...checkpointFailures, "200": text("Signed note.") },
     },
   },
   { id: "checkpointKey", method: "GET", path: "/checkpoint/key", role: "read", rateLimited: true, doc: { summary: "This node's own checkpoint verifier key", responses: { "200": text("name+hash+base64 key") } } },
@@ -241,7 +302,7 @@ export const routes = [
     rateLimited: true,
     doc: {
       summary: "Every key-set epoch of the cluster: keys notes, each signed by a majority of the previous epoch's members (docs/FORMATS.md, Keys notes)",
-      responses: { "200": jsonOk("{origin, epochs: [{epoch, keys, note}]}") },
+      responses: { "200": jsonOk("The origin and every epoch's keys and keys note.", "KeyHistory") },
     },
   },
   {
@@ -253,7 +314,8 @@ export const routes = [
     doc: {
       summary: "RFC 9162 inclusion proof",
       params: [query("index", "Leaf index.", { type: "integer", minimum: 0 }, true), query("tree_size", "Tree size (default: the latest checkpoint's).")],
-      responses: { "200": jsonOk("Proof."), "400": errorResponse("invalid_index, invalid_range") },
+      // Without tree_size: the newest served checkpoint's size (one is made when none is served yet).
+      responses: { ...checkpointFailures, "200": jsonOk("The proof, with the leaf hash.", "InclusionProof"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -265,7 +327,8 @@ export const routes = [
     doc: {
       summary: "RFC 9162 consistency proof",
       params: [query("from", "Older tree size.", { type: "integer", minimum: 0 }, true), query("to", "Newer tree size (default: the latest checkpoint's).")],
-      responses: { "200": jsonOk("Proof."), "400": errorResponse("invalid_range") },
+      // Without to: the newest served checkpoint's size (one is made when none is served yet).
+      responses: { ...checkpointFailures, "200": jsonOk("The proof.", "ConsistencyProof"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -277,7 +340,7 @@ export const routes = [
     doc: {
       summary: "A range of ledger entries in index order",
       params: [query("from", "First index."), query("limit", "Most entries (1..10000)."), query("values", "true: include values as value_base64; a value the node cannot hand out is null, with value_error: its code (corrupt_value, corrupt_entry, unavailable).", { type: "string", enum: ["true", "false"] })],
-      responses: { "200": jsonOk("{from, tree_size, entries}"), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The entries from `from`, in index order.", "EntriesPage"), "400": errorResponse("invalid_range") },
     },
   },
   {
@@ -300,11 +363,11 @@ export const routes = [
       responses: {
         "200": {
           description:
-            "application/x-ndjson, one JSON object per line: entries (the GET /entries shape), checkpoint lines {checkpoint, from_size, proof, next_index, position_proof | inclusion, frontier (first line of a full stream)}, and a final {end, resume_from} or {error, code, resume_from} line (slow_consumer, leader_changed, shutting_down, until).",
-          content: { "application/x-ndjson": { schema: { type: "string" } } },
+            "NDJSON: one JSON object per line, each a WatchLine (the schema describes one line, as a streamed media type's schema does): entries (the GET /entries item), checkpoint lines {checkpoint, from_size, proof, next_index, position_proof | inclusion, frontier (first line of a full stream)}, and a final {end, resume_from} (until, leader_changed, shutting_down) or {error, code, resume_from} line (slow_consumer, or a failure). A connection that is cut has no final line.",
+          content: { "application/x-ndjson": { schema: schemaRef("WatchLine") } },
         },
-        "400": errorResponse("invalid_range (from, checkpoint_size, until), invalid_request (prefix, values)"),
-        "503": errorResponse("too_many_streams (api.watch_streams_max), shutting_down"),
+        "400": errorResponse("invalid_range (from, checkpoint_size, until), invalid_request (prefix, values, a repeated parameter)"),
+        "503": errorResponse("too_many_streams (api.watch_streams_max), shutting_down (Retry-After)"),
       },
     },
   },
@@ -323,16 +386,9 @@ export const routes = [
         query("consistency", "linearizable (default) or stale.", { type: "string", enum: ["linearizable", "stale"] }),
       ],
       responses: {
-        "200": jsonOk("{keys: [{key, index, version, deleted}], next, ledger_size}; pass `next` as `after` for the following page (null on the last).", {
-          type: "object",
-          required: ["keys", "next", "ledger_size"],
-          properties: {
-            keys: { type: "array", items: { type: "object", required: ["key", "index", "version", "deleted"], properties: { key: { type: "string" }, index: { type: "integer" }, version: { type: "integer" }, deleted: { type: "boolean" } } } },
-            next: { type: ["string", "null"] },
-            ledger_size: { type: "integer" },
-          },
-        }),
+        "200": jsonOk("Keys with their latest entry; pass `next` as `after` for the following page (null on the last).", "KeysPage"),
         "400": errorResponse("invalid_request (prefix, after, consistency), invalid_range (limit)"),
+        "503": errorResponse("no_leader, not_leader, timeout, unavailable, shutting_down: a linearizable read could not be confirmed; read with consistency=stale (Retry-After)"),
       },
     },
   },
@@ -360,16 +416,30 @@ export const routes = [
       },
     },
   },
-  { id: "clusterInfo", method: "GET", path: "/cluster/info", role: "read", rateLimited: true, doc: { summary: "This node's Raft state", responses: { "200": jsonOk("Node status.") } } },
-  { id: "clusterNodes", method: "GET", path: "/cluster/nodes", role: "read", rateLimited: true, doc: { summary: "Members and their progress", responses: { "200": jsonOk("{leader_id, nodes}") } } },
-  { id: "clusterLeader", method: "GET", path: "/cluster/leader/info", role: "read", rateLimited: true, doc: { summary: "The current leader", responses: { "200": jsonOk("{leader_id, address, client, term, is_self}") } } },
+  { id: "clusterInfo", method: "GET", path: "/cluster/info", role: "read", rateLimited: true, doc: { summary: "This node's Raft state", responses: { "200": jsonOk("Node status.", "NodeStatus") } } },
+  { id: "clusterNodes", method: "GET", path: "/cluster/nodes", role: "read", rateLimited: true, doc: { summary: "Members and their progress", responses: { "200": jsonOk("Members and their progress.", "ClusterNodes") } } },
+  {
+    id: "clusterLeader",
+    method: "GET",
+    path: "/cluster/leader/info",
+    role: "read",
+    rateLimited: true,
+    doc: { summary: "The current leader", responses: { "200": jsonOk("The leader and its addresses.", "Leader"), "503": errorResponse("no_leader: the cluster has no leader right now (Retry-After)") } },
+  },
   {
     id: "clusterReadIndex",
     method: "GET",
     path: "/cluster/read-index",
     role: "internal",
     rateLimited: false,
-    doc: { summary: "Leader only: a linearizable read index (node to node)", responses: { "200": jsonOk("{read_index}"), "400": errorResponse("invalid_request") } },
+    doc: {
+      summary: "Leader only: a linearizable read index (node to node)",
+      responses: {
+        "200": jsonOk("A read index confirmed by a quorum.", "ReadIndex"),
+        "400": errorResponse("invalid_request: this node does not run Raft"),
+        "503": errorResponse("not_leader, timeout, unavailable, shutting_down: no read index confirmed (Retry-After)"),
+      },
+    },
   },
   {
     id: "clusterLedgerSize",
@@ -380,7 +450,7 @@ export const routes = [
     doc: {
       summary: "Ledger size at an applied Raft index (node to node, catch-up)",
       params: [query("raft_index", "Applied Raft index.", { type: "integer", minimum: 0 }, true)],
-      responses: { "200": jsonOk("{raft_index, ledger_size}"), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The ledger size at that Raft index.", "LedgerSize"), "400": errorResponse("invalid_range: no raft_index, or no ledger size recorded for it") },
     },
   },
   {
@@ -388,16 +458,18 @@ export const routes = [
     method: "POST",
     path: "/cluster/cosign",
     role: "internal",
+    body: "CosignRequest",
     rateLimited: false,
     doc: {
       summary: "Leader to member: sign a checkpoint body after checking it against this member's ledger ({body}), sign a keys note body ({keys_body}), or take the newest quorum checkpoint ({latest})",
-      requestBody: jsonBody({ type: "object", properties: { body: { type: "string" }, keys_body: { type: "string" }, latest: { type: "string" } } }),
       responses: {
-        "200": jsonOk("{signature} (a signed-note signature line) or {size}"),
-        "400": errorResponse("invalid_json, invalid_request"),
+        "200": jsonOk("{signature}: this member's signature line (body, keys_body); {size}: the size of the checkpoint it serves now (latest).", "CosignAnswer"),
+        "400": errorResponse("invalid_json, invalid_request (not one of the three fields; not a checkpoint or keys note body; another origin)"),
         "409": errorResponse("checkpoint_disagreement: this member's ledger has another root at that size, or contradicts what it signed"),
         "413": errorResponse("payload_too_large"),
-        "503": errorResponse("not_caught_up, unavailable"),
+        "500": errorResponse("verification_failed: the latest checkpoint does not verify with this member's view of the voters' keys"),
+        "503": errorResponse("not_caught_up: this member has not applied that size (or that key set) in time; unavailable: it does not know the cluster's origin yet (Retry-After)"),
+        "507": errorResponse("insufficient_storage: the disk is full, so the signed checkpoint cannot be stored"),
       },
     },
   },
@@ -406,11 +478,17 @@ export const routes = [
     method: "POST",
     path: "/cluster/checkpoint",
     role: "internal",
+    body: "CheckpointRequest",
     rateLimited: false,
     doc: {
       summary: "Follower to leader: a quorum checkpoint of at least `size` leaves (a cosigning round when needed)",
-      requestBody: jsonBody({ type: "object", required: ["size"], properties: { size: { type: "integer", minimum: 0 } } }),
-      responses: { "200": jsonOk("{note}"), "400": errorResponse("invalid_json, invalid_request"), "413": errorResponse("payload_too_large"), "503": errorResponse("not_leader, no_quorum, timeout") },
+      responses: {
+        "200": jsonOk("The checkpoint note.", "CheckpointNote"),
+        "400": errorResponse("invalid_json, invalid_request"),
+        "413": errorResponse("payload_too_large"),
+        "503": errorResponse("not_leader, no_quorum, timeout, unavailable: no such checkpoint could be made in time (Retry-After)"),
+        "507": errorResponse("insufficient_storage: the disk is full, so the signed checkpoint cannot be stored"),
+      },
     },
   },
   {
@@ -418,11 +496,16 @@ export const routes = [
     method: "POST",
     path: "/cluster/keys",
     role: "internal",
+    body: "KeyRegistration",
     rateLimited: false,
     doc: {
       summary: "Member to leader: register the member's checkpoint verifier key, with a proof of possession",
-      requestBody: jsonBody({ type: "object", required: ["node_id", "key", "proof"], properties: { node_id: { type: "integer" }, key: { type: "string" }, proof: { type: "string" } } }),
-      responses: { "200": jsonOk("{registered: true}"), "400": errorResponse("invalid_json, invalid_request"), "413": errorResponse("payload_too_large"), "503": errorResponse("not_leader, unavailable") },
+      responses: {
+        "200": jsonOk("The key is registered (applied on the leader).", "KeyRegistered"),
+        "400": errorResponse("invalid_json, invalid_request (also a bad verifier key, or a proof that does not verify or is for another origin, node or key)"),
+        "413": errorResponse("payload_too_large"),
+        "503": errorResponse("not_leader, unavailable (the origin is not fixed yet, the proposal was refused), timeout: not applied in time (Retry-After)"),
+      },
     },
   },
   {
@@ -431,7 +514,10 @@ export const routes = [
     path: "/cluster/identity",
     role: "internal",
     rateLimited: false,
-    doc: { summary: "The replicated cluster identity: origin, member keys by node id, keys notes (node to node, catch-up)", responses: { "200": jsonOk("{origin, keys, epochs}") } },
+    doc: {
+      summary: "The replicated cluster identity: origin, member keys by node id, keys notes (node to node, catch-up)",
+      responses: { "200": jsonOk("The identity as this node applied it.", "ClusterIdentity"), "400": errorResponse("invalid_request: this node does not run Raft") },
+    },
   },
   {
     id: "clusterIdempotency",
@@ -442,7 +528,7 @@ export const routes = [
     doc: {
       summary: "Idempotency records of a ledger range (node to node, catch-up)",
       params: [query("from", "First ledger index.", { type: "integer", minimum: 0 }, true), query("to", "Ledger index past the range.", { type: "integer", minimum: 0 }, true)],
-      responses: { "200": jsonOk("{from, to, records: [{key, fingerprint, first_index, last_index, seq, recorded_ms, expires_ms, expires_seq}]}"), "400": errorResponse("invalid_range") },
+      responses: { "200": jsonOk("The records of the range.", "IdempotencyRecords"), "400": errorResponse("invalid_range: from or to missing, or not from <= to <= from + 100000") },
     },
   },
   {
@@ -451,11 +537,18 @@ export const routes = [
     path: "/cluster/nodes/add",
     role: "admin",
     audit: "node_add",
+    body: "NodeAddRequest",
     rateLimited: true,
     doc: {
       summary: "Add a node (learner, then voter)",
-      requestBody: jsonBody({ type: "object", required: ["node_id", "address"], properties: { node_id: { type: "integer" }, address: { type: "string" }, client: { type: "string" } } }),
-      responses: { "200": jsonOk("Membership and address book."), "400": errorResponse("invalid_json, invalid_request"), "409": errorResponse("conflict"), "413": errorResponse("payload_too_large") },
+      responses: {
+        "200": jsonOk("The node's role now (learner, promoted once caught up) and the address book.", "NodeAdded"),
+        "400": errorResponse("invalid_json, invalid_request"),
+        "409": errorResponse("conflict: the change was refused (another change or a leadership transfer is pending, or it is invalid)"),
+        "413": errorResponse("payload_too_large"),
+        "503": errorResponse("no_leader, not_leader, unavailable, timeout: refused, nothing changed (Retry-After)"),
+        "504": errorResponse("outcome_unknown: proposed, or sent to the leader, without an answer in time; it may still be applied: check GET /cluster/nodes"),
+      },
     },
   },
   {
@@ -464,11 +557,19 @@ export const routes = [
     path: "/cluster/nodes/remove",
     role: "admin",
     audit: "node_remove",
+    body: "NodeRemoveRequest",
     rateLimited: true,
     doc: {
       summary: "Remove a node",
-      requestBody: jsonBody({ type: "object", required: ["node_id"], properties: { node_id: { type: "integer" } } }),
-      responses: { "200": jsonOk("Membership."), "400": errorResponse("invalid_json, invalid_request"), "413": errorResponse("payload_too_large") },
+      responses: {
+        "200": jsonOk("The node was removed.", "NodeRemoved"),
+        "400": errorResponse("invalid_json, invalid_request"),
+        "404": errorResponse("not_found: the node is not a member"),
+        "409": errorResponse("conflict: the change was refused (another change or a leadership transfer is pending, or it is invalid)"),
+        "413": errorResponse("payload_too_large"),
+        "503": errorResponse("no_leader, not_leader, unavailable, timeout: refused, nothing changed (Retry-After)"),
+        "504": errorResponse("outcome_unknown: proposed, or sent to the leader, without an answer in time; it may still be applied: check GET /cluster/nodes"),
+      },
     },
   },
   {
@@ -480,8 +581,8 @@ export const routes = [
     rateLimited: false,
     doc: {
       summary: "Leader only: commands forwarded by a follower, each applied on its own (node to node)",
-      requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller, then the command list."),
-      responses: { "200": jsonOk("{outcomes: [{receipts, replayed?} | {error, code}]}"), "400": errorResponse("invalid_request, invalid_key"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader") },
+      requestBody: rawBody("A forward envelope (src/ledger/forward.ts): the forwarding and receiving node ids, each command's original caller and idempotency key, then the command list."),
+      responses: { "200": jsonOk("One outcome per forwarded command: its receipts (replayed: true when an earlier command's), or its error.", "ProposeAnswer"), "400": errorResponse("invalid_request, invalid_key, key_too_large"), "413": errorResponse("payload_too_large, value_too_large"), "503": errorResponse("not_leader: this node is not the leader, or the forward is for another node; nothing was appended (Retry-After)") },
     },
   },
   { id: "kvGet", method: "GET", path: "/kv/*", role: "read", rateLimited: true, doc: kvDocs.get },

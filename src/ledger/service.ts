@@ -116,11 +116,15 @@ export interface NodeStatus {
   term: number;
   leader_id: number | null;
   commit_index: number;
+  /** The highest commit index a leader told this node (its own commit index on the leader). */
+  leader_commit_index: number;
   applied_index: number;
   ledger_size: number;
   membership: MemberStatus[];
   /** False when the node cannot serve writes (no leader, shutting down, storage failure). */
   healthy: boolean;
+  /** Why the node's Raft driver failed, when it did: the process must restart (GET /health answers 503). */
+  failed: string | null;
   /**
    * The last time this member's ledger disagreed with a checkpoint it was asked to sign (it
    * refused): the size, when, its own root and the asked root (hex); null when never.
@@ -136,6 +140,7 @@ export interface NodeStatus {
  * 507 `insufficient_storage` (a leader) or not acknowledged (a follower), and reads keep working.
  */
 export interface StorageStatus {
+  /** GET /ready's `storage` check: false makes the node not ready (503). */
   writable: boolean;
   /** Why not writable (absent while writable). */
   reason?: string;
@@ -143,6 +148,20 @@ export interface StorageStatus {
   free_bytes: number | null;
   /** storage.min_free_bytes. */
   min_free_bytes: number;
+}
+
+// ---- readiness (GET /ready) -------------------------------------------------------------------
+
+/** One check of GET /ready: `ok`, and the facts it was judged on. */
+export type ReadinessCheck = { ok: boolean; detail?: string } & Record<string, unknown>;
+
+/** GET /ready's answer: 200 when `ready`, else 503 with the `reasons`. */
+export interface Readiness {
+  ready: boolean;
+  /** One sentence per failed check (empty when ready). */
+  reasons: string[];
+  /** Every check by name: running, leader, caught_up, storage, s3. */
+  checks: Record<string, ReadinessCheck>;
 }
 
 export interface LedgerService {
@@ -195,6 +214,8 @@ export interface LedgerService {
   readonly watchFeed: WatchFeed;
   readonly size: number;
   status(): NodeStatus;
+  /** Whether the node should take traffic (GET /ready), from status() and the cold tier's last known state; never waits on S3. */
+  readiness(): Readiness;
   /** Extra numbers for /metrics (cache, storage, counters). */
   metrics(): Record<string, unknown>;
 }

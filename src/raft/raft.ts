@@ -34,8 +34,21 @@ export interface RaftConfig {
   storage: RaftStorage;
   /** Seeded source for election timeout jitter. */
   random: RandomSource;
-  /** Followers wait [electionTimeoutTicks, 2 * electionTimeoutTicks) ticks before campaigning. */
+  /**
+   * Followers wait a randomized [electionTimeoutTicks, electionTimeoutTicksMax] ticks without
+   * hearing from a leader before campaigning; the leader lease (check-quorum) is
+   * electionTimeoutTicks.
+   */
   electionTimeoutTicks?: number;
+  /** Default 2 * electionTimeoutTicks - 1. */
+  electionTimeoutTicksMax?: number;
+  /**
+   * A (pre-)candidate whose campaign has not made a leader after a randomized
+   * [campaignRetryTicks, 2 * campaignRetryTicks] ticks campaigns again (a split vote, a lost
+   * vote or response, pre-votes dropped by followers whose lease had not yet run out), instead
+   * of waiting a whole election timeout. Default max(2, ceil(electionTimeoutTicks / 10)).
+   */
+  campaignRetryTicks?: number;
   heartbeatTimeoutTicks?: number;
   /** Index the application's state machine has already applied (restart). */
   appliedIndex?: number;
@@ -114,9 +127,17 @@ export class Raft {
   private readSeq = 0;
   /** The leader that sent the pending catch-up (a source for the ledger range). */
   catchupSource: NodeId = NONE;
+  /**
+   * The highest commit index a leader has told this node (its own on the leader): how far a
+   * follower whose log is behind trails the cluster (GET /ready's caught-up check). Commit
+   * indexes never go back cluster-wide, so it is kept across terms.
+   */
+  leaderCommit = 0;
 
   private readonly random: RandomSource;
   readonly electionTimeoutTicks: number;
+  readonly electionTimeoutTicksMax: number;
+  readonly campaignRetryTicks: number;
   private readonly heartbeatTimeoutTicks: number;
   private readonly preVote: boolean;
   readonly checkQuorum: boolean;
@@ -132,6 +153,10 @@ export class Raft {
     this.id = config.id;
     this.random = config.random;
     this.electionTimeoutTicks = config.electionTimeoutTicks ?? raftDefaults.electionTimeoutTicks;
+    this.electionTimeoutTicksMax = config.electionTimeoutTicksMax ?? 2 * this.electionTimeoutTicks - 1;
+    assert(this.electionTimeoutTicksMax >= this.electionTimeoutTicks, `need electionTimeoutTicks ${this.electionTimeoutTicks} <= electionTimeoutTicksMax ${this.electionTimeoutTicksMax}`);
+    this.campaignRetryTicks = config.campaignRetryTicks ?? Math.max(2, Math.ceil(this.electionTimeoutTicks / 10));
+    assert(this.campaignRetryTicks >= 1, `campaignRetryTicks must be at least 1, got ${this.campaignRetryTicks}`);
     this.heartbeatTimeoutTicks = config.heartbeatTimeoutTicks ?? raftDefaults.heartbeatTimeoutTicks;
     assert(this.heartbeatTimeoutTicks > 0 && this.electionTimeoutTicks > this.heartbeatTimeoutTicks, "need 0 < heartbeat < election timeout");
     this.preVote = config.preVote ?? true;
@@ -190,7 +215,7 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.electionTimeoutTicks + this.random.int(this.electionTimeoutTicks);
+    this.randomizedElectionTimeout = this.electionTimeoutTicks + this.random.int(this.electionTimeoutTicksMax - this.electionTimeoutTicks + 1);
     this.votes.clear();
     this.leadTransferee = NONE;
     this.readsBeforeCommit = [];
@@ -306,6 +331,14 @@ export class Raft {
     if (this.hasUnappliedConfig()) return; // campaign only with the latest committed membership
     if (kind === "preVote") this.becomePreCandidate();
     else this.becomeCandidate();
+    // The leader's failure was detected already (or a transfer asked for this campaign): if
+    // this round makes no leader (split vote, lost messages, a lease not yet run out), retry
+    // after a short randomized time, not a whole election timeout (docs/RAFT.md, "How long an
+    // election takes"). Only with pre-vote: it turns a node whose log is behind back into a
+    // follower with a whole timeout, where without it such a node would raise everyone's term
+    // at every quick retry and could keep the others from ever winning.
+    this.electionElapsed = 0;
+    if (this.preVote) this.randomizedElectionTimeout = this.campaignRetryTicks + this.random.int(this.campaignRetryTicks + 1);
     const voteTerm = kind === "preVote" ? this.term + 1 : this.term;
     const type: MessageType = kind === "preVote" ? "preVote" : "vote";
     if (this.recordVote(this.id, true)) return;
@@ -422,18 +455,17 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case "append":
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleAppend(m);
-        break;
       case "heartbeat":
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleHeartbeat(m);
+        this.leaderCommit = Math.max(this.leaderCommit, m.commit);
+        if (m.type === "append") this.handleAppend(m);
+        else this.handleHeartbeat(m);
         break;
       case "catchup":
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.leaderCommit = Math.max(this.leaderCommit, m.catchup!.index);
         this.handleCatchup(m);
         break;
       case "timeoutNow":

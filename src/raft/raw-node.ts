@@ -98,6 +98,8 @@ export interface RaftStatus {
   term: number;
   vote: NodeId;
   commitIndex: number;
+  /** The highest commit index a leader told this node (the leader's own commit index on the leader). */
+  leaderCommitIndex: number;
   appliedIndex: number;
   firstIndex: number;
   lastIndex: number;
@@ -191,6 +193,7 @@ export class RawNode {
       term: r.term,
       vote: r.vote,
       commitIndex: r.log.committed,
+      leaderCommitIndex: r.role === "leader" ? r.log.committed : Math.max(r.leaderCommit, r.log.committed),
       appliedIndex: r.log.applied,
       firstIndex: r.log.firstIndex(),
       lastIndex: r.log.lastIndex(),

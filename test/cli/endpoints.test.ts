@@ -199,21 +199,46 @@ describe("status and members", () => {
     const healthy = await scribe(["status", "--server", node.url]);
     expect(healthy.exitCode, healthy.stderr).toBe(0);
     const [header, row] = healthy.stdoutText.trimEnd().split("\n");
-    expect(header!.split(/ {2,}/)).toEqual(["ENDPOINT", "NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LEDGER", "KEYS", "HEALTH"]);
-    expect(row!.split(/ {2,}/)).toEqual([node.url, "1", "leader", expect.stringMatching(/^\d+$/), "1", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), "ok"]);
+    expect(header!.split(/ {2,}/)).toEqual(["ENDPOINT", "NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LEDGER", "KEYS", "HEALTH", "READY"]);
+    expect(row!.split(/ {2,}/)).toEqual([node.url, "1", "leader", expect.stringMatching(/^\d+$/), "1", expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), "ok", "yes"]);
 
     const mixed = await scribe(["status", "--endpoints", `${node.url},${closed}`]);
     expect(mixed.exitCode).toBe(4);
     const rows = mixed.stdoutText.trimEnd().split("\n").slice(1);
-    expect(rows.map((r) => r.split(/ {2,}/).at(-1))).toEqual(["ok", "unreachable"]);
+    expect(rows.map((r) => r.split(/ {2,}/).slice(-2))).toEqual([["ok", "yes"], ["unreachable", "-"]]);
     expect(mixed.stderr).toContain(`cannot reach ${closed}`);
-    expect(mixed.stderr).toContain("1 of 2 endpoint(s) did not report healthy");
+    expect(mixed.stderr).toContain("1 of 2 endpoint(s) did not report healthy and ready");
 
     const json = await scribe(["status", "--endpoints", `${node.url},${closed}`, "-o", "json"]);
     expect(json.exitCode).toBe(4);
     const document = JSON.parse(json.stdoutText) as { endpoints: Record<string, unknown>[] };
-    expect(document.endpoints[0]).toMatchObject({ endpoint: node.url, reachable: true, healthy: true, error: null, metrics: { node_id: 1, role: "leader", healthy: true } });
+    expect(document.endpoints[0]).toMatchObject({ endpoint: node.url, reachable: true, healthy: true, ready: true, reasons: [], error: null, metrics: { node_id: 1, role: "leader", healthy: true } });
     expect(document.endpoints[1]).toMatchObject({ endpoint: closed, reachable: false, healthy: false, error: expect.stringContaining("cannot reach"), metrics: null });
+  });
+
+  test("status shows a node that serves but is not ready, with the reason, and exits 4", async () => {
+    // Its bucket is on a closed port: alive (GET /health 200) but GET /ready answers 503 (s3).
+    const data = tempDir("scribe-cli-unready-");
+    const unready = await spawnNode({
+      dataDir: data.path,
+      readyPath: "/health",
+      env: { SCRIBE_STORAGE_S3_BUCKET: "b", SCRIBE_STORAGE_S3_ENDPOINT: `http://127.0.0.1:${freePort()}`, SCRIBE_STORAGE_S3_PATH_STYLE: "true", SCRIBE_STORAGE_S3_MAX_RETRIES: "0" },
+    });
+    try {
+      let result = await scribe(["status", "--server", unready.url]);
+      for (let i = 0; i < 100 && !result.stderr.includes("S3 was unreachable"); i++) {
+        await Bun.sleep(100); // until the start check has settled
+        result = await scribe(["status", "--server", unready.url]);
+      }
+      expect(result.exitCode).toBe(4);
+      const [, row] = result.stdoutText.trimEnd().split("\n");
+      expect(row!.split(/ {2,}/).slice(-2)).toEqual(["ok", "no"]);
+      expect(result.stderr).toContain(`${unready.url} is not ready: s3: S3 was unreachable when last tried`);
+      expect(result.stderr).toContain("1 of 1 endpoint(s) did not report healthy and ready");
+    } finally {
+      await unready.kill("SIGKILL");
+      data.remove();
+    }
   });
 
   test("members lists the cluster: text table and the /cluster/nodes document", async () => {

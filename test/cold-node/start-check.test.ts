@@ -1,7 +1,8 @@
 /**
  * The S3 check at start, on real scribe-node processes: with s3rver up the node logs that the
  * bucket is reachable; with the endpoint on a closed port, or a bucket that does not exist, it
- * starts, serves, and logs a warning naming the problem and the way to refuse instead; with
+ * starts, serves, logs a warning naming the problem and the way to refuse instead, and GET /ready
+ * answers 503 naming S3 (GET /health: 200, the process serves); with
  * `--require-s3` (or SCRIBE_STORAGE_S3_REQUIRE_REACHABLE=true) it refuses to start: exit status 2
  * and a message naming the bucket, the endpoint and the cause.
  */
@@ -39,8 +40,9 @@ function logLines(output: string, level: number): { msg: string; problem?: strin
     .filter((line) => line.level === level);
 }
 
+/** Waits for /health (the process serves): /ready stays 503 while S3 cannot be used. */
 async function startWith(env: Record<string, string>): Promise<NodeProcess> {
-  const node = await spawnNode({ dataDir: dataDir(), env });
+  const node = await spawnNode({ dataDir: dataDir(), env, readyPath: "/health" });
   nodes.push(node);
   return node;
 }
@@ -83,6 +85,12 @@ test("endpoint on a closed port: a warning at start, and the node serves", async
   expect(warning.msg).toContain("--require-s3");
   const put = await fetch(`${node.url}/kv/still-writes`, { method: "PUT", body: "yes", headers: { "content-type": "text/plain" } });
   expect(put.status).toBe(200);
+  // Alive and writing, but not ready: GET /ready names S3, from the start check's outcome.
+  const ready = await fetch(`${node.url}/ready`);
+  expect(ready.status).toBe(503);
+  const readiness = (await ready.json()) as { reasons: string[]; checks: { s3: Record<string, unknown> } };
+  expect(readiness.checks.s3).toMatchObject({ ok: false, reachable: false, source: "start check" });
+  expect(readiness.reasons).toEqual([expect.stringContaining("s3: S3 was unreachable when last tried (start check): unreachable: cannot reach the endpoint")]);
   await node.kill("SIGKILL");
 }, 30_000);
 
@@ -102,6 +110,7 @@ test("a bucket that does not exist: a warning by default; refused with storage.s
   expect(warning.problem).toBe("no_such_bucket");
   expect(warning.msg).toContain('bucket "no-such-bucket"');
   expect(warning.msg).toContain("does not exist");
+  expect(((await (await fetch(`${node.url}/ready`)).json()) as { reasons: string[] }).reasons.join(" ")).toContain("no_such_bucket");
   await node.kill("SIGKILL");
 
   const result = await runToExit({ ...missingBucketEnv(), SCRIBE_STORAGE_S3_REQUIRE_REACHABLE: "true" });

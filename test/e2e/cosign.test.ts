@@ -10,6 +10,7 @@ import { parseCosignatureVerifierKey, parseVerifierKey } from "../../src/crypto/
 import { followKeyHistory, splitNote, verifyCheckpointPolicy } from "../../src/merkle/index.ts";
 import { scribe } from "../cli/support.ts";
 import { TestCluster } from "../support/cluster.ts";
+import { schemaErrors } from "../support/schemas.ts";
 import { startWitness, type TestWitness } from "../support/witness.ts";
 
 async function text(url: string): Promise<string> {
@@ -223,6 +224,8 @@ describe("a member whose database was tampered with", () => {
       return h.checkpoint_disagreement ? h.checkpoint_disagreement : undefined;
     });
     expect(alarm).toMatchObject({ size: expect.any(Number), at_ms: expect.any(Number), asked_root: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // The alarm is the one the OpenAPI document describes (Health, CheckpointDisagreement).
+    expect(schemaErrors(["Health"], await health(victim.url))).toEqual([]);
     const metrics = await text(`${victim.url}/metrics/prometheus`);
     expect(Number(/^scribe_ledger_checkpoint_disagreements_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     const members = await Promise.all((await keysOf(leader.url)).map(parseVerifierKey));

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestCluster } from "../support/cluster.ts";
 import { spawnNode, type NodeProcess } from "../support/node-process.ts";
+import { schemaErrors } from "../support/schemas.ts";
 import { mountTmpfs, type Tmpfs } from "../support/tmpfs.ts";
 
 const MiB = 1024 * 1024;
@@ -97,11 +98,20 @@ describe.skipIf(cannotMount !== undefined)("a full disk (tmpfs)", () => {
     expect((await call(`${node.url}/kv/k3`)).text).toBe("value 3");
     expect((await call(`${node.url}/kv/refused`)).status).toBe(404);
     const health = await call(`${node.url}/health`);
+    // The answers of a full disk are the ones the OpenAPI document describes (checked first:
+    // Bun's toMatchObject puts its asymmetric matchers in place of the values it matched).
+    expect(schemaErrors(["Health"], health.json), JSON.stringify(health.json)).toEqual([]);
+    expect(schemaErrors(["Error"], refused.json)).toEqual([]);
     expect(health.status).toBe(200); // alive and leading; writes are refused for storage
     expect(health.json.ledger_size).toBe(20);
     expect(health.json.storage).toMatchObject({ writable: false, reason: expect.stringContaining("below its reserve"), min_free_bytes: 8 * MiB });
     expect((health.json.storage as { free_bytes: number }).free_bytes).toBeLessThan(8 * MiB);
+    const ready = await call(`${node.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(schemaErrors(["Ready"], ready.json), JSON.stringify(ready.json)).toEqual([]);
+    expect(ready.json.checks).toMatchObject({ storage: { ok: false, writable: false, code: "insufficient_storage" } });
     const metrics = await call(`${node.url}/metrics`);
+    expect(schemaErrors(["Metrics"], metrics.json), JSON.stringify(metrics.json).slice(0, 300)).toEqual([]);
     expect(metrics.json.storage).toBeDefined();
     expect(metrics.json.disk).toMatchObject({ insufficient: true, writable: false });
     expect((metrics.json.disk as { refused_writes: number }).refused_writes).toBeGreaterThanOrEqual(7);

@@ -35,7 +35,7 @@ describe("reserved names", () => {
   afterAll(() => t.close());
 
   test("are the first segments of the table's literal routes", () => {
-    expect([...reservedNames].sort()).toEqual(["batch", "checkpoint", "cluster", "entries", "health", "history", "keys", "kv", "metrics", "openapi", "proof", "tile", "verify", "watch"]);
+    expect([...reservedNames].sort()).toEqual(["batch", "checkpoint", "cluster", "entries", "health", "history", "keys", "kv", "metrics", "openapi", "proof", "ready", "tile", "verify", "watch"]);
   });
 
   test("PUT /<reserved name> is refused with {error, code} and changes nothing; the key lives under /kv/", async () => {

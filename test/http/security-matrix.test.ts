@@ -39,6 +39,7 @@ const forwardBody = (to: number) => encodeForward({ from: 2, to, commands: [{ op
 const samples: Record<RouteId, Sample> = {
   root: { target: "/", status: 200 },
   health: { target: "/health", status: 200 },
+  ready: { target: "/ready", status: 200 },
   metrics: { target: "/metrics", status: 200 },
   metricsPrometheus: { target: "/metrics/prometheus", status: 200 },
   openapi: { target: "/openapi", status: 200 },

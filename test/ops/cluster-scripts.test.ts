@@ -71,6 +71,7 @@ test("start.sh --s3 archives within a minute; check.sh shows the objects; stop.s
   const checked = run("check.sh", "--wait", "60");
   expect(checked.code, checked.out).toBe(0);
   expect(checked.out.match(/reads the write/g)?.length).toBe(3);
+  expect(checked.out.match(/^node \d: ready$/gm)?.length).toBe(3);
   expect(checked.out).toContain(`S3 endpoint http://127.0.0.1:${s3Port} answers`);
   expect(checked.out.match(/cold tier on \(leader\)/g)?.length).toBe(1);
   expect(checked.out.match(/cold tier on \(follower\)/g)?.length).toBe(2);

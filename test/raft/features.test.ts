@@ -57,6 +57,109 @@ describe("pre-vote", () => {
   });
 });
 
+describe("election timing", () => {
+  /** Ticks `id` alone until it leaves the follower role; returns how many ticks that took. */
+  function ticksToCampaign(c: Harness, id: number, ticksMax = 1000): number {
+    for (let i = 1; i <= ticksMax; i++) {
+      c.tick(id);
+      if (c.raft(id).role !== "follower") return i;
+    }
+    throw new Error(`node ${id} never campaigned`);
+  }
+
+  test("followers campaign after a randomized timeout within [electionTimeoutTicks, electionTimeoutTicksMax]", () => {
+    const seen = new Set<number>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = new Harness([1, 2, 3], { seed, electionTimeoutTicks: 10, electionTimeoutTicksMax: 13 });
+      c.isolate(1);
+      const ticks = ticksToCampaign(c, 1);
+      expect(ticks).toBeGreaterThanOrEqual(10);
+      expect(ticks).toBeLessThanOrEqual(13);
+      seen.add(ticks);
+    }
+    expect([...seen].sort()).toEqual([10, 11, 12, 13]); // every value of the range is drawn
+    // The default range is [electionTimeoutTicks, 2 * electionTimeoutTicks - 1].
+    expect(new Harness([1], { electionTimeoutTicks: 10 }).raft(1).electionTimeoutTicksMax).toBe(19);
+  });
+
+  test("with pre-vote, a campaign that made no leader is retried within 2 * campaignRetryTicks, not a whole election timeout", () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const c = new Harness([1, 2, 3], { seed, preVote: true, electionTimeoutTicks: 20, campaignRetryTicks: 3 });
+      c.isolate(1); // nobody answers: the pre-vote round can never finish
+      ticksToCampaign(c, 1);
+      expect(c.raft(1).role).toBe("preCandidate");
+      c.deliverAll();
+      const sent = () => c.queue.length + c.delivered.filter((m) => m.from === 1 && m.type === "preVote").length;
+      c.processReadies();
+      const before = sent();
+      let retryTicks = 0;
+      while (sent() === before) {
+        c.tick(1);
+        c.processReadies();
+        retryTicks++;
+        expect(retryTicks).toBeLessThanOrEqual(6);
+      }
+      expect(retryTicks).toBeGreaterThanOrEqual(3);
+      expect(c.raft(1).term).toBe(0); // pre-vote rounds never raise the term
+    }
+  });
+
+  test("a split vote is resolved by the quick retry: a leader within the election timeout plus a few retries", () => {
+    // 4 voters of 5 alive (5 is down), 1 and 2 campaign at once and split the other two.
+    const c = new Harness([1, 2, 3, 4, 5], { seed: 7, preVote: true, electionTimeoutTicks: 20, campaignRetryTicks: 2 });
+    c.isolate(5);
+    c.get(1).node.campaign();
+    c.get(2).node.campaign();
+    c.processReadies();
+    // Pre-votes are granted all round; then 3 votes for 1 and 4 for 2: neither has 3 of 5.
+    c.deliverAll((m) => !(m.type === "vote" && ((m.from === 1 && m.to === 4) || (m.from === 2 && m.to === 3) || (m.from === 1 && m.to === 2) || (m.from === 2 && m.to === 1))));
+    expect(c.leaders()).toEqual([]);
+    expect(c.raft(1).role).toBe("candidate");
+    expect(c.raft(2).role).toBe("candidate");
+    let ticks = 0;
+    while (c.leaders().length === 0) {
+      c.tickAll(1);
+      ticks++;
+      expect(ticks).toBeLessThan(20); // well within one more election timeout
+    }
+    expect(c.leaders()).toHaveLength(1);
+  });
+
+  test("without pre-vote a failed campaign waits a whole randomized election timeout (classic Raft)", () => {
+    const c = new Harness([1, 2, 3], { seed: 3, preVote: false, electionTimeoutTicks: 20, campaignRetryTicks: 2 });
+    c.isolate(1);
+    ticksToCampaign(c, 1);
+    expect(c.raft(1).role).toBe("candidate");
+    const term = c.raft(1).term;
+    const again = ticksToCampaignAgain(c, term);
+    expect(again).toBeGreaterThanOrEqual(20);
+
+    function ticksToCampaignAgain(h: Harness, from: number): number {
+      for (let i = 1; i <= 100; i++) {
+        h.tick(1);
+        if (h.raft(1).term > from) return i;
+      }
+      throw new Error("no second campaign");
+    }
+  });
+
+  test("a follower knows the leader's commit index even when its own log is behind", () => {
+    const c = new Harness([1, 2, 3], { preVote: true });
+    c.elect(1);
+    c.isolate(3);
+    for (let i = 0; i < 5; i++) c.propose(1, `v${i}`);
+    c.deliverAll();
+    const committed = c.raft(1).log.committed;
+    expect(c.get(1).node.status().leaderCommitIndex).toBe(committed);
+    expect(c.get(3).node.status().commitIndex).toBeLessThan(committed);
+    c.heal();
+    // The first append after healing is refused (3's log is behind) but carries the commit index.
+    c.get(1).node.raft.progressOf(3)!.becomeProbe();
+    c.tickAll(1);
+    expect(c.get(3).node.status().leaderCommitIndex).toBe(c.raft(1).log.committed);
+  });
+});
+
 describe("check-quorum", () => {
   test("a leader that hears from no quorum for an election timeout steps down", () => {
     const c = new Harness([1, 2, 3], { checkQuorum: true, electionTimeoutTicks: 10 });

@@ -73,6 +73,26 @@ describe("the simulator detects a bug planted in the storage", () => {
   });
 });
 
+describe("the simulator checks the election bound", () => {
+  test("campaigns retried only after twice an election timeout (not the core's quick retry) leave a crashed or isolated leader unreplaced too long", () => {
+    let failure: SimulationFailure | null = null;
+    // Leaders are crashed or isolated often here (electionProbeChance), so a slow election shows soon.
+    const options = { membershipChanges: false, electionProbeChance: 0.01 };
+    for (let seed = 1; seed <= 100 && !failure; seed++) {
+      try {
+        runSimulation(simOptionsForSeed(seed, { ...options, campaignRetryTicks: 20 }));
+      } catch (error) {
+        if (!(error instanceof SimulationFailure)) throw error;
+        failure = error;
+      }
+    }
+    expect(failure).not.toBeNull();
+    expect(failure!.message).toMatch(/election bound: (crashed|isolated) leader \d+ \(term \d+\) not replaced within \d+ steps/);
+    // The same seed with the core's own retry keeps the bound.
+    expect(() => runSimulation(simOptionsForSeed(failure!.seed, options))).not.toThrow();
+  }, 60_000);
+});
+
 test("the seeds that failed with a planted bug pass without it: the bug, not the seed, failed them", () => {
   expect(failedSeeds.size).toBeGreaterThan(0);
   for (const seed of failedSeeds) expect(() => runSimulation(simOptionsForSeed(seed, { membershipChanges: false }))).not.toThrow();

@@ -2,7 +2,8 @@
  * The seeded simulator in CI: a bounded number of seeds (RAFT_SIM_SEEDS, default 500) over 3-
  * and 5-node clusters with faults, each node running the real Ready loop of
  * src/cluster/ready-loop.ts; every seed must keep all invariants and produce a linearizable
- * client history. A failure names its seed; replay it with
+ * client history, and (with pre-vote, as the node runs) replace a crashed or isolated leader
+ * within the election bound of docs/RAFT.md. A failure names its seed; replay it with
  *   bun scripts/raft-sim.ts --seeds 1 --start <seed> --trace
  */
 import { describe, expect, test } from "bun:test";
@@ -18,6 +19,8 @@ describe("raft simulator", () => {
     let catchups = 0;
     let configChanges = 0;
     let largestBatch = 0;
+    let electionProbes = 0;
+    let electionStepsMax = 0;
     for (let seed = start; seed < start + seeds; seed++) {
       try {
         const stats = runSimulation(simOptionsForSeed(seed));
@@ -25,6 +28,8 @@ describe("raft simulator", () => {
         catchups += stats.catchups;
         configChanges += stats.configChanges;
         largestBatch = Math.max(largestBatch, stats.largestBatch);
+        electionProbes += stats.electionProbes;
+        electionStepsMax = Math.max(electionStepsMax, stats.electionStepsMax);
       } catch (error) {
         failures.push(String(error));
         if (failures.length >= 3) break;
@@ -38,6 +43,9 @@ describe("raft simulator", () => {
     if (seeds >= 50) {
       expect(catchups).toBeGreaterThan(0);
       expect(configChanges).toBeGreaterThan(0);
+      // Leaders were crashed and isolated, and each was replaced within the election bound.
+      expect(electionProbes).toBeGreaterThan(seeds / 4);
+      expect(electionStepsMax).toBeGreaterThan(0);
     }
   }, 300_000);
 

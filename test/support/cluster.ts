@@ -23,6 +23,10 @@ export interface ClusterOptions {
   extraToml?: string;
   tickMs?: number;
   electionMinMs?: number;
+  /** Default twice electionMinMs. */
+  electionMaxMs?: number;
+  /** Default two ticks. */
+  heartbeatMs?: number;
   compactionThreshold?: number;
   env?: Record<string, string>;
 }
@@ -47,8 +51,8 @@ raft_port = ${self.raftPort}
 
 [consensus]
 election_timeout_min = ${electionMin}
-election_timeout_max = ${electionMin * 2}
-heartbeat_interval_ms = ${tick * 2}
+election_timeout_max = ${options.electionMaxMs ?? electionMin * 2}
+heartbeat_interval_ms = ${options.heartbeatMs ?? tick * 2}
 tick_interval_ms = ${tick}
 log_compaction_threshold = ${options.compactionThreshold ?? 100000}
 cluster_members = [

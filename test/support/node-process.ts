@@ -1,6 +1,6 @@
 /**
  * @module node-process. Spawns real scribe-node processes for end-to-end tests: free ports,
- * temporary data directories, readiness by polling /health, and stopping by PID.
+ * temporary data directories, readiness by polling /ready (or another path), and stopping by PID.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -39,7 +39,10 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** How long to wait for `readyPath` to answer 200. */
   readyTimeoutMs?: number;
-  /** Polled until it answers 200; default /health (which needs a leader). */
+  /**
+   * Polled until it answers 200; default /ready (a leader known, caught up, storage writable, S3
+   * reachable when configured). /health answers as soon as the process serves, leader or not.
+   */
   readyPath?: string;
   /** Raft port; default a free one. */
   raftPort?: number;
@@ -81,7 +84,7 @@ export async function spawnNode(options: SpawnOptions): Promise<NodeProcess> {
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`scribe-node exited with ${proc.exitCode} before it was ready:\n${text}`);
     try {
-      const response = await fetch(`${url}${options.readyPath ?? "/health"}`);
+      const response = await fetch(`${url}${options.readyPath ?? "/ready"}`);
       if (response.status === 200) return node;
     } catch {
       // not listening yet

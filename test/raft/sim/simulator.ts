@@ -55,6 +55,13 @@ export interface SimOptions {
   bug?: SimBug;
   /** Log a line per notable event. */
   trace?: boolean;
+  /**
+   * The core's campaign retry (default CAMPAIGN_RETRY_TICKS). A whole election timeout here is
+   * the old behavior, which the election bound check must catch (test/raft/sim-detects.test.ts).
+   */
+  campaignRetryTicks?: number;
+  /** Chance per quiet step of timing an election (default ELECTION_PROBE_CHANCE). */
+  electionProbeChance?: number;
 }
 
 export interface SimStats {
@@ -76,6 +83,9 @@ export interface SimStats {
   reads: number;
   /** Largest number of client writes proposed in one batch. */
   largestBatch: number;
+  /** Leaders crashed or isolated at a quiet moment, and the slowest replacement (steps). */
+  electionProbes: number;
+  electionStepsMax: number;
 }
 
 export class SimulationFailure extends Error {
@@ -86,7 +96,23 @@ export class SimulationFailure extends Error {
 }
 
 const TICK_STEPS = 10; // one Raft tick every 10 simulated ms
+/** Slowest tick period of a drifting clock (TICK_STEPS - 3 + int(7)). */
+const TICK_STEPS_MAX = TICK_STEPS + 3;
 const ELECTION_TICKS = 10;
+/** Randomized election timeouts are drawn from [ELECTION_TICKS, ELECTION_TICKS_MAX]. */
+const ELECTION_TICKS_MAX = 2 * ELECTION_TICKS - 1;
+/** The core's default for ELECTION_TICKS (max(2, ceil(ELECTION_TICKS / 10))). */
+const CAMPAIGN_RETRY_TICKS = 2;
+/**
+ * The election bound the simulator checks (docs/RAFT.md, "How long an election takes"): after the
+ * leader is crashed or isolated with a quorum of voters up and connected, some other node leads a
+ * later term within the slowest clock's election timeout max plus this margin: three campaign
+ * retries of at most 2 * CAMPAIGN_RETRY_TICKS each (split votes, late messages of this simulated
+ * network, pre-votes dropped by a lease that had not yet run out).
+ */
+const ELECTION_MARGIN_STEPS = 3 * 2 * CAMPAIGN_RETRY_TICKS * TICK_STEPS_MAX;
+/** Chance per step, at a quiet moment, to crash or isolate the leader and time the election. */
+const ELECTION_PROBE_CHANCE = 0.002;
 const CLIENTS = 4;
 const KEYS = ["a", "b", "c"];
 const CLIENT_TIMEOUT_STEPS = 300;
@@ -107,6 +133,16 @@ interface SimNode {
   restarts: number;
   /** The loop failed with a simulated crash during this step. */
   died: boolean;
+}
+
+/** A timed election: the leader was crashed or isolated at `startedAt`. */
+interface ElectionProbe {
+  startedAt: number;
+  /** The last step a message of the old leader reached another node (a late one resets its timer). */
+  heardAt: number;
+  leader: NodeId;
+  term: number;
+  kind: "crash" | "isolate";
 }
 
 interface InFlight {
@@ -147,6 +183,7 @@ class Simulation {
   private readonly checkQuorum: boolean;
   private readonly preVote: boolean;
   private readonly driverBug: DriverBug | undefined;
+  private probe: ElectionProbe | null = null;
 
   constructor(private readonly options: SimOptions) {
     this.rng = new SeededRandom(options.seed);
@@ -185,6 +222,8 @@ class Simulation {
       unknownOperations: 0,
       reads: 0,
       largestBatch: 0,
+      electionProbes: 0,
+      electionStepsMax: 0,
     };
   }
 
@@ -206,6 +245,8 @@ class Simulation {
         storage: image.storage,
         random: new SeededRandom(this.options.seed * 7919 + sim.id * 131 + sim.restarts),
         electionTimeoutTicks: ELECTION_TICKS,
+        electionTimeoutTicksMax: ELECTION_TICKS_MAX,
+        campaignRetryTicks: this.options.campaignRetryTicks ?? CAMPAIGN_RETRY_TICKS,
         heartbeatTimeoutTicks: 1,
         appliedIndex: image.applied,
         inflightMessagesMax: 4,
@@ -234,6 +275,7 @@ class Simulation {
     const steps = this.options.steps ?? 3000;
     const settle = this.options.settleSteps ?? 3000;
     for (let i = 0; i < steps; i++) this.step(true);
+    this.probe = null;
     this.faults = false;
     this.group.clear();
     this.oneWayCuts.clear();
@@ -269,6 +311,7 @@ class Simulation {
       if (sim.loop && !this.rng.chance(BUSY_CHANCE)) this.runCycle(sim);
     }
     this.checkStep();
+    if (this.probe) this.checkElectionBound(this.probe);
   }
 
   /** One cycle of a node's real Ready loop; a simulated crash inside it takes the node down. */
@@ -290,6 +333,10 @@ class Simulation {
 
   private injectFaults(): void {
     const r = this.rng;
+    // While an election is timed, nothing else breaks: only the network's drops, duplicates,
+    // delays and reordering and the busy event loops go on.
+    if (this.probe) return;
+    if (this.preVote && r.chance(this.options.electionProbeChance ?? ELECTION_PROBE_CHANCE) && this.startElectionProbe()) return;
     if (r.chance(0.0015)) {
       const up = [...this.nodes.values()].filter((s) => s.core);
       if (up.length > 0) this.crash(up[r.int(up.length)]!);
@@ -386,6 +433,55 @@ class Simulation {
     if (result.ok) this.stats.configChanges++;
   }
 
+  // ---- the election bound ---------------------------------------------------------------
+
+  /**
+   * At a quiet moment (every node up, no partition or cut link, one leader that committed in its
+   * term, every voter on its membership with no change in flight), crash or isolate the leader
+   * and time how long the others take to elect a new one.
+   */
+  private startElectionProbe(): boolean {
+    const leader = this.currentLeader();
+    if (!leader || this.group.size > 0 || this.oneWayCuts.size > 0) return false;
+    const raft = leader.core!.raft;
+    if (raft.log.termOrZero(raft.log.committed) !== raft.term || raft.log.lastIndex() !== raft.log.committed) return false;
+    const { voters } = raft.membership;
+    if (voters.length < 3) return false; // a quorum of the others needs three voters or more
+    for (const sim of this.nodes.values()) {
+      const core = sim.core;
+      if (!core || sim.store.crashAfterSend) return false;
+      if (voters.includes(sim.id) && (core.raft.membership.index !== raft.membership.index || core.raft.log.committed < raft.membership.index)) return false;
+    }
+    const kind = this.rng.chance(0.5) ? "crash" : "isolate";
+    this.probe = { startedAt: this.now, heardAt: this.now, leader: leader.id, term: raft.term, kind };
+    this.stats.electionProbes++;
+    this.trace(`election probe: ${kind} leader ${leader.id} (term ${raft.term})`);
+    if (kind === "crash") this.crash(leader);
+    else for (const id of this.nodes.keys()) this.group.set(id, id === leader.id ? 1 : 0);
+    return true;
+  }
+
+  /**
+   * The probe ends when another node leads a later term; past the bound it is a failure. Time
+   * counts from the old leader's last message that arrived (this network delays some messages
+   * by up to 170 steps, and a late heartbeat rightly restarts a follower's election timer).
+   */
+  private checkElectionBound(probe: ElectionProbe): void {
+    const elapsed = this.now - probe.heardAt;
+    const successor = [...this.nodes.values()].find((sim) => sim.id !== probe.leader && sim.core?.raft.role === "leader" && sim.core.raft.term > probe.term);
+    if (successor) {
+      this.trace(`election probe: node ${successor.id} leads term ${successor.core!.raft.term} after ${elapsed} steps`);
+      this.stats.electionStepsMax = Math.max(this.stats.electionStepsMax, elapsed);
+      this.probe = null;
+      return;
+    }
+    const bound = ELECTION_TICKS_MAX * TICK_STEPS_MAX + ELECTION_MARGIN_STEPS;
+    if (elapsed > bound) {
+      const states = [...this.nodes.values()].map((sim) => `${sim.id}:${sim.core ? `${sim.core.raft.role}/t${sim.core.raft.term}` : "down"}`);
+      this.fail(`election bound: ${probe.kind === "crash" ? "crashed" : "isolated"} leader ${probe.leader} (term ${probe.term}) not replaced within ${bound} steps (${states.join(", ")})`);
+    }
+  }
+
   // ---- network ----------------------------------------------------------------------------
 
   /** The loop's sender: every message is encoded and put on the simulated network. */
@@ -402,7 +498,9 @@ class Simulation {
 
   private transmit(from: NodeId, bytes: Uint8Array, to: NodeId): void {
     const r = this.rng;
-    if (this.faults && r.chance(0.05)) return; // drop
+    // While an election is timed the network loses nothing (a quorum is connected, as over TCP
+    // connections that stay up); it still delays, duplicates and reorders.
+    if (this.faults && !this.probe && r.chance(0.05)) return; // drop
     const delay = this.faults && r.chance(0.05) ? 20 + r.int(150) : 1 + r.int(8);
     this.network.push({ bytes, from, to, deliverAt: this.now + delay });
     if (this.faults && r.chance(0.03)) this.network.push({ bytes, from, to, deliverAt: this.now + 1 + r.int(40) });
@@ -424,6 +522,7 @@ class Simulation {
       if (this.group.size > 0 && this.group.get(m.from) !== this.group.get(m.to)) continue;
       if (this.oneWayCuts.has(`${m.from}->${m.to}`)) continue;
       this.stats.messagesDelivered++;
+      if (this.probe?.leader === m.from) this.probe.heardAt = this.now;
       target.core.step(decodeMessage(m.bytes));
     }
   }
@@ -436,7 +535,7 @@ class Simulation {
         // Planted bugs need crashes mid-protocol to show: crash far more often then, and most
         // often in a step that changes the term or the vote, where durability matters most.
         const chance = this.options.bug ? (electing ? 0.3 : 0.05) : electing ? 0.01 : 0.002;
-        if (!this.faults || !this.rng.chance(chance)) return 0;
+        if (!this.faults || this.probe || !this.rng.chance(chance)) return 0;
         return (1 + this.rng.int(4)) as CrashPoint;
       },
       persisted: (store: SimStore, entries: readonly Entry[], hardState: HardState | null) => this.persisted(store, entries, hardState),
