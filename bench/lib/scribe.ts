@@ -36,6 +36,8 @@ export interface NodeOptions {
   cpuProfDir?: string;
   /** Polled until it answers 200; default /health (which needs a leader). */
   readyPath?: string;
+  /** The source tree to run (its src/main.ts); default this repository (bench/ab.ts runs an older tree). */
+  root?: string;
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -51,7 +53,7 @@ export async function startNode(options: NodeOptions): Promise<ScribeNode> {
   const port = options.port ?? freePort();
   const bun = options.cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : ["bun"];
   const child = spawnChild({
-    cmd: [...bun, join(repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
+    cmd: [...bun, join(options.root ?? repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
     env: { SCRIBE_LOGGING_LEVEL: "warn", SCRIBE_LOGGING_FORMAT: "json", ...options.env },
   });
   const url = `http://127.0.0.1:${port}`;
