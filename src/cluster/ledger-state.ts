@@ -23,7 +23,7 @@ import type { Receipt } from "../http/index.ts";
 import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type KeyHead } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { defaultHasher, hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
-import { HotStore, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
+import { HotStore, keyFilterStepRowsMax, LruCache, SqliteTreeStore, type KeyRange, type KeyState, type StoredEntry } from "../storage/index.ts";
 import { Checkpointer, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
 import type { Logger } from "./logger.ts";
@@ -84,6 +84,9 @@ export class LedgerState {
   /** Reads refused because stored bytes did not match the ledger (scribe_ledger_corrupt_*_total). */
   readonly corruption = { values: { hot: 0, cold: 0 }, entries: 0, last: null as null | { index: number; key: string; tier: CorruptTier; code: string } };
   private readonly corruptAlarmed = new Set<string>();
+  /** The next step of the key filter's scan of a large ledger (HotStore.buildKeyFilter), if due. */
+  private keyFilterTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
 
   readonly checkpoints: Checkpointer;
 
@@ -100,6 +103,22 @@ export class LedgerState {
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
     this.values = new LruCache<number, CheckedValue>(config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
+    this.continueKeyFilter();
+  }
+
+  /**
+   * A ledger too large for the key filter to read while opening is read in steps, one per turn
+   * of the event loop (each about 0.1 s), while the node serves; new keys cost a SQLite read
+   * until the scan is done.
+   */
+  private continueKeyFilter(): void {
+    if (this.closed || this.store.keyFilterStats().complete) return;
+    this.keyFilterTimer = setTimeout(() => {
+      this.keyFilterTimer = undefined;
+      if (this.closed) return;
+      if (this.store.buildKeyFilter(keyFilterStepRowsMax)) this.logger?.debug(this.store.keyFilterStats(), "key filter complete");
+      else this.continueKeyFilter();
+    }, 0);
   }
 
   /**
@@ -129,8 +148,16 @@ export class LedgerState {
    * transaction, then `commit` it (or `rollback` when the transaction failed).
    */
   prepare(commands: readonly Command[]): PreparedBatch {
-    const overlay = new Map<string, KeyHead>();
-    const head = (key: string) => overlay.get(key) ?? this.head(key);
+    // Each key is looked up once per batch (null: known absent), then follows the batch's own ops.
+    const overlay = new Map<string, KeyHead | null>();
+    const head = (key: string): KeyHead | undefined => {
+      let found = overlay.get(key);
+      if (found === undefined) {
+        found = this.head(key) ?? null;
+        overlay.set(key, found);
+      }
+      return found ?? undefined;
+    };
     const outcomes: CommandOutcome[] = [];
     const accepted: { slot: number; applied: AppliedOp[] }[] = [];
     const all: AppliedOp[] = [];
@@ -401,6 +428,7 @@ export class LedgerState {
       tree_size: this.merkle.size,
       cache: {
         heads: { size: this.heads.size, hits: this.heads.hits, misses: this.heads.misses },
+        key_filter: this.store.keyFilterStats(),
         values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
       },
       apply: { ...this.counters },
@@ -409,6 +437,8 @@ export class LedgerState {
   }
 
   close(): void {
+    this.closed = true;
+    if (this.keyFilterTimer) clearTimeout(this.keyFilterTimer);
     this.store.close();
   }
 }
