@@ -6,12 +6,18 @@
  * operation (from /proc, all threads of the node) moves much less and is the better guide.
  *
  *   bun bench/ab.ts REF put|get|batch [--seconds 20] [--slice 2] [--warmup 3] [--connections 64]
+ *   bun bench/ab.ts REF put|get|batch --inproc [--runs 6] [--seconds 6]
+ *
+ * --inproc: no sockets; bench/write-path.ts (copied into REF's tree) runs in fresh processes for
+ * A and B in turn (A B B A …, `--runs` each, `--seconds` each), each with a fixed number of
+ * concurrent requests per group commit, and the medians of their CPU per operation and rate are
+ * compared: the steadiest measure of the node's own work per operation on a busy machine.
  *
  * REF is any git commit-ish; its tree is extracted (`git archive`) into a temporary directory
  * with this repository's node_modules linked in, and removed at the end.
  */
 
-import { symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { alternate, combine, withCpu, wrkSlice, type Slice } from "./lib/alternate.ts";
@@ -25,7 +31,7 @@ type Mode = (typeof modes)[number];
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { seconds: { type: "string", default: "20" }, slice: { type: "string", default: "2" }, warmup: { type: "string", default: "3" }, connections: { type: "string", default: "64" } },
+  options: { inproc: { type: "boolean", default: false }, runs: { type: "string", default: "6" }, seconds: { type: "string", default: "20" }, slice: { type: "string", default: "2" }, warmup: { type: "string", default: "3" }, connections: { type: "string", default: "64" } },
   allowPositionals: true,
 });
 const [ref, mode] = positionals as [string, Mode];
@@ -49,6 +55,27 @@ async function extract(commit: string): Promise<{ path: string; remove(): void }
   return dir;
 }
 
+/** --inproc: bench/write-path.ts for A and B in turn; medians of CPU per op and rate. */
+async function inproc(oldRoot: string): Promise<void> {
+  const script = join(oldRoot, "bench", "write-path.ts");
+  if (!existsSync(script)) copyFileSync(join(repoRoot, "bench", "write-path.ts"), script);
+  const runs = Math.max(1, Number(values.runs));
+  const results: { cpu: number; rate: number }[][] = [[], []];
+  for (let i = 0; i < runs * 2; i++) {
+    const which = [0, 1, 1, 0][i % 4]!;
+    const root = which === 0 ? oldRoot : repoRoot;
+    const out = await runToEnd({ cmd: ["bun", join(root, "bench", "write-path.ts"), mode, "--seconds", String(seconds), "--warmup", String(warmupSeconds)], cwd: root });
+    const r = JSON.parse(out.trim().split("\n").at(-1)!) as { cpu_us_per_op: number; ops_per_sec: number };
+    results[which]!.push({ cpu: r.cpu_us_per_op, rate: r.ops_per_sec });
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const [a, b] = results.map((rs) => ({ cpu: med(rs.map((r) => r.cpu)), rate: med(rs.map((r) => r.rate)), cpus: rs.map((r) => r.cpu.toFixed(1)).join(" ") }));
+  console.log(`${mode} in process, ${runs} runs each of ${seconds} s, load average ${(await Bun.file("/proc/loadavg").text()).split(" ")[0]}`);
+  console.log(`A ${ref.padEnd(26)} cpu ${a!.cpu.toFixed(1).padStart(6)} us/op (runs: ${a!.cpus})   ${a!.rate.toFixed(0)} ops/s`);
+  console.log(`B ${"working tree".padEnd(26)} cpu ${b!.cpu.toFixed(1).padStart(6)} us/op (runs: ${b!.cpus})   ${b!.rate.toFixed(0)} ops/s`);
+  console.log(`B/A: cpu per op ${(b!.cpu / a!.cpu).toFixed(2)}x, rate ${(b!.rate / a!.rate).toFixed(2)}x`);
+}
+
 async function slice(node: ScribeNode, round: number): Promise<Slice> {
   if (mode === "batch") {
     const { result, cpuSeconds } = await withCpu([node.pid], () => runBatchLoad({ url: node.url, clients: 2, ops: 1000, valueBytes, seconds: sliceSeconds, warmupSeconds: 0, prefix: `b${round}` }));
@@ -66,6 +93,14 @@ async function warm(node: ScribeNode): Promise<void> {
 }
 
 const old = await extract(ref);
+if (values.inproc) {
+  try {
+    await inproc(old.path);
+  } finally {
+    old.remove();
+  }
+  process.exit(0);
+}
 const dirs = [tempDir(), tempDir()];
 const nodes: ScribeNode[] = [];
 try {
