@@ -22,7 +22,9 @@
  *         only committed entries are applied. It must be fsync'd (`sync`) when it holds new
  *         entries, a membership, or a new term or vote; a step that only applies committed
  *         entries (and moves the commit index) needs none: after a crash the durable log is
- *         re-applied from the recorded applied point;
+ *         re-applied from the recorded applied point. A sole voter's Ready may apply the very
+ *         entries it persists (they commit with this write: src/raft/raw-node.ts), which is why
+ *         the entries, the hard state and the applied state are one write;
  *      d. LATE SEND: every other message (votes, vote and append responses, anything of a Ready
  *         that changed term or vote) — only now is what they promise durable;
  *      e. answer proposers whose entries were applied, applied-index waits, and reads whose

@@ -1,6 +1,6 @@
 /**
  * The seeded simulator in CI: a bounded number of seeds (RAFT_SIM_SEEDS, default 500) over 3-
- * and 5-node clusters with faults, each node running the real Ready loop of
+ * and 5-node clusters with faults (and a fifth as many over a sole voter with crashes), each node running the real Ready loop of
  * src/cluster/ready-loop.ts; every seed must keep all invariants and produce a linearizable
  * client history. A failure names its seed; replay it with
  *   bun scripts/raft-sim.ts --seeds 1 --start <seed> --trace
@@ -39,6 +39,21 @@ describe("raft simulator", () => {
       expect(catchups).toBeGreaterThan(0);
       expect(configChanges).toBeGreaterThan(0);
     }
+  }, 300_000);
+
+  test("a sole voter, whose entries commit in the write that persists them, keeps every invariant through crashes", () => {
+    const failures: string[] = [];
+    let operations = 0;
+    for (let seed = start; seed < start + Math.max(20, Math.floor(seeds / 5)); seed++) {
+      try {
+        operations += runSimulation(simOptionsForSeed(seed, { nodeCount: 1, membershipChanges: false })).operations;
+      } catch (error) {
+        failures.push(String(error));
+        if (failures.length >= 3) break;
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(operations).toBeGreaterThan(1000);
   }, 300_000);
 
   test("a run replays identically from its seed", () => {
