@@ -97,6 +97,9 @@ export class LedgerState {
     private readonly logger: Logger | undefined,
   ) {
     this.treeStore = new SqliteTreeStore(store.db);
+    if (this.treeStore.migratedNodes > 0) {
+      logger?.info({ nodes: this.treeStore.migratedNodes }, "converted the Merkle tree table to the tree_hashes layout (docs/FORMATS.md)");
+    }
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
     this.hasher = this.merkle.hasher;
     this.checkpoints = new Checkpointer(() => this.merkle, store, signer, checkpointOrigin(config), logger);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateSigner } from "../../src/merkle/index.ts";
+import { generateSigner, postOrderPosition } from "../../src/merkle/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -137,7 +137,9 @@ test("an entries row (its key): exit 1 naming the index, and the broken chains a
 });
 
 test("a tree node: exit 1 naming the node and its leaves, not its parents", async () => {
-  const dir = tampered(stopped, (db) => expect(db.run("UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 5").changes).toBe(1));
+  // Node 2/5 is at post-order position 44 of the tree_hashes table (postOrderPosition(2, 5)).
+  expect(postOrderPosition(2, 5)).toBe(44);
+  const dir = tampered(stopped, (db) => expect(db.run("UPDATE tree_hashes SET hash = zeroblob(32) WHERE pos = 44").changes).toBe(1));
   const result = await check(dir);
   expect(result.exitCode).toBe(1);
   expect(result.stdout).toContain("CORRUPT: 1 problem (tree 1)");
