@@ -104,6 +104,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.raftLog = state.raftLog;
     this.addresses = new AddressBook(config.node.id, state.self, state.addresses);
     this.storage = new NodeStorage({
+      nodeId: config.node.id,
       ledger: state.ledger,
       raftLog: state.raftLog,
       db: state.ledger.store,

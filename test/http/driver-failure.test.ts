@@ -12,7 +12,7 @@ test("after a driver failure, writes answer 503 and /health reports the node una
     expect((await t.call("PUT", "/kv/before", { body: "x" })).status).toBe(200);
     expect((await t.call("GET", "/health")).status).toBe(200);
     const db = new Database(`${t.config.node.data_dir}/scribe.db`);
-    db.exec("DROP TABLE raft_log");
+    db.exec("DROP TABLE raft_state");
     db.close();
     const failed = await t.call("PUT", "/kv/after", { body: "y" });
     expect(failed.status).toBe(503);
