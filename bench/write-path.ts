@@ -52,9 +52,13 @@ async function round(): Promise<number> {
   const requests: Promise<Response>[] = [];
   for (let i = 0; i < concurrency; i++) {
     let request: Request;
-    if (mode === "put") request = new Request(`${base}/kv/p/${serial++}`, { method: "PUT", body: value, headers: { "content-type": "application/octet-stream" } });
+    // Bodies carry their content-length, as wrk's and every HTTP/1.1 client's do.
+    if (mode === "put") request = new Request(`${base}/kv/p/${serial++}`, { method: "PUT", body: value, headers: { "content-type": "application/octet-stream", "content-length": String(value.length) } });
     else if (mode === "get") request = new Request(`${base}/kv/g/${(serial++ * 7919) % 1000}`);
-    else request = new Request(`${base}/batch`, { method: "POST", body: batchBody(), headers: { "content-type": "application/json" } });
+    else {
+      const body = batchBody();
+      request = new Request(`${base}/batch`, { method: "POST", body, headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) } });
+    }
     requests.push(Promise.resolve(running.app.handle(request)));
   }
   const responses = await Promise.all(requests);
