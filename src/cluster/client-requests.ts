@@ -32,6 +32,9 @@ export interface ClientRequestsOptions {
   schedule: () => void;
 }
 
+/** A read barrier passed at once (shared: awaiting it costs one microtask). */
+const passed: Promise<void> = Promise.resolve();
+
 /** A refusal that proves the request reached no log: safe to retry through the next leader. */
 function refusedBeforeLog(error: unknown): boolean {
   return error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
@@ -97,10 +100,19 @@ export class ClientRequests {
     });
   }
 
-  /** Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply. */
-  async readBarrier(consistency: Consistency): Promise<void> {
-    if (consistency === "stale") return;
+  /**
+   * Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply.
+   * A sole voter needs neither when it has applied its commit index (ReadyLoop.readNow): the
+   * barrier is passed at once.
+   */
+  readBarrier(consistency: Consistency): Promise<void> {
+    if (consistency === "stale") return passed;
     this.refuseWhenStopped();
+    if (this.options.loop.readNow() !== undefined) return passed;
+    return this.readRound();
+  }
+
+  private async readRound(): Promise<void> {
     const { leadership, waiters, config, now } = this.options;
     // Reads are idempotent: one that found no leader, or a leader that lost its role, is retried
     // through the next leader until api.read_timeout_secs passes.

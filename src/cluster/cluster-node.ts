@@ -268,9 +268,13 @@ export class ClusterNode implements LedgerService, ClusterService {
     return this.requests.propose(ops, context);
   }
 
-  async readBarrier(consistency: Consistency): Promise<void> {
-    if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
-    return this.requests.readBarrier(consistency);
+  readBarrier(consistency: Consistency): Promise<void> {
+    if (this.closed) return Promise.reject(new ScribeError("shutting_down", "the node is shutting down"));
+    try {
+      return this.requests.readBarrier(consistency);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   get nodeId(): number {

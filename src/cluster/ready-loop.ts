@@ -47,6 +47,8 @@ export interface RaftCore {
   advance(rd: Ready): void;
   propose(data: readonly Uint8Array[]): ProposeResult;
   readIndex(context: Uint8Array): ReadIndexResult;
+  /** A read index that needs no round (a sole voter), or undefined (RawNode.localReadIndex). */
+  localReadIndex(): number | undefined;
   softState(): SoftState;
 }
 
@@ -143,10 +145,28 @@ export class ReadyLoop<R> {
     this.proposals.add(data, weight, deadlineMs, done);
   }
 
-  /** Queues a linearizable read; `done` gets the read index once a quorum confirmed it. */
+  /**
+   * Queues a linearizable read; `done` gets the read index once a quorum confirmed it — at once
+   * when `readNow()` has one (a sole voter needs no round).
+   */
   read(deadlineMs: number, done: (outcome: ReadOutcome) => void): void {
     if (this.stoppedBy) return done({ ok: false, error: this.stoppedBy });
+    const now = this.readNow();
+    if (now !== undefined) return done({ ok: true, index: now });
     this.reads.add(deadlineMs, done);
+  }
+
+  /**
+   * The read index of a read that can be served right now, with no round and no wait, or
+   * undefined: the core has a local read index (a sole voter leading with an entry of its term
+   * committed: src/raft/raft.ts localReadIndex) and the store has applied up to it. Applied >=
+   * committed also means that nothing committed is still waiting for its write (a sole voter's
+   * entries commit in the write that persists them).
+   */
+  readNow(): number | undefined {
+    if (this.stoppedBy) return undefined;
+    const index = this.core.localReadIndex();
+    return index !== undefined && this.store.appliedIndex() >= index ? index : undefined;
   }
 
   /** True when a cycle has something to do. */

@@ -671,6 +671,15 @@ export class Raft {
     return committed;
   }
 
+  /**
+   * A read index that needs no round, or undefined: a sole voter that leads and has committed an
+   * entry of its term knows every committed entry (nothing commits without it), so its commit
+   * index is what a ReadIndex round would confirm. Serve the read once applied reaches it.
+   */
+  localReadIndex(): number | undefined {
+    return this.soleVoterLeader() && this.committedInCurrentTerm() ? this.log.committed : undefined;
+  }
+
   // ---- client requests --------------------------------------------------------------------
 
   propose(data: readonly Uint8Array[]): ProposeResult {

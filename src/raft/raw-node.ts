@@ -152,6 +152,11 @@ export class RawNode {
     return this.raft.readIndex(context);
   }
 
+  /** A read index with no round (a sole voter leading with an entry of its term committed), or undefined. */
+  localReadIndex(): number | undefined {
+    return this.raft.localReadIndex();
+  }
+
   transferLeadership(target: NodeId): TransferResult {
     return this.raft.transferLeadership(target);
   }
