@@ -70,19 +70,30 @@ export function entryJson(entry: StoredEntry, leafHash: Uint8Array): Record<stri
  * origin from running script or reaching that origin's credentials.
  */
 function valueResponse(result: ReadResult): Response {
-  const { entry, value } = result;
-  return new Response(value as Uint8Array<ArrayBuffer>, {
-    status: 200,
-    headers: {
-      "content-type": entry.contentType || "application/octet-stream",
-      "x-content-type-options": "nosniff",
-      "content-security-policy": "sandbox",
-      "x-scribe-index": String(entry.index),
-      "x-scribe-version": String(entry.version),
-      "x-scribe-value-hash": toHex(entry.valueHash),
-      etag: `"${entry.version}"`,
-    },
+  return new Response(result.value as Uint8Array<ArrayBuffer>, { status: 200, headers: valueHeaders(result.entry) });
+}
+
+/**
+ * The headers of a value's response, by its entry object. They depend only on the entry, which
+ * never changes, and a cached read returns the same entry object each time, so they are built
+ * once per cached value (a Response copies them; the shared Headers is never modified).
+ */
+const valueHeadersByEntry = new WeakMap<StoredEntry, Headers>();
+
+function valueHeaders(entry: StoredEntry): Headers {
+  let headers = valueHeadersByEntry.get(entry);
+  if (headers) return headers;
+  headers = new Headers({
+    "content-type": entry.contentType || "application/octet-stream",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "sandbox",
+    "x-scribe-index": String(entry.index),
+    "x-scribe-version": String(entry.version),
+    "x-scribe-value-hash": toHex(entry.valueHash),
+    etag: `"${entry.version}"`,
   });
+  valueHeadersByEntry.set(entry, headers);
+  return headers;
 }
 
 /** Largest body of a /cluster/* membership request: a few small JSON fields. */
