@@ -118,9 +118,18 @@ function routeKey(call: RouteCall): string {
   return key;
 }
 
-/** Who made a write, for the leader's audit log when a follower forwards it. */
+/**
+ * Who made a write, for the leader's audit log when a follower forwards it. The client address
+ * is looked up only if read (a forwarded write): on the leader it costs a getpeername per write.
+ */
 function writeContext(caller: Caller): WriteContext {
-  return { principal: caller.principal.name, role: caller.principal.role, client: caller.client };
+  return {
+    principal: caller.principal.name,
+    role: caller.principal.role,
+    get client() {
+      return caller.client;
+    },
+  };
 }
 
 /** The node_id of a membership request body, for the audit record (undefined when unreadable). */
