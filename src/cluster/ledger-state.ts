@@ -226,6 +226,7 @@ export class LedgerState {
   rollback(): void {
     this.counters.failedBatches++;
     this.store.reloadCounters();
+    this.treeStore.reload();
     this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
   }
 

@@ -43,7 +43,7 @@ import {
 } from "../merkle/index.ts";
 import { CompactRange } from "./cold/hashing.ts";
 import { entryColumns, rowToEntry, type EntryRow, type StoredEntry } from "./hot.ts";
-import { copyLegacyTreeRows, hasLegacyTreeTable } from "./tree-store.ts";
+import { copyLegacyTreeRows, hasLegacyTreeTable, TreeRows } from "./tree-store.ts";
 
 export type CheckKind = "sqlite" | "entry" | "chain" | "value" | "tree" | "checkpoint" | "raft" | "meta";
 export const checkKinds: readonly CheckKind[] = ["sqlite", "entry", "chain", "value", "tree", "checkpoint", "raft", "meta"];
@@ -281,7 +281,7 @@ function scanEntries(db: Database, treeDb: Database, options: ScanOptions): { va
   const { size, problems, hasher } = options;
   const entryRange = db.prepare<EntryRow, [number, number]>(`SELECT ${entryColumns} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`);
   // Leaves [from, to) and the parents between them: positions postOrderPosition(0, from)..(0, to - 1).
-  const nodeRange = treeDb.prepare<{ pos: number; hash: Uint8Array }, [number, number]>("SELECT pos, hash FROM tree_hashes WHERE pos >= ? AND pos <= ?");
+  const tree = new TreeRows(treeDb);
   const previousOf = db.prepare<{ key: string; version: number }, [number]>("SELECT key, version FROM entries WHERE idx = ?");
   const valueOf = db.prepare<{ value: Uint8Array }, [number]>("SELECT value FROM vals WHERE idx = ?");
   const values = { checked: 0, evicted: 0 };
@@ -291,7 +291,8 @@ function scanEntries(db: Database, treeDb: Database, options: ScanOptions): { va
   for (let from = 0; from < size; from += entryChunkEntries) {
     const to = Math.min(size, from + entryChunkEntries);
     const rows = new Map(entryRange.all(from, to).map((row) => [row.idx, row]));
-    const nodes = new Map(nodeRange.all(postOrderPosition(0, from), postOrderPosition(0, to - 1)).map((row) => [row.pos, row.hash]));
+    const nodes = new Map<number, Uint8Array>();
+    tree.forEachIn(postOrderPosition(0, from), postOrderPosition(0, to - 1), (pos, hash) => nodes.set(pos, hash));
     for (let index = from; index < to; index++) {
       const row = rows.get(index);
       const stored = nodes.get(postOrderPosition(0, index));
@@ -355,7 +356,8 @@ function checkOrphanValues(db: Database, problems: Problems): void {
  * Returns the number of interior nodes checked.
  */
 function checkTree(treeDb: Database, size: number, hasher: Hasher, problems: Problems): number {
-  const rows = treeDb.query<{ pos: number; hash: Uint8Array }, []>("SELECT pos, hash FROM tree_hashes ORDER BY pos").iterate();
+  const tree = new TreeRows(treeDb);
+  const rows = tree.hashesIn(0, Number.MAX_SAFE_INTEGER);
   let next = rows.next();
   let checked = 0;
   let position = 0;
@@ -384,8 +386,7 @@ function checkTree(treeDb: Database, size: number, hasher: Hasher, problems: Pro
     }
     stack.push({ hash: valid, bad });
   });
-  const beyond = treeDb.query<{ pos: number }, [number]>("SELECT pos FROM tree_hashes WHERE pos >= ? ORDER BY pos").iterate(postOrderNodeCount(size));
-  for (const { pos } of beyond) {
+  for (const { pos } of tree.hashesIn(postOrderNodeCount(size), Number.MAX_SAFE_INTEGER)) {
     const node = postOrderNode(pos);
     problems.add("tree", node.index * 2 ** node.level, `tree node ${node.level}/${node.index} covers leaves beyond the ledger's ${size} entries`);
   }
@@ -395,8 +396,8 @@ function checkTree(treeDb: Database, size: number, hasher: Hasher, problems: Pro
 /** The stored tree's root at the checkpoint's size (what proofs are served from) is the signed root. */
 function checkStoredRoot(treeDb: Database, checkpoint: Checkpoint, hasher: Hasher, problems: Problems): void {
   if (checkpoint.size === 0) return;
-  const get = treeDb.prepare<{ hash: Uint8Array }, [number]>("SELECT hash FROM tree_hashes WHERE pos = ?");
-  const nodes = rangeNodes(0, checkpoint.size).map((id) => get.get(postOrderPosition(id.level, id.index))?.hash);
+  const tree = new TreeRows(treeDb);
+  const nodes = rangeNodes(0, checkpoint.size).map((id) => tree.hashAt(postOrderPosition(id.level, id.index)));
   if (nodes.some((hash) => hash?.length !== hashSize)) return; // reported by checkTree / scanEntries
   let root = nodes.at(-1)!;
   for (let i = nodes.length - 2; i >= 0; i--) root = hasher.hashChildren(nodes[i]!, root);

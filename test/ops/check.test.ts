@@ -140,7 +140,14 @@ test("an entries row (its key): exit 1 naming the index, and the broken chains a
 test("a tree node: exit 1 naming the node and its leaves, not its parents", async () => {
   // Node 2/5 is at post-order position 44 of the tree_hashes table (postOrderPosition(2, 5)).
   expect(postOrderPosition(2, 5)).toBe(44);
-  const dir = tampered(stopped, (db) => expect(db.run("UPDATE tree_hashes SET hash = zeroblob(32) WHERE pos = 44").changes).toBe(1));
+  const dir = tampered(stopped, (db) => {
+    // Rows hold runs of positions: zero the 32 bytes of position 44 inside the row that holds it.
+    const row = db.query<{ pos: number; hashes: Uint8Array }, []>("SELECT pos, hashes FROM tree_hashes WHERE pos <= 44 ORDER BY pos DESC LIMIT 1").get()!;
+    const hashes = new Uint8Array(row.hashes);
+    expect(hashes.length).toBeGreaterThanOrEqual((44 - row.pos + 1) * 32);
+    hashes.fill(0, (44 - row.pos) * 32, (44 - row.pos + 1) * 32);
+    expect(db.run("UPDATE tree_hashes SET hashes = ? WHERE pos = ?", [hashes, row.pos]).changes).toBe(1);
+  });
   const result = await check(dir);
   expect(result.exitCode).toBe(1);
   expect(result.stdout).toContain("CORRUPT: 1 problem (tree 1)");

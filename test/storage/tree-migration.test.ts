@@ -73,6 +73,14 @@ test("a tree_nodes data directory is checked as it is, converted at open, and ke
   }
   expect(tables(databasePath)).not.toContain("tree_nodes");
   expect(tables(databasePath)).toContain("tree_hashes");
+  const converted = new Database(databasePath, { readonly: true });
+  try {
+    const { rows, nodes } = converted.query<{ rows: number; nodes: number }, []>("SELECT COUNT(*) AS rows, SUM(length(hashes)) / 32 AS nodes FROM tree_hashes").get()!;
+    expect(nodes).toBe(postOrderNodeCount(341));
+    expect(rows).toBeLessThan(10); // 676 nodes converted in position order, 256 to a row, and the new write's row
+  } finally {
+    converted.close();
+  }
   const after = await checkDataFiles({ databasePath });
   expect(after.problems).toEqual([]);
   expect(after.clean).toBe(true);
