@@ -92,8 +92,11 @@ export async function preload(url: string, prefix: string, count: number, valueB
   }
 }
 
-/** The cluster secret of bench clusters (loopback only). */
-const benchClusterSecret = "bench-cluster-secret-0123456789abcdef";
+/**
+ * The cluster secret of bench clusters (loopback only): 32 random bytes, as `scribe-node
+ * gen-secret` makes (a node refuses a secret below 128 bits of estimated entropy).
+ */
+const benchClusterSecret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 export interface ScribeCluster {
   nodes: ScribeNode[];
