@@ -119,6 +119,7 @@ export class HotStore {
     at: Statement<EntryRow, [string, number]>;
     entry: Statement<EntryRow, [number]>;
     range: Statement<EntryRow, [number, number]>;
+    rangeWithValues: Statement<EntryRow & { value: Uint8Array | null }, [number, number]>;
     history: Statement<EntryRow, [string, number, number]>;
     keys: Statement<{ key: string; idx: number; version: number; op: number }, [string, string | null, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
@@ -146,6 +147,7 @@ export class HotStore {
       at: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND idx <= ? ORDER BY version DESC LIMIT 1`),
       entry: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx = ?`),
       range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
+      rangeWithValues: db.prepare(`SELECT ${entryColumns.replace(/(\w+)/g, "e.$1")}, v.value AS value FROM entries e LEFT JOIN vals v ON v.idx = e.idx WHERE e.idx >= ? ORDER BY e.idx LIMIT ?`),
       history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
       keys: db.prepare(keysQuery),
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
@@ -277,6 +279,15 @@ export class HotStore {
   /** Up to `limit` entries from index `from` on, in index order. */
   entries(from: number, limit: number): StoredEntry[] {
     return this.statements.range.all(from, limit).map(rowToEntry);
+  }
+
+  /**
+   * Up to `limit` entries from index `from` on, in index order, each with its value (undefined
+   * when absent from the hot tier: a delete, or evicted): one range query instead of a point read
+   * per value (the archiver reads whole segments this way).
+   */
+  entriesWithValues(from: number, limit: number): { entry: StoredEntry; value: Uint8Array | undefined }[] {
+    return this.statements.rangeWithValues.all(from, limit).map((row) => ({ entry: rowToEntry(row), value: row.value ?? undefined }));
   }
 
   /** Up to `limit` versions of `key`, from version `fromVersion` on. */
