@@ -2,7 +2,7 @@
  * Runs the Raft simulator (the node's real Ready loop over simulated storage, network and clock)
  * over many seeds; every seed checks the safety invariants, linearizability and, with pre-vote, the
  * election bound (a crashed or isolated leader replaced in time; docs/RAFT.md):
- *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 3|5] [--trace] [--keep-going]
+ *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 1|3|5] [--trace] [--keep-going]
  *                           [--bug sendBeforePersist|voteBeforePersist|ackBeforeDurable|applyBeforeCommit|localReads|keepStaleEntries]
  * Each seed is one deterministic run; a failure prints the seed and the replay command.
  * Exit code 1 when any seed fails, 2 for an unknown bug name.

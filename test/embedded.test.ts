@@ -38,13 +38,13 @@ test("a storage failure under the engine stops it with an error, never the proce
     const failures: unknown[] = [];
     const ledger = await ScribeLedger.open(dir.path, { onFatal: (error) => failures.push(error) });
     await ledger.put("kept", "before the failure");
-    // Another process breaks the database under the running engine: the Raft log's table is gone.
+    // Another process breaks the database under the running engine: the Raft state table (written by every persist step) is gone.
     const db = new Database(`${dir.path}/scribe.db`);
-    db.exec("DROP TABLE raft_log");
+    db.exec("DROP TABLE raft_state");
     db.close();
     const write = ledger.put("lost", "after the failure");
     // It was proposed when the failure hit: its outcome is unknown (504 outcome_unknown), and says why.
-    await expect(write).rejects.toMatchObject({ code: "outcome_unknown", message: expect.stringMatching(/Raft driver failed \(no such table: raft_log\).*outcome is unknown/) });
+    await expect(write).rejects.toMatchObject({ code: "outcome_unknown", message: expect.stringMatching(/Raft driver failed \(no such table: raft_state\).*outcome is unknown/) });
     expect(failures).toHaveLength(1);
     // Later writes are refused the same way; what was applied can still be read.
     await expect(ledger.put("later", "x")).rejects.toMatchObject({ code: "unavailable" });

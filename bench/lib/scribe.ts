@@ -36,6 +36,8 @@ export interface NodeOptions {
   cpuProfDir?: string;
   /** Polled until it answers 200; default /health (which needs a leader). */
   readyPath?: string;
+  /** The source tree to run (its src/main.ts); default this repository (bench/ab.ts runs an older tree). */
+  root?: string;
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -51,7 +53,7 @@ export async function startNode(options: NodeOptions): Promise<ScribeNode> {
   const port = options.port ?? freePort();
   const bun = options.cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : ["bun"];
   const child = spawnChild({
-    cmd: [...bun, join(repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
+    cmd: [...bun, join(options.root ?? repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
     env: { SCRIBE_LOGGING_LEVEL: "warn", SCRIBE_LOGGING_FORMAT: "json", ...options.env },
   });
   const url = `http://127.0.0.1:${port}`;
@@ -90,8 +92,11 @@ export async function preload(url: string, prefix: string, count: number, valueB
   }
 }
 
-/** The cluster secret of bench clusters (loopback only). */
-const benchClusterSecret = "bench-cluster-secret-0123456789abcdef";
+/**
+ * The cluster secret of bench clusters (loopback only): 32 random bytes, as `scribe-node
+ * gen-secret` makes (a node refuses a secret below 128 bits of estimated entropy).
+ */
+const benchClusterSecret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 export interface ScribeCluster {
   nodes: ScribeNode[];

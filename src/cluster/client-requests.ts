@@ -39,6 +39,9 @@ export interface ClientRequestsOptions {
   storage?: Pick<StorageState, "refusal">;
 }
 
+/** A read barrier passed at once (shared: awaiting it costs one microtask). */
+const passed: Promise<void> = Promise.resolve();
+
 /** A refusal that proves the request reached no log: safe to retry through the next leader. */
 function refusedBeforeLog(error: unknown): boolean {
   return error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
@@ -112,10 +115,19 @@ export class ClientRequests {
     });
   }
 
-  /** Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply. */
-  async readBarrier(consistency: Consistency): Promise<void> {
-    if (consistency === "stale") return;
+  /**
+   * Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply.
+   * A sole voter needs neither when it has applied its commit index (ReadyLoop.readNow): the
+   * barrier is passed at once.
+   */
+  readBarrier(consistency: Consistency): Promise<void> {
+    if (consistency === "stale") return passed;
     this.refuseWhenStopped();
+    if (this.options.loop.readNow() !== undefined) return passed;
+    return this.readRound();
+  }
+
+  private async readRound(): Promise<void> {
     if (this.options.loop.storageStalled) {
       // Its applied index cannot move until its disk takes writes again: a linearizable read would only wait.
       throw new ScribeError("unavailable", "this node's storage is full, so it cannot catch up for a linearizable read; read with ?consistency=stale or from another node");

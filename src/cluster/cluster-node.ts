@@ -142,6 +142,7 @@ export class ClusterNode implements LedgerService, ClusterService {
     this.addresses = new AddressBook(config.node.id, state.self, state.addresses);
     this.identityState = new ClusterIdentity(state.identity);
     this.storage = new NodeStorage({
+      nodeId: config.node.id,
       ledger: state.ledger,
       raftLog: state.raftLog,
       db: state.ledger.store,
@@ -386,9 +387,13 @@ export class ClusterNode implements LedgerService, ClusterService {
     return this.requests.propose(ops, context, options);
   }
 
-  async readBarrier(consistency: Consistency): Promise<void> {
-    if (this.closed) throw new ScribeError("shutting_down", "the node is shutting down");
-    return this.requests.readBarrier(consistency);
+  readBarrier(consistency: Consistency): Promise<void> {
+    if (this.closed) return Promise.reject(new ScribeError("shutting_down", "the node is shutting down"));
+    try {
+      return this.requests.readBarrier(consistency);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   get nodeId(): number {

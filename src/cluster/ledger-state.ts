@@ -22,7 +22,7 @@ import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMis
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
-import { HotStore, IdempotencyStore, LruCache, SqliteTreeStore } from "../storage/index.ts";
+import { HotStore, IdempotencyStore, keyFilterStepRowsMax, LruCache, SqliteTreeStore } from "../storage/index.ts";
 import { CheckpointSigner, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
 import { IdempotencyOverlay, keyReusedError } from "./idempotent-apply.ts";
@@ -103,6 +103,9 @@ export class LedgerState {
   /** Reads refused because stored bytes did not match the ledger (scribe_ledger_corrupt_*_total). */
   readonly corruption = { values: { hot: 0, cold: 0 }, entries: 0, last: null as null | { index: number; key: string; tier: CorruptTier; code: string } };
   private readonly corruptAlarmed = new Set<string>();
+  /** The next step of the key filter's scan of a large ledger (HotStore.buildKeyFilter), if due. */
+  private keyFilterTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
 
   /** This member's checkpoint signature and its guard (the cluster's rounds are cosigning.ts). */
   readonly checkpoints: CheckpointSigner;
@@ -115,12 +118,31 @@ export class LedgerState {
   ) {
     this.treeStore = new SqliteTreeStore(store.db);
     this.idempotency = new IdempotencyStore(store.db);
+    if (this.treeStore.migratedNodes > 0) {
+      logger?.info({ nodes: this.treeStore.migratedNodes }, "converted the Merkle tree table to the tree_hashes layout (docs/FORMATS.md)");
+    }
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
     this.hasher = this.merkle.hasher;
     this.checkpoints = new CheckpointSigner({ tree: () => this.merkle, store, signer, legacyOrigin: legacyCheckpointOrigin(config), logger });
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
     this.values = new LruCache<number, CheckedValue>(config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
+    this.continueKeyFilter();
+  }
+
+  /**
+   * A ledger too large for the key filter to read while opening is read in steps, one per turn
+   * of the event loop (each about 0.1 s), while the node serves; new keys cost a SQLite read
+   * until the scan is done.
+   */
+  private continueKeyFilter(): void {
+    if (this.closed || this.store.keyFilterStats().complete) return;
+    this.keyFilterTimer = setTimeout(() => {
+      this.keyFilterTimer = undefined;
+      if (this.closed) return;
+      if (this.store.buildKeyFilter(keyFilterStepRowsMax)) this.logger?.debug(this.store.keyFilterStats(), "key filter complete");
+      else this.continueKeyFilter();
+    }, 0);
   }
 
   /**
@@ -150,8 +172,16 @@ export class LedgerState {
    * transaction, then `commit` it (or `rollback` when the transaction failed).
    */
   prepare(commands: readonly Command[]): PreparedBatch {
-    const overlay = new Map<string, KeyHead>();
-    const head = (key: string) => overlay.get(key) ?? this.head(key);
+    // Each key is looked up once per batch (null: known absent), then follows the batch's own ops.
+    const overlay = new Map<string, KeyHead | null>();
+    const head = (key: string): KeyHead | undefined => {
+      let found = overlay.get(key);
+      if (found === undefined) {
+        found = this.head(key) ?? null;
+        overlay.set(key, found);
+      }
+      return found ?? undefined;
+    };
     const outcomes: CommandOutcome[] = [];
     const accepted: { slot: number; applied: AppliedOp[] }[] = [];
     const all: AppliedOp[] = [];
@@ -252,6 +282,7 @@ export class LedgerState {
     this.counters.failedBatches++;
     this.store.reloadCounters();
     this.idempotency.reload();
+    this.treeStore.reload();
     this.merkle = MerkleTree.open({ hasher: this.hasher, store: this.treeStore, size: this.store.nextIndex });
   }
 
@@ -457,6 +488,7 @@ export class LedgerState {
       tree_size: this.merkle.size,
       cache: {
         heads: { size: this.heads.size, hits: this.heads.hits, misses: this.heads.misses },
+        key_filter: this.store.keyFilterStats(),
         values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
       },
       apply: { ...this.counters },
@@ -467,6 +499,8 @@ export class LedgerState {
   }
 
   close(): void {
+    this.closed = true;
+    if (this.keyFilterTimer) clearTimeout(this.keyFilterTimer);
     this.store.close();
   }
 }

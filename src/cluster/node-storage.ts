@@ -17,7 +17,7 @@
  */
 
 import type { Command } from "../ledger/index.ts";
-import type { CatchupInstall } from "../raft/index.ts";
+import type { CatchupInstall, Membership } from "../raft/index.ts";
 import { isStorageFullError, type HotStore, type SqliteRaftStorage } from "../storage/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import { LedgerCatchup } from "./catchup.ts";
@@ -31,6 +31,8 @@ import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
 const compactionStepEntriesMax = 4096;
 
 export interface NodeStorageOptions {
+  /** This node's id (a sole voter stores no Raft log of its own commands: see persistAndApply). */
+  nodeId: number;
   ledger: LedgerState;
   raftLog: SqliteRaftStorage;
   /** The database both live in: its transactions and fsync mode. */
@@ -101,7 +103,8 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
     try {
       db.transaction(() => {
         ledger.write(batch);
-        raftLog.append(step.entries);
+        if (this.logNeededBy(step, lastApplied)) raftLog.append(step.entries);
+        else raftLog.appendApplied(step.entries);
         if (step.hardState) raftLog.setHardState(step.hardState);
         if (step.membership) raftLog.setMembership(step.membership);
         if (addressChanges) raftLog.writeMeta("addresses", addresses.entries());
@@ -118,6 +121,24 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
     const results: (CommandOutcome | undefined)[] = new Array(step.apply.length);
     for (let i = 0; i < slots.length; i++) results[slots[i]!] = outcomes[i];
     return results;
+  }
+
+  /**
+   * False when nobody can ever need this step's log entries: this node is the only member (one
+   * voter, no learner) before and after the step, and the step applies every entry it appends.
+   * Then they are not stored at all (SqliteRaftStorage.appendApplied: the log is compacted through
+   * them in the same transaction), so a command is written once, as ledger rows, not also as a
+   * `raft_log` row. Safe because the log only serves to replicate and to re-apply after a crash:
+   * a sole voter replicates to nobody, a member added later gets a catch-up by ledger range from
+   * the compacted point (its applied point is recorded in this same transaction), and what this
+   * transaction applies is durable with it, so there is nothing to re-apply.
+   */
+  private logNeededBy(step: PersistStep, lastApplied: number): boolean {
+    if (step.entries.length === 0) return false;
+    if (lastApplied < step.entries[step.entries.length - 1]!.index) return true;
+    const id = this.options.nodeId;
+    const sole = (m: Readonly<Membership>) => m.learners.length === 0 && m.voters.length === 1 && m.voters[0] === id;
+    return !sole(this.options.raftLog.currentMembership()) || (step.membership !== null && !sole(step.membership));
   }
 
   /**

@@ -22,7 +22,9 @@
  *         only committed entries are applied. It must be fsync'd (`sync`) when it holds new
  *         entries, a membership, or a new term or vote; a step that only applies committed
  *         entries (and moves the commit index) needs none: after a crash the durable log is
- *         re-applied from the recorded applied point;
+ *         re-applied from the recorded applied point. A sole voter's Ready may apply the very
+ *         entries it persists (they commit with this write: src/raft/raw-node.ts), which is why
+ *         the entries, the hard state and the applied state are one write;
  *      d. LATE SEND: every other message (votes, vote and append responses, anything of a Ready
  *         that changed term or vote) — only now is what they promise durable;
  *      e. answer proposers whose entries were applied, applied-index waits, and reads whose
@@ -59,6 +61,8 @@ export interface RaftCore {
   advance(rd: Ready): void;
   propose(data: readonly Uint8Array[]): ProposeResult;
   readIndex(context: Uint8Array): ReadIndexResult;
+  /** A read index that needs no round (a sole voter), or undefined (RawNode.localReadIndex). */
+  localReadIndex(): number | undefined;
   softState(): SoftState;
 }
 
@@ -185,10 +189,28 @@ export class ReadyLoop<R> {
     this.proposals.add(data, weight, deadlineMs, done);
   }
 
-  /** Queues a linearizable read; `done` gets the read index once a quorum confirmed it. */
+  /**
+   * Queues a linearizable read; `done` gets the read index once a quorum confirmed it — at once
+   * when `readNow()` has one (a sole voter needs no round).
+   */
   read(deadlineMs: number, done: (outcome: ReadOutcome) => void): void {
     if (this.stoppedBy) return done({ ok: false, error: this.stoppedBy });
+    const now = this.readNow();
+    if (now !== undefined) return done({ ok: true, index: now });
     this.reads.add(deadlineMs, done);
+  }
+
+  /**
+   * The read index of a read that can be served right now, with no round and no wait, or
+   * undefined: the core has a local read index (a sole voter leading with an entry of its term
+   * committed: src/raft/raft.ts localReadIndex) and the store has applied up to it. Applied >=
+   * committed also means that nothing committed is still waiting for its write (a sole voter's
+   * entries commit in the write that persists them).
+   */
+  readNow(): number | undefined {
+    if (this.stoppedBy) return undefined;
+    const index = this.core.localReadIndex();
+    return index !== undefined && this.store.appliedIndex() >= index ? index : undefined;
   }
 
   /** True when a cycle has something to do. */

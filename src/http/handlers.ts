@@ -8,7 +8,7 @@
  */
 
 import { defaultHasher } from "../crypto/index.ts";
-import { putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ProposeOptions, type ReadResult, type WriteContext, type WriteResult } from "../ledger/index.ts";
+import { putOperation, validateContentType, type AuditRecord, type ClusterService, type LedgerService, type Operation, type ProposeOptions, type ReadResult, type StoredEntry, type WriteContext, type WriteResult } from "../ledger/index.ts";
 import { ScribeError, toHex, type ErrorCode } from "../lib/index.ts";
 import { entryJson, entryWithValue } from "./entry-json.ts";
 import type { PrometheusRegistry } from "../metrics/index.ts";
@@ -72,19 +72,30 @@ export { entryJson } from "./entry-json.ts";
  * origin from running script or reaching that origin's credentials.
  */
 function valueResponse(result: ReadResult): Response {
-  const { entry, value } = result;
-  return new Response(value as Uint8Array<ArrayBuffer>, {
-    status: 200,
-    headers: {
-      "content-type": entry.contentType || "application/octet-stream",
-      "x-content-type-options": "nosniff",
-      "content-security-policy": "sandbox",
-      "x-scribe-index": String(entry.index),
-      "x-scribe-version": String(entry.version),
-      "x-scribe-value-hash": toHex(entry.valueHash),
-      etag: `"${entry.version}"`,
-    },
+  return new Response(result.value as Uint8Array<ArrayBuffer>, { status: 200, headers: valueHeaders(result.entry) });
+}
+
+/**
+ * The headers of a value's response, by its entry object. They depend only on the entry, which
+ * never changes, and a cached read returns the same entry object each time, so they are built
+ * once per cached value (a Response copies them; the shared Headers is never modified).
+ */
+const valueHeadersByEntry = new WeakMap<StoredEntry, Headers>();
+
+function valueHeaders(entry: StoredEntry): Headers {
+  let headers = valueHeadersByEntry.get(entry);
+  if (headers) return headers;
+  headers = new Headers({
+    "content-type": entry.contentType || "application/octet-stream",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "sandbox",
+    "x-scribe-index": String(entry.index),
+    "x-scribe-version": String(entry.version),
+    "x-scribe-value-hash": toHex(entry.valueHash),
+    etag: `"${entry.version}"`,
   });
+  valueHeadersByEntry.set(entry, headers);
+  return headers;
 }
 
 /**
@@ -134,11 +145,19 @@ function writeResponse(result: WriteResult, body: unknown, record: Partial<Audit
   return json(body, 200, { "idempotent-replayed": "true" });
 }
 
-/** Who made a write, for the leader's audit log when a follower forwards it. */
+/**
+ * Who made a write, for the leader's audit log when a follower forwards it. The client address
+ * is looked up only if read (a forwarded write): on the leader it costs a getpeername per write.
+ */
 function writeContext(caller: Caller): WriteContext {
-  return { principal: caller.principal.name, role: caller.principal.role, client: caller.client };
+  return {
+    principal: caller.principal.name,
+    role: caller.principal.role,
+    get client() {
+      return caller.client;
+    },
+  };
 }
-
 
 /** The epoch and keys a keys note lists (as the node applied it). */
 function epochOf(note: string): { epoch: number; keys: readonly string[] } {

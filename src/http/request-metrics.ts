@@ -1,9 +1,11 @@
 /**
- * @module request-metrics. Per-operation request counters and latency sums, kept by the HTTP
- * layer and reported in /metrics (and, through the Prometheus registry, /metrics/prometheus).
+ * @module request-metrics. Per-operation request counters, latency sums and latency buckets, kept
+ * by the HTTP layer as plain numbers and reported in /metrics (and, read by the Prometheus registry
+ * when scraped, /metrics/prometheus).
  */
 
 import { isScribeError } from "../lib/index.ts";
+import { latencyBucketsSeconds, type RequestObservable, type RequestTotals } from "../metrics/index.ts";
 
 export type RequestOp = "get" | "put" | "delete" | "batch";
 
@@ -13,15 +15,16 @@ export interface OpStats {
   latency_seconds_sum: number;
 }
 
-export class RequestMetrics {
-  private readonly stats: Record<RequestOp, OpStats> = {
-    get: { requests: 0, errors: 0, latency_seconds_sum: 0 },
-    put: { requests: 0, errors: 0, latency_seconds_sum: 0 },
-    delete: { requests: 0, errors: 0, latency_seconds_sum: 0 },
-    batch: { requests: 0, errors: 0, latency_seconds_sum: 0 },
-  };
-  /** Observers (e.g. Prometheus histograms) told of every finished request. */
-  readonly observers: ((op: RequestOp, seconds: number, ok: boolean) => void)[] = [];
+function emptyStats(): OpStats & { buckets: number[] } {
+  return { requests: 0, errors: 0, latency_seconds_sum: 0, buckets: new Array<number>(latencyBucketsSeconds.length + 1).fill(0) };
+}
+
+/**
+ * Counts and latency buckets per operation, kept as plain numbers on the request path; the
+ * Prometheus registry reads them when scraped (requestTotals).
+ */
+export class RequestMetrics implements RequestObservable {
+  private readonly stats: Record<RequestOp, OpStats & { buckets: number[] }> = { get: emptyStats(), put: emptyStats(), delete: emptyStats(), batch: emptyStats() };
 
   /**
    * Runs and times one request of `op`. `startedMs` (performance.now()): when its work began, if
@@ -48,10 +51,19 @@ export class RequestMetrics {
     s.requests++;
     if (!ok) s.errors++;
     s.latency_seconds_sum += seconds;
-    for (const observe of this.observers) observe(op, seconds, ok);
+    let bucket = 0;
+    while (bucket < latencyBucketsSeconds.length && seconds > latencyBucketsSeconds[bucket]!) bucket++;
+    s.buckets[bucket]! += 1;
   }
 
   snapshot(): Record<RequestOp, OpStats> {
-    return structuredClone(this.stats);
+    const out = {} as Record<RequestOp, OpStats>;
+    for (const [op, s] of Object.entries(this.stats) as [RequestOp, OpStats][]) out[op] = { requests: s.requests, errors: s.errors, latency_seconds_sum: s.latency_seconds_sum };
+    return out;
+  }
+
+  requestTotals(op: RequestOp): RequestTotals {
+    const s = this.stats[op];
+    return { requests: s.requests, errors: s.errors, latencySecondsSum: s.latency_seconds_sum, buckets: [...s.buckets] };
   }
 }

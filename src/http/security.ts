@@ -263,9 +263,20 @@ export class Guard {
   }
 
   /** Writes an audit record for a finished mutation or admin action of `caller`. */
+  /**
+   * Writes an audit record. Its `client` is looked up (a getpeername) only when the sink reads it,
+   * i.e. when the record is logged: at the default level a PUT's record is not.
+   */
   audit(caller: Caller, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
     if (!this.options.audit) return;
-    this.options.audit({ principal: caller.principal.name, role: caller.principal.role, client: caller.client, ...record });
+    this.options.audit({
+      principal: caller.principal.name,
+      role: caller.principal.role,
+      get client() {
+        return caller.client;
+      },
+      ...record,
+    });
   }
 
   /** Writes an audit record for a write forwarded by another node, under its original caller. */

@@ -41,7 +41,9 @@ export const hashBytes = 32;
  * Longest canonical encoding: 72 fixed bytes + a 1024-byte key + a 255-byte content type. Far
  * below the 65535 bytes a C2SP entry bundle's uint16 length prefix allows (docs/FORMATS.md).
  */
-export const entryBytesMax = 72 + keyBytesMax + contentTypeBytesMax;
+/** Bytes of an encoded entry besides its key and content type: version 1, index 8, op 1, key length 4, value hash 32, value size 8, content type length 2, timestamp 8, previous index 8. */
+const entryFixedBytes = 72;
+export const entryBytesMax = entryFixedBytes + keyBytesMax + contentTypeBytesMax;
 
 const opCodes: Record<Op, number> = { put: 0, delete: 1 };
 
@@ -55,7 +57,8 @@ export function encodeEntry(entry: Entry): Uint8Array {
   assert(entry.valueHash.length === hashBytes, `value hash must be ${hashBytes} bytes`);
   assert(entry.prevIndex >= -1 && entry.prevIndex < entry.index, `bad prevIndex ${entry.prevIndex} for index ${entry.index}`);
   assert(entry.op === "put" || entry.valueBytes === 0, "a delete has no value");
-  const writer = new ByteWriter(64 + key.length + contentType.length);
+  // Exactly the encoding's size (72 fixed bytes + key + content type): one allocation, no copy in finish().
+  const writer = new ByteWriter(entryFixedBytes + key.length + contentType.length);
   writer
     .u8(entryFormatVersion)
     .u64(entry.index)
@@ -68,6 +71,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
     .u64(entry.timestampMs)
     .i64(entry.prevIndex);
   const encoded = writer.finish();
+  assert(encoded.length === entryFixedBytes + key.length + contentType.length, `entry ${entry.index} encodes to ${encoded.length} bytes, not ${entryFixedBytes + key.length + contentType.length}`);
   assert(encoded.length <= entryBytesMax, `entry ${entry.index} encodes to ${encoded.length} bytes, more than ${entryBytesMax}`);
   return encoded;
 }

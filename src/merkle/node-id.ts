@@ -94,3 +94,66 @@ export function completeNode(begin: number, end: number): NodeId | undefined {
   if (!isPowerOfTwo(width) || begin % width !== 0) return undefined;
   return { level: log2Exact(width), index: begin / width };
 }
+
+/** Number of set bits of a safe integer >= 0. */
+function popcount(n: number): number {
+  const bits32 = (x: number) => {
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+  };
+  return bits32(n >>> 0) + bits32(Math.floor(n / 2 ** 32) >>> 0);
+}
+
+/** Number of trailing zero bits of a safe integer > 0. */
+function trailingZeros(n: number): number {
+  const low = n >>> 0;
+  if (low !== 0) return 31 - Math.clz32(low & -low);
+  const high = Math.floor(n / 2 ** 32) >>> 0;
+  return 32 + 31 - Math.clz32(high & -high);
+}
+
+/**
+ * The node's position in the post-order of the complete subtrees of an ever-growing tree: every
+ * node after its two children, subtrees left to right (leaf 0 → 0, leaf 1 → 1, node 1/0 → 2,
+ * leaf 2 → 3, …). The complete nodes of a tree of n leaves are exactly the positions
+ * [0, postOrderNodeCount(n)), and each append adds the next positions: a store keyed by it only
+ * ever appends (docs/FORMATS.md, "The hot tier's tree table").
+ * For m = index + 1: 2^(level+1) * m - popcount(m) - trailingZeros(m) - 1.
+ */
+export function postOrderPosition(level: number, index: number): number {
+  assert(Number.isInteger(level) && level >= 0 && level <= levelMax, `bad node level ${level}`);
+  assert(Number.isSafeInteger(index) && index >= 0 && (index + 1) * 2 ** (level + 1) <= 2 ** 53, `node ${level}/${index} is past the positions a safe integer holds`);
+  const m = index + 1;
+  return 2 ** (level + 1) * m - popcount(m) - trailingZeros(m) - 1;
+}
+
+/** Number of complete subtrees (nodes of every level) of a tree of `size` leaves: 2n - popcount(n). */
+export function postOrderNodeCount(size: number): number {
+  assert(Number.isSafeInteger(size) && size >= 0, `bad tree size ${size}`);
+  return 2 * size - popcount(size);
+}
+
+/** Calls `visit` for every complete subtree of the leaves [0, size), in post-order (positions 0, 1, 2, …). */
+export function forEachPostOrder(size: number, visit: (level: number, index: number) => void): void {
+  for (let leaf = 0; leaf < size; leaf++) {
+    visit(0, leaf);
+    const completed = trailingZeros(leaf + 1);
+    for (let level = 1; level <= completed; level++) visit(level, (leaf + 1) / 2 ** level - 1);
+  }
+}
+
+/** The node at a post-order position (the inverse of postOrderPosition). */
+export function postOrderNode(position: number): NodeId {
+  assert(Number.isSafeInteger(position) && position >= 0, `bad post-order position ${position}`);
+  // The node is completed by the first leaf count m whose tree has more than `position` nodes.
+  let low = 1;
+  let high = position + 1;
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    if (postOrderNodeCount(mid) > position) high = mid;
+    else low = mid + 1;
+  }
+  const level = position - postOrderNodeCount(low - 1);
+  return { level, index: low / 2 ** level - 1 };
+}

@@ -683,6 +683,35 @@ export class Raft {
     if (pr?.maybeUpdate(index) && this.maybeCommit()) this.broadcastAppend();
   }
 
+  /** True while this node leads and is the only voter: its own disk is the whole quorum. */
+  soleVoterLeader(): boolean {
+    return this.role === "leader" && this.membership.voters.length === 1 && this.membership.voters[0] === this.id;
+  }
+
+  /**
+   * Sole voter only (RawNode.ready): commits the whole log, unstable tail included, because the
+   * Ready about to be handed out persists that tail together with the hard state carrying this
+   * commit index (the contract's "sole voter" exception): once that write is durable, the
+   * entries are on a quorum (this node). Nothing is applied or answered before the write, and a
+   * crash before it loses the entries and the commit index together. Returns true if the commit
+   * index moved.
+   */
+  commitOnPersist(): boolean {
+    if (!this.soleVoterLeader()) return false;
+    const committed = this.log.maybeCommit(this.log.lastIndex(), this.term);
+    if (committed) this.releaseReadsBeforeCommit();
+    return committed;
+  }
+
+  /**
+   * A read index that needs no round, or undefined: a sole voter that leads and has committed an
+   * entry of its term knows every committed entry (nothing commits without it), so its commit
+   * index is what a ReadIndex round would confirm. Serve the read once applied reaches it.
+   */
+  localReadIndex(): number | undefined {
+    return this.soleVoterLeader() && this.committedInCurrentTerm() ? this.log.committed : undefined;
+  }
+
   // ---- client requests --------------------------------------------------------------------
 
   propose(data: readonly Uint8Array[]): ProposeResult {

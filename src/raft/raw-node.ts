@@ -28,7 +28,7 @@
  * MemoryStorage.applyReady(rd) performs step 1 (and records rd.membership) for in-memory use.
  *
  * EXCEPTIONS a driver may take (the node's Ready loop, src/cluster/ready-loop.ts, takes all
- * three, and the seeded simulator in test/raft/sim runs that loop):
+ * four, and the seeded simulator in test/raft/sim runs that loop):
  *  - Early leader sends. While the node leads and the Ready changes neither term nor vote, its
  *    "append", "heartbeat", "catchup" and "timeoutNow" messages may leave BEFORE step 1 (Raft
  *    thesis §10.2.1). They promise nothing about the leader's own disk: the core counts the
@@ -43,6 +43,14 @@
  *    or answered when it holds new entries, a membership, or a new term or vote. One that only
  *    applies committed entries (and moves the commit index) may skip the fsync: after a crash the
  *    state machine re-applies them from the durable log, and what was answered is committed.
+ *  - Sole voter: entries commit in the Ready that persists them. While the node leads and is the
+ *    only voter, ready() commits its whole log (Raft.commitOnPersist), so rd.committedEntries
+ *    may include entries of rd.entries and rd.hardState.commit covers them. A driver that takes
+ *    this must write rd.entries and rd.hardState in ONE atomic, durable write, and apply (and
+ *    answer) them only in or after it: the quorum is this node's disk, and the write that makes
+ *    the entries durable is the one that records them committed — a crash before it loses both
+ *    (nothing was answered), a crash after it keeps both. The step-1-then-3 order of the plain
+ *    contract satisfies this as long as 1b and 1c are one write.
  * A proposer is answered only once its entry is applied with the term it was proposed in (a
  * different term's entry at that index means the proposal was lost); a read once the applied
  * index reaches its ReadState's index.
@@ -147,6 +155,11 @@ export class RawNode {
     return this.raft.readIndex(context);
   }
 
+  /** A read index with no round (a sole voter leading with an entry of its term committed), or undefined. */
+  localReadIndex(): number | undefined {
+    return this.raft.localReadIndex();
+  }
+
   transferLeadership(target: NodeId): TransferResult {
     return this.raft.transferLeadership(target);
   }
@@ -222,9 +235,11 @@ export class RawNode {
   ready(): Ready {
     assert(this.outstanding === null, "ready() called again before advance()");
     const r = this.raft;
-    const hard = this.hardState();
     const soft = this.softState();
+    // A sole voter's new entries commit with this Ready's write (see EXCEPTIONS above).
+    if (r.log.unstable.length > 0 && !r.log.pendingCatchup) r.commitOnPersist();
     const pending = r.log.pendingCatchup;
+    const hard = this.hardState();
     const committedEntries = r.log.nextCommitted(r.committedBytesPerReadyMax);
     let membership: Membership | null = pending ? copyMembership(pending.membership) : null;
     let current = r.membership;

@@ -26,10 +26,24 @@ import { constants, Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, toHex } from "../lib/index.ts";
-import { hashSize, parseCheckpoint, rangeNodes, splitNote, verifyNote, type Checkpoint, type Hasher, type NoteVerifier } from "../merkle/index.ts";
+import {
+  forEachPostOrder,
+  hashSize,
+  parseCheckpoint,
+  postOrderNode,
+  postOrderNodeCount,
+  postOrderPosition,
+  rangeNodes,
+  splitNote,
+  verifyNote,
+  type Checkpoint,
+  type Hasher,
+  type NoteVerifier,
+} from "../merkle/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
 import { CompactRange } from "./cold/hashing.ts";
 import { entryColumns, rowToEntry, type EntryRow } from "./hot.ts";
+import { copyLegacyTreeRows, hasLegacyTreeTable, TreeRows } from "./tree-store.ts";
 
 export type CheckKind = "sqlite" | "entry" | "chain" | "value" | "tree" | "checkpoint" | "raft" | "meta";
 export const checkKinds: readonly CheckKind[] = ["sqlite", "entry", "chain", "value", "tree", "checkpoint", "raft", "meta"];
@@ -87,12 +101,8 @@ export class CheckUsageError extends Error {
 export const problemsPerKindDefault = 20;
 /** Entries read per query (with their leaves): bounds memory; values are read one at a time. */
 const entryChunkEntries = 1024;
-/** Tree nodes read per query per level (parents; twice as many children). */
-const treeChunkNodes = 4096;
-/** Bad tree nodes remembered per level so their parents are not reported for them too. */
-const attributionNodesMax = 65_536;
-/** Tables every scribe-node database has. */
-const ledgerTables = ["entries", "vals", "meta", "tree_nodes"] as const;
+/** Tables every scribe-node database has (the tree's: tree_hashes, or tree_nodes in a file written before it). */
+const ledgerTables = ["entries", "vals", "meta", "tree_hashes"] as const;
 
 /** Collects problems: the first `perKindMax` of each kind, and a count of all. */
 class Problems {
@@ -138,29 +148,37 @@ export async function checkDataFiles(options: CheckOptions): Promise<CheckReport
     if (!quickCheck(db, problems)) return finish(report, problems);
     const tables = new Set(db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name));
     if (!tables.has("entries")) throw new CheckUsageError(`${options.databasePath} is not a scribe-node database (it has no entries table)`);
-    const missing = ledgerTables.filter((t) => !tables.has(t));
+    const legacy = !tables.has("tree_hashes") && hasLegacyTreeTable(db);
+    const missing = ledgerTables.filter((t) => !tables.has(t) && !(t === "tree_hashes" && legacy));
     for (const table of missing) problems.add("sqlite", null, `the ${table} table is missing`);
     if (missing.length > 0) return finish(report, problems);
     db.exec("BEGIN");
+    // A file written before the tree_hashes layout: its tree_nodes rows are read converted, in memory.
+    const treeDb = legacy ? new Database(":memory:") : db;
     try {
+      if (legacy) {
+        copyLegacyTreeRows(db, treeDb);
+        warnings.push("the tree is in the table layout before tree_hashes (tree_nodes): checked as converted in memory; the node converts the file when it next opens it");
+      }
       const size = (db.query<{ n: number | null }, []>("SELECT MAX(idx) AS n FROM entries").get()?.n ?? -1) + 1;
       report.entries = size;
       const meta = readMeta(db);
       const checkpoint = await openCheckpoint(meta.note, size, options.verifier, problems, warnings);
       report.checkpoint = checkpoint ? { size: checkpoint.checkpoint.size, root: toHex(checkpoint.checkpoint.rootHash), signature: checkpoint.signature } : null;
-      const scan = scanEntries(db, { size, evictedIndex: meta.evictedIndex, checkpointSize: checkpoint?.checkpoint.size, hasher, problems, onProgress: options.onProgress });
+      const scan = scanEntries(db, treeDb, { size, evictedIndex: meta.evictedIndex, checkpointSize: checkpoint?.checkpoint.size, hasher, problems, onProgress: options.onProgress });
       report.values = scan.values;
       if (checkpoint && scan.rootAtCheckpoint && !bytesEqual(scan.rootAtCheckpoint, checkpoint.checkpoint.rootHash)) {
         problems.add("checkpoint", null, `the root recomputed from the entries at size ${checkpoint.checkpoint.size} is ${toHex(scan.rootAtCheckpoint)}, but the signed checkpoint's is ${toHex(checkpoint.checkpoint.rootHash)}`);
       }
       checkOrphanValues(db, problems);
-      report.treeNodes = checkTree(db, size, hasher, problems);
-      if (checkpoint) checkStoredRoot(db, checkpoint.checkpoint, hasher, problems);
+      report.treeNodes = checkTree(treeDb, size, hasher, problems);
+      if (checkpoint) checkStoredRoot(treeDb, checkpoint.checkpoint, hasher, problems);
       report.raft = tables.has("raft_log") && tables.has("raft_state") ? checkRaft(db, size, problems) : null;
       if (!report.raft) problems.add("raft", null, "the Raft tables (raft_log, raft_state) are missing");
       checkColdProgress(meta, size, problems);
     } finally {
       db.exec("COMMIT");
+      if (treeDb !== db) treeDb.close();
     }
     return finish(report, problems);
   } catch (error) {
@@ -259,10 +277,11 @@ interface ScanOptions {
  * against its key's previous entry, its value (if still hot) against it. Returns the counts and
  * the root of the leaves recomputed from the entries at the checkpoint's size.
  */
-function scanEntries(db: Database, options: ScanOptions): { values: CheckReport["values"]; rootAtCheckpoint: Uint8Array | undefined } {
+function scanEntries(db: Database, treeDb: Database, options: ScanOptions): { values: CheckReport["values"]; rootAtCheckpoint: Uint8Array | undefined } {
   const { size, problems, hasher } = options;
   const entryRange = db.prepare<EntryRow, [number, number]>(`SELECT ${entryColumns} FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`);
-  const leafRange = db.prepare<{ idx: number; hash: Uint8Array }, [number, number]>("SELECT idx, hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ?");
+  // Leaves [from, to) and the parents between them: positions postOrderPosition(0, from)..(0, to - 1).
+  const tree = new TreeRows(treeDb);
   const previousOf = db.prepare<{ key: string; version: number }, [number]>("SELECT key, version FROM entries WHERE idx = ?");
   const valueOf = db.prepare<{ value: Uint8Array }, [number]>("SELECT value FROM vals WHERE idx = ?");
   const values = { checked: 0, evicted: 0 };
@@ -272,10 +291,11 @@ function scanEntries(db: Database, options: ScanOptions): { values: CheckReport[
   for (let from = 0; from < size; from += entryChunkEntries) {
     const to = Math.min(size, from + entryChunkEntries);
     const rows = new Map(entryRange.all(from, to).map((row) => [row.idx, row]));
-    const leaves = new Map(leafRange.all(from, to).map((row) => [row.idx, row.hash]));
+    const nodes = new Map<number, Uint8Array>();
+    tree.forEachIn(postOrderPosition(0, from), postOrderPosition(0, to - 1), (pos, hash) => nodes.set(pos, hash));
     for (let index = from; index < to; index++) {
       const row = rows.get(index);
-      const stored = leaves.get(index);
+      const stored = nodes.get(postOrderPosition(0, index));
       if (stored === undefined || stored.length !== hashSize) problems.add("tree", index, `the stored leaf of entry ${index} is ${stored ? `${stored.length} bytes` : "missing"}`);
       if (!row) {
         problems.add("entry", index, `the entries row of index ${index} is missing`);
@@ -329,51 +349,55 @@ function checkOrphanValues(db: Database, problems: Problems): void {
 
 /**
  * Every interior node of the tree of `size` leaves: present, 32 bytes, the hash of its stored
- * children; and no node beyond the tree. Returns the number of interior nodes checked.
+ * children; and no node beyond the tree. One pass over `tree_hashes` in position order: the nodes
+ * of a tree of n leaves are exactly the post-order positions [0, 2n - popcount(n)), and each
+ * parent comes right after its two children, so a stack of log n nodes holds what it needs.
+ * A missing, malformed or bad node is reported at its own level, not again for its parent.
+ * Returns the number of interior nodes checked.
  */
-function checkTree(db: Database, size: number, hasher: Hasher, problems: Problems): number {
-  const nodeRange = db.prepare<{ idx: number; hash: Uint8Array }, [number, number, number]>("SELECT idx, hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ?");
+function checkTree(treeDb: Database, size: number, hasher: Hasher, problems: Problems): number {
+  const tree = new TreeRows(treeDb);
+  const rows = tree.hashesIn(0, Number.MAX_SAFE_INTEGER);
+  let next = rows.next();
   let checked = 0;
-  // Nodes of the level below found bad: their parents are not blamed for them too.
-  let badBelow = new Set<number>();
-  for (let level = 1; Math.floor(size / 2 ** level) >= 1; level++) {
-    const count = Math.floor(size / 2 ** level);
-    const bad = new Set<number>();
-    const flag = (index: number, message: string) => {
-      problems.add("tree", index * 2 ** level, message);
-      if (bad.size < attributionNodesMax) bad.add(index);
-    };
-    for (let from = 0; from < count; from += treeChunkNodes) {
-      const to = Math.min(count, from + treeChunkNodes);
-      const parents = new Map(nodeRange.all(level, from, to).map((r) => [r.idx, r.hash]));
-      const children = new Map(nodeRange.all(level - 1, 2 * from, 2 * to).map((r) => [r.idx, r.hash]));
-      for (let index = from; index < to; index++) {
-        checked += 1;
-        const node = parents.get(index);
-        const where = `tree node ${level}/${index} (leaves ${index * 2 ** level}..${(index + 1) * 2 ** level - 1})`;
-        if (!node || node.length !== hashSize) {
-          flag(index, `${where} is ${node ? `${node.length} bytes` : "missing"}`);
-          continue;
-        }
-        const left = children.get(2 * index);
-        const right = children.get(2 * index + 1);
-        // A missing, malformed or bad child is reported at its own level.
-        if (left?.length !== hashSize || right?.length !== hashSize || badBelow.has(2 * index) || badBelow.has(2 * index + 1)) continue;
-        if (!bytesEqual(hasher.hashChildren(left, right), node)) flag(index, `${where} is not the hash of its two children`);
-      }
+  let position = 0;
+  /** Subtrees whose parent is not complete yet: their hash (undefined when missing or malformed) and whether they are bad. */
+  const stack: { hash: Uint8Array | undefined; bad: boolean }[] = [];
+  forEachPostOrder(size, (level, index) => {
+    while (!next.done && next.value.pos < position) next = rows.next(); // duplicates cannot exist (primary key)
+    const stored = !next.done && next.value.pos === position ? next.value.hash : undefined;
+    position++;
+    const valid = stored?.length === hashSize ? stored : undefined;
+    if (level === 0) {
+      stack.push({ hash: valid, bad: false }); // leaves are checked against their entries by scanEntries
+      return;
     }
-    badBelow = bad;
+    checked += 1;
+    const right = stack.pop()!;
+    const left = stack.pop()!;
+    const where = `tree node ${level}/${index} (leaves ${index * 2 ** level}..${(index + 1) * 2 ** level - 1})`;
+    let bad = false;
+    if (!valid) {
+      problems.add("tree", index * 2 ** level, `${where} is ${stored ? `${stored.length} bytes` : "missing"}`);
+      bad = true;
+    } else if (left.hash && right.hash && !left.bad && !right.bad && !bytesEqual(hasher.hashChildren(left.hash, right.hash), valid)) {
+      problems.add("tree", index * 2 ** level, `${where} is not the hash of its two children`);
+      bad = true;
+    }
+    stack.push({ hash: valid, bad });
+  });
+  for (const { pos } of tree.hashesIn(postOrderNodeCount(size), Number.MAX_SAFE_INTEGER)) {
+    const node = postOrderNode(pos);
+    problems.add("tree", node.index * 2 ** node.level, `tree node ${node.level}/${node.index} covers leaves beyond the ledger's ${size} entries`);
   }
-  const beyond = db.query<{ level: number; idx: number }, [number]>("SELECT level, idx FROM tree_nodes WHERE (idx + 1) * (1 << level) > ? ORDER BY level, idx").iterate(size);
-  for (const node of beyond) problems.add("tree", node.idx * 2 ** node.level, `tree node ${node.level}/${node.idx} covers leaves beyond the ledger's ${size} entries`);
   return checked;
 }
 
 /** The stored tree's root at the checkpoint's size (what proofs are served from) is the signed root. */
-function checkStoredRoot(db: Database, checkpoint: Checkpoint, hasher: Hasher, problems: Problems): void {
+function checkStoredRoot(treeDb: Database, checkpoint: Checkpoint, hasher: Hasher, problems: Problems): void {
   if (checkpoint.size === 0) return;
-  const get = db.prepare<{ hash: Uint8Array }, [number, number]>("SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?");
-  const nodes = rangeNodes(0, checkpoint.size).map((id) => get.get(id.level, id.index)?.hash);
+  const tree = new TreeRows(treeDb);
+  const nodes = rangeNodes(0, checkpoint.size).map((id) => tree.hashAt(postOrderPosition(id.level, id.index)));
   if (nodes.some((hash) => hash?.length !== hashSize)) return; // reported by checkTree / scanEntries
   let root = nodes.at(-1)!;
   for (let i = nodes.length - 2; i >= 0; i--) root = hasher.hashChildren(nodes[i]!, root);

@@ -14,6 +14,14 @@ import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, KeyRange, KeyState, Op, StoredEntry } from "../ledger/index.ts";
 import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
 import { createPrivateFile, ensurePrivateDir } from "./file-modes.ts";
+import { KeyFilter } from "./key-filter.ts";
+
+/**
+ * Rows of `entries` the key filter reads while the database opens; a larger ledger's remaining
+ * keys are read in steps of this size afterwards (buildKeyFilter), so opening stays quick.
+ * 200k rows take about 0.1 s here.
+ */
+export const keyFilterStepRowsMax = 200_000;
 
 /** An `entries` row as SQLite returns it. */
 export interface EntryRow {
@@ -71,6 +79,8 @@ export const keysQuery = `
 export interface HotStoreOptions {
   /** "full" fsyncs every commit; "normal" may lose the last commits on power loss. */
   sync: "full" | "normal";
+  /** Rows of `entries` the key filter reads while opening (default keyFilterStepRowsMax; tests set fewer). */
+  keyFilterOpenRows?: number;
 }
 
 export interface HotStats {
@@ -89,6 +99,7 @@ export class HotStore {
     at: Statement<EntryRow, [string, number]>;
     entry: Statement<EntryRow, [number]>;
     range: Statement<EntryRow, [number, number]>;
+    rangeWithValues: Statement<EntryRow & { value: Uint8Array | null }, [number, number]>;
     history: Statement<EntryRow, [string, number, number]>;
     keys: Statement<{ key: string; idx: number; version: number; op: number }, [string, string | null, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
@@ -99,8 +110,16 @@ export class HotStore {
   };
   private nextIndexValue: number;
   private stats: HotStats;
-
-  private constructor(db: Database) {
+  /**
+   * Every key the ledger holds (entries below keyFilterScanned, read from `entries`, and every
+   * key appended since the store opened): a key the filter never saw has no entry, so its head
+   * needs no read. Until the scan reaches keyFilterScanEnd, every key is "maybe".
+   */
+  private readonly keyFilter: KeyFilter;
+  private keyFilterScanned = 0;
+  private readonly keyFilterScanEnd: number;
+  private readonly keyFilterScan: Statement<{ key: string }, [number, number]>;
+  private constructor(db: Database, keyFilterOpenRows: number) {
     this.db = db;
     this.statements = {
       latest: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? ORDER BY version DESC LIMIT 1`),
@@ -108,6 +127,7 @@ export class HotStore {
       at: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND idx <= ? ORDER BY version DESC LIMIT 1`),
       entry: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx = ?`),
       range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
+      rangeWithValues: db.prepare(`SELECT ${entryColumns.replace(/(\w+)/g, "e.$1")}, v.value AS value FROM entries e LEFT JOIN vals v ON v.idx = e.idx WHERE e.idx >= ? ORDER BY e.idx LIMIT ?`),
       history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
       keys: db.prepare(keysQuery),
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
@@ -119,6 +139,32 @@ export class HotStore {
     const last = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
     this.nextIndexValue = (last?.idx ?? -1) + 1;
     this.stats = this.loadStats();
+    this.keyFilter = new KeyFilter(this.stats.keysWritten);
+    this.keyFilterScanEnd = this.nextIndexValue;
+    this.keyFilterScan = db.prepare("SELECT key FROM entries WHERE idx >= ? AND idx < ? AND version = 1");
+    this.buildKeyFilter(keyFilterOpenRows);
+  }
+
+  /**
+   * Reads the keys of up to `rowsMax` more entries written before the store opened into the key
+   * filter; true once every such key is in it (from then on an unknown key needs no read).
+   */
+  buildKeyFilter(rowsMax: number): boolean {
+    if (this.keyFilterScanned >= this.keyFilterScanEnd) return true;
+    const to = Math.min(this.keyFilterScanEnd, this.keyFilterScanned + rowsMax);
+    for (const row of this.keyFilterScan.iterate(this.keyFilterScanned, to)) this.keyFilter.add(row.key);
+    this.keyFilterScanned = to;
+    return to >= this.keyFilterScanEnd;
+  }
+
+  /** True when `key` certainly has no entry (the key filter never saw it): no read needed. */
+  private knownAbsent(key: string): boolean {
+    return this.keyFilterScanned >= this.keyFilterScanEnd && !this.keyFilter.mayContain(key);
+  }
+
+  /** The key filter's state, for metrics. */
+  keyFilterStats(): { bytes: number; complete: boolean; gave_up: boolean } {
+    return { bytes: this.keyFilter.size, complete: this.keyFilterScanned >= this.keyFilterScanEnd, gave_up: this.keyFilter.full };
   }
 
   /**
@@ -168,7 +214,7 @@ export class HotStore {
       CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID;
     `);
-    const store = new HotStore(db);
+    const store = new HotStore(db, options.keyFilterOpenRows ?? keyFilterStepRowsMax);
     store.syncFull = options.sync === "full";
     return store;
   }
@@ -183,11 +229,13 @@ export class HotStore {
   }
 
   latest(key: string): StoredEntry | undefined {
+    if (this.knownAbsent(key)) return undefined;
     const row = this.statements.latest.get(key);
     return row ? rowToEntry(row) : undefined;
   }
 
   head(key: string): KeyHead | undefined {
+    if (this.knownAbsent(key)) return undefined;
     const row = this.statements.latest.get(key);
     return row ? { index: row.idx, version: row.version, op: (row.op === 0 ? "put" : "delete") as Op } : undefined;
   }
@@ -211,6 +259,15 @@ export class HotStore {
   /** Up to `limit` entries from index `from` on, in index order. */
   entries(from: number, limit: number): StoredEntry[] {
     return this.statements.range.all(from, limit).map(rowToEntry);
+  }
+
+  /**
+   * Up to `limit` entries from index `from` on, in index order, each with its value (undefined
+   * when absent from the hot tier: a delete, or evicted): one range query instead of a point read
+   * per value (the archiver reads whole segments this way).
+   */
+  entriesWithValues(from: number, limit: number): { entry: StoredEntry; value: Uint8Array | undefined }[] {
+    return this.statements.rangeWithValues.all(from, limit).map((row) => ({ entry: rowToEntry(row), value: row.value ?? undefined }));
   }
 
   /** Up to `limit` versions of `key`, from version `fromVersion` on. */
@@ -308,7 +365,10 @@ export class HotStore {
       const { entry, version, value } = applied[i]!;
       assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
       this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
-      if (version === 1) this.stats.keysWritten++;
+      if (version === 1) {
+        this.stats.keysWritten++;
+        this.keyFilter.add(entry.key);
+      }
       if (entry.op === "put") {
         this.statements.insertValue.run(entry.index, value);
         this.stats.valueBytes += value.length;

@@ -78,7 +78,7 @@ export function rebuildTree(db: Database): void {
     leaves.set(hasher.hashLeaf(encodeEntry(entry)), i * 32);
   });
   db.transaction(() => {
-    db.run("DELETE FROM tree_nodes");
+    db.run("DELETE FROM tree_hashes");
     MerkleTree.open({ hasher, store: new SqliteTreeStore(db) }).appendLeafHashes(leaves);
     db.run("DELETE FROM meta WHERE k IN ('checkpoint_note', 'checkpoint_quorum')");
   })();

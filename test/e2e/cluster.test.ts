@@ -152,4 +152,34 @@ describe("a 3-node cluster of real processes", () => {
     await c.kill(other.id);
     expect((await fetch(`${c.node(leader).url}/kv/after-removal`, { method: "PUT", body: "ok", signal: AbortSignal.timeout(5000) })).status).toBe(200);
   }, 90_000);
+
+  test("a single node grows into a cluster: the new member catches up by ledger range (a sole voter keeps no Raft log of its commands)", async () => {
+    cluster = new TestCluster({ size: 1 });
+    await cluster.startAll();
+    const c = cluster;
+    const first = await c.waitForLeader();
+    const batch = (i: number) => JSON.stringify({ ops: Array.from({ length: 25 }, (_, j) => ({ op: "put", key: `g${i}-${j}`, value: `v${i}-${j}` })) });
+    for (let i = 0; i < 8; i++) expect((await fetch(`${c.node(first).url}/batch`, { method: "POST", body: batch(i) })).status).toBe(200);
+    const before = (await (await fetch(`${c.node(first).url}/metrics`)).json()) as { raft: { first_index: number; last_index: number } };
+    expect(before.raft.first_index).toBe(before.raft.last_index + 1); // nothing stored: compacted through the last entry
+
+    const fresh = c.addHandle();
+    await c.start(fresh.id, ["--join", `127.0.0.1:${c.node(first).port}`]);
+    const deadline = Date.now() + 20_000;
+    let role = "";
+    while (Date.now() < deadline) {
+      const info = (await (await fetch(`${c.node(first).url}/cluster/nodes`)).json()) as { nodes: { id: number; role: string }[] };
+      role = info.nodes.find((n) => n.id === fresh.id)?.role ?? "";
+      if (role === "voter") break;
+      await Bun.sleep(100);
+    }
+    expect(role).toBe("voter");
+    const metrics = (await (await fetch(`${fresh.url}/metrics`)).json()) as { raft: { catchups: number } };
+    expect(metrics.raft.catchups).toBeGreaterThan(0);
+    // Two voters now: writes through either node replicate, and both ledgers are the same.
+    expect((await fetch(`${fresh.url}/kv/after-join`, { method: "PUT", body: "ok", signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+    expect(await fetch(`${fresh.url}/kv/g0-0?consistency=linearizable`).then((r) => r.text())).toBe("v0-0");
+    const ledger = await converged(c);
+    expect(ledger.length).toBe(201);
+  }, 90_000);
 });

@@ -61,9 +61,9 @@ describe("a real scribe-node process", () => {
     const failing = await spawnNode({ dataDir: other.path });
     try {
       expect((await fetch(`${failing.url}/kv/before`, { method: "PUT", body: "x" })).status).toBe(200);
-      // Another process breaks the database under the node: the Raft log's table is gone.
+      // Another process breaks the database under the node: the Raft state table (written by every persist step) is gone.
       const db = new Database(`${other.path}/scribe.db`);
-      db.exec("DROP TABLE raft_log");
+      db.exec("DROP TABLE raft_state");
       db.close();
       const answer = await fetch(`${failing.url}/kv/after`, { method: "PUT", body: "y" }).then(
         (response) => response.status,

@@ -15,7 +15,7 @@ test("after a driver failure, a write in flight answers 504 outcome_unknown, lat
     expect((await t.call("GET", "/health")).status).toBe(200);
     expect((await t.call("GET", "/ready")).status).toBe(200);
     const db = new Database(`${t.config.node.data_dir}/scribe.db`);
-    db.exec("DROP TABLE raft_log");
+    db.exec("DROP TABLE raft_state");
     db.close();
     const failed = await t.call("PUT", "/kv/after", { body: "y" });
     expect(failed.status).toBe(504);

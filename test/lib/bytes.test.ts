@@ -38,3 +38,26 @@ test("hex, base64 and concatenation round-trip; malformed text is refused", () =
   expect(fromBase64("!!!!")).toBeUndefined();
   expect(concatBytes([bytes.subarray(0, 10), bytes.subarray(10)])).toEqual(bytes);
 });
+
+test("the runtime's hex and base64 codecs and the portable loops agree, and round-trip", async () => {
+  const { toHexFallback, toBase64Fallback } = await import("../../src/lib/bytes.ts");
+  const random = new SeededRandom(11);
+  for (const length of [0, 1, 2, 3, 31, 32, 33, 255, 4096, 70_000]) {
+    const bytes = new Uint8Array(length).map(() => Math.floor(random.next() * 256));
+    const hex = toHex(bytes);
+    expect(hex).toBe(toHexFallback(bytes));
+    expect(hex).toBe(Buffer.from(bytes).toString("hex"));
+    expect(fromHex(hex)).toEqual(bytes);
+    expect(fromHex(hex.toUpperCase())).toEqual(bytes);
+    const b64 = toBase64(bytes);
+    expect(b64).toBe(toBase64Fallback(bytes));
+    expect(b64).toBe(Buffer.from(bytes).toString("base64"));
+    expect(fromBase64(b64)).toEqual(bytes);
+  }
+  expect(fromHex("abc")).toBeUndefined();
+  expect(fromHex("zz")).toBeUndefined();
+  // A view into a larger buffer encodes only its own bytes.
+  const whole = new Uint8Array([1, 2, 3, 4, 5]);
+  expect(toHex(whole.subarray(1, 3))).toBe("0203");
+  expect(toBase64(whole.subarray(1, 3))).toBe(toBase64Fallback(whole.subarray(1, 3)));
+});

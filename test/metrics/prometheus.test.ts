@@ -6,6 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrometheusRegistry, type MetricsSource } from "../../src/metrics/index.ts";
+import { RequestMetrics } from "../../src/http/request-metrics.ts";
 import { makeApp } from "../support/app.ts";
 
 interface Family {
@@ -118,6 +119,9 @@ describe("GET /metrics/prometheus", () => {
     expect(value(families, "scribe_ledger_batch_requests_total")).toBe(1);
     expect(value(families, "scribe_ledger_get_errors_total")).toBe(0); // a 404 is not a server error
     expect(value(families, "scribe_ledger_get_latency_seconds_count")).toBe(3);
+    expect(value(families, "scribe_ledger_get_latency_seconds_bucket", { le: "10" })).toBe(3); // every GET took less than 10 s
+    expect(value(families, "scribe_ledger_get_latency_seconds_bucket", { le: "+Inf" })).toBe(3);
+    expect(value(families, "scribe_ledger_get_latency_seconds_sum")).toBeGreaterThan(0);
 
     expect(value(families, "scribe_ledger_tree_size")).toBe(4);
     expect(value(families, "scribe_ledger_ledger_size")).toBe(4);
@@ -157,7 +161,7 @@ describe("the registry reads replication lag and the cold tier at scrape time", 
       }),
       metrics: () => ({ tree_size: 80, cold: { enabled: true, uploads, bytes: 4096, errors: 1, backlog_entries: 12, segments_archived: 2, archived_index: 68 } }),
     };
-    const registry = createPrometheusRegistry(source, { observers: [] });
+    const registry = createPrometheusRegistry(source, new RequestMetrics());
     let families = parseExposition(await registry.metrics());
     expect(value(families, "scribe_ledger_replication_lag_entries", { peer: "3" })).toBe(17);
     expect(value(families, "scribe_ledger_replication_lag_entries", { peer: "2" })).toBe(0);
@@ -179,12 +183,12 @@ describe("the registry reads replication lag and the cold tier at scrape time", 
       status: () => ({ node_id: 2, role: "follower", term: 4, leader_id: 1, commit_index: 90, applied_index: 90, ledger_size: 80, healthy: true, membership: [] }),
       metrics: () => ({ cold: { enabled: true, archival_role: "follower", backlog_entries: null, archived_index: null, uploads: 0 } }),
     };
-    const families = parseExposition(await createPrometheusRegistry(source, { observers: [] }).metrics());
+    const families = parseExposition(await createPrometheusRegistry(source, new RequestMetrics()).metrics());
     expect(families.get("scribe_ledger_archival_backlog_entries")?.samples).toEqual([]);
     expect(families.get("scribe_ledger_archived_index")?.samples).toEqual([]);
     expect(value(families, "scribe_ledger_s3_uploads_total")).toBe(0);
     const known: MetricsSource = { ...source, metrics: () => ({ cold: { enabled: true, archival_role: "follower", backlog_entries: 3, archived_index: 77 } }) };
-    const later = parseExposition(await createPrometheusRegistry(known, { observers: [] }).metrics());
+    const later = parseExposition(await createPrometheusRegistry(known, new RequestMetrics()).metrics());
     expect(value(later, "scribe_ledger_archival_backlog_entries", { role: "follower" })).toBe(3);
     expect(value(later, "scribe_ledger_archived_index", { role: "follower" })).toBe(77);
   });

@@ -10,6 +10,7 @@ import { Database } from "bun:sqlite";
 import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigner } from "../../src/crypto/index.ts";
+import { postOrderPosition } from "../../src/merkle/index.ts";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -94,7 +95,8 @@ test("a clean directory: exit 0, and not one file changed, created or removed", 
   expect(result.stdout).toContain(`${entryCount} entries; ${entryCount - 6} values checked`);
   expect(result.stdout).toContain(`checkpoint  size ${entryCount}`);
   expect(result.stdout).toContain("signature verified");
-  expect(result.stdout).toContain("raft log    entries 1..");
+  // A sole voter stores no Raft log of its own commands: the log is compacted through the last one.
+  expect(result.stdout).toMatch(/raft log    empty after \d+, commit \d+, term 1\n/);
   expect(result.stdout).toEndWith("CLEAN: no corruption found\n");
   expect(result.stderr).toBe("");
   expect(snapshot(stopped)).toEqual(before);
@@ -137,7 +139,16 @@ test("an entries row (its key): exit 1 naming the index, and the broken chains a
 });
 
 test("a tree node: exit 1 naming the node and its leaves, not its parents", async () => {
-  const dir = tampered(stopped, (db) => expect(db.run("UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 5").changes).toBe(1));
+  // Node 2/5 is at post-order position 44 of the tree_hashes table (postOrderPosition(2, 5)).
+  expect(postOrderPosition(2, 5)).toBe(44);
+  const dir = tampered(stopped, (db) => {
+    // Rows hold runs of positions: zero the 32 bytes of position 44 inside the row that holds it.
+    const row = db.query<{ pos: number; hashes: Uint8Array }, []>("SELECT pos, hashes FROM tree_hashes WHERE pos <= 44 ORDER BY pos DESC LIMIT 1").get()!;
+    const hashes = new Uint8Array(row.hashes);
+    expect(hashes.length).toBeGreaterThanOrEqual((44 - row.pos + 1) * 32);
+    hashes.fill(0, (44 - row.pos) * 32, (44 - row.pos + 1) * 32);
+    expect(db.run("UPDATE tree_hashes SET hashes = ? WHERE pos = ?", [hashes, row.pos]).changes).toBe(1);
+  });
   const result = await check(dir);
   expect(result.exitCode).toBe(1);
   expect(result.stdout).toContain("CORRUPT: 1 problem (tree 1)");
@@ -147,10 +158,11 @@ test("a tree node: exit 1 naming the node and its leaves, not its parents", asyn
 test("a hole in the Raft log: exit 1 naming the missing index", async () => {
   let hole = 0;
   const dir = tampered(stopped, (db) => {
-    const { lo, hi } = db.query<{ lo: number; hi: number }, []>("SELECT MIN(idx) AS lo, MAX(idx) AS hi FROM raft_log").get()!;
-    expect(hi - lo).toBeGreaterThan(10);
-    hole = Math.floor((lo + hi) / 2);
-    expect(db.run("DELETE FROM raft_log WHERE idx = ?", [hole]).changes).toBe(1);
+    // A sole voter's log is empty after its compacted point: put two entries after it, one apart.
+    const compacted = JSON.parse(db.query<{ v: string }, []>("SELECT v FROM raft_state WHERE k = 'compacted'").get()!.v) as { index: number; term: number };
+    expect(compacted.index).toBeGreaterThan(10);
+    hole = compacted.index + 2;
+    for (const idx of [compacted.index + 1, compacted.index + 3]) db.run("INSERT INTO raft_log (idx, term, type, data) VALUES (?, ?, 0, x'00')", [idx, compacted.term]);
   });
   const result = await check(dir);
   expect(result.exitCode).toBe(1);

@@ -1,6 +1,6 @@
 /**
  * The seeded simulator in CI: a bounded number of seeds (RAFT_SIM_SEEDS, default 500) over 3-
- * and 5-node clusters with faults, each node running the real Ready loop of
+ * and 5-node clusters with faults (and a fifth as many over a sole voter with crashes), each node running the real Ready loop of
  * src/cluster/ready-loop.ts; every seed must keep all invariants and produce a linearizable
  * client history, and (with pre-vote, as the node runs) replace a crashed or isolated leader
  * within the election bound of docs/RAFT.md. A failure names its seed; replay it with
@@ -47,6 +47,21 @@ describe("raft simulator", () => {
       expect(electionProbes).toBeGreaterThan(seeds / 4);
       expect(electionStepsMax).toBeGreaterThan(0);
     }
+  }, 300_000);
+
+  test("a sole voter, whose entries commit in the write that persists them, keeps every invariant through crashes", () => {
+    const failures: string[] = [];
+    let operations = 0;
+    for (let seed = start; seed < start + Math.max(20, Math.floor(seeds / 5)); seed++) {
+      try {
+        operations += runSimulation(simOptionsForSeed(seed, { nodeCount: 1, membershipChanges: false })).operations;
+      } catch (error) {
+        failures.push(String(error));
+        if (failures.length >= 3) break;
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(operations).toBeGreaterThan(1000);
   }, 300_000);
 
   test("a run replays identically from its seed", () => {

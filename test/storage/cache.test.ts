@@ -16,3 +16,36 @@ test("LRU evicts least recently used entries past its byte bound", () => {
   expect(cache.hits).toBe(3);
   expect(cache.misses).toBe(2);
 });
+
+test("a stream of new entries past the bound keeps the weight bounded and the entries read since the hand passed", () => {
+  const cache = new LruCache<number, number>(100, () => 1);
+  for (let i = 0; i < 100; i++) cache.set(i, i);
+  for (let i = 0; i < 10; i++) expect(cache.get(i)).toBe(i); // read: a second chance
+  for (let i = 100; i < 150; i++) cache.set(i, i);
+  expect(cache.size).toBe(100);
+  expect(cache.weight).toBe(100);
+  for (let i = 0; i < 10; i++) expect(cache.get(i)).toBe(i);
+  for (let i = 10; i < 60; i++) expect(cache.get(i)).toBeUndefined(); // never read: left first, in insertion order
+  for (let i = 100; i < 150; i++) expect(cache.get(i)).toBe(i);
+  cache.delete(120);
+  expect(cache.get(120)).toBeUndefined();
+  cache.set(500, 500); // reuses the freed slot, evicts nothing
+  expect(cache.size).toBe(100);
+  cache.set(7, -7); // replaces in place
+  expect(cache.get(7)).toBe(-7);
+  expect(cache.size).toBe(100);
+});
+
+test("an entry set past the bound is never the one evicted for itself", () => {
+  const cache = new LruCache<string, Uint8Array>(10, (v) => v.length);
+  cache.set("a", new Uint8Array(5));
+  cache.get("a");
+  cache.set("b", new Uint8Array(5));
+  cache.get("b");
+  cache.set("c", new Uint8Array(6)); // both others referenced: the sweep clears them, then evicts
+  expect(cache.get("c")).toBeDefined();
+  expect(cache.weight).toBeLessThanOrEqual(10);
+  cache.set("c", new Uint8Array(11)); // now too large: dropped
+  expect(cache.get("c")).toBeUndefined();
+  expect(cache.weight).toBeLessThanOrEqual(10);
+});

@@ -56,8 +56,14 @@ export interface ArchiveSource {
   nextUnarchivedIndex(): number;
   /** One past the last committed index. */
   committedIndexEnd(): number;
-  /** Entries [from, toExclusive) in index order, each with its value (empty for a delete). */
-  readRange(from: number, toExclusive: number): Iterable<{ entry: Entry; value: Uint8Array }>;
+  /**
+   * Entries [from, toExclusive) in index order, each with its value (empty for a delete). With
+   * `checked: false` the source may skip checking values against their entries: the archiver asks
+   * so only for the second pass over a range whose bytes it already hashed.
+   */
+  readRange(from: number, toExclusive: number, options?: { checked?: boolean }): Iterable<{ entry: Entry; value: Uint8Array }>;
+  /** Entries [from, toExclusive) without their values, when the source can read them cheaper (choosing a range needs only their sizes). */
+  readEntries?(from: number, toExclusive: number): Iterable<Entry>;
   entryTimestampMs(index: number): number;
 }
 
@@ -262,7 +268,9 @@ export class Archiver {
     let count = 0;
     let full = false;
     const scanEnd = Math.min(end, first + this.segmentEntriesMax);
-    for (const { entry } of this.options.source.readRange(first, scanEnd)) {
+    const source = this.options.source;
+    const entries = source.readEntries ? source.readEntries(first, scanEnd) : mapIterable(source.readRange(first, scanEnd), (r) => r.entry);
+    for (const entry of entries) {
       recordBytes += segmentRecordBytes(entry);
       count += 1;
       if (segmentRawBytes(recordBytes) >= config.segment_bytes) {
@@ -370,7 +378,7 @@ export class Archiver {
    * pass 1's, asserted before the last byte leaves (so before the PutObject or the final part).
    */
   private segmentBody(range: PendingSegment, rawSha256: string): ChunkSource {
-    const records = this.options.source.readRange(range.first_index, range.last_index + 1);
+    const records = this.options.source.readRange(range.first_index, range.last_index + 1, { checked: false });
     const chunks = checkedRaw(encodeSegment(range.first_index, range.count, records), rawSha256, range.first_index);
     return range.compression === "gzip" ? gzipStream(yielding(chunks), range.compression_level) : yielding(chunks);
   }
@@ -386,6 +394,10 @@ function* checkedRaw(chunks: Iterable<Uint8Array>, rawSha256: string, firstIndex
   }
   assert(toHex(hash.digest()) === rawSha256, `segment at ${firstIndex}: the source gave different bytes on the second pass`);
   if (last) yield last;
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
 }
 
 function isS3Error(error: unknown): boolean {

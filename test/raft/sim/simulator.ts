@@ -37,7 +37,7 @@ export type SimBug = DriverBug | "keepStaleEntries";
 
 export interface SimOptions {
   seed: number;
-  nodeCount?: 3 | 5;
+  nodeCount?: 1 | 3 | 5;
   /** Simulated steps with faults and client traffic (one step = one millisecond). */
   steps?: number;
   /** Steps of fault-free settling at the end. */
