@@ -7,6 +7,7 @@
 
 import { contentTypeBytesMax, hashBytes, keyBytesMax, type Entry } from "./entry.ts";
 import { fromHex, ScribeError, toHex, utf8 } from "../lib/index.ts";
+import type { Receipt } from "./service.ts";
 
 /** An entry as JSON (`GET /verify/:key` → `entry`, `GET /entries`). */
 export interface EntryJson {
@@ -182,16 +183,8 @@ export function consistencyProofFromJson(value: unknown, path = "consistency"): 
   return { from, to, fromRoot: hexToHash(json.from_root, `${path}.from_root`), toRoot: hexToHash(json.to_root, `${path}.to_root`), proof: hashList(json.proof, `${path}.proof`) };
 }
 
-/** The receipt of a committed put or delete (`PUT /:key`, `DELETE /:key`). */
-export interface ReceiptJson {
-  key: string;
-  op: "put" | "delete";
-  index: number;
-  version: number;
-  leaf_hash: string;
-  tree_size: number;
-  timestamp_ms: number;
-}
+/** The receipt of a committed put or delete (`PUT /kv/:key`, `DELETE /kv/:key`), as a client reads it: the JSON the node sends. */
+export type ReceiptJson = Receipt;
 
 /** One version in `GET /history/:key`: the entry, its version and its stored leaf hash. */
 export interface HistoryVersion {

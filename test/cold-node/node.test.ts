@@ -4,31 +4,17 @@
  * (writes go on, nothing is evicted, errors are counted) and the catch-up after, and restore of an
  * empty node from the bucket alone.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
 import { restoreNode } from "../../src/cluster/restore.ts";
 import { bytesEqual } from "../../src/lib/index.ts";
 import { readManifest } from "../../src/storage/cold/index.ts";
-import { tempDir } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
-import { coldOverrides, listStored, makeValues, openNode } from "./support.ts";
 
-let s3: S3ServerHandle;
-const dirs: { remove(): void }[] = [];
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
-});
+import { coldOverrides, listStored, makeValues, openNode, s3Fixture } from "./support.ts";
 
-function dir(): string {
-  const d = tempDir("scribe-cold-node-");
-  dirs.push(d);
-  return d.path;
-}
+const fixture = s3Fixture("scribe-cold-node-");
+const dir = () => fixture.dir();
 
 const keyOf = (i: number) => `k/${i % 40}`;
 
@@ -41,7 +27,7 @@ async function putAll(call: Awaited<ReturnType<typeof openNode>>["call"], values
 
 test("archive, evict, read through; S3 down: writes go on, nothing evicted, errors counted; S3 back: catches up; restore", async () => {
   const prefix = "inproc";
-  const overrides = coldOverrides(s3, prefix, { "storage.max_cache_size": 0 });
+  const overrides = coldOverrides(fixture.s3, prefix, { "storage.max_cache_size": 0 });
   const data = dir();
   let n = await openNode(data, overrides);
   const values = makeValues(120, 7);
@@ -57,7 +43,7 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   expect(cold.evicted_index).toBe(120);
   for (let i = 0; i < 120; i++) expect(n.node.ledger.store.value(i)).toBeUndefined(); // the rows are gone
   const manifest = (await readManifest(n.node.cold!.storage.uploader, n.node.cold!.storage.layout))!;
-  expect(listStored(s3, `${prefix}/segments`)).toEqual(manifest.segments.map((s) => s.object_key));
+  expect(listStored(fixture.s3, `${prefix}/segments`)).toEqual(manifest.segments.map((s) => s.object_key));
 
   // Every version, byte for byte, through the HTTP API (read-through from S3, verified).
   for (let i = 0; i < 120; i++) {
@@ -81,7 +67,7 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   expect(bytesEqual(new Uint8Array(await first.arrayBuffer()), values[5]!)).toBe(true);
 
   // S3 down: writes are accepted, archival fails and is counted, nothing new is evicted.
-  await s3.pause();
+  await fixture.s3.pause();
   const more = makeValues(60, 8);
   await putAll(n.call, more, 120);
   await n.node.cold!.runOnce();
@@ -96,7 +82,7 @@ test("archive, evict, read through; S3 down: writes go on, nothing evicted, erro
   expect(unreachable.status).toBe(503);
 
   // S3 back: archival catches up and evicts.
-  await s3.resume();
+  await fixture.s3.resume();
   await n.node.cold!.runOnce();
   await n.node.cold!.runOnce();
   cold = await n.cold();

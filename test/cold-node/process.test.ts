@@ -6,36 +6,23 @@
  * `scribe-node restore --from-s3` gives the same ledger; a tampered object makes restore fail
  * naming it.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { bytesEqual } from "../../src/lib/index.ts";
-import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
-import { coldEnv, listStored, makeValues, until } from "./support.ts";
+import { spawnNode, type NodeProcess } from "../support/node-process.ts";
+import { coldEnv, listStored, makeValues, s3Fixture, until } from "./support.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 const prefix = "proc";
-let s3: S3ServerHandle;
-const dirs: { path: string; remove(): void }[] = [];
 const nodes: NodeProcess[] = [];
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
+const fixture = s3Fixture("scribe-cold-proc-", async () => {
   for (const node of nodes) await node.kill("SIGKILL");
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
 });
-
-function dir(): string {
-  const d = tempDir("scribe-cold-proc-");
-  dirs.push(d);
-  return d.path;
-}
+const dir = () => fixture.dir();
 
 // A fixed origin: by default it names the node's address and port, which change between runs here.
-const env = () => coldEnv(s3, prefix, { SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1", SCRIBE_STORAGE_MAX_CACHE_SIZE: "0", SCRIBE_SECURITY_CHECKPOINT_ORIGIN: "scribe-test/cold" });
+const env = () => coldEnv(fixture.s3, prefix, { SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1", SCRIBE_STORAGE_MAX_CACHE_SIZE: "0", SCRIBE_SECURITY_CHECKPOINT_ORIGIN: "scribe-test/cold" });
 const keyOf = (i: number) => `p/${i % 50}`;
 
 async function start(dataDir: string): Promise<NodeProcess> {
@@ -90,7 +77,7 @@ test("a node process archives, evicts, reads through, rides out S3 outages, surv
   expect((await coldOf(node)).read_through).toBeGreaterThan(0);
 
   // S3 stopped: writes succeed, the error counter moves, nothing is evicted.
-  await s3.pause();
+  await fixture.s3.pause();
   const outage = makeValues(50, 12);
   await put(node, outage, 150);
   values.push(...outage);
@@ -100,7 +87,7 @@ test("a node process archives, evicts, reads through, rides out S3 outages, surv
   expect(cold.backlog_entries).toBe(50);
   expect(node.output()).toContain("archival failed");
   // S3 back: catches up.
-  await s3.resume();
+  await fixture.s3.resume();
   await until("catch-up after the outage", async () => (await coldOf(node)).evicted_index === 200, 20_000);
 
   // kill -9 while a big backlog is being archived, then restart.
@@ -117,8 +104,8 @@ test("a node process archives, evicts, reads through, rides out S3 outages, surv
     console.error(node.output().split("\n").filter((l) => l.includes("cold")).join("\n"), await coldOf(node));
     throw error;
   });
-  const manifest = JSON.parse(readFileSync(s3.objectPath(`${prefix}/manifest.json`), "utf8")) as { segments: { object_key: string; first_index: number; last_index: number }[] };
-  expect(listStored(s3, `${prefix}/segments`)).toEqual(manifest.segments.map((s) => s.object_key)); // no second, different object
+  const manifest = JSON.parse(readFileSync(fixture.s3.objectPath(`${prefix}/manifest.json`), "utf8")) as { segments: { object_key: string; first_index: number; last_index: number }[] };
+  expect(listStored(fixture.s3, `${prefix}/segments`)).toEqual(manifest.segments.map((s) => s.object_key)); // no second, different object
   manifest.segments.forEach((s, i) => expect(s.first_index).toBe(i === 0 ? 0 : manifest.segments[i - 1]!.last_index + 1));
   await expectValues(node, values);
   const entries = await (await fetch(`${node.url}/entries?from=0&limit=1000`)).json();
@@ -146,7 +133,7 @@ test("a node process archives, evicts, reads through, rides out S3 outages, surv
 
   // A tampered segment: restore fails naming the object and the index, and leaves nothing behind.
   const victim = manifest.segments[3]!;
-  const path = s3.objectPath(victim.object_key);
+  const path = fixture.s3.objectPath(victim.object_key);
   const bytes = readFileSync(path);
   bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
   writeFileSync(path, bytes);

@@ -5,30 +5,16 @@
  * /ready call never waits for S3: a state older than 30 s (or none) starts one HeadBucket in
  * the background, never more than one at a time.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ColdTier, s3StateAgeMsMax } from "../../src/cluster/archival.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import type { BucketProbe } from "../../src/storage/cold/index.ts";
-import { freePort, tempDir } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
-import { coldOverrides, openNode } from "./support.ts";
+import { freePort } from "../support/node-process.ts";
+import { coldOverrides, openNode, s3Fixture } from "./support.ts";
 
-let s3: S3ServerHandle;
-const dirs: { remove(): void }[] = [];
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
-});
-
-function dir(): string {
-  const d = tempDir("scribe-cold-ready-");
-  dirs.push(d);
-  return d.path;
-}
+const fixture = s3Fixture("scribe-cold-ready-");
+const dir = () => fixture.dir();
 
 const silent = createLogger({ ...loadConfig({}).logging, level: "silent" });
 
@@ -49,7 +35,7 @@ async function readyUntil(call: (method: string, path: string) => Promise<Respon
 
 describe("GET /ready with a bucket", () => {
   test("reachable: ready once S3 answered (a HeadBucket started by /ready itself)", async () => {
-    const n = await openNode(dir(), coldOverrides(s3, "ready-up", { "storage.tiering.enable_auto_archival": false }));
+    const n = await openNode(dir(), coldOverrides(fixture.s3, "ready-up", { "storage.tiering.enable_auto_archival": false }));
     try {
       const body = await readyUntil(n.call, 200);
       expect(body.checks.s3).toMatchObject({ ok: true, configured: true, required: true, reachable: true, source: "probe" });
@@ -60,7 +46,7 @@ describe("GET /ready with a bucket", () => {
 
   test("unreachable: 503 naming S3; with api.ready_requires_s3 = false, ready and still shown", async () => {
     const closed = `http://127.0.0.1:${freePort()}`;
-    const n = await openNode(dir(), coldOverrides(s3, "ready-down", { "storage.s3.endpoint": closed, "storage.tiering.enable_auto_archival": false }));
+    const n = await openNode(dir(), coldOverrides(fixture.s3, "ready-down", { "storage.s3.endpoint": closed, "storage.tiering.enable_auto_archival": false }));
     try {
       const body = await readyUntil(n.call, 503);
       // The first answer may come before the HeadBucket ends (unknown); then it is a refusal.
@@ -78,7 +64,7 @@ describe("GET /ready with a bucket", () => {
     } finally {
       await n.node.close();
     }
-    const tolerant = await openNode(dir(), coldOverrides(s3, "ready-down2", { "storage.s3.endpoint": closed, "storage.tiering.enable_auto_archival": false, "api.ready_requires_s3": false }));
+    const tolerant = await openNode(dir(), coldOverrides(fixture.s3, "ready-down2", { "storage.s3.endpoint": closed, "storage.tiering.enable_auto_archival": false, "api.ready_requires_s3": false }));
     try {
       for (let i = 0; i < 400; i++) {
         const b = (await (await tolerant.call("GET", "/ready")).json()) as Readiness;
@@ -98,7 +84,7 @@ describe("GET /ready with a bucket", () => {
 
 describe("the cold tier's S3 state", () => {
   test("refreshed by at most one background HeadBucket when older than 30 s; archival and manifest reads update it", async () => {
-    const n = await openNode(dir(), coldOverrides(s3, "state", { "storage.tiering.enable_auto_archival": false }));
+    const n = await openNode(dir(), coldOverrides(fixture.s3, "state", { "storage.tiering.enable_auto_archival": false }));
     await n.node.cold?.stop();
     let now = 1_000_000;
     let probes = 0;

@@ -3,37 +3,23 @@
  * ranges are evicted, followers archive nothing, values stay hot until their segment is older than
  * age_threshold_secs, and a segment object that vanished from S3 keeps its values in the hot tier.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { ColdTier } from "../../src/cluster/archival.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { AssertionError } from "../../src/lib/index.ts";
 import { HotStore } from "../../src/storage/index.ts";
-import { tempDir } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
-import { coldOverrides, listStored, makeValues, openNode } from "./support.ts";
 
-let s3: S3ServerHandle;
-const dirs: { remove(): void }[] = [];
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
-});
+import { coldOverrides, listStored, makeValues, openNode, s3Fixture } from "./support.ts";
 
-function dir(): string {
-  const d = tempDir("scribe-cold-tier-");
-  dirs.push(d);
-  return d.path;
-}
+const fixture = s3Fixture("scribe-cold-tier-");
+const dir = () => fixture.dir();
 
 const silent = createLogger({ ...loadConfig({}).logging, level: "silent" });
 
 async function nodeWith(prefix: string, values: Uint8Array[], extra: Record<string, unknown> = {}) {
-  const n = await openNode(dir(), coldOverrides(s3, prefix, { "storage.tiering.enable_auto_archival": false, ...extra }));
+  const n = await openNode(dir(), coldOverrides(fixture.s3, prefix, { "storage.tiering.enable_auto_archival": false, ...extra }));
   for (let i = 0; i < values.length; i++) {
     const response = await n.call("PUT", `/kv/t${i}`, { body: values[i] as Uint8Array<ArrayBuffer> });
     expect(response.status).toBe(200);
@@ -63,7 +49,7 @@ test("a follower's cold tier archives and evicts nothing", async () => {
   expect(tier.metrics()).toMatchObject({ uploads: 0, archived_index: 0, evicted_index: 0, archiving: false, archival_role: "follower" });
   // Nothing is archived in the bucket yet: the follower's 40 entries are the cluster's backlog.
   expect(tier.metrics().backlog_entries).toBe(40);
-  expect(listStored(s3, "follower")).toEqual([]);
+  expect(listStored(fixture.s3, "follower")).toEqual([]);
   await n.node.close();
 });
 
@@ -80,8 +66,8 @@ test("values stay hot until their segment is older than age_threshold_secs, and 
   expect(n.node.ledger.store.value(0)).toBeDefined();
 
   // The first segment's object disappears; time passes: nothing is evicted, an error is counted.
-  const [first] = listStored(s3, `${prefix}/segments`);
-  rmSync(s3.objectPath(first!));
+  const [first] = listStored(fixture.s3, `${prefix}/segments`);
+  rmSync(fixture.s3.objectPath(first!));
   now += 200_000;
   await tier.runOnce();
   const refused = tier.metrics() as Record<string, number>;
@@ -100,7 +86,7 @@ test("enable_compression = false stores raw .seg objects; enable_auto_archival =
   await Bun.sleep(1300);
   expect(n.node.cold!.metrics()).toMatchObject({ auto_archival: false, runs: 0, uploads: 0 });
   await n.node.cold!.runOnce();
-  const keys = listStored(s3, `${prefix}/segments`);
+  const keys = listStored(fixture.s3, `${prefix}/segments`);
   expect(keys.length).toBeGreaterThan(0);
   for (const key of keys) expect(key).toMatch(/\.seg$/);
   expect(n.node.cold!.metrics()).toMatchObject({ archived_index: 30, evicted_index: 30 });
