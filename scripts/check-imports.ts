@@ -86,7 +86,7 @@ export const packages: Readonly<Record<string, readonly string[] | "edges">> = {
   "node:*": "edges",
   "bun:sqlite": ["storage"],
   elysia: ["http"],
-  // The JSON Schema builder under Elysia's `t`, imported for its strict integers and its checker (http/schemas.ts, body-errors.ts).
+  // The JSON Schema builder under Elysia's `t`, imported for its strict integers and its checker (http/schema-fields.ts, body-errors.ts).
   "@sinclair/typebox": ["http"],
   "@aws-sdk/client-s3": ["storage"],
   fflate: ["storage", "client"],

@@ -5,11 +5,11 @@
  * Every route comes from the route table (src/http/routes.ts): each entry is registered with its
  * handler (src/http/handlers.ts) wrapped by the guard, so the route that runs is exactly the
  * route whose role was checked; audited routes write their record in the same wrapper. A route
- * with a JSON body schema (src/http/schemas.ts) is validated by the router before its handler
- * runs, so its guard runs earlier still, in the route's own parse hook, before the body is read
- * (`jsonBodyRoute`). Before routing, `routableRequest` makes sure the router sees the request's
- * real path (a short or missing Host used to move it into the query string). Errors are
- * `{error, code}` JSON.
+ * with a JSON body schema (src/http/request-schemas.ts) is validated by the router before its
+ * handler runs, so its guard runs earlier still, in the route's own parse hook, before the body
+ * is read (`jsonBodyRoute`). Before routing, `routableRequest` makes sure the router sees the
+ * request's real path (a short or missing Host used to move it into the query string). Errors
+ * are `{error, code}` JSON.
  */
 
 import type { ValueError } from "@sinclair/typebox/value";
@@ -23,7 +23,7 @@ import { parseJsonBody, readBody } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { routableRequest } from "./request-target.ts";
 import { allowedMethods, routeTable, type Route } from "./routes.ts";
-import { requestBodies } from "./schemas.ts";
+import { requestBodies } from "./request-schemas.ts";
 import { Guard, type Caller, type ClientOf, type SecurityOptions } from "./security.ts";
 
 export { entryJson, json, type AppLimits, type RouteCall } from "./handlers.ts";

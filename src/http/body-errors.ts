@@ -1,7 +1,7 @@
 /**
- * @module body-errors. A request body that fails its schema (src/http/schemas.ts) gets the same
- * `{error, code}` the hand-written checks used to give: the router's first schema error is
- * turned into a ScribeError naming the field, with the codes of the API (invalid_request,
+ * @module body-errors. A request body that fails its schema (src/http/request-schemas.ts) gets
+ * the same `{error, code}` the hand-written checks used to give: the router's first schema error
+ * is turned into a ScribeError naming the field, with the codes of the API (invalid_request,
  * invalid_key, batch_too_large). For a batch operation, whose schema is a union of put and
  * delete, the operation is checked again against the variant its `op` names, so the message
  * names the field at fault, not "expected union value"; a /cluster/cosign body, a union of three
@@ -11,7 +11,7 @@
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
 import type { TObject } from "@sinclair/typebox";
 import { ScribeError } from "../lib/index.ts";
-import { batchDeleteSchema, batchPutSchema, cosignFields, requestBodies, type RequestBodyName, type SchemaLimits } from "./schemas.ts";
+import { batchDeleteSchema, batchPutSchema, cosignFields, requestBodies, type RequestBodyName, type SchemaLimits } from "./request-schemas.ts";
 
 const putVariant = batchPutSchema;
 const deleteVariant = batchDeleteSchema;

@@ -2,9 +2,10 @@
  * @module cluster-routes. Handlers of /cluster/*: the true state of the Raft group, membership
  * changes, and the internal calls nodes make to each other (read index, ledger size at a Raft
  * index for catch-up, checkpoint cosigning, key registration, the identity and idempotency
- * records for catch-up). JSON bodies arrive checked against their schemas (src/http/schemas.ts:
- * NodeAddRequest, NodeRemoveRequest, CosignRequest, CheckpointRequest, KeyRegistration); what a
- * schema cannot say (`host:port` syntax) is checked here.
+ * records for catch-up). JSON bodies arrive checked against their schemas
+ * (src/http/request-schemas.ts: NodeAddRequest, NodeRemoveRequest, CosignRequest,
+ * CheckpointRequest, KeyRegistration); what a schema cannot say (`host:port` syntax) is checked
+ * here.
  */
 
 import { isHostPort } from "../config/index.ts";
@@ -37,7 +38,8 @@ export function leaderInfo(service: LedgerService): Record<string, unknown> {
 
 /**
  * POST /cluster/nodes/add {node_id, address = raft host:port, client? = http host:port}; the
- * body's shape was checked by its schema (src/http/schemas.ts), the host:port syntax is here.
+ * body's shape was checked by its schema (src/http/request-schemas.ts), the host:port syntax is
+ * here.
  */
 export function addNode(cluster: ClusterService | undefined, doc: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {
   const { node_id: nodeId, address, client } = doc;

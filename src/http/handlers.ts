@@ -21,7 +21,7 @@ import type { RequestMetrics } from "./request-metrics.ts";
 import { allowedMethods, reservedNames, type Route, type RouteId } from "./routes.ts";
 import type { Caller, Guard } from "./security.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { RequestBody } from "./schemas.ts";
+import type { RequestBody } from "./request-schemas.ts";
 import { tileResponse } from "./tiles.ts";
 import { watchResponse } from "./watch.ts";
 
@@ -222,7 +222,7 @@ function ledgerHandlers(deps: HandlerDeps) {
   return {
     batch: (call: RouteCall) =>
       metrics.time("batch", async () => {
-        // The body passed its schema (src/http/schemas.ts) before this handler ran.
+        // The body passed its schema (src/http/request-schemas.ts) before this handler ran.
         const request = call.body as RequestBody<"BatchRequest">;
         const ops = batchOperations(request.ops, limits);
         const idempotencyKey = batchIdempotencyKey(request.idempotency_key, parseIdempotencyKeyHeader(call.request.headers.get("idempotency-key")));
@@ -317,7 +317,7 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterLedgerSize: (call: RouteCall) => json(ledgerSize(cluster, call.query)),
     clusterIdentity: () => json(identity(cluster)),
     clusterIdempotency: (call: RouteCall) => json(idempotencyRecords(cluster, call.query)),
-    // Bodies checked by their schemas before these run (src/http/schemas.ts), and node-to-node
+    // Bodies checked by their schemas before these run (src/http/request-schemas.ts), and node-to-node
     // ones against their signature (in the route's parse hook, src/http/app.ts).
     clusterCosign: async (call: RouteCall) => json(await cosign(cluster, call.body as RequestBody<"CosignRequest">)),
     clusterCheckpoint: async (call: RouteCall) => json(await checkpointFor(cluster, call.body as RequestBody<"CheckpointRequest">)),

@@ -4,14 +4,17 @@
  * operationId is the route's id; its responses are the statuses its handler answers (the table's)
  * and the guard's refusals, which follow from the route's role and rate-limit flag (401, 403,
  * 429, and the 401 / 503 of a node-to-node signature any route may be sent). Request and response
- * bodies are the TypeBox schemas of src/http/schemas.ts — the same request schemas the router
- * validates with — as `components.schemas`: a schema used inside another becomes a `$ref`.
+ * bodies are the TypeBox schemas of src/http/request-schemas.ts and response-schemas.ts — the
+ * same request schemas the router validates with — as `components.schemas`: a schema used inside
+ * another becomes a `$ref`.
  * `redocly lint` passes on it with the rules of redocly.yaml (test/http/openapi-lint.test.ts).
  */
 
 import { schema as configSchema } from "../config/index.ts";
-import { errorResponse, openApiPathOf, routeTable, schemaRef, type Route } from "./routes.ts";
-import { requestBodies, responseSchemas, type SchemaLimits } from "./schemas.ts";
+import { errorResponse, schemaRef } from "./route-spec.ts";
+import { openApiPathOf, routeTable, type Route } from "./routes.ts";
+import { requestBodies, type SchemaLimits } from "./request-schemas.ts";
+import { responseSchemas } from "./response-schemas.ts";
 
 type Json = Record<string, unknown>;
 
@@ -109,7 +112,7 @@ function schemaJson(value: unknown, names: ReadonlyMap<object, string>, root: ob
   return out;
 }
 
-/** The components' schemas: every response body and request body of src/http/schemas.ts. */
+/** The components' schemas: every response body (src/http/response-schemas.ts) and request body (src/http/request-schemas.ts). */
 function componentSchemas(limits: SchemaLimits): Record<string, unknown> {
   const named: [string, object][] = [...Object.entries(responseSchemas), ...Object.entries(requestBodies).map(([name, make]) => [name, make(limits)] as [string, object])];
   const names = new Map(named.map(([name, schema]) => [schema, name]));

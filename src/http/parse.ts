@@ -135,7 +135,7 @@ export function batchIdempotencyKey(field: string | undefined, header: string | 
   return key;
 }
 
-/** A batch operation as its schema (src/http/schemas.ts) admits it. */
+/** A batch operation as its schema (src/http/request-schemas.ts) admits it. */
 export type BatchOpJson =
   | { op: "put"; key: string; value?: string; value_base64?: string; content_type?: string; if_match?: number; if_none_match?: boolean }
   | { op: "delete"; key: string; if_match?: number };

@@ -14,7 +14,8 @@ import type { AuditRecord, WriteContext } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import { bodySha256, checkClusterAuth, clusterAuthHeader, clusterAuthSkewMsMax, clusterBodyHashHeader, emptySha256 } from "../transport/index.ts";
 import { routerTarget } from "./request-target.ts";
-import type { Route, RouteRole } from "./routes.ts";
+import type { RouteRole } from "./route-spec.ts";
+import type { Route } from "./routes.ts";
 
 export type Role = "read" | "write" | "admin";
 

@@ -91,9 +91,9 @@ function schemaNames(schema: { $ref?: string; anyOf?: { $ref?: string }[] } | un
 
 /**
  * Every answer a route gives matches the schema its OpenAPI operation names for that status (the
- * TypeBox schemas of src/http/schemas.ts, made strict, checked with TypeBox): a 200 of every
- * route, and error answers of the routes whose bodies are validated; each line of a GET /watch
- * stream against the schema its NDJSON names.
+ * TypeBox schemas of src/http/response-schemas.ts, made strict, checked with TypeBox): a 200 of
+ * every route, and error answers of the routes whose bodies are validated; each line of a GET
+ * /watch stream against the schema its NDJSON names.
  */
 describe("answers match their documented schemas", () => {
   type Schema = { $ref?: string; anyOf?: { $ref?: string }[] };

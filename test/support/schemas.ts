@@ -1,14 +1,14 @@
 /**
  * @module schemas. Checks an answer of the node against the response schemas of
- * src/http/schemas.ts (the OpenAPI document's components) the way test/http/openapi.test.ts does:
- * strictly, so a field a schema does not describe fails, except where a schema is loose on
- * purpose (`additionalProperties: true`). For tests that see states the OpenAPI test cannot make
+ * src/http/response-schemas.ts (the OpenAPI document's components) the way
+ * test/http/openapi.test.ts does: strictly, so a field a schema does not describe fails, except
+ * where a schema is loose on purpose (`additionalProperties: true`). For tests that see states the OpenAPI test cannot make
  * (a failed driver, a full disk, a disagreeing member).
  */
 
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { responseSchemas, type ResponseSchemaName } from "../../src/http/schemas.ts";
+import { responseSchemas, type ResponseSchemaName } from "../../src/http/response-schemas.ts";
 
 /**
  * A copy of a TypeBox schema where every object schema that does not say otherwise refuses
