@@ -224,13 +224,13 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
   }
 
   private async start(join: boolean): Promise<void> {
+    const membership = this.raw.membership();
     await this.peers.start(join);
     this.runner.startTicking(this.config.consensus.tick_interval_ms, () => {
       // While a step waits for the disk the core is frozen (module comment); the loop retries it.
       if (!this.loop.storageStalled) this.raw.tick();
       this.waiters.deadlines.sweep();
     });
-    const membership = this.raw.membership();
     if (membership.voters.length === 1 && membership.voters[0] === this.config.node.id && membership.learners.length === 0) this.raw.campaign();
     this.runner.schedule();
     if (join) await this.peers.join();
