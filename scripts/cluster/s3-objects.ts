@@ -13,7 +13,7 @@
 
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { parseArgs } from "node:util";
-import { s3ConfigOf } from "../../src/cluster/archival.ts";
+import { s3ConfigOf } from "../../src/cluster/s3-config.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createColdStorage, describeBucket, readManifest, type Manifest } from "../../src/storage/cold/index.ts";
 

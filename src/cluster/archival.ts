@@ -8,7 +8,7 @@
  *
  * When `storage.tiering.enable_auto_archival` is also true, a timer runs every
  * `archival_check_interval_secs`. On the Raft leader only (one archiver per bucket prefix) it
- *  1. runs `Archiver.runOnce` over this node's hot tier (HotArchiveSource below): segments of
+ *  1. runs `Archiver.runOnce` over this node's hot tier (hot-archive-source.ts): segments of
  *     `storage.segment_size` bytes, or smaller ones whose oldest entry is older than
  *     `age_threshold_secs`, are sealed, gzipped, uploaded, read back and verified, and listed in
  *     the manifest, with the tree up to each segment's end as C2SP tlog-tiles (hash tiles from the
@@ -20,7 +20,8 @@
  *     rewritten by each pass whose extension differs from the last one written;
  *  2. evicts the values of archived segments whose newest entry is older than
  *     `age_threshold_secs`, segment by segment in index order, after a HEAD confirms the object is
- *     still in S3 with the size the manifest records. Entries and tree hashes stay.
+ *     still in S3 with the size the manifest records (cold-eviction.ts). Entries and tree hashes
+ *     stay.
  * A new Archiver is made each time this node becomes leader, so it starts from the bucket's
  * manifest (another leader may have archived meanwhile). Followers archive and evict nothing: on
  * the same timer they read the bucket's manifest (one small GET), so they report the cluster's
@@ -31,12 +32,13 @@
  * Failures (S3 down, 500s, timeouts) are values: the SDK retries each request, the uploader each
  * operation, and the timer retries the run with a backoff of up to `retryIntervalsMax` intervals;
  * writes never wait for S3, nothing is evicted unless its segment is verified, and the counters
- * (`metrics()`, under "cold" in /metrics) and a log line show each failure.
+ * (`metrics()`, under "cold" in /metrics: cold-metrics.ts) and a log line show each failure. Every
+ * S3 outcome seen is also noted for GET /ready (`s3State()`, s3-state.ts).
  */
 
 import type { Config } from "../config/index.ts";
 import { AssertionError, ScribeError, isScribeError } from "../lib/index.ts";
-import { valueMismatch, type Entry, type StoredEntry } from "../ledger/index.ts";
+import type { StoredEntry } from "../ledger/index.ts";
 import { nodeRunReader, parseCheckpoint, splitNote } from "../merkle/index.ts";
 import type { HotStore } from "../storage/index.ts";
 import {
@@ -48,126 +50,21 @@ import {
   readCheckpoint,
   probeBucket,
   readManifest,
-  sha256,
-  type ArchiveSource,
   type BucketProbe,
   type ColdStorage,
   type Manifest,
-  type S3Config,
   type SegmentDescriptor,
 } from "../storage/cold/index.ts";
+import { evictArchivedValues } from "./cold-eviction.ts";
+import { coldMetrics, newColdCounters, type ColdCounters } from "./cold-metrics.ts";
+import { HotArchiveSource } from "./hot-archive-source.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
+import { s3ConfigOf } from "./s3-config.ts";
+import { S3Reachability, type S3State } from "./s3-state.ts";
 
-/** The hasher values are checked with before they are archived. */
-const valueHasher = { digest: sha256 };
-
-/** Entries read from SQLite per page while a segment is encoded (bounds memory per page). */
-const sourcePageEntries = 512;
 /** After consecutive failures the next run waits up to this many check intervals (backoff cap). */
 const retryIntervalsMax = 4;
-/**
- * Oldest S3 state GET /ready answers with before it asks S3 again (one HeadBucket in the
- * background, at most one in flight): readiness probes come every few seconds from every load
- * balancer and must not each become an S3 request, yet an outage should show within half a minute.
- */
-export const s3StateAgeMsMax = 30_000;
-
-/** What the node last learned about S3 (null: nothing yet), and how long ago. */
-export interface S3State {
-  reachable: boolean | null;
-  /** Milliseconds since it was learned (null: never). */
-  age_ms: number | null;
-  /** Where it was learned: start check, archival, manifest, read-through, probe. */
-  source: string | null;
-  /** Why it is not reachable (null when reachable or unknown). */
-  detail: string | null;
-}
-
-/** The cold tier's S3 settings from the node's configuration (`[storage.s3]`). */
-export function s3ConfigOf(config: Config): S3Config {
-  const s3 = config.storage.s3;
-  return {
-    bucket: s3.bucket,
-    region: s3.region,
-    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-    ...(s3.access_key_id ? { access_key_id: s3.access_key_id, secret_access_key: s3.secret_access_key } : {}),
-    path_style: s3.path_style,
-    timeout_secs: s3.timeout_secs,
-    max_retries: s3.max_retries,
-    pool_size: s3.pool_size,
-    prefix: s3.prefix === "" ? "scribe" : s3.prefix,
-  };
-}
-
-/**
- * The archiver's view of the hot tier: committed entries and their values, by index. While this
- * node is not the leader it shows no committed entries, so a pass that loses leadership midway
- * seals no further segment (another leader's archiver owns the bucket prefix now).
- */
-export class HotArchiveSource implements ArchiveSource {
-  /**
-   * @param corrupt turns a value that fails its check into the error to throw (the ledger counts
-   * it and raises the alarm); the pass fails as a value and is retried, nothing is uploaded.
-   */
-  constructor(
-    private readonly store: HotStore,
-    private readonly isLeader: () => boolean = () => true,
-    private readonly corrupt: (entry: StoredEntry, reason: string) => ScribeError = (entry, reason) => new ScribeError("corrupt_value", `the stored value of entry ${entry.index} does not match its value hash: ${reason}`),
-  ) {}
-
-  nextUnarchivedIndex(): number {
-    return this.store.coldProgress().archivedIndex;
-  }
-
-  committedIndexEnd(): number {
-    return this.isLeader() ? this.store.nextIndex : 0;
-  }
-
-  /**
-   * Entries with their values, a page of entries and values per query. `checked` (the default):
-   * each value is hashed and compared with its entry first; the archiver's second pass over a
-   * range skips that (its raw bytes must hash to the first pass's, asserted).
-   */
-  *readRange(from: number, toExclusive: number, options: { checked?: boolean } = {}): Generator<{ entry: Entry; value: Uint8Array }> {
-    const checked = options.checked ?? true;
-    for (let index = from; index < toExclusive; ) {
-      const page = this.store.entriesWithValues(index, Math.min(sourcePageEntries, toExclusive - index));
-      if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
-      for (const { entry, value } of page) {
-        if (entry.op === "delete") {
-          yield { entry, value: new Uint8Array(0) };
-          continue;
-        }
-        // Only archived ranges are evicted, and the archiver never reads one twice after recording it.
-        if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier`);
-        // Checked before it is sealed into a segment: S3 never gets bytes the ledger did not commit.
-        if (checked) {
-          const mismatch = valueMismatch(entry, value, valueHasher);
-          if (mismatch) throw this.corrupt(entry, mismatch);
-        }
-        yield { entry, value };
-      }
-      index += page.length;
-    }
-  }
-
-  /** Entries [from, toExclusive) without their values (for entry bundles; values may be evicted). */
-  *readEntries(from: number, toExclusive: number): Generator<Entry> {
-    for (let index = from; index < toExclusive; ) {
-      const page = this.store.entries(index, Math.min(sourcePageEntries, toExclusive - index));
-      if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
-      yield* page;
-      index += page.length;
-    }
-  }
-
-  entryTimestampMs(index: number): number {
-    const entry = this.store.entry(index);
-    if (!entry) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
-    return entry.timestampMs;
-  }
-}
 
 export interface ColdTierOptions {
   config: Config;
@@ -189,43 +86,10 @@ export interface ColdTierOptions {
   probe?: () => Promise<BucketProbe>;
 }
 
-export interface ColdCounters {
-  runs: number;
-  errors: number;
-  segments_archived: number;
-  segments_reused: number;
-  tiles_written: number;
-  tiles_existing: number;
-  evicted_values: number;
-  read_through: number;
-  read_errors: number;
-  consecutive_failures: number;
-  last_error: string | null;
-  /** Witnessed extensions written, and the sizes of the last one (bucket checkpoint → witnessed). */
-  witnessed_published: number;
-  witnessed_from: number | null;
-  witnessed_size: number | null;
-}
-
 export class ColdTier {
   readonly storage: ColdStorage;
   readonly reader: ColdReader;
-  readonly counters: ColdCounters = {
-    runs: 0,
-    errors: 0,
-    segments_archived: 0,
-    segments_reused: 0,
-    tiles_written: 0,
-    tiles_existing: 0,
-    evicted_values: 0,
-    read_through: 0,
-    read_errors: 0,
-    consecutive_failures: 0,
-    last_error: null,
-    witnessed_published: 0,
-    witnessed_from: null,
-    witnessed_size: null,
-  };
+  readonly counters: ColdCounters = newColdCounters();
   private readonly store: HotStore;
   private readonly source: HotArchiveSource;
   private readonly now: () => number;
@@ -239,9 +103,8 @@ export class ColdTier {
   private runRetries = 0;
   /** On a follower: the cluster's archived index as last read from the bucket (undefined: not read yet). */
   private bucketArchivedIndex: number | undefined;
-  /** The last S3 outcome seen (start check, archival pass, manifest read, read-through, probe). */
-  private s3: { reachable: boolean; atMs: number; source: string; detail: string | null } | undefined;
-  private probing: Promise<void> | undefined;
+  /** What this node last learned about S3, for GET /ready (s3-state.ts). */
+  private readonly s3: S3Reachability;
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
@@ -249,6 +112,7 @@ export class ColdTier {
     this.now = options.now ?? Date.now;
     this.storage = options.storage ?? createColdStorage(s3ConfigOf(options.config));
     this.reader = new ColdReader({ uploader: this.storage.uploader, manifest: () => this.manifest });
+    this.s3 = new S3Reachability({ now: this.now, probe: options.probe ?? (() => probeBucket(s3ConfigOf(options.config))), stopped: () => this.stopped });
     options.ledger.valueFallback = (entry) => this.readThrough(entry);
   }
 
@@ -266,7 +130,7 @@ export class ColdTier {
     if (this.timer) clearTimeout(this.timer);
     await this.current;
     await this.chain;
-    await this.probing;
+    await this.s3.settled();
     if (this.options.ledger.valueFallback) this.options.ledger.valueFallback = undefined;
   }
 
@@ -327,8 +191,16 @@ export class ColdTier {
         this.counters.last_error = failure.message;
         this.options.logger.warn({ err: failure.message }, "cold tier: the witnessed extension of the bucket's checkpoint was not written; the next pass retries");
       });
-      await this.evictReady();
-      this.noteS3(true, "archival");
+      await evictArchivedValues({
+        manifest: this.manifest,
+        store: this.store,
+        uploader: this.storage.uploader,
+        ageThresholdMs: this.options.config.storage.tiering.age_threshold_secs * 1000,
+        now: this.now,
+        counters: this.counters,
+        logger: this.options.logger,
+      });
+      this.s3.note(true, "archival");
       if (this.counters.consecutive_failures > 0) {
         this.options.logger.info({ archived_index: this.store.coldProgress().archivedIndex, failures: this.counters.consecutive_failures }, "cold tier: S3 is reachable again; archival caught up");
       }
@@ -340,7 +212,7 @@ export class ColdTier {
       this.counters.consecutive_failures += 1;
       this.counters.last_error = (error as Error).message;
       // A pass fails for reasons of the hot tier too (a corrupt value): ask S3 itself.
-      this.refreshS3();
+      this.s3.refresh();
       const retryMs = this.intervalMs() * Math.min(2 ** this.counters.consecutive_failures, retryIntervalsMax);
       this.options.logger.warn(
         { err: (error as Error).message, errors: this.counters.errors, backlog_entries: this.backlogEntries(), retry_in_ms: retryMs },
@@ -358,10 +230,10 @@ export class ColdTier {
       const manifest = await readManifest(this.storage.uploader, this.storage.layout);
       if (manifest) this.manifest = manifest;
       this.bucketArchivedIndex = Math.max(this.store.coldProgress().archivedIndex, manifest?.next_index ?? 0, this.bucketArchivedIndex ?? 0);
-      this.noteS3(true, "manifest");
+      this.s3.note(true, "manifest");
     } catch (error) {
       this.counters.last_error = (error as Error).message;
-      this.noteS3(false, "manifest", (error as Error).message);
+      this.s3.note(false, "manifest", (error as Error).message);
       this.options.logger.warn({ err: (error as Error).message }, "cold tier: cannot read the bucket's manifest; the cluster's archival state shown here may be old");
     }
   }
@@ -430,30 +302,6 @@ export class ColdTier {
   }
 
   /**
-   * Evicts, segment by segment in index order, the values of archived segments whose newest entry
-   * is older than age_threshold_secs, after a HEAD shows the object still has the manifest's size.
-   */
-  private async evictReady(): Promise<void> {
-    const manifest = this.manifest;
-    if (!manifest) return;
-    const thresholdMs = this.options.config.storage.tiering.age_threshold_secs * 1000;
-    for (const segment of manifest.segments) {
-      const { archivedIndex, evictedIndex } = this.store.coldProgress();
-      if (segment.last_index < evictedIndex) continue;
-      if (segment.first_index !== evictedIndex || segment.last_index + 1 > archivedIndex) return;
-      const newest = this.store.entry(segment.last_index);
-      if (!newest || this.now() - newest.timestampMs < thresholdMs) return;
-      const head = await this.storage.uploader.head(segment.object_key);
-      if (!head || head.bytes !== segment.object_bytes) {
-        throw new ScribeError("verification_failed", `cold tier: ${segment.object_key} is ${head ? `${head.bytes} bytes, not ${segment.object_bytes}` : "missing"}; its values stay in the hot tier`);
-      }
-      const removed = this.store.evictValues(segment.first_index, segment.last_index + 1);
-      this.counters.evicted_values += removed;
-      this.options.logger.info({ object_key: segment.object_key, first_index: segment.first_index, last_index: segment.last_index, values: removed }, "cold tier: evicted archived values from the hot tier");
-    }
-  }
-
-  /**
    * The ledger's fallback for a value absent from the hot tier: fetch, verify, return. A segment or
    * value that fails verification is corrupt_value (the ledger counts it and raises the alarm);
    * anything else (S3 unreachable, object missing) is unavailable.
@@ -466,101 +314,60 @@ export class ColdTier {
         this.manifest = (await readManifest(this.storage.uploader, this.storage.layout)) ?? this.manifest;
       }
       const value = await this.reader.getValue(entry);
-      this.noteS3(true, "read-through");
+      this.s3.note(true, "read-through");
       return value;
     } catch (error) {
       this.counters.read_errors += 1;
       if (isScribeError(error) && error.code === "verification_failed") {
         throw new ScribeError("corrupt_value", `its archived copy in S3 fails verification: ${error.message}`, { index: entry.index, tier: "cold" });
       }
-      this.noteS3(false, "read-through", (error as Error).message);
+      this.s3.note(false, "read-through", (error as Error).message);
       this.options.logger.warn({ index: entry.index, err: (error as Error).message }, "cold tier: read-through failed");
       throw new ScribeError("unavailable", `the value of index ${entry.index} is in the cold tier, which is unreachable: ${(error as Error).message}`);
     }
   }
 
-  // ---- S3 state for GET /ready --------------------------------------------------------------
+  // ---- S3 state for GET /ready (s3-state.ts) ------------------------------------------------
 
   /** Records an S3 outcome (also the start check's, from src/cluster/server.ts). */
   noteS3(reachable: boolean, source: string, detail: string | null = null): void {
-    this.s3 = { reachable, atMs: this.now(), source, detail: reachable ? null : detail };
+    this.s3.note(reachable, source, detail);
   }
 
   /** The start check's HeadBucket (src/cluster/s3-check.ts), as the first known state. */
   noteProbe(probe: BucketProbe, source = "probe"): void {
-    this.noteS3(probe.ok, source, probe.ok ? null : `${probe.problem}: ${probe.detail}`);
+    this.s3.noteProbe(probe, source);
   }
 
-  /** One HeadBucket in the background unless one is in flight; its outcome becomes the S3 state. */
-  private refreshS3(): void {
-    if (this.probing || this.stopped) return;
-    const probe = this.options.probe ?? (() => probeBucket(s3ConfigOf(this.options.config)));
-    this.probing = probe()
-      .then((outcome) => {
-        if (!this.stopped) this.noteProbe(outcome);
-      })
-      .finally(() => {
-        this.probing = undefined;
-      });
-  }
-
-  /**
-   * What the node last learned about S3, never waiting for it: when that is older than
-   * s3StateAgeMsMax (or nothing is known yet), one HeadBucket starts in the background and a later
-   * call sees its outcome.
-   */
+  /** What the node last learned about S3, never waiting for it (S3Reachability.state). */
   s3State(): S3State {
-    const known = this.s3;
-    const ageMs = known ? this.now() - known.atMs : null;
-    if (ageMs === null || ageMs > s3StateAgeMsMax) this.refreshS3();
-    if (!known) return { reachable: null, age_ms: null, source: null, detail: null };
-    return { reachable: known.reachable, age_ms: ageMs, source: known.source, detail: known.detail };
+    return this.s3.state();
   }
 
   /** Settles once no HeadBucket of s3State() is in flight (for tests and shutdown). */
   async settled(): Promise<void> {
-    await this.probing;
+    await this.s3.settled();
   }
 
   private backlogEntries(): number {
     return this.store.nextIndex - this.store.coldProgress().archivedIndex;
   }
 
-  /**
-   * Numbers for /metrics ("cold") and the Prometheus exporter. `archived_index` and
-   * `backlog_entries` are the cluster's: the leader's own progress, or on a follower the bucket's
-   * manifest as last read (null before the first read).
-   */
+  /** The "cold" section of /metrics (cold-metrics.ts). */
   metrics(): Record<string, unknown> {
-    const uploader = this.storage.uploader.stats;
-    const { evictedIndex } = this.store.coldProgress();
     const { role, archivedIndex } = this.archivalState();
-    return {
-      enabled: true,
-      auto_archival: this.autoArchival,
-      archival_role: role,
+    return coldMetrics({
+      counters: this.counters,
+      uploader: this.storage.uploader.stats,
+      reader: this.reader.stats,
+      autoArchival: this.autoArchival,
       archiving: this.archiver !== undefined,
-      uploads: uploader.uploads,
-      bytes: uploader.bytes,
-      errors: this.counters.errors + this.counters.read_errors,
-      retries: uploader.retries + this.runRetries,
-      archived_index: archivedIndex,
-      evicted_index: evictedIndex,
-      backlog_entries: archivedIndex === null ? null : Math.max(0, this.store.nextIndex - archivedIndex),
-      runs: this.counters.runs,
-      segments_archived: this.counters.segments_archived,
-      segments_reused: this.counters.segments_reused,
-      tiles_written: this.counters.tiles_written,
-      tiles_existing: this.counters.tiles_existing,
-      evicted_values: this.counters.evicted_values,
-      read_through: this.counters.read_through,
-      read_errors: this.counters.read_errors,
-      witnessed_published: this.counters.witnessed_published,
-      witnessed_from: this.counters.witnessed_from,
-      witnessed_size: this.counters.witnessed_size,
-      reader: { ...this.reader.stats },
-      last_error: this.counters.last_error,
-    };
+      runRetries: this.runRetries,
+      role,
+      archivedIndex,
+      evictedIndex: this.store.coldProgress().evictedIndex,
+      nextIndex: this.store.nextIndex,
+    });
   }
 }
 

@@ -2,7 +2,7 @@
  * @module bootstrap. Opens a node's durable state — the ledger (ledger-state.ts) and the Raft log
  * beside it in the same database (storage/raft-log.ts) — and decides how the node starts:
  * - it has Raft state: it resumes from it;
- * - it is empty and has discovery.seeds: it will join through a seed (cluster-node.ts);
+ * - it is empty and has discovery.seeds: it will join through a seed (join.ts);
  * - it is empty otherwise: it bootstraps a new group from consensus.cluster_members (which needs
  *   --bootstrap when members are listed) or, with none listed, a single voter: itself. The
  *   membership, the address book and the applied point 0 are written in one transaction.

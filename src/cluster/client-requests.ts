@@ -20,7 +20,7 @@ import { ScribeError } from "../lib/index.ts";
 import { commandEntryData } from "./entry-data.ts";
 import type { Forwarder } from "./forwarding.ts";
 import type { Leadership } from "./leadership.ts";
-import type { CommandOutcome } from "./ledger-state.ts";
+import type { CommandOutcome } from "./prepare-batch.ts";
 import { fetchReadIndex } from "./peer-client.ts";
 import type { ReadyLoop } from "./ready-loop.ts";
 import type { StorageState } from "./storage-state.ts";

@@ -1,55 +1,29 @@
 /**
  * @module ledger-state. The node's replicated state machine and everything read from it: the
- * SQLite hot tier, the Merkle tree, signed checkpoints, the head and value caches. Every write
+ * SQLite hot tier, the Merkle tree, signed checkpoints, the head and value caches (behind reads). Every write
  * goes through the same state machine: the Ready loop's persist-and-apply step (node-storage.ts)
  * runs `prepare`, then `write` inside its one transaction with the Raft log, then `commit`;
  * catch-up and restore re-apply ledger ranges with `prepare` and `writeAlone` (replay.ts). The
  * ledger is the same whichever path wrote it.
  *
- * Caches: key heads (key → latest index/version/op) are updated only after the transaction that
- * wrote them commits; values are cached by ledger index and never change. Neither can be stale.
- *
- * Bytes are checked on the way out (src/ledger/check.ts): a value read from SQLite or fetched from
- * the cold tier is served and cached only after its entry matched its Merkle leaf (and its key's
- * previous version) and the value matched the entry's size and SHA-256. The value cache holds the
- * checked entry with its value, so a cached read hashes nothing and reads no row. A mismatch is
- * never served: it is a `corrupt_value` / `corrupt_entry` error, a counter in `metrics()` and an
- * error-level alarm in the log.
+ * The parts, each in its own file: prepare-batch.ts runs a batch through the pure state machine;
+ * ledger-reads.ts serves the reads, checked on the way out, through the head and value caches
+ * (updated by `commit` only after the transaction that wrote a batch commits: never stale);
+ * corruption.ts counts and alarms stored bytes that fail their check (never served).
  */
 
 import type { Config } from "../config/index.ts";
-import { applyCommand, encodeEntry, entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type Command, type IdempotencyRecord, type KeyHead, type KeyRange, type KeyState, type ReadResult, type Receipt, type StoredEntry } from "../ledger/index.ts";
-import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
+import { type Command, type IdempotencyRecord, type KeyRange, type KeyState, type ReadResult, type Receipt, type StoredEntry } from "../ledger/index.ts";
+import { ScribeError, toHex } from "../lib/index.ts";
 import { hashSize, MerkleTree, type Hasher, type NoteSigner } from "../merkle/index.ts";
 import { defaultHasher } from "../crypto/index.ts";
-import { HotStore, IdempotencyStore, keyFilterStepRowsMax, LruCache, SqliteTreeStore } from "../storage/index.ts";
+import { HotStore, IdempotencyStore, keyFilterStepRowsMax, SqliteTreeStore } from "../storage/index.ts";
 import { CheckpointSigner, loadOrCreateSigner } from "./checkpoints.ts";
 import { checkFilePermissions, databaseFile, signingKeyFile } from "./file-permissions.ts";
-import { IdempotencyOverlay, keyReusedError } from "./idempotent-apply.ts";
+import { CorruptionAlarms, type CorruptTier } from "./corruption.ts";
+import { LedgerReads, type ValueFallback } from "./ledger-reads.ts";
 import type { Logger } from "./logger.ts";
-
-/**
- * The outcome of one command in a batch: its receipts, or the refusal to hand its proposer.
- * `replayed`: the command's idempotency key was live with the same request, so nothing was
- * appended and the receipts are the original command's.
- */
-export type CommandOutcome = { ok: true; receipts: Receipt[]; replayed?: boolean } | { ok: false; error: ScribeError };
-
-/** Commands run through the state machine, not yet written (LedgerState.prepare). */
-export interface PreparedBatch {
-  /** One per command; accepted ones get their receipts at commit. */
-  outcomes: CommandOutcome[];
-  accepted: { slot: number; applied: AppliedOp[] }[];
-  all: AppliedOp[];
-  wasLive: boolean[];
-  leafHashes: Uint8Array;
-  /** The ledger size once the batch is written. */
-  sizeAfter: number;
-  /** Idempotency records of accepted keyed commands (written with the entries). */
-  records: IdempotencyRecord[];
-  /** Keyed commands whose key was live with the same request: answered from the original's entries. */
-  replays: { slot: number; record: IdempotencyRecord }[];
-}
+import { prepareBatch, type CommandOutcome, type PreparedBatch } from "./prepare-batch.ts";
 
 /**
  * The origin this node signed under before a cluster had one identity (security.checkpoint_origin,
@@ -65,44 +39,17 @@ export function memberKeyName(config: Config): string {
   return `scribe-ledger/${config.node.address}:${config.network.client_port}`;
 }
 
-/**
- * Where a value comes from when it is not in the hot tier: the cold tier installs one that reads
- * the entry's segment from S3 and returns the value verified against `entry.valueHash`.
- */
-export type ValueFallback = (entry: StoredEntry) => Promise<Uint8Array | undefined>;
-
-/** A value with the entry it was checked against: what the value cache holds. */
-interface CheckedValue {
-  entry: StoredEntry;
-  value: Uint8Array;
-}
-
-/** Where corrupt bytes were found: the hot tier (SQLite) or the cold tier (S3). */
-export type CorruptTier = "hot" | "cold";
-
-/** Bytes a cached value costs beyond its value: the entry object, key and content type. */
-const cachedEntryBytes = 160;
-
-/**
- * Distinct corrupt indexes that each get an alarm log line; past this the alarms stop (the
- * counters keep counting) so a client looping on a bad key cannot flood the log.
- */
-const corruptAlarmsMax = 1000;
-
 export class LedgerState {
   readonly hasher: Hasher;
   private readonly treeStore: SqliteTreeStore;
   private merkle: MerkleTree;
-  private readonly heads: LruCache<string, KeyHead>;
-  private readonly values: LruCache<number, CheckedValue>;
+  /** The reads, checked on the way out, and their head and value caches (ledger-reads.ts). */
+  private readonly reads: LedgerReads;
   /** Idempotency records: the window and the log (storage/idempotency.ts). */
   readonly idempotency: IdempotencyStore;
-  /** Consulted when a value is not in the hot tier (set by the cold tier). */
-  valueFallback: ValueFallback | undefined;
   readonly counters = { batches: 0, appliedOps: 0, refusedCommands: 0, failedBatches: 0 };
-  /** Reads refused because stored bytes did not match the ledger (scribe_ledger_corrupt_*_total). */
-  readonly corruption = { values: { hot: 0, cold: 0 }, entries: 0, last: null as null | { index: number; key: string; tier: CorruptTier; code: string } };
-  private readonly corruptAlarmed = new Set<string>();
+  /** Reads refused because stored bytes did not match the ledger, and their alarms (corruption.ts). */
+  private readonly corruption: CorruptionAlarms;
   /** The next step of the key filter's scan of a large ledger (HotStore.buildKeyFilter), if due. */
   private keyFilterTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -116,6 +63,7 @@ export class LedgerState {
     signer: NoteSigner,
     private readonly logger: Logger | undefined,
   ) {
+    this.corruption = new CorruptionAlarms(logger);
     this.treeStore = new SqliteTreeStore(store.db);
     this.idempotency = new IdempotencyStore(store.db);
     if (this.treeStore.migratedNodes > 0) {
@@ -124,9 +72,7 @@ export class LedgerState {
     this.merkle = MerkleTree.open({ hasher: defaultHasher()!, store: this.treeStore, size: store.nextIndex });
     this.hasher = this.merkle.hasher;
     this.checkpoints = new CheckpointSigner({ tree: () => this.merkle, store, signer, legacyOrigin: legacyCheckpointOrigin(config), logger });
-    // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
-    this.heads = new LruCache<string, KeyHead>(config.api.cache_capacity, () => 1);
-    this.values = new LruCache<number, CheckedValue>(config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
+    this.reads = new LedgerReads({ config, store, treeStore: this.treeStore, hasher: this.hasher, corruption: this.corruption });
     this.continueKeyFilter();
   }
 
@@ -166,55 +112,13 @@ export class LedgerState {
   // ---- apply ------------------------------------------------------------------------------
 
   /**
-   * Runs commands through the pure state machine without writing anything: each command is
-   * accepted or refused on its own (later commands see the effects of earlier accepted ones), and
-   * the leaf hashes of the accepted entries are computed. Write the result with `write` inside a
-   * transaction, then `commit` it (or `rollback` when the transaction failed).
+   * Runs commands through the pure state machine without writing anything (prepare-batch.ts):
+   * each command is accepted or refused on its own (later commands see the effects of earlier
+   * accepted ones), and the leaf hashes of the accepted entries are computed. Write the result
+   * with `write` inside a transaction, then `commit` it (or `rollback` when the transaction failed).
    */
   prepare(commands: readonly Command[]): PreparedBatch {
-    // Each key is looked up once per batch (null: known absent), then follows the batch's own ops.
-    const overlay = new Map<string, KeyHead | null>();
-    const head = (key: string): KeyHead | undefined => {
-      let found = overlay.get(key);
-      if (found === undefined) {
-        found = this.head(key) ?? null;
-        overlay.set(key, found);
-      }
-      return found ?? undefined;
-    };
-    const outcomes: CommandOutcome[] = [];
-    const accepted: { slot: number; applied: AppliedOp[] }[] = [];
-    const all: AppliedOp[] = [];
-    const wasLive: boolean[] = [];
-    const replays: PreparedBatch["replays"] = [];
-    // Only a batch with a keyed command pays for idempotency (idempotent-apply.ts).
-    const keyed = commands.some((c) => c.idempotency !== undefined) ? new IdempotencyOverlay(this.idempotency, this.hasher) : undefined;
-    let nextIndex = this.store.nextIndex;
-    for (const command of commands) {
-      const verdict = command.idempotency ? keyed!.judge(command) : undefined;
-      if (verdict && verdict.kind !== "fresh") {
-        if (verdict.kind === "replay") replays.push({ slot: outcomes.length, record: verdict.record });
-        outcomes.push(verdict.kind === "replay" ? { ok: true, receipts: [], replayed: true } : { ok: false, error: keyReusedError(verdict.record) });
-        continue;
-      }
-      const result = applyCommand(command, { nextIndex, head });
-      if (!result.ok) {
-        this.counters.refusedCommands++;
-        outcomes.push({ ok: false, error: new ScribeError(result.code, result.message, { key: result.key, op_index: result.opIndex }) });
-        continue;
-      }
-      for (const a of result.applied) {
-        wasLive.push(head(a.entry.key)?.op === "put");
-        overlay.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
-        all.push(a);
-      }
-      if (command.idempotency) keyed!.accepted(command, nextIndex, nextIndex + result.applied.length - 1);
-      nextIndex += result.applied.length;
-      accepted.push({ slot: outcomes.length, applied: result.applied });
-      outcomes.push({ ok: true, receipts: [] });
-    }
-    const leafHashes = all.length > 0 ? this.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
-    return { outcomes, accepted, all, wasLive, leafHashes, sizeAfter: nextIndex, records: keyed?.records ?? [], replays };
+    return prepareBatch(commands, { nextIndex: this.store.nextIndex, head: (key) => this.reads.head(key), idempotency: this.idempotency, hasher: this.hasher, counters: this.counters });
   }
 
   /** Writes a prepared batch's entries, values and tree nodes. Call inside a store transaction. */
@@ -240,9 +144,7 @@ export class LedgerState {
       outcomes[slot] = {
         ok: true,
         receipts: applied.map((a) => {
-          this.heads.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
-          // Applied values are the bytes just hashed into their entries: cached as checked.
-          if (a.entry.op === "put") this.values.set(a.entry.index, { entry: { ...a.entry, version: a.version }, value: a.value });
+          this.reads.applied(a);
           return {
             key: a.entry.key,
             op: a.entry.op,
@@ -317,12 +219,12 @@ export class LedgerState {
     return this.store.nextIndex;
   }
 
-  private head(key: string): KeyHead | undefined {
-    const cached = this.heads.get(key);
-    if (cached) return cached;
-    const head = this.store.head(key);
-    if (head) this.heads.set(key, head);
-    return head;
+  /** Consulted when a value is not in the hot tier (set by the cold tier). */
+  get valueFallback(): ValueFallback | undefined {
+    return this.reads.valueFallback;
+  }
+  set valueFallback(fallback: ValueFallback | undefined) {
+    this.reads.valueFallback = fallback;
   }
 
   /**
@@ -331,142 +233,42 @@ export class LedgerState {
    * cached copy, or (on a miss) against its Merkle leaf and its key's previous version. Throws
    * corrupt_entry / corrupt_value rather than serve bytes that fail a check.
    */
-  async valueAt(entry: StoredEntry): Promise<Uint8Array> {
-    if (entry.op === "delete") return new Uint8Array(0);
-    return (await this.checkedRead(entry.index, entry)).value;
+  valueAt(entry: StoredEntry): Promise<Uint8Array> {
+    return this.reads.valueAt(entry);
   }
 
   /** The latest version of `key`. Throws not_found / deleted. */
-  async get(key: string): Promise<ReadResult> {
-    const head = this.head(key);
-    if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
-    if (head.op === "delete") {
-      const tombstone = this.store.entry(head.index);
-      if (tombstone) this.checkEntry(tombstone);
-      throw deletedError(key, head.index, head.version);
-    }
-    const { entry, value } = await this.checkedRead(head.index);
-    if (entry.key !== key) throw this.corrupt("entry", entry, "hot", `entry ${entry.index} is the latest of key ${JSON.stringify(key)} but names key ${JSON.stringify(entry.key)}`);
-    return { entry, value };
+  get(key: string): Promise<ReadResult> {
+    return this.reads.get(key);
   }
 
   /** Version `version` (1-based) of `key`. */
-  async getVersion(key: string, version: number): Promise<ReadResult> {
-    const entry = this.store.byVersion(key, version);
-    if (!entry) {
-      const head = this.head(key);
-      if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
-      throw new ScribeError("version_not_found", `key "${key}" has ${head.version} version(s); version ${version} does not exist`);
-    }
-    return this.readable(entry);
+  getVersion(key: string, version: number): Promise<ReadResult> {
+    return this.reads.getVersion(key, version);
   }
 
   /** `key` as it was when the ledger's last index was `index`. */
-  async getAt(key: string, index: number): Promise<ReadResult> {
-    const size = this.store.nextIndex;
-    if (index >= size) throw new ScribeError("invalid_index", `at=${index} is beyond the ledger (its last index is ${size - 1})`);
-    const entry = this.store.at(key, index);
-    if (!entry) throw new ScribeError("not_found", `key "${key}" did not exist at index ${index}`);
-    return this.readable(entry);
-  }
-
-  /** An entry found by key (and version or index) on disk, with its checked value; a tombstone is checked before it is reported. */
-  private async readable(entry: StoredEntry): Promise<ReadResult> {
-    if (entry.op === "delete") {
-      this.checkEntry(entry);
-      throw deletedError(entry.key, entry.index, entry.version);
-    }
-    return this.checkedRead(entry.index, entry);
-  }
-
-  /** Throws corrupt_entry unless `entry` matches its Merkle leaf and its key's previous version. */
-  private checkEntry(entry: StoredEntry): void {
-    const previous = entry.prevIndex >= 0 ? this.store.entry(entry.prevIndex) : undefined;
-    const [leaf] = this.treeStore.getNodes([{ level: 0, index: entry.index }]);
-    const problem = entryLeafMismatch(entry, leaf, this.hasher) ?? versionMismatch(entry, previous);
-    if (problem) throw this.corrupt("entry", entry, "hot", problem);
-  }
-
-  /**
-   * The checked entry and value at `index` (a put). `read` is the entry as the caller read it
-   * from disk, checked against the cached copy on a hit; absent, the entry is read here on a miss.
-   */
-  private async checkedRead(index: number, read?: StoredEntry): Promise<CheckedValue> {
-    const cached = this.values.get(index);
-    if (cached) {
-      if (read && read !== cached.entry && !sameStoredEntry(read, cached.entry)) {
-        throw this.corrupt("entry", read, "hot", `entry ${index} as read differs from the copy checked when it was first read`);
-      }
-      return cached;
-    }
-    const entry = read ?? this.store.entry(index);
-    if (!entry) throw this.corrupt("entry", { index, key: "" }, "hot", `the entries row of index ${index} is missing`);
-    this.checkEntry(entry);
-    if (entry.op !== "put") throw this.corrupt("entry", entry, "hot", `entry ${index} is a delete where a put was expected`);
-    let tier: CorruptTier = "hot";
-    let value = this.store.value(index);
-    if (value === undefined) {
-      if (index >= this.store.coldProgress().evictedIndex) throw this.corrupt("value", entry, "hot", `the value row of index ${index} is missing, and the cold tier never evicted it`);
-      tier = "cold";
-      value = await this.fetchEvicted(entry);
-    }
-    const valueProblem = valueMismatch(entry, value, this.hasher);
-    if (valueProblem) throw this.corrupt("value", entry, tier, valueProblem);
-    const checked = { entry, value };
-    this.values.set(index, checked);
-    return checked;
-  }
-
-  /** An evicted value from the cold tier (which checks it against `entry` too). */
-  private async fetchEvicted(entry: StoredEntry): Promise<Uint8Array> {
-    let value: Uint8Array | undefined;
-    try {
-      value = await this.valueFallback?.(entry);
-    } catch (error) {
-      if (isScribeError(error) && error.code === "corrupt_value") throw this.corrupt("value", entry, "cold", error.message);
-      throw error;
-    }
-    if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier and could not be fetched`);
-    return value;
-  }
-
-  /**
-   * Counts a corrupt read, logs its alarm (once per index and tier, up to corruptAlarmsMax) and
-   * returns the error to throw: corrupt_value for a value, corrupt_entry for an entries row. Also
-   * called by the cold tier when a value fails its check on the way to S3.
-   */
-  corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {
-    const code = kind === "value" ? "corrupt_value" : "corrupt_entry";
-    if (kind === "value") this.corruption.values[tier] += 1;
-    else this.corruption.entries += 1;
-    this.corruption.last = { index: entry.index, key: entry.key, tier, code };
-    const alarm = `${code}:${tier}:${entry.index}`;
-    if (!this.corruptAlarmed.has(alarm) && this.corruptAlarmed.size < corruptAlarmsMax) {
-      this.corruptAlarmed.add(alarm);
-      const where = tier === "hot" ? "the hot tier (SQLite)" : "the cold tier (S3)";
-      this.logger?.error(
-        { alarm: code, index: entry.index, key: entry.key, tier, reason },
-        `ALARM ${code}: the ${kind} of index ${entry.index} (key ${JSON.stringify(entry.key)}) in ${where} does not match the ledger; refusing to serve it (${reason}). Stop the node and run scribe-node check on its data directory.` +
-          (this.corruptAlarmed.size === corruptAlarmsMax ? ` Further corrupt indexes are counted in the metrics but not logged.` : ""),
-      );
-    }
-    const what = kind === "value" ? `the stored value of entry ${entry.index} does not match its value hash` : `the stored entry ${entry.index} does not match the ledger`;
-    return new ScribeError(code, `${what} (${tier} tier): ${reason}; it is not served`, { index: entry.index, tier });
+  getAt(key: string, index: number): Promise<ReadResult> {
+    return this.reads.getAt(key, index);
   }
 
   /** The entry `key` had at `version` (the latest when undefined), tombstones included. */
   entryOf(key: string, version?: number): StoredEntry {
-    const entry = version === undefined ? this.store.latest(key) : this.store.byVersion(key, version);
-    if (entry) return entry;
-    if (version !== undefined && this.head(key)) throw new ScribeError("version_not_found", `key "${key}" has no version ${version}`);
-    throw new ScribeError("not_found", `key "${key}" not found`);
+    return this.reads.entryOf(key, version);
   }
 
   /** Versions of `key` from `fromVersion`, at most `limit`. Throws not_found for unknown keys. */
   history(key: string, fromVersion = 1, limit = 1000): StoredEntry[] {
-    const versions = this.store.history(key, fromVersion, limit);
-    if (versions.length === 0 && !this.head(key)) throw new ScribeError("not_found", `key "${key}" not found`);
-    return versions;
+    return this.reads.history(key, fromVersion, limit);
+  }
+
+
+  /**
+   * Counts a corrupt read, logs its alarm and returns the error to throw (corruption.ts). Also
+   * called by the cold tier when a value fails its check on the way to S3.
+   */
+  corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {
+    return this.corruption.corrupt(kind, entry, tier, reason);
   }
 
   entries(from: number, limit: number): StoredEntry[] {
@@ -483,17 +285,14 @@ export class LedgerState {
   }
 
   metrics(): Record<string, unknown> {
+    const caches = this.reads.cacheMetrics();
     return {
       storage: this.store.getStats(),
       tree_size: this.merkle.size,
-      cache: {
-        heads: { size: this.heads.size, hits: this.heads.hits, misses: this.heads.misses },
-        key_filter: this.store.keyFilterStats(),
-        values: { size: this.values.size, bytes: this.values.weight, hits: this.values.hits, misses: this.values.misses },
-      },
+      cache: { heads: caches.heads, key_filter: this.store.keyFilterStats(), values: caches.values },
       apply: { ...this.counters },
       idempotency: this.idempotency.stats(),
-      corruption: { values: { ...this.corruption.values }, entries: this.corruption.entries, last: this.corruption.last },
+      corruption: this.corruption.metrics(),
       checkpoint_disagreements: this.checkpoints.disagreements,
     };
   }
@@ -503,23 +302,4 @@ export class LedgerState {
     if (this.keyFilterTimer) clearTimeout(this.keyFilterTimer);
     this.store.close();
   }
-}
-
-/** True when two stored entries are field for field the same. */
-function sameStoredEntry(a: StoredEntry, b: StoredEntry): boolean {
-  return (
-    a.index === b.index &&
-    a.op === b.op &&
-    a.key === b.key &&
-    a.valueBytes === b.valueBytes &&
-    a.contentType === b.contentType &&
-    a.timestampMs === b.timestampMs &&
-    a.prevIndex === b.prevIndex &&
-    a.version === b.version &&
-    bytesEqual(a.valueHash, b.valueHash)
-  );
-}
-
-function deletedError(key: string, index: number, version: number): ScribeError {
-  return new ScribeError("deleted", `key "${key}" was deleted at index ${index} (version ${version})`, { index, version });
 }

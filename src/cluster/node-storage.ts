@@ -23,7 +23,8 @@ import type { AddressBook } from "./address-book.ts";
 import { LedgerCatchup } from "./catchup.ts";
 import { decodeEntryData, type AddressChanges } from "./entry-data.ts";
 import type { ClusterIdentity, IdentityChanges } from "./identity.ts";
-import type { CommandOutcome, LedgerState } from "./ledger-state.ts";
+import type { LedgerState } from "./ledger-state.ts";
+import type { CommandOutcome } from "./prepare-batch.ts";
 import type { Logger } from "./logger.ts";
 import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
 

@@ -16,7 +16,7 @@
  */
 
 import type { NodeStatus, Readiness, ReadinessCheck } from "../ledger/index.ts";
-import type { S3State } from "./archival.ts";
+import type { S3State } from "./s3-state.ts";
 
 export interface ReadinessInputs {
   status: NodeStatus;

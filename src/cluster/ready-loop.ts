@@ -33,25 +33,21 @@
  * A failure anywhere (storage error, broken invariant) is fatal: the loop stops, every pending
  * request is aborted, and `onFatal` decides what happens to the process. The loop never exits it.
  *
- * Storage stalls (issue 16): a full disk is a state, not a failure. With a StorageGate (the node's
- * storage-state.ts; the simulator runs without one):
- *   - per group commit, before queued proposals reach the core, the gate may refuse them all
- *     (507 insufficient_storage: the free space is below its reserve) — nothing was appended;
- *   - a persist step that fails because the disk is full (the gate's isFull), or a follower's step
- *     appending entries while the gate holds appends, is kept (storage-stall.ts) and retried, the
- *     same step, after a backoff: the Ready is not advanced meanwhile (the core allows that).
- *     On the first failure, queued proposals are refused (insufficient_storage), proposals in
- *     flight are answered outcome_unknown (their entries may still commit, here once space
- *     returns or on the other nodes) and queued reads are refused (unavailable); until the step
- *     is written, new ones are refused the same way. The node stops ticking and stepping the
- *     core while stalled (cluster-node.ts), so nothing piles up in memory.
+ * Storage stalls (issue 16; storage-stall.ts): a full disk is a state, not a failure. With a
+ * StorageGate (the node's storage-state.ts; the simulator runs without one), per group commit the
+ * gate may refuse all queued proposals before they reach the core (507 insufficient_storage:
+ * nothing was appended); a persist step that fails because the disk is full (the gate's isFull),
+ * or a follower's step appending entries while the gate holds appends, is kept and retried, the
+ * same step, after a backoff: the Ready is not advanced meanwhile (the core allows that). What
+ * cannot wait is refused or answered outcome_unknown meanwhile (storage-stall.ts). The node stops
+ * ticking and stepping the core while stalled (cluster-node.ts, node-peers.ts): nothing piles up.
  */
 
 import { ScribeError } from "../lib/index.ts";
 import type { CatchupInstall, Entry, HardState, Membership, Message, MessageType, ProposeResult, Ready, ReadIndexResult, SoftState } from "../raft/index.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
 import { ProposalQueue, ReadQueue, type ProposalLimits, type ProposalOutcome, type ReadOutcome } from "./requests.ts";
-import { PersistStall } from "./storage-stall.ts";
+import { StorageStalls, type StorageGate } from "./storage-stall.ts";
 import type { Waiters } from "./waiters.ts";
 
 /** The Raft core as the loop drives it (RawNode implements it). */
@@ -91,24 +87,6 @@ export interface ReplicaStore<R> {
   persistAndApply(step: PersistStep): (R | undefined)[];
   /** Compacts the log if due (called after a Ready that applied entries). */
   compact(): void;
-}
-
-/**
- * The replica's storage as the loop consults it (see "Storage stalls" in the module comment). The
- * node's StorageState implements it; the simulator runs without one.
- */
-export interface StorageGate {
-  /** Per group commit, before `queued` proposals are handed to the core: a refusal refuses them all (nothing is appended). */
-  admitProposals(queued: number): ScribeError | undefined;
-  /** `count` proposals were refused insufficient_storage while a step waited for the disk. */
-  refused(count: number): void;
-  /** Before a step that appends entries this node did not propose (a follower's): a reason to wait instead of writing. */
-  holdAppend(): ScribeError | undefined;
-  /** Whether a persist failure is a full disk (the step is retried later) rather than a fatal failure. */
-  isFull(error: unknown): boolean;
-  /** The loop keeps a step it could not write, for `reason`; `resumed` once it wrote it after all. */
-  stalled(reason: ScribeError): void;
-  resumed(): void;
 }
 
 /** A Ready between its early send and its persist step: what the persist step and the rest need. */
@@ -168,8 +146,8 @@ export class ReadyLoop<R> {
   private lastHardState: HardState;
   private busy = false;
   private stoppedBy: ScribeError | undefined;
-  /** A persist step waiting for the disk (module comment, "Storage stalls"). */
-  private stall: PersistStall<PendingPersist> | undefined;
+  /** A persist step waiting for the disk (module comment, "Storage stalls"; storage-stall.ts). */
+  private readonly stalls: StorageStalls<PendingPersist>;
 
   constructor(private readonly options: ReadyLoopOptions<R>) {
     this.core = options.core;
@@ -181,6 +159,7 @@ export class ReadyLoop<R> {
     this.lastHardState = { ...options.hardState };
     this.proposals = new ProposalQueue<R>(this.deadlines, options.limits);
     this.reads = new ReadQueue(this.deadlines);
+    this.stalls = new StorageStalls({ gate: options.storage, proposals: this.proposals, reads: this.reads, nowMs: () => this.deadlines.nowMs() });
   }
 
   /** Queues a proposal for the next cycle; `done` is called once with its outcome. */
@@ -225,7 +204,7 @@ export class ReadyLoop<R> {
 
   /** True while a persist step waits for the disk to take it (module comment, "Storage stalls"). */
   get storageStalled(): boolean {
-    return this.stall !== undefined;
+    return this.stalls.stalled;
   }
 
   /** True while a cycle runs (a catch-up may keep it running across turns of the event loop). */
@@ -242,7 +221,7 @@ export class ReadyLoop<R> {
     this.busy = true;
     let pending: Promise<void> | undefined;
     try {
-      if (this.stall && !this.retryStalled()) {
+      if (this.stalls.stalled && !this.retryStalled()) {
         this.busy = false;
         return undefined;
       }
@@ -303,7 +282,7 @@ export class ReadyLoop<R> {
   }
 
   private drain(): Promise<void> | undefined {
-    while (!this.stoppedBy && !this.stall && this.core.hasReady()) {
+    while (!this.stoppedBy && !this.stalls.stalled && this.core.hasReady()) {
       const rd = this.core.ready();
       this.counters.readies++;
       if (rd.catchup) {
@@ -340,7 +319,7 @@ export class ReadyLoop<R> {
     this.persist({ rd, late, apply, sync });
   }
 
-  /** Step c, then d-f once it is written; a full disk keeps the step for later (stallOn). */
+  /** Step c, then d-f once it is written; a full disk keeps the step for later (StorageStalls.keep). */
   private persist(p: PendingPersist): boolean {
     const { rd, apply } = p;
     const gate = this.options.storage;
@@ -348,20 +327,17 @@ export class ReadyLoop<R> {
     try {
       const hold = gate && rd.entries.length > 0 && this.core.softState().role !== "leader" ? gate.holdAppend() : undefined;
       if (hold) {
-        this.stallOn(p, hold);
+        this.stalls.keep(p, hold);
         return false;
       }
       results = this.store.persistAndApply({ entries: rd.entries, hardState: rd.hardState, membership: rd.membership, apply, sync: p.sync });
     } catch (error) {
       if (!gate?.isFull(error)) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      this.stallOn(p, new ScribeError("insufficient_storage", `the disk is full: SQLite could not write (${message})`));
+      this.stalls.keep(p, new ScribeError("insufficient_storage", `the disk is full: SQLite could not write (${message})`));
       return false;
     }
-    if (this.stall) {
-      this.stall = undefined;
-      gate?.resumed();
-    }
+    this.stalls.written();
     this.afterPersist(p, results);
     return true;
   }
@@ -381,33 +357,11 @@ export class ReadyLoop<R> {
     this.options.onAdvance?.(rd);
   }
 
-  // ---- storage stalls (module comment) ----------------------------------------------------
-
-  /** `p` could not be written for `reason`: keep it; on the first failure settle what cannot wait. */
-  private stallOn(p: PendingPersist, reason: ScribeError): void {
-    const now = this.deadlines.nowMs();
-    if (this.stall) {
-      this.stall.failedAgain(now);
-      return;
-    }
-    this.stall = new PersistStall(p, now);
-    this.proposals.failInflight(`this node's storage stopped taking writes (${reason.message})`);
-    this.refuseWhileStalled(reason);
-    this.options.storage?.stalled(reason);
-  }
-
-  /** Refuses what is queued while a step waits for the disk: nothing of it was appended. */
-  private refuseWhileStalled(reason: ScribeError): void {
-    const refused = this.proposals.failQueued(new ScribeError("insufficient_storage", `${reason.message}; nothing was appended`));
-    if (refused > 0) this.options.storage?.refused(refused);
-    this.reads.failAll(new ScribeError("unavailable", `this node's storage is full (${reason.message}); read with ?consistency=stale or from another node`));
-  }
-
   /** Retries the stalled step when due; true once it is written and the cycle may go on. */
   private retryStalled(): boolean {
-    const stall = this.stall!;
-    if (stall.due(this.deadlines.nowMs()) && this.persist(stall.pending)) return true;
-    this.refuseWhileStalled(new ScribeError("insufficient_storage", "this node's storage is full"));
+    const pending = this.stalls.due();
+    if (pending && this.persist(pending)) return true;
+    this.stalls.refuseQueued();
     return false;
   }
 

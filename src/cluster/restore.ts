@@ -36,7 +36,7 @@ import { defaultHasher, parseCosignatureVerifierKey, parseVerifierKey } from "..
 import { restoredOriginMeta } from "./identity.ts";
 import { bucketLogReader, createColdStorage, readCheckpoint, readWitnessedCheckpoint, restoreFromBucket, type ColdStorage, type SegmentDescriptor, type SegmentRecord } from "../storage/cold/index.ts";
 import { ensurePrivateDir } from "../storage/index.ts";
-import { s3ConfigOf } from "./archival.ts";
+import { s3ConfigOf } from "./s3-config.ts";
 import { LedgerState } from "./ledger-state.ts";
 import type { Logger } from "./logger.ts";
 import { replayEntries } from "./replay.ts";

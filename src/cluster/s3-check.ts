@@ -9,7 +9,7 @@
 
 import type { Config } from "../config/index.ts";
 import { probeBucket, type BucketProbe } from "../storage/cold/index.ts";
-import { s3ConfigOf } from "./archival.ts";
+import { s3ConfigOf } from "./s3-config.ts";
 import type { Logger } from "./logger.ts";
 
 /** A start the node refuses for a reason outside its configuration file's syntax (exit status 2). */

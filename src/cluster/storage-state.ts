@@ -18,7 +18,7 @@ import type { StorageStatus } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import { isStorageFullError, type DiskReading, type DiskSpace } from "../storage/index.ts";
 import type { Logger } from "./logger.ts";
-import type { StorageGate } from "./ready-loop.ts";
+import type { StorageGate } from "./storage-stall.ts";
 
 /** While writes are refused, the free space is read again at most this often by the write path. */
 const refusalRecheckMs = 100;

@@ -6,7 +6,8 @@
  * entries and the log, as a follower catching up by ledger range does (replay.ts), ends the same.
  */
 import { afterAll, expect, test } from "bun:test";
-import { LedgerState, type CommandOutcome } from "../../src/cluster/ledger-state.ts";
+import { LedgerState } from "../../src/cluster/ledger-state.ts";
+import type { CommandOutcome } from "../../src/cluster/prepare-batch.ts";
 import { replayEntries, type ReplayRecord } from "../../src/cluster/replay.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { isLiveRecord, type Command } from "../../src/ledger/index.ts";

@@ -6,7 +6,8 @@
  * the background, never more than one at a time.
  */
 import { describe, expect, test } from "bun:test";
-import { ColdTier, s3StateAgeMsMax } from "../../src/cluster/archival.ts";
+import { ColdTier } from "../../src/cluster/archival.ts";
+import { s3StateAgeMsMax } from "../../src/cluster/s3-state.ts";
 import { createLogger } from "../../src/cluster/logger.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import type { BucketProbe } from "../../src/storage/cold/index.ts";

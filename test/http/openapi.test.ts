@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeForward, routeTable, type RouteId } from "../../src/http/index.ts";
 import { openApiPathOf } from "../../src/http/routes.ts";
-import type { S3State } from "../../src/cluster/archival.ts";
+import type { S3State } from "../../src/cluster/s3-state.ts";
 import { registrationBody } from "../../src/cluster/checkpoints.ts";
 import { assessReadiness, type ReadinessInputs } from "../../src/cluster/readiness.ts";
 import { generateSigner } from "../../src/crypto/index.ts";
