@@ -14,9 +14,9 @@
  * Prints `listening <port>` once it serves. Stops on SIGTERM/SIGINT.
  */
 
-import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { flagValue } from "../lib/proc.ts";
+import { openBaselineRows } from "./rows.ts";
 
 /** Writes waiting for the next commit; past it PUTs get 503, like any bounded server. */
 const queuedWritesMax = 65_536;
@@ -30,20 +30,9 @@ if (!dir) {
   process.exit(2);
 }
 
-const db = new Database(join(dir, "durable-baseline.db"), { create: true });
-db.exec("PRAGMA journal_mode = WAL");
-db.exec("PRAGMA synchronous = FULL");
-db.exec(`
-  CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, key TEXT NOT NULL, value_hash BLOB NOT NULL, value_bytes INTEGER NOT NULL, ts INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
-  CREATE TABLE IF NOT EXISTS heads (key TEXT PRIMARY KEY, idx INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
-`);
-const insertEntry = db.prepare<unknown, [number, string, Uint8Array, number, number]>("INSERT INTO entries (idx, key, value_hash, value_bytes, ts) VALUES (?, ?, ?, ?, ?)");
-const insertValue = db.prepare<unknown, [number, Uint8Array]>("INSERT INTO vals (idx, value) VALUES (?, ?)");
-const upsertHead = db.prepare<{ version: number }, [string, number]>(
-  "INSERT INTO heads (key, idx, version) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET idx = excluded.idx, version = version + 1 RETURNING version",
-);
-let nextIndex = (db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get()?.idx ?? -1) + 1;
+const { db, insertEntry, insertValue, upsertHeadSql, nextIndex: firstFree } = openBaselineRows(join(dir, "durable-baseline.db"));
+const upsertHead = db.prepare<{ version: number }, [string, number]>(upsertHeadSql + " RETURNING version");
+let nextIndex = firstFree;
 
 interface Write {
   key: string;

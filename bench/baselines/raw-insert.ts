@@ -10,9 +10,9 @@
  * Prints one JSON line: {rows, transactions, seconds, rows_per_sec, cpu_seconds}.
  */
 
-import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { flagValue } from "../lib/proc.ts";
+import { openBaselineRows } from "./rows.ts";
 
 const dir = flagValue(Bun.argv, "dir");
 if (!dir) {
@@ -23,22 +23,9 @@ const seconds = Number(flagValue(Bun.argv, "seconds") ?? 10);
 const rowsPerTransaction = Number(flagValue(Bun.argv, "rows-per-txn") ?? 1000);
 const valueBytes = Number(flagValue(Bun.argv, "value-bytes") ?? 100);
 
-const db = new Database(join(dir, "raw-insert.db"), { create: true });
-db.exec("PRAGMA journal_mode = WAL");
-db.exec("PRAGMA synchronous = FULL");
-db.exec(`
-  CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, key TEXT NOT NULL, value_hash BLOB NOT NULL, value_bytes INTEGER NOT NULL, ts INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS vals (idx INTEGER PRIMARY KEY, value BLOB NOT NULL);
-  CREATE TABLE IF NOT EXISTS heads (key TEXT PRIMARY KEY, idx INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
-`);
-const insertEntry = db.prepare<unknown, [number, string, Uint8Array, number, number]>("INSERT INTO entries (idx, key, value_hash, value_bytes, ts) VALUES (?, ?, ?, ?, ?)");
-const insertValue = db.prepare<unknown, [number, Uint8Array]>("INSERT INTO vals (idx, value) VALUES (?, ?)");
-const upsertHead = db.prepare<unknown, [string, number]>(
-  "INSERT INTO heads (key, idx, version) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET idx = excluded.idx, version = version + 1",
-);
-
-// A run may continue a database an earlier slice filled (bench/lib/alternate.ts): go on after it.
-let index = (db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get()?.idx ?? -1) + 1;
+const { db, insertEntry, insertValue, upsertHeadSql, nextIndex: firstFree } = openBaselineRows(join(dir, "raw-insert.db"));
+const upsertHead = db.prepare<unknown, [string, number]>(upsertHeadSql);
+let index = firstFree;
 const firstIndex = index;
 const insertBatch = db.transaction((count: number) => {
   const now = Date.now();

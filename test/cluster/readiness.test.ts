@@ -4,23 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { assessReadiness, type ReadinessInputs } from "../../src/cluster/readiness.ts";
-import type { NodeStatus } from "../../src/ledger/index.ts";
+import { followerStatus } from "../support/status.ts";
 
-const status = (fields: Partial<NodeStatus> = {}): NodeStatus => ({
-  node_id: 2,
-  role: "follower",
-  term: 3,
-  leader_id: 1,
-  commit_index: 100,
-  leader_commit_index: 100,
-  applied_index: 100,
-  ledger_size: 90,
-  membership: [],
-  healthy: true,
-  failed: null,
-  storage: { writable: true, free_bytes: 1e9, min_free_bytes: 64 << 20 },
-  ...fields,
-});
+const status = followerStatus;
 const inputs = (fields: Partial<ReadinessInputs> = {}): ReadinessInputs => ({ status: status(), running: true, s3: undefined, policy: { lagEntriesMax: 10, requiresS3: true }, ...fields });
 
 describe("readiness", () => {

@@ -13,11 +13,11 @@ import type { S3State } from "../../src/cluster/s3-state.ts";
 import { registrationBody } from "../../src/cluster/checkpoints.ts";
 import { assessReadiness, type ReadinessInputs } from "../../src/cluster/readiness.ts";
 import { generateSigner } from "../../src/crypto/index.ts";
-import type { NodeStatus } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
 import { signNote } from "../../src/merkle/index.ts";
 import { makeApp } from "../support/app.ts";
 import { schemaErrors } from "../support/schemas.ts";
+import { followerStatus } from "../support/status.ts";
 const methods = ["get", "put", "post", "delete", "patch", "head", "options"] as const;
 
 /** An Elysia path as an OpenAPI path: `/:key` and a trailing `/*` become `{key}` (`{tile_path}` under /tile/). */
@@ -239,22 +239,7 @@ describe("answers match their documented schemas", () => {
  * the node answers with) matches the Ready schema: the happy path above shows only one.
  */
 test("every readiness verdict matches the Ready schema", () => {
-  const status = (fields: Partial<NodeStatus> = {}): NodeStatus => ({
-    node_id: 2,
-    role: "follower",
-    term: 3,
-    leader_id: 1,
-    commit_index: 100,
-    leader_commit_index: 100,
-    applied_index: 100,
-    ledger_size: 90,
-    membership: [],
-    healthy: true,
-    failed: null,
-    checkpoint_disagreement: null,
-    storage: { writable: true, free_bytes: 1e9, min_free_bytes: 64 << 20 },
-    ...fields,
-  });
+  const status = followerStatus;
   const s3 = (fields: Partial<S3State>): S3State => ({ reachable: true, age_ms: 10, source: "probe", detail: null, ...fields });
   const verdicts: ReadinessInputs[] = [
     { status: status(), running: true, s3: undefined, policy: { lagEntriesMax: 10, requiresS3: true } },
