@@ -11,7 +11,8 @@ import { restoreNode } from "../../src/cluster/restore.ts";
 import { bytesEqual } from "../../src/lib/index.ts";
 import { readManifest } from "../../src/storage/cold/index.ts";
 
-import { coldOverrides, listStored, makeValues, openNode, s3Fixture } from "./support.ts";
+import { coldOverrides, listStored, makeValues, openNode } from "./support.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 
 const fixture = s3Fixture("scribe-cold-node-");
 const dir = () => fixture.dir();

@@ -11,7 +11,8 @@ import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { bytesEqual } from "../../src/lib/index.ts";
 import { spawnNode, type NodeProcess } from "../support/node-process.ts";
-import { coldEnv, listStored, makeValues, s3Fixture, until } from "./support.ts";
+import { coldEnv, listStored, makeValues, until } from "./support.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 const prefix = "proc";

@@ -12,7 +12,8 @@ import { createLogger } from "../../src/cluster/logger.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import type { BucketProbe } from "../../src/storage/cold/index.ts";
 import { freePort } from "../support/node-process.ts";
-import { coldOverrides, openNode, s3Fixture } from "./support.ts";
+import { coldOverrides, openNode } from "./support.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 
 const fixture = s3Fixture("scribe-cold-ready-");
 const dir = () => fixture.dir();

@@ -6,30 +6,18 @@
  * `--require-s3` (or SCRIBE_STORAGE_S3_REQUIRE_REACHABLE=true) it refuses to start: exit status 2
  * and a message naming the bucket, the endpoint and the cause.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { freePort, spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import { freePort, spawnNode, type NodeProcess } from "../support/node-process.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 import { coldEnv, until } from "./support.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
-let s3: S3ServerHandle;
-const dirs: { path: string; remove(): void }[] = [];
 const nodes: NodeProcess[] = [];
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
+const fixture = s3Fixture("scribe-s3-check-", async () => {
   for (const node of nodes) await node.kill("SIGKILL");
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
 });
-
-function dataDir(): string {
-  const dir = tempDir("scribe-s3-check-");
-  dirs.push(dir);
-  return dir.path;
-}
+const dataDir = () => fixture.dir();
 
 /** Log lines (JSON) of a node's output with the given level (pino: 30 info, 40 warn, 60 fatal). */
 function logLines(output: string, level: number): { msg: string; problem?: string }[] {
@@ -61,14 +49,14 @@ async function runToExit(env: Record<string, string>, args: string[] = []): Prom
   return { code, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
 }
 
-const closedPortEnv = () => ({ ...coldEnv(s3, "check"), SCRIBE_STORAGE_S3_ENDPOINT: `http://127.0.0.1:${freePort()}` });
-const missingBucketEnv = () => ({ ...coldEnv(s3, "check"), SCRIBE_STORAGE_S3_BUCKET: "no-such-bucket" });
+const closedPortEnv = () => ({ ...coldEnv(fixture.s3, "check"), SCRIBE_STORAGE_S3_ENDPOINT: `http://127.0.0.1:${freePort()}` });
+const missingBucketEnv = () => ({ ...coldEnv(fixture.s3, "check"), SCRIBE_STORAGE_S3_BUCKET: "no-such-bucket" });
 
 test("s3rver up: the node says the bucket is reachable, with or without --require-s3", async () => {
   for (const extra of [{}, { SCRIBE_STORAGE_S3_REQUIRE_REACHABLE: "true" }] as Record<string, string>[]) {
-    const node = await startWith({ ...coldEnv(s3, "check"), ...extra });
+    const node = await startWith({ ...coldEnv(fixture.s3, "check"), ...extra });
     await until("the S3 check's log line", () => logLines(node.output(), 30).some((l) => l.msg.includes("is reachable")));
-    expect(logLines(node.output(), 30).find((l) => l.msg.includes("is reachable"))!.msg).toContain(`bucket "${s3.bucket}" at ${s3.endpoint}`);
+    expect(logLines(node.output(), 30).find((l) => l.msg.includes("is reachable"))!.msg).toContain(`bucket "${fixture.s3.bucket}" at ${fixture.s3.endpoint}`);
     expect(logLines(node.output(), 40)).toEqual([]);
     await node.kill("SIGKILL");
   }
@@ -98,7 +86,7 @@ test("endpoint on a closed port with --require-s3: refused, exit status 2, a cle
   const env = closedPortEnv();
   const result = await runToExit(env, ["--require-s3"]);
   expect(result.code).toBe(2);
-  expect(result.stderr).toContain(`scribe-node: cannot start: S3 bucket "${s3.bucket}" at ${env.SCRIBE_STORAGE_S3_ENDPOINT} cannot be used: cannot reach the endpoint`);
+  expect(result.stderr).toContain(`scribe-node: cannot start: S3 bucket "${fixture.s3.bucket}" at ${env.SCRIBE_STORAGE_S3_ENDPOINT} cannot be used: cannot reach the endpoint`);
   expect(result.stderr).toContain("storage.s3.require_reachable");
   expect(result.stdout).not.toContain("scribe node listening");
 }, 30_000);

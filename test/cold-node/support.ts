@@ -4,12 +4,10 @@
  * app, and a look at what s3rver holds on disk.
  */
 
-import { afterAll, beforeAll } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeApp } from "../support/app.ts";
-import { tempDir } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import type { S3ServerHandle } from "../support/s3-server.ts";
 
 /** Small segments, immediate sealing and eviction, few retries: the cold tier at test speed. */
 export function coldOverrides(s3: S3ServerHandle, prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -88,33 +86,4 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
     await Bun.sleep(50);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * A test file's s3rver and temporary directories: the server starts before the file's tests;
- * after them, `beforeStop` runs (e.g. to kill the file's node processes), the server stops and
- * every directory made by `dir()` is removed.
- */
-export function s3Fixture(dirPrefix: string, beforeStop?: () => Promise<void>): { readonly s3: S3ServerHandle; dir(): string } {
-  let server: S3ServerHandle | undefined;
-  const dirs: { remove(): void }[] = [];
-  beforeAll(async () => {
-    server = await startS3Server();
-  });
-  afterAll(async () => {
-    await beforeStop?.();
-    await server?.stop();
-    for (const dir of dirs) dir.remove();
-  });
-  return {
-    get s3(): S3ServerHandle {
-      if (!server) throw new Error("the s3rver of this file has not started (use it inside a test)");
-      return server;
-    },
-    dir(): string {
-      const d = tempDir(dirPrefix);
-      dirs.push(d);
-      return d.path;
-    },
-  };
 }

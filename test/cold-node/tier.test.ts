@@ -11,7 +11,8 @@ import { loadConfig } from "../../src/config/index.ts";
 import { AssertionError } from "../../src/lib/index.ts";
 import { HotStore } from "../../src/storage/index.ts";
 
-import { coldOverrides, listStored, makeValues, openNode, s3Fixture } from "./support.ts";
+import { coldOverrides, listStored, makeValues, openNode } from "./support.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 
 const fixture = s3Fixture("scribe-cold-tier-");
 const dir = () => fixture.dir();

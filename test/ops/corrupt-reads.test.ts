@@ -5,33 +5,21 @@
  * counter counts it by tier, the log has an error-level alarm naming the index, key and tier, and
  * every other value is served right. `scribe-node check` then names the bad index offline.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesEqual } from "../../src/lib/index.ts";
 import { coldEnv, makeValues, until } from "../cold-node/support.ts";
-import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
-import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
+import { spawnNode, type NodeProcess } from "../support/node-process.ts";
+import { s3Fixture } from "../support/s3-fixture.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
-const dirs: { remove(): void }[] = [];
 const nodes: NodeProcess[] = [];
-let s3: S3ServerHandle;
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
+const fixture = s3Fixture("scribe-corrupt-proc-", async () => {
   for (const node of nodes) await node.kill("SIGKILL");
-  await s3.stop();
-  for (const dir of dirs) dir.remove();
 });
-
-function newDir(): string {
-  const dir = tempDir("scribe-corrupt-proc-");
-  dirs.push(dir);
-  return dir.path;
-}
+const newDir = () => fixture.dir();
 
 async function start(dataDir: string, options: { port?: number; env?: Record<string, string> } = {}): Promise<NodeProcess> {
   const node = await spawnNode({ dataDir, ...options });
@@ -98,7 +86,7 @@ test("a byte changed in a segment object in S3: read-through answers 500 corrupt
   const prefix = "corrupt";
   const dir = newDir();
   // No value cache: every read of an evicted value goes to S3.
-  const env = coldEnv(s3, prefix, { SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1", SCRIBE_STORAGE_MAX_CACHE_SIZE: "0" });
+  const env = coldEnv(fixture.s3, prefix, { SCRIBE_STORAGE_TIERING_ARCHIVAL_CHECK_INTERVAL_SECS: "1", SCRIBE_STORAGE_MAX_CACHE_SIZE: "0" });
   const node = await start(dir, { env });
   const values = makeValues(150, 21);
   const keyOf = (i: number) => `c/${i % 30}`;
@@ -106,10 +94,10 @@ test("a byte changed in a segment object in S3: read-through answers 500 corrupt
   const cold = async () => ((await (await fetch(`${node.url}/metrics`)).json()) as { cold: Record<string, number> }).cold;
   await until("archival and eviction of 150 entries", async () => (await cold()).evicted_index === 150, 30_000);
 
-  const manifest = JSON.parse(readFileSync(s3.objectPath(`${prefix}/manifest.json`), "utf8")) as { segments: { object_key: string; first_index: number; last_index: number }[] };
+  const manifest = JSON.parse(readFileSync(fixture.s3.objectPath(`${prefix}/manifest.json`), "utf8")) as { segments: { object_key: string; first_index: number; last_index: number }[] };
   expect(manifest.segments.length).toBeGreaterThan(2);
   const victim = manifest.segments[1]!;
-  const path = s3.objectPath(victim.object_key);
+  const path = fixture.s3.objectPath(victim.object_key);
   const bytes = readFileSync(path);
   bytes[Math.floor(bytes.length / 2)]! ^= 0x20;
   writeFileSync(path, bytes);
