@@ -6,7 +6,8 @@
  *
  * The bytes come from the node: hash tiles from its stored tree nodes through the narrow
  * NodeRunReader interface, bundles from its entries (no values needed, so a range whose values
- * were evicted can still be published). Both are checked before anything is written: a level 0
+ * were evicted can still be published), or, for the entries of the segment just sealed, from the
+ * encodings and leaf hashes its one encoding pass kept (`known`, segment-prep.ts). Both are checked before anything is written: a level 0
  * tile must hold the leaf hashes of its bundle's entries, and a hash in a level L ≥ 1 tile must be
  * the Merkle tree hash of its full child tile. A mismatch is a broken invariant of the node.
  */
@@ -38,6 +39,13 @@ export interface LogTileSource {
   entries(from: number, toExclusive: number): Iterable<Entry>;
 }
 
+/** Canonical entry encodings and their leaf hashes for indexes [first, first + encoded.length). */
+export interface EncodedEntries {
+  first: number;
+  encoded: Uint8Array[];
+  leaves: Uint8Array[];
+}
+
 export interface TileWriteStats {
   /** Hash tiles and entry bundles written and read back. */
   tiles_written: number;
@@ -61,6 +69,8 @@ export interface PublishTilesOptions {
   from: number;
   to: number;
   stats: TileWriteStats;
+  /** Entries already encoded and leaf-hashed (the segment just sealed): bundles within it are built from these. */
+  known?: EncodedEntries;
 }
 
 /** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
@@ -87,7 +97,7 @@ async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void>
   assert(hashes, `the tree store lacks the hashes of ${hashTilePath(t)}`);
   let bundle: Uint8Array | undefined;
   if (t.level === 0) {
-    bundle = bundleOf(source, t, hashes);
+    bundle = bundleOf(source, t, hashes, options.known);
   } else {
     checkUpperTile(source, t, hashes);
   }
@@ -98,18 +108,29 @@ async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void>
   if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", cacheControl));
 }
 
-/** The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. */
-function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array): Uint8Array {
+/**
+ * The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. A
+ * tile inside `known` takes its encodings and leaf hashes from there; any other is read from the
+ * source, encoded and hashed.
+ */
+function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array, known: EncodedEntries | undefined): Uint8Array {
   const first = t.index * tileWidthMax;
+  const fromKnown = known !== undefined && first >= known.first && first + t.width <= known.first + known.encoded.length;
   const encoded: Uint8Array[] = [];
-  for (const entry of source.entries(first, first + t.width)) {
-    const index = first + encoded.length;
-    assert(entry.index === index, `entries for ${hashTilePath(t)}: expected index ${index}, got ${entry.index}`);
-    const bytes = encodeEntry(entry);
-    const leaf = hasher.hashLeaf(bytes);
+  const check = (bytes: Uint8Array, leaf: Uint8Array): void => {
     const stored = hashes.subarray(encoded.length * hashSize, (encoded.length + 1) * hashSize);
-    assert(bytesEqual(leaf, stored), `entry ${index} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
+    assert(bytesEqual(leaf, stored), `entry ${first + encoded.length} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
     encoded.push(bytes);
+  };
+  if (fromKnown) {
+    for (let i = first - known.first; encoded.length < t.width; i++) check(known.encoded[i]!, known.leaves[i]!);
+  } else {
+    for (const entry of source.entries(first, first + t.width)) {
+      const index = first + encoded.length;
+      assert(entry.index === index, `entries for ${hashTilePath(t)}: expected index ${index}, got ${entry.index}`);
+      const bytes = encodeEntry(entry);
+      check(bytes, hasher.hashLeaf(bytes));
+    }
   }
   assert(encoded.length === t.width, `${hashTilePath(t)} needs ${t.width} entries, the source gave ${encoded.length}`);
   return encodeEntryBundle(encoded);
