@@ -28,6 +28,7 @@ export {
   isNotFound,
   s3PartBytesMin,
   type UploaderOptions,
+  type PutOnceOptions,
   type UploaderStats,
   type ObjectDigest,
   type WriteOnceRequest,

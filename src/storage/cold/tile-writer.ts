@@ -76,11 +76,12 @@ export interface PublishTilesOptions {
 /** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
 export async function publishTiles(options: PublishTilesOptions): Promise<void> {
   const queue = tilesBetween(options.from, options.to);
+  const listed = await listExisting(options, queue);
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
     try {
-      while (next < queue.length && !failed) await publishTile(options, queue[next++]!);
+      while (next < queue.length && !failed) await publishTile(options, queue[next++]!, listed);
     } catch (error) {
       failed = true; // the other workers stop after their current object
       throw error;
@@ -91,7 +92,33 @@ export async function publishTiles(options: PublishTilesOptions): Promise<void> 
   if (failure) throw failure.reason;
 }
 
-async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void> {
+/**
+ * Which of the objects to write exist already: one listing per tile level and one for the
+ * bundles (each group's keys lie between its least and greatest), instead of a HEAD per object.
+ */
+async function listExisting(options: PublishTilesOptions, queue: readonly Tile[]): Promise<Map<string, number> | undefined> {
+  const { uploader, layout } = options;
+  const groups = new Map<string, { first: string; last: string }>();
+  const add = (group: string, key: string): void => {
+    const g = groups.get(group);
+    if (!g) groups.set(group, { first: key, last: key });
+    else if (key < g.first) g.first = key;
+    else if (key > g.last) g.last = key;
+  };
+  for (const t of queue) {
+    add(String(t.level), layout.hashTileKey(t));
+    if (t.level === 0) add("entries", layout.entryBundleKey(t));
+  }
+  const listed = new Map<string, number>();
+  for (const { first, last } of groups.values()) {
+    const found = await uploader.keysBetween(first, last);
+    if (!found) return undefined; // the bucket may not be listed: a HEAD per object
+    for (const [key, bytes] of found) listed.set(key, bytes);
+  }
+  return listed;
+}
+
+async function publishTile(options: PublishTilesOptions, t: Tile, listed: ReadonlyMap<string, number> | undefined): Promise<void> {
   const { uploader, layout, source, stats } = options;
   const hashes = readHashTile(source.hashes, t);
   assert(hashes, `the tree store lacks the hashes of ${hashTilePath(t)}`);
@@ -104,8 +131,8 @@ async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void>
   const count = (outcome: "written" | "existed") => (outcome === "written" ? stats.tiles_written++ : stats.tiles_existing++);
   // What a CDN in front of the bucket should do with it (the node serves the same headers).
   const cacheControl = t.width === tileWidthMax ? fullTileCacheControl : partialTileCacheControl;
-  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", cacheControl));
-  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", cacheControl));
+  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", { cacheControl, listed }));
+  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", { cacheControl, listed }));
 }
 
 /**
@@ -119,7 +146,7 @@ function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array, known: Enc
   const encoded: Uint8Array[] = [];
   const check = (bytes: Uint8Array, leaf: Uint8Array): void => {
     const stored = hashes.subarray(encoded.length * hashSize, (encoded.length + 1) * hashSize);
-    assert(bytesEqual(leaf, stored), `entry ${first + encoded.length} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
+    if (!bytesEqual(leaf, stored)) assert(false, `entry ${first + encoded.length} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
     encoded.push(bytes);
   };
   if (fromKnown) {
