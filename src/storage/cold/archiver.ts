@@ -51,7 +51,7 @@ import {
 import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
 import { prepareSegment, type PreparedSegment } from "./segment-prep.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
-import { publishTiles, type LogTileSource } from "./tile-writer.ts";
+import { publishTiles, type CheckedUpperHashes, type LogTileSource } from "./tile-writer.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -158,6 +158,7 @@ export class Archiver {
   private checkpointDue = false;
   private readonly segmentsPerRunMax: number;
   private readonly segmentEntriesMax: number;
+  private readonly checkedUpper: CheckedUpperHashes = new Map();
 
   constructor(private readonly options: ArchiverOptions) {
     const { config } = options;
@@ -248,7 +249,7 @@ export class Archiver {
     const from = manifest.tiles_size ?? 0;
     const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
     if (to <= from) return;
-    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats });
+    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper });
     const next: Manifest = { ...manifest, tiles_size: to };
     await writeManifest(uploader, layout, next);
     this.manifest = next;
@@ -379,8 +380,8 @@ export class Archiver {
     };
     const next = appendSegment(manifest, descriptor, prepared.tree);
     if (this.options.tiles) {
-      const from = manifest.tiles_size ?? 0;
-      await publishTiles({ uploader, layout, source: this.options.tiles, from, to: next.next_index, stats: this.stats, known: prepared.entries });
+      const tiles = { source: this.options.tiles, from: manifest.tiles_size ?? 0, to: next.next_index, known: prepared.entries, checkedUpper: this.checkedUpper };
+      await publishTiles({ uploader, layout, stats: this.stats, ...tiles });
       next.tiles_size = next.next_index;
     }
     await writeManifest(uploader, layout, next);

@@ -46,6 +46,13 @@ export interface EncodedEntries {
   leaves: Uint8Array[];
 }
 
+/**
+ * Per tile level >= 1, a run [from, to) of hash positions already checked against the hash of
+ * their full child tiles. Stored hashes of full subtrees never change, so a partial upper tile
+ * republished as the archive grows only checks its new hashes, not all up to 256 children again.
+ */
+export type CheckedUpperHashes = Map<number, { from: number; to: number }>;
+
 export interface TileWriteStats {
   /** Hash tiles and entry bundles written and read back. */
   tiles_written: number;
@@ -71,6 +78,8 @@ export interface PublishTilesOptions {
   stats: TileWriteStats;
   /** Entries already encoded and leaf-hashed (the segment just sealed): bundles within it are built from these. */
   known?: EncodedEntries;
+  /** Upper-tile hashes checked by earlier calls (kept by the caller across calls), updated here. */
+  checkedUpper?: CheckedUpperHashes;
 }
 
 /** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
@@ -126,7 +135,7 @@ async function publishTile(options: PublishTilesOptions, t: Tile, listed: Readon
   if (t.level === 0) {
     bundle = bundleOf(source, t, hashes, options.known);
   } else {
-    checkUpperTile(source, t, hashes);
+    checkUpperTile(source, t, hashes, options.checkedUpper);
   }
   const count = (outcome: "written" | "existed") => (outcome === "written" ? stats.tiles_written++ : stats.tiles_existing++);
   // What a CDN in front of the bucket should do with it (the node serves the same headers).
@@ -163,15 +172,21 @@ function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array, known: Enc
   return encodeEntryBundle(encoded);
 }
 
-/** Checks each hash of a level ≥ 1 tile against the Merkle tree hash of its full child tile. */
-function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array): void {
+/** Checks each hash of a level ≥ 1 tile against the Merkle tree hash of its full child tile (those not checked before). */
+function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array, checked: CheckedUpperHashes | undefined): void {
+  const base = t.index * tileWidthMax;
+  const done = checked?.get(t.level);
   for (let i = 0; i < t.width; i++) {
+    if (done && base + i >= done.from && base + i < done.to) continue;
     const child: Tile = { level: t.level - 1, index: t.index * tileWidthMax + i, width: tileWidthMax };
     const childHashes = readHashTile(source.hashes, child);
     assert(childHashes, `the tree store lacks the hashes of ${hashTilePath(child)}`);
     const expected = fullTileHash(hasher, childHashes);
     assert(bytesEqual(expected, hashes.subarray(i * hashSize, (i + 1) * hashSize)), `${hashTilePath(t)} hash ${i} differs from the hash of ${hashTilePath(child)}`);
   }
+  const end = base + t.width;
+  const joins = done !== undefined && base <= done.to && end >= done.from;
+  checked?.set(t.level, joins ? { from: Math.min(base, done.from), to: Math.max(end, done.to) } : { from: base, to: end });
 }
 
 /**
