@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
-import { toHex } from "../../src/lib/index.ts";
+import { ScribeError, toHex } from "../../src/lib/index.ts";
 import {
   Archiver,
   decodeSegmentBytes,
@@ -231,6 +231,21 @@ describe("archiver", () => {
     expect(second.error).toBeUndefined();
     expect(source.archived).toEqual(segments.map(inBucket));
     expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual(segments.map(inBucket));
+  });
+
+  test("a source failing to give the next range fails the run only after the segment before it is sealed", async () => {
+    const s3 = wireS3(server, { prefix: "next-fails" });
+    const source = new MemorySource(makeRecords(1000, 32, { startMs }));
+    const readRange = source.readRange.bind(source);
+    source.readRange = function* (from, to) {
+      if (from > 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${from}`);
+      yield* readRange(from, to);
+    };
+    const result = await archiverFor(source, s3.uploader, s3.layout).runOnce(startMs + 1e9);
+    expect(result.error?.message).toMatch(/no entry at/);
+    expect(result.archived.length).toBe(1);
+    expect(source.archived).toEqual(result.archived);
+    expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual(result.archived);
   });
 
   test("a checkpoint that failed to publish is published on the next run, after the manifest", async () => {

@@ -301,27 +301,26 @@ export class Archiver {
    * and prepared while the one before it is uploaded and published (see the module comment).
    */
   private async sealReady(nowMs: number, pending: PendingSegment | undefined, archived: SegmentDescriptor[]): Promise<void> {
-    const prepareFrom = (first: number, tree: CompactRange | undefined): Promise<PreparedSegment> | undefined => {
+    // Async, so a failure choosing or reading the next range surfaces only once the one before it is sealed.
+    const prepareFrom = async (first: number, tree: CompactRange | undefined): Promise<PreparedSegment | undefined> => {
       const range = this.chooseRange(nowMs, pending, first);
       if (!range) return undefined;
       const records = this.options.source.readRange(range.first_index, range.last_index + 1);
-      const prepared = prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined });
-      prepared.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
-      return prepared;
+      return prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined });
     };
-    const ahead: Promise<PreparedSegment>[] = [];
+    const ahead: Promise<PreparedSegment | undefined>[] = [];
     try {
       let first = this.manifest!.next_index;
       let tree = frontierOf(this.manifest!);
       for (let n = 0; n < this.segmentsPerRunMax && this.tilesCurrent(); n++) {
-        const current = ahead.shift() ?? prepareFrom(first, tree);
-        if (!current) break;
-        const prepared = await current;
+        const prepared = await (ahead.shift() ?? prepareFrom(first, tree));
+        if (!prepared) break;
         first = prepared.range.last_index + 1;
         tree = prepared.tree?.clone();
         if (n + 1 < this.segmentsPerRunMax && ahead.length < preparedSegmentsAheadMax) {
           const next = prepareFrom(first, tree);
-          if (next) ahead.push(next);
+          next.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
+          ahead.push(next);
         }
         archived.push(await this.sealSegment(prepared, prepared.range === pending));
         this.checkpointDue = true;
