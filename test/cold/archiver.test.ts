@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
-import { toHex } from "../../src/lib/index.ts";
+import { ScribeError, toHex } from "../../src/lib/index.ts";
 import {
   Archiver,
   decodeSegmentBytes,
@@ -204,20 +204,48 @@ describe("archiver", () => {
     expect(await s3.uploader.head(s3.layout.manifestKey())).toBeUndefined();
   });
 
-  test("a source that gives different entries on the second pass: asserted before the object is written", async () => {
-    const s3 = wireS3(server, { prefix: "unstable" });
-    const source = new MemorySource(makeRecords(200, 30, { startMs }));
+  test("the next segment is prepared while one uploads, yet nothing of it is written before the one before it is listed", async () => {
+    const records = makeRecords(3000, 31, { startMs });
+    const reference = wireS3(server, { prefix: "pipeline-ref" });
+    const referenceSource = new MemorySource(records);
+    await archiverFor(referenceSource, reference.uploader, reference.layout).runOnce(startMs + 1e9);
+    const segments = referenceSource.archived;
+    expect(segments.length).toBeGreaterThanOrEqual(4);
+
+    const s3 = wireS3(server, { prefix: "pipeline" });
+    const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, attemptsMax: 1 });
+    const keyOf = (segment: (typeof segments)[number]) => s3.layout.segmentKey(segment.first_index, segment.last_index, true);
+    faulty.faults.push({ op: "writeOnce", key: new RegExp(`${keyOf(segments[1]!)}$`), remaining: 1 });
+    const source = new MemorySource(records);
+    const first = await archiverFor(source, faulty, s3.layout).runOnce(startMs + 1e9);
+    expect(first.error?.message).toMatch(/injected fault/);
+    const inBucket = (segment: (typeof segments)[number]) => ({ ...segment, object_key: keyOf(segment) });
+    expect(first.archived).toEqual([inBucket(segments[0]!)]);
+    expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual([inBucket(segments[0]!)]);
+    // Segment 3 was prepared while segment 2 was being sealed, but never reached the bucket.
+    for (const later of segments.slice(1)) expect(await s3.uploader.head(keyOf(later))).toBeUndefined();
+    // Each range is read twice: once to choose it (this source has no readEntries), once to seal it.
+    expect(source.readCalls).toBe(2 * 3);
+
+    const second = await archiverFor(source, faulty, s3.layout).runOnce(startMs + 1e9);
+    expect(second.error).toBeUndefined();
+    expect(source.archived).toEqual(segments.map(inBucket));
+    expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual(segments.map(inBucket));
+  });
+
+  test("a source failing to give the next range fails the run only after the segment before it is sealed", async () => {
+    const s3 = wireS3(server, { prefix: "next-fails" });
+    const source = new MemorySource(makeRecords(1000, 32, { startMs }));
     const readRange = source.readRange.bind(source);
     source.readRange = function* (from, to) {
-      const call = source.readCalls; // 0: choose the range, 1: digest pass, 2: upload pass
-      for (const record of readRange(from, to)) {
-        yield call >= 2 && record.entry.index === 150 ? { ...record, entry: { ...record.entry, timestampMs: 1 } } : record;
-      }
+      if (from > 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${from}`);
+      yield* readRange(from, to);
     };
-    const archiver = archiverFor(source, s3.uploader, s3.layout);
-    await expect(archiver.runOnce(startMs + 1e9)).rejects.toThrow(/different bytes on the second pass/);
-    expect(await s3.uploader.head(s3.layout.segmentKey(0, 199, true))).toBeUndefined();
-    expect(source.archived).toEqual([]);
+    const result = await archiverFor(source, s3.uploader, s3.layout).runOnce(startMs + 1e9);
+    expect(result.error?.message).toMatch(/no entry at/);
+    expect(result.archived.length).toBe(1);
+    expect(source.archived).toEqual(result.archived);
+    expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual(result.archived);
   });
 
   test("a checkpoint that failed to publish is published on the next run, after the manifest", async () => {

@@ -17,6 +17,7 @@ import {
   type Layout,
   type SegmentDescriptor,
   type UploaderOptions,
+  type PutOnceOptions,
 } from "../../src/storage/cold/index.ts";
 import type { S3ServerHandle } from "../support/s3-server.ts";
 
@@ -181,8 +182,8 @@ export class FaultyUploader extends Uploader {
     return super.putBytes(key, bytes, contentType);
   }
 
-  override async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string) {
+  override async putOnce(key: string, bytes: Uint8Array, contentType: string, options?: PutOnceOptions) {
     this.trip("putOnce", key);
-    return super.putOnce(key, bytes, contentType, cacheControl);
+    return super.putOnce(key, bytes, contentType, options);
   }
 }

@@ -9,7 +9,7 @@ import { auditTiles, httpTileSource, parseVerifierKey, type TileAuditResult } fr
 import { encodeEntry } from "../../src/ledger/entry.ts";
 import { MemoryTreeStore, MerkleTree, nodeRunReader, signCheckpoint } from "../../src/merkle/index.ts";
 import { createNativeHasher, generateSigner } from "../../src/crypto/index.ts";
-import { Archiver, readCheckpoint, readManifest, Uploader, type ArchiverConfig, type Layout, type LogTileSource } from "../../src/storage/cold/index.ts";
+import { Archiver, publishTiles, readCheckpoint, readManifest, Uploader, type ArchiverConfig, type CheckedUpperHashes, type Layout, type LogTileSource } from "../../src/storage/cold/index.ts";
 import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
 import { FaultyUploader, makeRecords, MemorySource, wireS3, type LedgerRecord } from "./fixtures.ts";
 
@@ -138,3 +138,21 @@ test("tile writes failing midway are completed by the next run, and only then is
   const result = await audit("tiles-faults");
   expect(result.ok && result.checkpoint.size).toBe(900);
 }, 60_000);
+
+test("upper tiles republished as the archive grows still check each new hash against its child tile", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-upper" });
+  const records = makeRecords(256 * 5, 47, { startMs });
+  const { tree, tiles } = treeOf(records);
+  const checkedUpper: CheckedUpperHashes = new Map();
+  const stats = { tiles_written: 0, tiles_existing: 0 };
+  await publishTiles({ uploader: s3.uploader, layout: s3.layout, source: tiles, from: 0, to: 256 * 3, stats, checkedUpper });
+  // The stored hash of the 4th full level-0 tile (tree level 8, index 3) is wrong from now on.
+  const bad = (level: number, index: number, count: number) => {
+    const run = tiles.hashes.readRun(level, index, count)?.slice();
+    if (run && level === 8 && index <= 3 && index + count > 3) run[(3 - index) * 32] ^= 1;
+    return run;
+  };
+  const tampered: LogTileSource = { ...tiles, hashes: { readRun: bad } };
+  const growth = { uploader: s3.uploader, layout: s3.layout, source: tampered, from: 256 * 3, to: 256 * 5, stats, checkedUpper };
+  await expect(publishTiles(growth)).rejects.toThrow(/tile\/1\/000\.p\/5 hash 3 differs from the hash of tile\/0\/003/);
+});

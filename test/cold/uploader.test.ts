@@ -147,6 +147,21 @@ describe("uploader", () => {
     expect(toHex(sha256(readFileSync(server.objectPath("t/retry"))))).toBe(toHex(sha256(data)));
   });
 
+  test("write-once small objects after one listing: unlisted keys are written with no HEAD, a listed one with other bytes is refused", async () => {
+    const own = wireS3(server);
+    const commands = recordCommands(own.uploader.client);
+    const bytes = (n: number) => new Uint8Array([n, n + 1, n + 2]);
+    for (const name of ["k/0", "k/2", "k/20", "l/1"]) await own.uploader.putOnce(name, bytes(0), "application/octet-stream");
+    const listed = (await own.uploader.keysBetween("k/1", "k/3"))!;
+    expect([...listed]).toEqual([["k/2", 3], ["k/20", 3]]);
+    commands.length = 0;
+    expect(await own.uploader.putOnce("k/1", bytes(1), "application/octet-stream", { listed })).toBe("written");
+    expect(commands.map((c) => c.name)).toEqual(["PutObjectCommand"]);
+    expect(await own.uploader.putOnce("k/2", bytes(0), "application/octet-stream", { listed })).toBe("existed");
+    await expect(own.uploader.putOnce("k/20", bytes(9), "application/octet-stream", { listed })).rejects.toMatchObject({ code: "conflict" });
+    expect(Buffer.from(readFileSync(server.objectPath("k/20"))).equals(Buffer.from(bytes(0)))).toBe(true);
+  });
+
   test("when every attempt fails: an error value with a stable code, counted, nothing stored", async () => {
     const broken = wireS3(server, { uploader: { attemptsMax: 2 } });
     const body = (): ChunkSource => ({

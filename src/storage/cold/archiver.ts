@@ -7,9 +7,10 @@
  *     oldest entry is at least `age_threshold_secs` old (it takes what exists), else nothing.
  *     The chosen range is recorded in `<prefix>/pending.json` before uploading, so a restart after
  *     a crash seals exactly the same range (time-based closing is not reproducible by itself).
- *  2. The segment is encoded deterministically, gzipped in a Worker, and streamed to a multipart
- *     upload; the object is read back and verified (uploader.writeOnce). An object already there
- *     with the same raw SHA-256 is downloaded, fully decoded and verified, then reused.
+ *  2. The segment is read from the source once and encoded deterministically once; that pass
+ *     hashes it and gzips it in a Worker into memory (segment-prep.ts). The object is then
+ *     uploaded and read back and verified (uploader.writeOnce). An object already there with the
+ *     same raw SHA-256 is downloaded, fully decoded and verified, then reused.
  *  3. With a tile source, the C2SP tiles and entry bundles of the tree up to the segment's end are
  *     written (tile-writer.ts, write-once).
  *  4. The manifest (with this segment's descriptor, and `tiles_size`) is rewritten, then
@@ -18,6 +19,9 @@
  * A segment is never reported archived before its object is verified and listed in the manifest.
  * S3 failures are retried with backoff by the uploader, then returned as an error value and
  * counted; the next runOnce resumes where this one stopped.
+ *
+ * Pipelined: while segment N is uploaded, verified and published, segment N+1 is chosen and
+ * prepared (no durable effect; `preparedSegmentsAheadMax`); durable effects stay strictly in order.
  *
  * Order of durable effects per segment: pending.json → segment object → tiles → manifest.json →
  * callback; per run, checkpoint last. A crash between any two is repaired by the next run: on
@@ -29,8 +33,7 @@
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import type { Entry } from "../../ledger/index.ts";
-import { gzipStream, yielding, type ChunkSource } from "./compression.ts";
-import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
+import type { CompactRange } from "./hashing.ts";
 import type { Layout } from "./layout.ts";
 import {
   appendSegment,
@@ -45,9 +48,10 @@ import {
   type PendingSegment,
   type SegmentDescriptor,
 } from "./manifest.ts";
-import { encodeSegment, segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
+import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
+import { prepareSegment, type PreparedSegment } from "./segment-prep.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
-import { publishTiles, type LogTileSource } from "./tile-writer.ts";
+import { publishTiles, type CheckedUpperHashes, type LogTileSource } from "./tile-writer.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -58,8 +62,8 @@ export interface ArchiveSource {
   committedIndexEnd(): number;
   /**
    * Entries [from, toExclusive) in index order, each with its value (empty for a delete). With
-   * `checked: false` the source may skip checking values against their entries: the archiver asks
-   * so only for the second pass over a range whose bytes it already hashed.
+   * `checked: false` the source may skip checking values against their entries (the archiver
+   * never asks so: it reads each range once, checked).
    */
   readRange(from: number, toExclusive: number, options?: { checked?: boolean }): Iterable<{ entry: Entry; value: Uint8Array }>;
   /** Entries [from, toExclusive) without their values, when the source can read them cheaper (choosing a range needs only their sizes). */
@@ -125,6 +129,11 @@ export const segmentBytesMax = segmentObjectBytesMaxDefault / 2;
 const segmentsPerRunMaxDefault = 16;
 const segmentEntriesMaxDefault = 1_000_000;
 /**
+ * Segments prepared (in memory, gzipped) ahead of the one being uploaded: one, so the CPU work of
+ * segment N+1 overlaps segment N's S3 round trips while memory stays at about two objects.
+ */
+export const preparedSegmentsAheadMax = 1;
+/**
  * Entries whose tiles one run publishes while catching up (a bucket written before tiles): about
  * 8,200 objects, so a run stays minutes long at worst; the following runs continue.
  */
@@ -149,6 +158,7 @@ export class Archiver {
   private checkpointDue = false;
   private readonly segmentsPerRunMax: number;
   private readonly segmentEntriesMax: number;
+  private readonly checkedUpper: CheckedUpperHashes = new Map();
 
   constructor(private readonly options: ArchiverOptions) {
     const { config } = options;
@@ -178,12 +188,7 @@ export class Archiver {
       await this.loadAndReconcile(archived);
       await this.catchUpTiles();
       const pending = await readPending(this.options.uploader, this.options.layout);
-      for (let n = 0; n < this.segmentsPerRunMax && this.tilesCurrent(); n++) {
-        const range = this.chooseRange(nowMs, pending);
-        if (!range) break;
-        archived.push(await this.sealSegment(range, range === pending));
-        this.checkpointDue = true;
-      }
+      await this.sealReady(nowMs, pending, archived);
       if (!this.tilesCurrent()) return { archived }; // the checkpoint waits for its tiles
       if (this.checkpointDue && this.options.checkpoint) {
         const last = this.manifest!.segments.at(-1);
@@ -244,17 +249,15 @@ export class Archiver {
     const from = manifest.tiles_size ?? 0;
     const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
     if (to <= from) return;
-    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats });
+    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper });
     const next: Manifest = { ...manifest, tiles_size: to };
     await writeManifest(uploader, layout, next);
     this.manifest = next;
     this.checkpointDue = true;
   }
 
-  /** The next range to seal, or undefined when none is ready. Reads entries only, not values' hashes. */
-  private chooseRange(nowMs: number, pending: PendingSegment | undefined): PendingSegment | undefined {
-    const manifest = this.manifest!;
-    const first = manifest.next_index;
+  /** The range to seal from `first`, or undefined when none is ready. Reads entries only, not values' hashes. */
+  private chooseRange(nowMs: number, pending: PendingSegment | undefined, first: number): PendingSegment | undefined {
     const end = this.options.source.committedIndexEnd();
     if (pending && pending.first_index === first) {
       if (pending.last_index >= end) {
@@ -293,11 +296,46 @@ export class Archiver {
     };
   }
 
-  /** Seals one range: digest pass, pending marker, upload + verify, manifest, callback. */
-  private async sealSegment(range: PendingSegment, resumed: boolean): Promise<SegmentDescriptor> {
+  /**
+   * Seals the ready segments (at most segmentsPerRunMax) in index order; each next one is chosen
+   * and prepared while the one before it is uploaded and published (see the module comment).
+   */
+  private async sealReady(nowMs: number, pending: PendingSegment | undefined, archived: SegmentDescriptor[]): Promise<void> {
+    // Async, so a failure choosing or reading the next range surfaces only once the one before it is sealed.
+    const prepareFrom = async (first: number, tree: CompactRange | undefined): Promise<PreparedSegment | undefined> => {
+      const range = this.chooseRange(nowMs, pending, first);
+      if (!range) return undefined;
+      const records = this.options.source.readRange(range.first_index, range.last_index + 1);
+      return prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined });
+    };
+    const ahead: Promise<PreparedSegment | undefined>[] = [];
+    try {
+      let first = this.manifest!.next_index;
+      let tree = frontierOf(this.manifest!);
+      for (let n = 0; n < this.segmentsPerRunMax && this.tilesCurrent(); n++) {
+        const prepared = await (ahead.shift() ?? prepareFrom(first, tree));
+        if (!prepared) break;
+        first = prepared.range.last_index + 1;
+        tree = prepared.tree?.clone();
+        if (n + 1 < this.segmentsPerRunMax && ahead.length < preparedSegmentsAheadMax) {
+          const next = prepareFrom(first, tree);
+          next.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
+          ahead.push(next);
+        }
+        archived.push(await this.sealSegment(prepared, prepared.range === pending));
+        this.checkpointDue = true;
+      }
+    } finally {
+      await Promise.allSettled(ahead); // a failed seal leaves the next one prepared in vain: let its worker end
+    }
+  }
+
+  /** Seals one prepared range: pending marker, upload + verify, tiles, manifest, callback. */
+  private async sealSegment(prepared: PreparedSegment, resumed: boolean): Promise<SegmentDescriptor> {
     const { uploader, layout } = this.options;
+    const { range } = prepared;
     const manifest = this.manifest!;
-    const digest = await this.digestRange(range, frontierOf(manifest));
+    assert(range.first_index === manifest.next_index, `prepared segment starts at ${range.first_index}, the manifest at ${manifest.next_index}`);
     const compressed = range.compression === "gzip";
     const key = layout.segmentKey(range.first_index, range.last_index, compressed);
     const expectation = {
@@ -305,20 +343,20 @@ export class Archiver {
       first_index: range.first_index,
       count: range.count,
       compression: range.compression,
-      raw_bytes: digest.rawBytes,
-      raw_sha256: digest.rawSha256,
-      leaves_root: digest.leavesRoot,
+      raw_bytes: prepared.rawBytes,
+      raw_sha256: prepared.rawSha256,
+      leaves_root: prepared.leavesRoot,
     } as const;
 
     if (!resumed) await writePending(uploader, layout, range);
     const result = await uploader.writeOnce({
       key,
-      body: () => this.segmentBody(range, digest.rawSha256),
+      body: () => prepared.object,
       identityField: "raw-sha256",
       contentType: compressed ? "application/gzip" : "application/octet-stream",
       metadata: {
-        "raw-sha256": digest.rawSha256,
-        "raw-bytes": String(digest.rawBytes),
+        "raw-sha256": prepared.rawSha256,
+        "raw-bytes": String(prepared.rawBytes),
         "first-index": String(range.first_index),
         "last-index": String(range.last_index),
         "segment-format": String(segmentFormatVersion),
@@ -337,11 +375,12 @@ export class Archiver {
       object_bytes: result.bytes,
       object_sha256: result.sha256,
       tree_size: range.last_index + 1,
-      tree_root: digest.tree ? toHex(digest.tree.root()) : null,
+      tree_root: prepared.tree ? toHex(prepared.tree.root()) : null,
     };
-    const next = appendSegment(manifest, descriptor, digest.tree);
+    const next = appendSegment(manifest, descriptor, prepared.tree);
     if (this.options.tiles) {
-      await publishTiles({ uploader, layout, source: this.options.tiles, from: manifest.tiles_size ?? 0, to: next.next_index, stats: this.stats });
+      const tiles = { source: this.options.tiles, from: manifest.tiles_size ?? 0, to: next.next_index, known: prepared.entries, checkedUpper: this.checkedUpper };
+      await publishTiles({ uploader, layout, stats: this.stats, ...tiles });
       next.tiles_size = next.next_index;
     }
     await writeManifest(uploader, layout, next);
@@ -350,50 +389,10 @@ export class Archiver {
     this.stats.segments_archived += 1;
     if (result.skipped) this.stats.segments_reused += 1;
     this.stats.entries_archived += range.count;
-    this.stats.raw_bytes += digest.rawBytes;
+    this.stats.raw_bytes += prepared.rawBytes;
     this.stats.object_bytes += result.bytes;
     return descriptor;
   }
-
-  /**
-   * Pass 1 (no compression): the raw segment's SHA-256 and size and the Merkle roots, known before
-   * the upload so the object's identity can go into its metadata and a HEAD can recognise it.
-   * `tree` (the manifest's frontier) is advanced in place to the end of the range.
-   */
-  private async digestRange(range: PendingSegment, tree: CompactRange | undefined) {
-    const raw = new StreamHash();
-    const leaves = CompactRange.empty();
-    const onEntry = (encoded: Uint8Array): void => {
-      const leaf = leafHash(encoded);
-      leaves.append(leaf);
-      tree?.append(leaf);
-    };
-    const records = this.options.source.readRange(range.first_index, range.last_index + 1);
-    for await (const chunk of yielding(encodeSegment(range.first_index, range.count, records, undefined, onEntry))) raw.update(chunk);
-    return { rawSha256: toHex(raw.digest()), rawBytes: raw.bytes, leavesRoot: toHex(leaves.root()), tree };
-  }
-
-  /**
-   * Pass 2: the object's bytes, streamed. The raw bytes are hashed again on the way and must equal
-   * pass 1's, asserted before the last byte leaves (so before the PutObject or the final part).
-   */
-  private segmentBody(range: PendingSegment, rawSha256: string): ChunkSource {
-    const records = this.options.source.readRange(range.first_index, range.last_index + 1, { checked: false });
-    const chunks = checkedRaw(encodeSegment(range.first_index, range.count, records), rawSha256, range.first_index);
-    return range.compression === "gzip" ? gzipStream(yielding(chunks), range.compression_level) : yielding(chunks);
-  }
-}
-
-function* checkedRaw(chunks: Iterable<Uint8Array>, rawSha256: string, firstIndex: number): Generator<Uint8Array> {
-  const hash = new StreamHash();
-  let last: Uint8Array | undefined;
-  for (const chunk of chunks) {
-    if (last) yield last;
-    hash.update(chunk);
-    last = chunk;
-  }
-  assert(toHex(hash.digest()) === rawSha256, `segment at ${firstIndex}: the source gave different bytes on the second pass`);
-  if (last) yield last;
 }
 
 function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {

@@ -28,6 +28,7 @@ export {
   isNotFound,
   s3PartBytesMin,
   type UploaderOptions,
+  type PutOnceOptions,
   type UploaderStats,
   type ObjectDigest,
   type WriteOnceRequest,
@@ -53,4 +54,4 @@ export { fetchSegment, verifySegmentObject, type VerifiedSegment } from "./segme
 export { Archiver, tileBackfillEntriesPerRunMax, type ArchiveSource, type ArchiverConfig, type ArchiverOptions, type ArchiverStats, type RunResult } from "./archiver.ts";
 export { ColdReader, type ColdReaderOptions, type ColdReaderStats } from "./reader.ts";
 export { restoreFromBucket, type RestoreOptions, type RestoreResult } from "./restore.ts";
-export { bucketLogReader, publishTiles, tileWritesInFlightMax, type LogTileSource, type PublishTilesOptions, type TileWriteStats } from "./tile-writer.ts";
+export { bucketLogReader, publishTiles, tileWritesInFlightMax, type CheckedUpperHashes, type LogTileSource, type PublishTilesOptions, type TileWriteStats } from "./tile-writer.ts";

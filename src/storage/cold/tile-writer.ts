@@ -6,7 +6,8 @@
  *
  * The bytes come from the node: hash tiles from its stored tree nodes through the narrow
  * NodeRunReader interface, bundles from its entries (no values needed, so a range whose values
- * were evicted can still be published). Both are checked before anything is written: a level 0
+ * were evicted can still be published), or, for the entries of the segment just sealed, from the
+ * encodings and leaf hashes its one encoding pass kept (`known`, segment-prep.ts). Both are checked before anything is written: a level 0
  * tile must hold the leaf hashes of its bundle's entries, and a hash in a level L ≥ 1 tile must be
  * the Merkle tree hash of its full child tile. A mismatch is a broken invariant of the node.
  */
@@ -38,6 +39,20 @@ export interface LogTileSource {
   entries(from: number, toExclusive: number): Iterable<Entry>;
 }
 
+/** Canonical entry encodings and their leaf hashes for indexes [first, first + encoded.length). */
+export interface EncodedEntries {
+  first: number;
+  encoded: Uint8Array[];
+  leaves: Uint8Array[];
+}
+
+/**
+ * Per tile level >= 1, a run [from, to) of hash positions already checked against the hash of
+ * their full child tiles. Stored hashes of full subtrees never change, so a partial upper tile
+ * republished as the archive grows only checks its new hashes, not all up to 256 children again.
+ */
+export type CheckedUpperHashes = Map<number, { from: number; to: number }>;
+
 export interface TileWriteStats {
   /** Hash tiles and entry bundles written and read back. */
   tiles_written: number;
@@ -61,16 +76,21 @@ export interface PublishTilesOptions {
   from: number;
   to: number;
   stats: TileWriteStats;
+  /** Entries already encoded and leaf-hashed (the segment just sealed): bundles within it are built from these. */
+  known?: EncodedEntries;
+  /** Upper-tile hashes checked by earlier calls (kept by the caller across calls), updated here. */
+  checkedUpper?: CheckedUpperHashes;
 }
 
 /** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
 export async function publishTiles(options: PublishTilesOptions): Promise<void> {
   const queue = tilesBetween(options.from, options.to);
+  const listed = await listExisting(options, queue);
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
     try {
-      while (next < queue.length && !failed) await publishTile(options, queue[next++]!);
+      while (next < queue.length && !failed) await publishTile(options, queue[next++]!, listed);
     } catch (error) {
       failed = true; // the other workers stop after their current object
       throw error;
@@ -81,49 +101,92 @@ export async function publishTiles(options: PublishTilesOptions): Promise<void> 
   if (failure) throw failure.reason;
 }
 
-async function publishTile(options: PublishTilesOptions, t: Tile): Promise<void> {
+/**
+ * Which of the objects to write exist already: one listing per tile level and one for the
+ * bundles (each group's keys lie between its least and greatest), instead of a HEAD per object.
+ */
+async function listExisting(options: PublishTilesOptions, queue: readonly Tile[]): Promise<Map<string, number> | undefined> {
+  const { uploader, layout } = options;
+  const groups = new Map<string, { first: string; last: string }>();
+  const add = (group: string, key: string): void => {
+    const g = groups.get(group);
+    if (!g) groups.set(group, { first: key, last: key });
+    else if (key < g.first) g.first = key;
+    else if (key > g.last) g.last = key;
+  };
+  for (const t of queue) {
+    add(String(t.level), layout.hashTileKey(t));
+    if (t.level === 0) add("entries", layout.entryBundleKey(t));
+  }
+  const listed = new Map<string, number>();
+  for (const { first, last } of groups.values()) {
+    const found = await uploader.keysBetween(first, last);
+    if (!found) return undefined; // the bucket may not be listed: a HEAD per object
+    for (const [key, bytes] of found) listed.set(key, bytes);
+  }
+  return listed;
+}
+
+async function publishTile(options: PublishTilesOptions, t: Tile, listed: ReadonlyMap<string, number> | undefined): Promise<void> {
   const { uploader, layout, source, stats } = options;
   const hashes = readHashTile(source.hashes, t);
   assert(hashes, `the tree store lacks the hashes of ${hashTilePath(t)}`);
   let bundle: Uint8Array | undefined;
   if (t.level === 0) {
-    bundle = bundleOf(source, t, hashes);
+    bundle = bundleOf(source, t, hashes, options.known);
   } else {
-    checkUpperTile(source, t, hashes);
+    checkUpperTile(source, t, hashes, options.checkedUpper);
   }
   const count = (outcome: "written" | "existed") => (outcome === "written" ? stats.tiles_written++ : stats.tiles_existing++);
   // What a CDN in front of the bucket should do with it (the node serves the same headers).
   const cacheControl = t.width === tileWidthMax ? fullTileCacheControl : partialTileCacheControl;
-  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", cacheControl));
-  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", cacheControl));
+  count(await uploader.putOnce(layout.hashTileKey(t), hashes, "application/octet-stream", { cacheControl, listed }));
+  if (bundle) count(await uploader.putOnce(layout.entryBundleKey(t), bundle, "application/octet-stream", { cacheControl, listed }));
 }
 
-/** The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. */
-function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array): Uint8Array {
+/**
+ * The entry bundle of level 0 tile `t`, after checking its entries hash to the tile's leaves. A
+ * tile inside `known` takes its encodings and leaf hashes from there; any other is read from the
+ * source, encoded and hashed.
+ */
+function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array, known: EncodedEntries | undefined): Uint8Array {
   const first = t.index * tileWidthMax;
+  const fromKnown = known !== undefined && first >= known.first && first + t.width <= known.first + known.encoded.length;
   const encoded: Uint8Array[] = [];
-  for (const entry of source.entries(first, first + t.width)) {
-    const index = first + encoded.length;
-    assert(entry.index === index, `entries for ${hashTilePath(t)}: expected index ${index}, got ${entry.index}`);
-    const bytes = encodeEntry(entry);
-    const leaf = hasher.hashLeaf(bytes);
+  const check = (bytes: Uint8Array, leaf: Uint8Array): void => {
     const stored = hashes.subarray(encoded.length * hashSize, (encoded.length + 1) * hashSize);
-    assert(bytesEqual(leaf, stored), `entry ${index} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
+    if (!bytesEqual(leaf, stored)) assert(false, `entry ${first + encoded.length} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
     encoded.push(bytes);
+  };
+  if (fromKnown) {
+    for (let i = first - known.first; encoded.length < t.width; i++) check(known.encoded[i]!, known.leaves[i]!);
+  } else {
+    for (const entry of source.entries(first, first + t.width)) {
+      const index = first + encoded.length;
+      assert(entry.index === index, `entries for ${hashTilePath(t)}: expected index ${index}, got ${entry.index}`);
+      const bytes = encodeEntry(entry);
+      check(bytes, hasher.hashLeaf(bytes));
+    }
   }
   assert(encoded.length === t.width, `${hashTilePath(t)} needs ${t.width} entries, the source gave ${encoded.length}`);
   return encodeEntryBundle(encoded);
 }
 
-/** Checks each hash of a level ≥ 1 tile against the Merkle tree hash of its full child tile. */
-function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array): void {
+/** Checks each hash of a level ≥ 1 tile against the Merkle tree hash of its full child tile (those not checked before). */
+function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array, checked: CheckedUpperHashes | undefined): void {
+  const base = t.index * tileWidthMax;
+  const done = checked?.get(t.level);
   for (let i = 0; i < t.width; i++) {
+    if (done && base + i >= done.from && base + i < done.to) continue;
     const child: Tile = { level: t.level - 1, index: t.index * tileWidthMax + i, width: tileWidthMax };
     const childHashes = readHashTile(source.hashes, child);
     assert(childHashes, `the tree store lacks the hashes of ${hashTilePath(child)}`);
     const expected = fullTileHash(hasher, childHashes);
     assert(bytesEqual(expected, hashes.subarray(i * hashSize, (i + 1) * hashSize)), `${hashTilePath(t)} hash ${i} differs from the hash of ${hashTilePath(child)}`);
   }
+  const end = base + t.width;
+  const joins = done !== undefined && base <= done.to && end >= done.from;
+  checked?.set(t.level, joins ? { from: Math.min(base, done.from), to: Math.max(end, done.to) } : { from: base, to: end });
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -85,6 +86,18 @@ export interface HeadResult {
   metadata: Record<string, string>;
 }
 
+/** Keys asked for per LIST page (S3's maximum). */
+const listPageKeysMax = 1000;
+
+export interface PutOnceOptions {
+  cacheControl?: string;
+  /**
+   * Keys (and sizes) a listing taken before this write found (`keysBetween`): a key not in it
+   * needs no HEAD before its first attempt. Retries always HEAD (an attempt may have written it).
+   */
+  listed?: ReadonlyMap<string, number>;
+}
+
 const defaults = { partBytes: 8 * 1024 * 1024, attemptsMax: 4, backoffMsBase: 100, backoffMsMax: 5_000 };
 
 export function isNotFound(error: unknown): boolean {
@@ -109,6 +122,8 @@ function isRetryable(error: unknown): boolean {
 export class Uploader {
   readonly stats: UploaderStats = { uploads: 0, skipped: 0, bytes: 0, errors: 0, retries: 0, aborts: 0 };
   readonly bucket: string;
+  /** Set when a LIST was refused (403): keysBetween answers undefined from then on. */
+  private listDenied = false;
   private readonly partBytes: number;
   private readonly attemptsMax: number;
   private readonly backoffMsBase: number;
@@ -215,11 +230,14 @@ export class Uploader {
    * refuses a racing second writer with 412, which is then compared like an existing object; a
    * store that ignores it (s3rver) is covered by the HEAD before. What the store received is
    * checked before "written" is reported: by the PUT's ETag (the MD5 of a single-part object)
-   * when it is one, else by reading the object back.
+   * when it is one, else by reading the object back. With `listed`, a key the listing did not find
+   * is not HEADed before its first attempt.
    */
-  async putOnce(key: string, bytes: Uint8Array, contentType: string, cacheControl?: string): Promise<"written" | "existed"> {
-    return this.withRetries(`put-once ${key}`, async () => {
-      if (await this.storedSame(key, bytes)) return "existed";
+  async putOnce(key: string, bytes: Uint8Array, contentType: string, options: PutOnceOptions = {}): Promise<"written" | "existed"> {
+    const { cacheControl, listed } = options;
+    return this.withRetries(`put-once ${key}`, async (attempt) => {
+      const absent = attempt === 1 && listed !== undefined && !listed.has(key);
+      if (!absent && (await this.storedSame(key, bytes))) return "existed";
       let etag: string | undefined;
       try {
         const response = await this.client.send(
@@ -276,6 +294,41 @@ export class Uploader {
     const stored = head.bytes === bytes.length ? await this.readBack(key, bytes.length) : undefined;
     if (stored && bytesEqual(stored, bytes)) return true;
     throw new ScribeError("conflict", `object ${key} exists with other bytes (${head.bytes} bytes, want ${bytes.length}); not overwriting it`, { object_key: key });
+  }
+
+  /**
+   * The keys from `first` to `last` (inclusive, in S3's lexicographic order) that exist, with
+   * their sizes: which of a batch of write-once keys are already there, in a LIST page per
+   * `listPageKeysMax` keys instead of a HEAD per key. Undefined when the credentials may not list
+   * the bucket (no `s3:ListBucket`; remembered): the caller then HEADs each key.
+   */
+  async keysBetween(first: string, last: string): Promise<Map<string, number> | undefined> {
+    if (this.listDenied) return undefined;
+    assert(first <= last, `keysBetween: ${first} after ${last}`);
+    let prefix = 0;
+    while (prefix < first.length && first[prefix] === last[prefix]) prefix++;
+    const found = new Map<string, number>();
+    let startAfter = first.slice(0, -1); // just before `first` (StartAfter is exclusive)
+    for (;;) {
+      const page = await this.withRetries(`list ${first}..${last}`, () =>
+        this.client
+          .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: first.slice(0, prefix), StartAfter: startAfter, MaxKeys: listPageKeysMax }))
+          .catch((error) => {
+            if ((error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== 403) throw error;
+            this.listDenied = true;
+            return undefined;
+          }),
+      );
+      if (!page) return undefined;
+      const contents = page.Contents ?? [];
+      for (const object of contents) {
+        if (object.Key === undefined || object.Key < first) continue;
+        if (object.Key > last) return found;
+        found.set(object.Key, object.Size ?? 0);
+      }
+      if (!page.IsTruncated || contents.length === 0) return found;
+      startAfter = contents.at(-1)!.Key!;
+    }
   }
 
   async delete(key: string): Promise<void> {
