@@ -11,6 +11,7 @@ import { ReadyLoop, type PersistStep, type ReplicaStore } from "../../src/cluste
 import { Waiters } from "../../src/cluster/waiters.ts";
 import { SeededRandom, utf8 } from "../../src/lib/index.ts";
 import { MemoryStorage, RawNode, type Message } from "../../src/raft/index.ts";
+import { deliver } from "./loop-network.ts";
 
 interface Node {
   core: RawNode;
@@ -49,15 +50,6 @@ function makeNode(id: number, voters: number[]): Node {
   const waiters = new Waiters(new DeadlineQueue(() => 0), 0);
   const loop = new ReadyLoop<string>({ core, store, sender, waiters, hardState: storage.initialState().hardState, limits: { perCycleMax: 16, weightMax: 16 } });
   return { core, loop, events, outbox };
-}
-
-function deliver(nodes: Map<number, Node>): void {
-  for (let round = 0; round < 20; round++) {
-    for (const node of nodes.values()) node.loop.cycle();
-    const messages = [...nodes.values()].flatMap((n) => n.outbox.splice(0));
-    if (messages.length === 0) return;
-    for (const m of messages) nodes.get(m.to)!.core.step(m);
-  }
 }
 
 test("votes leave only after the term and vote are persisted; a leader's appends leave before its own persist", () => {

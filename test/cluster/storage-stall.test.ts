@@ -16,6 +16,7 @@ import { Waiters } from "../../src/cluster/waiters.ts";
 import { fromUtf8, SeededRandom, utf8 } from "../../src/lib/index.ts";
 import { MemoryStorage, RawNode, type Message } from "../../src/raft/index.ts";
 import { DiskSpace } from "../../src/storage/index.ts";
+import { deliver } from "./loop-network.ts";
 
 const MiB = 1024 * 1024;
 
@@ -75,15 +76,6 @@ function makeNode(id: number, voters: number[], clock: { now: number }): Node {
     onFatal: (error) => fatal.push(error),
   });
   return { core, loop, outbox, applied, disk, storage, logs, fatal };
-}
-
-function deliver(nodes: Map<number, Node>): void {
-  for (let round = 0; round < 20; round++) {
-    for (const node of nodes.values()) node.loop.cycle();
-    const messages = [...nodes.values()].flatMap((n) => n.outbox.splice(0));
-    if (messages.length === 0) return;
-    for (const m of messages) nodes.get(m.to)!.core.step(m);
-  }
 }
 
 /** Proposes `text`; the returned object gets the outcome (a code, or "ok"). */
