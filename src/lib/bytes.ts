@@ -182,6 +182,33 @@ export class ByteWriter {
     return this.u32(data.length).bytes(data);
   }
 
+  /**
+   * Writes `text` as UTF-8 after its byte length (big-endian, `prefixBytes` = 2 or 4) and returns
+   * that length. ASCII text is copied character by character (no encoder call, no temporary
+   * array); other text goes through TextEncoder. The same bytes as `utf8(text)` either way.
+   */
+  text(text: string, prefixBytes: 2 | 4): number {
+    const n = text.length;
+    this.reserve(prefixBytes + n);
+    const b = this.buffer;
+    const start = this.length + prefixBytes;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        const encoded = utf8(text);
+        if (prefixBytes === 2) this.u16(encoded.length);
+        else this.u32(encoded.length);
+        this.bytes(encoded);
+        return encoded.length;
+      }
+      b[start + i] = c;
+    }
+    if (prefixBytes === 2) this.u16(n);
+    else this.put32(n);
+    this.length = start + n;
+    return n;
+  }
+
   get size(): number {
     return this.length;
   }
