@@ -83,7 +83,7 @@ export function prepareBatch(commands: readonly Command[], context: PrepareConte
     }
     for (const a of result.applied) {
       wasLive.push(head(a.entry.key)?.op === "put");
-      overlay.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
+      overlay.set(a.entry.key, { index: a.entry.index, version: a.entry.version, op: a.entry.op });
       all.push(a);
     }
     if (command.idempotency) keyed!.accepted(command, nextIndex, nextIndex + result.applied.length - 1);

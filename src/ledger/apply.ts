@@ -6,7 +6,8 @@
 
 import { fromHex } from "../lib/index.ts";
 import type { Command } from "./command.ts";
-import type { Entry, Op } from "./entry.ts";
+import type { Op } from "./entry.ts";
+import type { StoredEntry } from "./service.ts";
 
 /** The latest entry of a key. */
 export interface KeyHead {
@@ -22,9 +23,8 @@ export interface LedgerView {
 }
 
 export interface AppliedOp {
-  entry: Entry;
-  /** 1-based count of the key's entries, this one included. */
-  version: number;
+  /** With its version (1-based count of the key's entries, this one included): the object the caches keep once written. */
+  entry: StoredEntry;
   /** The value (empty for a delete). */
   value: Uint8Array;
 }
@@ -59,11 +59,11 @@ export function applyCommand(command: Command, view: LedgerView): ApplyResult {
       return refuse("not_found", `key "${op.key}" does not exist`, opIndex, op.key);
     }
     const version = (head?.version ?? 0) + 1;
-    const entry: Entry =
+    const entry: StoredEntry =
       op.op === "put"
-        ? { index, op: "put", key: op.key, valueHash: op.valueHash, valueBytes: op.value.length, contentType: op.contentType, timestampMs: command.timestampMs, prevIndex: head?.index ?? -1 }
-        : { index, op: "delete", key: op.key, valueHash: emptyValueHash, valueBytes: 0, contentType: "", timestampMs: command.timestampMs, prevIndex: head?.index ?? -1 };
-    applied.push({ entry, version, value: op.op === "put" ? op.value : new Uint8Array(0) });
+        ? { index, op: "put", key: op.key, valueHash: op.valueHash, valueBytes: op.value.length, contentType: op.contentType, timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version }
+        : { index, op: "delete", key: op.key, valueHash: emptyValueHash, valueBytes: 0, contentType: "", timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version };
+    applied.push({ entry, value: op.op === "put" ? op.value : new Uint8Array(0) });
     overlay.set(op.key, { index, version, op: op.op });
     index++;
   }

@@ -362,7 +362,8 @@ export class HotStore {
   append(applied: readonly AppliedOp[], wasLive: readonly boolean[]): void {
     assert(applied.length === wasLive.length, "append: lengths differ");
     for (let i = 0; i < applied.length; i++) {
-      const { entry, version, value } = applied[i]!;
+      const { entry, value } = applied[i]!;
+      const version = entry.version;
       assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
       this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
       if (version === 1) {

@@ -28,12 +28,11 @@ test("live keys, keys written and value bytes follow the history, across reopens
       const value = op === "put" ? new Uint8Array(1 + random.int(9)) : new Uint8Array(0);
       const index = store.nextIndex;
       const applied: AppliedOp = {
-        entry: { index, op, key, valueHash: new Uint8Array(32), valueBytes: value.length, contentType: "", timestampMs: 0, prevIndex: previous?.index ?? -1 },
-        version: (previous?.version ?? 0) + 1,
+        entry: { index, op, key, valueHash: new Uint8Array(32), valueBytes: value.length, contentType: "", timestampMs: 0, prevIndex: previous?.index ?? -1, version: (previous?.version ?? 0) + 1 },
         value,
       };
       store.append([applied], [previous !== undefined && !previous.deleted]);
-      latest.set(key, { index, version: applied.version, deleted: op === "delete" });
+      latest.set(key, { index, version: applied.entry.version, deleted: op === "delete" });
       valueBytes += value.length;
     }
   });

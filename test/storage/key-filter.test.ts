@@ -42,7 +42,7 @@ test("unicode keys and keys that differ in one code unit are told apart", () => 
 function put(store: HotStore, key: string, version: number, prevIndex: number): AppliedOp {
   const index = store.nextIndex;
   const value = new Uint8Array([1, 2, 3]);
-  return { entry: { index, op: "put", key, valueHash: new Uint8Array(32), valueBytes: 3, contentType: "", timestampMs: 0, prevIndex }, version, value };
+  return { entry: { index, op: "put", key, valueHash: new Uint8Array(32), valueBytes: 3, contentType: "", timestampMs: 0, prevIndex, version }, value };
 }
 
 test("a reopened store finds every old key, with the filter read at open or in steps", () => {
