@@ -66,7 +66,7 @@ export class LedgerReads {
    * hashed into its entry) cached as checked.
    */
   applied(a: AppliedOp): void {
-    this.heads.set(a.entry.key, { index: a.entry.index, version: a.entry.version, op: a.entry.op });
+    this.heads.set(a.entry.key, a.entry); // an entry is its key's head (index, version, op): no copy
     if (a.entry.op === "put") this.values.set(a.entry.index, { entry: a.entry, value: a.value });
   }
 

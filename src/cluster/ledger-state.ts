@@ -124,7 +124,7 @@ export class LedgerState {
   /** Writes a prepared batch's entries, values and tree nodes. Call inside a store transaction. */
   write(batch: PreparedBatch): void {
     if (batch.all.length === 0) return;
-    this.store.append(batch.all, batch.wasLive);
+    this.store.append(batch.all);
     this.merkle.appendLeafHashes(batch.leafHashes);
     if (batch.records.length > 0) this.idempotency.append(batch.records);
   }

@@ -25,6 +25,8 @@ export interface LedgerView {
 export interface AppliedOp {
   /** With its version (1-based count of the key's entries, this one included): the object the caches keep once written. */
   entry: StoredEntry;
+  /** The key had a live value (its head was a put) before this op. */
+  wasLive: boolean;
   /** The value (empty for a delete). */
   value: Uint8Array;
 }
@@ -63,8 +65,8 @@ export function applyCommand(command: Command, view: LedgerView): ApplyResult {
       op.op === "put"
         ? { index, op: "put", key: op.key, valueHash: op.valueHash, valueBytes: op.value.length, contentType: op.contentType, timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version }
         : { index, op: "delete", key: op.key, valueHash: emptyValueHash, valueBytes: 0, contentType: "", timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version };
-    applied.push({ entry, value: op.op === "put" ? op.value : new Uint8Array(0) });
-    overlay.set(op.key, { index, version, op: op.op });
+    applied.push({ entry, wasLive: isLive(head), value: op.op === "put" ? op.value : new Uint8Array(0) });
+    overlay.set(op.key, entry); // an entry is its key's head (index, version, op)
     index++;
   }
   return { ok: true, applied };

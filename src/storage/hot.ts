@@ -356,13 +356,12 @@ export class HotStore {
   }
 
   /**
-   * Appends applied operations at the next indexes. Call inside `transaction`. `wasLive[i]` tells
-   * whether the key had a live value before this op (for the live-key counter).
+   * Appends applied operations at the next indexes. Call inside `transaction`. Each op's `wasLive`
+   * (the key had a live value before it) keeps the live-key counter.
    */
-  append(applied: readonly AppliedOp[], wasLive: readonly boolean[]): void {
-    assert(applied.length === wasLive.length, "append: lengths differ");
+  append(applied: readonly AppliedOp[]): void {
     for (let i = 0; i < applied.length; i++) {
-      const { entry, value } = applied[i]!;
+      const { entry, value, wasLive } = applied[i]!;
       const version = entry.version;
       assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
       this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
@@ -373,8 +372,8 @@ export class HotStore {
       if (entry.op === "put") {
         this.statements.insertValue.run(entry.index, value);
         this.stats.valueBytes += value.length;
-        if (!wasLive[i]) this.stats.liveKeys++;
-      } else if (wasLive[i]) {
+        if (!wasLive) this.stats.liveKeys++;
+      } else if (wasLive) {
         this.stats.liveKeys--;
       }
       this.nextIndexValue++;

@@ -29,9 +29,10 @@ test("live keys, keys written and value bytes follow the history, across reopens
       const index = store.nextIndex;
       const applied: AppliedOp = {
         entry: { index, op, key, valueHash: new Uint8Array(32), valueBytes: value.length, contentType: "", timestampMs: 0, prevIndex: previous?.index ?? -1, version: (previous?.version ?? 0) + 1 },
+        wasLive: previous !== undefined && !previous.deleted,
         value,
       };
-      store.append([applied], [previous !== undefined && !previous.deleted]);
+      store.append([applied]);
       latest.set(key, { index, version: applied.entry.version, deleted: op === "delete" });
       valueBytes += value.length;
     }
