@@ -12,7 +12,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, KeyRange, KeyState, Op, StoredEntry } from "../ledger/index.ts";
-import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
+import { assert, compareUtf8, fail, prefixUpperBound, utf8Successor } from "../lib/index.ts";
 import { createPrivateFile, ensurePrivateDir } from "./file-modes.ts";
 import { KeyFilter } from "./key-filter.ts";
 
@@ -363,7 +363,7 @@ export class HotStore {
     for (let i = 0; i < applied.length; i++) {
       const { entry, value, wasLive } = applied[i]!;
       const version = entry.version;
-      assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
+      if (entry.index !== this.nextIndexValue) fail(`append: index ${entry.index} but next is ${this.nextIndexValue}`);
       this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
       if (version === 1) {
         this.stats.keysWritten++;
