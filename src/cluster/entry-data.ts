@@ -6,7 +6,7 @@
  * Empty data is a new leader's no-op. Other kinds are ignored, so a future kind does not stop an older node.
  */
 
-import { decodeCommand, encodeCommand, type Command, type MemberAddresses } from "../ledger/index.ts";
+import { decodeCommand, encodeCommandAfter, type Command, type MemberAddresses } from "../ledger/index.ts";
 import type { IdentityChanges } from "./identity.ts";
 
 export const kindCommand = 1;
@@ -33,7 +33,7 @@ function withKind(kind: number, body: Uint8Array): Uint8Array {
 const encodedCommands = new WeakMap<Uint8Array, Command>();
 
 export function commandEntryData(command: Command): Uint8Array {
-  const data = encodeCommand(command, kindCommand);
+  const data = encodeCommandAfter(kindCommand, command);
   if (decodesToItself(command)) encodedCommands.set(data, command);
   return data;
 }

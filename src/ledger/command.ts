@@ -77,12 +77,17 @@ const extensionIdempotency = 1;
 const flagIfMatch = 1;
 const flagIfNoneMatch = 2;
 
+/** Encodes a command. */
+export function encodeCommand(command: Command): Uint8Array {
+  return encodeCommandAfter(undefined, command);
+}
+
 /**
- * Encodes a command; with `kindByte`, that byte first (a Raft entry's kind, cluster/entry-data.ts),
- * so the entry's data is written once. Sized exactly for ASCII keys and content types: one
- * allocation, no copy at the end.
+ * Encodes a command behind one byte (a Raft entry's kind, cluster/entry-data.ts), so the entry's
+ * data is written once, not encoded and then copied behind it. Sized exactly for ASCII keys and
+ * content types: one allocation, no copy at the end.
  */
-export function encodeCommand(command: Command, kindByte?: number): Uint8Array {
+export function encodeCommandAfter(kindByte: number | undefined, command: Command): Uint8Array {
   const tag = command.idempotency;
   let size = (kindByte === undefined ? 0 : 1) + 13 + (tag ? 11 + tag.key.length : 0);
   for (const op of command.ops) {

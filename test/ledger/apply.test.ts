@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { applyCommand, decodeCommand, encodeCommand, type Command, type KeyHead, type LedgerView } from "../../src/ledger/index.ts";
+import { applyCommand, decodeCommand, decodeCommandList, encodeCommand, encodeCommandList, type Command, type KeyHead, type LedgerView } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
 
 function put(key: string, value: string, extra: Record<string, unknown> = {}) {
@@ -55,5 +55,11 @@ describe("applyCommand", () => {
     expect(decoded.timestampMs).toBe(42);
     expect(decoded.ops.map((o) => ({ ...o }))).toEqual(command.ops.map((o) => ({ ...o })));
     expect(() => decodeCommand(encodeCommand(command).subarray(0, 20))).toThrow(RangeError);
+  });
+
+  test("command lists round-trip, each command encoded as on its own", () => {
+    const commands: Command[] = [0, 1, 2].map((i) => ({ timestampMs: 40 + i, ops: [put(`k${i}`, "v", { ifMatch: i }), { op: "delete", key: "d" }] }));
+    const decoded = decodeCommandList(encodeCommandList(commands));
+    expect(decoded.map((c) => encodeCommand(c))).toEqual(commands.map((c) => encodeCommand(c)));
   });
 });
