@@ -6,7 +6,7 @@
  * Empty data is a new leader's no-op. Other kinds are ignored, so a future kind does not stop an older node.
  */
 
-import { decodeCommand, encodeCommand, type Command, type MemberAddresses } from "../ledger/index.ts";
+import { decodeCommand, encodeCommandAfter, type Command, type MemberAddresses } from "../ledger/index.ts";
 import type { IdentityChanges } from "./identity.ts";
 
 export const kindCommand = 1;
@@ -23,8 +23,25 @@ function withKind(kind: number, body: Uint8Array): Uint8Array {
   return data;
 }
 
+/**
+ * The commands this node encoded (a leader's proposals), by their entry data: when such an entry
+ * comes back to be applied (the same bytes, held in the Raft log in memory), the command is taken
+ * from here instead of decoded again. Decoding the bytes gives an equal command (checked: its keys are
+ * well-formed UTF-8), so every replica applies the same thing; an entry read back
+ * from SQLite or received from a leader is not in here and is decoded as always.
+ */
+const encodedCommands = new WeakMap<Uint8Array, Command>();
+
 export function commandEntryData(command: Command): Uint8Array {
-  return withKind(kindCommand, encodeCommand(command));
+  const data = encodeCommandAfter(kindCommand, command);
+  if (decodesToItself(command)) encodedCommands.set(data, command);
+  return data;
+}
+
+/** False if a text field would come back different from its UTF-8 (a lone surrogate): then the bytes are decoded. */
+function decodesToItself(command: Command): boolean {
+  for (const op of command.ops) if (!op.key.isWellFormed()) return false;
+  return command.idempotency === undefined || command.idempotency.key.isWellFormed();
 }
 
 export function addressEntryData(changes: AddressChanges): Uint8Array {
@@ -44,7 +61,7 @@ export type EntryContent =
 
 export function decodeEntryData(data: Uint8Array): EntryContent {
   if (data.length === 0) return { kind: "none" };
-  if (data[0] === kindCommand) return { kind: "command", command: decodeCommand(data.subarray(1)) };
+  if (data[0] === kindCommand) return { kind: "command", command: encodedCommands.get(data) ?? decodeCommand(data.subarray(1)) };
   if (data[0] === kindAddresses) return { kind: "addresses", changes: JSON.parse(new TextDecoder().decode(data.subarray(1))) as AddressChanges };
   if (data[0] === kindIdentity) return { kind: "identity", changes: JSON.parse(new TextDecoder().decode(data.subarray(1))) as IdentityChanges };
   return { kind: "none" };

@@ -66,8 +66,8 @@ export class LedgerReads {
    * hashed into its entry) cached as checked.
    */
   applied(a: AppliedOp): void {
-    this.heads.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
-    if (a.entry.op === "put") this.values.set(a.entry.index, { entry: { ...a.entry, version: a.version }, value: a.value });
+    this.heads.set(a.entry.key, a.entry); // an entry is its key's head (index, version, op): no copy
+    if (a.entry.op === "put") this.values.set(a.entry.index, { entry: a.entry, value: a.value });
   }
 
   private corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {

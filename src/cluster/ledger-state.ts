@@ -124,7 +124,7 @@ export class LedgerState {
   /** Writes a prepared batch's entries, values and tree nodes. Call inside a store transaction. */
   write(batch: PreparedBatch): void {
     if (batch.all.length === 0) return;
-    this.store.append(batch.all, batch.wasLive);
+    this.store.append(batch.all);
     this.merkle.appendLeafHashes(batch.leafHashes);
     if (batch.records.length > 0) this.idempotency.append(batch.records);
   }
@@ -138,6 +138,9 @@ export class LedgerState {
     this.counters.batches++;
     this.counters.appliedOps += batch.all.length;
     const outcomes = batch.outcomes;
+    // One hex string for the batch's leaves; each receipt takes its 64 characters.
+    const leavesHex = batch.all.length > 0 ? toHex(batch.leafHashes) : "";
+    const hexChars = 2 * hashSize;
     let leaf = 0;
     for (const { slot, applied } of batch.accepted) {
       const treeSize = applied[applied.length - 1]!.entry.index + 1;
@@ -149,8 +152,8 @@ export class LedgerState {
             key: a.entry.key,
             op: a.entry.op,
             index: a.entry.index,
-            version: a.version,
-            leaf_hash: toHex(batch.leafHashes.subarray(leaf * hashSize, ++leaf * hashSize)),
+            version: a.entry.version,
+            leaf_hash: leavesHex.slice(leaf * hexChars, ++leaf * hexChars),
             tree_size: treeSize,
             timestamp_ms: a.entry.timestampMs,
           };

@@ -26,7 +26,6 @@ export interface PreparedBatch {
   outcomes: CommandOutcome[];
   accepted: { slot: number; applied: AppliedOp[] }[];
   all: AppliedOp[];
-  wasLive: boolean[];
   leafHashes: Uint8Array;
   /** The ledger size once the batch is written. */
   sizeAfter: number;
@@ -63,7 +62,6 @@ export function prepareBatch(commands: readonly Command[], context: PrepareConte
   const outcomes: CommandOutcome[] = [];
   const accepted: { slot: number; applied: AppliedOp[] }[] = [];
   const all: AppliedOp[] = [];
-  const wasLive: boolean[] = [];
   const replays: PreparedBatch["replays"] = [];
   // Only a batch with a keyed command pays for idempotency (idempotent-apply.ts).
   const keyed = commands.some((c) => c.idempotency !== undefined) ? new IdempotencyOverlay(context.idempotency, context.hasher) : undefined;
@@ -82,8 +80,7 @@ export function prepareBatch(commands: readonly Command[], context: PrepareConte
       continue;
     }
     for (const a of result.applied) {
-      wasLive.push(head(a.entry.key)?.op === "put");
-      overlay.set(a.entry.key, { index: a.entry.index, version: a.version, op: a.entry.op });
+      overlay.set(a.entry.key, a.entry); // an entry is its key's head
       all.push(a);
     }
     if (command.idempotency) keyed!.accepted(command, nextIndex, nextIndex + result.applied.length - 1);
@@ -92,5 +89,5 @@ export function prepareBatch(commands: readonly Command[], context: PrepareConte
     outcomes.push({ ok: true, receipts: [] });
   }
   const leafHashes = all.length > 0 ? context.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
-  return { outcomes, accepted, all, wasLive, leafHashes, sizeAfter: nextIndex, records: keyed?.records ?? [], replays };
+  return { outcomes, accepted, all, leafHashes, sizeAfter: nextIndex, records: keyed?.records ?? [], replays };
 }

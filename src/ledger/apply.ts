@@ -6,7 +6,8 @@
 
 import { fromHex } from "../lib/index.ts";
 import type { Command } from "./command.ts";
-import type { Entry, Op } from "./entry.ts";
+import type { Op } from "./entry.ts";
+import type { StoredEntry } from "./service.ts";
 
 /** The latest entry of a key. */
 export interface KeyHead {
@@ -22,9 +23,10 @@ export interface LedgerView {
 }
 
 export interface AppliedOp {
-  entry: Entry;
-  /** 1-based count of the key's entries, this one included. */
-  version: number;
+  /** With its version (1-based count of the key's entries, this one included): the object the caches keep once written. */
+  entry: StoredEntry;
+  /** The key had a live value (its head was a put) before this op. */
+  wasLive: boolean;
   /** The value (empty for a delete). */
   value: Uint8Array;
 }
@@ -59,12 +61,12 @@ export function applyCommand(command: Command, view: LedgerView): ApplyResult {
       return refuse("not_found", `key "${op.key}" does not exist`, opIndex, op.key);
     }
     const version = (head?.version ?? 0) + 1;
-    const entry: Entry =
+    const entry: StoredEntry =
       op.op === "put"
-        ? { index, op: "put", key: op.key, valueHash: op.valueHash, valueBytes: op.value.length, contentType: op.contentType, timestampMs: command.timestampMs, prevIndex: head?.index ?? -1 }
-        : { index, op: "delete", key: op.key, valueHash: emptyValueHash, valueBytes: 0, contentType: "", timestampMs: command.timestampMs, prevIndex: head?.index ?? -1 };
-    applied.push({ entry, version, value: op.op === "put" ? op.value : new Uint8Array(0) });
-    overlay.set(op.key, { index, version, op: op.op });
+        ? { index, op: "put", key: op.key, valueHash: op.valueHash, valueBytes: op.value.length, contentType: op.contentType, timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version }
+        : { index, op: "delete", key: op.key, valueHash: emptyValueHash, valueBytes: 0, contentType: "", timestampMs: command.timestampMs, prevIndex: head?.index ?? -1, version };
+    applied.push({ entry, wasLive: isLive(head), value: op.op === "put" ? op.value : new Uint8Array(0) });
+    overlay.set(op.key, entry); // an entry is its key's head (index, version, op)
     index++;
   }
   return { ok: true, applied };

@@ -15,7 +15,7 @@
  * only version 1 still read every command they can apply; every version 1 command still decodes.
  */
 
-import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
+import { assert, ByteReader, ByteWriter, fromUtf8 } from "../lib/index.ts";
 import type { Hasher } from "../merkle/index.ts";
 import { hashBytes } from "./entry.ts";
 import { idempotencyKeyBytesMax, type IdempotencyTag } from "./idempotency.ts";
@@ -77,28 +77,41 @@ const extensionIdempotency = 1;
 const flagIfMatch = 1;
 const flagIfNoneMatch = 2;
 
+/** Encodes a command. */
 export function encodeCommand(command: Command): Uint8Array {
-  let size = 13;
-  for (const op of command.ops) size += 64 + op.key.length * 3 + (op.op === "put" ? op.value.length + op.contentType.length : 0);
+  return encodeCommandAfter(undefined, command);
+}
+
+/**
+ * Encodes a command behind one byte (a Raft entry's kind, cluster/entry-data.ts), so the entry's
+ * data is written once, not encoded and then copied behind it. Sized exactly for ASCII keys and
+ * content types: one allocation, no copy at the end.
+ */
+export function encodeCommandAfter(kindByte: number | undefined, command: Command): Uint8Array {
   const tag = command.idempotency;
-  if (tag) size += 11 + tag.key.length * 3;
+  let size = (kindByte === undefined ? 0 : 1) + 13 + (tag ? 11 + tag.key.length : 0);
+  for (const op of command.ops) {
+    size += 6 + op.key.length + (op.ifMatch !== undefined ? 8 : 0) + (op.op === "put" ? 6 + op.contentType.length + hashBytes + op.value.length : 0);
+  }
   const writer = new ByteWriter(size);
+  if (kindByte !== undefined) writer.u8(kindByte);
   writer.u8(tag ? commandVersionKeyed : commandVersion).u64(command.timestampMs).u32(command.ops.length);
   for (const op of command.ops) {
     const flags = (op.ifMatch !== undefined ? flagIfMatch : 0) | (op.op === "put" && op.ifNoneMatch ? flagIfNoneMatch : 0);
     writer.u8(op.op === "put" ? 0 : 1).u8(flags);
     if (op.ifMatch !== undefined) writer.u64(op.ifMatch);
-    writer.lengthPrefixed(utf8(op.key));
+    writer.text(op.key, 4);
     if (op.op === "put") {
       assert(op.valueHash.length === hashBytes, "value hash must be 32 bytes");
-      const contentType = utf8(op.contentType);
-      writer.u16(contentType.length).bytes(contentType).bytes(op.valueHash).lengthPrefixed(op.value);
+      writer.text(op.contentType, 2);
+      writer.bytes(op.valueHash).lengthPrefixed(op.value);
     }
   }
   if (tag) {
-    const key = utf8(tag.key);
-    assert(key.length >= 1 && key.length <= idempotencyKeyBytesMax, `idempotency key must be 1..${idempotencyKeyBytesMax} bytes`);
-    writer.u8(extensionIdempotency).u16(key.length).bytes(key).u32(tag.windowSecs).u32(tag.keysMax);
+    writer.u8(extensionIdempotency);
+    const keyBytes = writer.text(tag.key, 2);
+    assert(keyBytes >= 1 && keyBytes <= idempotencyKeyBytesMax, `idempotency key must be 1..${idempotencyKeyBytesMax} bytes`);
+    writer.u32(tag.windowSecs).u32(tag.keysMax);
   }
   return writer.finish();
 }

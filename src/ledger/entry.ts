@@ -16,7 +16,7 @@
  * Every variable-length field carries its length, so no two different entries share an encoding.
  */
 
-import { assert, ByteReader, ByteWriter, fromUtf8, utf8 } from "../lib/index.ts";
+import { assert, ByteReader, fail, ByteWriter, fromUtf8 } from "../lib/index.ts";
 
 export type Op = "put" | "delete";
 
@@ -49,30 +49,21 @@ const opCodes: Record<Op, number> = { put: 0, delete: 1 };
 
 /** Encodes an entry canonically. Precondition: the entry is well formed (asserted). */
 export function encodeEntry(entry: Entry): Uint8Array {
-  const key = utf8(entry.key);
-  const contentType = utf8(entry.contentType);
-  assert(Number.isSafeInteger(entry.index) && entry.index >= 0, `bad entry index ${entry.index}`);
-  assert(key.length >= 1 && key.length <= keyBytesMax, `bad key length ${key.length}`);
-  assert(contentType.length <= contentTypeBytesMax, `bad content type length ${contentType.length}`);
-  assert(entry.valueHash.length === hashBytes, `value hash must be ${hashBytes} bytes`);
-  assert(entry.prevIndex >= -1 && entry.prevIndex < entry.index, `bad prevIndex ${entry.prevIndex} for index ${entry.index}`);
+  if (!(Number.isSafeInteger(entry.index) && entry.index >= 0)) fail(`bad entry index ${entry.index}`);
+  assert(entry.valueHash.length === hashBytes, "value hash must be 32 bytes");
+  if (!(entry.prevIndex >= -1 && entry.prevIndex < entry.index)) fail(`bad prevIndex ${entry.prevIndex} for index ${entry.index}`);
   assert(entry.op === "put" || entry.valueBytes === 0, "a delete has no value");
-  // Exactly the encoding's size (72 fixed bytes + key + content type): one allocation, no copy in finish().
-  const writer = new ByteWriter(entryFixedBytes + key.length + contentType.length);
-  writer
-    .u8(entryFormatVersion)
-    .u64(entry.index)
-    .u8(opCodes[entry.op])
-    .lengthPrefixed(key)
-    .bytes(entry.valueHash)
-    .u64(entry.valueBytes)
-    .u16(contentType.length)
-    .bytes(contentType)
-    .u64(entry.timestampMs)
-    .i64(entry.prevIndex);
+  // Sized for an ASCII key and content type (72 fixed bytes + both): one allocation, no copy in finish().
+  const writer = new ByteWriter(entryFixedBytes + entry.key.length + entry.contentType.length);
+  writer.u8(entryFormatVersion).u64(entry.index).u8(opCodes[entry.op]);
+  const keyBytes = writer.text(entry.key, 4);
+  if (!(keyBytes >= 1 && keyBytes <= keyBytesMax)) fail(`bad key length ${keyBytes}`);
+  writer.bytes(entry.valueHash).u64(entry.valueBytes);
+  const contentTypeBytes = writer.text(entry.contentType, 2);
+  if (contentTypeBytes > contentTypeBytesMax) fail(`bad content type length ${contentTypeBytes}`);
+  writer.u64(entry.timestampMs).i64(entry.prevIndex);
   const encoded = writer.finish();
-  assert(encoded.length === entryFixedBytes + key.length + contentType.length, `entry ${entry.index} encodes to ${encoded.length} bytes, not ${entryFixedBytes + key.length + contentType.length}`);
-  assert(encoded.length <= entryBytesMax, `entry ${entry.index} encodes to ${encoded.length} bytes, more than ${entryBytesMax}`);
+  if (encoded.length !== entryFixedBytes + keyBytes + contentTypeBytes) fail(`entry ${entry.index} encodes to ${encoded.length} bytes, not ${entryFixedBytes + keyBytes + contentTypeBytes}`);
   return encoded;
 }
 

@@ -12,6 +12,14 @@ export function assert(condition: unknown, message = "assertion failed"): assert
   if (!condition) throw new AssertionError(message);
 }
 
+/**
+ * Throws an AssertionError: for checks on a per-entry path, written `if (!condition) fail(\`…\`)`
+ * so that the message (a template that formats numbers, about 0.1 µs) is built only on failure.
+ */
+export function fail(message: string): never {
+  throw new AssertionError(message);
+}
+
 /** Marks a branch that must be unreachable when all cases are handled. */
 export function unreachable(value: never, message = "unreachable"): never {
   throw new AssertionError(`${message}: ${String(value)}`);

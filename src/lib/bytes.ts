@@ -96,56 +96,68 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** A growable big-endian binary writer. */
+/**
+ * A growable big-endian binary writer. Integers are written byte by byte into the Uint8Array:
+ * no DataView, whose construction makes JavaScriptCore materialize the array's ArrayBuffer
+ * (about 0.3 µs per writer, a few % of every write path: docs/PERFORMANCE.md section 11).
+ */
 export class ByteWriter {
   private buffer: Uint8Array;
-  private view: DataView;
   private length = 0;
 
   constructor(initialBytes = 256) {
     this.buffer = new Uint8Array(initialBytes);
-    this.view = new DataView(this.buffer.buffer);
   }
 
   private reserve(bytes: number): void {
     const needed = this.length + bytes;
     if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
+    let size = Math.max(this.buffer.length * 2, 16);
     while (size < needed) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buffer.subarray(0, this.length));
     this.buffer = next;
-    this.view = new DataView(next.buffer);
   }
 
   u8(value: number): this {
     this.reserve(1);
-    this.view.setUint8(this.length, value);
-    this.length += 1;
+    this.buffer[this.length++] = value;
     return this;
   }
 
   u16(value: number): this {
     this.reserve(2);
-    this.view.setUint16(this.length, value);
-    this.length += 2;
+    const b = this.buffer;
+    const at = this.length;
+    b[at] = value >>> 8;
+    b[at + 1] = value;
+    this.length = at + 2;
     return this;
   }
 
   u32(value: number): this {
     this.reserve(4);
-    this.view.setUint32(this.length, value);
-    this.length += 4;
+    this.put32(value);
     return this;
+  }
+
+  /** Writes the low 32 bits of `value` at the end (space reserved by the caller). */
+  private put32(value: number): void {
+    const b = this.buffer;
+    const at = this.length;
+    b[at] = value >>> 24;
+    b[at + 1] = value >>> 16;
+    b[at + 2] = value >>> 8;
+    b[at + 3] = value;
+    this.length = at + 4;
   }
 
   /** Writes a non-negative safe integer as an unsigned 64-bit big-endian value (two u32, no BigInt). */
   u64(value: number): this {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`u64 field must be a non-negative safe integer, got ${value}`);
     this.reserve(8);
-    this.view.setUint32(this.length, Math.floor(value / 0x1_0000_0000));
-    this.view.setUint32(this.length + 4, value >>> 0);
-    this.length += 8;
+    this.put32(Math.floor(value / 0x1_0000_0000));
+    this.put32(value >>> 0);
     return this;
   }
 
@@ -153,9 +165,8 @@ export class ByteWriter {
   i64(value: number): this {
     if (!Number.isSafeInteger(value)) throw new RangeError(`i64 field must be a safe integer, got ${value}`);
     this.reserve(8);
-    this.view.setInt32(this.length, Math.floor(value / 0x1_0000_0000));
-    this.view.setUint32(this.length + 4, value >>> 0);
-    this.length += 8;
+    this.put32(Math.floor(value / 0x1_0000_0000) | 0);
+    this.put32(value >>> 0);
     return this;
   }
 
@@ -169,6 +180,33 @@ export class ByteWriter {
   /** Writes a u32 length prefix followed by the bytes. */
   lengthPrefixed(data: Uint8Array): this {
     return this.u32(data.length).bytes(data);
+  }
+
+  /**
+   * Writes `text` as UTF-8 after its byte length (big-endian, `prefixBytes` = 2 or 4) and returns
+   * that length. ASCII text is copied character by character (no encoder call, no temporary
+   * array); other text goes through TextEncoder. The same bytes as `utf8(text)` either way.
+   */
+  text(text: string, prefixBytes: 2 | 4): number {
+    const n = text.length;
+    this.reserve(prefixBytes + n);
+    const b = this.buffer;
+    const start = this.length + prefixBytes;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        const encoded = utf8(text);
+        if (prefixBytes === 2) this.u16(encoded.length);
+        else this.u32(encoded.length);
+        this.bytes(encoded);
+        return encoded.length;
+      }
+      b[start + i] = c;
+    }
+    if (prefixBytes === 2) this.u16(n);
+    else this.put32(n);
+    this.length = start + n;
+    return n;
   }
 
   get size(): number {
@@ -186,12 +224,9 @@ export class ByteWriter {
 
 /** A bounds-checked big-endian reader; every read past the end throws a RangeError. */
 export class ByteReader {
-  private readonly view: DataView;
   offset = 0;
 
-  constructor(private readonly data: Uint8Array) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  }
+  constructor(private readonly data: Uint8Array) {}
 
   private need(bytes: number): void {
     if (this.offset + bytes > this.data.length) {
@@ -201,27 +236,34 @@ export class ByteReader {
 
   u8(): number {
     this.need(1);
-    return this.view.getUint8(this.offset++);
+    return this.data[this.offset++]!;
   }
 
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.offset);
-    this.offset += 2;
-    return v;
+    const d = this.data;
+    const at = this.offset;
+    this.offset = at + 2;
+    return (d[at]! << 8) | d[at + 1]!;
+  }
+
+  /** The u32 at `at` (bounds checked by the caller). */
+  private get32(at: number): number {
+    const d = this.data;
+    return d[at]! * 0x100_0000 + ((d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!);
   }
 
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.offset);
+    const v = this.get32(this.offset);
     this.offset += 4;
     return v;
   }
 
   u64(): number {
     this.need(8);
-    const hi = this.view.getUint32(this.offset);
-    const lo = this.view.getUint32(this.offset + 4);
+    const hi = this.get32(this.offset);
+    const lo = this.get32(this.offset + 4);
     this.offset += 8;
     if (hi > 0x1f_ffff) throw new RangeError("u64 exceeds the safe integer range");
     return hi * 0x1_0000_0000 + lo;
@@ -229,8 +271,8 @@ export class ByteReader {
 
   i64(): number {
     this.need(8);
-    const hi = this.view.getInt32(this.offset);
-    const lo = this.view.getUint32(this.offset + 4);
+    const hi = this.get32(this.offset) | 0;
+    const lo = this.get32(this.offset + 4);
     this.offset += 8;
     const value = hi * 0x1_0000_0000 + lo;
     if (!Number.isSafeInteger(value)) throw new RangeError("i64 exceeds the safe integer range");

@@ -4,7 +4,7 @@
  * Pure integer math; sizes and indexes are safe integers (< 2^53).
  */
 
-import { assert } from "../lib/index.ts";
+import { assert, fail } from "../lib/index.ts";
 
 /** A complete subtree: leaves [index * 2^level, (index + 1) * 2^level). */
 export interface NodeId {
@@ -16,8 +16,8 @@ export interface NodeId {
 export const levelMax = 52;
 
 export function nodeId(level: number, index: number): NodeId {
-  assert(Number.isInteger(level) && level >= 0 && level <= levelMax, `bad node level ${level}`);
-  assert(Number.isSafeInteger(index) && index >= 0, `bad node index ${index}`);
+  if (!(Number.isInteger(level) && level >= 0 && level <= levelMax)) fail(`bad node level ${level}`);
+  if (!(Number.isSafeInteger(index) && index >= 0)) fail(`bad node index ${index}`);
   return { level, index };
 }
 
@@ -122,8 +122,8 @@ function trailingZeros(n: number): number {
  * For m = index + 1: 2^(level+1) * m - popcount(m) - trailingZeros(m) - 1.
  */
 export function postOrderPosition(level: number, index: number): number {
-  assert(Number.isInteger(level) && level >= 0 && level <= levelMax, `bad node level ${level}`);
-  assert(Number.isSafeInteger(index) && index >= 0 && (index + 1) * 2 ** (level + 1) <= 2 ** 53, `node ${level}/${index} is past the positions a safe integer holds`);
+  if (!(Number.isInteger(level) && level >= 0 && level <= levelMax)) fail(`bad node level ${level}`);
+  if (!(Number.isSafeInteger(index) && index >= 0 && (index + 1) * 2 ** (level + 1) <= 2 ** 53)) fail(`node ${level}/${index} is past the positions a safe integer holds`);
   const m = index + 1;
   return 2 ** (level + 1) * m - popcount(m) - trailingZeros(m) - 1;
 }

@@ -11,7 +11,7 @@
  * - Runs may arrive in any order and may leave gaps; a later run may fill a gap.
  */
 
-import { assert, AssertionError, bytesEqual, toHex } from "../lib/index.ts";
+import { assert, AssertionError, fail, bytesEqual, toHex } from "../lib/index.ts";
 import { hashSize } from "./hasher.ts";
 import { levelMax, type NodeId } from "./node-id.ts";
 
@@ -31,9 +31,9 @@ export interface TreeStore {
 
 /** Number of nodes in a run (asserting its shape). */
 export function runLength(run: NodeRun): number {
-  assert(Number.isInteger(run.level) && run.level >= 0 && run.level <= levelMax, `bad run level ${run.level}`);
-  assert(Number.isSafeInteger(run.index) && run.index >= 0, `bad run index ${run.index}`);
-  assert(run.hashes.length % hashSize === 0, `run hashes must be a multiple of ${hashSize} bytes, got ${run.hashes.length}`);
+  if (!(Number.isInteger(run.level) && run.level >= 0 && run.level <= levelMax)) fail(`bad run level ${run.level}`);
+  if (!(Number.isSafeInteger(run.index) && run.index >= 0)) fail(`bad run index ${run.index}`);
+  if (run.hashes.length % hashSize !== 0) fail(`run hashes must be a multiple of ${hashSize} bytes, got ${run.hashes.length}`);
   return run.hashes.length / hashSize;
 }
 

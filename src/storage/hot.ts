@@ -9,10 +9,10 @@
  * normal operation.
  */
 
-import { Database, type Statement } from "bun:sqlite";
+import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, KeyRange, KeyState, Op, StoredEntry } from "../ledger/index.ts";
-import { assert, compareUtf8, prefixUpperBound, utf8Successor } from "../lib/index.ts";
+import { assert, compareUtf8, fail, prefixUpperBound, utf8Successor } from "../lib/index.ts";
 import { createPrivateFile, ensurePrivateDir } from "./file-modes.ts";
 import { KeyFilter } from "./key-filter.ts";
 
@@ -76,6 +76,14 @@ export const keysQuery = `
     WHERE ?2 IS NULL OR walk.key < ?2
     ORDER BY walk.key`;
 
+/**
+ * Rows one INSERT statement writes when an append holds many entries: SQLite's fixed cost per
+ * statement run (bind, step, reset) is paid once per this many rows; the rest go one per
+ * statement. 32 rows of 9 columns stay far below SQLite's bound-variable limit (32766).
+ */
+const insertRowsMax = 32;
+const entryColumnCount = 9;
+
 export interface HotStoreOptions {
   /** "full" fsyncs every commit; "normal" may lose the last commits on power loss. */
   sync: "full" | "normal";
@@ -103,8 +111,10 @@ export class HotStore {
     history: Statement<EntryRow, [string, number, number]>;
     keys: Statement<{ key: string; idx: number; version: number; op: number }, [string, string | null, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
-    insertEntry: Statement<unknown, [number, number, string, Uint8Array, number, string, number, number, number]>;
-    insertValue: Statement<unknown, [number, Uint8Array]>;
+    insertEntry: Statement<unknown, SQLQueryBindings[]>;
+    insertValue: Statement<unknown, SQLQueryBindings[]>;
+    insertEntries: Statement<unknown, SQLQueryBindings[]>;
+    insertValues: Statement<unknown, SQLQueryBindings[]>;
     getMeta: Statement<{ v: number | string | Uint8Array }, [string]>;
     setMeta: Statement<unknown, [string, number | string | Uint8Array]>;
   };
@@ -133,6 +143,8 @@ export class HotStore {
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
       insertEntry: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertValue: db.prepare(`INSERT INTO vals (idx, value) VALUES (?, ?)`),
+      insertEntries: db.prepare(`INSERT INTO entries (${entryColumns}) VALUES ${Array(insertRowsMax).fill(`(${Array(entryColumnCount).fill("?").join(", ")})`).join(", ")}`),
+      insertValues: db.prepare(`INSERT INTO vals (idx, value) VALUES ${Array(insertRowsMax).fill("(?, ?)").join(", ")}`),
       getMeta: db.prepare(`SELECT v FROM meta WHERE k = ?`),
       setMeta: db.prepare(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
     };
@@ -356,29 +368,54 @@ export class HotStore {
   }
 
   /**
-   * Appends applied operations at the next indexes. Call inside `transaction`. `wasLive[i]` tells
-   * whether the key had a live value before this op (for the live-key counter).
+   * Appends applied operations at the next indexes. Call inside `transaction`. Each op's `wasLive`
+   * (the key had a live value before it) keeps the live-key counter.
    */
-  append(applied: readonly AppliedOp[], wasLive: readonly boolean[]): void {
-    assert(applied.length === wasLive.length, "append: lengths differ");
+  append(applied: readonly AppliedOp[]): void {
+    // Rows are gathered and written insertRowsMax to a statement; the remainder one by one below.
+    const entryRows: SQLQueryBindings[] = new Array(insertRowsMax * entryColumnCount);
+    const valueRows: SQLQueryBindings[] = new Array(insertRowsMax * 2);
+    let entryCount = 0;
+    let valueCount = 0;
     for (let i = 0; i < applied.length; i++) {
-      const { entry, version, value } = applied[i]!;
-      assert(entry.index === this.nextIndexValue, `append: index ${entry.index} but next is ${this.nextIndexValue}`);
-      this.statements.insertEntry.run(entry.index, entry.op === "put" ? 0 : 1, entry.key, entry.valueHash, entry.valueBytes, entry.contentType, entry.timestampMs, entry.prevIndex, version);
+      const { entry, value, wasLive } = applied[i]!;
+      const version = entry.version;
+      if (entry.index !== this.nextIndexValue) fail(`append: index ${entry.index} but next is ${this.nextIndexValue}`);
+      const at = entryCount * entryColumnCount;
+      entryRows[at] = entry.index;
+      entryRows[at + 1] = entry.op === "put" ? 0 : 1;
+      entryRows[at + 2] = entry.key;
+      entryRows[at + 3] = entry.valueHash;
+      entryRows[at + 4] = entry.valueBytes;
+      entryRows[at + 5] = entry.contentType;
+      entryRows[at + 6] = entry.timestampMs;
+      entryRows[at + 7] = entry.prevIndex;
+      entryRows[at + 8] = version;
+      if (++entryCount === insertRowsMax) {
+        this.statements.insertEntries.run(...entryRows);
+        entryCount = 0;
+      }
       if (version === 1) {
         this.stats.keysWritten++;
         this.keyFilter.add(entry.key);
       }
       if (entry.op === "put") {
-        this.statements.insertValue.run(entry.index, value);
+        valueRows[2 * valueCount] = entry.index;
+        valueRows[2 * valueCount + 1] = value;
+        if (++valueCount === insertRowsMax) {
+          this.statements.insertValues.run(...valueRows);
+          valueCount = 0;
+        }
         this.stats.valueBytes += value.length;
-        if (!wasLive[i]) this.stats.liveKeys++;
-      } else if (wasLive[i]) {
+        if (!wasLive) this.stats.liveKeys++;
+      } else if (wasLive) {
         this.stats.liveKeys--;
       }
       this.nextIndexValue++;
       this.stats.entries++;
     }
+    for (let at = 0; at < entryCount * entryColumnCount; at += entryColumnCount) this.statements.insertEntry.run(...entryRows.slice(at, at + entryColumnCount));
+    for (let at = 0; at < valueCount * 2; at += 2) this.statements.insertValue.run(...valueRows.slice(at, at + 2));
     this.setMeta("live_keys", this.stats.liveKeys);
     this.setMeta("keys_written", this.stats.keysWritten);
     this.setMeta("value_bytes", this.stats.valueBytes);

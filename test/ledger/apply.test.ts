@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { applyCommand, decodeCommand, encodeCommand, type Command, type KeyHead, type LedgerView } from "../../src/ledger/index.ts";
+import { applyCommand, decodeCommand, decodeCommandList, encodeCommand, encodeCommandList, type Command, type KeyHead, type LedgerView } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
 
 function put(key: string, value: string, extra: Record<string, unknown> = {}) {
@@ -16,7 +16,7 @@ describe("applyCommand", () => {
     const result = applyCommand({ timestampMs: 10, ops: [put("a", "1"), put("b", "2"), put("a", "3"), { op: "delete", key: "b" }] }, view(5));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.applied.map((a) => [a.entry.index, a.entry.key, a.version, a.entry.prevIndex, a.entry.op])).toEqual([
+    expect(result.applied.map((a) => [a.entry.index, a.entry.key, a.entry.version, a.entry.prevIndex, a.entry.op])).toEqual([
       [5, "a", 1, -1, "put"],
       [6, "b", 1, -1, "put"],
       [7, "a", 2, 5, "put"],
@@ -27,7 +27,7 @@ describe("applyCommand", () => {
 
   test("continues a key's chain from its head", () => {
     const result = applyCommand({ timestampMs: 1, ops: [put("a", "x")] }, view(10, { a: { index: 4, version: 3, op: "delete" } }));
-    expect(result.ok && result.applied[0]!.version).toBe(4);
+    expect(result.ok && result.applied[0]!.entry.version).toBe(4);
     expect(result.ok && result.applied[0]!.entry.prevIndex).toBe(4);
   });
 
@@ -55,5 +55,11 @@ describe("applyCommand", () => {
     expect(decoded.timestampMs).toBe(42);
     expect(decoded.ops.map((o) => ({ ...o }))).toEqual(command.ops.map((o) => ({ ...o })));
     expect(() => decodeCommand(encodeCommand(command).subarray(0, 20))).toThrow(RangeError);
+  });
+
+  test("command lists round-trip, each command encoded as on its own", () => {
+    const commands: Command[] = [0, 1, 2].map((i) => ({ timestampMs: 40 + i, ops: [put(`k${i}`, "v", { ifMatch: i }), { op: "delete", key: "d" }] }));
+    const decoded = decodeCommandList(encodeCommandList(commands));
+    expect(decoded.map((c) => encodeCommand(c))).toEqual(commands.map((c) => encodeCommand(c)));
   });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ByteReader, ByteWriter, concatBytes, fromBase64, fromHex, toBase64, toHex } from "../../src/lib/index.ts";
+import { ByteReader, ByteWriter, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from "../../src/lib/index.ts";
 import { SeededRandom } from "../../src/lib/index.ts";
 
 test("u64 and i64 match the BigInt big-endian encoding across the safe range", () => {
@@ -14,6 +14,31 @@ test("u64 and i64 match the BigInt big-endian encoding across the safe range", (
     const u64 = new ByteWriter(8).u64(v).finish();
     expect(new DataView(u64.buffer, u64.byteOffset).getBigUint64(0)).toBe(BigInt(v));
     expect(new ByteReader(u64).u64()).toBe(v);
+  }
+});
+
+test("u16 and u32 match DataView's big-endian encoding, written and read at any offset", () => {
+  const random = new SeededRandom(11);
+  for (let i = 0; i < 2000; i++) {
+    const a = Math.floor(random.next() * 0x1_0000);
+    const b = Math.floor(random.next() * 0x1_0000_0000);
+    const bytes = new ByteWriter(1).u8(0xab).u16(a).u32(b).finish();
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    expect([view.getUint8(0), view.getUint16(1), view.getUint32(3)]).toEqual([0xab, a, b]);
+    const reader = new ByteReader(Uint8Array.of(9, ...bytes).subarray(1));
+    expect([reader.u8(), reader.u16(), reader.u32(), reader.remaining]).toEqual([0xab, a, b, 0]);
+  }
+});
+
+test("text() writes the UTF-8 of any string after its byte length, as utf8() encodes it", () => {
+  for (const text of ["", "a", "key/0001", "k/é", "retry-ß-1", "emoji 😀 and 中文", "\u0000\u007f\u0080", "\ud800 lone"]) {
+    const bytes = utf8(text);
+    const four = new ByteWriter(2);
+    expect(four.u8(7).text(text, 4)).toBe(bytes.length);
+    expect(four.finish()).toEqual(new ByteWriter().u8(7).lengthPrefixed(bytes).finish());
+    const two = new ByteWriter(0);
+    expect(two.text(text, 2)).toBe(bytes.length);
+    expect(two.finish()).toEqual(new ByteWriter().u16(bytes.length).bytes(bytes).finish());
   }
 });
 

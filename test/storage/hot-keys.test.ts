@@ -40,12 +40,12 @@ function fillRandom(store: HotStore, random: SeededRandom, count: number): Map<s
       const index = store.nextIndex;
       const value = op === "put" ? new Uint8Array([i & 0xff]) : new Uint8Array(0);
       const applied: AppliedOp = {
-        entry: { index, op, key, valueHash: new Uint8Array(32), valueBytes: value.length, contentType: "", timestampMs: 0, prevIndex: previous?.index ?? -1 },
-        version: (previous?.version ?? 0) + 1,
+        entry: { index, op, key, valueHash: new Uint8Array(32), valueBytes: value.length, contentType: "", timestampMs: 0, prevIndex: previous?.index ?? -1, version: (previous?.version ?? 0) + 1 },
+        wasLive: previous !== undefined && !previous.deleted,
         value,
       };
-      store.append([applied], [previous !== undefined && !previous.deleted]);
-      model.set(key, { key, index, version: applied.version, deleted: op === "delete" });
+      store.append([applied]);
+      model.set(key, { key, index, version: applied.entry.version, deleted: op === "delete" });
     }
   });
   return model;

@@ -39,18 +39,18 @@ test("unicode keys and keys that differ in one code unit are told apart", () => 
   expect(maybes).toBeLessThan(2);
 });
 
-function put(store: HotStore, key: string, version: number, prevIndex: number): AppliedOp {
+function put(store: HotStore, key: string, version: number, prevIndex: number, wasLive = false): AppliedOp {
   const index = store.nextIndex;
   const value = new Uint8Array([1, 2, 3]);
-  return { entry: { index, op: "put", key, valueHash: new Uint8Array(32), valueBytes: 3, contentType: "", timestampMs: 0, prevIndex }, version, value };
+  return { entry: { index, op: "put", key, valueHash: new Uint8Array(32), valueBytes: 3, contentType: "", timestampMs: 0, prevIndex, version }, wasLive, value };
 }
 
 test("a reopened store finds every old key, with the filter read at open or in steps", () => {
   const path = join(dir.path, "scribe.db");
   let store = HotStore.open(path, { sync: "normal" });
   store.transaction(() => {
-    for (let i = 0; i < 500; i++) store.append([put(store, `k${i}`, 1, -1)], [false]);
-    store.append([put(store, "k7", 2, 7)], [true]);
+    for (let i = 0; i < 500; i++) store.append([put(store, `k${i}`, 1, -1)]);
+    store.append([put(store, "k7", 2, 7, true)]);
   });
   expect(store.head("k7")).toEqual({ index: 500, version: 2, op: "put" });
   expect(store.head("new")).toBeUndefined();
@@ -60,7 +60,7 @@ test("a reopened store finds every old key, with the filter read at open or in s
   store = HotStore.open(path, { sync: "normal", keyFilterOpenRows: 64 });
   expect(store.keyFilterStats().complete).toBe(false);
   for (let i = 0; i < 500; i += 37) expect(store.head(`k${i}`)?.version).toBe(i === 7 ? 2 : 1);
-  store.transaction(() => store.append([put(store, "late", 1, -1)], [false]));
+  store.transaction(() => store.append([put(store, "late", 1, -1)]));
   let steps = 0;
   while (!store.buildKeyFilter(64)) steps++;
   expect(steps).toBe(6); // 500 rows: 64 at open, then 7 more steps (the last one returns true)
