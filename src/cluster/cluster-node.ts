@@ -120,6 +120,8 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
   /** The Raft transport, messages in, peers in line with the membership, the join (node-peers.ts). */
   private readonly peers: NodePeers;
   private closed = false;
+  /** The identity's version when the key registry last checked it (checkKeys). */
+  private keysCheckedVersion = -1;
 
   private constructor(options: ClusterNodeOptions, state: NodeState) {
     super(state.ledger, state.raftLog);
@@ -160,7 +162,9 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       onAdvance: (rd) => {
         this.peers.advanced(rd);
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
-        if (!this.closed) this.signing.keys.check();
+        // The key registry's checks are due when leadership, membership or the identity changed,
+        // else on the next tick (start()), not in every Ready.
+        if (!this.closed && (rd.softState || rd.membership || this.identityState.version !== this.keysCheckedVersion)) this.checkKeys();
         this.notifyWatchers();
         // Condition waits (cosigning.ts, key-registry.ts) see the applied and advanced state.
         this.waiters.progressed();
@@ -230,10 +234,17 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       // While a step waits for the disk the core is frozen (module comment); the loop retries it.
       if (!this.loop.storageStalled) this.raw.tick();
       this.waiters.deadlines.sweep();
+      if (!this.closed) this.checkKeys();
     });
     if (membership.voters.length === 1 && membership.voters[0] === this.config.node.id && membership.learners.length === 0) this.raw.campaign();
     this.runner.schedule();
     if (join) await this.peers.join();
+  }
+
+  /** Runs the key registry's checks (origin, own key, key-set epoch: key-registry.ts). */
+  private checkKeys(): void {
+    this.keysCheckedVersion = this.identityState.version;
+    this.signing.keys.check();
   }
 
   /**
