@@ -66,15 +66,6 @@ export interface RaftConfig {
   proposalEntriesMax?: number;
   /** Upper bound of entries a leader holds uncommitted before refusing proposals ("overloaded"). */
   uncommittedEntriesMax?: number;
-  /**
-   * Followers learn a new commit index with the next append or heartbeat, or at the next tick
-   * (an append, often empty, to each follower not yet sent it), instead of from an append to
-   * every follower the moment it moves. Under load the next group commit's appends follow within
-   * a round trip and carry it, so a follower applies in the write that persists them and nobody
-   * sends, wakes up for or answers a commit-only append. Default false (the protocol tests script
-   * the immediate broadcast); the node and the simulator set it.
-   */
-  commitOnTick?: boolean;
 }
 
 /** Defaults with the reason for each value. */
@@ -156,7 +147,6 @@ export class Raft {
   private readonly pendingReadsMax: number;
   private readonly proposalEntriesMax: number;
   private readonly uncommittedEntriesMax: number;
-  private readonly commitOnTick: boolean;
 
   constructor(config: RaftConfig) {
     assert(Number.isSafeInteger(config.id) && config.id > 0, `node id must be a positive integer, got ${config.id}`);
@@ -177,7 +167,6 @@ export class Raft {
     this.pendingReadsMax = config.pendingReadsMax ?? raftDefaults.pendingReadsMax;
     this.proposalEntriesMax = config.proposalEntriesMax ?? raftDefaults.proposalEntriesMax;
     this.uncommittedEntriesMax = config.uncommittedEntriesMax ?? raftDefaults.uncommittedEntriesMax;
-    this.commitOnTick = config.commitOnTick ?? false;
     const initial = config.storage.initialState();
     this.membership = copyMembership(initial.membership);
     this.log = new RaftLog(config.storage, initial.hardState.commit, config.appliedIndex ?? 0);
@@ -315,14 +304,6 @@ export class Raft {
     if (this.heartbeatElapsed >= this.heartbeatTimeoutTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
-    }
-    if (this.commitOnTick) this.sendCommitIndex();
-  }
-
-  /** commitOnTick, every tick: an append (often empty) to each follower not yet sent the commit index. */
-  private sendCommitIndex(): void {
-    for (const [id, pr] of this.progress) {
-      if (id !== this.id && pr.commitSent < this.log.committed) this.sendAppend(id);
     }
   }
 
@@ -601,7 +582,7 @@ export class Raft {
       if (pr.state === "probe") pr.becomeReplicate();
       else if (pr.state === "catchup" && pr.match >= pr.pendingCatchup) pr.becomeReplicate();
       else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
-      if (this.maybeCommit() && !this.commitOnTick) this.broadcastAppend();
+      if (this.maybeCommit()) this.broadcastAppend();
       else if (wasPaused) this.sendAppend(m.from);
       while (this.sendAppend(m.from, false)) {
         // pipelining: keep sending while the in-flight window allows
@@ -639,7 +620,6 @@ export class Raft {
     m.entries = entries;
     m.commit = this.log.committed;
     this.send(m);
-    pr.commitSent = m.commit;
     pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex, entries.length);
     return true;
   }
@@ -668,7 +648,6 @@ export class Raft {
       const m = emptyMessage("heartbeat", this.id, id, this.term);
       m.commit = Math.min(pr.match, this.log.committed); // never ahead of what the follower holds
       m.readSeq = readSeq;
-      pr.commitSent = Math.max(pr.commitSent, m.commit);
       this.send(m);
     }
   }
@@ -696,13 +675,12 @@ export class Raft {
 
   /**
    * The application persisted the log up to `index` (RawNode.advance). A leader counts its own
-   * copy now, which may commit entries; the new commit index is then sent to the followers (with
-   * commitOnTick: with the next append, heartbeat or tick).
+   * copy now, which may commit entries; the new commit index is then sent to the followers.
    */
   selfStable(index: number): void {
     if (this.role !== "leader") return;
     const pr = this.progress.get(this.id);
-    if (pr?.maybeUpdate(index) && this.maybeCommit() && !this.commitOnTick) this.broadcastAppend();
+    if (pr?.maybeUpdate(index) && this.maybeCommit()) this.broadcastAppend();
   }
 
   /** True while this node leads and is the only voter: its own disk is the whole quorum. */

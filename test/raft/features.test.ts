@@ -374,45 +374,6 @@ describe("flow control and pipelining", () => {
     }
     expect(c.get(2).applied.length).toBe(8);
   });
-
-  test("with commitOnTick a follower learns a new commit index from the next append or tick, with no commit-only append", () => {
-    const c = new Harness([1, 2, 3], { checkQuorum: false, heartbeatTimeoutTicks: 3, commitOnTick: true });
-    c.elect(1);
-    c.tick(1);
-    c.deliverAll();
-    c.delivered = [];
-    c.propose(1, "a");
-    c.deliverAll();
-    expect(c.appliedTexts(1)).toEqual(["a"]);
-    expect(c.appliedTexts(2)).toEqual([]);
-    expect(c.delivered.filter((m) => m.type === "append" && m.entries.length === 0)).toEqual([]);
-    c.propose(1, "b");
-    c.deliverAll();
-    expect(c.appliedTexts(2)).toEqual(["a"]); // carried by b's append
-    c.tick(1);
-    c.deliverAll();
-    expect(c.appliedTexts(2)).toEqual(["a", "b"]);
-    expect(c.appliedTexts(3)).toEqual(["a", "b"]);
-  });
-
-  test("entries are applied from memory once persisted: the core does not read them back from storage", () => {
-    const c = new Harness([1, 2, 3], { checkQuorum: false });
-    c.elect(1);
-    const reads: number[][] = [];
-    for (const h of c.nodes.values()) {
-      const entries = h.storage.entries.bind(h.storage);
-      h.storage.entries = (lo, hi, maxBytes) => {
-        reads.push([h.id, lo, hi]);
-        return entries(lo, hi, maxBytes);
-      };
-    }
-    for (let i = 0; i < 5; i++) {
-      c.propose(1, `p${i}`);
-      c.deliverAll();
-    }
-    for (const id of [1, 2, 3]) expect(c.appliedTexts(id)).toEqual(["p0", "p1", "p2", "p3", "p4"]);
-    expect(reads).toEqual([]);
-  });
 });
 
 describe("catch-up of a follower behind the compacted point", () => {

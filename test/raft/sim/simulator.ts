@@ -253,7 +253,6 @@ class Simulation {
         messageBytesMax: 512,
         checkQuorum: this.checkQuorum,
         preVote: this.preVote,
-        commitOnTick: true,
       });
     } catch (error) {
       this.fail(`node ${sim.id} cannot restart from its durable state: ${(error as Error).message}`);
