@@ -17,12 +17,12 @@
  * with this repository's node_modules linked in, and removed at the end.
  */
 
-import { copyFileSync, existsSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { alternate, combine, withCpu, wrkSlice, type Slice } from "./lib/alternate.ts";
 import { runBatchLoad } from "./lib/batch-load.ts";
-import { repoRoot, runToEnd, tempDir } from "./lib/proc.ts";
+import { extractCommit, repoRoot, runToEnd, tempDir } from "./lib/proc.ts";
 import { preload, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { getScript, putScript, runWrk } from "./lib/wrk.ts";
 
@@ -46,14 +46,6 @@ const valueBytes = 100;
 /** Seconds per slice: short slices interleave the two nodes finely (wrk's -d takes whole seconds). */
 const sliceSeconds = Math.max(1, Math.round(Number(values.slice)));
 const slices = Math.max(1, Math.round(seconds / sliceSeconds));
-
-/** Extracts `ref`'s tree into a temporary directory that can run `src/main.ts`. */
-async function extract(commit: string): Promise<{ path: string; remove(): void }> {
-  const dir = tempDir("scribe-ab-");
-  await runToEnd({ cmd: ["sh", "-c", `git -C "${repoRoot}" archive "${commit}" | tar -x -C "${dir.path}"`] });
-  symlinkSync(join(repoRoot, "node_modules"), join(dir.path, "node_modules"));
-  return dir;
-}
 
 /** --inproc: bench/write-path.ts for A and B in turn; medians of CPU per op and rate. */
 async function inproc(oldRoot: string): Promise<void> {
@@ -92,7 +84,7 @@ async function warm(node: ScribeNode): Promise<void> {
   else await runWrk({ url: node.url, script: mode === "get" ? getScript(1000, "g/") : putScript(valueBytes, "w/"), connections, seconds: warmupSeconds });
 }
 
-const old = await extract(ref);
+const old = await extractCommit(ref);
 if (values.inproc) {
   try {
     await inproc(old.path);

@@ -4,7 +4,7 @@
  * (from /proc, so a server's CPU per operation can be reported beside its throughput).
  */
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -140,4 +140,12 @@ export function median(values: readonly number[]): number {
 export function flagValue(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** Extracts `commit`'s tree into a temporary directory that can run `src/main.ts` and its bench/ (bench/ab.ts, bench/cluster-ab.ts). */
+export async function extractCommit(commit: string): Promise<TempDir> {
+  const dir = tempDir("scribe-ab-");
+  await runToEnd({ cmd: ["sh", "-c", `git -C "${repoRoot}" archive "${commit}" | tar -x -C "${dir.path}"`] });
+  symlinkSync(join(repoRoot, "node_modules"), join(dir.path, "node_modules"));
+  return dir;
 }

@@ -74,6 +74,8 @@ import { WatchFeed } from "./watch-feed.ts";
 const proposalsPerCycleMax = 8192;
 /** Most client operations waiting to be proposed or committed: past it writes get 503 (back-pressure). */
 const queuedOpsMax = 1_000_000;
+/** The key registry's checks run at least this often: a task that failed waits 1 s before it may run again (key-registry.ts). */
+const keysRecheckMs = 1000;
 
 export interface ClusterNodeOptions {
   config: Config;
@@ -120,6 +122,8 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
   /** The Raft transport, messages in, peers in line with the membership, the join (node-peers.ts). */
   private readonly peers: NodePeers;
   private closed = false;
+  /** The identity's version and the time when the key registry last ran its checks (checkKeys). */
+  private keysChecked = { version: -1, atMs: 0 };
 
   private constructor(options: ClusterNodeOptions, state: NodeState) {
     super(state.ledger, state.raftLog);
@@ -160,7 +164,7 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       onAdvance: (rd) => {
         this.peers.advanced(rd);
         if (this.leadership.isLeader()) this.members.promoteCaughtUpLearners();
-        if (!this.closed) this.signing.keys.check();
+        if (!this.closed) this.checkKeys(rd.softState !== null || rd.membership !== null);
         this.notifyWatchers();
         // Condition waits (cosigning.ts, key-registry.ts) see the applied and advanced state.
         this.waiters.progressed();
@@ -230,10 +234,19 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       // While a step waits for the disk the core is frozen (module comment); the loop retries it.
       if (!this.loop.storageStalled) this.raw.tick();
       this.waiters.deadlines.sweep();
+      if (!this.closed) this.checkKeys(false);
     });
     if (membership.voters.length === 1 && membership.voters[0] === this.config.node.id && membership.learners.length === 0) this.raw.campaign();
     this.runner.schedule();
     if (join) await this.peers.join();
+  }
+
+  /** The key registry's checks (key-registry.ts) once leadership, membership (`changed`) or the identity changed, or keysRecheckMs passed. */
+  private checkKeys(changed: boolean): void {
+    const now = this.now();
+    if (!changed && this.identityState.version === this.keysChecked.version && now - this.keysChecked.atMs < keysRecheckMs) return;
+    this.keysChecked = { version: this.identityState.version, atMs: now };
+    this.signing.keys.check();
   }
 
   /**

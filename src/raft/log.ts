@@ -2,16 +2,34 @@
  * @module raft/log. The core's view of the log: durable entries (read through RaftStorage) plus
  * an unstable tail not yet persisted, plus an optional pending catch-up (compacted point
  * received from the leader). Tracks the commit and applied indexes.
+ *
+ * Entries persisted but not yet applied stay in memory as well (`stable`, bounded by
+ * `stableBytesMax`): they are what the next Readies apply (a leader's entries commit once a
+ * follower acknowledges them, a follower's once a later append carries the commit index) and
+ * what the leader sends to a follower a little behind, so neither reads them back from storage.
  */
 
 import { assert } from "../lib/index.ts";
 import { CompactedError, UnavailableError, type RaftStorage } from "./storage.ts";
-import type { CatchupInfo, Entry } from "./types.ts";
+import { entryBytes, type CatchupInfo, type Entry } from "./types.ts";
+
+/**
+ * Most bytes of persisted, unapplied entries kept in memory (the oldest beyond it are read from
+ * storage again): many group commits' worth, yet bounded while commits stall (no quorum).
+ */
+const stableBytesMax = 64 * 1024 * 1024;
 
 export class RaftLog {
   /** Entries not yet persisted; unstable[0].index === unstableOffset. */
   unstable: Entry[] = [];
   unstableOffset: number;
+  /**
+   * Persisted entries [stableOffset, unstableOffset) not yet applied, as storage holds them
+   * (module comment); always ends where `unstable` starts.
+   */
+  private stable: Entry[] = [];
+  private stableOffset: number;
+  private stableBytes = 0;
   /** A catch-up that replaces the whole log, not yet persisted by the application. */
   pendingCatchup: CatchupInfo | null = null;
   committed: number;
@@ -19,6 +37,7 @@ export class RaftLog {
 
   constructor(readonly storage: RaftStorage, committed: number, applied: number) {
     this.unstableOffset = storage.lastIndex() + 1;
+    this.stableOffset = this.unstableOffset;
     // The compacted point is committed by definition, even if the hard state written with it
     // was lost (a torn write between the log and the hard state).
     this.committed = Math.max(committed, storage.firstIndex() - 1);
@@ -55,23 +74,27 @@ export class RaftLog {
     return this.storage.term(index);
   }
 
+  /**
+   * Term at index, or undefined where term() would throw CompactedError or UnavailableError,
+   * without making the error: a follower asks this for every entry an append brings, each one
+   * past the end of its log.
+   */
+  private knownTerm(index: number): number | undefined {
+    if (index >= this.unstableOffset && index < this.unstableOffset + this.unstable.length) {
+      return this.unstable[index - this.unstableOffset]!.term;
+    }
+    if (this.pendingCatchup) return index === this.pendingCatchup.index ? this.pendingCatchup.term : undefined;
+    if (index > this.lastIndex() || index < this.storage.firstIndex() - 1) return undefined;
+    return this.storage.term(index);
+  }
+
   /** Term at index, or 0 when it is not available (compacted or beyond the end). */
   termOrZero(index: number): number {
-    try {
-      return this.term(index);
-    } catch (error) {
-      if (error instanceof CompactedError || error instanceof UnavailableError) return 0;
-      throw error;
-    }
+    return this.knownTerm(index) ?? 0;
   }
 
   matchTerm(index: number, term: number): boolean {
-    try {
-      return this.term(index) === term;
-    } catch (error) {
-      if (error instanceof CompactedError || error instanceof UnavailableError) return false;
-      throw error;
-    }
+    return this.knownTerm(index) === term;
   }
 
   /** Raft §5.4.1: is a log ending at (lastIndex, lastTerm) at least as up to date as ours? */
@@ -86,19 +109,18 @@ export class RaftLog {
     if (lo < this.firstIndex()) throw new CompactedError(lo, this.firstIndex());
     assert(hi <= this.lastIndex() + 1, `slice [${lo}, ${hi}) beyond last index ${this.lastIndex()}`);
     let out: Entry[] = [];
-    if (lo < this.unstableOffset) {
-      out = this.storage.entries(lo, Math.min(hi, this.unstableOffset), maxBytes);
-      if (out.length < Math.min(hi, this.unstableOffset) - lo) return out; // byte limit reached
+    if (lo < this.stableOffset) {
+      out = this.storage.entries(lo, Math.min(hi, this.stableOffset), maxBytes);
+      if (out.length < Math.min(hi, this.stableOffset) - lo) return out; // byte limit reached
     }
-    if (hi > this.unstableOffset) {
-      let bytes = 0;
-      for (const e of out) bytes += e.data.length + 24;
-      for (let i = Math.max(lo, this.unstableOffset); i < hi; i++) {
-        const entry = this.unstable[i - this.unstableOffset]!;
-        bytes += entry.data.length + 24;
-        if (out.length > 0 && bytes > maxBytes) break;
-        out.push(entry);
-      }
+    let bytes = 0;
+    for (const e of out) bytes += entryBytes(e);
+    // The persisted entries kept in memory, then the unstable ones, while the byte limit allows.
+    for (let i = Math.max(lo, this.stableOffset); i < hi; i++) {
+      const entry = i < this.unstableOffset ? this.stable[i - this.stableOffset]! : this.unstable[i - this.unstableOffset]!;
+      bytes += entryBytes(entry);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(entry);
     }
     return out;
   }
@@ -112,6 +134,7 @@ export class RaftLog {
       this.unstable.push(...entries);
     } else if (first <= this.unstableOffset) {
       // Replaces the unstable tail entirely; the stable suffix from `first` is overwritten on persist.
+      this.dropStableFrom(first);
       this.unstableOffset = first;
       this.unstable = [...entries];
     } else {
@@ -177,6 +200,7 @@ export class RaftLog {
     if (index === 0) return;
     assert(index <= this.committed && index >= this.applied, `applied ${index} outside [${this.applied}, ${this.committed}]`);
     this.applied = index;
+    this.dropStableThrough(index);
   }
 
   hasNextCommitted(): boolean {
@@ -196,8 +220,47 @@ export class RaftLog {
     const local = index - this.unstableOffset;
     if (local < 0 || local >= this.unstable.length) return;
     if (this.unstable[local]!.term !== term) return; // overwritten meanwhile
+    for (let i = 0; i <= local; i++) {
+      const entry = this.unstable[i]!;
+      this.stable.push(entry);
+      this.stableBytes += entryBytes(entry);
+    }
     this.unstable = this.unstable.slice(local + 1);
     this.unstableOffset = index + 1;
+    // Past the bound, the oldest are read from storage again.
+    let drop = 0;
+    for (let over = this.stableBytes - stableBytesMax; over > 0 && drop < this.stable.length; ) over -= entryBytes(this.stable[drop++]!);
+    this.dropStableFirst(drop);
+  }
+
+  /** Forgets the in-memory copies of persisted entries up to `index` (applied). */
+  private dropStableThrough(index: number): void {
+    this.dropStableFirst(Math.min(this.stable.length, index - this.stableOffset + 1));
+  }
+
+  private dropStableFirst(count: number): void {
+    if (count <= 0) return;
+    if (count === this.stable.length) {
+      this.stable = [];
+      this.stableBytes = 0;
+    } else {
+      for (let i = 0; i < count; i++) this.stableBytes -= entryBytes(this.stable[i]!);
+      this.stable.splice(0, count);
+    }
+    this.stableOffset += count;
+  }
+
+  /** Forgets the in-memory copies of persisted entries from `index` on (about to be overwritten). */
+  private dropStableFrom(index: number): void {
+    if (index <= this.stableOffset) {
+      this.stable = [];
+      this.stableBytes = 0;
+      this.stableOffset = index;
+      return;
+    }
+    const keep = index - this.stableOffset;
+    for (let i = keep; i < this.stable.length; i++) this.stableBytes -= entryBytes(this.stable[i]!);
+    this.stable.length = Math.min(this.stable.length, keep);
   }
 
   /** Replaces the whole log with a compacted point from the leader (catch-up). */
@@ -205,6 +268,9 @@ export class RaftLog {
     this.pendingCatchup = catchup;
     this.unstable = [];
     this.unstableOffset = catchup.index + 1;
+    this.stable = [];
+    this.stableBytes = 0;
+    this.stableOffset = this.unstableOffset;
     this.committed = catchup.index;
   }
 

@@ -219,16 +219,18 @@ export class RawNode {
   hasReady(): boolean {
     if (this.outstanding) return false;
     const r = this.raft;
-    const soft = this.softState();
+    const hard = this.prevHardState;
     return (
       r.msgs.length > 0 ||
       r.readStates.length > 0 ||
       r.log.unstable.length > 0 ||
       r.log.pendingCatchup !== null ||
       r.log.hasNextCommitted() ||
-      !hardStateEqual(this.hardState(), this.prevHardState) ||
-      soft.leader !== this.prevSoftState.leader ||
-      soft.role !== this.prevSoftState.role
+      r.term !== hard.term ||
+      r.vote !== hard.vote ||
+      r.log.committed !== hard.commit ||
+      r.lead !== this.prevSoftState.leader ||
+      r.role !== this.prevSoftState.role
     );
   }
 

@@ -374,6 +374,25 @@ describe("flow control and pipelining", () => {
     }
     expect(c.get(2).applied.length).toBe(8);
   });
+
+  test("entries are applied from memory once persisted: the core does not read them back from storage", () => {
+    const c = new Harness([1, 2, 3], { checkQuorum: false });
+    c.elect(1);
+    const reads: number[][] = [];
+    for (const h of c.nodes.values()) {
+      const entries = h.storage.entries.bind(h.storage);
+      h.storage.entries = (lo, hi, maxBytes) => {
+        reads.push([h.id, lo, hi]);
+        return entries(lo, hi, maxBytes);
+      };
+    }
+    for (let i = 0; i < 5; i++) {
+      c.propose(1, `p${i}`);
+      c.deliverAll();
+    }
+    for (const id of [1, 2, 3]) expect(c.appliedTexts(id)).toEqual(["p0", "p1", "p2", "p3", "p4"]);
+    expect(reads).toEqual([]);
+  });
 });
 
 describe("catch-up of a follower behind the compacted point", () => {
