@@ -1,6 +1,6 @@
 /**
  * @module gzip-crash-worker (test). The real gzip worker, except that it exits (as a crashed
- * Worker would) when a pushed chunk starts with 0xFF: test/cold/gzip-pool.test.ts.
+ * Worker would) when a pushed chunk starts with 0xFF: test/cold/compression.test.ts.
  */
 
 import "../../src/storage/cold/gzip-worker.ts";
