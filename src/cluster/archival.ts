@@ -44,6 +44,7 @@ import type { HotStore } from "../storage/index.ts";
 import {
   Archiver,
   ColdReader,
+  GzipPool,
   createColdStorage,
   findSegment,
   publishWitnessedCheckpoint,
@@ -105,6 +106,8 @@ export class ColdTier {
   private bucketArchivedIndex: number | undefined;
   /** What this node last learned about S3, for GET /ready (s3-state.ts). */
   private readonly s3: S3Reachability;
+  /** The archivers' gzip Workers, kept across segments and leaderships; closed by stop(). */
+  private readonly gzip = new GzipPool();
 
   constructor(private readonly options: ColdTierOptions) {
     this.store = options.ledger.store;
@@ -131,6 +134,7 @@ export class ColdTier {
     await this.current;
     await this.chain;
     await this.s3.settled();
+    this.gzip.close();
     if (this.options.ledger.valueFallback) this.options.ledger.valueFallback = undefined;
   }
 
@@ -265,6 +269,7 @@ export class ColdTier {
       },
       // A quorum checkpoint of exactly the bucket's size: members check it like any other.
       checkpoint: ({ tree_size }) => this.options.checkpointAt(tree_size),
+      gzip: this.gzip,
     });
   }
 

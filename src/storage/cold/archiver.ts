@@ -8,7 +8,7 @@
  *     The chosen range is recorded in `<prefix>/pending.json` before uploading, so a restart after
  *     a crash seals exactly the same range (time-based closing is not reproducible by itself).
  *  2. The segment is read from the source once and encoded deterministically once; that pass
- *     hashes it and gzips it in a Worker into memory (segment-prep.ts). The object is then
+ *     hashes it and gzips it in a Worker (kept across segments: `gzip`) into memory (segment-prep.ts). The object is then
  *     uploaded and read back and verified (uploader.writeOnce). An object already there with the
  *     same raw SHA-256 is downloaded, fully decoded and verified, then reused.
  *  3. With a tile source, the C2SP tiles and entry bundles of the tree up to the segment's end are
@@ -33,6 +33,7 @@
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import type { Entry } from "../../ledger/index.ts";
+import type { GzipPool } from "./compression.ts";
 import type { CompactRange } from "./hashing.ts";
 import type { Layout } from "./layout.ts";
 import {
@@ -102,6 +103,8 @@ export interface ArchiverOptions {
   segmentsPerRunMax?: number;
   /** Records per segment at most (the header's count is a u32). */
   segmentEntriesMax?: number;
+  /** Gzip Workers kept across segments (the caller closes it); without it, a Worker per segment. */
+  gzip?: GzipPool;
 }
 
 export interface ArchiverStats {
@@ -306,7 +309,7 @@ export class Archiver {
       const range = this.chooseRange(nowMs, pending, first);
       if (!range) return undefined;
       const records = this.options.source.readRange(range.first_index, range.last_index + 1);
-      return prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined });
+      return prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined, gzip: this.options.gzip });
     };
     const ahead: Promise<PreparedSegment | undefined>[] = [];
     try {

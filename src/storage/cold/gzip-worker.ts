@@ -1,8 +1,9 @@
 /**
- * @module gzip-worker. Runs fflate's streaming gzip off the event loop. Protocol (one stream per
- * worker): `{type:"start", level}`, then `{type:"push", chunk, final}` messages; the worker answers
- * `{type:"data", chunk}` for compressed output, `{type:"ack"}` after each push, and `{type:"end"}`
- * after the final one, or `{type:"error", message}`.
+ * @module gzip-worker. Runs fflate's streaming gzip off the event loop. Protocol (one stream at a
+ * time; a worker is kept for the next stream, compression.ts GzipPool): `{type:"start", level}`,
+ * then `{type:"push", chunk, final}` messages; the worker answers `{type:"data", chunk}` for
+ * compressed output, `{type:"ack"}` after each push but the final one, and `{type:"end"}` after
+ * the final one (its last message for the stream), or `{type:"error", message}`.
  *
  * The gzip header's mtime is 0 and no file name is written, so the output is a pure function of
  * the input, the level and the fflate version.
@@ -33,7 +34,9 @@ self.onmessage = (event: MessageEvent) => {
     }
     if (!gzip) throw new Error("push before start");
     gzip.push(message.chunk, message.final);
-    self.postMessage({ type: "ack" });
+    // "end" (sent by the final push) is the stream's last message: the next stream starts clean.
+    if (message.final) gzip = undefined;
+    else self.postMessage({ type: "ack" });
   } catch (error) {
     self.postMessage({ type: "error", message: (error as Error).message });
   }

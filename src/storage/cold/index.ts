@@ -21,7 +21,7 @@ export {
   type SegmentSummary,
   type SegmentDecodeOptions,
 } from "./segment.ts";
-export { gzipStream, gunzipStream, collect, type ChunkSource } from "./compression.ts";
+export { GzipPool, gzipStream, gunzipStream, collect, type ChunkSource } from "./compression.ts";
 export { CompactRange, leafHash, nodeHash, sha256 } from "./hashing.ts";
 export {
   Uploader,

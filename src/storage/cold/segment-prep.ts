@@ -13,7 +13,7 @@
  */
 
 import { toHex } from "../../lib/index.ts";
-import { gzipStream, yieldToEventLoop } from "./compression.ts";
+import { gzipStream, yieldToEventLoop, type GzipPool } from "./compression.ts";
 import { CompactRange, leafHash, StreamHash } from "./hashing.ts";
 import type { PendingSegment } from "./manifest.ts";
 import { encodeSegment, type SegmentRecord } from "./segment.ts";
@@ -42,6 +42,8 @@ export interface PrepareOptions {
   tree: CompactRange | undefined;
   /** Keep the entry encodings and leaf hashes for entry bundles. */
   keepEntries: boolean;
+  /** Workers to gzip in (kept across segments); without it, a Worker of its own. */
+  gzip?: GzipPool;
 }
 
 /** Encodes, hashes and (when the range says so) gzips one range; see the module comment. */
@@ -69,7 +71,9 @@ export async function prepareSegment(options: PrepareOptions): Promise<PreparedS
     }
   }
   const object: Uint8Array[] = [];
-  const chunks = range.compression === "gzip" ? gzipStream(rawChunks(), range.compression_level) : rawChunks();
+  const { gzip } = options;
+  const level = range.compression_level;
+  const chunks = range.compression !== "gzip" ? rawChunks() : gzip ? gzip.stream(rawChunks(), level) : gzipStream(rawChunks(), level);
   for await (const chunk of chunks) object.push(chunk);
   return { range, rawSha256: toHex(raw.digest()), rawBytes: raw.bytes, leavesRoot: toHex(leaves.root()), tree, object, entries };
 }
