@@ -27,21 +27,21 @@ export class RequestMetrics implements RequestObservable {
   private readonly stats: Record<RequestOp, OpStats & { buckets: number[] }> = { get: emptyStats(), put: emptyStats(), delete: emptyStats(), batch: emptyStats() };
 
   /**
-   * Runs and times one request of `op`. `startedMs` (performance.now()): when its work began, if
+   * Runs and times one request of `op` (`fn`: an async function). `startedMs` (performance.now()): when its work began, if
    * before `fn` (a JSON body read and checked by the router before the handler runs).
    */
-  async time(op: RequestOp, fn: () => Promise<Response>, startedMs = performance.now()): Promise<Response> {
-    let ok = false;
-    try {
-      const response = await fn();
-      ok = response.status < 500;
-      return response;
-    } catch (error) {
-      ok = isScribeError(error) && error.status < 500;
-      throw error;
-    } finally {
-      this.record(op, startedMs, ok);
-    }
+  time(op: RequestOp, fn: () => Promise<Response>, startedMs = performance.now()): Promise<Response> {
+    // Settled with `then` rather than an async wrapper: one promise and no frame fewer per request.
+    return fn().then(
+      (response) => {
+        this.record(op, startedMs, response.status < 500);
+        return response;
+      },
+      (error: unknown) => {
+        this.record(op, startedMs, isScribeError(error) && error.status < 500);
+        throw error;
+      },
+    );
   }
 
   /** Counts one finished request of `op` that began at `startedMs` (performance.now()). */

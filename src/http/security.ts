@@ -156,15 +156,23 @@ export interface Caller {
 /** The client's IP address of a request ("local" when unknown). */
 export type ClientOf = (request: Request) => string;
 
+/** A caller whose address is looked up on first use (a class: no closure and accessor per request). */
+class LazyCaller implements Caller {
+  private address: string | undefined;
+  constructor(
+    readonly principal: Principal,
+    private readonly request: Request,
+    private readonly clientOf: ClientOf,
+    readonly bodyHash?: string,
+  ) {}
+
+  get client(): string {
+    return (this.address ??= this.clientOf(this.request));
+  }
+}
+
 function callerOf(principal: Principal, request: Request, clientOf: ClientOf, bodyHash?: string): Caller {
-  let client: string | undefined;
-  return {
-    principal,
-    bodyHash,
-    get client() {
-      return (client ??= clientOf(request));
-    },
-  };
+  return new LazyCaller(principal, request, clientOf, bodyHash);
 }
 
 export type Admission = { ok: true; caller: Caller } | { ok: false; error: ScribeError; headers: Record<string, string> };
