@@ -8,11 +8,12 @@
  * NodeRunReader interface, bundles from its entries (no values needed, so a range whose values
  * were evicted can still be published), or, for the entries of the segment just sealed, from the
  * encodings and leaf hashes its one encoding pass kept (`known`, segment-prep.ts); those leaf
- * hashes are then its level 0 tiles' hashes too (no read of the tree store). Everything is checked: a level 0 tile read from the tree store must hold the leaf
- * hashes of its bundle's entries (checked before it is written); a hash in a level L ≥ 1 tile must
- * be the Merkle tree hash of its full child tile, and a level 0 tile from memory must equal the
- * tree store's (a full one through its parent's hash, a partial one compared), both checked
- * before anything is written. A mismatch is a broken invariant of the node.
+ * hashes are then its level 0 tiles' hashes too (no read of the tree store). Everything is
+ * checked: a level 0 tile read from the tree store must hold the leaf hashes of its bundle's
+ * entries (checked before it is written); a hash in a level L ≥ 1 tile must be the Merkle tree
+ * hash of its full child tile, and a level 0 tile from memory must equal the tree store's (a full
+ * one through its parent's hash, a partial one compared), both checked before anything is
+ * written. A mismatch is a broken invariant of the node.
  */
 
 import { encodeEntry, type Entry } from "../../ledger/index.ts";
@@ -26,6 +27,7 @@ import {
   hashTilePath,
   readHashTile,
   tilesBetween,
+  tileHeight,
   tileWidthMax,
   type NodeRunReader,
   type Tile,
@@ -51,10 +53,11 @@ export interface EncodedEntries {
 
 /**
  * Per tile level >= 1, a run [from, to) of hash positions already checked against the hash of
- * their full child tiles. Stored hashes of full subtrees never change, so a partial upper tile
- * republished as the archive grows only checks its new hashes, not all up to 256 children again.
+ * their full child tiles, and the last tile of the level checked. Stored hashes of full subtrees
+ * never change, so a partial upper tile republished as the archive grows only reads and checks
+ * its new hashes, not all up to 256 (each a point read of the tree store) and their children again.
  */
-export type CheckedUpperHashes = Map<number, { from: number; to: number }>;
+export type CheckedUpperHashes = Map<number, { from: number; to: number; last?: { index: number; hashes: Uint8Array } }>;
 
 export interface TileWriteStats {
   /** Hash tiles and entry bundles written and read back. */
@@ -130,13 +133,27 @@ function checkedHashes(options: PublishTilesOptions, queue: readonly Tile[]): (U
   });
   queue.forEach((t, i) => {
     if (t.level === 0) return;
-    const hashes = readHashTile(source.hashes, t);
+    const hashes = readUpperTile(source, t, options.checkedUpper);
     assert(hashes, `the tree store lacks the hashes of ${hashTilePath(t)}`);
     checkUpperTile(source, t, hashes, options.checkedUpper, t.level === 1 ? fromMemory : undefined);
     out[i] = hashes;
   });
   assert(fromMemory.size === 0, `level 0 tiles ${[...fromMemory.keys()]} were not checked against an upper tile`);
   return out;
+}
+
+/** Upper tile `t` from the tree store; the hashes of the level's last checked tile (the same one, narrower) are not read again. */
+function readUpperTile(source: LogTileSource, t: Tile, checked: CheckedUpperHashes | undefined): Uint8Array | undefined {
+  const last = checked?.get(t.level)?.last;
+  const kept = last && last.index === t.index && last.hashes.length <= t.width * hashSize ? last.hashes : undefined;
+  if (!kept) return readHashTile(source.hashes, t);
+  const keptCount = kept.length / hashSize;
+  const rest = source.hashes.readRun(t.level * tileHeight, t.index * tileWidthMax + keptCount, t.width - keptCount);
+  if (!rest) return undefined;
+  const hashes = new Uint8Array(t.width * hashSize);
+  hashes.set(kept);
+  hashes.set(rest, kept.length);
+  return hashes;
 }
 
 /** The leaf hashes of level 0 tile `t` from `known`, when it lies within it. */
@@ -230,7 +247,8 @@ function checkUpperTile(source: LogTileSource, t: Tile, hashes: Uint8Array, chec
   }
   const end = base + t.width;
   const joins = done !== undefined && base <= done.to && end >= done.from;
-  checked?.set(t.level, joins ? { from: Math.min(base, done.from), to: Math.max(end, done.to) } : { from: base, to: end });
+  const last = { index: t.index, hashes };
+  checked?.set(t.level, joins ? { from: Math.min(base, done.from), to: Math.max(end, done.to), last } : { from: base, to: end, last });
 }
 
 /**
