@@ -156,3 +156,29 @@ test("upper tiles republished as the archive grows still check each new hash aga
   const growth = { uploader: s3.uploader, layout: s3.layout, source: tampered, from: 256 * 3, to: 256 * 5, stats, checkedUpper };
   await expect(publishTiles(growth)).rejects.toThrow(/tile\/1\/000\.p\/5 hash 3 differs from the hash of tile\/0\/003/);
 });
+
+test("a sealed segment's leaf hashes kept in memory that differ from the tree store's are refused before any tile is written", async () => {
+  const records = makeRecords(256 * 2 + 40, 53, { startMs });
+  const { tiles } = treeOf(records);
+  const hasher = createNativeHasher();
+  const encoded = records.map((r) => encodeEntry(r.entry));
+  const leaves = encoded.map((bytes) => hasher.hashLeaf(bytes));
+  const stats = { tiles_written: 0, tiles_existing: 0 };
+  // One leaf flipped in a full tile (found through its parent's hash), then in the partial one (compared).
+  for (const [prefix, index, message] of [
+    ["tiles-memory-full", 300, /tile\/1\/000\.p\/2 hash 1 differs from the hash of tile\/0\/001/],
+    ["tiles-memory-partial", 520, /tile\/0\/002\.p\/40: the sealed entries' leaf hashes differ from the tree store's/],
+  ] as const) {
+    const s3 = wireS3(server, { prefix });
+    const wrong = leaves.map((leaf, i) => (i === index ? leaf.map((b, j) => (j === 0 ? b ^ 1 : b)) : leaf));
+    const known = { first: 0, encoded, leaves: wrong };
+    await expect(publishTiles({ uploader: s3.uploader, layout: s3.layout, source: tiles, from: 0, to: records.length, stats, known })).rejects.toThrow(message);
+    expect(await s3.uploader.keysBetween(s3.layout.logKey("tile/"), s3.layout.logKey("tile/~"))).toEqual(new Map());
+  }
+  // The same leaves unchanged publish tiles a bucket audit accepts, byte for byte the tree store's.
+  const s3 = wireS3(server, { prefix: "tiles-memory-ok" });
+  await publishTiles({ uploader: s3.uploader, layout: s3.layout, source: tiles, from: 0, to: records.length, stats, known: { first: 0, encoded, leaves } });
+  for (const t of [{ level: 0, index: 1, width: 256 }, { level: 0, index: 2, width: 40 }]) {
+    expect(await s3.uploader.getBytes(s3.layout.hashTileKey(t), 8192)).toEqual(tiles.hashes.readRun(0, t.index * 256, t.width)!);
+  }
+});
