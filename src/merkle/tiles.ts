@@ -21,7 +21,7 @@
  * hashes i·2^r .. (i+1)·2^r - 1 of level 8·L, which never cross a tile boundary.
  */
 
-import { assert, ScribeError } from "../lib/index.ts";
+import { assert, fail, ScribeError } from "../lib/index.ts";
 import { hashSize, type Hasher } from "./hasher.ts";
 import { levelMax, rangeNodes, type NodeId } from "./node-id.ts";
 import type { TreeStore } from "./tree-store.ts";
@@ -344,7 +344,8 @@ export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
   assert(entries.length >= 1 && entries.length <= tileWidthMax, `a bundle holds 1..${tileWidthMax} entries, got ${entries.length}`);
   let bytes = 0;
   for (const entry of entries) {
-    assert(entry.length <= bundleEntryBytesMax, `a bundle entry is at most ${bundleEntryBytesMax} bytes, got ${entry.length}`);
+    // Checked per entry: the message is formatted only when it fails.
+    if (entry.length > bundleEntryBytesMax) fail(`a bundle entry is at most ${bundleEntryBytesMax} bytes, got ${entry.length}`);
     bytes += 2 + entry.length;
   }
   const out = new Uint8Array(bytes);
