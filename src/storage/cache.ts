@@ -12,7 +12,7 @@
  * cache can never be stale; key heads are updated by apply before any response is sent.
  *
  * Which slot holds a key is kept in a `Map`, or for keys that are ledger indexes in `IndexSlots`
- * (runs of consecutive indexes share one array): inserting a new key into a Map of 100k-1M keys
+ * (runs of 32 consecutive indexes share one array): inserting a new key into a Map of 100k-1M keys
  * cost about 1 µs on the 2-core machine, once per written entry (docs/PERFORMANCE.md).
  */
 
@@ -25,8 +25,13 @@ export interface SlotIndex<K> {
   readonly size: number;
 }
 
-/** Indexes per chunk of `IndexSlots`: a write's run of new indexes fills one chunk, found by one small-Map lookup. */
-const chunkIndexes = 1024;
+/**
+ * Indexes per chunk of `IndexSlots`: a write's run of new indexes fills whole chunks (one Map
+ * insert per 32 entries), while an index cached alone (a read of an old value) holds at most a
+ * 132-byte array beside it, about what a Map entry of its own cost (larger chunks would let
+ * scattered reads hold kilobytes per cached value outside the cache's byte bound).
+ */
+const chunkIndexes = 32;
 
 /**
  * Slots of non-negative integer keys (ledger indexes): chunks of `chunkIndexes` consecutive keys,
