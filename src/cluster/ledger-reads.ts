@@ -16,7 +16,7 @@ import type { Config } from "../config/index.ts";
 import { entryLeafMismatch, valueMismatch, versionMismatch, type AppliedOp, type KeyHead, type ReadResult, type StoredEntry } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError } from "../lib/index.ts";
 import type { Hasher } from "../merkle/index.ts";
-import { LruCache, type HotStore, type SqliteTreeStore } from "../storage/index.ts";
+import { IndexSlots, LruCache, type HotStore, type SqliteTreeStore } from "../storage/index.ts";
 import type { CorruptionAlarms, CorruptTier } from "./corruption.ts";
 
 /**
@@ -58,7 +58,7 @@ export class LedgerReads {
     this.hasher = options.hasher;
     // Key heads are small; weigh each as one unit so the bound is a count (api.cache_capacity).
     this.heads = new LruCache<string, KeyHead>(options.config.api.cache_capacity, () => 1);
-    this.values = new LruCache<number, CheckedValue>(options.config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes);
+    this.values = new LruCache<number, CheckedValue>(options.config.storage.max_cache_size, (v) => v.value.length + v.entry.key.length + cachedEntryBytes, new IndexSlots());
   }
 
   /**

@@ -7,7 +7,7 @@
  * the caller's transaction and then committed (or rolled back).
  */
 
-import { applyCommand, encodeEntry, type AppliedOp, type Command, type IdempotencyRecord, type KeyHead, type Receipt } from "../ledger/index.ts";
+import { applyCommand, encodeEntriesPacked, type AppliedOp, type Command, type IdempotencyRecord, type KeyHead, type Receipt } from "../ledger/index.ts";
 import { ScribeError } from "../lib/index.ts";
 import type { Hasher } from "../merkle/index.ts";
 import type { IdempotencyStore } from "../storage/index.ts";
@@ -88,6 +88,12 @@ export function prepareBatch(commands: readonly Command[], context: PrepareConte
     accepted.push({ slot: outcomes.length, applied: result.applied });
     outcomes.push({ ok: true, receipts: [] });
   }
-  const leafHashes = all.length > 0 ? context.hasher.hashLeaves(all.map((a) => encodeEntry(a.entry))) : new Uint8Array(0);
+  const leafHashes = all.length > 0 ? hashEntryLeaves(all, context.hasher) : new Uint8Array(0);
   return { outcomes, accepted, all, leafHashes, sizeAfter: nextIndex, records: keyed?.records ?? [], replays };
+}
+
+/** The leaf hashes of the applied ops' entries: encoded into one buffer, each behind its leaf prefix. */
+function hashEntryLeaves(all: readonly AppliedOp[], hasher: Hasher): Uint8Array {
+  const { packed, ends } = encodeEntriesPacked(all.map((a) => a.entry));
+  return hasher.hashLeavesPacked(packed, ends);
 }

@@ -49,12 +49,37 @@ const opCodes: Record<Op, number> = { put: 0, delete: 1 };
 
 /** Encodes an entry canonically. Precondition: the entry is well formed (asserted). */
 export function encodeEntry(entry: Entry): Uint8Array {
+  // Sized for an ASCII key and content type (72 fixed bytes + both): one allocation, no copy in finish().
+  const writer = new ByteWriter(entryFixedBytes + entry.key.length + entry.contentType.length);
+  writeEntry(writer, entry);
+  return writer.finish();
+}
+
+/**
+ * Encodes `entries` into one buffer, each behind one spare byte (a Merkle leaf's prefix, set by
+ * `Hasher.hashLeavesPacked`): entry i's encoding ends at `ends[i]`, its spare byte is at
+ * `ends[i - 1]` (0 for the first). One allocation for the batch instead of one per entry.
+ */
+export function encodeEntriesPacked(entries: readonly Entry[]): { packed: Uint8Array; ends: Uint32Array } {
+  let bytes = 0;
+  for (const entry of entries) bytes += 1 + entryFixedBytes + entry.key.length + entry.contentType.length;
+  const writer = new ByteWriter(bytes);
+  const ends = new Uint32Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    writer.u8(0);
+    writeEntry(writer, entries[i]!);
+    ends[i] = writer.size;
+  }
+  return { packed: writer.finish(), ends };
+}
+
+/** Writes an entry's canonical encoding at the end of `writer`. Precondition: the entry is well formed (asserted). */
+function writeEntry(writer: ByteWriter, entry: Entry): void {
   if (!(Number.isSafeInteger(entry.index) && entry.index >= 0)) fail(`bad entry index ${entry.index}`);
   assert(entry.valueHash.length === hashBytes, "value hash must be 32 bytes");
   if (!(entry.prevIndex >= -1 && entry.prevIndex < entry.index)) fail(`bad prevIndex ${entry.prevIndex} for index ${entry.index}`);
   assert(entry.op === "put" || entry.valueBytes === 0, "a delete has no value");
-  // Sized for an ASCII key and content type (72 fixed bytes + both): one allocation, no copy in finish().
-  const writer = new ByteWriter(entryFixedBytes + entry.key.length + entry.contentType.length);
+  const start = writer.size;
   writer.u8(entryFormatVersion).u64(entry.index).u8(opCodes[entry.op]);
   const keyBytes = writer.text(entry.key, 4);
   if (!(keyBytes >= 1 && keyBytes <= keyBytesMax)) fail(`bad key length ${keyBytes}`);
@@ -62,9 +87,8 @@ export function encodeEntry(entry: Entry): Uint8Array {
   const contentTypeBytes = writer.text(entry.contentType, 2);
   if (contentTypeBytes > contentTypeBytesMax) fail(`bad content type length ${contentTypeBytes}`);
   writer.u64(entry.timestampMs).i64(entry.prevIndex);
-  const encoded = writer.finish();
-  if (encoded.length !== entryFixedBytes + keyBytes + contentTypeBytes) fail(`entry ${entry.index} encodes to ${encoded.length} bytes, not ${entryFixedBytes + keyBytes + contentTypeBytes}`);
-  return encoded;
+  const written = writer.size - start;
+  if (written !== entryFixedBytes + keyBytes + contentTypeBytes) fail(`entry ${entry.index} encodes to ${written} bytes, not ${entryFixedBytes + keyBytes + contentTypeBytes}`);
 }
 
 /** Decodes a canonical entry; throws a RangeError or TypeError on malformed bytes. */

@@ -8,7 +8,7 @@
  * the empty tree hashes to SHA-256("").
  */
 
-import { assert } from "../lib/index.ts";
+import { assert, fail } from "../lib/index.ts";
 
 /** Size of every hash in bytes. */
 export const hashSize = 32;
@@ -35,6 +35,11 @@ export interface Hasher {
    * the n leaf hashes laid out contiguously.
    */
   hashLeaves(leaves: readonly Uint8Array[], out?: Uint8Array): Uint8Array;
+  /**
+   * `hashLeaves` over leaves packed in one buffer, each behind one spare byte that this sets to
+   * the leaf prefix: leaf i ends at `ends[i]`, its spare byte is at `ends[i - 1]` (0 for the first).
+   */
+  hashLeavesPacked(packed: Uint8Array, ends: Uint32Array, out?: Uint8Array): Uint8Array;
   /**
    * Hashes one tree level in one call: `level` holds 2k contiguous 32-byte hashes; the result
    * (or `out`, 32 * k bytes) holds the k parents hashChildren(level[2i], level[2i+1]).
@@ -112,6 +117,19 @@ export function hasherFromDigestInto(name: string, sha256Into: Sha256Into): Hash
       assert(target.length >= leaves.length * hashSize, "output too small for the leaves");
       for (let i = 0; i < leaves.length; i++) {
         leafInto(leaves[i]!, target.subarray(i * hashSize, (i + 1) * hashSize));
+      }
+      return target;
+    },
+    hashLeavesPacked(packed, ends, out) {
+      const target = out ?? new Uint8Array(ends.length * hashSize);
+      if (target.length < ends.length * hashSize) fail("output too small for the leaves");
+      let start = 0;
+      for (let i = 0; i < ends.length; i++) {
+        const end = ends[i]!;
+        if (!(end > start && end <= packed.length)) fail(`leaf ${i} ends at ${end}, after ${start}, in ${packed.length} bytes`);
+        packed[start] = leafPrefix;
+        sha256Into(packed.subarray(start, end), target.subarray(i * hashSize, (i + 1) * hashSize));
+        start = end;
       }
       return target;
     },

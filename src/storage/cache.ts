@@ -10,11 +10,78 @@
  * (new keys written once) leaves in about insertion order, while an entry read since the hand
  * last passed it survives one more sweep. Values cached by ledger index are immutable, so such a
  * cache can never be stale; key heads are updated by apply before any response is sent.
+ *
+ * Which slot holds a key is kept in a `Map`, or for keys that are ledger indexes in `IndexSlots`
+ * (runs of 32 consecutive indexes share one array): inserting a new key into a Map of 100k-1M keys
+ * cost about 1 µs on the 2-core machine, once per written entry (docs/PERFORMANCE.md).
  */
 
+/** Where a cache finds a key's slot: a `Map<K, number>` or `IndexSlots`. */
+export interface SlotIndex<K> {
+  get(key: K): number | undefined;
+  set(key: K, slot: number): unknown;
+  delete(key: K): unknown;
+  clear(): void;
+  readonly size: number;
+}
+
+/**
+ * Indexes per chunk of `IndexSlots`: a write's run of new indexes fills whole chunks (one Map
+ * insert per 32 entries), while an index cached alone (a read of an old value) holds at most a
+ * 132-byte array beside it, about what a Map entry of its own cost (larger chunks would let
+ * scattered reads hold kilobytes per cached value outside the cache's byte bound).
+ */
+const chunkIndexes = 32;
+
+/**
+ * Slots of non-negative integer keys (ledger indexes): chunks of `chunkIndexes` consecutive keys,
+ * each an array of slot + 1 (0: absent) with its count of keys at the end; an empty chunk is dropped.
+ */
+export class IndexSlots implements SlotIndex<number> {
+  private readonly chunks = new Map<number, Int32Array>();
+  private count = 0;
+
+  get(key: number): number | undefined {
+    const slot = this.chunks.get(Math.floor(key / chunkIndexes))?.[key % chunkIndexes];
+    return slot ? slot - 1 : undefined;
+  }
+
+  set(key: number, slot: number): void {
+    const at = Math.floor(key / chunkIndexes);
+    let chunk = this.chunks.get(at);
+    if (chunk === undefined) {
+      chunk = new Int32Array(chunkIndexes + 1);
+      this.chunks.set(at, chunk);
+    }
+    const i = key % chunkIndexes;
+    if (chunk[i] === 0) {
+      chunk[chunkIndexes]!++;
+      this.count++;
+    }
+    chunk[i] = slot + 1;
+  }
+
+  delete(key: number): void {
+    const at = Math.floor(key / chunkIndexes);
+    const chunk = this.chunks.get(at);
+    const i = key % chunkIndexes;
+    if (chunk === undefined || chunk[i] === 0) return;
+    chunk[i] = 0;
+    this.count--;
+    if (--chunk[chunkIndexes]! === 0) this.chunks.delete(at);
+  }
+
+  clear(): void {
+    this.chunks.clear();
+    this.count = 0;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
+
 export class LruCache<K, V> {
-  /** key → slot. */
-  private readonly index = new Map<K, number>();
   private keys: (K | undefined)[] = [];
   private values: (V | undefined)[] = [];
   private weights: number[] = [];
@@ -30,10 +97,12 @@ export class LruCache<K, V> {
   /**
    * @param bytesMax total weight kept; 0 disables the cache.
    * @param weigh the weight of one value, in bytes.
+   * @param index key → slot (an `IndexSlots` for ledger indexes).
    */
   constructor(
     private readonly bytesMax: number,
     private readonly weigh: (value: V) => number,
+    private readonly index: SlotIndex<K> = new Map<K, number>(),
   ) {}
 
   get(key: K): V | undefined {

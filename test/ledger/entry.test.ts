@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeEntry, emptyValueHash, encodeEntry, type Entry } from "../../src/ledger/index.ts";
+import { decodeEntry, emptyValueHash, encodeEntriesPacked, encodeEntry, type Entry } from "../../src/ledger/index.ts";
 import { toHex } from "../../src/lib/index.ts";
 
 const base: Entry = {
@@ -48,4 +48,15 @@ describe("entry encoding", () => {
   test("the empty value hash is SHA-256 of nothing", () => {
     expect(toHex(emptyValueHash)).toBe(toHex(new Bun.CryptoHasher("sha256").digest() as unknown as Uint8Array));
   });
+});
+
+test("encodeEntriesPacked holds each entry's encodeEntry bytes behind one spare byte", () => {
+  const entries: Entry[] = [base, { ...base, index: 8, key: "ключ", contentType: "" }, { ...base, index: 9, op: "delete", valueHash: emptyValueHash, valueBytes: 0 }];
+  const { packed, ends } = encodeEntriesPacked(entries);
+  let start = 0;
+  entries.forEach((entry, i) => {
+    expect(toHex(packed.subarray(start + 1, ends[i]))).toBe(toHex(encodeEntry(entry)));
+    start = ends[i]!;
+  });
+  expect(packed.length).toBe(start);
 });

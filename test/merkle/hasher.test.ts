@@ -55,6 +55,21 @@ for (const hasher of hashers) {
       expect(out.subarray(0, 32).every((b) => b === 0)).toBe(true);
     });
 
+    test("hashLeavesPacked equals hashLeaf one by one, whatever the spare bytes held", () => {
+      const leaves = [0, 1, 55, 64, 100, 1000].map((length) => bytes(length, length));
+      const packed = new Uint8Array(leaves.reduce((n, leaf) => n + 1 + leaf.length, 0)).fill(0xee);
+      const ends = new Uint32Array(leaves.length);
+      let at = 0;
+      leaves.forEach((leaf, i) => {
+        packed.set(leaf, at + 1);
+        at += 1 + leaf.length;
+        ends[i] = at;
+      });
+      const hashes = hasher.hashLeavesPacked(packed, ends);
+      leaves.forEach((leaf, i) => expect(toHex(hashes.subarray(i * 32, i * 32 + 32))).toBe(sha256(new Uint8Array([0]), leaf)));
+      expect(() => hasher.hashLeavesPacked(packed, new Uint32Array([packed.length + 1]))).toThrow();
+    });
+
     test("hashLevel equals hashChildren pair by pair", () => {
       const level = bytes(32 * 2 * 9, 5);
       const parents = hasher.hashLevel(level);

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { LruCache } from "../../src/storage/index.ts";
+import { IndexSlots, LruCache } from "../../src/storage/index.ts";
 
 test("LRU evicts least recently used entries past its byte bound", () => {
   const cache = new LruCache<string, Uint8Array>(10, (v) => v.length);
@@ -48,4 +48,25 @@ test("an entry set past the bound is never the one evicted for itself", () => {
   cache.set("c", new Uint8Array(11)); // now too large: dropped
   expect(cache.get("c")).toBeUndefined();
   expect(cache.weight).toBeLessThanOrEqual(10);
+});
+
+test("a cache of ledger indexes (IndexSlots) keeps, evicts and forgets them like one over a Map", () => {
+  const byIndex = new LruCache<number, number>(1500, () => 1, new IndexSlots());
+  const byMap = new LruCache<number, number>(1500, () => 1);
+  // Indexes in several chunks, far apart, with reads, deletes and replacements between them.
+  const indexes = [...Array.from({ length: 2000 }, (_, i) => i), 5_000_000_000, 1023, 1024, 2047, 2048, 3_000_000];
+  for (const [n, i] of indexes.entries()) {
+    for (const cache of [byIndex, byMap]) {
+      cache.set(i, n);
+      if (n % 7 === 0) cache.get(i - 3);
+      if (n % 11 === 0) cache.delete(i - 5);
+    }
+  }
+  for (const i of [...indexes, 4_999_999_999, 5_000_000_001, -1]) expect(byIndex.get(i)).toBe(byMap.get(i));
+  expect(byIndex.size).toBe(byMap.size);
+  expect(byIndex.weight).toBe(byMap.weight);
+  expect(byIndex.size).toBeLessThanOrEqual(1500);
+  byIndex.clear();
+  expect(byIndex.get(2000 - 1)).toBeUndefined();
+  expect(byIndex.size).toBe(0);
 });
