@@ -1,94 +1,94 @@
 /**
- * @module bench/raft-core. The Raft core and its SQLite log alone, in one process: a leader and
- * two followers (RawNode over SqliteRaftStorage on temporary WAL files, synchronous=OFF), their
- * messages through encodeMessage/decodeMessage; each round the leader proposes `--batch` entries of
- * 120 bytes and every node persists, sends, applies and advances its Readies until quiet, as the
- * Ready loop does (no ledger, no sockets, no fsync). Prints the process's CPU per entry, for all
- * three cores together: the replication work of src/raft/ and src/storage/raft-log.ts.
+ * @module bench/raft-core. Proposals committed per second by the pure Raft core alone: a 3-node
+ * cluster in one process, in-memory storage, messages handed over directly (and, in the
+ * "+codec" rows, through encodeMessage/decodeMessage as the TCP transport would). One sample =
+ * the leader proposes a batch, and the cluster runs persist/send/apply/advance until every node
+ * has applied it. The baseline is batch size 1 measured in the same run; rows print their ratio.
  *
- *   bun bench/raft-core.ts [--root DIR] [--batch 25] [--rounds 3000]
- *
- * --root: the source tree to load (default this repository), e.g. an older commit extracted with
- * `git archive REF | tar -x -C DIR`, to compare two trees in alternating runs.
+ *   bun bench/raft-core.ts
  */
 
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { repoRoot, tempDir } from "./lib/proc.ts";
+import { measure } from "mitata";
+import { SeededRandom } from "../src/lib/index.ts";
+import { MemoryStorage, RawNode, decodeMessage, encodeMessage, type Message } from "../src/raft/index.ts";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { root: { type: "string", default: repoRoot }, batch: { type: "string", default: "25" }, rounds: { type: "string", default: "3000" } } });
-const root = values.root;
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
-/** Rounds run before measuring (the JIT warms up, the log grows past its first pages). */
-const warmupRounds = 300;
-/** Deliveries per round at most: a round quiesces in a handful. */
-const deliveriesPerRoundMax = 50;
+const valueBytes = 100;
+const batchSizes = [1, 16, 256, 4096];
+/** Keeps the in-memory logs bounded across millions of proposals. */
+const compactEveryEntries = 50_000;
 
-const raft = (await import(join(root, "src/raft/index.ts"))) as typeof import("../src/raft/index.ts");
-const { SqliteRaftStorage } = (await import(join(root, "src/storage/raft-log.ts"))) as typeof import("../src/storage/raft-log.ts");
-const { SeededRandom } = (await import(join(root, "src/lib/index.ts"))) as typeof import("../src/lib/index.ts");
-
-const dir = tempDir("scribe-raft-core-");
-const membership = { voters: [1, 2, 3], learners: [], index: 0 };
-const nodes = [1, 2, 3].map((id) => {
-  const db = new Database(join(dir.path, `n${id}.db`));
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF");
-  const storage = new SqliteRaftStorage(db, membership);
-  const core = new raft.RawNode({ id, storage, random: new SeededRandom(id), appliedIndex: 0 });
-  return { id, db, storage, core, inbox: [] as Uint8Array[] };
-});
-const byId = new Map(nodes.map((n) => [n.id, n]));
-let applied = 0;
-
-/** Steps a node's inbox and handles its Readies (persist, send, apply, advance); true if it did anything. */
-function drive(n: (typeof nodes)[number]): boolean {
-  let did = false;
-  for (const bytes of n.inbox.splice(0)) {
-    n.core.step(raft.decodeMessage(bytes));
-    did = true;
-  }
-  while (n.core.hasReady()) {
-    did = true;
-    const rd = n.core.ready();
-    n.db.transaction(() => {
-      n.storage.append(rd.entries);
-      if (rd.hardState) n.storage.setHardState(rd.hardState);
-      if (rd.committedEntries.length > 0) n.storage.recordApplied(rd.committedEntries.at(-1)!.index, 0);
-    })();
-    for (const m of rd.messages) byId.get(m.to)!.inbox.push(raft.encodeMessage(m));
-    if (n.id === 1) applied += rd.committedEntries.length;
-    n.core.advance(rd);
-  }
-  return did;
+interface Cluster {
+  nodes: RawNode[];
+  storages: MemoryStorage[];
+  applied: number[];
 }
 
-function quiesce(): void {
-  for (let i = 0; i < deliveriesPerRoundMax; i++) {
-    let any = false;
-    for (const n of nodes) any = drive(n) || any;
-    if (!any) return;
+function makeCluster(): Cluster {
+  const membership = { voters: [1, 2, 3], learners: [], index: 0 };
+  const storages = [1, 2, 3].map(() => new MemoryStorage(membership));
+  const nodes = [1, 2, 3].map(
+    (id, i) =>
+      new RawNode({ id, storage: storages[i]!, random: new SeededRandom(id), inflightMessagesMax: 256, messageBytesMax: 1 << 20 }),
+  );
+  const cluster = { nodes, storages, applied: [0, 0, 0] };
+  nodes[0]!.campaign();
+  drive(cluster, false);
+  if (nodes[0]!.raft.role !== "leader") throw new Error("bench: node 1 did not become leader");
+  return cluster;
+}
+
+/** Runs Ready loops and message delivery until nothing is left to do. */
+function drive(cluster: Cluster, viaCodec: boolean): void {
+  let queue: Message[] = [];
+  for (let round = 0; round < 1000; round++) {
+    for (let i = 0; i < 3; i++) {
+      const node = cluster.nodes[i]!;
+      if (!node.hasReady()) continue;
+      const rd = node.ready();
+      cluster.storages[i]!.applyReady(rd);
+      for (const m of rd.messages) queue.push(viaCodec ? decodeMessage(encodeMessage(m)) : m);
+      if (rd.committedEntries.length > 0) cluster.applied[i] = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+      node.advance(rd);
+    }
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    for (const m of batch) cluster.nodes[m.to - 1]!.step(m);
+  }
+  throw new Error("bench: cluster did not quiesce");
+}
+
+function compact(cluster: Cluster): void {
+  const applied = Math.min(...cluster.applied);
+  for (const s of cluster.storages) if (applied - s.firstIndex() > compactEveryEntries) s.compact(applied - 1000);
+}
+
+const payload = new Uint8Array(valueBytes).fill(7);
+
+async function measureBatch(batch: number, viaCodec: boolean): Promise<number> {
+  const cluster = makeCluster();
+  const data = Array.from({ length: batch }, () => payload);
+  const leader = cluster.nodes[0]!;
+  const stats = await measure(() => {
+    const r = leader.propose(data);
+    if (!r.ok) throw new Error(`bench: proposal refused: ${r.reason}`);
+    drive(cluster, viaCodec);
+    if (cluster.applied.some((a) => a < r.lastIndex)) throw new Error("bench: batch not applied everywhere");
+    compact(cluster);
+  }, { min_cpu_time: 1e9 }); // 1 s of samples per row: warms the JIT past its first tiers
+  return stats.avg; // nanoseconds per batch
+}
+
+const rows: { name: string; perSecond: number }[] = [];
+for (const viaCodec of [false, true]) {
+  for (const batch of batchSizes) {
+    const nsPerBatch = await measureBatch(batch, viaCodec);
+    rows.push({ name: `batch ${String(batch).padStart(4)}${viaCodec ? " +codec" : ""}`, perSecond: (batch / nsPerBatch) * 1e9 });
   }
 }
-
-function round(): void {
-  const r = nodes[0]!.core.propose(Array.from({ length: batch }, () => crypto.getRandomValues(new Uint8Array(120))));
-  if (!r.ok) throw new Error(`proposal refused: ${r.reason}`);
-  quiesce();
-}
-
-try {
-  nodes[0]!.core.campaign();
-  quiesce();
-  if (nodes[0]!.core.softState().role !== "leader") throw new Error("node 1 did not become leader");
-  for (let i = 0; i < warmupRounds; i++) round();
-  const start = process.cpuUsage();
-  const appliedBefore = applied;
-  for (let i = 0; i < rounds; i++) round();
-  const used = process.cpuUsage(start);
-  console.log(`${root}: ${((used.user + used.system) / (applied - appliedBefore)).toFixed(2)} µs CPU per entry (leader and two followers), ${batch} entries per proposal, ${rounds} rounds`);
-} finally {
-  for (const n of nodes) n.db.close();
-  dir.remove();
+const baseline = rows[0]!.perSecond;
+console.log(`raft core, 3 nodes in memory, ${valueBytes}-byte proposals: committed and applied on all nodes`);
+for (const row of rows) {
+  const rate = Math.round(row.perSecond).toLocaleString("en-US").padStart(12);
+  console.log(`${row.name.padEnd(20)} ${rate} proposals/s   ${(row.perSecond / baseline).toFixed(1).padStart(6)}x batch 1`);
 }
