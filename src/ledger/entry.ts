@@ -49,8 +49,7 @@ const opCodes: Record<Op, number> = { put: 0, delete: 1 };
 
 /** Encodes an entry canonically. Precondition: the entry is well formed (asserted). */
 export function encodeEntry(entry: Entry): Uint8Array {
-  // Sized for an ASCII key and content type (72 fixed bytes + both): one allocation, no copy in finish().
-  const writer = new ByteWriter(entryFixedBytes + entry.key.length + entry.contentType.length);
+  const writer = new ByteWriter(asciiEncodedBytes(entry));
   writeEntry(writer, entry);
   return writer.finish();
 }
@@ -62,7 +61,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
  */
 export function encodeEntriesPacked(entries: readonly Entry[]): { packed: Uint8Array; ends: Uint32Array } {
   let bytes = 0;
-  for (const entry of entries) bytes += 1 + entryFixedBytes + entry.key.length + entry.contentType.length;
+  for (const entry of entries) bytes += 1 + asciiEncodedBytes(entry);
   const writer = new ByteWriter(bytes);
   const ends = new Uint32Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
@@ -71,6 +70,11 @@ export function encodeEntriesPacked(entries: readonly Entry[]): { packed: Uint8A
     ends[i] = writer.size;
   }
   return { packed: writer.finish(), ends };
+}
+
+/** An entry's encoded size when its key and content type are ASCII (72 fixed bytes + both): the writer's size, so that one allocation does and finish() copies nothing. */
+function asciiEncodedBytes(entry: Entry): number {
+  return entryFixedBytes + entry.key.length + entry.contentType.length;
 }
 
 /** Writes an entry's canonical encoding at the end of `writer`. Precondition: the entry is well formed (asserted). */

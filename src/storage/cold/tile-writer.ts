@@ -17,7 +17,7 @@
  */
 
 import { encodeEntry, type Entry } from "../../ledger/index.ts";
-import { assert, bytesEqual, toHex } from "../../lib/index.ts";
+import { assert, bytesEqual, fail, toHex } from "../../lib/index.ts";
 import {
   encodeEntryBundle,
   fullTileCacheControl,
@@ -127,7 +127,7 @@ function checkedHashes(options: PublishTilesOptions, queue: readonly Tile[]): (U
     if (leaves && t.width === tileWidthMax) fromMemory.set(t.index, leaves);
     else if (leaves) {
       const stored = readHashTile(source.hashes, t);
-      if (!stored || !bytesEqual(stored, leaves)) assert(false, `${hashTilePath(t)}: the sealed entries' leaf hashes differ from the tree store's`);
+      if (!stored || !bytesEqual(stored, leaves)) fail(`${hashTilePath(t)}: the sealed entries' leaf hashes differ from the tree store's`);
     }
     return leaves;
   });
@@ -220,7 +220,7 @@ function bundleOf(source: LogTileSource, t: Tile, hashes: Uint8Array): Uint8Arra
     const bytes = encodeEntry(entry);
     const leaf = hasher.hashLeaf(bytes);
     const stored = hashes.subarray(encoded.length * hashSize, (encoded.length + 1) * hashSize);
-    if (!bytesEqual(leaf, stored)) assert(false, `entry ${index} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
+    if (!bytesEqual(leaf, stored)) fail(`entry ${index} hashes to ${toHex(leaf)}, but the tree stores leaf ${toHex(stored)}`);
     encoded.push(bytes);
   }
   assert(encoded.length === t.width, `${hashTilePath(t)} needs ${t.width} entries, the source gave ${encoded.length}`);
