@@ -123,6 +123,7 @@ export function wireS3(
     attemptsMax: 3,
     backoffMsBase: 5,
     backoffMsMax: 20,
+    requestTimeoutMs: (options.timeoutSecs ?? 10) * 1000,
     ...options.uploader,
   });
   return { uploader, layout: createLayout(options.prefix ?? "ledger") };

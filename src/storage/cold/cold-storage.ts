@@ -16,6 +16,6 @@ export interface ColdStorage {
 
 export function createColdStorage(config: S3Config, uploaderOptions: Omit<UploaderOptions, "bucket"> = {}): ColdStorage {
   const client = createS3Client(config);
-  const uploader = new Uploader(client, { ...uploaderOptions, bucket: config.bucket });
+  const uploader = new Uploader(client, { requestTimeoutMs: Math.round(config.timeout_secs * 1000), ...uploaderOptions, bucket: config.bucket });
   return { client, uploader, layout: createLayout(config.prefix ?? "scribe") };
 }

@@ -23,6 +23,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { assert, AssertionError, bytesEqual, concatBytes, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
+import { DirectPut } from "./direct-put.ts";
 import { StreamHash } from "./hashing.ts";
 import type { ChunkSource } from "./compression.ts";
 
@@ -39,6 +40,8 @@ export interface UploaderOptions {
   attemptsMax?: number;
   backoffMsBase?: number;
   backoffMsMax?: number;
+  /** Time limit of one direct PUT of a small object (putOnce); storage.s3.timeout_secs. */
+  requestTimeoutMs?: number;
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -98,7 +101,7 @@ export interface PutOnceOptions {
   listed?: ReadonlyMap<string, number>;
 }
 
-const defaults = { partBytes: 8 * 1024 * 1024, attemptsMax: 4, backoffMsBase: 100, backoffMsMax: 5_000 };
+const defaults = { partBytes: 8 * 1024 * 1024, attemptsMax: 4, backoffMsBase: 100, backoffMsMax: 5_000, requestTimeoutMs: 30_000 };
 
 export function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -129,6 +132,8 @@ export class Uploader {
   private readonly backoffMsBase: number;
   private readonly backoffMsMax: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** putOnce's PUTs: signed by the client, sent without its middleware (direct-put.ts). */
+  private readonly direct: DirectPut;
 
   constructor(
     readonly client: S3Client,
@@ -140,6 +145,7 @@ export class Uploader {
     this.backoffMsBase = options.backoffMsBase ?? defaults.backoffMsBase;
     this.backoffMsMax = options.backoffMsMax ?? defaults.backoffMsMax;
     this.sleep = options.sleep ?? ((ms) => Bun.sleep(ms));
+    this.direct = new DirectPut(client, this.bucket, options.requestTimeoutMs ?? defaults.requestTimeoutMs);
     if (this.partBytes < s3PartBytesMin) throw new RangeError(`partBytes must be >= ${s3PartBytesMin}, got ${this.partBytes}`);
     if (!(this.attemptsMax >= 1)) throw new RangeError(`attemptsMax must be >= 1, got ${this.attemptsMax}`);
   }
@@ -240,18 +246,7 @@ export class Uploader {
       if (!absent && (await this.storedSame(key, bytes))) return "existed";
       let etag: string | undefined;
       try {
-        const response = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: bytes,
-            ContentType: contentType,
-            ContentLength: bytes.length,
-            IfNoneMatch: "*",
-            ...(cacheControl ? { CacheControl: cacheControl } : {}),
-          }),
-        );
-        etag = response.ETag;
+        ({ etag } = await this.direct.put(key, bytes, { contentType, ifNoneMatch: "*", ...(cacheControl ? { cacheControl } : {}) }));
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
         if (await this.storedSame(key, bytes)) return "existed";
