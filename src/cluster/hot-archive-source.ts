@@ -69,18 +69,28 @@ export class HotArchiveSource implements ArchiveSource {
   }
 
   /** Entries [from, toExclusive) without their values (for entry bundles; values may be evicted). */
-  *readEntries(from: number, toExclusive: number): Generator<Entry> {
-    for (let index = from; index < toExclusive; ) {
-      const page = this.store.entries(index, Math.min(sourcePageEntries, toExclusive - index));
-      if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
-      yield* page;
-      index += page.length;
-    }
+  readEntries(from: number, toExclusive: number): Generator<Entry> {
+    return paged(from, toExclusive, (index, limit) => this.store.entries(index, limit));
+  }
+
+  /** Each entry's variable bytes (key, content type, value) in [from, toExclusive), a page per query. */
+  variableBytes(from: number, toExclusive: number): Generator<number> {
+    return paged(from, toExclusive, (index, limit) => this.store.variableBytes(index, limit));
   }
 
   entryTimestampMs(index: number): number {
     const entry = this.store.entry(index);
     if (!entry) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
     return entry.timestampMs;
+  }
+}
+
+/** The items of [from, toExclusive) read a page of `sourcePageEntries` per call of `read`. */
+function* paged<T>(from: number, toExclusive: number, read: (index: number, limit: number) => T[]): Generator<T> {
+  for (let index = from; index < toExclusive; ) {
+    const page = read(index, Math.min(sourcePageEntries, toExclusive - index));
+    if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
+    yield* page;
+    index += page.length;
   }
 }

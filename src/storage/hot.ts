@@ -108,6 +108,7 @@ export class HotStore {
     entry: Statement<EntryRow, [number]>;
     range: Statement<EntryRow, [number, number]>;
     rangeWithValues: Statement<EntryRow & { value: Uint8Array | null }, [number, number]>;
+    variableBytes: Statement<{ n: number }, [number, number]>;
     history: Statement<EntryRow, [string, number, number]>;
     keys: Statement<{ key: string; idx: number; version: number; op: number }, [string, string | null, number]>;
     value: Statement<{ value: Uint8Array }, [number]>;
@@ -138,6 +139,8 @@ export class HotStore {
       entry: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx = ?`),
       range: db.prepare(`SELECT ${entryColumns} FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?`),
       rangeWithValues: db.prepare(`SELECT ${entryColumns.replace(/(\w+)/g, "e.$1")}, v.value AS value FROM entries e LEFT JOIN vals v ON v.idx = e.idx WHERE e.idx >= ? ORDER BY e.idx LIMIT ?`),
+      // A TEXT cast to BLOB is its UTF-8 bytes (the database's encoding).
+      variableBytes: db.prepare("SELECT length(CAST(key AS BLOB)) + length(CAST(content_type AS BLOB)) + value_bytes AS n FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?"),
       history: db.prepare(`SELECT ${entryColumns} FROM entries WHERE key = ? AND version >= ? ORDER BY version LIMIT ?`),
       keys: db.prepare(keysQuery),
       value: db.prepare(`SELECT value FROM vals WHERE idx = ?`),
@@ -271,6 +274,15 @@ export class HotStore {
   /** Up to `limit` entries from index `from` on, in index order. */
   entries(from: number, limit: number): StoredEntry[] {
     return this.statements.range.all(from, limit).map(rowToEntry);
+  }
+
+  /**
+   * For up to `limit` entries from index `from` on, in index order: the UTF-8 bytes of the key and
+   * the content type plus the value's bytes (what a record's size depends on), without reading
+   * the entries themselves.
+   */
+  variableBytes(from: number, limit: number): number[] {
+    return this.statements.variableBytes.all(from, limit).map((row) => row.n);
   }
 
   /**

@@ -49,7 +49,7 @@ import {
   type PendingSegment,
   type SegmentDescriptor,
 } from "./manifest.ts";
-import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes } from "./segment.ts";
+import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes, segmentRecordBytesOf } from "./segment.ts";
 import { prepareSegment, type PreparedSegment } from "./segment-prep.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
 import { publishTiles, type CheckedUpperHashes, type LogTileSource } from "./tile-writer.ts";
@@ -67,8 +67,12 @@ export interface ArchiveSource {
    * never asks so: it reads each range once, checked).
    */
   readRange(from: number, toExclusive: number, options?: { checked?: boolean }): Iterable<{ entry: Entry; value: Uint8Array }>;
-  /** Entries [from, toExclusive) without their values, when the source can read them cheaper (choosing a range needs only their sizes). */
-  readEntries?(from: number, toExclusive: number): Iterable<Entry>;
+  /**
+   * For each entry in [from, toExclusive), in index order, its variable bytes (key and content type
+   * in UTF-8, plus the value's bytes), when the source can tell them cheaper than reading the
+   * entries: choosing a range needs only the records' sizes.
+   */
+  variableBytes?(from: number, toExclusive: number): Iterable<number>;
   entryTimestampMs(index: number): number;
 }
 
@@ -259,7 +263,7 @@ export class Archiver {
     this.checkpointDue = true;
   }
 
-  /** The range to seal from `first`, or undefined when none is ready. Reads entries only, not values' hashes. */
+  /** The range to seal from `first`, or undefined when none is ready. Reads the records' sizes only (with `variableBytes`). */
   private chooseRange(nowMs: number, pending: PendingSegment | undefined, first: number): PendingSegment | undefined {
     const end = this.options.source.committedIndexEnd();
     if (pending && pending.first_index === first) {
@@ -275,9 +279,11 @@ export class Archiver {
     let full = false;
     const scanEnd = Math.min(end, first + this.segmentEntriesMax);
     const source = this.options.source;
-    const entries = source.readEntries ? source.readEntries(first, scanEnd) : mapIterable(source.readRange(first, scanEnd), (r) => r.entry);
-    for (const entry of entries) {
-      recordBytes += segmentRecordBytes(entry);
+    const sizes = source.variableBytes
+      ? mapIterable(source.variableBytes(first, scanEnd), segmentRecordBytesOf)
+      : mapIterable(source.readRange(first, scanEnd), (r) => segmentRecordBytes(r.entry));
+    for (const bytes of sizes) {
+      recordBytes += bytes;
       count += 1;
       if (segmentRawBytes(recordBytes) >= config.segment_bytes) {
         full = true;

@@ -42,8 +42,12 @@ export const segmentChunkBytesDefault = 256 * 1024;
 
 /** Bytes a record takes in a segment, computed from the entry alone (no value needed). */
 export function segmentRecordBytes(entry: Entry): number {
-  const entryBytes = 72 + utf8(entry.key).length + utf8(entry.contentType).length;
-  return 4 + entryBytes + 4 + entry.valueBytes;
+  return segmentRecordBytesOf(utf8(entry.key).length + utf8(entry.contentType).length + entry.valueBytes);
+}
+
+/** The same from an entry's variable bytes: its key's and content type's UTF-8 bytes plus its value's bytes. */
+export function segmentRecordBytesOf(variableBytes: number): number {
+  return 4 + 72 + 4 + variableBytes;
 }
 
 /** Raw segment bytes for records totalling `recordBytes`. */
