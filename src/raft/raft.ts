@@ -582,9 +582,8 @@ export class Raft {
       if (pr.state === "probe") pr.becomeReplicate();
       else if (pr.state === "catchup" && pr.match >= pr.pendingCatchup) pr.becomeReplicate();
       else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
-      // A new commit index goes out with the next Ready (sendCommit), not in an append of its own now.
-      this.maybeCommit();
-      if (wasPaused) this.sendAppend(m.from);
+      if (this.maybeCommit()) this.broadcastAppend();
+      else if (wasPaused) this.sendAppend(m.from);
       while (this.sendAppend(m.from, false)) {
         // pipelining: keep sending while the in-flight window allows
       }
@@ -621,7 +620,6 @@ export class Raft {
     m.entries = entries;
     m.commit = this.log.committed;
     this.send(m);
-    pr.commitSent = m.commit;
     pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex, entries.length);
     return true;
   }
@@ -650,7 +648,6 @@ export class Raft {
       const m = emptyMessage("heartbeat", this.id, id, this.term);
       m.commit = Math.min(pr.match, this.log.committed); // never ahead of what the follower holds
       m.readSeq = readSeq;
-      pr.commitSent = Math.max(pr.commitSent, m.commit);
       this.send(m);
     }
   }
@@ -678,30 +675,12 @@ export class Raft {
 
   /**
    * The application persisted the log up to `index` (RawNode.advance). A leader counts its own
-   * copy now, which may commit entries; the new commit index goes out with the next Ready
-   * (sendCommit).
+   * copy now, which may commit entries; the new commit index is then sent to the followers.
    */
   selfStable(index: number): void {
     if (this.role !== "leader") return;
     const pr = this.progress.get(this.id);
-    if (pr?.maybeUpdate(index)) this.maybeCommit();
-  }
-
-  /**
-   * Leader, as the driver takes a Ready (RawNode.ready, before a sole voter's commitOnPersist):
-   * tells each follower the commit index if no append or heartbeat has carried it there yet —
-   * unless the log holds entries beyond it. Those entries are on their way to the followers and
-   * their commit moves the index again (this runs again then), and appends of new proposals carry
-   * it meanwhile: under load a follower learns each commit index with the next append, which it
-   * persists and applies in one write, instead of from an append of its own (etcd-raft sends one
-   * to every follower the moment the index moves). An idle leader (nothing beyond the index)
-   * sends it in the very Ready that follows the commit, so followers do not wait for a tick;
-   * heartbeats carry `min(match, commit)` whatever happens.
-   */
-  sendCommit(): void {
-    if (this.role !== "leader" || this.log.lastIndex() > this.log.committed) return;
-    const committed = this.log.committed;
-    for (const [id, pr] of this.progress) if (id !== this.id && pr.commitSent < committed) this.sendAppend(id);
+    if (pr?.maybeUpdate(index) && this.maybeCommit()) this.broadcastAppend();
   }
 
   /** True while this node leads and is the only voter: its own disk is the whole quorum. */

@@ -238,9 +238,6 @@ export class RawNode {
     assert(this.outstanding === null, "ready() called again before advance()");
     const r = this.raft;
     const soft = this.softState();
-    // A commit index no append carried yet (Raft.sendCommit) — before commitOnPersist, so that no
-    // message carries a sole voter's commit index before the write that makes it true.
-    r.sendCommit();
     // A sole voter's new entries commit with this Ready's write (see EXCEPTIONS above).
     if (r.log.unstable.length > 0 && !r.log.pendingCatchup) r.commitOnPersist();
     const pending = r.log.pendingCatchup;
