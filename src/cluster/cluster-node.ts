@@ -184,7 +184,7 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       closed: () => this.closed,
     });
     this.leadership = new Leadership(config.node.id, this.raw, this.addresses, this.waiters, this.now);
-    this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000, waiters: this.waiters, ledgerSize: () => state.ledger.size, storageStalled: () => this.loop.storageStalled });
+    this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
     this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.runner.schedule(), storage: this.storageState });
     this.members = new MembershipChanges({
       core: this.raw,

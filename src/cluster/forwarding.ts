@@ -5,20 +5,12 @@
  * refused on its own at the leader (ClusterNode.proposeForwarded). A group that fails as a whole
  * fails each of its writes with that error: a refusal when the request provably never reached the
  * leader or the leader refused it whole (peer-client.ts), else `outcome_unknown`.
- *
- * Read your writes on the follower: the group's writes are answered once this node has applied
- * them too (its ledger holds the highest receipt's index), as etcd answers a proposal made on a
- * follower once it applied it locally; the leader's commit index reaches a follower with the next
- * append (src/raft/raft.ts, sendCommit), so the leader's answer often arrives first. The wait
- * ends at the forward's deadline, or at once while this node's storage is stalled (it cannot
- * apply meanwhile): the writes are committed, so their receipts are the answer either way.
  */
 
-import { commandListMax, type ForwardedOutcome, type ForwardedWrite, type WriteContext, type WriteResult } from "../ledger/index.ts";
+import { commandListMax, type ForwardedWrite, type WriteContext, type WriteResult } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import type { Leadership } from "./leadership.ts";
 import { proposeRemote } from "./peer-client.ts";
-import type { Waiters } from "./waiters.ts";
 
 /** A write waiting on a follower to be forwarded to the leader. */
 interface Forward {
@@ -38,14 +30,8 @@ export interface ForwarderOptions {
   leadership: Pick<Leadership, "leaderClient" | "leaderId">;
   /** storage.max_batch_bytes: the most bytes of writes in one forwarded group. */
   groupBytesMax: number;
-  /** api.write_timeout_secs in ms: how long the leader may take to answer a group (and this node to apply it). */
+  /** api.write_timeout_secs in ms: how long the leader may take to answer a group. */
   timeoutMs: number;
-  /** This node's waiters (their clock gives the deadline): a group is answered once applied here too. */
-  waiters: Waiters;
-  /** The number of entries in this node's ledger. */
-  ledgerSize: () => number;
-  /** True while this node's storage is stalled (it applies nothing until the disk takes writes). */
-  storageStalled: () => boolean;
 }
 
 export class Forwarder {
@@ -89,14 +75,12 @@ export class Forwarder {
   private async send(group: Forward[]): Promise<void> {
     this.counters.forwardedWrites += group.length;
     this.counters.forwardedGroups++;
-    const deadlineMs = this.options.waiters.deadlines.nowMs() + this.options.timeoutMs;
     try {
       const client = this.options.leadership.leaderClient();
       if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leadership.leaderId()}`);
       // Each command carries its caller, and the envelope names this node and the leader it is for.
       const commands = group.map((g) => ({ ops: g.write.ops, context: g.context, idempotencyKey: g.write.idempotencyKey }));
       const outcomes = await proposeRemote({ leaderClient: client, from: this.options.nodeId, to: this.options.leadership.leaderId(), commands, timeoutMs: this.options.timeoutMs });
-      await this.appliedHere(outcomes, deadlineMs);
       outcomes.forEach((outcome, i) => {
         if ("receipts" in outcome) group[i]!.resolve({ receipts: outcome.receipts, replayed: outcome.replayed === true });
         // A code this node does not know names no refusal it can vouch for: unknown.
@@ -105,15 +89,5 @@ export class Forwarder {
     } catch (error) {
       for (const g of group) g.reject(error as Error);
     }
-  }
-
-  /** Resolves once this node's ledger holds every receipt of `outcomes`, at `deadlineMs`, or at once while stalled; never rejects. */
-  private appliedHere(outcomes: readonly ForwardedOutcome[], deadlineMs: number): Promise<void> | undefined {
-    let size = 0;
-    for (const outcome of outcomes) if ("receipts" in outcome) for (const r of outcome.receipts) size = Math.max(size, r.index + 1);
-    const { waiters, ledgerSize, storageStalled } = this.options;
-    const holds = () => ledgerSize() >= size || storageStalled();
-    if (holds()) return undefined;
-    return new Promise<void>((resolve) => waiters.waitUntil(holds, deadlineMs, () => undefined, () => resolve()));
   }
 }

@@ -1,9 +1,8 @@
 /**
  * @module raft-core. The node's Raft core (RawNode, src/raft/raw-node.ts) built from its
  * `[consensus]` settings: the election and heartbeat timeouts turned into ticks of
- * `tick_interval_ms`, pre-vote and check-quorum on, the append size and in-flight limits, a new
- * commit index sent by the Ready loop's next cycle (`commitOnNextCycle`), and the seeded random
- * source of its election jitter.
+ * `tick_interval_ms`, pre-vote and check-quorum on, the append size and in-flight limits, and the
+ * seeded random source of its election jitter.
  */
 
 import type { Config } from "../config/index.ts";
@@ -47,6 +46,5 @@ export function createRaftCore(options: RaftCoreOptions): RawNode {
     checkQuorum: true,
     messageBytesMax: c.max_append_bytes,
     inflightMessagesMax: c.max_inflight_msgs,
-    commitOnNextCycle: true,
   });
 }

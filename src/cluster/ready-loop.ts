@@ -8,8 +8,6 @@
  *
  * One cycle (`cycle()`; the node runs it on setImmediate after any tick, message or request):
  *   1. queued proposals → ONE `propose()` call (group commit); queued reads → ONE `readIndex()`;
- *      then `sendDeferredCommit()`: the leader's commit index of the previous cycle to followers
- *      that no append carried it to (RaftConfig.commitOnNextCycle; `hasWork()` asks for that cycle);
  *   2. for each Ready, in this order:
  *      a. catch-up, if the Ready carries one: the store brings the state machine to its index and
  *         restarts the log after it, durably (may be async: the node fetches a ledger range);
@@ -61,10 +59,6 @@ export interface RaftCore {
   readIndex(context: Uint8Array): ReadIndexResult;
   /** A read index that needs no round (a sole voter), or undefined (RawNode.localReadIndex). */
   localReadIndex(): number | undefined;
-  /** After the cycle's proposals: the previous cycle's commit index to followers without it (RawNode.sendDeferredCommit). */
-  sendDeferredCommit(): void;
-  /** True when sendDeferredCommit has something to send (another cycle soon). */
-  commitPending(): boolean;
   softState(): SoftState;
 }
 
@@ -200,7 +194,7 @@ export class ReadyLoop<R> {
 
   /** True when a cycle has something to do. */
   hasWork(): boolean {
-    return !this.stoppedBy && (this.proposals.queued > 0 || this.reads.queued > 0 || this.core.hasReady() || (!this.stalls.stalled && this.core.commitPending()));
+    return !this.stoppedBy && (this.proposals.queued > 0 || this.reads.queued > 0 || this.core.hasReady());
   }
 
   /** Why the loop stopped (shutdown or failure), or undefined while it runs. */
@@ -232,7 +226,6 @@ export class ReadyLoop<R> {
         return undefined;
       }
       this.proposeAndRead();
-      this.core.sendDeferredCommit();
       pending = this.drain();
     } catch (error) {
       this.busy = false;

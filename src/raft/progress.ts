@@ -48,8 +48,6 @@ export class Progress {
   pendingCatchup = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** The highest commit index sent to this follower, in an append or a heartbeat (Raft.sendDeferredCommit). */
-  commitSent = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightCapacity: number, public isLearner: boolean) {

@@ -66,15 +66,6 @@ export interface RaftConfig {
   proposalEntriesMax?: number;
   /** Upper bound of entries a leader holds uncommitted before refusing proposals ("overloaded"). */
   uncommittedEntriesMax?: number;
-  /**
-   * The driver's cycles decide when a new commit index reaches the followers (the node and the
-   * simulator set it; default false: etcd-raft's append to every follower the moment it moves,
-   * which the protocol scripts show). With it the leader sends none then; the appends of new
-   * proposals carry it, and the driver calls `sendDeferredCommit()` once per cycle after proposing,
-   * which sends it to the followers still without it one cycle after it moved (`commitPending()`
-   * tells the driver to run that cycle at once: an idle cluster's followers do not wait a tick).
-   */
-  commitOnNextCycle?: boolean;
 }
 
 /** Defaults with the reason for each value. */
@@ -156,9 +147,6 @@ export class Raft {
   private readonly pendingReadsMax: number;
   private readonly proposalEntriesMax: number;
   private readonly uncommittedEntriesMax: number;
-  private readonly commitOnNextCycle: boolean;
-  /** The commit index at the driver's previous cycle (sendDeferredCommit). */
-  private commitAtLastCycle = 0;
 
   constructor(config: RaftConfig) {
     assert(Number.isSafeInteger(config.id) && config.id > 0, `node id must be a positive integer, got ${config.id}`);
@@ -179,7 +167,6 @@ export class Raft {
     this.pendingReadsMax = config.pendingReadsMax ?? raftDefaults.pendingReadsMax;
     this.proposalEntriesMax = config.proposalEntriesMax ?? raftDefaults.proposalEntriesMax;
     this.uncommittedEntriesMax = config.uncommittedEntriesMax ?? raftDefaults.uncommittedEntriesMax;
-    this.commitOnNextCycle = config.commitOnNextCycle ?? false;
     const initial = config.storage.initialState();
     this.membership = copyMembership(initial.membership);
     this.log = new RaftLog(config.storage, initial.hardState.commit, config.appliedIndex ?? 0);
@@ -595,7 +582,7 @@ export class Raft {
       if (pr.state === "probe") pr.becomeReplicate();
       else if (pr.state === "catchup" && pr.match >= pr.pendingCatchup) pr.becomeReplicate();
       else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
-      if (this.maybeCommit() && !this.commitOnNextCycle) this.broadcastAppend();
+      if (this.maybeCommit()) this.broadcastAppend();
       else if (wasPaused) this.sendAppend(m.from);
       while (this.sendAppend(m.from, false)) {
         // pipelining: keep sending while the in-flight window allows
@@ -633,7 +620,6 @@ export class Raft {
     m.entries = entries;
     m.commit = this.log.committed;
     this.send(m);
-    pr.commitSent = m.commit;
     pr.sentEntries(entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex, entries.length);
     return true;
   }
@@ -662,7 +648,6 @@ export class Raft {
       const m = emptyMessage("heartbeat", this.id, id, this.term);
       m.commit = Math.min(pr.match, this.log.committed); // never ahead of what the follower holds
       m.readSeq = readSeq;
-      pr.commitSent = Math.max(pr.commitSent, m.commit);
       this.send(m);
     }
   }
@@ -690,33 +675,12 @@ export class Raft {
 
   /**
    * The application persisted the log up to `index` (RawNode.advance). A leader counts its own
-   * copy now, which may commit entries; the new commit index is then sent to the followers (with
-   * commitOnNextCycle: by the appends of the next proposals, or sendDeferredCommit).
+   * copy now, which may commit entries; the new commit index is then sent to the followers.
    */
   selfStable(index: number): void {
     if (this.role !== "leader") return;
     const pr = this.progress.get(this.id);
-    if (pr?.maybeUpdate(index) && this.maybeCommit() && !this.commitOnNextCycle) this.broadcastAppend();
-  }
-
-  /**
-   * commitOnNextCycle, once per driver cycle after its proposals: an append (usually empty) to
-   * each follower that no append or heartbeat has told the commit index the leader had at the
-   * previous cycle. A commit index is thus sent at most one cycle after it moved, and not at all
-   * when the next proposal's appends carry it — under load they usually follow within that cycle.
-   */
-  sendDeferredCommit(): void {
-    const due = Math.min(this.commitAtLastCycle, this.log.committed);
-    this.commitAtLastCycle = this.log.committed;
-    if (this.role !== "leader") return;
-    for (const [id, pr] of this.progress) if (id !== this.id && pr.commitSent < due) this.sendAppend(id);
-  }
-
-  /** commitOnNextCycle: a follower that can be sent an append lacks the commit index (run a cycle soon). */
-  commitPending(): boolean {
-    if (!this.commitOnNextCycle || this.role !== "leader") return false;
-    for (const [id, pr] of this.progress) if (id !== this.id && pr.commitSent < this.log.committed && !pr.isPaused()) return true;
-    return false;
+    if (pr?.maybeUpdate(index) && this.maybeCommit()) this.broadcastAppend();
   }
 
   /** True while this node leads and is the only voter: its own disk is the whole quorum. */

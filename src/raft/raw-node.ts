@@ -155,16 +155,6 @@ export class RawNode {
     return this.raft.readIndex(context);
   }
 
-  /** Once per driver cycle, after proposing: a commit index of the previous cycle to followers still without it (RaftConfig.commitOnNextCycle). */
-  sendDeferredCommit(): void {
-    this.raft.sendDeferredCommit();
-  }
-
-  /** True when sendDeferredCommit has something to send: the driver runs another cycle soon. */
-  commitPending(): boolean {
-    return this.raft.commitPending();
-  }
-
   /** A read index with no round (a sole voter leading with an entry of its term committed), or undefined. */
   localReadIndex(): number | undefined {
     return this.raft.localReadIndex();

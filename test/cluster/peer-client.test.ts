@@ -6,10 +6,8 @@
  * unknown (504 outcome_unknown). Real sockets on loopback stand in for the leader.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { DeadlineQueue } from "../../src/cluster/deadlines.ts";
-import { Forwarder, type ForwarderOptions } from "../../src/cluster/forwarding.ts";
+import { Forwarder } from "../../src/cluster/forwarding.ts";
 import { configurePeerClient, proposeRemote } from "../../src/cluster/peer-client.ts";
-import { Waiters } from "../../src/cluster/waiters.ts";
 import type { Operation } from "../../src/ledger/index.ts";
 import { ScribeError, utf8 } from "../../src/lib/index.ts";
 import { freePort } from "../support/node-process.ts";
@@ -27,12 +25,6 @@ function serve(fetch: (request: Request) => Response | Promise<Response>): strin
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch });
   stops.push(() => server.stop(true));
   return `127.0.0.1:${server.port}`;
-}
-
-/** A follower's forwarder to `leader`, with its own clock and waiters (a ledger of 4 entries unless overridden). */
-function forwarderOptions(leader: string, overrides: Partial<ForwarderOptions> = {}): ForwarderOptions {
-  const waiters = new Waiters(new DeadlineQueue(Date.now), 0);
-  return { nodeId: 2, leadership: { leaderClient: () => leader, leaderId: () => 1 }, groupBytesMax: 1 << 20, timeoutMs: 5000, waiters, ledgerSize: () => 4, storageStalled: () => false, ...overrides };
 }
 
 /** Accepts, reads the request, and closes without answering. */
@@ -78,46 +70,9 @@ test("per-command outcomes: receipts, the leader's refusals as they are, an unkn
       outcomes: [{ receipts: [receipt], replayed: true }, { error: "version 2", code: "precondition_failed" }, { error: "timed out", code: "outcome_unknown" }, { error: "?", code: "frobnicated" }],
     }),
   );
-  const forwarder = new Forwarder(forwarderOptions(leader, { ledgerSize: () => 4 }));
+  const forwarder = new Forwarder({ nodeId: 2, leadership: { leaderClient: () => leader, leaderId: () => 1 }, groupBytesMax: 1 << 20, timeoutMs: 5000 });
   const results = await Promise.allSettled([0, 1, 2, 3].map(() => forwarder.forward({ ops: [op], idempotencyKey: "k-1" })));
   expect(results[0]).toEqual({ status: "fulfilled", value: { receipts: [receipt as never], replayed: true } });
   expect(results.slice(1).map((r) => (r.status === "rejected" ? (r.reason as ScribeError).code : "fulfilled"))).toEqual(["precondition_failed", "outcome_unknown", "outcome_unknown"]);
   expect(forwarder.counters.forwardedGroups).toBe(1);
-});
-
-test("a forwarded write is answered once this node applied its receipt's index; at the deadline or while stalled, with its receipts", async () => {
-  const receipt = (index: number) => ({ key: "k", op: "put", index, version: 1, leaf_hash: "0".repeat(64), tree_size: index + 1, timestamp_ms: 1 });
-  let next = 5;
-  const leader = serve(() => Response.json({ outcomes: [{ receipts: [receipt(next++)] }] }));
-  let size = 5;
-  let nowMs = 1_000;
-  let stalled = false;
-  const waiters = new Waiters(new DeadlineQueue(() => nowMs), 0);
-  const forwarder = new Forwarder(forwarderOptions(leader, { waiters, ledgerSize: () => size, storageStalled: () => stalled }));
-  const answered: number[] = [];
-  const write = () => forwarder.forward({ ops: [op] }).then((r) => answered.push(r.receipts[0]!.index));
-
-  // Index 5 needs a ledger of 6 entries here: the answer waits for this node's apply.
-  const first = write();
-  while (waiters.deadlines.size === 0) await Bun.sleep(1);
-  waiters.progressed(); // a Ready that applied nothing new
-  await Bun.sleep(1);
-  expect(answered).toEqual([]);
-  size = 6;
-  waiters.progressed();
-  await first;
-  expect(answered).toEqual([5]);
-
-  // Not applied by the deadline: the write is committed, so the answer is still its receipt.
-  const second = write();
-  while (waiters.deadlines.size === 0) await Bun.sleep(1);
-  nowMs += 5_001;
-  waiters.deadlines.sweep();
-  await second;
-  expect(answered).toEqual([5, 6]);
-
-  // A stalled node cannot apply: it answers at once.
-  stalled = true;
-  await write();
-  expect(answered).toEqual([5, 6, 7]);
 });

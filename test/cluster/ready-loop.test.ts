@@ -20,9 +20,9 @@ interface Node {
   outbox: Message[];
 }
 
-function makeNode(id: number, voters: number[], commitOnNextCycle = false): Node {
+function makeNode(id: number, voters: number[]): Node {
   const storage = new MemoryStorage({ voters, learners: [], index: 0 });
-  const core = new RawNode({ id, storage, random: new SeededRandom(id), preVote: false, checkQuorum: false, commitOnNextCycle });
+  const core = new RawNode({ id, storage, random: new SeededRandom(id), preVote: false, checkQuorum: false });
   const events: string[] = [];
   const outbox: Message[] = [];
   let applied = 0;
@@ -77,25 +77,4 @@ test("votes leave only after the term and vote are persisted; a leader's appends
   expect(answer).toMatch(/^applied \d+$/);
   // An apply-only step is not fsync'd.
   expect(one.events).toContain(`persist entries=0 apply=1`);
-});
-
-test("commitOnNextCycle (the node's setting): an idle leader's loop has work until its followers know the commit index, and they apply a write with no tick", () => {
-  const nodes = new Map([1, 2, 3].map((id) => [id, makeNode(id, [1, 2, 3], true)]));
-  const one = nodes.get(1)!;
-  one.core.campaign();
-  deliver(nodes);
-  const settle = () => {
-    // As the node's LoopRunner: another cycle while a loop has work (no tick in between).
-    for (let i = 0; i < 10 && [...nodes.values()].some((n) => n.loop.hasWork()); i++) deliver(nodes);
-  };
-  settle();
-  let answer = "";
-  one.loop.propose(utf8("x"), 1, 1000, (outcome) => (answer = outcome.ok ? String(outcome.result) : outcome.error.code));
-  deliver(nodes);
-  expect(answer).toMatch(/^applied \d+$/);
-  const index = Number(answer.split(" ")[1]);
-  expect(one.loop.hasWork()).toBe(true); // the followers do not know the commit index yet
-  settle();
-  for (const id of [2, 3]) expect(nodes.get(id)!.core.status().appliedIndex).toBe(index);
-  expect(one.loop.hasWork()).toBe(false);
 });

@@ -92,12 +92,9 @@ describe("a 3-node cluster with an external witness", () => {
     await expect(verifyCheckpointPolicy(lone, { members })).rejects.toThrow("the policy wants 2");
   }, 60_000);
 
-  test("PUT then an immediate GET /verify (and a stale GET) works on the leader and on the followers", async () => {
+  test("PUT then an immediate GET /verify works on the leader and on the followers", async () => {
     for (const node of cluster.nodes) {
       const receipt = await put(node.url, `now-${node.id}`, "x");
-      // Read your writes where they were made: a write through a follower is answered once that follower applied it.
-      const stale = await fetch(`${node.url}/kv/now-${node.id}?consistency=stale`);
-      expect([stale.status, await stale.text()]).toEqual([200, "x"]);
       const answer = (await (await fetch(`${node.url}/verify/now-${node.id}`)).json()) as { verified: boolean; proof: { tree_size: number }; checkpoint: string };
       expect(answer.verified).toBe(true);
       expect(answer.proof.tree_size).toBeGreaterThan(receipt.index);

@@ -387,56 +387,6 @@ describe("flow control and pipelining", () => {
     expect(appends.sort()).toEqual(["2:0@2", "2:1@1", "3:0@2", "3:1@1"]);
   });
 
-  test("commitOnNextCycle: a new commit index goes with the next proposal's appends, or one driver cycle later; never in an append of its own at once", () => {
-    const c = new Harness([1, 2, 3], { checkQuorum: false, commitOnNextCycle: true });
-    const leader = () => c.get(1).node;
-    /** One cycle of the driver (src/cluster/ready-loop.ts): proposals, then the deferred commit index. */
-    const cycle = (proposal?: string) => {
-      if (proposal) c.propose(1, proposal);
-      leader().sendDeferredCommit();
-      c.deliverAll();
-    };
-    c.elect(1);
-    while (leader().commitPending()) cycle();
-    c.delivered = [];
-    const commitOnly = () => c.delivered.filter((m) => m.type === "append" && m.entries.length === 0).map((m) => `${m.to}@${m.commit}`);
-
-    cycle("a"); // a commits at the leader as its followers acknowledge it
-    expect(c.appliedTexts(1)).toEqual(["a"]);
-    expect(c.appliedTexts(2)).toEqual([]);
-    expect(commitOnly()).toEqual([]);
-    expect(leader().commitPending()).toBe(true);
-    cycle("b"); // b's appends carry a's commit index
-    expect(c.appliedTexts(2)).toEqual(["a"]);
-    expect(commitOnly()).toEqual([]);
-
-    // Idle: the next cycle records b's commit index, the one after sends it; then nothing is pending.
-    cycle();
-    expect(commitOnly()).toEqual([]);
-    cycle();
-    expect(commitOnly().sort()).toEqual(["2@3", "3@3"]);
-    for (const id of [2, 3]) expect(c.appliedTexts(id)).toEqual(["a", "b"]);
-    expect(leader().commitPending()).toBe(false);
-  });
-
-  test("commitOnNextCycle: a follower the leader cannot send to (probing, unanswered) leaves nothing pending, so an idle driver does not spin", () => {
-    const c = new Harness([1, 2, 3], { checkQuorum: false, commitOnNextCycle: true });
-    c.elect(1);
-    c.isolate(3);
-    c.get(1).node.reportUnreachable(3);
-    c.propose(1, "a");
-    c.deliverAll(); // 3 is probed once and never answers
-    for (let i = 0; i < 3; i++) {
-      c.get(1).node.sendDeferredCommit();
-      c.deliverAll();
-    }
-    expect(c.appliedTexts(2)).toEqual(["a"]);
-    expect(c.get(1).node.commitPending()).toBe(false);
-    c.heal();
-    c.tickAll(2);
-    expect(c.appliedTexts(3)).toEqual(["a"]);
-  });
-
   test("entries are applied from memory once persisted: the core does not read them back from storage", () => {
     const c = new Harness([1, 2, 3], { checkQuorum: false });
     c.elect(1);

@@ -253,7 +253,6 @@ class Simulation {
         messageBytesMax: 512,
         checkQuorum: this.checkQuorum,
         preVote: this.preVote,
-        commitOnNextCycle: true, // as the node (src/cluster/raft-core.ts)
       });
     } catch (error) {
       this.fail(`node ${sim.id} cannot restart from its durable state: ${(error as Error).message}`);
