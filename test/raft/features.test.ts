@@ -375,6 +375,18 @@ describe("flow control and pipelining", () => {
     expect(c.get(2).applied.length).toBe(8);
   });
 
+  test("a new commit index reaches the followers at once, with no tick: they apply a write as soon as it commits", () => {
+    const c = new Harness([1, 2, 3], { checkQuorum: false });
+    c.elect(1);
+    c.delivered = [];
+    c.propose(1, "a");
+    c.deliverAll(); // no tick anywhere
+    for (const id of [1, 2, 3]) expect(c.appliedTexts(id)).toEqual(["a"]);
+    // Per follower: the append with the entry, then one carrying the new commit index.
+    const appends = c.delivered.filter((m) => m.type === "append").map((m) => `${m.to}:${m.entries.length}@${m.commit}`);
+    expect(appends.sort()).toEqual(["2:0@2", "2:1@1", "3:0@2", "3:1@1"]);
+  });
+
   test("entries are applied from memory once persisted: the core does not read them back from storage", () => {
     const c = new Harness([1, 2, 3], { checkQuorum: false });
     c.elect(1);
