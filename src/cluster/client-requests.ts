@@ -39,7 +39,6 @@ export interface ClientRequestsOptions {
   storage?: Pick<StorageState, "refusal">;
 }
 
-
 /** A refusal that proves the request reached no log: safe to retry through the next leader. */
 function refusedBeforeLog(error: unknown): boolean {
   return error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");

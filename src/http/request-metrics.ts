@@ -27,8 +27,8 @@ export class RequestMetrics implements RequestObservable {
   private readonly stats: Record<RequestOp, OpStats & { buckets: number[] }> = { get: emptyStats(), put: emptyStats(), delete: emptyStats(), batch: emptyStats() };
 
   /**
-   * Runs and times one request of `op` (`fn`: its answer, at once or as a promise; what it throws
-   * counts as an answer too). `startedMs` (performance.now()): when its work began, if before `fn`
+   * Runs and times one request of `op`: `fn(arg)` gives its answer, at once or as a promise (what
+   * it throws counts as an answer too; `arg` spares a closure per request). `startedMs` (performance.now()): when its work began, if before `fn`
    * (a JSON body read and checked by the router before the handler runs).
    */
   time<A>(op: RequestOp, fn: (arg: A) => Response | Promise<Response>, arg: A, startedMs = performance.now()): Response | Promise<Response> {
