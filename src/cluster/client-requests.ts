@@ -39,9 +39,6 @@ export interface ClientRequestsOptions {
   storage?: Pick<StorageState, "refusal">;
 }
 
-/** A read barrier passed at once (shared: awaiting it costs one microtask). */
-const passed: Promise<void> = Promise.resolve();
-
 /** A refusal that proves the request reached no log: safe to retry through the next leader. */
 function refusedBeforeLog(error: unknown): boolean {
   return error instanceof ScribeError && (error.code === "not_leader" || error.code === "no_leader");
@@ -118,12 +115,12 @@ export class ClientRequests {
   /**
    * Linearizable: a ReadIndex round (through the leader when a follower), then wait for apply.
    * A sole voter needs neither when it has applied its commit index (ReadyLoop.readNow): the
-   * barrier is passed at once.
+   * barrier is passed at once (undefined: no promise to wait on).
    */
-  readBarrier(consistency: Consistency): Promise<void> {
-    if (consistency === "stale") return passed;
+  readBarrier(consistency: Consistency): Promise<void> | undefined {
+    if (consistency === "stale") return undefined;
     this.refuseWhenStopped();
-    if (this.options.loop.readNow() !== undefined) return passed;
+    if (this.options.loop.readNow() !== undefined) return undefined;
     return this.readRound();
   }
 

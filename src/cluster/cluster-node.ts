@@ -270,7 +270,7 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
     return this.requests.propose(ops, context, options);
   }
 
-  readBarrier(consistency: Consistency): Promise<void> {
+  readBarrier(consistency: Consistency): Promise<void> | undefined {
     if (this.closed) return Promise.reject(new ScribeError("shutting_down", "the node is shutting down"));
     try {
       return this.requests.readBarrier(consistency);

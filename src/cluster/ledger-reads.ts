@@ -94,8 +94,11 @@ export class LedgerReads {
     return (await this.checkedRead(entry.index, entry)).value;
   }
 
-  /** The latest version of `key`. Throws not_found / deleted. */
-  async get(key: string): Promise<ReadResult> {
+  /**
+   * The latest version of `key`: a cached value at once (no promise, errors thrown), one read from
+   * disk or the cold tier asynchronously. Throws not_found / deleted.
+   */
+  get(key: string): ReadResult | Promise<ReadResult> {
     const head = this.head(key);
     if (!head) throw new ScribeError("not_found", `key "${key}" not found`);
     if (head.op === "delete") {
@@ -103,9 +106,15 @@ export class LedgerReads {
       if (tombstone) this.checkEntry(tombstone);
       throw deletedError(key, head.index, head.version);
     }
-    const { entry, value } = await this.checkedRead(head.index);
-    if (entry.key !== key) throw this.corrupt("entry", entry, "hot", `entry ${entry.index} is the latest of key ${JSON.stringify(key)} but names key ${JSON.stringify(entry.key)}`);
-    return { entry, value };
+    const checked = this.checkedRead(head.index);
+    if (checked instanceof Promise) return checked.then((read) => this.latestOf(key, read));
+    return this.latestOf(key, checked);
+  }
+
+  /** `checked`, read as the latest of `key`; corrupt_entry when its entry names another key. */
+  private latestOf(key: string, checked: CheckedValue): ReadResult {
+    if (checked.entry.key !== key) throw this.corrupt("entry", checked.entry, "hot", `entry ${checked.entry.index} is the latest of key ${JSON.stringify(key)} but names key ${JSON.stringify(checked.entry.key)}`);
+    return checked;
   }
 
   /** Version `version` (1-based) of `key`. */
@@ -146,17 +155,21 @@ export class LedgerReads {
   }
 
   /**
-   * The checked entry and value at `index` (a put). `read` is the entry as the caller read it
+   * The checked entry and value at `index` (a put): a cached one at once, else read and checked
+   * (asynchronously: it may come from the cold tier). `read` is the entry as the caller read it
    * from disk, checked against the cached copy on a hit; absent, the entry is read here on a miss.
    */
-  private async checkedRead(index: number, read?: StoredEntry): Promise<CheckedValue> {
+  private checkedRead(index: number, read?: StoredEntry): CheckedValue | Promise<CheckedValue> {
     const cached = this.values.get(index);
-    if (cached) {
-      if (read && read !== cached.entry && !sameStoredEntry(read, cached.entry)) {
-        throw this.corrupt("entry", read, "hot", `entry ${index} as read differs from the copy checked when it was first read`);
-      }
-      return cached;
+    if (!cached) return this.readUncached(index, read);
+    if (read && read !== cached.entry && !sameStoredEntry(read, cached.entry)) {
+      throw this.corrupt("entry", read, "hot", `entry ${index} as read differs from the copy checked when it was first read`);
     }
+    return cached;
+  }
+
+  /** checkedRead's miss: the entry (unless given) and the value from disk or the cold tier, checked, then cached. */
+  private async readUncached(index: number, read: StoredEntry | undefined): Promise<CheckedValue> {
     const entry = read ?? this.store.entry(index);
     if (!entry) throw this.corrupt("entry", { index, key: "" }, "hot", `the entries row of index ${index} is missing`);
     this.checkEntry(entry);

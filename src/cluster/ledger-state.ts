@@ -240,8 +240,8 @@ export class LedgerState {
     return this.reads.valueAt(entry);
   }
 
-  /** The latest version of `key`. Throws not_found / deleted. */
-  get(key: string): Promise<ReadResult> {
+  /** The latest version of `key`; a cached value at once. Throws not_found / deleted. */
+  get(key: string): ReadResult | Promise<ReadResult> {
     return this.reads.get(key);
   }
 

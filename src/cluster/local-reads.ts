@@ -18,7 +18,7 @@ export abstract class LocalReads {
     readonly raftLog: SqliteRaftStorage,
   ) {}
 
-  get(key: string): Promise<ReadResult> {
+  get(key: string): ReadResult | Promise<ReadResult> {
     return this.ledger.get(key);
   }
   getVersion(key: string, version: number): Promise<ReadResult> {

@@ -76,6 +76,9 @@ interface RouterContext {
   query: Record<string, string | undefined>;
 }
 
+/** The record of a route that is not audited: nothing reads it, and nothing may write it. */
+const unaudited: RouteCall["record"] = Object.freeze({});
+
 /**
  * The handler the router runs for `route`: the guard judges the caller for this route (and
  * nothing else), then the handler runs; an audited route's record is written whatever the
@@ -87,7 +90,7 @@ function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientO
     return ({ request, params, query }) => {
       const admission = guard.admit(route, request, clientOf);
       if (!admission.ok) return errorResponse(admission.error, admission.headers);
-      return handler({ route, request, params, query, caller: admission.caller, record: {} });
+      return handler({ route, request, params, query, caller: admission.caller, record: unaudited });
     };
   }
   return async ({ request, params, query }) => {

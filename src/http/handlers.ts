@@ -179,49 +179,58 @@ async function readCheckedBody(deps: HandlerDeps, call: RouteCall, bytesMax: num
 
 function keyHandlers(deps: HandlerDeps) {
   const { service, limits, metrics } = deps;
-  const put = (call: RouteCall) =>
-    metrics.time("put", async () => {
-      const key = (call.record.key = routeKey(call));
-      const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
-      const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
-      const op = putOperation({ key, value: body, contentType, ...preconditions(call.request.headers, "put") }, defaultHasher()!);
-      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
-      const receipt = result.receipts[0]!;
-      call.record.index = receipt.index;
-      return writeResponse(result, receipt, call.record);
-    });
-  const remove = (call: RouteCall) =>
-    metrics.time("delete", async () => {
-      const key = (call.record.key = routeKey(call));
-      const op: Operation = { op: "delete", key, ...preconditions(call.request.headers, "delete") };
-      const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
-      const receipt = result.receipts[0]!;
-      call.record.index = receipt.index;
-      return writeResponse(result, receipt, call.record);
-    });
-  const get = (call: RouteCall) =>
-    metrics.time("get", async () => {
-      const key = routeKey(call);
-      const { query } = call;
-      const consistency = parseConsistency(query.consistency);
-      if (query.version !== undefined && query.at !== undefined) throw new ScribeError("invalid_request", "give either version or at, not both");
-      await service.readBarrier(consistency);
-      if (query.version !== undefined) {
-        const version = parseNonNegative(query.version, "version", "invalid_version");
-        if (version < 1) throw new ScribeError("invalid_version", `version must be 1 or more, got ${query.version}`);
-        return valueResponse(await service.getVersion(key, version));
-      }
-      if (query.at !== undefined) return valueResponse(await service.getAt(key, parseNonNegative(query.at, "at", "invalid_index")));
-      return valueResponse(await service.get(key));
-    });
+  const putValue = async (call: RouteCall): Promise<Response> => {
+    const key = (call.record.key = routeKey(call));
+    const body = await readCheckedBody(deps, call, limits.valueBytesMax, "value_too_large", "value");
+    const contentType = validateContentType(call.request.headers.get("content-type"), "application/octet-stream");
+    const op = putOperation({ key, value: body, contentType, ...preconditions(call.request.headers, "put") }, defaultHasher()!);
+    const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+    const receipt = result.receipts[0]!;
+    call.record.index = receipt.index;
+    return writeResponse(result, receipt, call.record);
+  };
+  const removeKey = async (call: RouteCall): Promise<Response> => {
+    const key = (call.record.key = routeKey(call));
+    const op: Operation = { op: "delete", key, ...preconditions(call.request.headers, "delete") };
+    const result = await service.propose([op], writeContext(call.caller), writeOptions(call.request));
+    const receipt = result.receipts[0]!;
+    call.record.index = receipt.index;
+    return writeResponse(result, receipt, call.record);
+  };
+  /** After the read barrier: the value the query names. */
+  const read = async (key: string, query: RouteCall["query"]): Promise<Response> => {
+    if (query.version !== undefined) {
+      const version = parseNonNegative(query.version, "version", "invalid_version");
+      if (version < 1) throw new ScribeError("invalid_version", `version must be 1 or more, got ${query.version}`);
+      return valueResponse(await service.getVersion(key, version));
+    }
+    if (query.at !== undefined) return valueResponse(await service.getAt(key, parseNonNegative(query.at, "at", "invalid_index")));
+    return valueResponse(await service.get(key));
+  };
+  // The common read, the latest value with no barrier to wait for and its value cached, runs with
+  // no promise at all (the barrier and the read answer at once).
+  const answer = (call: RouteCall): Response | Promise<Response> => {
+    const key = routeKey(call);
+    const { query } = call;
+    const consistency = parseConsistency(query.consistency);
+    if (query.version !== undefined && query.at !== undefined) throw new ScribeError("invalid_request", "give either version or at, not both");
+    const barrier = service.readBarrier(consistency);
+    if (barrier) return barrier.then(() => read(key, query));
+    if (query.version !== undefined || query.at !== undefined) return read(key, query);
+    const result = service.get(key);
+    return result instanceof Promise ? result.then(valueResponse) : valueResponse(result);
+  };
+  const get = (call: RouteCall) => metrics.time("get", answer, call);
+  const put = (call: RouteCall) => metrics.time("put", putValue, call);
+  const remove = (call: RouteCall) => metrics.time("delete", removeKey, call);
   return { kvGet: get, kvPut: put, kvDelete: remove, keyGet: get, keyPut: put, keyDelete: remove };
 }
 
 function ledgerHandlers(deps: HandlerDeps) {
   const { service, limits, metrics } = deps;
   return {
-    batch: (call: RouteCall) =>
-      metrics.time("batch", async () => {
+    batch: (routed: RouteCall) =>
+      metrics.time("batch", async (call: RouteCall) => {
         // The body passed its schema (src/http/request-schemas.ts) before this handler ran.
         const request = call.body as RequestBody<"BatchRequest">;
         const ops = batchOperations(request.ops, limits);
@@ -232,7 +241,7 @@ function ledgerHandlers(deps: HandlerDeps) {
         call.record.first_index = receipts[0]!.index;
         call.record.last_index = receipts.at(-1)!.index;
         return writeResponse(result, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts }, call.record);
-      }, call.startedMs),
+      }, routed, routed.startedMs),
     history: (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
       const { query } = call;

@@ -171,13 +171,17 @@ export interface LedgerService {
    * made it: a follower sends it with the write to the leader, which audits it under that caller.
    */
   propose(ops: Operation[], context?: WriteContext, options?: ProposeOptions): Promise<WriteResult>;
-  /** Resolves when this node may serve a read at the given consistency (ReadIndex for linearizable). */
-  readBarrier(consistency: Consistency): Promise<void>;
   /**
-   * Reads are asynchronous: a value that left the hot tier is fetched from the cold tier. Every
-   * read checks what it serves (see valueAt).
+   * Resolves when this node may serve a read at the given consistency (ReadIndex for
+   * linearizable); undefined when it may serve one at once (no round and nothing to wait for).
    */
-  get(key: string): Promise<ReadResult>;
+  readBarrier(consistency: Consistency): Promise<void> | undefined;
+  /**
+   * Reads are asynchronous where they must be: a value that left the hot tier is fetched from the
+   * cold tier. `get` answers a value in the value cache at once (a result, not a promise; its
+   * errors thrown). Every read checks what it serves (see valueAt).
+   */
+  get(key: string): ReadResult | Promise<ReadResult>;
   getVersion(key: string, version: number): Promise<ReadResult>;
   getAt(key: string, index: number): Promise<ReadResult>;
   history(key: string, fromVersion: number, limit: number): StoredEntry[];
