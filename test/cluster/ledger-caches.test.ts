@@ -3,27 +3,13 @@
  * head: a read after any write (of a key the cache holds or not, in one batch or several, after a
  * delete, after a batch whose transaction failed) sees the ledger as committed.
  */
-import { afterAll, expect, test } from "bun:test";
-import { LedgerState } from "../../src/cluster/ledger-state.ts";
-import { loadConfig } from "../../src/config/index.ts";
+import { expect, test } from "bun:test";
+import type { LedgerState } from "../../src/cluster/ledger-state.ts";
 import type { Command } from "../../src/ledger/index.ts";
 import { utf8 } from "../../src/lib/index.ts";
-import { tempDir } from "../support/node-process.ts";
+import { tempLedgers } from "./ledger-support.ts";
 
-const dirs: { remove(): void }[] = [];
-const ledgers: LedgerState[] = [];
-afterAll(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) d.remove();
-});
-
-async function openLedger(): Promise<LedgerState> {
-  const dir = tempDir();
-  dirs.push(dir);
-  const ledger = await LedgerState.open(loadConfig({ overrides: { "node.data_dir": dir.path } }));
-  ledgers.push(ledger);
-  return ledger;
-}
+const openLedger = tempLedgers();
 
 function put(key: string, value: string): Command["ops"][number] {
   const bytes = utf8(value);
