@@ -1,8 +1,9 @@
 /**
  * @module ledger-reads. The reads of the ledger (ledger-state.ts), checked on the way out, and the
- * caches they go through. Key heads (key → latest index/version/op) are cached as applied
- * (`applied`, called only after the transaction that wrote them commits); values are cached by
- * ledger index and never change. Neither cache can be stale.
+ * caches they go through, both filled by reads. Key heads (key → latest index/version/op) are
+ * cached when read and updated as applied (`applied`, called only after the transaction that
+ * wrote them commits); values are cached by ledger index when first read, and never change.
+ * Neither cache can be stale.
  *
  * Bytes are checked on the way out (src/ledger/check.ts): a value read from SQLite or fetched from
  * the cold tier is served and cached only after its entry matched its Merkle leaf (and its key's
@@ -62,12 +63,16 @@ export class LedgerReads {
   }
 
   /**
-   * After the transaction that wrote `a` committed: its key's head, and its value (the bytes just
-   * hashed into its entry) cached as checked.
+   * After the transaction that wrote `a` committed: its key's head, if the head cache holds the
+   * key (so that it is never stale). Both caches are filled by reads (`head`, which prepare's
+   * lookups go through too, and `checkedRead`), not by writes: a bulk write of new keys neither
+   * pays an insert and an eviction per entry in each cache nor pushes what is being read out of
+   * them, nor keeps up to a million cold values on the heap for the collector to trace
+   * (docs/PERFORMANCE.md section 11). The first read of a key or value written since reads its
+   * row (and checks it), as any read of one not cached does.
    */
   applied(a: AppliedOp): void {
-    this.heads.set(a.entry.key, a.entry); // an entry is its key's head (index, version, op): no copy
-    if (a.entry.op === "put") this.values.set(a.entry.index, { entry: a.entry, value: a.value });
+    this.heads.setIfHeld(a.entry.key, a.entry); // an entry is its key's head (index, version, op): no copy
   }
 
   private corrupt(kind: "value" | "entry", entry: Pick<StoredEntry, "index" | "key">, tier: CorruptTier, reason: string): ScribeError {

@@ -23,7 +23,7 @@ export interface LedgerView {
 }
 
 export interface AppliedOp {
-  /** With its version (1-based count of the key's entries, this one included): the object the caches keep once written. */
+  /** With its version (1-based count of the key's entries, this one included): once written, the object the head cache keeps if it holds the key. */
   entry: StoredEntry;
   /** The key had a live value (its head was a put) before this op. */
   wasLive: boolean;

@@ -140,6 +140,14 @@ export class LruCache<K, V> {
     if (this.bytes > this.bytesMax) this.evict(slot);
   }
 
+  /**
+   * Sets `key` only if the cache holds it (a write that must not leave its copy stale, without
+   * caching every key written).
+   */
+  setIfHeld(key: K, value: V): void {
+    if (this.index.get(key) !== undefined) this.set(key, value);
+  }
+
   /** Sweeps the hand until the weight fits, never evicting `keep` (the slot just set). */
   private evict(keep: number): void {
     const slots = this.keys.length;

@@ -5,29 +5,15 @@
  * give the same outcomes, the same log and the same live records — and a ledger rebuilt from the
  * entries and the log, as a follower catching up by ledger range does (replay.ts), ends the same.
  */
-import { afterAll, expect, test } from "bun:test";
-import { LedgerState } from "../../src/cluster/ledger-state.ts";
+import { expect, test } from "bun:test";
+import type { LedgerState } from "../../src/cluster/ledger-state.ts";
 import type { CommandOutcome } from "../../src/cluster/prepare-batch.ts";
 import { replayEntries, type ReplayRecord } from "../../src/cluster/replay.ts";
-import { loadConfig } from "../../src/config/index.ts";
 import { isLiveRecord, type Command } from "../../src/ledger/index.ts";
 import { toHex, utf8 } from "../../src/lib/index.ts";
-import { tempDir } from "../support/node-process.ts";
+import { tempLedgers } from "./ledger-support.ts";
 
-const dirs: { remove(): void }[] = [];
-const ledgers: LedgerState[] = [];
-afterAll(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) d.remove();
-});
-
-async function openLedger(): Promise<LedgerState> {
-  const dir = tempDir();
-  dirs.push(dir);
-  const ledger = await LedgerState.open(loadConfig({ overrides: { "node.data_dir": dir.path } }));
-  ledgers.push(ledger);
-  return ledger;
-}
+const openLedger = tempLedgers();
 
 function put(key: string, value: string, ifMatch?: number) {
   const bytes = utf8(value);

@@ -70,3 +70,15 @@ test("a cache of ledger indexes (IndexSlots) keeps, evicts and forgets them like
   expect(byIndex.get(2000 - 1)).toBeUndefined();
   expect(byIndex.size).toBe(0);
 });
+
+test("setIfHeld replaces a held key's value and adds no key the cache does not hold", () => {
+  const cache = new LruCache<string, number>(2, () => 1);
+  cache.set("a", 1);
+  cache.setIfHeld("a", 2);
+  cache.setIfHeld("b", 3);
+  expect(cache.size).toBe(1);
+  expect(cache.get("a")).toBe(2);
+  expect(cache.get("b")).toBeUndefined();
+  expect(cache.hits).toBe(1);
+  expect(cache.misses).toBe(1);
+});
