@@ -104,10 +104,11 @@ export class DirectPut {
       const c = this.config;
       const endpoint = await c.endpoint?.();
       const port = endpoint?.port ? `:${endpoint.port}` : "";
+      const region = await c.region();
       const resolved = c.endpointProvider(
         {
           Bucket: this.bucket,
-          Region: await c.region(),
+          Region: region,
           UseFIPS: await c.useFipsEndpoint(),
           UseDualStack: await c.useDualstackEndpoint(),
           ForcePathStyle: c.forcePathStyle,
@@ -121,7 +122,7 @@ export class DirectPut {
       );
       const scheme = resolved.properties?.authSchemes?.[0];
       const base = new URL(resolved.url.href.replace(/\/+$/, ""));
-      return { base, signingRegion: scheme?.signingRegion ?? (await c.region()), signingService: scheme?.signingName ?? "s3" };
+      return { base, signingRegion: scheme?.signingRegion ?? region, signingService: scheme?.signingName ?? "s3" };
     })();
     this.target.catch(() => (this.target = undefined));
     return this.target;
@@ -155,6 +156,7 @@ export class DirectPut {
     const text = await response.text();
     if (response.ok) return { etag: response.headers.get("etag") ?? undefined };
     const code = xmlField(text, "Code") ?? (response.status === 412 ? "PreconditionFailed" : `Http${response.status}`);
-    throw new S3RequestError(code, `PUT ${key}: ${response.status} ${code}${xmlField(text, "Message") ? `: ${xmlField(text, "Message")}` : ""}`, response.status);
+    const message = xmlField(text, "Message");
+    throw new S3RequestError(code, `PUT ${key}: ${response.status} ${code}${message ? `: ${message}` : ""}`, response.status);
   }
 }
