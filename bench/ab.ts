@@ -7,6 +7,7 @@
  *
  *   bun bench/ab.ts REF put|get|batch [--seconds 20] [--slice 2] [--warmup 3] [--connections 64]
  *   bun bench/ab.ts REF put|get|batch --inproc [--runs 6] [--seconds 6]
+ *   bun bench/ab.ts HEAD put --env-b MIMALLOC_PURGE_DELAY=100   (the same code, B with more env; also --env-a)
  *
  * --inproc: no sockets; bench/write-path.ts (copied into REF's tree) runs in fresh processes for
  * A and B in turn (A B B A …, `--runs` each, `--seconds` each), each with a fixed number of
@@ -31,7 +32,7 @@ type Mode = (typeof modes)[number];
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { inproc: { type: "boolean", default: false }, runs: { type: "string", default: "6" }, seconds: { type: "string", default: "20" }, slice: { type: "string", default: "2" }, warmup: { type: "string", default: "3" }, connections: { type: "string", default: "64" } },
+  options: { inproc: { type: "boolean", default: false }, runs: { type: "string", default: "6" }, seconds: { type: "string", default: "20" }, slice: { type: "string", default: "2" }, warmup: { type: "string", default: "3" }, connections: { type: "string", default: "64" }, "env-a": { type: "string", multiple: true, default: [] }, "env-b": { type: "string", multiple: true, default: [] } },
   allowPositionals: true,
 });
 const [ref, mode] = positionals as [string, Mode];
@@ -44,6 +45,10 @@ const warmupSeconds = Number(values.warmup);
 const connections = Number(values.connections);
 const valueBytes = 100;
 /** Seconds per slice: short slices interleave the two nodes finely (wrk's -d takes whole seconds). */
+/** --env-a / --env-b KEY=VALUE (repeatable): environment of A's or B's node only, to measure a runtime setting. */
+const envOf = (pairs: string[]) => Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const envA = envOf(values["env-a"] as string[]);
+const envB = envOf(values["env-b"] as string[]);
 const sliceSeconds = Math.max(1, Math.round(Number(values.slice)));
 const slices = Math.max(1, Math.round(seconds / sliceSeconds));
 
@@ -96,8 +101,8 @@ if (values.inproc) {
 const dirs = [tempDir(), tempDir()];
 const nodes: ScribeNode[] = [];
 try {
-  nodes.push(await startNode({ dataDir: dirs[0]!.path, root: old.path }));
-  nodes.push(await startNode({ dataDir: dirs[1]!.path }));
+  nodes.push(await startNode({ dataDir: dirs[0]!.path, root: old.path, env: envA }));
+  nodes.push(await startNode({ dataDir: dirs[1]!.path, env: envB }));
   for (const node of nodes) await warm(node);
   // A B, then B A, ...: each node goes first in half of the rounds.
   const measured = await alternate(slices, {

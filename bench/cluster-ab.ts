@@ -7,7 +7,9 @@
  * median of the per-slice B/A ratios: on a shared 2-core machine a slice's figures swing with
  * everything else that runs, a pair of neighbouring slices much less.
  *
- *   bun bench/cluster-ab.ts REF [--slices 16] [--seconds 3] [--follower]
+ *   bun bench/cluster-ab.ts REF [--slices 16] [--seconds 3] [--follower] [--env-b KEY=VALUE ...]
+ *
+ * --env-b: environment of B's three nodes only (with REF = HEAD: a runtime setting measured alone).
  *
  * REF is any git commit-ish; its tree is extracted (bench/lib/proc.ts extractCommit), and its own
  * bench/lib starts its cluster.
@@ -21,7 +23,7 @@ import { putScript, runWrk } from "./lib/wrk.ts";
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { slices: { type: "string", default: "16" }, seconds: { type: "string", default: "3" }, follower: { type: "boolean", default: false } },
+  options: { slices: { type: "string", default: "16" }, seconds: { type: "string", default: "3" }, follower: { type: "boolean", default: false }, "env-b": { type: "string", multiple: true, default: [] } },
   allowPositionals: true,
 });
 const ref = positionals[0];
@@ -32,6 +34,7 @@ if (!ref) {
 const slices = Number(values.slices);
 const sliceSeconds = Number(values.seconds);
 const connections = 64;
+const envB = Object.fromEntries((values["env-b"] as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const valueBytes = 100;
 
 interface Side {
@@ -43,9 +46,9 @@ interface Side {
   slices: { rate: number; p99Ms: number; leaderUs: number; followerUs: number; totalUs: number }[];
 }
 
-async function side(name: string, root: string): Promise<Side> {
+async function side(name: string, root: string, env?: Record<string, string>): Promise<Side> {
   const { startCluster } = (await import(join(root, "bench", "lib", "scribe.ts"))) as typeof import("./lib/scribe.ts");
-  const cluster = await startCluster({ size: 3 });
+  const cluster = await startCluster({ size: 3, env });
   const leader = await cluster.leader();
   const followers = cluster.nodes.filter((n) => n.id !== leader.id);
   return { name, cluster, target: values.follower ? followers[0]! : leader, pids: [leader.pid, ...followers.map((f) => f.pid)], slices: [] };
@@ -62,7 +65,7 @@ async function slice(s: Side, round: number): Promise<void> {
 const old = await extractCommit(ref);
 const sides: Side[] = [];
 try {
-  sides.push(await side("a", old.path), await side("b", repoRoot));
+  sides.push(await side("a", old.path), await side("b", repoRoot, envB));
   const [a, b] = sides as [Side, Side];
   for (const s of sides) await runWrk({ url: s.target.url, script: putScript(valueBytes, `warm-${s.name}/`), connections, seconds: 3 });
   for (let round = 0; round < slices; round++) {

@@ -71,7 +71,8 @@ export const layers: Readonly<Record<string, Layer>> = {
   },
   "cluster/server.ts": { kind: "edge", imports: ["lib", "config", "metrics", "http", "cluster"], about: "the wiring: starts a node and serves http/'s app over it" },
   "embedded.ts": { kind: "edge", imports: ["lib", "config", "ledger", "crypto", "cluster"], about: "the embedded library (no HTTP)" },
-  "main.ts": { kind: "edge", imports: ["lib", "config", "cluster", "cluster/server.ts"], about: "the node's process: argv and environment" },
+  "allocator.ts": { kind: "edge", imports: [], about: "the node's allocator setting: re-executes the process once with it (Linux)" },
+  "main.ts": { kind: "edge", imports: ["lib", "config", "cluster", "cluster/server.ts", "allocator.ts"], about: "the node's process: argv and environment" },
   "index.ts": { kind: "edge", imports: ["lib", "config", "ledger", "embedded.ts"], about: "the package's public surface" },
 };
 

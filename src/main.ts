@@ -10,14 +10,22 @@
  * Every file and directory the process creates is private to its user (umask 077); the storage
  * code also sets 0600 / 0700 itself, so the embedded library gets the same modes.
  *
+ * Before anything else the process may re-execute itself once to set its allocator
+ * (src/allocator.ts: MIMALLOC_PURGE_DELAY=-1 unless the environment sets it; same PID).
+ *
  * Exit status: 0 after SIGTERM/SIGINT, 1 when shutdown failed, 2 for a usage or configuration
  * error, 70 when the node's Raft driver failed (the node logs why and must restart).
  */
 
+// First: may replace the process with itself plus the allocator setting (see its module comment).
+import { allocatorSetting, purgeDelayVariable } from "./allocator.ts";
 import { parseArgs } from "node:util";
-import { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } from "./config/index.ts";
-import { checkCommand, createLogger, restoreCommand, StartupError } from "./cluster/index.ts";
-import { startServer } from "./cluster/server.ts";
+
+// The node's modules load only after that: static imports would all be parsed and evaluated
+// before allocator.ts runs, and then again after the re-execution.
+const { ConfigError, generatedSecretBytes, loadConfig, newClusterSecret } = await import("./config/index.ts");
+const { checkCommand, createLogger, restoreCommand, StartupError } = await import("./cluster/index.ts");
+const { startServer } = await import("./cluster/server.ts");
 
 /** Exit status after a fatal failure of the node's Raft driver (EX_SOFTWARE, sysexits.h). */
 const exitDriverFailed = 70;
@@ -120,6 +128,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logging, { node_id: config.node.id });
+  if (allocatorSetting() === undefined) {
+    logger.warn({ platform: process.platform }, `${purgeDelayVariable} is not set and the process could not set it (src/allocator.ts): Bun's default, more CPU per request`);
+  }
   let running;
   try {
     running = await startServer(config, logger, {

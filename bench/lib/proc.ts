@@ -13,6 +13,14 @@ export const repoRoot = join(import.meta.dir, "..", "..");
 /** Bytes of a child's output kept for error messages: the tail is what explains a failure. */
 const outputBytesMax = 64 * 1024;
 
+/**
+ * Environment every process the benchmarks start gets, under its own: the allocator setting the
+ * node gives itself (src/allocator.ts, MIMALLOC_PURGE_DELAY=-1), so the Bun baselines run with
+ * what the node runs with (it measured 0.99x CPU per operation for them: docs/PERFORMANCE.md).
+ * Not imported from src/allocator.ts, which re-executes the process that loads it.
+ */
+export const benchEnv: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "-1" };
+
 /** A port that was free a moment ago (bound to port 0, then released). */
 export function freePort(): number {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -53,7 +61,7 @@ export interface SpawnOptions {
 export function spawnChild(options: SpawnOptions): Child {
   const proc = Bun.spawn(options.cmd, {
     cwd: options.cwd ?? repoRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...benchEnv, ...options.env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -91,7 +99,7 @@ export function spawnChild(options: SpawnOptions): Child {
 
 /** Runs a command to completion and returns its stdout; throws with its output if it fails. */
 export async function runToEnd(options: SpawnOptions): Promise<string> {
-  const proc = Bun.spawn(options.cmd, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(options.cmd, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...benchEnv, ...options.env }, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   const code = await proc.exited;
   if (code !== 0) throw new Error(`${options.cmd.join(" ")} exited with ${code}:\n${stdout}\n${stderr}`);

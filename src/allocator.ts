@@ -1,0 +1,64 @@
+/**
+ * @module allocator. The one runtime setting of the node that must be in place before the process
+ * starts, and the process's first step: main.ts imports this module before anything else.
+ *
+ * Bun allocates through its fork of mimalloc, which hands freed memory back to the kernel
+ * (`madvise`) from a scavenger thread 100 ms after it was freed; the next allocation touches the
+ * same pages again and takes a page fault for each. A node under load frees and reuses memory
+ * continuously (requests, Raft messages, SQLite rows), so it paid that round trip all the time:
+ * about 15% of a cluster leader's CPU was `madvise`, page faults and the scavenger and helper
+ * threads around them (perf, docs/PERFORMANCE.md section 11). With purging off
+ * (`MIMALLOC_PURGE_DELAY=-1`) freed memory stays with the process and is reused: 0.70x the
+ * cluster's CPU per write, 0.8-0.9x per single-node PUT and GET. The cost: the process's resident
+ * size stays at its high-water mark instead of shrinking after a burst.
+ *
+ * mimalloc reads the variable once, when the process starts, so setting it from JavaScript is too
+ * late: when it is not set, the process replaces itself (`execve`, so the same PID, the same argv
+ * from /proc/self/cmdline, the same environment plus the variable) before any other module runs.
+ * A value the operator sets wins and nothing is re-executed (`MIMALLOC_PURGE_DELAY=100` restores
+ * Bun's default). Linux only; elsewhere, or if anything of it fails, the process goes on with
+ * Bun's default and `allocatorSetting()` says so.
+ */
+
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
+
+/** The variable mimalloc reads at startup, and the node's value for it: never purge. */
+export const purgeDelayVariable = "MIMALLOC_PURGE_DELAY";
+export const nodePurgeDelay = "-1";
+
+/** What the process runs with: the variable's value, or undefined for Bun's default (100 ms). */
+export function allocatorSetting(): string | undefined {
+  return process.env[purgeDelayVariable];
+}
+
+/** NUL-terminated C strings and the NULL-terminated array of their addresses (kept alive by the caller). */
+function cStringArray(values: readonly string[]): { strings: Buffer[]; array: BigUint64Array } {
+  const strings = values.map((value) => Buffer.from(`${value}\0`));
+  const array = new BigUint64Array(values.length + 1);
+  strings.forEach((s, i) => (array[i] = BigInt(ptr(s))));
+  return { strings, array };
+}
+
+/** Replaces the process with itself plus the variable; returns only if that failed. */
+function reexecuteWithPurgeOff(): void {
+  // argv exactly as the process was started (bun flags, script, arguments; or a compiled executable's).
+  const argv = readFileSync("/proc/self/cmdline", "latin1").split("\0").slice(0, -1);
+  if (argv.length === 0) return;
+  const env = Object.entries({ ...process.env, [purgeDelayVariable]: nodePurgeDelay }).map(([key, value]) => `${key}=${value ?? ""}`);
+  const libc = dlopen("libc.so.6", { execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
+  const path = Buffer.from("/proc/self/exe\0");
+  const args = cStringArray(argv);
+  const environment = cStringArray(env);
+  libc.symbols.execve(ptr(path), ptr(args.array), ptr(environment.array));
+  // Still here: execve failed (errno is not reachable from here); go on with Bun's default.
+  libc.close();
+}
+
+if (process.platform === "linux" && allocatorSetting() === undefined) {
+  try {
+    reexecuteWithPurgeOff();
+  } catch {
+    // No libc.so.6 (musl) or no /proc: Bun's default allocator setting, as before.
+  }
+}
