@@ -1,7 +1,8 @@
 /**
  * @module loop-runner. When the node's Ready loop (ready-loop.ts) runs: one cycle on setImmediate
  * after any tick, message or request (several in one turn of the event loop make one cycle), again
- * while it has work, and across turns while a catch-up keeps a cycle running; and the tick timer
+ * while it has work, and across turns while a catch-up or a background flush (the persist step
+ * of a Ready the store flushes off the thread) keeps a cycle running; and the tick timer
  * (`consensus.tick_interval_ms`) that drives the core's clock and the deadline sweep.
  */
 

@@ -4,7 +4,10 @@
  * Ready loop's persist-and-apply step is ONE SQLite transaction:
  *   ledger rows, values and tree nodes of the committed commands + new Raft log entries + hard
  *   state + membership + address book + the applied point (Raft index → ledger size),
- * fsync'd on commit when the loop asks for it (`sync`) and storage.sync is "full". Committed
+ * fsync'd when the loop asks for it (`sync`) and storage.sync is "full": in the commit (synchronous
+ * = FULL) when the step applies entries it appends itself (a sole voter), else by a background
+ * fdatasync of the WAL after a NORMAL commit (`pendingFlush`; the loop treats the step as persisted
+ * only once it is done), so the thread is free while the disk works. Committed
  * entries are decoded by kind (entry-data.ts): ledger commands go through the state machine and
  * get a CommandOutcome for their proposer; address-book changes update the AddressBook; identity
  * changes (origin, member keys, keys notes) update the ClusterIdentity.
@@ -37,7 +40,7 @@ export interface NodeStorageOptions {
   ledger: LedgerState;
   raftLog: SqliteRaftStorage;
   /** The database both live in: its transactions and fsync mode. */
-  db: Pick<HotStore, "transaction" | "setSyncFull">;
+  db: Pick<HotStore, "transaction" | "setSyncFull" | "flushWal">;
   addresses: AddressBook;
   identity: ClusterIdentity;
   /** storage.sync === "full": a step the loop marks `sync` is fsync'd. */
@@ -49,10 +52,23 @@ export interface NodeStorageOptions {
   stopped: () => boolean;
 }
 
+/**
+ * True when the step applies entries it also appends (a sole voter's commit on persist: they
+ * commit with this very write). Such a step must be durable before it returns: what it applies is
+ * readable at once, and it would be readable before it is durable. Any other step applies only
+ * entries a majority already holds durably (the leader counts its own copy only once the loop
+ * reports it persisted), so its rows can wait for the flush.
+ */
+function appliesOwnEntries(step: PersistStep, lastApplied: number): boolean {
+  return step.entries.length > 0 && lastApplied >= step.entries[0]!.index;
+}
+
 export class NodeStorage implements ReplicaStore<CommandOutcome> {
   readonly counters = { compactions: 0 };
   private applied: number;
   private readonly catchup: LedgerCatchup;
+  /** The background flush of the last step committed without waiting for the disk (pendingFlush). */
+  private flushing: Promise<void> | undefined;
 
   constructor(private readonly options: NodeStorageOptions) {
     this.applied = options.raftLog.appliedPoint().raftIndex;
@@ -100,7 +116,8 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
     for (const changes of identityChanges) identityChanged = identity.apply(changes) || identityChanged;
     const lastApplied = step.apply.length > 0 ? step.apply[step.apply.length - 1]!.index : this.applied;
     const batch = ledger.prepare(commands);
-    db.setSyncFull(step.sync && this.options.syncFull);
+    const flushLater = step.sync && this.options.syncFull && step.mayFlushLater && !appliesOwnEntries(step, lastApplied);
+    db.setSyncFull(step.sync && this.options.syncFull && !flushLater);
     try {
       db.transaction(() => {
         ledger.write(batch);
@@ -118,10 +135,17 @@ export class NodeStorage implements ReplicaStore<CommandOutcome> {
       throw error;
     }
     this.applied = lastApplied;
+    if (flushLater) this.flushing = db.flushWal();
     const outcomes = ledger.commit(batch);
     const results: (CommandOutcome | undefined)[] = new Array(step.apply.length);
     for (let i = 0; i < slots.length; i++) results[slots[i]!] = outcomes[i];
     return results;
+  }
+
+  pendingFlush(): Promise<void> | undefined {
+    const flushing = this.flushing;
+    this.flushing = undefined;
+    return flushing;
   }
 
   /**

@@ -24,7 +24,9 @@
  *         entries (and moves the commit index) needs none: after a crash the durable log is
  *         re-applied from the recorded applied point. A sole voter's Ready may apply the very
  *         entries it persists (they commit with this write: src/raft/raw-node.ts), which is why
- *         the entries, the hard state and the applied state are one write;
+ *         the entries, the hard state and the applied state are one write. A store may flush a
+ *         `sync` step in the background (`pendingFlush`): it counts as persisted only once the
+ *         flush is done (d-f wait, the cycle stays running, the thread serves meanwhile);
  *      d. LATE SEND: every other message (votes, vote and append responses, anything of a Ready
  *         that changed term or vote) — only now is what they promise durable;
  *      e. answer proposers whose entries were applied, applied-index waits, and reads whose
@@ -33,14 +35,11 @@
  * A failure anywhere (storage error, broken invariant) is fatal: the loop stops, every pending
  * request is aborted, and `onFatal` decides what happens to the process. The loop never exits it.
  *
- * Storage stalls (issue 16; storage-stall.ts): a full disk is a state, not a failure. With a
- * StorageGate (the node's storage-state.ts; the simulator runs without one), per group commit the
- * gate may refuse all queued proposals before they reach the core (507 insufficient_storage:
- * nothing was appended); a persist step that fails because the disk is full (the gate's isFull),
- * or a follower's step appending entries while the gate holds appends, is kept and retried, the
- * same step, after a backoff: the Ready is not advanced meanwhile (the core allows that). What
- * cannot wait is refused or answered outcome_unknown meanwhile (storage-stall.ts). The node stops
- * ticking and stepping the core while stalled (cluster-node.ts, node-peers.ts): nothing piles up.
+ * Storage stalls (issue 16; storage-stall.ts has the details): a full disk is a state, not a
+ * failure. With a StorageGate (the node's storage-state.ts; none in the simulator) the gate may
+ * refuse all queued proposals of a group commit (507, nothing appended); a persist step refused
+ * for lack of space, or a follower's append while the gate holds appends, is kept and retried
+ * after a backoff, the Ready not advanced meanwhile.
  */
 
 import { ScribeError } from "../lib/index.ts";
@@ -70,8 +69,10 @@ export interface PersistStep {
   membership: Membership | null;
   /** Entries to apply to the state machine, in order (committed ones, unless a bug is planted). */
   apply: readonly Entry[];
-  /** The step must be durable (fsync) before it returns. */
+  /** The step must be durable (fsync) before it counts as persisted. */
   sync: boolean;
+  /** The store may flush a `sync` step in the background (ReplicaStore.pendingFlush); false: durable on return. */
+  mayFlushLater: boolean;
 }
 
 /** The Raft log and the state machine behind one durable step (node-storage.ts, the simulator's store). */
@@ -85,6 +86,8 @@ export interface ReplicaStore<R> {
   installCatchup(catchup: CatchupInstall): Promise<void> | void;
   /** ONE atomic step; returns the state machine's result for each entry of `step.apply`. */
   persistAndApply(step: PersistStep): (R | undefined)[];
+  /** Optional: after a `sync` step, its background flush, or undefined if it is durable (a rejection is fatal). */
+  pendingFlush?(): Promise<void> | undefined;
   /** Compacts the log if due (called after a Ready that applied entries). */
   compact(): void;
 }
@@ -291,15 +294,20 @@ export class ReadyLoop<R> {
         if (installing) {
           return installing.then(() => {
             this.afterCatchup(rd.catchup!);
-            this.handle(rd);
-            return this.drain();
+            return this.handleThenDrain(rd);
           });
         }
         this.afterCatchup(rd.catchup);
       }
-      this.handle(rd);
+      const flushing = this.handle(rd);
+      if (flushing) return flushing.then(() => this.drain());
     }
     return undefined;
+  }
+
+  private handleThenDrain(rd: Ready): Promise<void> | undefined {
+    const flushing = this.handle(rd);
+    return flushing ? flushing.then(() => this.drain()) : this.drain();
   }
 
   private afterCatchup(catchup: CatchupInstall): void {
@@ -307,20 +315,21 @@ export class ReadyLoop<R> {
     this.waiters.applied(this.store.appliedIndex());
   }
 
-  /** Steps b-f of the module comment for one Ready. */
-  private handle(rd: Ready): void {
-    if (this.stoppedBy) return;
+  /** Steps b-f of the module comment for one Ready; a promise while its flush is in flight. */
+  private handle(rd: Ready): Promise<void> | undefined {
+    if (this.stoppedBy) return undefined;
     const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.lastHardState.term || rd.hardState.vote !== this.lastHardState.vote);
     const sync = rd.entries.length > 0 || rd.membership !== null || termOrVoteChanged;
     if (rd.hardState) this.lastHardState = rd.hardState;
     const [early, late] = this.splitMessages(rd.messages, termOrVoteChanged);
     this.sender.send(early);
     const apply = this.bug === "applyBeforeCommit" ? this.withUncommitted(rd) : rd.committedEntries;
-    this.persist({ rd, late, apply, sync });
+    const written = this.persist({ rd, late, apply, sync }, true);
+    return written instanceof Promise ? written : undefined;
   }
 
-  /** Step c, then d-f once it is written; a full disk keeps the step for later (StorageStalls.keep). */
-  private persist(p: PendingPersist): boolean {
+  /** Step c, then d-f once durable: true when done, a promise while the store flushes it, false if a full disk kept it. */
+  private persist(p: PendingPersist, mayFlushLater: boolean): boolean | Promise<void> {
     const { rd, apply } = p;
     const gate = this.options.storage;
     let results: (R | undefined)[];
@@ -330,7 +339,7 @@ export class ReadyLoop<R> {
         this.stalls.keep(p, hold);
         return false;
       }
-      results = this.store.persistAndApply({ entries: rd.entries, hardState: rd.hardState, membership: rd.membership, apply, sync: p.sync });
+      results = this.store.persistAndApply({ entries: rd.entries, hardState: rd.hardState, membership: rd.membership, apply, sync: p.sync, mayFlushLater });
     } catch (error) {
       if (!gate?.isFull(error)) throw error;
       const message = error instanceof Error ? error.message : String(error);
@@ -338,12 +347,15 @@ export class ReadyLoop<R> {
       return false;
     }
     this.stalls.written();
+    const flushing = p.sync ? this.store.pendingFlush?.() : undefined;
+    if (flushing) return flushing.then(() => this.afterPersist(p, results));
     this.afterPersist(p, results);
     return true;
   }
 
-  /** Steps d-f for a Ready whose persist step is written. */
+  /** Steps d-f for a Ready whose persist step is durable. */
   private afterPersist(p: PendingPersist, results: readonly (R | undefined)[]): void {
+    if (this.stoppedBy) return;
     const { rd, apply } = p;
     this.sender.send(p.late);
     if (this.bug === "ackBeforeDurable") this.proposals.answerUnconfirmed(rd.entries);
@@ -360,7 +372,7 @@ export class ReadyLoop<R> {
   /** Retries the stalled step when due; true once it is written and the cycle may go on. */
   private retryStalled(): boolean {
     const pending = this.stalls.due();
-    if (pending && this.persist(pending)) return true;
+    if (pending && this.persist(pending, false) === true) return true;
     this.stalls.refuseQueued();
     return false;
   }

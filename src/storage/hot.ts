@@ -10,6 +10,7 @@
  */
 
 import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import { closeSync, fdatasync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AppliedOp, Entry, KeyHead, KeyRange, KeyState, Op, StoredEntry } from "../ledger/index.ts";
 import { assert, compareUtf8, fail, prefixUpperBound, utf8Successor } from "../lib/index.ts";
@@ -231,6 +232,7 @@ export class HotStore {
     `);
     const store = new HotStore(db, options.keyFilterOpenRows ?? keyFilterStepRowsMax);
     store.syncFull = options.sync === "full";
+    store.path = path;
     return store;
   }
 
@@ -362,6 +364,9 @@ export class HotStore {
   }
 
   private syncFull = true;
+  private path = ":memory:";
+  /** A descriptor of the `-wal` file for `flushWal`, opened at its first call. */
+  private walFd: number | undefined;
 
   /**
    * Chooses whether the next commits fsync (FULL) or not (NORMAL). In WAL mode a NORMAL commit
@@ -372,6 +377,20 @@ export class HotStore {
     if (full === this.syncFull) return;
     this.db.exec(`PRAGMA synchronous = ${full ? "FULL" : "NORMAL"}`);
     this.syncFull = full;
+  }
+
+  /**
+   * Makes every commit so far durable without blocking the thread: fdatasync of the WAL file on
+   * Bun's I/O threads, what a FULL commit does on the calling thread (SQLite's WAL mode syncs the
+   * WAL, only, on a FULL commit). Call after a NORMAL commit; the promise resolves once the disk
+   * has it, and rejects if the flush failed (nothing of it can be trusted then). An in-memory
+   * database has nothing to flush.
+   */
+  flushWal(): Promise<void> {
+    if (this.path === ":memory:") return Promise.resolve();
+    this.walFd ??= openSync(`${this.path}-wal`, "r");
+    const fd = this.walFd;
+    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   }
 
   /** Runs `fn` in one transaction (one fsync on commit with sync = full). */
@@ -441,6 +460,8 @@ export class HotStore {
   }
 
   close(): void {
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
     this.db.close();
   }
 }

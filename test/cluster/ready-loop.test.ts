@@ -18,13 +18,17 @@ interface Node {
   loop: ReadyLoop<string>;
   events: string[];
   outbox: Message[];
+  /** With `flushLater`: finishes the oldest background flush (a store like node-storage.ts's). */
+  flushes: (() => void)[];
 }
 
-function makeNode(id: number, voters: number[]): Node {
+function makeNode(id: number, voters: number[], flushLater = false): Node {
   const storage = new MemoryStorage({ voters, learners: [], index: 0 });
   const core = new RawNode({ id, storage, random: new SeededRandom(id), preVote: false, checkQuorum: false });
   const events: string[] = [];
   const outbox: Message[] = [];
+  const flushes: (() => void)[] = [];
+  let flushing: Promise<void> | undefined;
   let applied = 0;
   const store: ReplicaStore<string> = {
     appliedIndex: () => applied,
@@ -32,13 +36,27 @@ function makeNode(id: number, voters: number[]): Node {
     persistAndApply(step: PersistStep) {
       storage.append(step.entries);
       if (step.hardState) storage.setHardState(step.hardState);
-      events.push(`persist${step.sync ? " sync" : ""} entries=${step.entries.length} apply=${step.apply.length}`);
+      const later = flushLater && step.sync && step.mayFlushLater;
+      events.push(`persist${step.sync ? (later ? " flush-later" : " sync") : ""} entries=${step.entries.length} apply=${step.apply.length}`);
+      if (later) {
+        flushing = new Promise<void>((resolve) =>
+          flushes.push(() => {
+            events.push("flushed");
+            resolve();
+          }),
+        );
+      }
       return step.apply.map((e) => {
         applied = e.index;
         return `applied ${e.index}`;
       });
     },
     compact: () => undefined,
+    pendingFlush() {
+      const pending = flushing;
+      flushing = undefined;
+      return pending;
+    },
   };
   const sender = {
     send(messages: readonly Message[]) {
@@ -49,7 +67,7 @@ function makeNode(id: number, voters: number[]): Node {
   };
   const waiters = new Waiters(new DeadlineQueue(() => 0), 0);
   const loop = new ReadyLoop<string>({ core, store, sender, waiters, hardState: storage.initialState().hardState, limits: { perCycleMax: 16, weightMax: 16 } });
-  return { core, loop, events, outbox };
+  return { core, loop, events, outbox, flushes };
 }
 
 test("votes leave only after the term and vote are persisted; a leader's appends leave before its own persist", () => {
@@ -77,4 +95,62 @@ test("votes leave only after the term and vote are persisted; a leader's appends
   expect(answer).toMatch(/^applied \d+$/);
   // An apply-only step is not fsync'd.
   expect(one.events).toContain(`persist entries=0 apply=1`);
+});
+
+test("a step flushed in the background counts as persisted only once the flush is done: no vote, response or answer before", async () => {
+  const nodes = new Map([1, 2, 3].map((id) => [id, makeNode(id, [1, 2, 3], true)]));
+  const one = nodes.get(1)!;
+  const two = nodes.get(2)!;
+  one.core.campaign();
+  const campaigning = one.loop.cycle();
+  // The term and self-vote are written, but until their flush the vote requests wait.
+  expect(campaigning).toBeInstanceOf(Promise);
+  expect(one.events).toEqual(["persist flush-later entries=0 apply=0"]);
+  expect(one.loop.running).toBe(true);
+  expect(one.outbox).toEqual([]);
+  one.flushes.shift()!();
+  await campaigning;
+  expect(one.events).toEqual(["persist flush-later entries=0 apply=0", "flushed", "send vote,vote"]);
+  expect(one.loop.running).toBe(false);
+
+  // A voter's grant leaves after the flush of its vote, not after the write.
+  deliver(nodes);
+  expect(two.events).toEqual(["persist flush-later entries=0 apply=0"]);
+  expect(two.outbox).toEqual([]);
+  two.flushes.shift()!();
+  await Promise.resolve();
+  expect(two.events).toEqual(["persist flush-later entries=0 apply=0", "flushed", "send voteResponse"]);
+  nodes.get(3)!.flushes.shift()!();
+  await Promise.resolve();
+  deliver(nodes);
+  // The leader's empty entry: its appends leave before its own flush, as before.
+  while (one.flushes.length > 0 || two.flushes.length > 0 || nodes.get(3)!.flushes.length > 0) {
+    for (const node of nodes.values()) node.flushes.splice(0).forEach((flush) => flush());
+    await Bun.sleep(0);
+    deliver(nodes);
+    for (const node of nodes.values()) await node.loop.cycle();
+  }
+  expect(one.core.softState().role).toBe("leader");
+
+  one.events.length = 0;
+  two.events.length = 0;
+  two.outbox.length = 0;
+  let answer = "";
+  one.loop.propose(utf8("x"), 1, 1000, (outcome) => (answer = outcome.ok ? String(outcome.result) : outcome.error.code));
+  const proposing = one.loop.cycle();
+  expect(one.events).toEqual(["send append,append", "persist flush-later entries=1 apply=0"]);
+  deliver(nodes);
+  // The follower wrote the entry; its response waits for the flush.
+  expect(two.events).toEqual(["persist flush-later entries=1 apply=0"]);
+  expect(two.outbox).toEqual([]);
+  two.flushes.shift()!();
+  await Bun.sleep(0);
+  expect(two.events).toEqual(["persist flush-later entries=1 apply=0", "flushed", "send appendResponse"]);
+  one.flushes.shift()!();
+  await proposing;
+  expect(answer).toBe("");
+  deliver(nodes);
+  await one.loop.cycle();
+  // Committed by the follower's durable copy and the leader's, applied, answered.
+  expect(answer).toMatch(/^applied \d+$/);
 });
