@@ -6,6 +6,7 @@
  *
  *   bun bench/profile.ts put|get|batch|cluster|archival [--seconds 10] [--out DIR] [--top 30]
  *   bun bench/profile.ts put|get|batch|cluster --strace [--seconds 10]
+ *   bun bench/profile.ts cluster --follower   (the writes go to a follower, which forwards them)
  *
  * put: wrk PUT, 64 connections, 100 B, new keys. get: wrk GET of 1,000 cached keys, default
  * consistency. batch: POST /batch 1,000 x 100 B from 2 clients. cluster: 3 nodes, wrk PUT to the
@@ -35,7 +36,7 @@ type Mode = (typeof modes)[number];
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { seconds: { type: "string", default: "10" }, out: { type: "string" }, top: { type: "string", default: "30" }, strace: { type: "boolean", default: false } },
+  options: { seconds: { type: "string", default: "10" }, out: { type: "string" }, top: { type: "string", default: "30" }, strace: { type: "boolean", default: false }, follower: { type: "boolean", default: false } },
   allowPositionals: true,
 });
 const mode = positionals[0] as Mode;
@@ -159,19 +160,22 @@ async function cluster(): Promise<void> {
   try {
     const leader = await c.leader();
     const follower = c.nodes.find((n) => n.id !== leader.id)!;
-    const followerCpu = cpuSeconds(follower.pid);
+    // --follower: the load goes to `follower`; the CPU figures are of the node loaded and of the other one profiled.
+    const [target, other] = values.follower ? [follower, leader] : [leader, follower];
+    const otherCpu = cpuSeconds(other.pid);
     const writes = { count: 0 };
-    const outcome = await load(leader, leader.pid, values.strace ? () => straceWindow(leader, leader.pid, writes) : undefined);
-    const followerUs = ((cpuSeconds(follower.pid) - followerCpu) * 1e6) / outcome.ops;
-    say(`\n## cluster of 3, PUT to the leader, ${seconds}s: ${outcome.opsPerSec.toFixed(0)} puts/s, p99 ${outcome.p99Ms.toFixed(1)} ms; CPU per write: leader ${outcome.cpuUsPerOp.toFixed(1)} µs, a follower ${followerUs.toFixed(1)} µs (from /proc)`);
-    const leaderOps = (await served(leader)).put;
+    const outcome = await load(target, target.pid, values.strace ? () => straceWindow(target, target.pid, writes) : undefined);
+    const otherUs = ((cpuSeconds(other.pid) - otherCpu) * 1e6) / outcome.ops;
+    const [targetName, otherName] = values.follower ? ["the follower loaded", "the leader"] : ["leader", "a follower"];
+    say(`\n## cluster of 3, PUT to ${values.follower ? "a follower" : "the leader"}, ${seconds}s: ${outcome.opsPerSec.toFixed(0)} puts/s, p99 ${outcome.p99Ms.toFixed(1)} ms; CPU per write: ${targetName} ${outcome.cpuUsPerOp.toFixed(1)} µs, ${otherName} ${otherUs.toFixed(1)} µs (from /proc)`);
+    const leaderOps = (await served(target)).put;
     await Promise.all(c.nodes.map((n) => n.stop("SIGINT")));
     if (values.strace) {
       say(`\n### syscalls, cluster leader\n`);
       say(straceTable(join(outDir, `strace-${mode}.txt`), writes.count));
     } else {
-      summarizeProfile(`cluster leader (node ${leader.id}, ${leaderOps} writes)`, profileIn(join(outDir, `node${leader.id}`)), leaderOps);
-      summarizeProfile(`cluster follower (node ${follower.id}, the same writes)`, profileIn(join(outDir, `node${follower.id}`)), leaderOps);
+      summarizeProfile(`cluster ${targetName} (node ${target.id}, ${leaderOps} writes)`, profileIn(join(outDir, `node${target.id}`)), leaderOps);
+      summarizeProfile(`cluster ${otherName} (node ${other.id}, the same writes)`, profileIn(join(outDir, `node${other.id}`)), leaderOps);
     }
   } finally {
     await c.stop("SIGKILL");

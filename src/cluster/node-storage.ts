@@ -29,7 +29,7 @@ import type { ClusterIdentity, IdentityChanges } from "./identity.ts";
 import type { LedgerState } from "./ledger-state.ts";
 import type { CommandOutcome } from "./prepare-batch.ts";
 import type { Logger } from "./logger.ts";
-import type { PersistStep, ReplicaStore } from "./ready-loop.ts";
+import type { PersistStep, ReplicaStore } from "./ready-contracts.ts";
 
 /** Most Raft entries one compaction step deletes: keeps each step to a few milliseconds. */
 const compactionStepEntriesMax = 4096;

@@ -11,7 +11,7 @@ import { decodeMessage, encodeMessage, type Membership, type Message } from "../
 import { createTransport, type Transport, type TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
 import type { Logger } from "./logger.ts";
-import type { MessageSender } from "./ready-loop.ts";
+import type { MessageSender } from "./ready-contracts.ts";
 import { raftTlsOptions } from "./tls.ts";
 
 export interface RaftLinkOptions {

@@ -2,9 +2,9 @@
  * @module ready-loop. The driver of the Raft core: the one place that decides what is persisted,
  * sent, applied and answered, and in which order. Generic over the core (RawNode), a replica
  * store (the Raft log + the state machine behind ONE atomic persist-and-apply step), a message
- * sender and the waiters, so the node (cluster-node.ts: SQLite, TCP) and the seeded simulator
- * (test/raft/sim: memory store with crash semantics, simulated network and clock) run this same
- * code.
+ * sender and the waiters (their contracts: ready-contracts.ts), so the node (cluster-node.ts:
+ * SQLite, TCP) and the seeded simulator (test/raft/sim: memory store with crash semantics,
+ * simulated network and clock) run this same code.
  *
  * One cycle (`cycle()`; the node runs it on setImmediate after any tick, message or request):
  *   1. queued proposals → ONE `propose()` call (group commit); queued reads → ONE `readIndex()`;
@@ -26,7 +26,9 @@
  *         entries it persists (they commit with this write: src/raft/raw-node.ts), which is why
  *         the entries, the hard state and the applied state are one write. A store may flush a
  *         `sync` step in the background (`pendingFlush`): it counts as persisted only once the
- *         flush is done (d-f wait, the cycle stays running, the thread serves meanwhile);
+ *         flush is done (d-f wait, the cycle stays running, the thread serves meanwhile), but
+ *         what it applied was durable on a majority before it, so e's answers to those
+ *         proposers and applied-index waits go at once;
  *      d. LATE SEND: every other message (votes, vote and append responses, anything of a Ready
  *         that changed term or vote) — only now is what they promise durable;
  *      e. answer proposers whose entries were applied, applied-index waits, and reads whose
@@ -43,54 +45,12 @@
  */
 
 import { ScribeError } from "../lib/index.ts";
-import type { CatchupInstall, Entry, HardState, Membership, Message, MessageType, ProposeResult, Ready, ReadIndexResult, SoftState } from "../raft/index.ts";
+import type { CatchupInstall, Entry, HardState, Message, MessageType, Ready } from "../raft/index.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
+import type { MessageSender, RaftCore, ReplicaStore } from "./ready-contracts.ts";
 import { ProposalQueue, ReadQueue, type ProposalLimits, type ProposalOutcome, type ReadOutcome } from "./requests.ts";
 import { StorageStalls, type StorageGate } from "./storage-stall.ts";
 import type { Waiters } from "./waiters.ts";
-
-/** The Raft core as the loop drives it (RawNode implements it). */
-export interface RaftCore {
-  hasReady(): boolean;
-  ready(): Ready;
-  advance(rd: Ready): void;
-  propose(data: readonly Uint8Array[]): ProposeResult;
-  readIndex(context: Uint8Array): ReadIndexResult;
-  /** A read index that needs no round (a sole voter), or undefined (RawNode.localReadIndex). */
-  localReadIndex(): number | undefined;
-  softState(): SoftState;
-}
-
-/** What one persist-and-apply step writes, atomically. */
-export interface PersistStep {
-  /** New log entries: append, replacing any conflicting suffix. */
-  entries: readonly Entry[];
-  hardState: HardState | null;
-  membership: Membership | null;
-  /** Entries to apply to the state machine, in order (committed ones, unless a bug is planted). */
-  apply: readonly Entry[];
-  /** The step must be durable (fsync) before it counts as persisted. */
-  sync: boolean;
-  /** The store may flush a `sync` step in the background (ReplicaStore.pendingFlush); false: durable on return. */
-  mayFlushLater: boolean;
-}
-
-/** The Raft log and the state machine behind one durable step (node-storage.ts, the simulator's store). */
-export interface ReplicaStore<R> {
-  /** The index of the last entry applied to the state machine. */
-  appliedIndex(): number;
-  /**
-   * Brings the state machine to every committed entry up to `catchup.index` and restarts the log
-   * after it, durably, before anything else of the Ready is persisted. May be asynchronous.
-   */
-  installCatchup(catchup: CatchupInstall): Promise<void> | void;
-  /** ONE atomic step; returns the state machine's result for each entry of `step.apply`. */
-  persistAndApply(step: PersistStep): (R | undefined)[];
-  /** Optional: after a `sync` step, its background flush, or undefined if it is durable (a rejection is fatal). */
-  pendingFlush?(): Promise<void> | undefined;
-  /** Compacts the log if due (called after a Ready that applied entries). */
-  compact(): void;
-}
 
 /** A Ready between its early send and its persist step: what the persist step and the rest need. */
 interface PendingPersist {
@@ -98,10 +58,6 @@ interface PendingPersist {
   late: readonly Message[];
   apply: readonly Entry[];
   sync: boolean;
-}
-
-export interface MessageSender {
-  send(messages: readonly Message[]): void;
 }
 
 /**
@@ -348,19 +304,29 @@ export class ReadyLoop<R> {
     }
     this.stalls.written();
     const flushing = p.sync ? this.store.pendingFlush?.() : undefined;
-    if (flushing) return flushing.then(() => this.afterPersist(p, results));
-    this.afterPersist(p, results);
-    return true;
+    if (!flushing) {
+      this.afterPersist(p, results);
+      return true;
+    }
+    // What the step applied was committed, i.e. durable on a majority, before it: its proposers
+    // and applied-index waits need not wait for this step's own flush (its new entries do).
+    this.answerApplied(p.apply, results);
+    return flushing.then(() => this.afterPersist(p, undefined));
   }
 
-  /** Steps d-f for a Ready whose persist step is durable. */
-  private afterPersist(p: PendingPersist, results: readonly (R | undefined)[]): void {
-    if (this.stoppedBy) return;
-    const { rd, apply } = p;
-    this.sender.send(p.late);
-    if (this.bug === "ackBeforeDurable") this.proposals.answerUnconfirmed(rd.entries);
+  /** Answers the proposers of `apply` and the applied-index waits (step e). */
+  private answerApplied(apply: readonly Entry[], results: readonly (R | undefined)[]): void {
     if (apply.length > 0) this.waiters.applied(this.store.appliedIndex());
     this.proposals.answer(apply, results);
+  }
+
+  /** Steps d-f for a Ready whose persist step is durable (`results` undefined: already answered). */
+  private afterPersist(p: PendingPersist, results: readonly (R | undefined)[] | undefined): void {
+    if (this.stoppedBy) return;
+    const { rd } = p;
+    this.sender.send(p.late);
+    if (this.bug === "ackBeforeDurable") this.proposals.answerUnconfirmed(rd.entries);
+    if (results) this.answerApplied(p.apply, results);
     this.reads.answer(rd.readStates);
     if (rd.softState && rd.softState.role !== "leader") this.refuseQueued();
     this.core.advance(rd);

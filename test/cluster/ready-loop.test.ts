@@ -7,7 +7,8 @@
  */
 import { expect, test } from "bun:test";
 import { DeadlineQueue } from "../../src/cluster/deadlines.ts";
-import { ReadyLoop, type PersistStep, type ReplicaStore } from "../../src/cluster/ready-loop.ts";
+import type { PersistStep, ReplicaStore } from "../../src/cluster/ready-contracts.ts";
+import { ReadyLoop } from "../../src/cluster/ready-loop.ts";
 import { Waiters } from "../../src/cluster/waiters.ts";
 import { SeededRandom, utf8 } from "../../src/lib/index.ts";
 import { MemoryStorage, RawNode, type Message } from "../../src/raft/index.ts";
@@ -149,8 +150,24 @@ test("a step flushed in the background counts as persisted only once the flush i
   one.flushes.shift()!();
   await proposing;
   expect(answer).toBe("");
-  deliver(nodes);
-  await one.loop.cycle();
-  // Committed by the follower's durable copy and the leader's, applied, answered.
+
+  // The next write is proposed as the first one commits: one step appends the second and applies
+  // the first. The first was durable on a majority before that step, so its proposer is answered
+  // at once; the step's own flush holds back only what concerns the second entry.
+  for (const m of two.outbox.splice(0)) one.core.step(m);
+  let second = "";
+  one.loop.propose(utf8("y"), 1, 1000, (outcome) => (second = outcome.ok ? String(outcome.result) : outcome.error.code));
+  one.events.length = 0;
+  const both = one.loop.cycle();
+  expect(one.events.at(-1)).toBe("persist flush-later entries=1 apply=1");
+  expect(one.loop.running).toBe(true);
   expect(answer).toMatch(/^applied \d+$/);
+  expect(second).toBe("");
+  one.flushes.shift()!();
+  await both;
+  deliver(nodes);
+  for (const node of nodes.values()) node.flushes.splice(0).forEach((flush) => flush());
+  await Bun.sleep(0);
+  deliver(nodes);
+  expect(second).toMatch(/^applied \d+$/);
 });

@@ -9,7 +9,8 @@
 import { expect, test } from "bun:test";
 import pino from "pino";
 import { DeadlineQueue } from "../../src/cluster/deadlines.ts";
-import { ReadyLoop, type PersistStep, type ReplicaStore } from "../../src/cluster/ready-loop.ts";
+import type { PersistStep, ReplicaStore } from "../../src/cluster/ready-contracts.ts";
+import { ReadyLoop } from "../../src/cluster/ready-loop.ts";
 import { stallRetryMsMax } from "../../src/cluster/storage-stall.ts";
 import { StorageState } from "../../src/cluster/storage-state.ts";
 import { Waiters } from "../../src/cluster/waiters.ts";

@@ -15,7 +15,7 @@
 
 import { fromUtf8 } from "../../../src/lib/index.ts";
 import { MemoryStorage, type CatchupInstall, type Entry, type HardState, type Membership, type NodeId } from "../../../src/raft/index.ts";
-import type { PersistStep, ReplicaStore } from "../../../src/cluster/ready-loop.ts";
+import type { PersistStep, ReplicaStore } from "../../../src/cluster/ready-contracts.ts";
 
 /** A client command, as the data of a Raft entry (JSON). */
 export interface Command {
