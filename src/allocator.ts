@@ -14,7 +14,7 @@
  *
  * mimalloc reads the variable once, when the process starts, so setting it from JavaScript is too
  * late: when it is not set, the process replaces itself (`execve`, so the same PID, the same argv
- * from /proc/self/cmdline, the same environment plus the variable) before any other module runs.
+ * and environment, byte for byte from /proc/self, plus the variable) before any other module runs.
  * A value the operator sets wins and nothing is re-executed (`MIMALLOC_PURGE_DELAY=100` restores
  * Bun's default). Linux only; elsewhere, or if anything of it fails, the process goes on with
  * Bun's default and `allocatorSetting()` says so.
@@ -32,25 +32,37 @@ export function allocatorSetting(): string | undefined {
   return process.env[purgeDelayVariable];
 }
 
-/** NUL-terminated C strings and the NULL-terminated array of their addresses (kept alive by the caller). */
-function cStringArray(values: readonly string[]): { strings: Buffer[]; array: BigUint64Array } {
-  const strings = values.map((value) => Buffer.from(`${value}\0`));
-  const array = new BigUint64Array(values.length + 1);
+/** The NUL-terminated strings of a /proc file (cmdline, environ), as raw bytes: no re-encoding. */
+function nulTerminated(bytes: Buffer): Buffer[] {
+  const strings: Buffer[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    const end = bytes.indexOf(0, start);
+    if (end === -1) break;
+    strings.push(bytes.subarray(start, end + 1));
+    start = end + 1;
+  }
+  return strings;
+}
+
+/** A NULL-terminated array of the strings' addresses (the caller keeps the strings alive). */
+function pointerArray(strings: readonly Buffer[]): BigUint64Array {
+  const array = new BigUint64Array(strings.length + 1);
   strings.forEach((s, i) => (array[i] = BigInt(ptr(s))));
-  return { strings, array };
+  return array;
 }
 
 /** Replaces the process with itself plus the variable; returns only if that failed. */
 function reexecuteWithPurgeOff(): void {
-  // argv exactly as the process was started (bun flags, script, arguments; or a compiled executable's).
-  const argv = readFileSync("/proc/self/cmdline", "latin1").split("\0").slice(0, -1);
+  // argv and environment exactly as the process was started, byte for byte (bun flags, script,
+  // arguments, or a compiled executable's; a path in any encoding), plus the variable.
+  const argv = nulTerminated(readFileSync("/proc/self/cmdline"));
   if (argv.length === 0) return;
-  const env = Object.entries({ ...process.env, [purgeDelayVariable]: nodePurgeDelay }).map(([key, value]) => `${key}=${value ?? ""}`);
+  const env = [...nulTerminated(readFileSync("/proc/self/environ")), Buffer.from(`${purgeDelayVariable}=${nodePurgeDelay}\0`)];
   const libc = dlopen("libc.so.6", { execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
   const path = Buffer.from("/proc/self/exe\0");
-  const args = cStringArray(argv);
-  const environment = cStringArray(env);
-  libc.symbols.execve(ptr(path), ptr(args.array), ptr(environment.array));
+  const args = pointerArray(argv);
+  const environment = pointerArray(env);
+  libc.symbols.execve(ptr(path), ptr(args), ptr(environment));
   // Still here: execve failed (errno is not reachable from here); go on with Bun's default.
   libc.close();
 }

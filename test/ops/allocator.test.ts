@@ -6,7 +6,8 @@
  */
 
 import { afterEach, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { spawnNode, tempDir, type NodeProcess } from "../support/node-process.ts";
 
 const linux = process.platform === "linux";
@@ -51,6 +52,20 @@ test.skipIf(!linux)("a node started without MIMALLOC_PURGE_DELAY runs with -1 in
   // The PID the caller holds is the serving process: SIGKILL to it ends the service.
   expect(await node.kill("SIGKILL")).not.toBe(0);
   expect(await fetch(`${node.url}/health`).then(() => "answered", () => "refused")).toBe("refused");
+});
+
+test.skipIf(!linux)("arguments and environment pass through the re-execution byte for byte (non-ASCII included)", async () => {
+  const dir = tempDir("scribe-allocator-é-");
+  const dataDir = join(dir.path, "données");
+  const node = await spawnNode({ dataDir, env: { TEST_LABEL_UTF8: "naïve ☃" }, readyPath: "/health" });
+  started.push({ node, dir });
+  const argv = readFileSync(`/proc/${node.pid}/cmdline`);
+  expect(argv.includes(Buffer.from(`--data-dir\0${dataDir}\0`, "utf8"))).toBe(true);
+  const environ = readFileSync(`/proc/${node.pid}/environ`);
+  expect(environ.includes(Buffer.from("\0TEST_LABEL_UTF8=naïve ☃\0", "utf8"))).toBe(true);
+  expect(environ.includes(Buffer.from("\0MIMALLOC_PURGE_DELAY=-1\0", "utf8"))).toBe(true);
+  // The node opened its database where the argument says.
+  expect(readdirSync(dataDir).length).toBeGreaterThan(0);
 });
 
 test.skipIf(!linux)("an operator's MIMALLOC_PURGE_DELAY wins", async () => {
