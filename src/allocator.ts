@@ -15,8 +15,9 @@
  * mimalloc reads the variable once, when the process starts, so setting it from JavaScript is too
  * late: when it is not set, the process replaces itself (`execve`, so the same PID, the same argv
  * and environment, byte for byte from /proc/self, plus the variable) before any other module runs.
- * A value the operator sets wins and nothing is re-executed (`MIMALLOC_PURGE_DELAY=100` restores
- * Bun's default). Linux only; elsewhere, or if anything of it fails, the process goes on with
+ * A value the operator sets in the process's environment wins and nothing is re-executed
+ * (`MIMALLOC_PURGE_DELAY=100` restores Bun's default; a `.env` file is read by Bun after the
+ * allocator started, so it cannot set it). Linux only; elsewhere, or if anything of it fails, the process goes on with
  * Bun's default and `allocatorSetting()` says so.
  */
 
@@ -27,9 +28,20 @@ import { readFileSync } from "node:fs";
 export const purgeDelayVariable = "MIMALLOC_PURGE_DELAY";
 export const nodePurgeDelay = "-1";
 
-/** What the process runs with: the variable's value, or undefined for Bun's default (100 ms). */
+/**
+ * What the process runs with: the variable's value in the environment the process started with
+ * (what mimalloc read), or undefined for Bun's default (100 ms). On Linux from /proc/self/environ:
+ * `process.env` also holds what Bun loaded from `.env` files after the allocator had started.
+ */
 export function allocatorSetting(): string | undefined {
-  return process.env[purgeDelayVariable];
+  if (process.platform !== "linux") return process.env[purgeDelayVariable];
+  const prefix = Buffer.from(`${purgeDelayVariable}=`);
+  try {
+    const found = nulTerminated(readFileSync("/proc/self/environ")).find((s) => s.subarray(0, prefix.length).equals(prefix));
+    return found?.subarray(prefix.length, found.length - 1).toString("utf8");
+  } catch {
+    return process.env[purgeDelayVariable];
+  }
 }
 
 /** The NUL-terminated strings of a /proc file (cmdline, environ), as raw bytes: no re-encoding. */
