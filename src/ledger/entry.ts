@@ -42,7 +42,7 @@ export const hashBytes = 32;
  * below the 65535 bytes a C2SP entry bundle's uint16 length prefix allows (docs/FORMATS.md).
  */
 /** Bytes of an encoded entry besides its key and content type: version 1, index 8, op 1, key length 4, value hash 32, value size 8, content type length 2, timestamp 8, previous index 8. */
-const entryFixedBytes = 72;
+export const entryFixedBytes = 72;
 export const entryBytesMax = entryFixedBytes + keyBytesMax + contentTypeBytesMax;
 
 const opCodes: Record<Op, number> = { put: 0, delete: 1 };

@@ -224,7 +224,7 @@ describe("archiver", () => {
     expect((await readManifest(s3.uploader, s3.layout))!.segments).toEqual([inBucket(segments[0]!)]);
     // Segment 3 was prepared while segment 2 was being sealed, but never reached the bucket.
     for (const later of segments.slice(1)) expect(await s3.uploader.head(keyOf(later))).toBeUndefined();
-    // Each range is read twice: once to choose it (this source has no readEntries), once to seal it.
+    // Each range is read twice: once to choose it (this source has no variableBytes), once to seal it.
     expect(source.readCalls).toBe(2 * 3);
 
     const second = await archiverFor(source, faulty, s3.layout).runOnce(startMs + 1e9);

@@ -18,6 +18,7 @@
 
 import type { S3Client } from "@aws-sdk/client-s3";
 import { toHex } from "../../lib/index.ts";
+import { sha256 } from "./hashing.ts";
 
 export interface DirectPutHeaders {
   contentType: string;
@@ -145,7 +146,7 @@ export class DirectPut {
         host: base.host,
         "content-type": headers.contentType,
         "content-length": String(bytes.length),
-        "x-amz-content-sha256": toHex(Bun.SHA256.hash(bytes) as Uint8Array),
+        "x-amz-content-sha256": toHex(sha256(bytes)),
         ...(headers.cacheControl ? { "cache-control": headers.cacheControl } : {}),
         ...(headers.ifNoneMatch ? { "if-none-match": headers.ifNoneMatch } : {}),
       },

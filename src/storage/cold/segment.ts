@@ -20,7 +20,7 @@
  */
 
 import { assert, bytesEqual, ScribeError, toHex, utf8 } from "../../lib/index.ts";
-import { decodeEntry, encodeEntry, entryBytesMax, type Entry } from "../../ledger/index.ts";
+import { decodeEntry, encodeEntry, entryBytesMax, entryFixedBytes, type Entry } from "../../ledger/index.ts";
 import { sha256, StreamHash } from "./hashing.ts";
 
 export interface SegmentRecord {
@@ -47,7 +47,7 @@ export function segmentRecordBytes(entry: Entry): number {
 
 /** The same from an entry's variable bytes: its key's and content type's UTF-8 bytes plus its value's bytes. */
 export function segmentRecordBytesOf(variableBytes: number): number {
-  return 4 + 72 + 4 + variableBytes;
+  return 4 + entryFixedBytes + 4 + variableBytes;
 }
 
 /** Raw segment bytes for records totalling `recordBytes`. */
