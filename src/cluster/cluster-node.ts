@@ -17,7 +17,7 @@
  * - client-requests.ts  writes and linearizable reads, retried through the next leader;
  * - local-reads.ts    reads of this node's own ledger (ClusterNode extends it);
  * - leadership.ts     who leads and where to reach it; waits for a (new) leader;
- * - forwarding.ts     a follower's writes to the leader, grouped per turn of the event loop;
+ * - forwarding.ts, forward-channel.ts  a follower's writes to the leader, per event-loop turn;
  * - catchup.ts, replay.ts  catch-up by ledger range (replay is shared with restore.ts);
  * - membership.ts, address-book.ts  add / remove / promote members, who is where;
  * - status.ts         /health, /metrics and /cluster/* state from RawNode.status();
@@ -51,6 +51,7 @@ import type { CheckpointService } from "./cosigning.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import { ClusterIdentity } from "./identity.ts";
 import { ClientRequests } from "./client-requests.ts";
+import type { ForwardHandler } from "./forward-channel.ts";
 import { Forwarder } from "./forwarding.ts";
 import { Leadership } from "./leadership.ts";
 import { LocalReads } from "./local-reads.ts";
@@ -184,7 +185,7 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
       closed: () => this.closed,
     });
     this.leadership = new Leadership(config.node.id, this.raw, this.addresses, this.waiters, this.now);
-    this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
+    this.forwarder = new Forwarder({ nodeId: config.node.id, leadership: this.leadership, channel: this.peers.forwards, groupBytesMax: config.storage.max_batch_bytes, timeoutMs: config.api.write_timeout_secs * 1000 });
     this.requests = new ClientRequests({ config, loop: this.loop, waiters: this.waiters, leadership: this.leadership, forwarder: this.forwarder, now: this.now, schedule: () => this.runner.schedule(), storage: this.storageState });
     this.members = new MembershipChanges({
       core: this.raw,
@@ -315,18 +316,13 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
   }
 
   readiness(): Readiness {
-    const api = this.config.api;
-    return assessReadiness({
-      status: this.status(),
-      running: !this.closed && !this.loop.stopped,
-      s3: this.cold?.s3State(),
-      policy: { lagEntriesMax: api.ready_lag_entries_max, requiresS3: api.ready_requires_s3 },
-    });
+    const { ready_lag_entries_max: lagEntriesMax, ready_requires_s3: requiresS3 } = this.config.api;
+    return assessReadiness({ status: this.status(), running: !this.closed && !this.loop.stopped, s3: this.cold?.s3State(), policy: { lagEntriesMax, requiresS3 } });
   }
 
   metrics(): Record<string, unknown> {
     const loop = this.loop;
-    const counters = { ...loop.counters, ...loop.proposals.counters, ...loop.reads.counters, ...this.forwarder.counters, ...this.storage.counters };
+    const counters = { ...loop.counters, ...loop.proposals.counters, ...loop.reads.counters, ...this.forwarder.counters, ...this.peers.forwards.counters, ...this.storage.counters };
     return {
       ...this.ledger.metrics(),
       raft: { ...counters, first_index: this.raftLog.firstIndex(), last_index: this.raftLog.lastIndex(), queued_ops: loop.proposals.pendingWeight, failed: loop.stopped !== undefined && !this.closed },
@@ -351,6 +347,10 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
 
   proposeForwarded(commands: ForwardedWrite[]): Promise<ForwardedOutcome[]> {
     return this.requests.proposeForwarded(commands);
+  }
+  /** How groups forwarded over the Raft transport are proposed: server.ts gives the HTTP app's, as POST /cluster/propose. */
+  serveForwards(handler: ForwardHandler): void {
+    this.peers.forwards.serve(handler);
   }
 
   addNode(request: { node_id: number; address: string; client?: string }): Promise<Record<string, unknown>> {

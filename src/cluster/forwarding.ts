@@ -1,14 +1,17 @@
 /**
  * @module forwarding. A follower's writes travel to the leader: the writes queued in one turn of
- * the event loop go together in one `POST /cluster/propose` (a follower's group commit, in groups
- * bounded by storage.max_batch_bytes and the command-list limit), and each is still applied or
- * refused on its own at the leader (ClusterNode.proposeForwarded). A group that fails as a whole
- * fails each of its writes with that error: a refusal when the request provably never reached the
- * leader or the leader refused it whole (peer-client.ts), else `outcome_unknown`.
+ * the event loop go together in one forward envelope (a follower's group commit, in groups
+ * bounded by storage.max_batch_bytes and the command-list limit), over the Raft transport when
+ * the leader takes groups that way (forward-channel.ts), else in a `POST /cluster/propose`; each
+ * is still applied or refused on its own at the leader (ClusterNode.proposeForwarded). A group
+ * that fails as a whole fails each of its writes with that error: a refusal when the group
+ * provably never reached the leader or the leader refused it whole (peer-client.ts), else
+ * `outcome_unknown`.
  */
 
-import { commandListMax, type ForwardedWrite, type WriteContext, type WriteResult } from "../ledger/index.ts";
+import { commandListMax, encodeForward, type ForwardedOutcome, type ForwardedWrite, type WriteContext, type WriteResult } from "../ledger/index.ts";
 import { ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
+import type { ForwardChannel } from "./forward-channel.ts";
 import type { Leadership } from "./leadership.ts";
 import { proposeRemote } from "./peer-client.ts";
 
@@ -28,6 +31,8 @@ export interface ForwarderOptions {
   nodeId: number;
   /** Who leads and where to reach it. */
   leadership: Pick<Leadership, "leaderClient" | "leaderId">;
+  /** The Raft transport's channel, when there is one; groups go over HTTP when it cannot take them. */
+  channel?: Pick<ForwardChannel, "propose">;
   /** storage.max_batch_bytes: the most bytes of writes in one forwarded group. */
   groupBytesMax: number;
   /** api.write_timeout_secs in ms: how long the leader may take to answer a group. */
@@ -76,11 +81,11 @@ export class Forwarder {
     this.counters.forwardedWrites += group.length;
     this.counters.forwardedGroups++;
     try {
-      const client = this.options.leadership.leaderClient();
-      if (!client) throw new ScribeError("no_leader", `no address known for leader ${this.options.leadership.leaderId()}`);
+      const leader = this.options.leadership.leaderId();
       // Each command carries its caller, and the envelope names this node and the leader it is for.
       const commands = group.map((g) => ({ ops: g.write.ops, context: g.context, idempotencyKey: g.write.idempotencyKey }));
-      const outcomes = await proposeRemote({ leaderClient: client, from: this.options.nodeId, to: this.options.leadership.leaderId(), commands, timeoutMs: this.options.timeoutMs });
+      const envelope = encodeForward({ from: this.options.nodeId, to: leader, commands });
+      const outcomes = await (this.options.channel?.propose(leader, envelope, group.length, this.options.timeoutMs) ?? this.overHttp(leader, envelope, group.length));
       outcomes.forEach((outcome, i) => {
         if ("receipts" in outcome) group[i]!.resolve({ receipts: outcome.receipts, replayed: outcome.replayed === true });
         // A code this node does not know names no refusal it can vouch for: unknown.
@@ -89,5 +94,12 @@ export class Forwarder {
     } catch (error) {
       for (const g of group) g.reject(error as Error);
     }
+  }
+
+  /** A group the transport cannot take: POST /cluster/propose to the leader's client address. */
+  private overHttp(leader: number, envelope: Uint8Array, count: number): Promise<ForwardedOutcome[]> {
+    const client = this.options.leadership.leaderClient();
+    if (!client) return Promise.reject(new ScribeError("no_leader", `no address known for leader ${leader}`));
+    return proposeRemote({ leaderClient: client, envelope, count, timeoutMs: this.options.timeoutMs });
   }
 }

@@ -3,13 +3,15 @@
  * has or may get another member (more than one member, a join, or a cluster secret), received
  * Raft messages stepped into the core (none once the loop stopped, nor while a persist step waits
  * for the disk: ready-loop.ts, "Storage stalls"), the transport's peers kept in line with the
- * membership and the address book after each Ready, and the join through the seeds (join.ts).
+ * membership and the address book after each Ready, the join through the seeds (join.ts), and
+ * forwarded groups over the same transport (forward-channel.ts).
  */
 
 import type { Config } from "../config/index.ts";
 import type { Message, RawNode, Ready } from "../raft/index.ts";
 import type { TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
+import { ForwardChannel } from "./forward-channel.ts";
 import { joinThroughSeeds } from "./join.ts";
 import type { Logger } from "./logger.ts";
 import { RaftLink, type RaftSender } from "./raft-link.ts";
@@ -32,8 +34,12 @@ export interface NodePeersOptions {
 export class NodePeers {
   private link: RaftLink | undefined;
   private syncedBookVersion = -1;
+  /** Forwarded groups over the transport: sent by forwarding.ts, served as set by server.ts. */
+  readonly forwards: ForwardChannel;
 
-  constructor(private readonly options: NodePeersOptions) {}
+  constructor(private readonly options: NodePeersOptions) {
+    this.forwards = new ForwardChannel(options.logger);
+  }
 
   /** Starts the transport unless this node is and stays alone (a single node needs none). */
   async start(join: boolean): Promise<void> {
@@ -46,6 +52,7 @@ export class NodePeers {
       logger: this.options.logger,
       addresses: this.options.addresses,
       onMessage: (message) => this.onMessage(message),
+      forwards: this.forwards,
       onPeerLost: (peer) => {
         core.reportUnreachable(peer);
         this.options.schedule();
@@ -91,6 +98,7 @@ export class NodePeers {
   }
 
   async close(): Promise<void> {
+    this.forwards.close();
     await this.link?.close();
   }
 }

@@ -9,7 +9,7 @@
  * error leave the write's outcome unknown (`outcome_unknown`): the leader may have applied it.
  */
 
-import { encodeForward, entryFromJson, type Entry, type ForwardedCommand, type ForwardedOutcome, type IdempotencyRecord, type MemberAddresses } from "../ledger/index.ts";
+import { entryFromJson, type Entry, type ForwardedOutcome, type IdempotencyRecord, type MemberAddresses } from "../ledger/index.ts";
 import { fromBase64, fromHex, ScribeError, statusOfCode, type ErrorCode } from "../lib/index.ts";
 import { bodySha256, clusterAuthHeader, clusterAuthValue, clusterBodyHashHeader } from "../transport/index.ts";
 
@@ -119,11 +119,10 @@ async function callOnce(url: string, init: RequestInit, timeoutMs: number): Prom
 export interface ProposeRemoteInput {
   /** The leader's client address host:port. */
   leaderClient: string;
-  /** This node's id and the leader's: the leader refuses a forward meant for another node. */
-  from: number;
-  to: number;
-  /** Each command with the caller who made it (the leader audits it under that caller). */
-  commands: readonly ForwardedCommand[];
+  /** The forward envelope (src/ledger/forward.ts): the commands, their callers, this node's id and the leader's. */
+  envelope: Uint8Array;
+  /** Commands in the envelope: the answer must hold one outcome each. */
+  count: number;
   timeoutMs: number;
 }
 
@@ -132,14 +131,26 @@ export interface ProposeRemoteInput {
  * forward envelope (src/ledger/forward.ts); returns one outcome per command, in order.
  */
 export async function proposeRemote(input: ProposeRemoteInput): Promise<ForwardedOutcome[]> {
-  const { leaderClient, commands, timeoutMs } = input;
-  const body = encodeForward({ from: input.from, to: input.to, commands: [...commands] });
-  const init = { method: "POST", headers: { "content-type": "application/octet-stream" }, body: body as Uint8Array<ArrayBuffer> };
-  const answer = (await call(peerUrl(leaderClient, "/cluster/propose"), init, timeoutMs, true)) as { outcomes: ForwardedOutcome[] };
-  if (!Array.isArray(answer.outcomes) || answer.outcomes.length !== commands.length) {
-    throw new ScribeError("outcome_unknown", `the leader answered ${answer.outcomes?.length} outcomes for ${commands.length} commands; their outcome is unknown`);
+  const init = { method: "POST", headers: { "content-type": "application/octet-stream" }, body: input.envelope as Uint8Array<ArrayBuffer> };
+  return groupOutcomes(await call(peerUrl(input.leaderClient, "/cluster/propose"), init, input.timeoutMs, true), input.count);
+}
+
+/** The outcomes in a leader's answer `{outcomes}` to a forwarded group of `count` commands; outcome_unknown unless there is one each. */
+export function groupOutcomes(answer: unknown, count: number): ForwardedOutcome[] {
+  const outcomes = (answer as { outcomes?: unknown } | null)?.outcomes;
+  if (!Array.isArray(outcomes) || outcomes.length !== count) {
+    throw new ScribeError("outcome_unknown", `the leader answered ${Array.isArray(outcomes) ? outcomes.length : "no"} outcomes for ${count} commands; their outcome is unknown`);
   }
-  return answer.outcomes;
+  return outcomes as ForwardedOutcome[];
+}
+
+/**
+ * A leader's `{error, code}` answer to a forwarded group: its own refusal when the code is one this
+ * node knows and not `internal`, else `outcome_unknown` (the leader may have applied the writes).
+ */
+export function groupRefusal(code: unknown, message: string): ScribeError {
+  if (typeof code === "string" && code in statusOfCode && code !== "internal") return new ScribeError(code as ErrorCode, message);
+  return new ScribeError("outcome_unknown", `${message}; the leader may have applied the writes, so their outcome is unknown (retry with the same Idempotency-Key)`);
 }
 
 /** Asks the leader for a linearizable read index (its commit index, confirmed by a quorum). */

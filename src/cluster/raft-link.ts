@@ -2,7 +2,8 @@
  * @module raft-link. The node's Raft traffic over the TCP transport (src/transport): starts the
  * transport with the cluster secret and TLS, decodes and checks every received message before the
  * core steps it, sends a Ready's messages (the Ready loop's MessageSender), and keeps the
- * transport's peers in line with the membership and the address book.
+ * transport's peers in line with the membership and the address book. Forwarded groups share the
+ * transport (forward-channel.ts): their payloads go to the channel, the rest are Raft messages.
  */
 
 import { ConfigError, type Config } from "../config/index.ts";
@@ -10,6 +11,7 @@ import { ScribeError } from "../lib/index.ts";
 import { decodeMessage, encodeMessage, type Membership, type Message } from "../raft/index.ts";
 import { createTransport, type Transport, type TransportStats } from "../transport/index.ts";
 import type { AddressBook } from "./address-book.ts";
+import type { ForwardChannel, ForwardLink } from "./forward-channel.ts";
 import type { Logger } from "./logger.ts";
 import type { MessageSender } from "./ready-contracts.ts";
 import { raftTlsOptions } from "./tls.ts";
@@ -22,6 +24,8 @@ export interface RaftLinkOptions {
   onMessage: (message: Message) => void;
   /** The connection to `peer` dropped (pipelined appends may be lost: the leader probes it again). */
   onPeerLost: (peer: number) => void;
+  /** Forwarded groups in and out. */
+  forwards: ForwardChannel;
 }
 
 /** Sends through the link once it is up; before that (single node) there is no one to send to. */
@@ -40,7 +44,10 @@ export class RaftSender implements MessageSender {
   }
 }
 
-export class RaftLink {
+export class RaftLink implements ForwardLink {
+  /** Peers whose outbound connection is up. */
+  private readonly connectedPeers = new Set<number>();
+
   private constructor(
     private readonly transport: Transport,
     private readonly options: RaftLinkOptions,
@@ -64,16 +71,24 @@ export class RaftLink {
       frameBytesMax: Math.max(64 * 1024 * 1024, config.consensus.max_append_bytes * 2),
       onMessage: (from, payload) => link?.receive(from, payload),
       onPeerConnection: (peer, connected) => {
-        if (!connected) options.onPeerLost(peer);
+        if (connected) {
+          link?.connectedPeers.add(peer);
+          return;
+        }
+        link?.connectedPeers.delete(peer);
+        options.forwards.peerLost(peer);
+        options.onPeerLost(peer);
       },
       logger,
     });
     link = new RaftLink(transport, options);
+    options.forwards.attach(link);
     return link;
   }
 
   private receive(from: number, payload: Uint8Array): void {
     const { logger, config } = this.options;
+    if (this.options.forwards.received(from, payload)) return;
     let message: Message;
     try {
       message = decodeMessage(payload);
@@ -91,6 +106,14 @@ export class RaftLink {
   send(messages: readonly Message[]): void {
     for (const message of messages) this.transport.send(message.to, encodeMessage(message));
     this.transport.flush();
+  }
+
+  connected(peer: number): boolean {
+    return this.connectedPeers.has(peer);
+  }
+
+  sendPayload(peer: number, payload: Uint8Array): boolean {
+    return this.transport.send(peer, payload);
   }
 
   /** Points the transport at every member with a known address; forgets peers with none. */

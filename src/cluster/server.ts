@@ -126,6 +126,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     ...(tls ? { tls } : {}),
   });
   bunServer = server;
+  // Groups forwarded over the Raft transport take the same path as POST /cluster/propose.
+  node.serveForwards((from, body) => app.forwarded(from, body));
   // process_* and nodejs_* metrics (CPU, memory, open files, event-loop lag, GC) beside the node's own.
   addProcessMetrics(app.prometheus);
   const url = `${https ? "https" : "http"}://${config.network.listen_addr}:${server.port}`;

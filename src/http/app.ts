@@ -18,7 +18,8 @@ import type { ClusterService, LedgerService } from "../ledger/index.ts";
 import { isScribeError, ScribeError } from "../lib/index.ts";
 import { createPrometheusRegistry } from "../metrics/index.ts";
 import { bodyFailure } from "./body-errors.ts";
-import { json, jsonBodyLimit, makeHandlers, type AppLimits, type Handler, type RouteCall } from "./handlers.ts";
+import { proposeForwarded } from "./cluster-routes.ts";
+import { forwardEnvelopeBytesMax, json, jsonBodyLimit, makeHandlers, type AppLimits, type Handler, type RouteCall } from "./handlers.ts";
 import { parseJsonBody, readBody } from "./parse.ts";
 import { RequestMetrics } from "./request-metrics.ts";
 import { routableRequest } from "./request-target.ts";
@@ -261,7 +262,13 @@ export function createApp(options: AppOptions) {
     return routed(routable);
   };
   Object.defineProperty(app, "fetch", { value: fetch, configurable: true, writable: true });
-  return Object.assign(app, { requestMetrics: metrics, prometheus, guard, handle: async (request: Request) => fetch(request) });
+  /** A group forwarded over the Raft transport by the authenticated peer `from`: as POST /cluster/propose (validated, proposed, audited). */
+  const forwarded = async (from: number, body: Uint8Array) => {
+    const bytesMax = forwardEnvelopeBytesMax(limits);
+    if (body.length > bytesMax) throw new ScribeError("payload_too_large", `the forward envelope is ${body.length} bytes; the most is ${bytesMax}`);
+    return proposeForwarded({ cluster, service, guard, body, valueBytesMax: limits.valueBytesMax, sender: from });
+  };
+  return Object.assign(app, { requestMetrics: metrics, prometheus, guard, forwarded, handle: async (request: Request) => fetch(request) });
 }
 
 export type ScribeApp = ReturnType<typeof createApp>;

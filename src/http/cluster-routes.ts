@@ -102,19 +102,25 @@ export interface ProposeForwardedInput {
   /** The forward envelope (src/ledger/forward.ts), already checked against its signature. */
   body: Uint8Array;
   valueBytesMax: number;
+  /** Over the Raft transport: the peer the envelope came from, authenticated by the transport's handshake; the envelope must name it. */
+  sender?: number;
 }
 
 /**
- * POST /cluster/propose (node to node): a follower's forwarded group of independent commands.
+ * POST /cluster/propose (node to node): a follower's forwarded group of independent commands (the
+ * same group over the Raft transport: ScribeApp.forwarded).
  * Every op is validated again here and every value hash recomputed: the leader trusts no caller
  * with what goes into the ledger. Each command is audited here under the client that sent it to
  * the follower, with the follower's id.
  */
-export async function proposeForwarded(input: ProposeForwardedInput): Promise<Record<string, unknown>> {
+export async function proposeForwarded(input: ProposeForwardedInput): Promise<{ outcomes: ForwardedOutcome[] }> {
   const { valueBytesMax } = input;
   const envelope = decodeForward(input.body);
   if (envelope.to !== input.service.nodeId) {
     throw new ScribeError("not_leader", `this forward is for node ${envelope.to}, and this is node ${input.service.nodeId}`);
+  }
+  if (input.sender !== undefined && envelope.from !== input.sender) {
+    throw new ScribeError("invalid_request", `this forward names node ${envelope.from} as its sender and came from node ${input.sender}`);
   }
   const checked: ForwardedWrite[] = envelope.commands.map((command) => {
     const ops = command.ops.map((op) => {

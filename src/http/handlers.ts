@@ -116,6 +116,11 @@ export function jsonBodyLimit(route: Route, limits: AppLimits): { bytesMax: numb
 /** Room above the largest batch for a forwarded group's framing (the server's own body cap has the same slack). */
 const forwardSlackBytes = 64 * 1024;
 
+/** The largest forward envelope taken: one forwarded command can carry a value of the largest size, and a group is split to fit. */
+export function forwardEnvelopeBytesMax(limits: AppLimits): number {
+  return Math.max(limits.batchBytesMax, limits.valueBytesMax) + forwardSlackBytes;
+}
+
 /** Most entries one GET /entries returns: keeps one response to a few MB. */
 const entriesLimitMax = 10_000;
 
@@ -334,8 +339,7 @@ function clusterHandlers(deps: HandlerDeps) {
     clusterNodesAdd: async (call: RouteCall) => json(await addNode(cluster, call.body as RequestBody<"NodeAddRequest">)),
     clusterNodesRemove: async (call: RouteCall) => json(await removeNode(cluster, call.body as RequestBody<"NodeRemoveRequest">)),
     clusterPropose: async (call: RouteCall) => {
-      // One forwarded command can carry a value of the largest size; a group is split to fit.
-      const body = await readCheckedBody(deps, call, Math.max(limits.batchBytesMax, limits.valueBytesMax) + forwardSlackBytes, "payload_too_large", "forward envelope");
+      const body = await readCheckedBody(deps, call, forwardEnvelopeBytesMax(limits), "payload_too_large", "forward envelope");
       return json(await proposeForwarded({ cluster, service, guard, body, valueBytesMax: limits.valueBytesMax }));
     },
   };

@@ -93,3 +93,39 @@ export function decodeForward(body: Uint8Array): ForwardEnvelope {
     }),
   };
 }
+
+/**
+ * Forwarded groups also travel over the Raft transport (cluster/forward-channel.ts), beside Raft
+ * messages, as payloads of their own:
+ *
+ *   kind                         u8: forwardRequestKind or forwardAnswerKind (a Raft message
+ *                                starts with its codec's version, 1, so the kinds never collide)
+ *   id                           u32: the sender's request id, which the answer repeats
+ *   body                         the rest: a request's forward envelope (above; empty for a
+ *                                probe), an answer's UTF-8 JSON `{outcomes}` or `{error, code}`,
+ *                                as POST /cluster/propose answers
+ */
+export const forwardRequestKind = 0xf0;
+export const forwardAnswerKind = 0xf1;
+
+export interface ForwardFrame {
+  kind: typeof forwardRequestKind | typeof forwardAnswerKind;
+  id: number;
+  body: Uint8Array;
+}
+
+export function encodeForwardFrame(frame: ForwardFrame): Uint8Array {
+  const writer = new ByteWriter(5 + frame.body.length);
+  writer.u8(frame.kind).u32(frame.id).bytes(frame.body);
+  return writer.finish();
+}
+
+/** The forward frame in a transport payload; undefined when the payload is something else (a Raft message). Throws RangeError when cut short. */
+export function decodeForwardFrame(payload: Uint8Array): ForwardFrame | undefined {
+  const kind = payload[0];
+  if (kind !== forwardRequestKind && kind !== forwardAnswerKind) return undefined;
+  const reader = new ByteReader(payload);
+  reader.u8();
+  const id = reader.u32();
+  return { kind, id, body: reader.bytes(reader.remaining) };
+}

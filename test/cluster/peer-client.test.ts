@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { Forwarder } from "../../src/cluster/forwarding.ts";
 import { configurePeerClient, proposeRemote } from "../../src/cluster/peer-client.ts";
-import type { Operation } from "../../src/ledger/index.ts";
+import { encodeForward, type Operation } from "../../src/ledger/index.ts";
 import { ScribeError, utf8 } from "../../src/lib/index.ts";
 import { freePort } from "../support/node-process.ts";
 
@@ -43,7 +43,7 @@ function silent(): string {
 
 async function codeOf(leaderClient: string, timeoutMs = 5000): Promise<string> {
   try {
-    await proposeRemote({ leaderClient, from: 2, to: 1, commands: [{ ops: [op] }], timeoutMs });
+    await proposeRemote({ leaderClient, envelope: encodeForward({ from: 2, to: 1, commands: [{ ops: [op] }] }), count: 1, timeoutMs });
     return "answered";
   } catch (error) {
     expect(error).toBeInstanceOf(ScribeError);

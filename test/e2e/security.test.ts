@@ -194,6 +194,20 @@ describe("a secured cluster (API keys, HTTPS, Raft TLS)", () => {
     const record = { action: "put", key: "through-follower", principal: "ops", role: "admin", client: "127.0.0.1", index, result: "ok" };
     expect(auditOf(followerId)).toContainEqual(expect.objectContaining(record));
     expect(auditOf(leaderId)).toContainEqual(expect.objectContaining({ ...record, forwarded_by: followerId }));
+    // Once the leader answered the follower's probe, groups go over the Raft transport
+    // (forward-channel.ts), with the same checks and the same audit records as over HTTP.
+    const transportGroups = async () => (((await (await get(follower, "/metrics")).json()) as { raft: { transportGroups: number } }).raft.transportGroups);
+    let viaTransport: { index: number } | undefined;
+    for (let i = 0; i < 100 && !viaTransport; i++) {
+      const before = await transportGroups();
+      const again = await fetch(`https://127.0.0.1:${follower}/kv/via-transport`, { method: "PUT", headers: admin, body: `try ${i}`, tls: { ca } });
+      expect(again.status).toBe(200);
+      const written = (await again.json()) as { index: number };
+      if ((await transportGroups()) > before) viaTransport = written;
+      else await Bun.sleep(20);
+    }
+    expect(viaTransport).toBeDefined();
+    expect(auditOf(leaderId)).toContainEqual(expect.objectContaining({ ...record, key: "via-transport", index: viaTransport!.index, forwarded_by: followerId }));
     for (const port of ports) {
       const read = await get(port.client, "/kv/through-follower?consistency=linearizable", { "x-api-key": readKey });
       expect(read.status).toBe(200);

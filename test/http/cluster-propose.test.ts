@@ -62,3 +62,16 @@ test("a forwarded write carries its idempotency key: the leader replays it, refu
   expect((await post(keyed([put("k", "v")], "a\u0007b"))).status).toBe(400);
   expect(t.node.size).toBe(1);
 });
+
+test("a group over the Raft transport (ScribeApp.forwarded) is proposed as POST /cluster/propose, and must name the peer it came from", async () => {
+  const codeOf = (from: number, body: Uint8Array) => t.app.forwarded(from, body).then(() => "answered", (error: { code: string }) => error.code);
+  const { outcomes } = await t.app.forwarded(2, forward([put("a", "one")], [put("b", "two")]));
+  expect(outcomes.map((o) => ("receipts" in o ? o.receipts[0]!.key : o.code))).toEqual(["a", "b"]);
+  expect(((await (await t.call("GET", "/verify/b")).json()) as { verified: boolean }).verified).toBe(true);
+  const before = t.node.size;
+  // The envelope says node 2 sent it; the transport authenticated node 3: refused, nothing proposed.
+  expect(await codeOf(3, forward([put("c", "x")]))).toBe("invalid_request");
+  expect(await codeOf(2, forward([put("big", "v".repeat(1025))]))).toBe("value_too_large");
+  expect(await codeOf(2, encodeForward({ from: 2, to: 3, commands: [{ ops: [put("c", "x")] }] }))).toBe("not_leader");
+  expect(t.node.size).toBe(before);
+});
