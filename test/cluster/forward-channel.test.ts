@@ -7,7 +7,7 @@
  */
 import { expect, test } from "bun:test";
 import { ForwardChannel, type ForwardHandler, type ForwardLink } from "../../src/cluster/forward-channel.ts";
-import { decodeForwardFrame, encodeForward, type ForwardedOutcome, type Operation } from "../../src/ledger/index.ts";
+import { decodeForwardFrame, encodeForward, encodeForwardFrame, type ForwardedOutcome, type Operation, type Receipt } from "../../src/ledger/index.ts";
 import { ScribeError, utf8 } from "../../src/lib/index.ts";
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, fatal() {} } as never;
@@ -65,7 +65,7 @@ test("groups go over HTTP until the leader answered a probe, then over the trans
   const seen: { from: number; bytes: number }[] = [];
   const { follower, toLeader } = pair(async (from, body) => {
     seen.push({ from, bytes: body.length });
-    return { outcomes: [{ receipts: [receipt] }] };
+    return { outcomes: [{ receipts: [receipt as Receipt] }] };
   });
   expect(follower.propose(1, envelope, 1, 5000)).toBeUndefined();
   // The probe: an empty envelope with id 0.
@@ -89,7 +89,7 @@ test("a leader of an earlier version (it drops forward frames) never gets a grou
 });
 
 test("nothing sent: no connection or a full queue leaves the group to HTTP", async () => {
-  const { follower, toLeader } = pair(async () => ({ outcomes: [{ receipts: [receipt] }] }));
+  const { follower, toLeader } = pair(async () => ({ outcomes: [{ receipts: [receipt as Receipt] }] }));
   await (await overTransport(follower)).sent;
   toLeader.takes = false;
   expect(follower.propose(1, envelope, 1, 5000)).toBeUndefined();
@@ -99,7 +99,7 @@ test("nothing sent: no connection or a full queue leaves the group to HTTP", asy
 });
 
 test("the leader's refusals are refusals; an internal error, a wrong count, silence or a lost connection leave the outcome unknown", async () => {
-  let answer: () => Promise<{ outcomes: unknown[] }> = async () => ({ outcomes: [{ receipts: [receipt] }] });
+  let answer: () => Promise<{ outcomes: ForwardedOutcome[] }> = async () => ({ outcomes: [{ receipts: [receipt as Receipt] }] });
   const { follower } = pair(() => answer());
   await (await overTransport(follower)).sent;
   answer = () => Promise.reject(new ScribeError("not_leader", "node 3 leads now"));
@@ -123,7 +123,17 @@ test("a closing node ends its groups in flight as unknown; an answer from anothe
   const { follower } = pair(() => new Promise(() => {}));
   const inFlight = (await overTransport(follower)).sent;
   // Node 3 answering with the same id (1, the first group's) is not the leader's answer.
-  follower.received(3, new Uint8Array([0xf1, 0, 0, 0, 1, ...utf8(JSON.stringify({ outcomes: [{ receipts: [receipt] }] }))]));
+  follower.received(3, encodeForwardFrame({ kind: 0xf1, id: 1, body: utf8(JSON.stringify({ outcomes: [{ receipts: [receipt] }] })) }));
   follower.close();
+  expect(await codeOf(inFlight)).toBe("outcome_unknown");
+});
+
+test("an answer the follower cannot read leaves the outcome unknown", async () => {
+  const { follower, leader } = pair(async () => ({ outcomes: [{ receipts: [receipt as Receipt] }] }));
+  await (await overTransport(follower)).sent;
+  // The leader's channel answers garbage for group 2 (as a corrupted or foreign peer would).
+  leader.serve(() => new Promise(() => {}));
+  const inFlight = follower.propose(1, envelope, 1, 5000)!;
+  follower.received(1, encodeForwardFrame({ kind: 0xf1, id: 2, body: utf8("{not json") }));
   expect(await codeOf(inFlight)).toBe("outcome_unknown");
 });
