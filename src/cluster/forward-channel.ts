@@ -131,6 +131,8 @@ export class ForwardChannel {
 
   /** The leader's side: proposes a group (or answers a probe) and sends the answer back. */
   private async answer(from: number, id: number, envelope: Uint8Array): Promise<void> {
+    // Not serving yet (the HTTP app is built after the node opens): no answer to a probe, so the follower keeps using HTTP.
+    if (envelope.length === 0 && !this.handler) return;
     let answer: unknown;
     try {
       if (envelope.length === 0) answer = { outcomes: [] };

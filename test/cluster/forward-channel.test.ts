@@ -34,7 +34,7 @@ class FakeLink implements ForwardLink {
 }
 
 /** A follower (node 2) and a leader (node 1) whose channels are linked; `understands: false` makes the leader an earlier version that drops forward frames. */
-function pair(handler: ForwardHandler, options: { understands?: boolean; now?: () => number } = {}) {
+function pair(handler: ForwardHandler, options: { understands?: boolean; serving?: boolean; now?: () => number } = {}) {
   const follower = new ForwardChannel(quiet, options.now);
   const leader = new ForwardChannel(quiet);
   const toLeader = new FakeLink(2);
@@ -45,7 +45,7 @@ function pair(handler: ForwardHandler, options: { understands?: boolean; now?: (
   toFollower.deliver = (from, payload) => follower.received(from, payload);
   follower.attach(toLeader);
   leader.attach(toFollower);
-  leader.serve(handler);
+  if (options.serving !== false) leader.serve(handler);
   return { follower, leader, toLeader };
 }
 
@@ -86,6 +86,19 @@ test("a leader of an earlier version (it drops forward frames) never gets a grou
   nowMs += 10_000;
   expect(follower.propose(1, envelope, 1, 5000)).toBeUndefined();
   expect(toLeader.sent.length).toBe(2);
+});
+
+test("a leader that does not serve forwards yet (its HTTP app is not built) leaves probes unanswered, so groups go over HTTP until it does", async () => {
+  let nowMs = 0;
+  const handler: ForwardHandler = async () => ({ outcomes: [{ receipts: [receipt as Receipt] }] });
+  const { follower, leader, toLeader } = pair(handler, { serving: false, now: () => nowMs });
+  expect(follower.propose(1, envelope, 1, 5000)).toBeUndefined();
+  await Bun.sleep(5);
+  expect(follower.propose(1, envelope, 1, 5000)).toBeUndefined();
+  expect(toLeader.sent.length).toBe(1);
+  leader.serve(handler);
+  nowMs += 10_000;
+  expect(await (await overTransport(follower)).sent).toEqual([{ receipts: [receipt as never] }]);
 });
 
 test("nothing sent: no connection or a full queue leaves the group to HTTP", async () => {
