@@ -17,7 +17,8 @@
  * A node of an earlier version drops these payloads (it logs a malformed Raft message), so a
  * follower sends groups this way only to a leader that answered on the transport since the
  * connection came up: the first group to a new connection goes over HTTP and a probe (an empty
- * envelope) goes beside it, at most one per `probeIntervalMs`.
+ * envelope) goes beside it, at most one per `probeIntervalMs`. A leader answers probes only once
+ * it serves groups (`serve`, when its HTTP app is built).
  */
 
 import { decodeForwardFrame, encodeForwardFrame, forwardAnswerKind, forwardRequestKind, type ForwardedOutcome } from "../ledger/index.ts";

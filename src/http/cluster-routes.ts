@@ -99,7 +99,7 @@ export interface ProposeForwardedInput {
   cluster: ClusterService | undefined;
   service: LedgerService;
   guard: Guard;
-  /** The forward envelope (src/ledger/forward.ts), already checked against its signature. */
+  /** The forward envelope (src/ledger/forward.ts), already authenticated: its signature over HTTP, the connection's handshake over the Raft transport. */
   body: Uint8Array;
   valueBytesMax: number;
   /** Over the Raft transport: the peer the envelope came from, authenticated by the transport's handshake; the envelope must name it. */

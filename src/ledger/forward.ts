@@ -1,6 +1,7 @@
 /**
- * @module forward. The body of POST /cluster/propose: a follower's group of independent writes
- * for the leader, with who made each one, so the leader audits it under the original client.
+ * @module forward. The forward envelope, the body of POST /cluster/propose (and of a forward
+ * frame on the Raft transport, below): a follower's group of independent writes for the leader,
+ * with who made each one, so the leader audits it under the original client.
  *
  *   "SFW1"                       4 bytes, format and version
  *   from, to                     u32 each: the forwarding node's id and the leader it is for
@@ -10,10 +11,10 @@
  *                                an idempotency key is a version 2 command carrying the key
  *                                (its window fields are 0: the leader sets the window)
  *
- * The whole body is covered by the node-to-node signature (its SHA-256 is signed), so the
- * callers cannot be altered in transit, and `to` keeps a captured forward from being replayed to
- * another member. Both sides import this module: cluster/ encodes (peer-client.ts), http/ decodes
- * (cluster-routes.ts). Pure.
+ * Over HTTP the whole body is covered by the node-to-node signature (its SHA-256 is signed), on
+ * the transport by the connection's cluster-secret handshake, so the callers cannot be altered in
+ * transit; `to` keeps a captured forward from being replayed to another member. Both sides import
+ * this module: cluster/ encodes (forwarding.ts), http/ decodes (cluster-routes.ts). Pure.
  */
 
 import { ByteReader, ByteWriter, fromUtf8, ScribeError, utf8 } from "../lib/index.ts";
