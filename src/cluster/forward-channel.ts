@@ -24,7 +24,7 @@
 import { decodeForwardFrame, encodeForwardFrame, forwardAnswerKind, forwardRequestKind, type ForwardedOutcome } from "../ledger/index.ts";
 import { fromUtf8, isScribeError, ScribeError, utf8 } from "../lib/index.ts";
 import type { Logger } from "./logger.ts";
-import { groupOutcomes, groupRefusal } from "./peer-client.ts";
+import { groupOutcomes, groupRefusal, unknownOutcome } from "./peer-client.ts";
 
 /** What the channel needs of the transport (raft-link.ts). */
 export interface ForwardLink {
@@ -55,10 +55,6 @@ interface Pending {
   resolve: (outcomes: ForwardedOutcome[]) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
-}
-
-function unknownOutcome(why: string): ScribeError {
-  return new ScribeError("outcome_unknown", `${why}; the leader may have applied the writes, so their outcome is unknown (retry with the same Idempotency-Key)`);
 }
 
 export class ForwardChannel {

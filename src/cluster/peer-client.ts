@@ -150,7 +150,12 @@ export function groupOutcomes(answer: unknown, count: number): ForwardedOutcome[
  */
 export function groupRefusal(code: unknown, message: string): ScribeError {
   if (typeof code === "string" && code in statusOfCode && code !== "internal") return new ScribeError(code as ErrorCode, message);
-  return new ScribeError("outcome_unknown", `${message}; the leader may have applied the writes, so their outcome is unknown (retry with the same Idempotency-Key)`);
+  return unknownOutcome(message);
+}
+
+/** A forwarded group that may have reached the leader and got no answer that refuses it: `outcome_unknown`, saying `why`. */
+export function unknownOutcome(why: string): ScribeError {
+  return new ScribeError("outcome_unknown", `${why}; the leader may have applied the writes, so their outcome is unknown (retry with the same Idempotency-Key)`);
 }
 
 /** Asks the leader for a linearizable read index (its commit index, confirmed by a quorum). */
