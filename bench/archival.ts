@@ -52,9 +52,11 @@ interface Manifest {
   segments: { count: number; raw_bytes: number; object_bytes: number }[];
 }
 
-export async function startS3(dir: string): Promise<{ endpoint: string; stop(): Promise<number> }> {
+/** Starts scripts/s3-server.ts; under `bun --cpu-prof` into `cpuProfDir` when given (written on stop). */
+export async function startS3(dir: string, cpuProfDir?: string): Promise<{ endpoint: string; pid: number; stop(): Promise<number> }> {
   const port = freePort();
-  const child = spawnChild({ cmd: ["bun", join(repoRoot, "scripts/s3-server.ts"), "--port", String(port), "--dir", dir, "--bucket", bucket] });
+  const bun = cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : ["bun"];
+  const child = spawnChild({ cmd: [...bun, join(repoRoot, "scripts/s3-server.ts"), "--port", String(port), "--dir", dir, "--bucket", bucket] });
   await waitUntil(
     () => {
       if (!child.running()) throw new Error(`s3-server exited at start:\n${child.output()}`);
@@ -63,7 +65,7 @@ export async function startS3(dir: string): Promise<{ endpoint: string; stop(): 
     15_000,
     "scripts/s3-server.ts to listen",
   );
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.stop("SIGTERM") };
+  return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop("SIGTERM") };
 }
 
 async function readManifest(endpoint: string): Promise<Manifest | undefined> {
@@ -83,6 +85,8 @@ export interface Drain {
   /** Entries archived between the first and the last change seen. */
   entries: number;
   cpuUsPerEntry: number | null;
+  /** The same for `otherPid` (the S3 server) over the same window, when given. */
+  otherCpuUsPerEntry: number | null;
   drained: boolean;
 }
 
@@ -90,17 +94,17 @@ export interface Drain {
  * Polls the node's cold metrics until a whole archival pass seals nothing more, and returns the
  * rate between the first and the last change of archived_index.
  */
-export async function watchDrain(url: string, pid: number, timeoutMs: number): Promise<Drain> {
+export async function watchDrain(url: string, pid: number, timeoutMs: number, otherPid?: number): Promise<Drain> {
   const deadline = Date.now() + timeoutMs;
-  let first: { t: number; archived: number; cpu: number } | undefined;
-  let last: { t: number; archived: number; cpu: number; runs: number } | undefined;
+  let first: { t: number; archived: number; cpu: number; otherCpu: number } | undefined;
+  let last: { t: number; archived: number; cpu: number; otherCpu: number; runs: number } | undefined;
   let drained = false;
   while (Date.now() < deadline) {
     const cold = (await nodeMetrics(url)).cold as { archived_index: number; runs: number; errors: number; last_error: string | null };
     if (cold.errors > 0) throw new Error(`archival failed: ${cold.last_error}`);
     const now = performance.now();
     if (cold.archived_index > (last?.archived ?? 0)) {
-      last = { t: now, archived: cold.archived_index, cpu: cpuSeconds(pid), runs: cold.runs };
+      last = { t: now, archived: cold.archived_index, cpu: cpuSeconds(pid), otherCpu: otherPid === undefined ? 0 : cpuSeconds(otherPid), runs: cold.runs };
       first ??= last;
     } else if (last && cold.runs >= last.runs + 2) {
       // Passes run one after another; pass runs+1 started after the last change and sealed nothing.
@@ -109,9 +113,15 @@ export async function watchDrain(url: string, pid: number, timeoutMs: number): P
     }
     await Bun.sleep(pollMs);
   }
-  if (!first || !last || last.t === first.t) return { entriesPerSec: null, entries: 0, cpuUsPerEntry: null, drained };
+  if (!first || !last || last.t === first.t) return { entriesPerSec: null, entries: 0, cpuUsPerEntry: null, otherCpuUsPerEntry: null, drained };
   const entries = last.archived - first.archived;
-  return { entries, entriesPerSec: entries / ((last.t - first.t) / 1000), cpuUsPerEntry: ((last.cpu - first.cpu) * 1e6) / entries, drained };
+  return {
+    entries,
+    entriesPerSec: entries / ((last.t - first.t) / 1000),
+    cpuUsPerEntry: ((last.cpu - first.cpu) * 1e6) / entries,
+    otherCpuUsPerEntry: otherPid === undefined ? null : ((last.otherCpu - first.otherCpu) * 1e6) / entries,
+    drained,
+  };
 }
 
 export async function benchArchival(options: SectionOptions, backlog?: Backlog): Promise<ArchivalFigures> {
@@ -132,7 +142,7 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
     const node = await startNode({ dataDir: backlog.dataDir.path, env: coldTierEnv(s3.endpoint) });
     let drain: Drain;
     try {
-      drain = await watchDrain(node.url, node.pid, Math.max(120, options.seconds * 12) * 1000);
+      drain = await watchDrain(node.url, node.pid, Math.max(120, options.seconds * 12) * 1000, s3.pid);
     } finally {
       await node.stop("SIGKILL");
     }
@@ -152,10 +162,11 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
       drained: drain.drained,
       raw_put_mb_per_sec: put.mb_per_sec,
       cpu_us_per_entry: drain.cpuUsPerEntry,
+      s3_server_cpu_us_per_entry: drain.otherCpuUsPerEntry,
     };
     log(
       `${"scribe archival (seal, gzip, upload, verify)".padEnd(40)} ${(drain.entriesPerSec ?? NaN).toFixed(0).padStart(9)} entries/s = ${(mbPerSec ?? NaN).toFixed(1)} MB/s raw` +
-        `   ${segments.length} segments, ${figures.compression_ratio?.toFixed(2)}x smaller, cpu ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} us/entry${drain.drained ? "" : "   (did NOT drain in time)"}`,
+        `   ${segments.length} segments, ${figures.compression_ratio?.toFixed(2)}x smaller, cpu ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} us/entry (+ s3rver ${(drain.otherCpuUsPerEntry ?? NaN).toFixed(1)})${drain.drained ? "" : "   (did NOT drain in time)"}`,
     );
     return figures;
   } finally {

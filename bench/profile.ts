@@ -186,14 +186,17 @@ async function cluster(): Promise<void> {
 async function archival(): Promise<void> {
   const batch = await ingestBacklog({ seconds, warmupSeconds: 0, log: say });
   const s3Dir = tempDir("scribe-profile-s3-");
-  const s3 = await startS3(s3Dir.path);
   const profDir = join(outDir, mode);
+  const s3ProfDir = join(outDir, `${mode}-s3`);
+  const s3 = await startS3(s3Dir.path, s3ProfDir);
+  let archived = 0;
   try {
     const node = await startNode({ dataDir: batch.dataDir.path, env: coldTierEnv(s3.endpoint), cpuProfDir: profDir });
     try {
-      const drain = await watchDrain(node.url, node.pid, 300_000);
-      const archived = ((await nodeMetrics(node.url)).cold as { archived_index: number }).archived_index;
+      const drain = await watchDrain(node.url, node.pid, 300_000, s3.pid);
+      archived = ((await nodeMetrics(node.url)).cold as { archived_index: number }).archived_index;
       say(`\n## archival drain, 1 node: ${(drain.entriesPerSec ?? NaN).toFixed(0)} entries/s, ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} µs CPU per entry (from /proc), ${archived} entries archived${drain.drained ? "" : " (did NOT drain)"}`);
+      say(`test S3 server (s3rver, same machine): ${(drain.otherCpuUsPerEntry ?? NaN).toFixed(1)} µs CPU per entry archived (from /proc)`);
       await node.stop("SIGINT");
       summarizeProfile(`archival drain (${archived} entries archived)`, profileIn(profDir), archived);
     } finally {
@@ -204,6 +207,8 @@ async function archival(): Promise<void> {
     s3Dir.remove();
     batch.dataDir.remove();
   }
+  // The test S3 server (s3rver under Bun) shares the machine's two cores with the node.
+  summarizeProfile(`test S3 server during the same drain (${archived} entries archived)`, profileIn(s3ProfDir), archived);
 }
 
 if (mode === "cluster") await cluster();

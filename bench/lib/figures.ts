@@ -69,6 +69,8 @@ export interface ArchivalFigures {
   raw_put_mb_per_sec: number | null;
   /** CPU of the node per archived entry while draining, µs. */
   cpu_us_per_entry: number | null;
+  /** CPU of the test S3 server (s3rver, on the same two cores) per archived entry meanwhile, µs. */
+  s3_server_cpu_us_per_entry?: number | null;
 }
 
 export interface RunFigures {

@@ -198,4 +198,22 @@ describe("s3rver harness shims", () => {
     expect(seen).toEqual([...keys].sort());
     expect(pages).toBe(4);
   });
+
+  test("a listing honours Prefix, StartAfter and Delimiter across nested keys, with each object's size", async () => {
+    const sizes: Record<string, number> = { "tree/a/1": 1, "tree/a/2": 2, "tree/a.p/1": 3, "tree/b": 4, "tree/b/c/d": 5, "treeless": 6 };
+    for (const [key, size] of Object.entries(sizes)) await s3.uploader.putBytes(key, new Uint8Array(size), "application/octet-stream");
+    const list = (input: { Prefix: string; StartAfter?: string; Delimiter?: string }) =>
+      s3.uploader.client.send(new ListObjectsV2Command({ Bucket: server.bucket, ...input }));
+
+    const after = await list({ Prefix: "tree/a", StartAfter: "tree/a.p/1" });
+    expect((after.Contents ?? []).map((o) => [o.Key, o.Size])).toEqual([
+      ["tree/a/1", 1],
+      ["tree/a/2", 2],
+    ]);
+    const all = await list({ Prefix: "tree/" });
+    expect((all.Contents ?? []).map((o) => o.Key)).toEqual(["tree/a.p/1", "tree/a/1", "tree/a/2", "tree/b", "tree/b/c/d"]);
+    const top = await list({ Prefix: "tree/", Delimiter: "/" });
+    expect((top.Contents ?? []).map((o) => o.Key)).toEqual(["tree/b"]);
+    expect((top.CommonPrefixes ?? []).map((p) => p.Prefix)).toEqual(["tree/a.p/", "tree/a/", "tree/b/"]);
+  });
 });
