@@ -16,7 +16,7 @@
  *    concatenate a part still being written. Both are replaced by versions that write the body
  *    to a temporary file, then rename it into place (atomic for readers of an overwritten object).
  *  - cost: a silent server skips the request logger, and small metadata files and bucket checks
- *    use sync calls, not Bun's I/O thread pool (about 3 ms of CPU per 8 KiB PUT before, 1.2 ms
+ *    use sync calls, not Bun's I/O thread pool (3.2-3.8 ms of CPU per 8 KiB PUT before, 2.0-2.3 ms
  *    after; the archival bench shares the machine's two cores with this server).
  */
 
