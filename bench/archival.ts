@@ -18,7 +18,7 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import type { ArchivalFigures, LoadFigure } from "./lib/figures.ts";
-import { cpuSeconds, flagValue, freePort, repoRoot, runToEnd, spawnChild, tempDir, waitUntil, type TempDir } from "./lib/proc.ts";
+import { bunCommand, cpuSeconds, flagValue, freePort, repoRoot, runToEnd, spawnChild, tempDir, waitUntil, type TempDir } from "./lib/proc.ts";
 import { nodeMetrics, startNode } from "./lib/scribe.ts";
 import { describeLoad, ingestBacklog, type SectionOptions } from "./single.ts";
 
@@ -55,8 +55,7 @@ interface Manifest {
 /** Starts scripts/s3-server.ts; under `bun --cpu-prof` into `cpuProfDir` when given (written on stop). */
 export async function startS3(dir: string, cpuProfDir?: string): Promise<{ endpoint: string; pid: number; stop(): Promise<number> }> {
   const port = freePort();
-  const bun = cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : ["bun"];
-  const child = spawnChild({ cmd: [...bun, join(repoRoot, "scripts/s3-server.ts"), "--port", String(port), "--dir", dir, "--bucket", bucket] });
+  const child = spawnChild({ cmd: [...bunCommand(cpuProfDir), join(repoRoot, "scripts/s3-server.ts"), "--port", String(port), "--dir", dir, "--bucket", bucket] });
   await waitUntil(
     () => {
       if (!child.running()) throw new Error(`s3-server exited at start:\n${child.output()}`);

@@ -82,6 +82,11 @@ export interface Child {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number>;
 }
 
+/** `bun`, under `--cpu-prof` writing into `cpuProfDir` when given (the profile is written on a clean exit). */
+export function bunCommand(cpuProfDir?: string): string[] {
+  return cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : ["bun"];
+}
+
 export interface SpawnOptions {
   cmd: string[];
   env?: Record<string, string>;

@@ -7,7 +7,7 @@
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, repoRoot, spawnChild, tempDir, waitUntil, type Child, type TempDir } from "./proc.ts";
+import { bunCommand, freePort, repoRoot, spawnChild, tempDir, waitUntil, type Child, type TempDir } from "./proc.ts";
 
 /** How long a node may take to start and elect itself (or a cluster a leader) on a loaded machine. */
 const startTimeoutMs = 30_000;
@@ -51,9 +51,8 @@ async function answers(url: string): Promise<boolean> {
 /** Starts one node and waits until `readyPath` answers 200. */
 export async function startNode(options: NodeOptions): Promise<ScribeNode> {
   const port = options.port ?? freePort();
-  const bun = options.cpuProfDir ? ["bun", "--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : ["bun"];
   const child = spawnChild({
-    cmd: [...bun, join(options.root ?? repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
+    cmd: [...bunCommand(options.cpuProfDir), join(options.root ?? repoRoot, "src/main.ts"), "--data-dir", options.dataDir, "--port", String(port), "--raft-port", String(options.raftPort ?? freePort()), ...(options.args ?? [])],
     env: { SCRIBE_LOGGING_LEVEL: "warn", SCRIBE_LOGGING_FORMAT: "json", ...options.env },
   });
   const url = `http://127.0.0.1:${port}`;
