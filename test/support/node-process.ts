@@ -3,18 +3,46 @@
  * temporary data directories, readiness by polling /ready (or another path), and stopping by PID.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const repoRoot = join(import.meta.dir, "..", "..");
 
-/** A port that was free a moment ago (bound to port 0, then released). */
+/** Lowest port of the kernel's ephemeral range, from which outgoing connections take their local ports. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 20_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const portLow = 20_000;
+const portHigh = ephemeralLow();
+/** Ports this process handed out: not handed out twice (a node may not have bound its port yet). */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free a moment ago. Picked below the ephemeral range: a port the kernel chose for
+ * port 0 can be taken, before the node binds it, as the local port of any outgoing connection on
+ * the machine (seen in CI: EADDRINUSE at a node's start); one below the range can only be taken by
+ * another explicit bind.
+ */
 export function freePort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = portLow + Math.floor(Math.random() * (portHigh - portLow));
+    if (handedOut.has(port)) continue;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found in ${portLow}..${portHigh - 1}`);
 }
 
 export function tempDir(prefix = "scribe-test-"): { path: string; remove(): void } {
