@@ -62,7 +62,7 @@ export class ClientRequests {
     const deadline = now() + config.api.write_timeout_secs * 1000;
     const write: ForwardedWrite = options.idempotencyKey === undefined ? { ops } : { ops, idempotencyKey: options.idempotencyKey };
     for (;;) {
-      await leadership.awaitLeader();
+      await leadership.awaitLeader(deadline);
       const leader = leadership.leaderId();
       try {
         if (leadership.isLeader()) return await this.proposeLocal(write);
@@ -134,7 +134,7 @@ export class ClientRequests {
     // through the next leader until api.read_timeout_secs passes.
     const deadline = now() + config.api.read_timeout_secs * 1000;
     for (;;) {
-      await leadership.awaitLeader();
+      await leadership.awaitLeader(deadline);
       const leader = leadership.leaderId();
       try {
         const readIndex = leadership.isLeader() ? await this.leaderReadIndex() : await this.followerReadIndex();

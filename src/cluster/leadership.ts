@@ -40,10 +40,11 @@ export class Leadership {
     return new ScribeError("not_leader", `node ${this.selfId} is not the leader (leader: ${this.leaderId()})`);
   }
 
-  /** Resolves once a leader is known; rejects with no_leader after `leaderWaitMsMax`. */
-  awaitLeader(): Promise<void> {
+  /** Resolves once a leader is known; rejects with no_leader after `leaderWaitMsMax`, or at `deadlineMs` (the request's own) if sooner. */
+  awaitLeader(deadlineMs = Infinity): Promise<void> {
     if (this.leaderId() !== 0) return Promise.resolve();
-    return this.waiters.untilLeader((leader) => leader !== 0, this.now() + leaderWaitMsMax, () => new ScribeError("no_leader", "the cluster has no leader right now; retry"));
+    const until = Math.min(deadlineMs, this.now() + leaderWaitMsMax);
+    return this.waiters.untilLeader((leader) => leader !== 0, until, () => new ScribeError("no_leader", "the cluster has no leader right now; retry"));
   }
 
   /** Resolves once the known leader differs from `previous` (a new election), or at `leaderWaitMsMax` or `deadlineMs`. */

@@ -4,6 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { DeadlineQueue, type Deadline } from "../../src/cluster/deadlines.ts";
+import { AddressBook } from "../../src/cluster/address-book.ts";
+import { Leadership } from "../../src/cluster/leadership.ts";
 import { Waiters } from "../../src/cluster/waiters.ts";
 import { ScribeError, SeededRandom } from "../../src/lib/index.ts";
 
@@ -155,5 +157,23 @@ describe("Waiters", () => {
     expect(results[2]).toBe("pending:shutting_down:the node is stopping");
     waiters.progressed();
     expect(results).toHaveLength(3);
+  });
+
+  test("a request waits for a leader until its own deadline when that comes before the five-second bound", async () => {
+    let now = 0;
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0);
+    const self = { client: "http://127.0.0.1:1", raft: "127.0.0.1:2" };
+    const leadership = new Leadership(1, { softState: () => ({ leader: 0, role: "follower" }) as never }, new AddressBook(1, self, {}), waiters, () => now);
+    const settled: string[] = [];
+    const track = (name: string, wait: Promise<void>) => wait.then(() => settled.push(`${name} ok`), (e: ScribeError) => settled.push(`${name} ${e.code}@${now}`));
+    const soon = track("soon", leadership.awaitLeader(1000));
+    const bounded = track("bounded", leadership.awaitLeader());
+    const late = track("late", leadership.awaitLeader(60_000));
+    for (now = 0; now <= 6000; now += 250) {
+      waiters.deadlines.sweep();
+      await Bun.sleep(0);
+    }
+    await Promise.all([soon, bounded, late]);
+    expect(settled.sort()).toEqual(["bounded no_leader@5000", "late no_leader@5000", "soon no_leader@1000"]);
   });
 });
