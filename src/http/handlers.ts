@@ -247,12 +247,13 @@ function ledgerHandlers(deps: HandlerDeps) {
         call.record.last_index = receipts.at(-1)!.index;
         return writeResponse(result, { first_index: receipts[0]!.index, last_index: receipts.at(-1)!.index, tree_size: receipts[0]!.tree_size, receipts }, call.record);
       }, routed, routed.startedMs),
-    history: (call: RouteCall) => {
+    history: async (call: RouteCall) => {
       const key = keyFromParam(call.params["*"], { decoded: false, slashes: true });
       const { query } = call;
       const fromVersion = query.from_version === undefined ? 1 : parseNonNegative(query.from_version, "from_version", "invalid_version");
       const limit = query.limit === undefined ? 1000 : parseNonNegative(query.limit, "limit", "invalid_request");
       if (limit < 1 || limit > 10000) throw new ScribeError("invalid_request", `limit must be 1..10000, got ${limit}`);
+      await service.readBarrier(parseConsistency(query.consistency));
       const versions = service.history(key, Math.max(1, fromVersion), limit).map((entry) => entryJson(entry, service.tree.leafHash(entry.index)));
       return json({ key, versions });
     },

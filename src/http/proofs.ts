@@ -7,7 +7,7 @@
 import { consistencyProofToJson, encodeEntry, entryToJson, inclusionProofToJson, keyProofToJson, valueMismatch, type ConsistencyProofJson, type LedgerService } from "../ledger/index.ts";
 import { bytesEqual, isScribeError, ScribeError, toHex } from "../lib/index.ts";
 import { verifyInclusion } from "../merkle/index.ts";
-import { parseNonNegative } from "./parse.ts";
+import { parseConsistency, parseNonNegative } from "./parse.ts";
 
 type Query = Record<string, string | undefined>;
 
@@ -24,12 +24,15 @@ function requiredIndex(query: Query, name: string): number {
 }
 
 /**
- * GET /verify/*: the key's entry (latest, or `?version=N`), an inclusion proof against the latest
- * signed checkpoint, and the server's own verdict. Clients should verify on their own.
+ * GET /verify/*: the key's entry (latest, or `?version=N`; after the read barrier of
+ * `?consistency=`), an inclusion proof against the latest signed checkpoint, and the server's own
+ * verdict. Clients should verify on their own.
  */
 export async function verifyKey(service: LedgerService, key: string, query: Query): Promise<Record<string, unknown>> {
   const version = query.version === undefined ? undefined : parseNonNegative(query.version, "version", "invalid_version");
   if (version === 0) throw new ScribeError("invalid_version", "version must be 1 or more, got 0");
+  // As GET /kv: by default the entry of a write acknowledged anywhere before this request began.
+  await service.readBarrier(parseConsistency(query.consistency));
   const entry = service.entryOf(key, version);
   // A quorum checkpoint that covers the entry (a cosigning round when the newest does not yet).
   const { note, checkpoint } = await service.checkpointCovering(entry.index + 1);

@@ -131,8 +131,17 @@ export const keyValueRoutes = [
     rateLimited: true,
     doc: {
       summary: "Every version of a key",
-      params: [query("from_version", "First version to list."), query("limit", "Most versions (1..10000).")],
-      responses: { "200": jsonOk("The key's versions in order.", "History"), "400": errorResponse("invalid_key, invalid_version, invalid_request"), "404": errorResponse("not_found") },
+      params: [
+        query("from_version", "First version to list."),
+        query("limit", "Most versions (1..10000)."),
+        query("consistency", "linearizable (default) or stale.", { type: "string", enum: ["linearizable", "stale"] }),
+      ],
+      responses: {
+        "200": jsonOk("The key's versions in order.", "History"),
+        "400": errorResponse("invalid_key, invalid_version, invalid_request"),
+        "404": errorResponse("not_found"),
+        "503": errorResponse("no_leader, not_leader, timeout, unavailable, shutting_down: a linearizable read could not be confirmed; read with consistency=stale (Retry-After)"),
+      },
     },
   },
   {

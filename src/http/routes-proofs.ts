@@ -27,11 +27,15 @@ export const proofRoutes = [
     rateLimited: true,
     doc: {
       summary: "Inclusion proof of a key's entry against the latest signed checkpoint",
-      params: [query("version", "Prove this version.")],
+      params: [
+        query("version", "Prove this version."),
+        query("consistency", "linearizable (default) or stale: the entry is read as GET /kv reads it.", { type: "string", enum: ["linearizable", "stale"] }),
+      ],
       responses: {
         ...checkpointFailures,
+        "503": errorResponse("no_quorum, no_leader, not_leader, not_caught_up, timeout, unavailable, shutting_down: a linearizable read could not be confirmed (read with consistency=stale), or no quorum checkpoint could be made in time (Retry-After)"),
         "200": jsonOk("The entry, its inclusion proof against a quorum checkpoint that covers it, and the node's verdict.", "Verify"),
-        "400": errorResponse("invalid_key, invalid_version"),
+        "400": errorResponse("invalid_key, invalid_version, invalid_request"),
         "404": errorResponse("not_found, version_not_found"),
       },
     },

@@ -116,6 +116,43 @@ describe("a 3-node cluster of real processes", () => {
     expectLinearizable(recorder);
   }, 90_000);
 
+  test("a follower's key reads (GET, /keys, /history, /verify) are linearizable by default: cut off from the others they refuse, stale ones answer", async () => {
+    cluster = new TestCluster({ size: 3, env: { SCRIBE_API_READ_TIMEOUT_SECS: "1" } });
+    await cluster.startAll();
+    const c = cluster;
+    const leader = await c.waitForLeader();
+    const follower = c.nodes.find((n) => n.id !== leader)!;
+    const reads = ["/kv/h", "/keys?prefix=h", "/history/h", "/verify/h"];
+    // Written through the follower, read back there at once: each read sees the write.
+    for (let i = 1; i <= 5; i++) {
+      const put = await fetch(`${follower.url}/kv/h`, { method: "PUT", body: `v${i}` });
+      expect(put.status).toBe(200);
+      const { index } = (await put.json()) as { index: number };
+      expect(await (await fetch(`${follower.url}/kv/h`)).text()).toBe(`v${i}`);
+      const history = (await (await fetch(`${follower.url}/history/h`)).json()) as { versions: { index: number }[] };
+      expect(history.versions.at(-1)?.index).toBe(index);
+      const verify = (await (await fetch(`${follower.url}/verify/h`)).json()) as { verified: boolean; entry: { index: number } };
+      expect([verify.verified, verify.entry.index]).toEqual([true, index]);
+    }
+    // Alone (the others paused), the follower cannot confirm that it is current.
+    for (const n of c.nodes) if (n.id !== follower.id) n.process!.proc.kill("SIGSTOP");
+    try {
+      for (const path of reads) {
+        const linearizable = await fetch(`${follower.url}${path}`, { signal: AbortSignal.timeout(10_000) });
+        expect([path, linearizable.status]).toEqual([path, 503]);
+        expect(linearizable.headers.get("retry-after")).not.toBeNull();
+        const stale = await fetch(`${follower.url}${path}${path.includes("?") ? "&" : "?"}consistency=stale`);
+        expect([path, stale.status]).toEqual([path, 200]);
+      }
+      const verify = (await (await fetch(`${follower.url}/verify/h?consistency=stale`)).json()) as { verified: boolean };
+      expect(verify.verified).toBe(true);
+      const bad = await fetch(`${follower.url}/history/h?consistency=eventual`);
+      expect([bad.status, ((await bad.json()) as { code: string }).code]).toEqual([400, "invalid_request"]);
+    } finally {
+      for (const n of c.nodes) if (n.id !== follower.id) n.process!.proc.kill("SIGCONT");
+    }
+  }, 60_000);
+
   test("membership: remove a node, add a new one that catches up by ledger range after compaction", async () => {
     cluster = new TestCluster({ size: 3, compactionThreshold: 10 });
     await cluster.startAll();
