@@ -3,7 +3,10 @@
  * ingest rate of the same data and against raw S3 PutObject, in one run:
  *  1. the backlog: a node ingests POST /batch (1,000 x 100 B, 2 clients) with no S3 configured —
  *     the single section's batch load when it ran in the same `bun run bench`, else its own;
- *  2. raw PutObject of segment-sized objects to the same s3rver (bench/baselines/s3-put.ts);
+ *  2. raw PutObject of segment-sized objects to the same s3rver (bench/baselines/s3-put.ts), which
+ *     keeps its files in memory (/dev/shm when it is a tmpfs, else on disk; the run says which): it
+ *     stands in for an S3 service on other machines, and a file created on this machine's ext4
+ *     costs it 0.2-0.6 ms of kernel CPU (docs/PERFORMANCE.md section 3);
  *  3. the node restarts on that data with `[storage.s3]` set through SCRIBE_* variables (s3rver
  *     started with scripts/s3-server.ts), `storage.segment_size` = 4 MiB and
  *     `archival_check_interval_secs` = 1; /metrics is polled until the archiver has sealed every
@@ -18,7 +21,7 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import type { ArchivalFigures, LoadFigure } from "./lib/figures.ts";
-import { bunCommand, cpuSeconds, flagValue, freePort, repoRoot, runToEnd, spawnChild, tempDir, waitUntil, type TempDir } from "./lib/proc.ts";
+import { bunCommand, cpuSeconds, flagValue, freePort, memoryTempDir, repoRoot, runToEnd, spawnChild, waitUntil, type TempDir } from "./lib/proc.ts";
 import { nodeMetrics, startNode } from "./lib/scribe.ts";
 import { describeLoad, ingestBacklog, type SectionOptions } from "./single.ts";
 
@@ -131,7 +134,8 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
     backlog = { dataDir: batch.dataDir, ingest: batch.figure };
     log(describeLoad("scribe, POST /batch ingest (the backlog)", batch.figure, "entries/s"));
   }
-  const s3Dir = tempDir("scribe-bench-s3-");
+  const s3Dir = memoryTempDir("scribe-bench-s3-");
+  log(`s3rver's files on ${s3Dir.where}`);
   const s3 = await startS3(s3Dir.path);
   try {
     const put = JSON.parse(
@@ -162,6 +166,7 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
       raw_put_mb_per_sec: put.mb_per_sec,
       cpu_us_per_entry: drain.cpuUsPerEntry,
       s3_server_cpu_us_per_entry: drain.otherCpuUsPerEntry,
+      s3_server_storage: s3Dir.where,
     };
     log(
       `${"scribe archival (seal, gzip, upload, verify)".padEnd(40)} ${(drain.entriesPerSec ?? NaN).toFixed(0).padStart(9)} entries/s = ${(mbPerSec ?? NaN).toFixed(1)} MB/s raw` +

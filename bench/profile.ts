@@ -24,7 +24,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runBatchLoad } from "./lib/batch-load.ts";
-import { cpuSeconds, spawnChild, tempDir } from "./lib/proc.ts";
+import { cpuSeconds, memoryTempDir, spawnChild, tempDir } from "./lib/proc.ts";
 import { nodeMetrics, preload, startCluster, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { getScript, runWrk, putScript } from "./lib/wrk.ts";
 import { coldTierEnv, startS3, watchDrain } from "./archival.ts";
@@ -185,7 +185,8 @@ async function cluster(): Promise<void> {
 /** archival: a backlog from a batch load (not profiled), then the node restarted with the cold tier on and profiled while it drains. */
 async function archival(): Promise<void> {
   const batch = await ingestBacklog({ seconds, warmupSeconds: 0, log: say });
-  const s3Dir = tempDir("scribe-profile-s3-");
+  const s3Dir = memoryTempDir("scribe-profile-s3-");
+  say(`s3rver's files on ${s3Dir.where}`);
   const profDir = join(outDir, mode);
   const s3ProfDir = join(outDir, `${mode}-s3`);
   const s3 = await startS3(s3Dir.path, s3ProfDir);

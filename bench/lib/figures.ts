@@ -71,6 +71,8 @@ export interface ArchivalFigures {
   cpu_us_per_entry: number | null;
   /** CPU of the test S3 server (s3rver, on the same two cores) per archived entry meanwhile, µs. */
   s3_server_cpu_us_per_entry?: number | null;
+  /** Where the test S3 server kept its files (tmpfs since 2026-12-03; runs before: disk). */
+  s3_server_storage?: string;
 }
 
 export interface RunFigures {

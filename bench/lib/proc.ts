@@ -65,9 +65,32 @@ export interface TempDir {
 }
 
 /** A fresh directory under the system temp dir (on this machine: the same ext4 disk as /work). */
-export function tempDir(prefix = "scribe-bench-"): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
+export function tempDir(prefix = "scribe-bench-", parent = tmpdir()): TempDir {
+  const path = mkdtempSync(join(parent, prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh directory in memory (/dev/shm, when it is a tmpfs), else under the system temp dir;
+ * `where` says which. For the test S3 server's files: it stands in for an S3 service on other
+ * machines, and on this machine's ext4 each file it creates can cost 0.2-0.6 ms of kernel CPU,
+ * depending on how many files were deleted nearby just before (docs/PERFORMANCE.md section 3).
+ */
+export function memoryTempDir(prefix: string): TempDir & { where: string } {
+  let mounts = "";
+  try {
+    mounts = readFileSync("/proc/mounts", "utf8");
+  } catch {
+    // not Linux: no /dev/shm to check
+  }
+  if (/^\S+ \/dev\/shm tmpfs /m.test(mounts)) {
+    try {
+      return { ...tempDir(prefix, "/dev/shm"), where: "tmpfs /dev/shm" };
+    } catch (error) {
+      return { ...tempDir(prefix), where: `disk (${tmpdir()}; /dev/shm: ${(error as Error).message})` };
+    }
+  }
+  return { ...tempDir(prefix), where: `disk (${tmpdir()}; no tmpfs at /dev/shm)` };
 }
 
 export interface Child {
