@@ -66,6 +66,18 @@ export async function verifyKey(service: LedgerService, key: string, query: Quer
   };
 }
 
+/**
+ * Refuses a tree size beyond the ledger, after making sure this node is not merely behind: a size
+ * beyond its own tree (a checkpoint another member served, not applied here yet) first passes the
+ * linearizable read barrier, which waits until this node has applied what the cluster committed.
+ */
+async function coverSize(service: LedgerService, size: number, name: string): Promise<void> {
+  if (size <= service.tree.size) return;
+  await service.readBarrier("linearizable");
+  const current = service.tree.size;
+  if (size > current) throw new ScribeError("invalid_range", `${name}${name === "to" ? "=" : " "}${size} is beyond the tree's size ${current}`);
+}
+
 /** The size of the newest quorum checkpoint served (made now when there is none yet). */
 async function servedSize(service: LedgerService): Promise<number> {
   return (service.latestCheckpoint() ?? (await service.checkpoint())).checkpoint.size;
@@ -75,8 +87,7 @@ async function servedSize(service: LedgerService): Promise<number> {
 export async function inclusionProof(service: LedgerService, query: Query): Promise<Record<string, unknown>> {
   const index = requiredIndex(query, "index");
   const size = optionalIndex(query, "tree_size") ?? (await servedSize(service));
-  const current = service.tree.size;
-  if (size > current) throw new ScribeError("invalid_range", `tree_size ${size} is beyond the tree's size ${current}`);
+  await coverSize(service, size, "tree_size");
   if (index >= size) throw new ScribeError("invalid_range", `index ${index} is not below tree_size ${size}`);
   const tree = service.tree;
   const json = inclusionProofToJson({ leafIndex: index, treeSize: size, rootHash: tree.rootAt(size), siblings: tree.inclusionProof(index, size) });
@@ -87,8 +98,7 @@ export async function inclusionProof(service: LedgerService, query: Query): Prom
 export async function consistencyProof(service: LedgerService, query: Query): Promise<ConsistencyProofJson> {
   const from = requiredIndex(query, "from");
   const to = optionalIndex(query, "to") ?? (await servedSize(service));
-  const current = service.tree.size;
-  if (to > current) throw new ScribeError("invalid_range", `to=${to} is beyond the tree's size ${current}`);
+  await coverSize(service, to, "to");
   if (from > to) throw new ScribeError("invalid_range", `from=${from} is beyond to=${to}`);
   const tree = service.tree;
   return consistencyProofToJson({ from, to, fromRoot: tree.rootAt(from), toRoot: tree.rootAt(to), proof: tree.consistencyProof(from, to) });

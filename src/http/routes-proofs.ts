@@ -18,6 +18,11 @@ const checkpointFailures: Readonly<Record<string, Json>> = {
   "507": errorResponse("insufficient_storage: the disk is full, so a signed checkpoint cannot be stored"),
 };
 
+/** A proof route's 503: a size beyond this node's tree waits for it to catch up (a linearizable read barrier), or no checkpoint. */
+const proofUnavailable = errorResponse(
+  "no_quorum, no_leader, not_leader, not_caught_up, timeout, unavailable, shutting_down: a size beyond this node's tree could not be confirmed as committed (this node catches up first), or no quorum checkpoint could be made in time (Retry-After)",
+);
+
 export const proofRoutes = [
   {
     id: "verify",
@@ -80,9 +85,9 @@ export const proofRoutes = [
     rateLimited: true,
     doc: {
       summary: "RFC 9162 inclusion proof",
-      params: [query("index", "Leaf index.", { type: "integer", minimum: 0 }, true), query("tree_size", "Tree size (default: the latest checkpoint's).")],
+      params: [query("index", "Leaf index.", { type: "integer", minimum: 0 }, true), query("tree_size", "Tree size (default: the latest checkpoint's); one beyond this node's tree (a member ahead of it served that checkpoint) is answered once this node has caught up.")],
       // Without tree_size: the newest served checkpoint's size (one is made when none is served yet).
-      responses: { ...checkpointFailures, "200": jsonOk("The proof, with the leaf hash.", "InclusionProof"), "400": errorResponse("invalid_range") },
+      responses: { ...checkpointFailures, "503": proofUnavailable, "200": jsonOk("The proof, with the leaf hash.", "InclusionProof"), "400": errorResponse("invalid_range: beyond the ledger") },
     },
   },
   {
@@ -93,9 +98,9 @@ export const proofRoutes = [
     rateLimited: true,
     doc: {
       summary: "RFC 9162 consistency proof",
-      params: [query("from", "Older tree size.", { type: "integer", minimum: 0 }, true), query("to", "Newer tree size (default: the latest checkpoint's).")],
+      params: [query("from", "Older tree size.", { type: "integer", minimum: 0 }, true), query("to", "Newer tree size (default: the latest checkpoint's); one beyond this node's tree is answered once this node has caught up.")],
       // Without to: the newest served checkpoint's size (one is made when none is served yet).
-      responses: { ...checkpointFailures, "200": jsonOk("The proof.", "ConsistencyProof"), "400": errorResponse("invalid_range") },
+      responses: { ...checkpointFailures, "503": proofUnavailable, "200": jsonOk("The proof.", "ConsistencyProof"), "400": errorResponse("invalid_range: beyond the ledger") },
     },
   },
 ] as const satisfies readonly RouteSpec[];

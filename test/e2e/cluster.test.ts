@@ -116,7 +116,7 @@ describe("a 3-node cluster of real processes", () => {
     expectLinearizable(recorder);
   }, 90_000);
 
-  test("a follower's key reads (GET, /keys, /history, /verify) are linearizable by default: cut off from the others they refuse, stale ones answer", async () => {
+  test("a follower's key reads (GET, /keys, /history, /verify) are linearizable by default, and proofs at a size it has not applied yet wait for it: cut off from the others they refuse, stale ones answer", async () => {
     cluster = new TestCluster({ size: 3, env: { SCRIBE_API_READ_TIMEOUT_SECS: "1" } });
     await cluster.startAll();
     const c = cluster;
@@ -134,6 +134,26 @@ describe("a 3-node cluster of real processes", () => {
       const verify = (await (await fetch(`${follower.url}/verify/h`)).json()) as { verified: boolean; entry: { index: number } };
       expect([verify.verified, verify.entry.index]).toEqual([true, index]);
     }
+    // A proof at a size the leader acknowledged, asked of the follower before it has applied it:
+    // answered once it caught up, not refused as out of range.
+    follower.process!.proc.kill("SIGSTOP");
+    let size = 0;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const put = await fetch(`${c.node(leader).url}/kv/p${i}`, { method: "PUT", body: "x" });
+        expect(put.status).toBe(200);
+        size = ((await put.json()) as { tree_size: number }).tree_size;
+      }
+    } finally {
+      follower.process!.proc.kill("SIGCONT");
+    }
+    const inclusion = await fetch(`${follower.url}/proof/inclusion?index=${size - 1}&tree_size=${size}`);
+    expect([inclusion.status, ((await inclusion.json()) as { tree_size: number }).tree_size]).toEqual([200, size]);
+    const consistency = await fetch(`${follower.url}/proof/consistency?from=1&to=${size}`);
+    expect(consistency.status).toBe(200);
+    const beyond = await fetch(`${follower.url}/proof/consistency?from=1&to=${size + 1000}`);
+    expect([beyond.status, ((await beyond.json()) as { code: string }).code]).toEqual([400, "invalid_range"]);
+
     // Alone (the others paused), the follower cannot confirm that it is current.
     for (const n of c.nodes) if (n.id !== follower.id) n.process!.proc.kill("SIGSTOP");
     try {
@@ -146,6 +166,8 @@ describe("a 3-node cluster of real processes", () => {
       }
       const verify = (await (await fetch(`${follower.url}/verify/h?consistency=stale`)).json()) as { verified: boolean };
       expect(verify.verified).toBe(true);
+      const unconfirmed = await fetch(`${follower.url}/proof/consistency?from=1&to=${size + 1000}`);
+      expect(unconfirmed.status).toBe(503);
       const bad = await fetch(`${follower.url}/history/h?consistency=eventual`);
       expect([bad.status, ((await bad.json()) as { code: string }).code]).toEqual([400, "invalid_request"]);
     } finally {
