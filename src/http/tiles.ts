@@ -10,7 +10,10 @@
  * which stays available as the log grows). Full tiles never change: they are served with a one
  * year `immutable` cache lifetime. A partial tile's bytes never change either, but it is
  * superseded as the log grows, so it gets a short lifetime. Anything else is 400 invalid_request
- * (a malformed path) or 404 not_found (a tile the tree does not have yet), as `{error, code}`.
+ * (a malformed path) or 404 not_found (a tile the tree does not have yet), as `{error, code}`. A
+ * tile beyond this node's tree is looked up again after the linearizable read barrier (this node
+ * catches up to what the cluster committed), so a member that has not yet applied a checkpoint
+ * another member served still answers its tiles; 404 means beyond the ledger.
  *
  * Hash tiles are read through the narrow NodeRunReader interface over the node's TreeStore, so a
  * store that keeps whole tiles could answer them directly.
@@ -35,13 +38,20 @@ import {
  * The answer to GET /tile/<rest>: the tile's bytes, or a ScribeError thrown for the error handler.
  * `rest` is the router's wildcard parameter (the path below /tile/, as sent).
  */
-export function tileResponse(service: LedgerService, rest: string): Response {
-  const { kind, tile } = parseTilePath(`tile/${rest}`);
-  const size = service.tree.size;
-  if (!tileAvailable(tile, size)) {
-    const name = kind === "hash" ? hashTilePath(tile) : entryBundlePath(tile);
+export function tileResponse(service: LedgerService, rest: string): Response | Promise<Response> {
+  const parsed = parseTilePath(`tile/${rest}`);
+  if (tileAvailable(parsed.tile, service.tree.size)) return tileBytes(service, parsed);
+  // Beyond this node's tree: maybe only not applied here yet (a checkpoint another member served).
+  return (service.readBarrier("linearizable") ?? Promise.resolve()).then(() => {
+    const size = service.tree.size;
+    if (tileAvailable(parsed.tile, size)) return tileBytes(service, parsed);
+    const name = parsed.kind === "hash" ? hashTilePath(parsed.tile) : entryBundlePath(parsed.tile);
     throw new ScribeError("not_found", `${name} is beyond the tree of ${size} leaves`, { tree_size: size });
-  }
+  });
+}
+
+function tileBytes(service: LedgerService, { kind, tile }: ReturnType<typeof parseTilePath>): Response {
+  const size = service.tree.size;
   let body: Uint8Array;
   if (kind === "hash") {
     const bytes = readHashTile(nodeRunReader(service.tree.store), tile);

@@ -116,7 +116,7 @@ describe("a 3-node cluster of real processes", () => {
     expectLinearizable(recorder);
   }, 90_000);
 
-  test("a follower's key reads (GET, /keys, /history, /verify) are linearizable by default, and proofs at a size it has not applied yet wait for it: cut off from the others they refuse, stale ones answer", async () => {
+  test("a follower's key reads (GET, /keys, /history, /verify) are linearizable by default, and proofs and tiles at a size it has not applied yet wait for it: cut off from the others they refuse, stale ones answer", async () => {
     cluster = new TestCluster({ size: 3, env: { SCRIBE_API_READ_TIMEOUT_SECS: "1" } });
     await cluster.startAll();
     const c = cluster;
@@ -147,6 +147,8 @@ describe("a 3-node cluster of real processes", () => {
     } finally {
       follower.process!.proc.kill("SIGCONT");
     }
+    const partial = await fetch(`${follower.url}/tile/0/000.p/${size}`);
+    expect([partial.status, (await partial.arrayBuffer()).byteLength]).toEqual([200, size * 32]);
     const inclusion = await fetch(`${follower.url}/proof/inclusion?index=${size - 1}&tree_size=${size}`);
     expect([inclusion.status, ((await inclusion.json()) as { tree_size: number }).tree_size]).toEqual([200, size]);
     const consistency = await fetch(`${follower.url}/proof/consistency?from=1&to=${size}`);
