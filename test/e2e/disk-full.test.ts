@@ -151,7 +151,7 @@ describe.skipIf(cannotMount !== undefined)("a full disk (tmpfs)", () => {
     expect(disk.freeBytes()).toBeLessThan(4096);
     node = await start(dataDir, 8 * MiB, "/cluster/info", port);
     expect((await call(`${node.url}/kv/r2?consistency=stale`)).text).toBe("kept 2");
-    expect((await call(`${node.url}/history/r2`)).status).toBe(200);
+    expect((await call(`${node.url}/history/r2?consistency=stale`)).status).toBe(200);
     expect((await call(`${node.url}/health`)).json.storage).toMatchObject({ writable: false });
     const write = await call(`${node.url}/kv/new`, "PUT", "x");
     expect([503, 507]).toContain(write.status); // no leader, or refused for storage: never applied
