@@ -203,6 +203,17 @@ function formatCpu(r: Row): string {
   return `${us(r.scribe_cpu_us_per_op)} vs ${us(r.baseline_cpu_us_per_op)} (${(r.scribe_cpu_us_per_op / r.baseline_cpu_us_per_op).toFixed(1)}x)`;
 }
 
+/**
+ * A ratio with two decimals, or more when two would round it onto its target (1.998 missing
+ * ">= 2x" is printed 1.998x, never 2.00x beside MISSED).
+ */
+export function formatRatio(ratio: number, target: string | null): string {
+  const goal = target === null ? undefined : Number(target.replace(/^[<>]= /, "").replace(/x$/, ""));
+  let text = ratio.toFixed(2);
+  for (let decimals = 3; decimals <= 6 && goal !== undefined && ratio !== goal && Number(text) === goal; decimals++) text = ratio.toFixed(decimals);
+  return text;
+}
+
 /** The ratio table as Markdown (readable on a terminal, pasteable into docs). */
 export function formatTable(rows: readonly Row[]): string {
   const lines = ["| # | path | Scribe | baseline, same run | ratio | target | | CPU µs/op, Scribe vs baseline |", "|---|---|---|---|---|---|---|---|"];
@@ -210,7 +221,7 @@ export function formatTable(rows: readonly Row[]): string {
     const status = r.ratio === null ? "not measured" : r.met === null ? "info" : r.met ? "met" : "MISSED";
     const spread = r.ratios.length > 1 ? ` (${Math.min(...r.ratios).toFixed(2)}-${Math.max(...r.ratios).toFixed(2)})` : "";
     lines.push(
-      `| ${i + 1} | ${r.path} | ${withP99(formatValue(r.scribe, r.unit), r.scribe_p99_ms)} | ${r.baseline_name}: ${withP99(formatValue(r.baseline, r.unit), r.baseline_p99_ms)} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${spread}`} | ${r.target ?? "-"} | ${status} | ${formatCpu(r)} |`,
+      `| ${i + 1} | ${r.path} | ${withP99(formatValue(r.scribe, r.unit), r.scribe_p99_ms)} | ${r.baseline_name}: ${withP99(formatValue(r.baseline, r.unit), r.baseline_p99_ms)} | ${r.ratio === null ? "-" : `${formatRatio(r.ratio, r.target)}x${spread}`} | ${r.target ?? "-"} | ${status} | ${formatCpu(r)} |`,
     );
   });
   return lines.join("\n");
