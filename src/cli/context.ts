@@ -31,6 +31,18 @@ export const connectionOptions: OptionSpec[] = [
   { name: "help", short: "h", help: "show the help of the command" },
 ];
 
+/** `--consistency` of the commands that read keys (GET /kv, /keys, /history, /verify). */
+export const consistencyOption: OptionSpec = {
+  name: "consistency",
+  value: "LEVEL",
+  help: "linearizable (default: the node first confirms with the leader that it is current) or stale (this node's copy, no round trip)",
+};
+
+/** The --consistency given, or undefined (the node's default, linearizable). */
+export function consistencyOf(options: Options): "linearizable" | "stale" | undefined {
+  return options.has("consistency") ? options.choice<"linearizable" | "stale">("consistency", ["linearizable", "stale"], "linearizable") : undefined;
+}
+
 /** Options of the commands that verify what the node says. */
 export const trustOptions: OptionSpec[] = [
   { name: "key", value: "KEY[,KEY...]", help: 'the cluster members\' checkpoint verifier keys to trust ("name+hash+base64", comma-separated)' },

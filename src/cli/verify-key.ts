@@ -17,10 +17,13 @@ export interface KeyVerification extends VerifiedKey {
   serverError: string | null;
 }
 
-/** Verifies `key` at `version` (latest when undefined); `knownValue` is the value already fetched, if any. */
-export async function verifyKeyHere(ctx: Context, key: string, version: number | undefined, knownValue?: Uint8Array): Promise<KeyVerification> {
+/**
+ * Verifies `key` at `version` (latest when undefined); `knownValue` is the value already fetched,
+ * if any; `consistency` as the node should read the entry (its default, linearizable, when undefined).
+ */
+export async function verifyKeyHere(ctx: Context, key: string, version: number | undefined, knownValue?: Uint8Array, consistency?: "linearizable" | "stale"): Promise<KeyVerification> {
   const { client } = await ctx.trust();
-  const response = (await ctx.http.verifyResponse(key, version)) as Record<string, unknown>;
+  const response = (await ctx.http.verifyResponse(key, version, consistency)) as Record<string, unknown>;
   const serverError = typeof response.error === "string" ? response.error : null;
   const failed = (message: string) => new VerificationFailed(`verification FAILED for key ${JSON.stringify(key)}: ${message}${serverError ? ` (the server itself reports: ${serverError})` : ""}`);
   let entry: Entry;
@@ -32,7 +35,7 @@ export async function verifyKeyHere(ctx: Context, key: string, version: number |
   let value = knownValue;
   if (value === undefined) {
     if (entry.op === "put") {
-      const answer = await ctx.http.get(key, { at: entry.index }).catch((error: unknown) => {
+      const answer = await ctx.http.get(key, { at: entry.index, consistency }).catch((error: unknown) => {
         // The node refuses bytes that fail its own check: that is evidence, not an outage.
         if (isScribeError(error) && (error.code === "corrupt_value" || error.code === "corrupt_entry")) throw failed(`the server refuses to serve the value (${error.code}): ${error.message}`);
         throw error;

@@ -377,20 +377,20 @@ export class ScribeHttpClient {
   }
 
   /** GET /history/KEY: up to `limit` versions from `fromVersion` (the server caps a page at 10 000). */
-  async history(key: string, options: { fromVersion?: number; limit?: number } = {}): Promise<HistoryVersion[]> {
-    return historyFromJson(await this.getJson(`/history/${encodeURIComponent(key)}${query({ from_version: options.fromVersion, limit: options.limit })}`));
+  async history(key: string, options: { fromVersion?: number; limit?: number; consistency?: "linearizable" | "stale" } = {}): Promise<HistoryVersion[]> {
+    return historyFromJson(await this.getJson(`/history/${encodeURIComponent(key)}${query({ from_version: options.fromVersion, limit: options.limit, consistency: options.consistency })}`));
   }
 
   /**
    * Every version of `key` from `fromVersion`, a page (GET /history) at a time, at most `limit`
    * versions in all when given.
    */
-  async *historyPages(key: string, options: { fromVersion?: number; limit?: number } = {}): AsyncGenerator<HistoryVersion[]> {
+  async *historyPages(key: string, options: { fromVersion?: number; limit?: number; consistency?: "linearizable" | "stale" } = {}): AsyncGenerator<HistoryVersion[]> {
     let fromVersion = options.fromVersion ?? 1;
     let left = options.limit ?? Number.POSITIVE_INFINITY;
     while (left > 0) {
       const pageLimit = Math.min(historyPageVersionsMax, left);
-      const page = await this.history(key, { fromVersion, limit: pageLimit });
+      const page = await this.history(key, { fromVersion, limit: pageLimit, consistency: options.consistency });
       if (page.length > 0) yield page;
       if (page.length < pageLimit) return;
       left -= page.length;
@@ -418,8 +418,8 @@ export class ScribeHttpClient {
   }
 
   /** GET /verify/KEY (raw JSON; verify it with verifyKeyResponse). */
-  verifyResponse(key: string, version?: number): Promise<unknown> {
-    return this.getJson(`/verify/${encodeURIComponent(key)}${query({ version })}`);
+  verifyResponse(key: string, version?: number, consistency?: "linearizable" | "stale"): Promise<unknown> {
+    return this.getJson(`/verify/${encodeURIComponent(key)}${query({ version, consistency })}`);
   }
 
   /** GET /entries (raw JSON `{from, tree_size, entries}`). */

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { checkKvHistory } from "../../src/check/index.ts";
+import { scribe } from "../cli/support.ts";
 import { TestCluster } from "../support/cluster.ts";
 import { newRecorder, recordedPut, runClients, type Recorder } from "../support/history.ts";
 
@@ -168,6 +169,13 @@ describe("a 3-node cluster of real processes", () => {
       }
       const verify = (await (await fetch(`${follower.url}/verify/h?consistency=stale`)).json()) as { verified: boolean };
       expect(verify.verified).toBe(true);
+      // The CLI's key reads take the same choice.
+      const server = ["--server", follower.url];
+      for (const args of [["history", "h"], ["verify", "h"], ["get", "h", "--verify"]]) {
+        const stale = await scribe([...args, "--consistency", "stale", ...server]);
+        expect([args, stale.exitCode, stale.stderr]).toEqual([args, 0, expect.any(String)]);
+      }
+      expect((await scribe(["history", "h", "--consistency", "eventual", ...server])).exitCode).toBe(2);
       const unconfirmed = await fetch(`${follower.url}/proof/consistency?from=1&to=${size + 1000}`);
       expect(unconfirmed.status).toBe(503);
       const bad = await fetch(`${follower.url}/history/h?consistency=eventual`);

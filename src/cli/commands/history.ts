@@ -8,7 +8,7 @@
 import { entryToJson, type HistoryVersion } from "../../client/index.ts";
 import { toHex } from "../../lib/index.ts";
 import type { Command } from "../command.ts";
-import type { Context } from "../context.ts";
+import { consistencyOf, consistencyOption, type Context } from "../context.ts";
 import { isEvidence, UsageError, VerificationFailed } from "../errors.ts";
 import { table } from "../output.ts";
 
@@ -31,7 +31,7 @@ const header = ["VERSION", "INDEX", "OP", "TIME", "SIZE", "CONTENT TYPE", "SHA-2
 async function streamHistory(ctx: Context, key: string, fromVersion: number | undefined, limit: number | undefined): Promise<void> {
   let count = 0;
   const open = `{"key":${JSON.stringify(key)},"versions":[`;
-  for await (const page of ctx.http.historyPages(key, { fromVersion, limit })) {
+  for await (const page of ctx.http.historyPages(key, { fromVersion, limit, consistency: consistencyOf(ctx.options) })) {
     if (ctx.out.json) await ctx.out.write((count === 0 ? open : ",") + page.map((v) => JSON.stringify(versionJson(v))).join(","));
     else await ctx.out.lines(table([...(count === 0 ? [header] : []), ...page.map(versionRow)]));
     count += page.length;
@@ -68,6 +68,7 @@ every version); it lists the whole history.`,
   options: [
     { name: "from-version", value: "N", help: "start at version N" },
     { name: "limit", value: "N", help: "list at most N versions" },
+    consistencyOption,
     { name: "verify", help: "verify the whole history (exit 1 when it does not verify)" },
   ],
   verifies: true,
@@ -77,6 +78,7 @@ every version); it lists the whole history.`,
     const limit = ctx.options.integer("limit", 1);
     if (ctx.options.flag("verify")) {
       if (fromVersion !== undefined || limit !== undefined) throw new UsageError("--verify checks the whole history: give it without --from-version or --limit");
+      if (ctx.options.has("consistency")) throw new UsageError("--verify reads the history linearizably: give it without --consistency");
       return verifiedHistory(ctx, key!);
     }
     await streamHistory(ctx, key!, fromVersion, limit);

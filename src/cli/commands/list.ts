@@ -6,6 +6,7 @@
 
 import type { KeyStateJson } from "../../client/index.ts";
 import type { Command } from "../command.ts";
+import { consistencyOf, consistencyOption } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { displayKey } from "../output.ts";
 
@@ -26,7 +27,7 @@ stopped the listing early, and is what --after takes to continue.`,
     { name: "prefix", value: "PREFIX", help: "the same as the PREFIX argument" },
     { name: "after", value: "KEY", help: "start after KEY (a previous listing's last key or next cursor)" },
     { name: "limit", value: "N", help: "list at most N keys" },
-    { name: "consistency", value: "LEVEL", help: "linearizable (default) or stale" },
+    consistencyOption,
   ],
   verifies: false,
   arguments: { min: 0, max: 1 },
@@ -34,7 +35,7 @@ stopped the listing early, and is what --after takes to continue.`,
     if (prefixArgument !== undefined && ctx.options.has("prefix")) throw new UsageError("give the PREFIX as an argument or with --prefix, not both");
     const prefix = prefixArgument ?? ctx.options.string("prefix") ?? "";
     const limit = ctx.options.integer("limit", 1);
-    const consistency = ctx.options.has("consistency") ? ctx.options.choice("consistency", ["linearizable", "stale"], "linearizable") : undefined;
+    const consistency = consistencyOf(ctx.options);
     // json: one document, opened only once the first page arrived so an error leaves stdout empty
     let opened = false;
     let count = 0;

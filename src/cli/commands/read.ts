@@ -8,10 +8,10 @@ import type { Entry } from "../../ledger/index.ts";
 import { entryToJson } from "../../client/index.ts";
 import type { Command } from "../command.ts";
 import { VerificationFailed } from "../errors.ts";
+import { consistencyOf, consistencyOption } from "../context.ts";
 import { verifyKeyHere, type KeyVerification } from "../verify-key.ts";
 
 const versionOption = { name: "version", value: "N", help: "version N of the key (1-based) instead of the latest" };
-const consistencyOption = { name: "consistency", value: "LEVEL", help: "linearizable (default: through the leader) or stale (this node's copy, no round trip)" };
 
 function checkpointJson(verified: KeyVerification) {
   return { origin: verified.checkpoint.origin, tree_size: verified.checkpoint.size, root_hash: toHex(verified.checkpoint.rootHash) };
@@ -43,11 +43,11 @@ writing anything: value hash, entry, leaf, inclusion, signature, consistency wit
   arguments: { min: 1, max: 1 },
   async run(ctx, [key]) {
     ctx.options.exclusive("version", "at");
-    const consistency = ctx.options.has("consistency") ? ctx.options.choice("consistency", ["linearizable", "stale"], "linearizable") : undefined;
+    const consistency = consistencyOf(ctx.options);
     const answer = await ctx.http.get(key!, { version: ctx.options.integer("version", 1), at: ctx.options.integer("at", 0), consistency });
     let verified: KeyVerification | undefined;
     if (ctx.options.flag("verify")) {
-      verified = await verifyKeyHere(ctx, key!, answer.version, answer.value);
+      verified = await verifyKeyHere(ctx, key!, answer.version, answer.value, consistency);
       if (verified.entry.index !== answer.index) {
         throw new VerificationFailed(`the value was served as index ${answer.index}, but version ${answer.version} of ${JSON.stringify(key)} is at index ${verified.entry.index}`);
       }
@@ -78,14 +78,15 @@ export const verify: Command = {
 value → entry (hash and size) → leaf (recomputed from the entry's canonical encoding) →
 inclusion proof → signed checkpoint → consistency with the trusted checkpoint (--state).
 Prints each step; exits 1 when any fails.`,
-  options: [versionOption],
+  options: [versionOption, consistencyOption],
   verifies: true,
   arguments: { min: 1, max: 1 },
   async run(ctx, [key]) {
     const version = ctx.options.integer("version", 1);
+    const consistency = consistencyOf(ctx.options);
     const { client, verifierKeys, policy } = await ctx.trust();
     const before = await client.trustedState.current();
-    const verified = await verifyKeyHere(ctx, key!, version);
+    const verified = await verifyKeyHere(ctx, key!, version, undefined, consistency);
     const { entry, leafHash, checkpoint, serverError } = verified;
     if (ctx.out.json) {
       return ctx.out.document({
