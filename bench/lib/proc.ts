@@ -21,43 +21,12 @@ const outputBytesMax = 64 * 1024;
  */
 export const benchEnv: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "-1" };
 
-/** Ports freePort handed out in this process: never twice. */
-const portsHandedOut = new Set<number>();
-/** How many ports below the kernel's ephemeral range freePort draws from. */
-const portSpan = 12_000;
-
-/** The low end of the kernel's ephemeral port range (32768 by default). */
-function ephemeralPortLow(): number {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
-}
-
 /**
- * A port that was free a moment ago, drawn below the kernel's ephemeral range: outgoing
- * connections (wrk's 64, the nodes' to each other) take their local ports from that range, so a
- * port found free there (what binding port 0 gives) can be taken by a connection before the
- * server binds it (etcd once failed to start so: "address already in use"). Never the same port
- * twice in one process.
+ * A port that was free a moment ago, below the kernel's ephemeral range (wrk's 64 connections and
+ * the nodes' to each other take their local ports from that range; etcd once failed to start with
+ * "address already in use" on a port found free there). The tests' harness, shared.
  */
-export function freePort(): number {
-  const low = ephemeralPortLow();
-  const base = Math.max(1024, low - portSpan);
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const port = base + Math.floor(Math.random() * (low - base));
-    if (portsHandedOut.has(port)) continue;
-    try {
-      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
-    } catch {
-      continue;
-    }
-    portsHandedOut.add(port);
-    return port;
-  }
-  throw new Error(`no free port found in ${base}-${low - 1}`);
-}
+export { freePort } from "../../test/support/node-process.ts";
 
 export interface TempDir {
   path: string;
