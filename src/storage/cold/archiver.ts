@@ -12,23 +12,29 @@
  *     uploaded and read back and verified (uploader.writeOnce). An object already there with the
  *     same raw SHA-256 is downloaded, fully decoded and verified, then reused.
  *  3. With a tile source, the C2SP tiles and entry bundles of the tree up to the segment's end are
- *     written (tile-writer.ts, write-once).
- *  4. The manifest (with this segment's descriptor, and `tiles_size`) is rewritten, then
- *     `onSegmentArchived` is called, then (after the run) the caller's checkpoint for the archived
- *     tree is published, only once the tiles cover it (retried on the next run if that fails).
+ *     written (tile-writer.ts, write-once) in a lane of their own (tile-lane.ts), queued once the
+ *     pending marker fixes the range: one growth at a time, in order, while the seal goes on.
+ *  4. The manifest (with this segment's descriptor, and `tiles_size`: the size the lane's finished
+ *     growths cover) is rewritten, then `onSegmentArchived` is called. The next segment's seal
+ *     starts once at most `tileGrowthsBehindMax` growths are unfinished; after the last segment
+ *     of the run the lane is waited for and the manifest records its `tiles_size`, then the
+ *     caller's checkpoint for the archived tree is published, only once the tiles cover it
+ *     (retried on the next run if that fails).
  * A segment is never reported archived before its object is verified and listed in the manifest.
  * S3 failures are retried with backoff by the uploader, then returned as an error value and
  * counted; the next runOnce resumes where this one stopped.
  *
  * Pipelined: while segment N is uploaded, verified and published, segment N+1 is chosen and
- * prepared (no durable effect; `preparedSegmentsAheadMax`); durable effects stay strictly in order.
+ * prepared (no durable effect; `preparedSegmentsAheadMax`), and segment N-1's tiles are written.
  *
- * Order of durable effects per segment: pending.json → segment object → tiles → manifest.json →
- * callback; per run, checkpoint last. A crash between any two is repaired by the next run: on
- * start the manifest is read back, segments it lists beyond the source's `nextUnarchivedIndex()`
- * are reported again, and tiles it does not cover yet (`tiles_size` below `next_index`, e.g. a
- * bucket written before tiles existed) are published first, at most
- * `tileBackfillEntriesPerRunMax` entries per run, before any new segment is sealed.
+ * Order of durable effects per segment: pending.json → segment object → manifest.json → callback,
+ * with the segment's tiles written after its pending.json and recorded (`tiles_size`) by a later
+ * manifest; per run, a manifest with every tile, then the checkpoint last. A crash between any two
+ * is repaired by the next run: on start the manifest is read back, segments it lists beyond the
+ * source's `nextUnarchivedIndex()` are reported again, and tiles it does not cover yet
+ * (`tiles_size` below `next_index`: a crash while they were written, or a bucket written before
+ * tiles existed) are published first, at most `tileBackfillEntriesPerRunMax` entries per run,
+ * before any new segment is sealed.
  */
 
 import { assert, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
@@ -52,7 +58,8 @@ import {
 import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes, segmentRecordBytesOf } from "./segment.ts";
 import { prepareSegment, type PreparedSegment } from "./segment-prep.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
-import { publishTiles, type CheckedUpperHashes, type LogTileSource } from "./tile-writer.ts";
+import { TileLane } from "./tile-lane.ts";
+import { publishTiles, type CheckedUpperHashes, type EncodedEntries, type LogTileSource } from "./tile-writer.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -145,6 +152,12 @@ export const preparedSegmentsAheadMax = 1;
  * 8,200 objects, so a run stays minutes long at worst; the following runs continue.
  */
 export const tileBackfillEntriesPerRunMax = 1_048_576;
+/**
+ * Segments whose tiles may still be being written when the next segment's seal starts: one, so
+ * the store writes segment N's tiles while N+1's marker, object and manifest go up, and memory
+ * holds at most one more segment's entry encodings than without the lane.
+ */
+export const tileGrowthsBehindMax = 1;
 
 export class Archiver {
   readonly stats: ArchiverStats = {
@@ -257,9 +270,7 @@ export class Archiver {
     const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
     if (to <= from) return;
     await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper });
-    const next: Manifest = { ...manifest, tiles_size: to };
-    await writeManifest(uploader, layout, next);
-    this.manifest = next;
+    await this.recordManifest({ ...manifest, tiles_size: to });
     this.checkpointDue = true;
   }
 
@@ -318,10 +329,12 @@ export class Archiver {
       return prepareSegment({ records, range, tree, keepEntries: this.options.tiles !== undefined, gzip: this.options.gzip });
     };
     const ahead: Promise<PreparedSegment | undefined>[] = [];
+    const lane = this.tileLane();
     try {
+      if (!this.tilesCurrent()) return; // a backfill of older tiles is still going on (catchUpTiles)
       let first = this.manifest!.next_index;
       let tree = frontierOf(this.manifest!);
-      for (let n = 0; n < this.segmentsPerRunMax && this.tilesCurrent(); n++) {
+      for (let n = 0; n < this.segmentsPerRunMax; n++) {
         const prepared = await (ahead.shift() ?? prepareFrom(first, tree));
         if (!prepared) break;
         first = prepared.range.last_index + 1;
@@ -331,16 +344,41 @@ export class Archiver {
           next.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
           ahead.push(next);
         }
-        archived.push(await this.sealSegment(prepared, prepared.range === pending));
+        // The tiles run at most one segment behind: those of the segment before this one are written while it is sealed.
+        await lane?.behindAtMost(tileGrowthsBehindMax);
+        archived.push(await this.sealSegment(prepared, prepared.range === pending, lane));
         this.checkpointDue = true;
       }
+      if (lane) {
+        await lane.settled();
+        if (lane.doneTo > (this.manifest!.tiles_size ?? 0)) await this.recordManifest({ ...this.manifest!, tiles_size: lane.doneTo });
+      }
     } finally {
-      await Promise.allSettled(ahead); // a failed seal leaves the next one prepared in vain: let its worker end
+      // Nothing of this run may still write once it returns: a failed seal leaves the next one
+      // prepared in vain (let its worker end) and tiles perhaps still being written.
+      await Promise.allSettled([...ahead, lane?.settled()]);
     }
   }
 
-  /** Seals one prepared range: pending marker, upload + verify, tiles, manifest, callback. */
-  private async sealSegment(prepared: PreparedSegment, resumed: boolean): Promise<SegmentDescriptor> {
+  /** The lane the sealed segments' tiles are written in, behind the segments (undefined without a tile source). */
+  private tileLane(): TileLane<EncodedEntries> | undefined {
+    const { tiles, uploader, layout } = this.options;
+    if (!tiles) return undefined;
+    const publish = (from: number, to: number, known: EncodedEntries | undefined) =>
+      publishTiles({ uploader, layout, stats: this.stats, source: tiles, from, to, known, checkedUpper: this.checkedUpper });
+    return new TileLane(publish, this.manifest!.tiles_size ?? 0);
+  }
+
+  private async recordManifest(next: Manifest): Promise<void> {
+    await writeManifest(this.options.uploader, this.options.layout, next);
+    this.manifest = next;
+  }
+
+  /**
+   * Seals one prepared range: pending marker, then its tiles are queued in `lane` while the object
+   * is uploaded and verified, then the manifest (its `tiles_size` what the lane has finished), callback.
+   */
+  private async sealSegment(prepared: PreparedSegment, resumed: boolean, lane: TileLane<EncodedEntries> | undefined): Promise<SegmentDescriptor> {
     const { uploader, layout } = this.options;
     const { range } = prepared;
     const manifest = this.manifest!;
@@ -358,6 +396,8 @@ export class Archiver {
     } as const;
 
     if (!resumed) await writePending(uploader, layout, range);
+    // The tiles depend on the committed tree only, not on the object; the range is fixed now.
+    void lane?.enqueue(range.last_index + 1, prepared.entries);
     const result = await uploader.writeOnce({
       key,
       body: () => prepared.object,
@@ -377,6 +417,7 @@ export class Archiver {
         await verifySegmentObject(object, expectation);
       },
     });
+    lane?.throwIfFailed();
 
     const descriptor: SegmentDescriptor = {
       ...expectation,
@@ -387,13 +428,8 @@ export class Archiver {
       tree_root: prepared.tree ? toHex(prepared.tree.root()) : null,
     };
     const next = appendSegment(manifest, descriptor, prepared.tree);
-    if (this.options.tiles) {
-      const tiles = { source: this.options.tiles, from: manifest.tiles_size ?? 0, to: next.next_index, known: prepared.entries, checkedUpper: this.checkedUpper };
-      await publishTiles({ uploader, layout, stats: this.stats, ...tiles });
-      next.tiles_size = next.next_index;
-    }
-    await writeManifest(uploader, layout, next);
-    this.manifest = next;
+    if (lane) next.tiles_size = Math.min(lane.doneTo, next.next_index);
+    await this.recordManifest(next);
     await this.options.onSegmentArchived(descriptor);
     this.stats.segments_archived += 1;
     if (result.skipped) this.stats.segments_reused += 1;

@@ -67,10 +67,11 @@ export interface TileWriteStats {
 }
 
 /**
- * Tile objects written at once: enough to keep a remote store busy (each write is a HEAD, a PUT
- * and a GET), few enough to bound memory (a bundle is at most ~350 KB).
+ * Tile objects written at once: enough to keep the store busy while each PUT waits for its answer
+ * (8 left a local s3rver idle more than half the time; 32 drained 1.08x faster: docs/PERFORMANCE.md
+ * section 11), few enough to bound memory (a bundle is at most ~350 KB, so about 11 MB).
  */
-export const tileWritesInFlightMax = 8;
+export const tileWritesInFlightMax = 32;
 
 const hasher = createNativeHasher();
 
