@@ -7,7 +7,8 @@
  * is refused as corrupt_value (LedgerState counts it and logs the alarm).
  *
  * When `storage.tiering.enable_auto_archival` is also true, a timer runs every
- * `archival_check_interval_secs`. On the Raft leader only (one archiver per bucket prefix) it
+ * `archival_check_interval_secs`, and at once again after a pass that stopped at the archiver's
+ * cap of segments with more ready (`nextPassDelayMs`). On the Raft leader only (one archiver per bucket prefix) it
  *  1. runs `Archiver.runOnce` over this node's hot tier (hot-archive-source.ts): segments of
  *     `storage.segment_size` bytes, or smaller ones whose oldest entry is older than
  *     `age_threshold_secs`, are sealed, gzipped, uploaded, read back and verified, and listed in
@@ -67,6 +68,17 @@ import { S3Reachability, type S3State } from "./s3-state.ts";
 /** After consecutive failures the next run waits up to this many check intervals (backoff cap). */
 const retryIntervalsMax = 4;
 
+/**
+ * How long the timer waits before the next pass: after failures, a backoff of 2^failures
+ * intervals (at most `retryIntervalsMax`); after a pass that stopped at the archiver's cap with
+ * more ready (a backlog), none, so archival keeps up with ingest whatever the interval; else one
+ * interval.
+ */
+export function nextPassDelayMs(intervalMs: number, consecutiveFailures: number, moreReady: boolean): number {
+  if (consecutiveFailures > 0) return intervalMs * Math.min(2 ** consecutiveFailures, retryIntervalsMax);
+  return moreReady ? 0 : intervalMs;
+}
+
 export interface ColdTierOptions {
   config: Config;
   ledger: LedgerState;
@@ -98,6 +110,8 @@ export class ColdTier {
   /** The manifest last written by our archiver or read from the bucket. */
   private manifest: Manifest | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last pass stopped at the archiver's cap with more ready: the timer's next pass starts at once. */
+  private moreReady = false;
   private current: Promise<void> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -157,8 +171,7 @@ export class ColdTier {
 
   private scheduleNext(): void {
     this.current = undefined;
-    const failures = this.counters.consecutive_failures;
-    this.schedule(this.intervalMs() * (failures > 0 ? Math.min(2 ** failures, retryIntervalsMax) : 1));
+    this.schedule(nextPassDelayMs(this.intervalMs(), this.counters.consecutive_failures, this.moreReady));
   }
 
   /**
@@ -172,6 +185,7 @@ export class ColdTier {
   }
 
   private async pass(): Promise<void> {
+    this.moreReady = false;
     if (!this.options.isLeader()) {
       this.archiver = undefined;
       await this.readClusterState();
@@ -182,13 +196,14 @@ export class ColdTier {
     this.archiver ??= this.newArchiver();
     try {
       const before = { ...this.archiver.stats };
-      const { archived, error } = await this.archiver.runOnce(this.now());
+      const { archived, error, more } = await this.archiver.runOnce(this.now());
       this.manifest = this.archiver.currentManifest() ?? this.manifest;
       this.counters.segments_archived += archived.length;
       this.counters.segments_reused += this.archiver.stats.segments_reused - before.segments_reused;
       this.counters.tiles_written += this.archiver.stats.tiles_written - before.tiles_written;
       this.counters.tiles_existing += this.archiver.stats.tiles_existing - before.tiles_existing;
       if (error) throw error;
+      this.moreReady = more === true;
       await this.publishWitnessed().catch((failure: Error) => {
         // Archival itself succeeded: the extension is retried by the next pass, without a backoff.
         if (failure instanceof AssertionError) throw failure;
@@ -217,7 +232,7 @@ export class ColdTier {
       this.counters.last_error = (error as Error).message;
       // A pass fails for reasons of the hot tier too (a corrupt value): ask S3 itself.
       this.s3.refresh();
-      const retryMs = this.intervalMs() * Math.min(2 ** this.counters.consecutive_failures, retryIntervalsMax);
+      const retryMs = nextPassDelayMs(this.intervalMs(), this.counters.consecutive_failures, false);
       this.options.logger.warn(
         { err: (error as Error).message, errors: this.counters.errors, backlog_entries: this.backlogEntries(), retry_in_ms: retryMs },
         "cold tier: archival failed; writes continue, nothing more is evicted, retrying with backoff",

@@ -71,7 +71,7 @@ export const schema = {
     enable_compression: { type: bool, default: true, doc: "Gzip segments before upload." },
     compression_level: { type: int(0, 9), default: 1, doc: "Gzip level (0-9)." },
     enable_auto_archival: { type: bool, default: true, doc: "Archive segments to S3 automatically (on the Raft leader, every archival_check_interval_secs) when storage.s3.bucket is set." },
-    archival_check_interval_secs: { type: int(1, 86400), default: 60, doc: "How often the archiver looks for work." },
+    archival_check_interval_secs: { type: int(1, 86400), default: 60, doc: "How often the archiver looks for work. A pass seals at most 16 segments; one that stopped there is followed at once by the next, so a backlog drains without waiting for the interval." },
   },
   consensus: {
     election_timeout_min: { type: int(10, 600000), default: 1500, doc: "Minimum election timeout, ms: a follower that hears nothing from a leader for a random time between this and election_timeout_max campaigns; also the leader lease of check-quorum. A failed campaign is retried after a tenth of it (at least 2 ticks), randomized (docs/RAFT.md, \"How long an election takes\")." },

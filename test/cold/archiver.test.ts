@@ -75,6 +75,28 @@ describe("archiver", () => {
     expect(archiver.stats).toMatchObject({ segments_archived: manifest.segments.length, entries_archived: 3000, errors: 0 });
   });
 
+  test("a run stopped at its cap of segments says more may be ready; the run that finds the rest does not", async () => {
+    const s3 = wireS3(server, { prefix: "per-run-cap" });
+    const records = makeRecords(3000, 24, { startMs });
+    const source = new MemorySource(records);
+    const archiver = new Archiver({ source, uploader: s3.uploader, layout: s3.layout, config, onSegmentArchived: source.onSegmentArchived, segmentsPerRunMax: 2 });
+    const nowMs = records.at(-1)!.entry.timestampMs + 61_000; // the tail is old enough: every entry is ready
+    const runs: { archived: number; more: boolean | undefined }[] = [];
+    for (let i = 0; i < 8 && source.archivedUpTo < 3000; i++) {
+      const run = await archiver.runOnce(nowMs);
+      expect(run.error).toBeUndefined();
+      runs.push({ archived: run.archived.length, more: run.more });
+    }
+    expect(source.archivedUpTo).toBe(3000);
+    // Every run but the last sealed its cap and said so; the last sealed what was left.
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    expect(runs.slice(0, -1).every((r) => r.archived === 2 && r.more === true)).toBe(true);
+    expect(runs.at(-1)!.archived).toBeGreaterThanOrEqual(1);
+    expect(runs.at(-1)!.more).toBe(runs.at(-1)!.archived === 2);
+    const idle = await archiver.runOnce(nowMs);
+    expect(idle).toEqual({ archived: [], more: false });
+  });
+
   test("two nodes sealing the same entries write byte-identical objects", async () => {
     const records = makeRecords(1500, 22, { startMs });
     const digests: string[][] = [];
@@ -259,7 +281,7 @@ describe("archiver", () => {
     expect(source.archivedUpTo).toBe(500);
     expect(await readCheckpoint(s3.uploader, s3.layout)).toBeUndefined();
     const second = await archiver.runOnce(startMs + 1e9);
-    expect(second).toEqual({ archived: [] });
+    expect(second).toEqual({ archived: [], more: false });
     expect(await readCheckpoint(s3.uploader, s3.layout)).toBe("size 500");
   });
 

@@ -136,6 +136,12 @@ export interface ArchiverStats {
 export interface RunResult {
   archived: SegmentDescriptor[];
   error?: ScribeError;
+  /**
+   * True when the run stopped at one of its caps (`segmentsPerRunMax` segments, or
+   * `tileBackfillEntriesPerRunMax` entries of older tiles) with more perhaps ready: the caller
+   * should run again at once rather than after its interval.
+   */
+  more?: boolean;
 }
 
 /** Half the largest object a reader fetches into memory: a segment can overshoot by one value. */
@@ -208,15 +214,15 @@ export class Archiver {
       await this.loadAndReconcile(archived);
       await this.catchUpTiles();
       const pending = await readPending(this.options.uploader, this.options.layout);
-      await this.sealReady(nowMs, pending, archived);
-      if (!this.tilesCurrent()) return { archived }; // the checkpoint waits for its tiles
+      const more = await this.sealReady(nowMs, pending, archived);
+      if (!this.tilesCurrent()) return { archived, more: true }; // the checkpoint waits for its tiles (a backfill is under way)
       if (this.checkpointDue && this.options.checkpoint) {
         const last = this.manifest!.segments.at(-1);
         const text = await this.options.checkpoint({ tree_size: this.manifest!.next_index, tree_root: last?.tree_root ?? null });
         if (text !== undefined) await publishCheckpoint(this.options.uploader, this.options.layout, text);
       }
       this.checkpointDue = false;
-      return { archived };
+      return { archived, more };
     } catch (error) {
       if (!isScribeError(error) && !isS3Error(error)) throw error;
       this.stats.errors += 1;
@@ -319,8 +325,9 @@ export class Archiver {
   /**
    * Seals the ready segments (at most segmentsPerRunMax) in index order; each next one is chosen
    * and prepared while the one before it is uploaded and published (see the module comment).
+   * True when it stopped at segmentsPerRunMax (more may be ready).
    */
-  private async sealReady(nowMs: number, pending: PendingSegment | undefined, archived: SegmentDescriptor[]): Promise<void> {
+  private async sealReady(nowMs: number, pending: PendingSegment | undefined, archived: SegmentDescriptor[]): Promise<boolean> {
     // Async, so a failure choosing or reading the next range surfaces only once the one before it is sealed.
     const prepareFrom = async (first: number, tree: CompactRange | undefined): Promise<PreparedSegment | undefined> => {
       const range = this.chooseRange(nowMs, pending, first);
@@ -331,15 +338,16 @@ export class Archiver {
     const ahead: Promise<PreparedSegment | undefined>[] = [];
     const lane = this.tileLane();
     try {
-      if (!this.tilesCurrent()) return; // a backfill of older tiles is still going on (catchUpTiles)
+      if (!this.tilesCurrent()) return false; // a backfill of older tiles is still going on (catchUpTiles)
       let first = this.manifest!.next_index;
       let tree = frontierOf(this.manifest!);
-      for (let n = 0; n < this.segmentsPerRunMax; n++) {
+      let sealed = 0;
+      for (; sealed < this.segmentsPerRunMax; sealed++) {
         const prepared = await (ahead.shift() ?? prepareFrom(first, tree));
         if (!prepared) break;
         first = prepared.range.last_index + 1;
         tree = prepared.tree?.clone();
-        if (n + 1 < this.segmentsPerRunMax && ahead.length < preparedSegmentsAheadMax) {
+        if (sealed + 1 < this.segmentsPerRunMax && ahead.length < preparedSegmentsAheadMax) {
           const next = prepareFrom(first, tree);
           next.catch(() => undefined); // observed when awaited; no unhandled rejection meanwhile
           ahead.push(next);
@@ -353,6 +361,7 @@ export class Archiver {
         await lane.settled();
         if (lane.doneTo > (this.manifest!.tiles_size ?? 0)) await this.recordManifest({ ...this.manifest!, tiles_size: lane.doneTo });
       }
+      return sealed === this.segmentsPerRunMax;
     } finally {
       // Nothing of this run may still write once it returns: a failed seal leaves the next one
       // prepared in vain (let its worker end) and tiles perhaps still being written.
