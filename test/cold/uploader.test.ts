@@ -85,6 +85,23 @@ describe("uploader", () => {
     expect(empty).toEqual({ bytes: 0, sha256: toHex(sha256(new Uint8Array(0))), skipped: false });
   });
 
+  test("a body already in memory (an array of chunks) takes part buffers no larger than what is left of it", async () => {
+    const commands = recordCommands(s3.uploader.client);
+    const small = randomBytes(1_500_000, 9);
+    const smallResult = await s3.uploader.writeOnce({ key: "t/in-memory-small", body: () => [...chunksOf(small, 64 * 1024)], metadata: { "raw-sha256": "s" }, identityField: "raw-sha256" });
+    expect(smallResult.sha256).toBe(toHex(sha256(small)));
+    const put = commands.find((c) => c.name === "PutObjectCommand")!.input["Body"] as Uint8Array;
+    expect(put.length).toBe(small.length);
+    expect(put.buffer.byteLength).toBe(small.length); // not a 5 MiB part buffer, zero-filled for nothing
+    const large = randomBytes(12 * MiB + 12345, 10);
+    const largeResult = await s3.uploader.writeOnce({ key: "t/in-memory-large", body: () => [...chunksOf(large, MiB)], metadata: { "raw-sha256": "l" }, identityField: "raw-sha256" });
+    expect(largeResult.sha256).toBe(toHex(sha256(large)));
+    const parts = commands.filter((c) => c.name === "UploadPartCommand").map((c) => c.input["Body"] as Uint8Array);
+    expect(parts.map((p) => p.length)).toEqual([5 * MiB, 5 * MiB, 2 * MiB + 12345]);
+    expect(parts.map((p) => p.buffer.byteLength)).toEqual([5 * MiB, 5 * MiB, 2 * MiB + 12345]);
+    expect(toHex(sha256(readFileSync(server.objectPath("t/in-memory-large"))))).toBe(toHex(sha256(large)));
+  });
+
   test("writing the same object again is skipped after verification; the stored file is untouched", async () => {
     const data = randomBytes(6 * MiB, 3);
     const request = { key: "t/again", body: () => chunksOf(data, MiB), metadata: { "raw-sha256": "same" }, identityField: "raw-sha256" };

@@ -383,7 +383,11 @@ export class Uploader {
   async uploadStream(key: string, source: ChunkSource, metadata: Record<string, string>, contentType = "application/octet-stream"): Promise<ObjectDigest> {
     const hash = new StreamHash();
     const multipart = new MultipartWriter(this.client, { Bucket: this.bucket, Key: key, Metadata: metadata, ContentType: contentType });
-    let part = new Uint8Array(this.partBytes);
+    // A body already in memory (an array of chunks) gets parts no larger than what is left of it:
+    // a fresh buffer is zero-filled, and a segment object is usually far below partBytes.
+    let unread = Array.isArray(source) ? source.reduce((sum: number, chunk: Uint8Array) => sum + chunk.length, 0) : Infinity;
+    const newPart = (): Uint8Array => new Uint8Array(Math.min(this.partBytes, unread));
+    let part = newPart();
     let partFill = 0;
     try {
       for await (const chunk of source) {
@@ -392,13 +396,14 @@ export class Uploader {
         while (offset < chunk.length) {
           if (partFill === part.length) {
             await multipart.send(part);
-            part = new Uint8Array(this.partBytes);
+            part = newPart();
             partFill = 0;
           }
           const n = Math.min(chunk.length - offset, part.length - partFill);
           part.set(chunk.subarray(offset, offset + n), partFill);
           partFill += n;
           offset += n;
+          unread -= n;
         }
       }
       const sha256 = toHex(hash.digest());
