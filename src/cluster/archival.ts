@@ -68,12 +68,7 @@ import { S3Reachability, type S3State } from "./s3-state.ts";
 /** After consecutive failures the next run waits up to this many check intervals (backoff cap). */
 const retryIntervalsMax = 4;
 
-/**
- * How long the timer waits before the next pass: after failures, a backoff of 2^failures
- * intervals (at most `retryIntervalsMax`); after a pass that stopped at the archiver's cap with
- * more ready (a backlog), none, so archival keeps up with ingest whatever the interval; else one
- * interval.
- */
+/** The timer's wait before the next pass: a capped backoff after failures; none after a pass that stopped at the archiver's cap with more ready (a backlog drains back to back); else one interval. */
 export function nextPassDelayMs(intervalMs: number, consecutiveFailures: number, moreReady: boolean): number {
   if (consecutiveFailures > 0) return intervalMs * Math.min(2 ** consecutiveFailures, retryIntervalsMax);
   return moreReady ? 0 : intervalMs;
@@ -110,8 +105,7 @@ export class ColdTier {
   /** The manifest last written by our archiver or read from the bucket. */
   private manifest: Manifest | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** The last pass stopped at the archiver's cap with more ready: the timer's next pass starts at once. */
-  private moreReady = false;
+  private moreReady = false; // the last pass stopped at the archiver's cap with more ready
   private current: Promise<void> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
