@@ -91,6 +91,25 @@ test("a bucket archived before tiles existed gets them first, then the new segme
   expect(result.ok && result.checkpoint.size).toBe(2_000);
 }, 60_000);
 
+test("a backfill of tiles says more is to do while it moves, and not once the hot tier has nothing more to give it", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-backfill-more" });
+  const records = makeRecords(1_200, 6, { startMs });
+  const source = new MemorySource(records);
+  const old = treeOf(records);
+  expect((await archiverFor(source, s3.uploader, s3.layout, old.tree).runOnce(lastMs(records) + 61_000)).error).toBeUndefined();
+  const checkpoint = await readCheckpoint(s3.uploader, s3.layout);
+  // The hot tier now holds only the first 600 entries (a node behind the bucket): the tiles can be caught up to 600 only.
+  source.records = records.slice(0, 600);
+  const { tree, tiles } = treeOf(records.slice(0, 600));
+  const archiver = archiverFor(source, s3.uploader, s3.layout, tree, tiles);
+  const first = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(first).toEqual({ archived: [], more: true });
+  expect((await readManifest(s3.uploader, s3.layout))!.tiles_size).toBe(600);
+  const second = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(second).toEqual({ archived: [], more: false }); // another run at once could not move it: no busy loop
+  expect(await readCheckpoint(s3.uploader, s3.layout)).toBe(checkpoint!); // no checkpoint while the tiles do not cover the archive
+});
+
 test("an existing tile object with other bytes is never overwritten: the run fails naming it, and no checkpoint covers it", async () => {
   const s3 = wireS3(server, { prefix: "tiles-conflict" });
   const records = makeRecords(600, 9, { startMs });

@@ -212,10 +212,12 @@ export class Archiver {
     const archived: SegmentDescriptor[] = [];
     try {
       await this.loadAndReconcile(archived);
-      await this.catchUpTiles();
+      const caughtUp = await this.catchUpTiles();
       const pending = await readPending(this.options.uploader, this.options.layout);
       const more = await this.sealReady(nowMs, pending, archived);
-      if (!this.tilesCurrent()) return { archived, more: true }; // the checkpoint waits for its tiles (a backfill is under way)
+      // The checkpoint waits for its tiles: a backfill is under way (more to do if this run moved it;
+      // not if the hot tier is behind the bucket, which another run cannot change at once).
+      if (!this.tilesCurrent()) return { archived, more: caughtUp };
       if (this.checkpointDue && this.options.checkpoint) {
         const last = this.manifest!.segments.at(-1);
         const text = await this.options.checkpoint({ tree_size: this.manifest!.next_index, tree_root: last?.tree_root ?? null });
@@ -267,17 +269,18 @@ export class Archiver {
     return !this.options.tiles || (manifest.tiles_size ?? 0) === manifest.next_index;
   }
 
-  /** Publishes tiles the manifest does not cover yet (bounded per run), then records them in it. */
-  private async catchUpTiles(): Promise<void> {
+  /** Publishes tiles the manifest does not cover yet (bounded per run), then records them in it; false when there was nothing it could publish. */
+  private async catchUpTiles(): Promise<boolean> {
     const { tiles, uploader, layout, source } = this.options;
     const manifest = this.manifest!;
-    if (!tiles) return;
+    if (!tiles) return false;
     const from = manifest.tiles_size ?? 0;
     const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
-    if (to <= from) return;
+    if (to <= from) return false;
     await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper });
     await this.recordManifest({ ...manifest, tiles_size: to });
     this.checkpointDue = true;
+    return true;
   }
 
   /** The range to seal from `first`, or undefined when none is ready. Reads the records' sizes only (with `variableBytes`). */
