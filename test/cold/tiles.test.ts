@@ -11,7 +11,7 @@ import { MemoryTreeStore, MerkleTree, nodeRunReader, signCheckpoint } from "../.
 import { createNativeHasher, generateSigner } from "../../src/crypto/index.ts";
 import { Archiver, publishTiles, readCheckpoint, readManifest, Uploader, type ArchiverConfig, type CheckedUpperHashes, type Layout, type LogTileSource } from "../../src/storage/cold/index.ts";
 import { startS3Server, type S3ServerHandle } from "../support/s3-server.ts";
-import { FaultyUploader, makeRecords, MemorySource, wireS3, type LedgerRecord } from "./fixtures.ts";
+import { FaultyUploader, makeRecords, MemorySource, recordCommands, wireS3, type LedgerRecord } from "./fixtures.ts";
 
 const config: ArchiverConfig = { segment_bytes: 64 * 1024, age_threshold_secs: 60, compression_level: 6, enable_compression: true };
 const startMs = 1_700_000_000_000;
@@ -159,6 +159,36 @@ test("tile writes failing midway are completed by the next run, and only then is
   expect(archiver.stats.tiles_existing).toBeGreaterThan(0); // what the failed run wrote was kept, not rewritten
   const result = await audit("tiles-faults");
   expect(result.ok && result.checkpoint.size).toBe(900);
+}, 60_000);
+
+test("an archiver lists the bucket's tiles once, to the end of each level, and its later growths write without listing; after a failure it lists again", async () => {
+  const s3 = wireS3(server, { prefix: "tiles-listed-once" });
+  const faulty = new FaultyUploader(s3.uploader.client, { bucket: server.bucket, partBytes: 5 * 1024 * 1024, attemptsMax: 1, backoffMsBase: 1, backoffMsMax: 2 });
+  const records = makeRecords(2_400, 13, { startMs });
+  const source = new MemorySource(records);
+  const { tree, tiles } = treeOf(records);
+  // What a crash of an earlier leader could leave: tiles and bundles beyond what any manifest records.
+  const stats = { tiles_written: 0, tiles_existing: 0 };
+  await publishTiles({ uploader: s3.uploader, layout: s3.layout, source: tiles, from: 0, to: 2_048, stats });
+  const commands = recordCommands(s3.uploader.client);
+  const lists = () => commands.filter((c) => c.name === "ListObjectsV2Command").length;
+  faulty.faults.push({ op: "putOnce", key: /tile\/entries\/008\.p/, remaining: 1 }); // the growth that reaches past 2,048
+
+  const archiver = archiverFor(source, faulty, s3.layout, tree, tiles);
+  const failed = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(failed.error?.message).toContain("injected fault");
+  expect(failed.archived.length).toBeGreaterThanOrEqual(4); // several growths of tiles in this run
+  // One listing per tile level and one of the bundles, for the whole run: the first growth's, to
+  // the end of each, which found the leftovers every later growth then kept instead of writing.
+  expect(lists()).toBeLessThanOrEqual(3);
+  // The full tiles and bundles below 2,048 the run reached before its failure (in the growth that holds tile 7) were kept.
+  expect(archiver.stats.tiles_existing).toBeGreaterThanOrEqual(2 * 6);
+  const listsBefore = lists();
+  const done = await archiver.runOnce(lastMs(records) + 61_000);
+  expect(done.error).toBeUndefined();
+  expect(lists()).toBeGreaterThan(listsBefore); // after the failure, the next growth listed again
+  const result = await audit("tiles-listed-once");
+  expect(result.ok && result.checkpoint.size).toBe(2_400);
 }, 60_000);
 
 test("upper tiles republished as the archive grows still check each new hash against its child tile", async () => {

@@ -59,7 +59,7 @@ import { segmentFormatVersion, segmentRawBytes, segmentRecordBytes, segmentRecor
 import { prepareSegment, type PreparedSegment } from "./segment-prep.ts";
 import { segmentObjectBytesMaxDefault, verifySegmentObject } from "./segment-fetch.ts";
 import { TileLane } from "./tile-lane.ts";
-import { publishTiles, type CheckedUpperHashes, type EncodedEntries, type LogTileSource } from "./tile-writer.ts";
+import { publishTiles, type CheckedUpperHashes, type EncodedEntries, type ListedTiles, type LogTileSource } from "./tile-writer.ts";
 import type { Uploader } from "./uploader.ts";
 
 /** Where the archiver reads committed entries from (the hot tier). Ranges are half-open. */
@@ -185,6 +185,8 @@ export class Archiver {
   private readonly segmentsPerRunMax: number;
   private readonly segmentEntriesMax: number;
   private readonly checkedUpper: CheckedUpperHashes = new Map();
+  /** The bucket's tile keys from where this archiver first wrote tiles on: listed once, dropped after a failure. */
+  private readonly listedTiles: ListedTiles = {};
 
   constructor(private readonly options: ArchiverOptions) {
     const { config } = options;
@@ -226,6 +228,7 @@ export class Archiver {
       this.checkpointDue = false;
       return { archived, more };
     } catch (error) {
+      this.listedTiles.keys = undefined; // a failed growth may have left objects the listing did not see
       if (!isScribeError(error) && !isS3Error(error)) throw error;
       this.stats.errors += 1;
       const scribeError = isScribeError(error) ? error : new ScribeError("unavailable", `S3: ${(error as Error).message}`);
@@ -277,7 +280,7 @@ export class Archiver {
     const from = manifest.tiles_size ?? 0;
     const to = Math.min(manifest.next_index, from + tileBackfillEntriesPerRunMax, source.committedIndexEnd());
     if (to <= from) return false;
-    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper });
+    await publishTiles({ uploader, layout, source: tiles, from, to, stats: this.stats, checkedUpper: this.checkedUpper, listedTiles: this.listedTiles });
     await this.recordManifest({ ...manifest, tiles_size: to });
     this.checkpointDue = true;
     return true;
@@ -377,7 +380,7 @@ export class Archiver {
     const { tiles, uploader, layout } = this.options;
     if (!tiles) return undefined;
     const publish = (from: number, to: number, known: EncodedEntries | undefined) =>
-      publishTiles({ uploader, layout, stats: this.stats, source: tiles, from, to, known, checkedUpper: this.checkedUpper });
+      publishTiles({ uploader, layout, stats: this.stats, source: tiles, from, to, known, checkedUpper: this.checkedUpper, listedTiles: this.listedTiles });
     return new TileLane(publish, this.manifest!.tiles_size ?? 0);
   }
 

@@ -75,6 +75,17 @@ export const tileWritesInFlightMax = 32;
 
 const hasher = createNativeHasher();
 
+/**
+ * The tile and bundle keys a caller (the archiver) keeps across growths: listed once, from the
+ * first key a growth writes to the end of each tile level and of the bundles, so they include what
+ * a crash left beyond the tiles the manifest records. Later growths then need no listing of their
+ * own: the keys they write were absent unless listed here. The caller drops `keys` after a failed
+ * growth (some of its objects may be there now), and the next growth lists again.
+ */
+export interface ListedTiles {
+  keys?: Map<string, number>;
+}
+
 export interface PublishTilesOptions {
   uploader: Uploader;
   layout: Layout;
@@ -87,13 +98,17 @@ export interface PublishTilesOptions {
   known?: EncodedEntries;
   /** Upper-tile hashes checked by earlier calls (kept by the caller across calls), updated here. */
   checkedUpper?: CheckedUpperHashes;
+  /** Keys listed by an earlier call (kept by the caller across calls); without it, each call lists the keys it writes. */
+  listedTiles?: ListedTiles;
 }
 
 /** Writes the tiles and bundles of the growth from `from` to `to`; see the module comment. */
 export async function publishTiles(options: PublishTilesOptions): Promise<void> {
   const queue = tilesBetween(options.from, options.to);
   const checked = checkedHashes(options, queue);
-  const listed = await listExisting(options, queue);
+  const kept = options.listedTiles;
+  const listed = kept?.keys ?? (await listExisting(options, queue, kept !== undefined));
+  if (kept && listed) kept.keys = listed;
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
@@ -168,20 +183,22 @@ function knownLeaves(known: EncodedEntries | undefined, t: Tile): Uint8Array | u
 
 /**
  * Which of the objects to write exist already: one listing per tile level and one for the
- * bundles (each group's keys lie between its least and greatest), instead of a HEAD per object.
+ * bundles (each group's keys lie between its least and greatest, or with `toEnd`, from its least
+ * to the end of the group), instead of a HEAD per object.
  */
-async function listExisting(options: PublishTilesOptions, queue: readonly Tile[]): Promise<Map<string, number> | undefined> {
+async function listExisting(options: PublishTilesOptions, queue: readonly Tile[], toEnd: boolean): Promise<Map<string, number> | undefined> {
   const { uploader, layout } = options;
   const groups = new Map<string, { first: string; last: string }>();
-  const add = (group: string, key: string): void => {
+  const add = (group: string, key: string, directory: string): void => {
     const g = groups.get(group);
-    if (!g) groups.set(group, { first: key, last: key });
+    // Past every key of the group's directory (keys are ASCII).
+    if (!g) groups.set(group, { first: key, last: toEnd ? `${layout.logKey(directory)}\uffff` : key });
     else if (key < g.first) g.first = key;
     else if (key > g.last) g.last = key;
   };
   for (const t of queue) {
-    add(String(t.level), layout.hashTileKey(t));
-    if (t.level === 0) add("entries", layout.entryBundleKey(t));
+    add(String(t.level), layout.hashTileKey(t), `tile/${t.level}/`);
+    if (t.level === 0) add("entries", layout.entryBundleKey(t), "tile/entries/");
   }
   const listed = new Map<string, number>();
   for (const { first, last } of groups.values()) {
