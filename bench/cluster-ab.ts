@@ -65,7 +65,9 @@ async function slice(s: Side, round: number): Promise<void> {
 const old = await extractCommit(ref);
 const sides: Side[] = [];
 try {
-  sides.push(await side("a", old.path), await side("b", repoRoot, envB));
+  // One at a time: a side that fails to start must not leave the one before it running.
+  sides.push(await side("a", old.path));
+  sides.push(await side("b", repoRoot, envB));
   const [a, b] = sides as [Side, Side];
   for (const s of sides) await runWrk({ url: s.target.url, script: putScript(valueBytes, `warm-${s.name}/`), connections, seconds: 3 });
   for (let round = 0; round < slices; round++) {

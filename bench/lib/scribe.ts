@@ -149,7 +149,8 @@ export async function startCluster(options: ClusterOptions): Promise<ScribeClust
     dir.remove();
   };
   try {
-    const started = await Promise.all(
+    // Settled, not all: a node that fails to start must not leave the others running unseen.
+    const started = await Promise.allSettled(
       ports.map((p, i) => {
         const id = i + 1;
         const dataDir = join(dir.path, `node${id}`);
@@ -158,7 +159,9 @@ export async function startCluster(options: ClusterOptions): Promise<ScribeClust
         return startNode({ id, dataDir, port: p.http, raftPort: p.raft, args: ["--config", config, "--bootstrap"], readyPath: "/cluster/info", env: options.env, cpuProfDir: options.cpuProfDir ? join(options.cpuProfDir, `node${id}`) : undefined });
       }),
     );
-    nodes.push(...started);
+    for (const result of started) if (result.status === "fulfilled") nodes.push(result.value);
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === "rejected");
+    if (failed) throw failed.reason;
   } catch (error) {
     await stop();
     throw error;
