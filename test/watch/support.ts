@@ -45,12 +45,22 @@ export async function nodeVerifiers(url: string) {
   return [await parseVerifierKey((await (await fetch(`${url}/checkpoint/key`)).text()).trim())];
 }
 
-/** Runs a verified watch to its end and keeps everything it handed out. */
-export async function collectWatch(options: Omit<WatchOptions, "http" | "verifiers"> & { url: string; stopAt?: (c: Collected) => boolean }): Promise<Collected> {
+/**
+ * A cluster's member keys (`/checkpoint/keys`): a cluster's checkpoint is signed by a majority of
+ * its members, not always by the node that serves it.
+ */
+export async function clusterVerifiers(url: string) {
+  const lines = (await (await fetch(`${url}/checkpoint/keys`)).text()).split("\n").filter((line) => line.trim() !== "");
+  return Promise.all(lines.map((line) => parseVerifierKey(line.trim())));
+}
+
+/** Runs a verified watch to its end and keeps everything it handed out (trusting the node's own key unless `verifiers` is given). */
+export async function collectWatch(options: Omit<WatchOptions, "http" | "verifiers"> & { url: string; stopAt?: (c: Collected) => boolean; verifiers?: WatchOptions["verifiers"] }): Promise<Collected> {
   const http = new ScribeHttpClient({ endpoints: [options.url] });
   const collected: Collected = { entries: [], checkpoints: [], ends: [] };
   const stop = new AbortController();
-  for await (const event of watchLedger({ ...options, http, verifiers: await nodeVerifiers(options.url), signal: options.signal ?? stop.signal })) {
+  const verifiers = options.verifiers ?? (await nodeVerifiers(options.url));
+  for await (const event of watchLedger({ ...options, http, verifiers, signal: options.signal ?? stop.signal })) {
     if (event.kind === "end") collected.ends.push(event);
     else {
       collected.entries.push(...event.entries);
