@@ -50,8 +50,14 @@ test("the leader is killed during a watch on a follower: a clean end, a resume, 
   const writes = writeThroughAny(400, acks, () => !writing);
   // The watch follows the follower; it stops once it verified everything the follower holds after the writes.
   let target = Number.POSITIVE_INFINITY;
-  // Trusting the cluster's member keys, a majority of which sign each checkpoint (the follower's own is not always among them).
-  const verifiers = await clusterVerifiers(follower.url);
+  // Trusting the cluster's member keys, a majority of which sign each checkpoint (the follower's own
+  // is not always among them), once the follower lists all three (right after the cluster starts
+  // it may know only its own).
+  let verifiers = await clusterVerifiers(follower.url);
+  for (let attempt = 0; attempt < 300 && verifiers.length < 3; attempt++) {
+    await Bun.sleep(50);
+    verifiers = await clusterVerifiers(follower.url);
+  }
   expect(verifiers).toHaveLength(3);
   const watching = collectWatch({ url: follower.url, from: 0, follow: true, verifiers, stopAt: (c) => (c.checkpoints.at(-1)?.nextIndex ?? 0) >= target });
 
