@@ -26,9 +26,9 @@ const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 test("growths run one at a time, in order, each from the end of the one before; doneTo follows the finished ones", async () => {
   const c = controlled();
   const lane = new TileLane<string>(c.publish, 100);
-  void lane.enqueue(250, "a");
-  void lane.enqueue(400, "b");
-  void lane.enqueue(400); // no growth: nothing to write
+  lane.enqueue(250, "a");
+  lane.enqueue(400, "b");
+  lane.enqueue(400); // no growth: nothing to write
   await turn();
   expect(c.calls.map(({ from, to, known }) => [from, to, known])).toEqual([[100, 250, "a"]]);
   expect(lane.doneTo).toBe(100);
@@ -50,9 +50,9 @@ test("growths run one at a time, in order, each from the end of the one before; 
 test("after a failed growth no later one runs, doneTo stays where the tiles are complete, and settled() rejects with it", async () => {
   const c = controlled();
   const lane = new TileLane<string>(c.publish, 0);
-  void lane.enqueue(10);
-  void lane.enqueue(20);
-  void lane.enqueue(30);
+  lane.enqueue(10);
+  lane.enqueue(20);
+  lane.enqueue(30);
   await turn();
   c.calls[0]!.finish();
   await turn();
@@ -67,8 +67,8 @@ test("after a failed growth no later one runs, doneTo stays where the tiles are 
 test("behindAtMost(n) waits until at most n queued growths are unfinished", async () => {
   const c = controlled();
   const lane = new TileLane<string>(c.publish, 0);
-  void lane.enqueue(10);
-  void lane.enqueue(20);
+  lane.enqueue(10);
+  lane.enqueue(20);
   let waited = false;
   const wait = lane.behindAtMost(1).then(() => (waited = true));
   await turn();

@@ -412,7 +412,7 @@ export class Archiver {
 
     if (!resumed) await writePending(uploader, layout, range);
     // The tiles depend on the committed tree only, not on the object; the range is fixed now.
-    void lane?.enqueue(range.last_index + 1, prepared.entries);
+    lane?.enqueue(range.last_index + 1, prepared.entries);
     const result = await uploader.writeOnce({
       key,
       body: () => prepared.object,

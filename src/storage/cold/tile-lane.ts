@@ -32,8 +32,8 @@ export class TileLane<K> {
     this.doneTo = size;
   }
 
-  /** Queues the growth from the last queued size to `to`; resolves (never rejects) when it has run or was skipped. */
-  enqueue(to: number, known?: K): Promise<void> {
+  /** Queues the growth from the last queued size to `to` (`behindAtMost` and `settled` wait for it). */
+  enqueue(to: number, known?: K): void {
     assert(to >= this.queuedTo, `tile lane: growth to ${to} is behind ${this.queuedTo}`);
     const from = this.queuedTo;
     this.queuedTo = to;
@@ -47,7 +47,6 @@ export class TileLane<K> {
       }
     });
     this.growths.push(this.tail);
-    return this.tail;
   }
 
   /** Waits until at most `count` queued growths have not finished, then throws the first failure. */
