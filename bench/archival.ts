@@ -19,9 +19,10 @@
  */
 
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { gunzipSync, gzipSync } from "fflate";
 import { join } from "node:path";
 import type { ArchivalFigures, LoadFigure } from "./lib/figures.ts";
-import { bunCommand, cpuSeconds, flagValue, freePort, memoryTempDir, repoRoot, runToEnd, spawnChild, waitUntil, type TempDir } from "./lib/proc.ts";
+import { bunCommand, cpuSeconds, flagValue, freePort, median, memoryTempDir, repoRoot, runToEnd, spawnChild, threadCpuSeconds, waitUntil, type TempDir } from "./lib/proc.ts";
 import { nodeMetrics, startNode } from "./lib/scribe.ts";
 import { describeLoad, ingestBacklog, type SectionOptions } from "./single.ts";
 
@@ -52,7 +53,7 @@ export interface Backlog {
 }
 
 interface Manifest {
-  segments: { count: number; raw_bytes: number; object_bytes: number }[];
+  segments: { count: number; raw_bytes: number; object_bytes: number; object_key: string }[];
 }
 
 /** Starts scripts/s3-server.ts; under `bun --cpu-prof` into `cpuProfDir` when given (written on stop). */
@@ -70,11 +71,12 @@ export async function startS3(dir: string, cpuProfDir?: string): Promise<{ endpo
   return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop("SIGTERM") };
 }
 
-async function readManifest(endpoint: string): Promise<Manifest | undefined> {
+/** An object of the bench's bucket, or undefined when it cannot be read. */
+async function readObject(endpoint: string, key: string): Promise<Uint8Array | undefined> {
   const client = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
   try {
-    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/manifest.json` }));
-    return JSON.parse(await object.Body!.transformToString()) as Manifest;
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await object.Body!.transformToByteArray();
   } catch {
     return undefined;
   } finally {
@@ -82,11 +84,38 @@ async function readManifest(endpoint: string): Promise<Manifest | undefined> {
   }
 }
 
+async function readManifest(endpoint: string): Promise<Manifest | undefined> {
+  const bytes = await readObject(endpoint, `${prefix}/manifest.json`);
+  return bytes && (JSON.parse(new TextDecoder().decode(bytes)) as Manifest);
+}
+
+/** Compressions of the segment timed by `fflateAlone`, after `fflateWarmups` untimed ones. */
+const fflateRuns = 7;
+const fflateWarmups = 2;
+
+/**
+ * What the compressor alone can do on this machine: one archived segment, read back from the
+ * bucket and gunzipped, gzipped again with fflate at the node's level (1) on this process's one
+ * thread, `fflateRuns` times after warming up; MB/s of raw segment bytes at the median. The
+ * archiver can compress no faster per core than this, whatever else it does.
+ */
+function fflateAlone(raw: Uint8Array): number {
+  const seconds: number[] = [];
+  for (let i = 0; i < fflateWarmups + fflateRuns; i++) {
+    const start = performance.now();
+    gzipSync(raw, { level: 1, mtime: 0 });
+    if (i >= fflateWarmups) seconds.push((performance.now() - start) / 1000);
+  }
+  return raw.length / median(seconds) / 1e6;
+}
+
 export interface Drain {
   entriesPerSec: number | null;
   /** Entries archived between the first and the last change seen. */
   entries: number;
   cpuUsPerEntry: number | null;
+  /** Of cpuUsPerEntry, the node's Worker threads' (its gzip worker). */
+  workerCpuUsPerEntry: number | null;
   /** The same for `otherPid` (the S3 server) over the same window, when given. */
   otherCpuUsPerEntry: number | null;
   drained: boolean;
@@ -98,15 +127,15 @@ export interface Drain {
  */
 export async function watchDrain(url: string, pid: number, timeoutMs: number, otherPid?: number): Promise<Drain> {
   const deadline = Date.now() + timeoutMs;
-  let first: { t: number; archived: number; cpu: number; otherCpu: number } | undefined;
-  let last: { t: number; archived: number; cpu: number; otherCpu: number; runs: number } | undefined;
+  let first: { t: number; archived: number; cpu: number; workerCpu: number; otherCpu: number } | undefined;
+  let last: { t: number; archived: number; cpu: number; workerCpu: number; otherCpu: number; runs: number } | undefined;
   let drained = false;
   while (Date.now() < deadline) {
     const cold = (await nodeMetrics(url)).cold as { archived_index: number; runs: number; errors: number; last_error: string | null };
     if (cold.errors > 0) throw new Error(`archival failed: ${cold.last_error}`);
     const now = performance.now();
     if (cold.archived_index > (last?.archived ?? 0)) {
-      last = { t: now, archived: cold.archived_index, cpu: cpuSeconds(pid), otherCpu: otherPid === undefined ? 0 : cpuSeconds(otherPid), runs: cold.runs };
+      last = { t: now, archived: cold.archived_index, cpu: cpuSeconds(pid), workerCpu: threadCpuSeconds(pid, "Worker"), otherCpu: otherPid === undefined ? 0 : cpuSeconds(otherPid), runs: cold.runs };
       first ??= last;
     } else if (last && cold.runs >= last.runs + 2) {
       // Passes run one after another; pass runs+1 started after the last change and sealed nothing.
@@ -115,12 +144,13 @@ export async function watchDrain(url: string, pid: number, timeoutMs: number, ot
     }
     await Bun.sleep(pollMs);
   }
-  if (!first || !last || last.t === first.t) return { entriesPerSec: null, entries: 0, cpuUsPerEntry: null, otherCpuUsPerEntry: null, drained };
+  if (!first || !last || last.t === first.t) return { entriesPerSec: null, entries: 0, cpuUsPerEntry: null, workerCpuUsPerEntry: null, otherCpuUsPerEntry: null, drained };
   const entries = last.archived - first.archived;
   return {
     entries,
     entriesPerSec: entries / ((last.t - first.t) / 1000),
     cpuUsPerEntry: ((last.cpu - first.cpu) * 1e6) / entries,
+    workerCpuUsPerEntry: ((last.workerCpu - first.workerCpu) * 1e6) / entries,
     otherCpuUsPerEntry: otherPid === undefined ? null : ((last.otherCpu - first.otherCpu) * 1e6) / entries,
     drained,
   };
@@ -151,6 +181,9 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
     }
     const manifest = await readManifest(s3.endpoint);
     const segments = manifest?.segments ?? [];
+    // After the drain, with the node stopped: the compressor alone on one archived segment.
+    const sample = segments[0] && (await readObject(s3.endpoint, segments[0].object_key));
+    const fflateMbPerSec = sample ? fflateAlone(gunzipSync(sample)) : null;
     const entries = segments.reduce((n, s) => n + s.count, 0);
     const rawBytes = segments.reduce((n, s) => n + s.raw_bytes, 0);
     const objectBytes = segments.reduce((n, s) => n + s.object_bytes, 0);
@@ -165,13 +198,17 @@ export async function benchArchival(options: SectionOptions, backlog?: Backlog):
       drained: drain.drained,
       raw_put_mb_per_sec: put.mb_per_sec,
       cpu_us_per_entry: drain.cpuUsPerEntry,
+      gzip_worker_cpu_us_per_entry: drain.workerCpuUsPerEntry,
       s3_server_cpu_us_per_entry: drain.otherCpuUsPerEntry,
+      fflate_alone_mb_per_sec: fflateMbPerSec,
+      fflate_alone_entries_per_sec: fflateMbPerSec !== null && entries > 0 ? (fflateMbPerSec * 1e6 * entries) / rawBytes : null,
       s3_server_storage: s3Dir.where,
     };
     log(
       `${"scribe archival (seal, gzip, upload, verify)".padEnd(40)} ${(drain.entriesPerSec ?? NaN).toFixed(0).padStart(9)} entries/s = ${(mbPerSec ?? NaN).toFixed(1)} MB/s raw` +
-        `   ${segments.length} segments, ${figures.compression_ratio?.toFixed(2)}x smaller, cpu ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} us/entry (+ s3rver ${(drain.otherCpuUsPerEntry ?? NaN).toFixed(1)})${drain.drained ? "" : "   (did NOT drain in time)"}`,
+        `   ${segments.length} segments, ${figures.compression_ratio?.toFixed(2)}x smaller, cpu ${(drain.cpuUsPerEntry ?? NaN).toFixed(1)} us/entry (gzip worker ${(drain.workerCpuUsPerEntry ?? NaN).toFixed(1)}; + s3rver ${(drain.otherCpuUsPerEntry ?? NaN).toFixed(1)})${drain.drained ? "" : "   (did NOT drain in time)"}`,
     );
+    log(`${"fflate gzip level 1 alone, one core".padEnd(40)} ${(figures.fflate_alone_entries_per_sec ?? NaN).toFixed(0).padStart(9)} entries/s = ${(fflateMbPerSec ?? NaN).toFixed(1)} MB/s raw   (one archived segment, compressed again in this process)`);
     return figures;
   } finally {
     await s3.stop();

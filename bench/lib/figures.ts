@@ -69,6 +69,14 @@ export interface ArchivalFigures {
   raw_put_mb_per_sec: number | null;
   /** CPU of the node per archived entry while draining, µs. */
   cpu_us_per_entry: number | null;
+  /** Of cpu_us_per_entry, the node's Worker threads' (the gzip worker), µs; absent in runs before 2026-12-03 10:00 UTC. */
+  gzip_worker_cpu_us_per_entry?: number | null;
+  /**
+   * fflate gzip at level 1 alone on one core: an archived segment compressed again in the bench
+   * process after the drain, MB/s of raw segment bytes and the entries per second that makes.
+   */
+  fflate_alone_mb_per_sec?: number | null;
+  fflate_alone_entries_per_sec?: number | null;
   /** CPU of the test S3 server (s3rver, on the same two cores) per archived entry meanwhile, µs. */
   s3_server_cpu_us_per_entry?: number | null;
   /** Where the test S3 server kept its files (tmpfs since 2026-12-03; runs before: disk). */

@@ -4,7 +4,7 @@
  * (from /proc, so a server's CPU per operation can be reported beside its throughput).
  */
 
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -145,11 +145,11 @@ export async function waitUntil(probe: () => Promise<boolean> | boolean, timeout
 
 let clockTicksPerSecond: number | undefined;
 
-/** CPU seconds (user + system, all threads) a process has used so far; 0 if it is gone. */
-export function cpuSeconds(pid: number): number {
+/** User + system CPU seconds in a /proc `stat` file (of a process or one of its threads); 0 if it is gone. */
+function statCpuSeconds(path: string): number {
   clockTicksPerSecond ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(path, "utf8");
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
@@ -157,6 +157,35 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far; 0 if it is gone. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds used so far by those threads of a process whose name (`/proc/PID/task/TID/comm`)
+ * is `name`, live ones only (Bun names a Worker's thread "Worker").
+ */
+export function threadCpuSeconds(pid: number, name: string): number {
+  let sum = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    if (comm === name) sum += statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+  }
+  return sum;
 }
 
 /** Sum of cpuSeconds over several processes. */

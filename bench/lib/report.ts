@@ -135,6 +135,16 @@ export const rowDefs: RowDef[] = [
     target: null,
     pick: (f) => ({ scribe: f.archival?.archival_mb_per_sec ?? undefined, baseline: f.archival?.raw_put_mb_per_sec ?? undefined }),
   },
+  {
+    // Not Scribe's figure but the compressor's own, beside what row 8 must keep up with: how much
+    // of the ingest rate one core of fflate at level 1 can compress, doing nothing else.
+    id: "fflate_alone_vs_ingest",
+    path: "fflate gzip level 1 alone, one core",
+    baselineName: "batch ingest rate (row 4)",
+    unit: "entries/s",
+    target: null,
+    pick: (f) => ({ scribe: f.archival?.fflate_alone_entries_per_sec ?? undefined, baseline: f.archival?.ingest_entries_per_sec }),
+  },
 ];
 
 export interface Row {
