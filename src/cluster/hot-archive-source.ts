@@ -41,12 +41,10 @@ export class HotArchiveSource implements ArchiveSource {
   }
 
   /**
-   * Entries with their values, a page of entries and values per query. `checked` (the default):
-   * each value is hashed and compared with its entry first; the archiver's second pass over a
-   * range skips that (its raw bytes must hash to the first pass's, asserted).
+   * Entries with their values, a page of entries and values per query; each value is hashed and
+   * compared with its entry first.
    */
-  *readRange(from: number, toExclusive: number, options: { checked?: boolean } = {}): Generator<{ entry: Entry; value: Uint8Array }> {
-    const checked = options.checked ?? true;
+  *readRange(from: number, toExclusive: number): Generator<{ entry: Entry; value: Uint8Array }> {
     for (let index = from; index < toExclusive; ) {
       const page = this.store.entriesWithValues(index, Math.min(sourcePageEntries, toExclusive - index));
       if (page.length === 0) throw new ScribeError("unavailable", `the hot tier has no entry at ${index}`);
@@ -58,10 +56,8 @@ export class HotArchiveSource implements ArchiveSource {
         // Only archived ranges are evicted, and the archiver never reads one twice after recording it.
         if (value === undefined) throw new ScribeError("unavailable", `the value of index ${entry.index} is not in the hot tier`);
         // Checked before it is sealed into a segment: S3 never gets bytes the ledger did not commit.
-        if (checked) {
-          const mismatch = valueMismatch(entry, value, valueHasher);
-          if (mismatch) throw this.corrupt(entry, mismatch);
-        }
+        const mismatch = valueMismatch(entry, value, valueHasher);
+        if (mismatch) throw this.corrupt(entry, mismatch);
         yield { entry, value };
       }
       index += page.length;

@@ -69,11 +69,10 @@ export interface ArchiveSource {
   /** One past the last committed index. */
   committedIndexEnd(): number;
   /**
-   * Entries [from, toExclusive) in index order, each with its value (empty for a delete). With
-   * `checked: false` the source may skip checking values against their entries (the archiver
-   * never asks so: it reads each range once, checked).
+   * Entries [from, toExclusive) in index order, each with its value (empty for a delete), each
+   * value checked against its entry (the archiver reads each range once).
    */
-  readRange(from: number, toExclusive: number, options?: { checked?: boolean }): Iterable<{ entry: Entry; value: Uint8Array }>;
+  readRange(from: number, toExclusive: number): Iterable<{ entry: Entry; value: Uint8Array }>;
   /**
    * For each entry in [from, toExclusive), in index order, its variable bytes (key and content type
    * in UTF-8, plus the value's bytes), when the source can tell them cheaper than reading the
