@@ -64,22 +64,36 @@ function batchSummary(record: AuditRecord): [Record<string, unknown>, string] {
   return [fields, `batch of ${ops} op${ops === 1 ? "" : "s"}${where}`];
 }
 
+/** The sink for the HTTP layer's audit records, and which records it writes at the present log levels. */
+export interface MutationLog {
+  write(record: AuditRecord): void;
+  /** True when `write` would write a record of `action` somewhere now (callers skip building one it would drop). */
+  wants(action: AuditRecord["action"]): boolean;
+}
+
 /**
  * The sink for the HTTP layer's audit records (see the module comment for levels):
  * `logging.audit_log` set → the file gets every record, and the main log its debug lines;
  * unset → the main log's lines are the audit records.
  */
-export function createMutationLog(logging: Config["logging"], main: Logger, base: Record<string, unknown> = {}): (record: AuditRecord) => void {
+export function createMutationLog(logging: Config["logging"], main: Logger, base: Record<string, unknown> = {}): MutationLog {
   const auditFile = logging.audit_log === "" ? undefined : createAuditLogger(logging, main, base);
   const mainLog = auditFile ? main : main.child({ audit: true });
-  return (record) => {
-    const message = `audit ${record.action} ${record.result}`;
-    auditFile?.info(record, message);
-    if (adminActions.has(record.action)) {
-      mainLog.info(record, message);
-      return;
-    }
-    mainLog.debug(record, message);
-    if (record.action === "batch") main.info(...batchSummary(record));
+  return {
+    write(record) {
+      const message = `audit ${record.action} ${record.result}`;
+      auditFile?.info(record, message);
+      if (adminActions.has(record.action)) {
+        mainLog.info(record, message);
+        return;
+      }
+      mainLog.debug(record, message);
+      if (record.action === "batch") main.info(...batchSummary(record));
+    },
+    wants(action) {
+      if (auditFile) return true;
+      if (adminActions.has(action)) return mainLog.isLevelEnabled("info");
+      return mainLog.isLevelEnabled("debug") || (action === "batch" && main.isLevelEnabled("info"));
+    },
   };
 }

@@ -92,7 +92,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   configurePeerClient({ clusterSecret: config.discovery.cluster_secret, https, ca });
   // The cold tier's bucket: checked now (awaited and refused on failure with storage.s3.require_reachable).
   const bucketCheck = await checkBucketAtStart(config, logger);
-  const logMutation = createMutationLog(config.logging, logger, { node_id: config.node.id });
+  const mutationLog = createMutationLog(config.logging, logger, { node_id: config.node.id });
   const node = await ClusterNode.open({ config, logger, bootstrap: options.bootstrap, onFatal: options.onFatal, testHooks: options.testHooks });
   // The start check's outcome is GET /ready's first S3 state (the cold tier refreshes it later).
   void bucketCheck.settled.then((probe) => {
@@ -110,7 +110,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       clusterSecret: config.discovery.cluster_secret,
       rateLimitPerSec: config.security.rate_limit_per_sec,
       rateLimitBurst: config.security.rate_limit_burst,
-      audit: logMutation,
+      audit: mutationLog.write,
+      auditWanted: mutationLog.wants,
     },
   });
   const server = Bun.serve({

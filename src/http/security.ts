@@ -42,6 +42,11 @@ export interface SecurityOptions {
   rateLimitBurst: number;
   /** Receives every audit record. */
   audit?: (record: AuditRecord) => void;
+  /**
+   * Whether `audit` writes a record of `action` now (its log levels): a record it would drop is
+   * not built. Absent: every record is written.
+   */
+  auditWanted?: (action: AuditRecord["action"]) => boolean;
   /** Clock in ms, for tests. */
   nowMs?: () => number;
 }
@@ -277,8 +282,8 @@ export class Guard {
    * i.e. when the record is logged: at the default level a PUT's record is not.
    */
   audit(caller: Caller, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
-    if (!this.options.audit) return;
-    this.options.audit({
+    if (!this.audits(record.action)) return;
+    this.options.audit!({
       principal: caller.principal.name,
       role: caller.principal.role,
       get client() {
@@ -290,12 +295,20 @@ export class Guard {
 
   /** Writes an audit record for a write forwarded by another node, under its original caller. */
   auditForwarded(context: WriteContext, forwardedBy: number, record: Omit<AuditRecord, "principal" | "role" | "client" | "forwarded_by">): void {
-    if (!this.options.audit) return;
-    this.options.audit({ principal: context.principal, role: context.role, client: context.client, forwarded_by: forwardedBy, ...record });
+    if (!this.audits(record.action)) return;
+    this.options.audit!({ principal: context.principal, role: context.role, client: context.client, forwarded_by: forwardedBy, ...record });
   }
 
   /** Whether audit records go anywhere (a forwarded group's records are only built then). */
   get auditing(): boolean {
     return this.options.audit !== undefined;
+  }
+
+  /**
+   * Whether a record of `action` would be written now: callers build a record only then (at the
+   * default log level a PUT's record is written nowhere, and building it cost about 1 µs).
+   */
+  audits(action: AuditRecord["action"]): boolean {
+    return this.options.audit !== undefined && (this.options.auditWanted?.(action) ?? true);
   }
 }
