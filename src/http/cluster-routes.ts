@@ -84,9 +84,14 @@ export function ledgerSize(cluster: ClusterService | undefined, query: Record<st
   return { raft_index: raftIndex, ledger_size: requireCluster(cluster).ledgerSizeAt(raftIndex) };
 }
 
+/** The audit action of a forwarded write: its one op's, or batch. */
+function forwardedAction(ops: readonly Operation[]): AuditRecord["action"] {
+  return ops.length === 1 ? ops[0]!.op : "batch";
+}
+
 /** The audit fields of one forwarded command: a single op as put/delete, several as a batch. */
 function forwardedRecord(ops: readonly Operation[], outcome: ForwardedOutcome): Omit<AuditRecord, "principal" | "role" | "client" | "forwarded_by"> {
-  const base = ops.length === 1 ? { action: ops[0]!.op, key: ops[0]!.key } : { action: "batch" as const, keys: ops.map((op) => op.key) };
+  const base = ops.length === 1 ? { action: forwardedAction(ops), key: ops[0]!.key } : { action: forwardedAction(ops), keys: ops.map((op) => op.key) };
   if ("receipts" in outcome) {
     const indexes = ops.length === 1 ? { index: outcome.receipts[0]!.index } : { first_index: outcome.receipts[0]!.index, last_index: outcome.receipts.at(-1)!.index };
     return { ...base, ...indexes, result: "ok", status: 200 };
@@ -135,11 +140,12 @@ export async function proposeForwarded(input: ProposeForwardedInput): Promise<{ 
     return { ops, idempotencyKey: command.idempotencyKey };
   });
   const outcomes = await requireCluster(input.cluster).proposeForwarded(checked);
-  if (input.guard.auditing) {
-    outcomes.forEach((outcome, i) => {
-      input.guard.auditForwarded(envelope.commands[i]!.context ?? unknownCaller, envelope.from, forwardedRecord(checked[i]!.ops, outcome));
-    });
-  }
+  outcomes.forEach((outcome, i) => {
+    const ops = checked[i]!.ops;
+    // A record is built only when it would be written (Guard.audits).
+    if (!input.guard.audits(forwardedAction(ops))) return;
+    input.guard.auditForwarded(envelope.commands[i]!.context ?? unknownCaller, envelope.from, forwardedRecord(ops, outcome));
+  });
   return { outcomes };
 }
 

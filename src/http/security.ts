@@ -299,11 +299,6 @@ export class Guard {
     this.options.audit!({ principal: context.principal, role: context.role, client: context.client, forwarded_by: forwardedBy, ...record });
   }
 
-  /** Whether audit records go anywhere (a forwarded group's records are only built then). */
-  get auditing(): boolean {
-    return this.options.audit !== undefined;
-  }
-
   /**
    * Whether a record of `action` would be written now: callers build a record only then (at the
    * default log level a PUT's record is written nowhere, and building it cost about 1 µs).
