@@ -69,7 +69,7 @@ export interface ArchivalFigures {
   raw_put_mb_per_sec: number | null;
   /** CPU of the node per archived entry while draining, µs. */
   cpu_us_per_entry: number | null;
-  /** Of cpu_us_per_entry, the node's Worker threads' (the gzip worker), µs; absent in runs before 2026-12-03 10:00 UTC. */
+  /** Of cpu_us_per_entry, the node's Worker threads' (the gzip worker), µs; absent in runs before 2026-12-03 10:50 UTC. */
   gzip_worker_cpu_us_per_entry?: number | null;
   /**
    * fflate gzip at level 1 alone on one core: an archived segment compressed again in the bench

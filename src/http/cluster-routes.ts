@@ -91,7 +91,8 @@ function forwardedAction(ops: readonly Operation[]): AuditRecord["action"] {
 
 /** The audit fields of one forwarded command: a single op as put/delete, several as a batch. */
 function forwardedRecord(ops: readonly Operation[], outcome: ForwardedOutcome): Omit<AuditRecord, "principal" | "role" | "client" | "forwarded_by"> {
-  const base = ops.length === 1 ? { action: forwardedAction(ops), key: ops[0]!.key } : { action: forwardedAction(ops), keys: ops.map((op) => op.key) };
+  const action = forwardedAction(ops);
+  const base = ops.length === 1 ? { action, key: ops[0]!.key } : { action, keys: ops.map((op) => op.key) };
   if ("receipts" in outcome) {
     const indexes = ops.length === 1 ? { index: outcome.receipts[0]!.index } : { first_index: outcome.receipts[0]!.index, last_index: outcome.receipts.at(-1)!.index };
     return { ...base, ...indexes, result: "ok", status: 200 };
