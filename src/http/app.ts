@@ -100,11 +100,11 @@ function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientO
     const call: RouteCall = { route, request, params, query, caller: admission.caller, record: {} };
     try {
       const response = await handler(call);
-      if (guard.audits(action)) guard.audit(call.caller, { action, ...call.record, result: "ok", status: response.status });
+      guard.audit(call.caller, action, call.record, { result: "ok", status: response.status });
       return response;
     } catch (error) {
       const known = isScribeError(error);
-      if (guard.audits(action)) guard.audit(call.caller, { action, ...call.record, result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
+      guard.audit(call.caller, action, call.record, { result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
       throw error;
     }
   };
@@ -168,12 +168,12 @@ function jsonBodyRoute(route: Route, handler: Handler, routing: JsonBodyRouting)
     try {
       const response = await handler(call);
       entry.audited = true;
-      if (guard.audits(action)) guard.audit(call.caller, { action, ...call.record, result: "ok", status: response.status });
+      guard.audit(call.caller, action, call.record, { result: "ok", status: response.status });
       return response;
     } catch (error) {
       entry.audited = true;
       const known = isScribeError(error);
-      if (guard.audits(action)) guard.audit(call.caller, { action, ...call.record, result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
+      guard.audit(call.caller, action, call.record, { result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
       throw error;
     }
   };
@@ -202,7 +202,7 @@ function recordEarlyFailure(request: Request, failure: ScribeError, routing: Jso
   const action = entry?.route.audit;
   if (!entry || entry.audited || action === undefined || action === "forwarded") return;
   entry.audited = true;
-  if (routing.guard.audits(action)) routing.guard.audit(entry.caller, { action, ...entry.record, result: "error", status: failure.status, code: failure.code });
+  routing.guard.audit(entry.caller, action, entry.record, { result: "error", status: failure.status, code: failure.code });
 }
 
 /** Builds the Elysia app serving `service`. */

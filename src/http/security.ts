@@ -276,20 +276,22 @@ export class Guard {
     }
   }
 
-  /** Writes an audit record for a finished mutation or admin action of `caller`. */
   /**
-   * Writes an audit record. Its `client` is looked up (a getpeername) only when the sink reads it,
-   * i.e. when the record is logged: at the default level a PUT's record is not.
+   * Writes the audit record of a finished mutation or admin action of `caller`: `fields` (what the
+   * handler noted: key, index, ...) and its outcome. The record is built only when the sink would
+   * write it (audits), and its `client` is looked up (a getpeername) only when the sink reads it.
    */
-  audit(caller: Caller, record: Omit<AuditRecord, "principal" | "role" | "client">): void {
-    if (!this.audits(record.action)) return;
+  audit(caller: Caller, action: AuditRecord["action"], fields: Partial<AuditRecord>, outcome: Pick<AuditRecord, "result" | "status" | "code">): void {
+    if (!this.audits(action)) return;
     this.options.audit!({
       principal: caller.principal.name,
       role: caller.principal.role,
       get client() {
         return caller.client;
       },
-      ...record,
+      action,
+      ...fields,
+      ...outcome,
     });
   }
 
