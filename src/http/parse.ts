@@ -34,14 +34,15 @@ export async function readBody(request: Request, bytesMax: number, code: ErrorCo
   if (declared !== null && Number(declared) > bytesMax) {
     throw new ScribeError(code, `the ${what} is ${declared} bytes; the most is ${bytesMax}`);
   }
-  if (!request.body) return new Uint8Array(0);
   try {
-    // With a declared length within the limit, one buffered read is far cheaper than a stream.
+    // With a declared length within the limit, one buffered read is far cheaper than a stream
+    // (and `request.body` is not touched: reading it makes a ReadableStream).
     if (declared !== null) {
       const body = new Uint8Array(await request.arrayBuffer());
       if (body.length > bytesMax) throw new ScribeError(code, `the ${what} exceeds ${bytesMax} bytes`);
       return body;
     }
+    if (!request.body) return new Uint8Array(0);
     return await readStream(request.body, bytesMax, code, what);
   } catch (error) {
     if (error instanceof ScribeError) throw error;
