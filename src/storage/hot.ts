@@ -120,8 +120,6 @@ export class HotStore {
     getMeta: Statement<{ v: number | string | Uint8Array }, [string]>;
     setMeta: Statement<unknown, [string, number | string | Uint8Array]>;
   };
-  /** The statements of `transaction`, prepared once (see there). */
-  private readonly txn: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo", Statement>;
   private nextIndexValue: number;
   private stats: HotStats;
   /**
@@ -153,14 +151,6 @@ export class HotStore {
       insertValues: db.prepare(`INSERT INTO vals (idx, value) VALUES ${Array(insertRowsMax).fill("(?, ?)").join(", ")}`),
       getMeta: db.prepare(`SELECT v FROM meta WHERE k = ?`),
       setMeta: db.prepare(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
-    };
-    this.txn = {
-      begin: db.prepare("BEGIN"),
-      commit: db.prepare("COMMIT"),
-      rollback: db.prepare("ROLLBACK"),
-      savepoint: db.prepare("SAVEPOINT scribe_nested"),
-      release: db.prepare("RELEASE scribe_nested"),
-      rollbackTo: db.prepare("ROLLBACK TO scribe_nested"),
     };
     const last = db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get();
     this.nextIndexValue = (last?.idx ?? -1) + 1;
@@ -403,29 +393,9 @@ export class HotStore {
     return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   }
 
-  /**
-   * Runs `fn` in one transaction (one fsync on commit with sync = full); inside another, in a
-   * savepoint. What `db.transaction(fn)()` does, without building a new wrapper function (and
-   * its deferred, immediate and exclusive variants) for every call: once per commit cycle.
-   * Whatever `fn` throws (or the commit) rolls the transaction back and goes up.
-   */
+  /** Runs `fn` in one transaction (one fsync on commit with sync = full). */
   transaction<T>(fn: () => T): T {
-    const nested = this.db.inTransaction;
-    const txn = this.txn;
-    (nested ? txn.savepoint : txn.begin).run();
-    try {
-      const result = fn();
-      (nested ? txn.release : txn.commit).run();
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) {
-        if (nested) {
-          txn.rollbackTo.run();
-          txn.release.run();
-        } else txn.rollback.run();
-      }
-      throw error;
-    }
+    return this.db.transaction(fn)();
   }
 
   /**
