@@ -8,10 +8,10 @@
  * sees a sample of the commits); the pages are then named with SQLite's `dbstat` on a copy of
  * the database. A page freed and reused by another table meanwhile is named by its last owner.
  *
- *   bun bench/wal-pages.ts [--seconds 6]
+ *   bun bench/wal-pages.ts [--seconds 6] [--out DIR]
  */
 
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Database } from "bun:sqlite";
@@ -21,7 +21,7 @@ import { startNode } from "./lib/scribe.ts";
 import { startBaseline } from "./lib/servers.ts";
 import { haveWrk, putScript, runWrk } from "./lib/wrk.ts";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { seconds: { type: "string", default: "6" } } });
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { seconds: { type: "string", default: "6" }, out: { type: "string" } } });
 if (!haveWrk()) {
   console.error("bench/wal-pages needs wrk (apt-get install -y wrk); not run");
   process.exit(2);
@@ -32,7 +32,8 @@ const seconds = Number(values.seconds);
 async function sampleCommits(wal: string, load: Promise<unknown>): Promise<WalCommit[]> {
   const seen = new Map<string, WalCommit>();
   let done = false;
-  void load.finally(() => (done = true));
+  const finished = () => (done = true);
+  load.then(finished, finished);
   while (!done) {
     await Bun.sleep(100);
     try {
@@ -95,7 +96,9 @@ try {
     ...(await measure("minimal durable server", baseline.url, join(baselineDir.path, "durable-baseline.db"))),
   ].join("\n");
   console.log(report);
-  const file = join(tempDir("scribe-wal-pages-").path, "wal-pages.md");
+  const outDir = values.out ?? tempDir("scribe-wal-pages-").path;
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, "wal-pages.md");
   writeFileSync(file, `${report}\n`);
   console.log(`written to ${file}`);
 } finally {
