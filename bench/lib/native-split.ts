@@ -55,7 +55,7 @@ export function sampleKind(sample: PerfSample): string {
     return "kernel: no system call (interrupts, scheduling, page faults)";
   }
   if (dso === "[vdso]") return "vDSO (clock reads)";
-  if (/\/libc[.-]/.test(dso) || dso.endsWith("libc.so.6")) return "libc (memcpy, memset, ...)";
+  if (/\/libc[.-]/.test(dso)) return "libc (memcpy, memset, ...)";
   if (/\/bun(\.exe)?$/.test(dso)) return "Bun native code (runtime, interpreter, HTTP, SQLite)";
   return `other: ${dso.split("/").pop()}`;
 }
