@@ -11,12 +11,19 @@
  *
  *   bun bench/baselines/durable-server.ts --port N --dir DIR
  *
+ * The options of bench/worker-split.ts's experiment (none of them is the baseline): `--busy-http-us
+ * U` and `--busy-commit-us U` add U µs of busy waiting per write in the request handler and in
+ * the commit (standing in for work of a known cost); `--commit-in-worker` runs the commit in a
+ * Worker (bench/baselines/commit-worker.ts, each batch one transferred buffer, at most
+ * `--inflight` batches, default 2, sent before the first answer comes back).
+ *
  * Prints `listening <port>` once it serves. Stops on SIGTERM/SIGINT.
  */
 
 import { join } from "node:path";
 import { flagValue } from "../lib/proc.ts";
-import { openBaselineRows } from "./rows.ts";
+import { packWrites, unpackReceipts } from "./commit-worker.ts";
+import { batchWriter, busyWait, openBaselineRows, type RowReceipt } from "./rows.ts";
 
 /** Writes waiting for the next commit; past it PUTs get 503, like any bounded server. */
 const queuedWritesMax = 65_536;
@@ -26,13 +33,13 @@ const valueBytesMax = 4 * 1024 * 1024;
 const port = Number(flagValue(Bun.argv, "port") ?? 0);
 const dir = flagValue(Bun.argv, "dir");
 if (!dir) {
-  console.error("usage: bun bench/baselines/durable-server.ts --port N --dir DIR");
+  console.error("usage: bun bench/baselines/durable-server.ts --port N --dir DIR [--busy-http-us U] [--busy-commit-us U] [--commit-in-worker [--inflight N]]");
   process.exit(2);
 }
-
-const { db, insertEntry, insertValue, upsertHeadSql, nextIndex: firstFree } = openBaselineRows(join(dir, "durable-baseline.db"));
-const upsertHead = db.prepare<{ version: number }, [string, number]>(upsertHeadSql + " RETURNING version");
-let nextIndex = firstFree;
+const busyHttpUs = Number(flagValue(Bun.argv, "busy-http-us") ?? 0);
+const busyCommitUs = Number(flagValue(Bun.argv, "busy-commit-us") ?? 0);
+const inflightMax = Number(flagValue(Bun.argv, "inflight") ?? 2);
+const path = join(dir, "durable-baseline.db");
 
 interface Write {
   key: string;
@@ -43,37 +50,74 @@ interface Write {
 let queue: Write[] = [];
 let scheduled = false;
 
-interface Receipt {
-  key: string;
-  index: number;
-  version: number;
-  value_hash: string;
+function answer(batch: readonly Write[], receipts: readonly RowReceipt[]): void {
+  batch.forEach((w, i) => {
+    const { index, version, valueHash } = receipts[i]!;
+    w.resolve(Response.json({ key: w.key, index, version, value_hash: valueHash.toHex() }));
+  });
 }
 
-function commit(): void {
-  scheduled = false;
-  const batch = queue;
-  queue = [];
-  const receipts: Receipt[] = [];
-  const now = Date.now();
-  const write = db.transaction(() => {
-    for (const w of batch) {
-      const hash = Bun.SHA256.hash(w.value) as Uint8Array;
-      const index = nextIndex++;
-      insertEntry.run(index, w.key, hash, w.value.length, now);
-      insertValue.run(index, w.value);
-      const { version } = upsertHead.get(w.key, index)!;
-      receipts.push({ key: w.key, index, version, value_hash: hash.toHex() });
+function fail(batch: readonly Write[], error: unknown): void {
+  for (const w of batch) w.resolve(Response.json({ error: String(error), code: "internal" }, { status: 500 }));
+}
+
+/** Takes the queue and commits it, or (in a Worker) sends it; answers each write after its commit. */
+let commit: () => void;
+/** Closes the database (or ends the Worker that holds it). */
+let close: () => void;
+if (!Bun.argv.includes("--commit-in-worker")) {
+  const rows = openBaselineRows(path);
+  const write = batchWriter(rows, busyCommitUs);
+  close = () => rows.db.close();
+  commit = () => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    let receipts: RowReceipt[];
+    try {
+      receipts = write(
+        batch.map((w) => w.key),
+        batch.map((w) => w.value),
+      );
+    } catch (error) {
+      fail(batch, error);
+      return;
     }
+    answer(batch, receipts);
+  };
+} else {
+  const worker = new Worker(new URL("./commit-worker.ts", import.meta.url).href);
+  close = () => void worker.terminate();
+  await new Promise<void>((resolve) => {
+    worker.onmessage = () => resolve();
+    worker.postMessage({ init: { path, busyUs: busyCommitUs } });
   });
-  try {
-    write();
-  } catch (error) {
-    nextIndex -= batch.length;
-    for (const w of batch) w.resolve(Response.json({ error: String(error), code: "internal" }, { status: 500 }));
-    return;
-  }
-  batch.forEach((w, i) => w.resolve(Response.json(receipts[i])));
+  const sent = new Map<number, Write[]>();
+  let nextId = 0;
+  worker.onmessage = (event: MessageEvent) => {
+    const { id, receipts, error } = event.data as { id: number; receipts?: Uint8Array; error?: string };
+    const batch = sent.get(id)!;
+    sent.delete(id);
+    if (receipts) answer(batch, unpackReceipts(receipts));
+    else fail(batch, error);
+    if (queue.length > 0 && !scheduled) {
+      scheduled = true;
+      setImmediate(commit);
+    }
+  };
+  commit = () => {
+    scheduled = false;
+    if (queue.length === 0 || sent.size >= inflightMax) return;
+    const batch = queue;
+    queue = [];
+    const id = nextId++;
+    sent.set(id, batch);
+    const packed = packWrites(
+      batch.map((w) => w.key),
+      batch.map((w) => w.value),
+    );
+    worker.postMessage({ id, batch: packed }, [packed.buffer]);
+  };
 }
 
 const server = Bun.serve({
@@ -86,6 +130,7 @@ const server = Bun.serve({
     if (queue.length >= queuedWritesMax) return Response.json({ error: "queue full", code: "unavailable" }, { status: 503 });
     const key = decodeURIComponent(url.pathname.slice(4));
     const value = new Uint8Array(await request.arrayBuffer());
+    busyWait(busyHttpUs);
     return new Promise<Response>((resolve) => {
       queue.push({ key, value, resolve });
       if (!scheduled) {
@@ -99,7 +144,7 @@ console.log(`listening ${server.port}`);
 
 const stop = () => {
   server.stop(true);
-  db.close();
+  close();
   process.exit(0);
 };
 process.on("SIGTERM", stop);

@@ -34,3 +34,48 @@ export function openBaselineRows(path: string): BaselineRows {
     nextIndex: (db.query<{ idx: number | null }, []>("SELECT MAX(idx) AS idx FROM entries").get()?.idx ?? -1) + 1,
   };
 }
+
+/** What one write of a committed batch got: its index, its key's version and its value's SHA-256. */
+export interface RowReceipt {
+  index: number;
+  version: number;
+  valueHash: Uint8Array;
+}
+
+/** Spins for `us` microseconds: stands in for CPU work of a known cost (bench/worker-split.ts). */
+export function busyWait(us: number): void {
+  if (us <= 0) return;
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+}
+
+/**
+ * The minimal durable server's commit: ONE transaction per batch with, per write, a SHA-256 of
+ * the value, an entry row, a value row and a head row (the version counted by the upsert), plus
+ * `busyUsPerWrite` of busy waiting per write inside the transaction (0 for the baseline). A
+ * batch that fails writes nothing and uses no index.
+ */
+export function batchWriter(rows: BaselineRows, busyUsPerWrite = 0): (keys: readonly string[], values: readonly Uint8Array[]) => RowReceipt[] {
+  const { db, insertEntry, insertValue } = rows;
+  const upsertHead = db.prepare<{ version: number }, [string, number]>(rows.upsertHeadSql + " RETURNING version");
+  let nextIndex = rows.nextIndex;
+  const write = db.transaction((keys: readonly string[], values: readonly Uint8Array[], receipts: RowReceipt[]) => {
+    const now = Date.now();
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i]!;
+      const valueHash = Bun.SHA256.hash(value) as Uint8Array;
+      const index = nextIndex + i;
+      insertEntry.run(index, keys[i]!, valueHash, value.length, now);
+      insertValue.run(index, value);
+      const { version } = upsertHead.get(keys[i]!, index)!;
+      receipts.push({ index, version, valueHash });
+      busyWait(busyUsPerWrite);
+    }
+  });
+  return (keys, values) => {
+    const receipts: RowReceipt[] = [];
+    write(keys, values, receipts);
+    nextIndex += keys.length;
+    return receipts;
+  };
+}

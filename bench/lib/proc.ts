@@ -188,6 +188,17 @@ export function threadCpuSeconds(pid: number, name: string): number {
   return sum;
 }
 
+/** CPU seconds used so far by a process's main thread (its JavaScript thread: the TID that is its PID). */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** The machine's CPU time so far, all cores: total and idle (idle + iowait) jiffies from /proc/stat. */
+export function machineCpuTicks(): { total: number; idle: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), idle: fields[3]! + fields[4]! };
+}
+
 /** Sum of cpuSeconds over several processes. */
 export function cpuSecondsOf(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
