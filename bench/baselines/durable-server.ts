@@ -88,6 +88,11 @@ if (!Bun.argv.includes("--commit-in-worker")) {
 } else {
   const worker = new Worker(new URL("./commit-worker.ts", import.meta.url).href);
   close = () => void worker.terminate();
+  // A Worker that fails ends the server: the writes it held would otherwise never be answered.
+  worker.addEventListener("error", (event) => {
+    console.error(`commit worker failed: ${event.message}`);
+    process.exit(1);
+  });
   await new Promise<void>((resolve) => {
     worker.onmessage = () => resolve();
     worker.postMessage({ init: { path, busyUs: busyCommitUs } });
