@@ -3,6 +3,8 @@
  * `syncGetRoute`): a cached read comes back from the app's fetch as a Response, not a promise of
  * one; and since the router no longer awaits a GET's handler, an error after a promise (a
  * version that is not there, a failure inside the node) still gets the documented JSON answer.
+ * `GET /kv/<key>` without a query skips the router (src/http/app.ts, `directKeyRead`): its
+ * answers are compared with the router's (the same path with an empty query goes through it).
  * Through the real app over a real SQLite file.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -76,4 +78,44 @@ test("a failure inside the node after a promise is a 500 internal, reported once
     node.getVersion = original;
   }
   expect(await (await get("/kv/sync/a?version=1")).text()).toBe("hello");
+});
+
+test("GET /kv/<key> without a query answers as the router answers the same path", async () => {
+  const write = async (method: string, key: string, body?: string) => expect((await get(`/kv/${key}`, { method, body })).status).toBe(200);
+  await write("PUT", "direct/a", "one");
+  await write("PUT", "direct/a", "two");
+  await write("PUT", "caf%C3%A9", "accented");
+  await write("PUT", "a%2Fb", "encoded slash");
+  await write("PUT", "direct/gone", "soon deleted");
+  await write("DELETE", "direct/gone");
+  const paths = [
+    "/kv/direct/a",
+    "/kv/caf%C3%A9",
+    "/kv/café",
+    "/kv/a%2Fb",
+    "/kv/a/b",
+    "/kv/direct/gone",
+    "/kv/direct/none",
+    "/kv/",
+    "/kv/%ZZ",
+    "/kv/direct/a/",
+    `/kv/${"k".repeat(1025)}`,
+  ];
+  const answer = async (response: Response | Promise<Response>) => {
+    const r = await response;
+    const headers: [string, string][] = [];
+    r.headers.forEach((value, name) => {
+      if (name !== "date") headers.push([name, value]);
+    });
+    return { status: r.status, headers, body: await r.text() };
+  };
+  const seen = new Set<number>();
+  for (const path of paths) {
+    const direct = await answer(get(path));
+    const routed = await answer(get(`${path}?`));
+    expect({ path, ...direct }).toEqual({ path, ...routed });
+    seen.add(direct.status);
+  }
+  // The list covers values, deleted and absent keys and refused keys.
+  expect([...seen].sort()).toEqual([200, 400, 404]);
 });
