@@ -110,8 +110,7 @@ function syncGetRoute(run: (context: RouterContext) => Response | Promise<Respon
  * percent-encoded) and an empty query; test/http/sync-get.test.ts compares the two answers.
  * Undefined for any other request: the router takes it.
  */
-function directKeyRead(run: (context: RouterContext) => Response | Promise<Response>, answerError: ErrorAnswer) {
-  const route = routeTable.find((r) => r.id === "kvGet")!;
+function directKeyRead(route: Route, run: (context: RouterContext) => Response | Promise<Response>, answerError: ErrorAnswer) {
   const prefix = route.path.slice(0, -1);
   assert(route.method === "GET" && route.path === `${prefix}*`, `the key read's route is ${route.method} ${route.path}`);
   const others = routeTable.filter((r) => r !== route && r.method === "GET" && r.path.startsWith(prefix));
@@ -314,7 +313,7 @@ export function createApp(options: AppOptions) {
       continue;
     }
     const run = guarded(route, handlers[route.id], guard, clientOf);
-    if (route.id === "kvGet") keyRead = directKeyRead(run, answerError);
+    if (route.id === "kvGet") keyRead = directKeyRead(route, run, answerError);
     // A GET has no body to parse (and a parse hook would make Elysia compile the route as async).
     if (route.method === "GET") app.route(route.method, route.path, syncGetRoute(run, answerError));
     // parse "none": handlers read (and bound) bodies themselves, after the guard.
