@@ -77,6 +77,9 @@ interface RouterContext {
   query: Record<string, string | undefined>;
 }
 
+/** A route's handler as the router runs it. */
+type RouteRun = (context: RouterContext) => Response | Promise<Response>;
+
 /** The app's answer to an error, as its onError hook gives it (`code`: Elysia's code for it). */
 type ErrorAnswer = (error: unknown, code: unknown, request: Request, path: string) => Response;
 
@@ -89,10 +92,10 @@ type ErrorAnswer = (error: unknown, code: unknown, request: Request, path: strin
  * which parts of the context to build (`query` here). This handler tells it both through its
  * `toString`: sync, reading `request`, `params` and `query`. A route compiled as sync no longer
  * awaits the handler, so a promise the handler returns is settled here: its rejection gets the
- * answer onError would give it. test/http/sync-get.test.ts checks that a cached GET is answered
+ * answer onError would give it. test/http/direct-routes.test.ts checks that a cached GET is answered
  * without a promise and that an error after a promise still is the documented JSON.
  */
-function syncGetRoute(run: (context: RouterContext) => Response | Promise<Response>, answerError: ErrorAnswer) {
+function syncGetRoute(run: RouteRun, answerError: ErrorAnswer) {
   const route = (context: RouterContext & { path: string }): Response | Promise<Response> => {
     const answer = run(context);
     if (!(answer instanceof Promise)) return answer;
@@ -102,23 +105,33 @@ function syncGetRoute(run: (context: RouterContext) => Response | Promise<Respon
   return route;
 }
 
+/** The key routes under /kv/ whose requests skip the router (`directKeyRoutes`). */
+const directRouteIds: ReadonlySet<string> = new Set(["kvGet", "kvPut", "kvDelete"]);
+
 /**
- * The one request the router is not asked about: `GET /kv/<key>` with no query, the plain key
- * read, goes straight to its route's guarded handler (about 0.9 µs of CPU less per cached read,
- * docs/PERFORMANCE.md section 11). Elysia would give it the same route (nothing else in the route
- * table is under /kv/: asserted here), the same `*` parameter (the path after "/kv/", still
- * percent-encoded) and an empty query; test/http/sync-get.test.ts compares the two answers.
- * Undefined for any other request: the router takes it.
+ * The requests the router is not asked about: a key's read, write or delete under /kv/ with no
+ * query (`GET`, `PUT`, `DELETE /kv/<key>`) goes straight to its route's guarded handler (about 0.9
+ * µs of CPU less per cached read and 1 µs per write, docs/PERFORMANCE.md section 11). Elysia would
+ * give it the same route (no other route of these methods is under /kv/: asserted here), the same
+ * `*` parameter (the path after "/kv/", still percent-encoded) and an empty query, and onError's
+ * answer to an error; test/http/direct-routes.test.ts compares the two answers. Undefined for any other
+ * request: the router takes it.
  */
-function directKeyRead(route: Route, run: (context: RouterContext) => Response | Promise<Response>, answerError: ErrorAnswer) {
-  const prefix = route.path.slice(0, -1);
-  assert(route.method === "GET" && route.path === `${prefix}*`, `the key read's route is ${route.method} ${route.path}`);
-  const others = routeTable.filter((r) => r !== route && r.method === "GET" && r.path.startsWith(prefix));
-  assert(others.length === 0, `routes under ${prefix} besides the key read: ${others.map((r) => r.path).join(", ")}`);
+function directKeyRoutes(runs: ReadonlyMap<Route, RouteRun>, answerError: ErrorAnswer) {
+  assert(runs.size === directRouteIds.size, `direct key routes: ${[...runs.keys()].map((r) => r.id).join(", ")}`);
+  const byMethod = new Map<string, RouteRun>();
+  const prefix = "/kv/";
+  for (const [route, run] of runs) {
+    assert(route.path === `${prefix}*` && !byMethod.has(route.method), `a direct key route is ${route.method} ${route.path}`);
+    byMethod.set(route.method, run);
+  }
+  const others = routeTable.filter((r) => !runs.has(r) && byMethod.has(r.method) && r.path.startsWith(prefix));
+  assert(others.length === 0, `routes under ${prefix} besides the key's: ${others.map((r) => `${r.method} ${r.path}`).join(", ")}`);
   const noQuery: RouterContext["query"] = Object.freeze(Object.create(null));
   // A request `routableRequest` passed unchanged: its path starts at the first "/" from `routerPathFrom`.
   return (request: Request): Response | Promise<Response> | undefined => {
-    if (request.method !== "GET") return undefined;
+    const run = byMethod.get(request.method);
+    if (run === undefined) return undefined;
     const url = request.url;
     const pathFrom = url.indexOf("/", routerPathFrom);
     if (!url.startsWith(prefix, pathFrom) || url.includes("?", pathFrom)) return undefined;
@@ -146,7 +159,7 @@ const unaudited: RouteCall["record"] = Object.freeze({});
  * nothing else), then the handler runs; an audited route's record is written whatever the
  * outcome. Refusals happen before any body is read.
  */
-function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientOf): (context: RouterContext) => Response | Promise<Response> {
+function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientOf): RouteRun {
   const action = route.audit === "forwarded" ? undefined : route.audit;
   if (action === undefined) {
     return ({ request, params, query }) => {
@@ -305,7 +318,7 @@ export function createApp(options: AppOptions) {
   };
   // normalize: false: a body field its schema does not know is refused, never silently dropped.
   const app = new Elysia({ normalize: false }).onError(({ error, code, request, path }) => answerError(error, code, request, path));
-  let keyRead: ((request: Request) => Response | Promise<Response> | undefined) | undefined;
+  const direct = new Map<Route, RouteRun>();
   for (const route of routeTable) {
     if (route.body) {
       const { run, hook } = jsonBodyRoute(route, handlers[route.id], routing);
@@ -313,17 +326,18 @@ export function createApp(options: AppOptions) {
       continue;
     }
     const run = guarded(route, handlers[route.id], guard, clientOf);
-    if (route.id === "kvGet") keyRead = directKeyRead(route, run, answerError);
+    if (directRouteIds.has(route.id)) direct.set(route, run);
     // A GET has no body to parse (and a parse hook would make Elysia compile the route as async).
     if (route.method === "GET") app.route(route.method, route.path, syncGetRoute(run, answerError));
     // parse "none": handlers read (and bound) bodies themselves, after the guard.
     else app.route(route.method, route.path, run, { parse: "none" });
   }
 
+  const keyRoute = directKeyRoutes(direct, answerError);
   const routed = app.fetch;
   const fetch = (request: Request): Response | Promise<Response> => {
     const routable = routableRequest(request);
-    if (routable === request) return keyRead!(request) ?? routed(request);
+    if (routable === request) return keyRoute(request) ?? routed(request);
     if (routable instanceof ScribeError) return errorResponse(routable);
     originals.set(routable, request);
     return routed(routable);

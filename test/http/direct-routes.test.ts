@@ -3,11 +3,12 @@
  * `syncGetRoute`): a cached read comes back from the app's fetch as a Response, not a promise of
  * one; and since the router no longer awaits a GET's handler, an error after a promise (a
  * version that is not there, a failure inside the node) still gets the documented JSON answer.
- * `GET /kv/<key>` without a query skips the router (src/http/app.ts, `directKeyRead`): its
- * answers are compared with the router's (the same path with an empty query goes through it).
+ * `GET`, `PUT` and `DELETE /kv/<key>` without a query skip the router (src/http/app.ts,
+ * `directKeyRoutes`): their answers are compared with the router's (the same path with an empty
+ * query goes through it).
  * Through the real app over a real SQLite file.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { batchOpsMax } from "../../src/config/index.ts";
 import { createApp } from "../../src/http/index.ts";
 import { makeApp } from "../support/app.ts";
@@ -118,4 +119,59 @@ test("GET /kv/<key> without a query answers as the router answers the same path"
   }
   // The list covers values, deleted and absent keys and refused keys.
   expect([...seen].sort()).toEqual([200, 400, 404]);
+});
+
+describe("PUT and DELETE /kv/<key> without a query answer as the router answers the same path", () => {
+  const answer = async (response: Response | Promise<Response>) => {
+    const r = await response;
+    const headers: [string, string][] = [];
+    r.headers.forEach((value, name) => {
+      if (name !== "date") headers.push([name, value]);
+    });
+    return { status: r.status, headers, body: await r.text() };
+  };
+  /** The same request straight and through the router; both must be refused alike and change nothing. */
+  async function bothRefused(method: string, path: string, init: RequestInit = {}) {
+    const size = t.node.size;
+    const direct = await answer(get(path, { method, ...init }));
+    const routed = await answer(get(`${path}?`, { method, ...init }));
+    expect({ path, ...direct }).toEqual({ path, ...routed });
+    expect(direct.status).toBeGreaterThanOrEqual(400);
+    expect(t.node.size).toBe(size);
+    return direct;
+  }
+
+  test("refusals: bad keys, failed preconditions, an oversized value, a missing key", async () => {
+    expect((await get("/kv/refuse/a", { method: "PUT", body: "one" })).status).toBe(200);
+    const codes: string[] = [];
+    const code = async (method: string, path: string, init: RequestInit = {}) => codes.push((JSON.parse((await bothRefused(method, path, init)).body) as { code: string }).code);
+    await code("PUT", "/kv/", { body: "x" });
+    await code("PUT", "/kv/%ZZ", { body: "x" });
+    await code("PUT", `/kv/${"k".repeat(1025)}`, { body: "x" });
+    await code("PUT", "/kv/refuse/a", { body: "x", headers: { "if-match": '"7"' } });
+    await code("PUT", "/kv/refuse/a", { body: "x", headers: { "if-none-match": "*" } });
+    await code("PUT", "/kv/refuse/big", { body: "x".repeat(t.config.storage.max_value_size + 1) });
+    await code("DELETE", "/kv/refuse/none");
+    await code("DELETE", "/kv/%ZZ");
+    await code("DELETE", "/kv/refuse/a", { headers: { "if-match": '"7"' } });
+    expect(codes).toEqual(["invalid_key", "invalid_key", "key_too_large", "precondition_failed", "precondition_failed", "value_too_large", "not_found", "invalid_key", "precondition_failed"]);
+  });
+
+  test("writes: a put and a delete straight and through the router give the same receipts", async () => {
+    const receipt = async (method: string, path: string, body?: string) => {
+      const response = await get(path, { method, body, headers: body === undefined ? {} : { "content-type": "text/plain" } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/json");
+      const { key, op, version } = (await response.json()) as { key: string; op: string; version: number };
+      return { key, op, version };
+    };
+    expect(await receipt("PUT", "/kv/write/a%2Fb", "one")).toEqual({ key: "write/a/b", op: "put", version: 1 });
+    expect(await receipt("PUT", "/kv/write/a%2Fb?", "two")).toEqual({ key: "write/a/b", op: "put", version: 2 });
+    expect(await (await get("/kv/write/a%2Fb")).text()).toBe("two");
+    expect((await get("/kv/write/a%2Fb")).headers.get("content-type")).toBe("text/plain");
+    expect(await receipt("DELETE", "/kv/write/a%2Fb")).toEqual({ key: "write/a/b", op: "delete", version: 3 });
+    expect(await receipt("PUT", "/kv/write/c", "three")).toEqual({ key: "write/c", op: "put", version: 1 });
+    expect(await receipt("DELETE", "/kv/write/c?")).toEqual({ key: "write/c", op: "delete", version: 2 });
+    expect((await get("/kv/write/a%2Fb")).status).toBe(404);
+  });
 });
