@@ -168,19 +168,27 @@ function guarded(route: Route, handler: Handler, guard: Guard, clientOf: ClientO
       return handler({ route, request, params, query, caller: admission.caller, record: unaudited });
     };
   }
-  return async ({ request, params, query }) => {
+  return ({ request, params, query }) => {
     const admission = guard.admit(route, request, clientOf);
     if (!admission.ok) return errorResponse(admission.error, admission.headers);
     const call: RouteCall = { route, request, params, query, caller: admission.caller, record: {} };
-    try {
-      const response = await handler(call);
-      guard.audit(call.caller, action, call.record, { result: "ok", status: response.status });
-      return response;
-    } catch (error) {
+    // Settled with `then` rather than an async wrapper (as RequestMetrics.time): a promise and a frame fewer per write.
+    const failed = (error: unknown): never => {
       const known = isScribeError(error);
       guard.audit(call.caller, action, call.record, { result: "error", status: known ? error.status : 500, code: known ? error.code : "internal" });
       throw error;
+    };
+    const audited = (response: Response): Response => {
+      guard.audit(call.caller, action, call.record, { result: "ok", status: response.status });
+      return response;
+    };
+    let answer: Response | Promise<Response>;
+    try {
+      answer = handler(call);
+    } catch (error) {
+      return failed(error);
     }
+    return answer instanceof Promise ? answer.then(audited, failed) : audited(answer);
   };
 }
 

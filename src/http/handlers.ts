@@ -178,10 +178,11 @@ export function makeHandlers(deps: HandlerDeps): Record<RouteId, Handler> {
 }
 
 /** Reads a bounded body; a node-to-node call's body must be the one its HMAC covers. */
-async function readCheckedBody(deps: HandlerDeps, call: RouteCall, bytesMax: number, code: ErrorCode, what: string): Promise<Uint8Array> {
-  const body = await readBody(call.request, bytesMax, code, what);
-  deps.guard.checkBody(call.caller, body);
-  return body;
+function readCheckedBody(deps: HandlerDeps, call: RouteCall, bytesMax: number, code: ErrorCode, what: string): Promise<Uint8Array> {
+  return readBody(call.request, bytesMax, code, what).then((body) => {
+    deps.guard.checkBody(call.caller, body);
+    return body;
+  });
 }
 
 function keyHandlers(deps: HandlerDeps) {
