@@ -31,6 +31,16 @@ afterAll(() => t.close());
 
 const get = (path: string, init: RequestInit = {}) => app.fetch(new Request(`http://scribe.test${path}`, init));
 
+/** An answer as compared: status, every header but Date, body. */
+async function answer(response: Response | Promise<Response>) {
+  const r = await response;
+  const headers: [string, string][] = [];
+  r.headers.forEach((value, name) => {
+    if (name !== "date") headers.push([name, value]);
+  });
+  return { status: r.status, headers, body: await r.text() };
+}
+
 test("a cached GET is answered without a promise, the same answer as before", async () => {
   expect((await get("/kv/sync/a", { method: "PUT", body: "hello" })).status).toBe(200);
   // The first request compiles the route (Elysia does that lazily, behind a promise).
@@ -102,14 +112,6 @@ test("GET /kv/<key> without a query answers as the router answers the same path"
     "/kv/direct/a/",
     `/kv/${"k".repeat(1025)}`,
   ];
-  const answer = async (response: Response | Promise<Response>) => {
-    const r = await response;
-    const headers: [string, string][] = [];
-    r.headers.forEach((value, name) => {
-      if (name !== "date") headers.push([name, value]);
-    });
-    return { status: r.status, headers, body: await r.text() };
-  };
   const seen = new Set<number>();
   for (const path of paths) {
     const direct = await answer(get(path));
@@ -122,14 +124,6 @@ test("GET /kv/<key> without a query answers as the router answers the same path"
 });
 
 describe("PUT and DELETE /kv/<key> without a query answer as the router answers the same path", () => {
-  const answer = async (response: Response | Promise<Response>) => {
-    const r = await response;
-    const headers: [string, string][] = [];
-    r.headers.forEach((value, name) => {
-      if (name !== "date") headers.push([name, value]);
-    });
-    return { status: r.status, headers, body: await r.text() };
-  };
   /** The same request straight and through the router; both must be refused alike and change nothing. */
   async function bothRefused(method: string, path: string, init: RequestInit = {}) {
     const size = t.node.size;
