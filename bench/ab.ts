@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { alternate, combine, withCpu, wrkSlice, type Slice } from "./lib/alternate.ts";
 import { runBatchLoad } from "./lib/batch-load.ts";
-import { extractCommit, repoRoot, runToEnd, tempDir } from "./lib/proc.ts";
+import { envPairs, extractCommit, repoRoot, runToEnd, tempDir } from "./lib/proc.ts";
 import { preload, startNode, type ScribeNode } from "./lib/scribe.ts";
 import { getScript, putScript, runWrk } from "./lib/wrk.ts";
 
@@ -46,9 +46,8 @@ const connections = Number(values.connections);
 const valueBytes = 100;
 /** Seconds per slice: short slices interleave the two nodes finely (wrk's -d takes whole seconds). */
 /** --env-a / --env-b KEY=VALUE (repeatable): environment of A's or B's node only, to measure a runtime setting. */
-const envOf = (pairs: string[]) => Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-const envA = envOf(values["env-a"] as string[]);
-const envB = envOf(values["env-b"] as string[]);
+const envA = envPairs(values["env-a"] as string[]);
+const envB = envPairs(values["env-b"] as string[]);
 const sliceSeconds = Math.max(1, Math.round(Number(values.slice)));
 const slices = Math.max(1, Math.round(seconds / sliceSeconds));
 

@@ -17,7 +17,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cpuSeconds, extractCommit, median, repoRoot } from "./lib/proc.ts";
+import { cpuSeconds, envPairs, extractCommit, median, repoRoot } from "./lib/proc.ts";
 import type { ScribeCluster, ScribeNode } from "./lib/scribe.ts";
 import { putScript, runWrk } from "./lib/wrk.ts";
 
@@ -34,7 +34,7 @@ if (!ref) {
 const slices = Number(values.slices);
 const sliceSeconds = Number(values.seconds);
 const connections = 64;
-const envB = Object.fromEntries((values["env-b"] as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const envB = envPairs(values["env-b"] as string[]);
 const valueBytes = 100;
 
 interface Side {

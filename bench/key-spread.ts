@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { alternate, combine, wrkSlice } from "./lib/alternate.ts";
-import { benchEnv, tempDir } from "./lib/proc.ts";
+import { benchEnv, envPairs, tempDir } from "./lib/proc.ts";
 import { preload, startNode } from "./lib/scribe.ts";
 import { getScript, haveWrk, runWrk } from "./lib/wrk.ts";
 
@@ -27,7 +27,7 @@ const rounds = Number(values.rounds);
 const sliceSeconds = Number(values.slice);
 const connections = 64;
 const prefix = "spread/";
-const extraEnv = Object.fromEntries((values.env as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const extraEnv = envPairs(values.env as string[]);
 
 const dir = tempDir("scribe-key-spread-");
 const node = await startNode({ dataDir: dir.path, env: { ...benchEnv, ...extraEnv } });

@@ -211,6 +211,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** `KEY=VALUE` arguments (an `--env` flag's values) as an environment object; the value may hold "=". */
+export function envPairs(pairs: readonly string[]): Record<string, string> {
+  return Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
 /** The value of `--name VALUE` in `args`, or undefined. */
 export function flagValue(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
