@@ -25,6 +25,12 @@ if (!haveWrk()) {
 const keys = Number(values.keys);
 const rounds = Number(values.rounds);
 const sliceSeconds = Number(values.slice);
+for (const [name, n] of [["keys", keys], ["rounds", rounds], ["slice", sliceSeconds]] as const) {
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number of at least 1, got ${values[name]}`);
+    process.exit(2);
+  }
+}
 const connections = 64;
 const prefix = "spread/";
 const extraEnv = envPairs(values.env as string[]);
