@@ -24,6 +24,7 @@ import { join } from "node:path";
 import type { ArchivalFigures, LoadFigure } from "./lib/figures.ts";
 import { bunCommand, cpuSeconds, flagValue, freePort, median, memoryTempDir, repoRoot, runToEnd, spawnChild, threadCpuSeconds, waitUntil, type TempDir } from "./lib/proc.ts";
 import { nodeMetrics, startNode } from "./lib/scribe.ts";
+import { segmentGzipOptions } from "../src/storage/cold/index.ts";
 import { describeLoad, ingestBacklog, type SectionOptions } from "./single.ts";
 
 /** Raw segment bytes per sealed segment in this bench (storage.segment_size). */
@@ -95,7 +96,7 @@ const fflateWarmups = 2;
 
 /**
  * What the compressor alone can do on this machine: one archived segment, read back from the
- * bucket and gunzipped, gzipped again with fflate at the node's level (1) on this process's one
+ * bucket and gunzipped, gzipped again with fflate at the node's level (1) and options on this process's one
  * thread, `fflateRuns` times after warming up; MB/s of raw segment bytes at the median. The
  * archiver can compress no faster per core than this, whatever else it does.
  */
@@ -103,7 +104,7 @@ function fflateAlone(raw: Uint8Array): number {
   const seconds: number[] = [];
   for (let i = 0; i < fflateWarmups + fflateRuns; i++) {
     const start = performance.now();
-    gzipSync(raw, { level: 1, mtime: 0 });
+    gzipSync(raw, segmentGzipOptions(1));
     if (i >= fflateWarmups) seconds.push((performance.now() - start) / 1000);
   }
   return raw.length / median(seconds) / 1e6;

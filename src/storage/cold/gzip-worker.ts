@@ -5,11 +5,12 @@
  * compressed output, `{type:"ack"}` after each push but the final one, and `{type:"end"}` after
  * the final one (its last message for the stream), or `{type:"error", message}`.
  *
- * The gzip header's mtime is 0 and no file name is written, so the output is a pure function of
- * the input, the level and the fflate version.
+ * The options are gzip-options.ts's: the gzip header's mtime is 0 and no file name is written, so
+ * the output is a pure function of the input, the level and the fflate version.
  */
 
 import { Gzip } from "fflate";
+import { segmentGzipOptions } from "./gzip-options.ts";
 
 declare const self: Worker;
 
@@ -23,7 +24,7 @@ self.onmessage = (event: MessageEvent) => {
   const message = event.data as { type: "start"; level: number } | { type: "push"; chunk: Uint8Array; final: boolean };
   try {
     if (message.type === "start") {
-      gzip = new Gzip({ level: message.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, mtime: 0 }, (chunk, final) => {
+      gzip = new Gzip(segmentGzipOptions(message.level), (chunk, final) => {
         if (chunk.length > 0) {
           const out = owned(chunk);
           self.postMessage({ type: "data", chunk: out }, [out.buffer]);

@@ -22,6 +22,7 @@ export {
   type SegmentDecodeOptions,
 } from "./segment.ts";
 export { GzipPool, gzipStream, gunzipStream, collect, type ChunkSource } from "./compression.ts";
+export { segmentGzipOptions } from "./gzip-options.ts";
 export { CompactRange, leafHash, nodeHash, sha256 } from "./hashing.ts";
 export {
   Uploader,
