@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { benchArchival, type Backlog } from "./archival.ts";
 import { benchCluster } from "./cluster.ts";
 import type { RunFigures } from "./lib/figures.ts";
-import { buildRows, formatTable, gitInfo, machineInfo, saveResults, type Results } from "./lib/report.ts";
+import { buildRows, cpuTicks, formatTable, gitInfo, machineInfo, saveResults, stolenShare, type Results } from "./lib/report.ts";
 import { repoRoot } from "./lib/proc.ts";
 import { benchSingle, type SectionOptions } from "./single.ts";
 
@@ -76,11 +76,16 @@ async function section<T>(name: string, run: () => Promise<T>): Promise<T | unde
   }
 }
 
+/** A stolen CPU share as printed ("unknown" where /proc/stat cannot tell). */
+const percent = (share: number | null) => (share === null ? "unknown" : `${(share * 100).toFixed(1)}%`);
+
 const runFigures: Results["runs"] = [];
 const tableWanted = tableSections.filter(wanted);
+const ticksAtStart = cpuTicks();
 for (let run = 1; run <= runs && tableWanted.length > 0; run++) {
   if (runs > 1) console.log(`\n######## run ${run} of ${runs}`);
   const started = new Date().toISOString();
+  const ticksAtRunStart = cpuTicks();
   const figures: RunFigures = {};
   let backlog: Backlog | undefined;
   if (wanted("single")) {
@@ -98,8 +103,11 @@ for (let run = 1; run <= runs && tableWanted.length > 0; run++) {
     const cluster = await section("cluster", () => benchCluster(options));
     if (cluster) figures.cluster = cluster;
   }
-  runFigures.push({ started, figures });
+  const stolen = stolenShare(ticksAtRunStart, cpuTicks());
+  console.log(`CPU stolen by the hypervisor for other guests during this run: ${percent(stolen)} of the machine's (steal, /proc/stat)`);
+  runFigures.push({ started, figures, stolen_cpu_share: stolen });
 }
+const stolenOverall = stolenShare(ticksAtStart, cpuTicks());
 
 for (const [name, file] of Object.entries(microSections)) {
   if (!wanted(name)) continue;
@@ -113,11 +121,12 @@ for (const [name, file] of Object.entries(microSections)) {
 
 if (runFigures.length > 0) {
   const rows = buildRows(runFigures.map((r) => r.figures));
-  console.log(`\n######## ratio table: ${date}, ${runs > 1 ? `median of ${runs} runs` : "one run"}, ${warmupSeconds}s warm-up + ${seconds}s per load`);
+  const stolenPerRun = runFigures.length > 1 ? ` (runs: ${runFigures.map((r) => percent(r.stolen_cpu_share ?? null)).join(", ")})` : "";
+  console.log(`\n######## ratio table: ${date}, ${runs > 1 ? `median of ${runs} runs` : "one run"}, ${warmupSeconds}s warm-up + ${seconds}s per load; CPU stolen by the hypervisor ${percent(stolenOverall)}${stolenPerRun}`);
   console.log(formatTable(rows));
   const complete = tableSections.every(wanted) && failures === 0;
   if (complete && !values["no-save"]) {
-    const results: Results = { format: 1, date, git, machine, options: { seconds, warmup_seconds: warmupSeconds, runs }, rows, runs: runFigures };
+    const results: Results = { format: 1, date, git, machine, options: { seconds, warmup_seconds: warmupSeconds, runs }, rows, stolen_cpu_share: stolenOverall, runs: runFigures };
     console.log(`saved: ${saveResults(results).map((p) => p.slice(repoRoot.length + 1)).join(", ")}`);
   } else {
     console.log(complete ? "not saved (--no-save)" : "partial table (a section was left out or failed): not saved; bench/results.json keeps the last complete run");

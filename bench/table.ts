@@ -20,7 +20,7 @@ function load(path: string): Results {
 }
 
 function describe(path: string, r: Results): string {
-  return `${path}: ${r.date}, src/ at ${(r.git.src_commit ?? r.git.commit).slice(0, 10)}, ${r.options.runs} run(s), ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.loadavg_at_start.toFixed(1)} at start`;
+  return `${path}: ${r.date}, src/ at ${(r.git.src_commit ?? r.git.commit).slice(0, 10)}, ${r.options.runs} run(s), ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.loadavg_at_start.toFixed(1)} at start${typeof r.stolen_cpu_share === "number" ? `, ${(r.stolen_cpu_share * 100).toFixed(1)}% of the CPU stolen by the hypervisor` : ""}`;
 }
 
 function cpu(row: Row): string {

@@ -11,7 +11,7 @@
  * median of the per-run ratios (each ratio pairs two figures measured minutes apart in one run).
  */
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import type { LoadFigure, RunFigures } from "./figures.ts";
@@ -247,6 +247,40 @@ export interface Machine {
   loadavg_at_start: number;
 }
 
+/** The machine's CPU time so far, from the "cpu" line of /proc/stat (all CPUs, in clock ticks). */
+export interface CpuTicks {
+  total: number;
+  /** Time the hypervisor gave to other guests while this one had work to run ("steal"). */
+  steal: number;
+}
+
+/**
+ * The "cpu" line of a /proc/stat text: user, nice, system, idle, iowait, irq, softirq and steal
+ * summed as the total (guest time is already inside user and nice). Undefined when the text has
+ * no such line (not Linux, or a kernel without a steal column).
+ */
+export function parseCpuTicks(procStat: string): CpuTicks | undefined {
+  const line = procStat.split("\n").find((l) => l.startsWith("cpu "));
+  const fields = line?.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (!fields || fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+}
+
+/** The machine's CPU ticks now, or undefined where /proc/stat cannot tell them. */
+export function cpuTicks(): CpuTicks | undefined {
+  return existsSync("/proc/stat") ? parseCpuTicks(readFileSync("/proc/stat", "utf8")) : undefined;
+}
+
+/**
+ * The share of the machine's CPU time the hypervisor took for other guests between two samples
+ * (0..1), or null when it cannot be told. On the shared development VM it is what the load
+ * average does not show: other tenants' work, which slows every process of a run alike.
+ */
+export function stolenShare(from: CpuTicks | undefined, to: CpuTicks | undefined): number | null {
+  if (!from || !to || to.total <= from.total) return null;
+  return (to.steal - from.steal) / (to.total - from.total);
+}
+
 export function machineInfo(): Machine {
   const list = cpus();
   return { cpus: list.length, model: list[0]?.model ?? "unknown", memory_bytes: totalmem(), kernel: release(), bun: Bun.version, loadavg_at_start: loadavg()[0]! };
@@ -273,7 +307,10 @@ export interface Results {
   machine: Machine;
   options: { seconds: number; warmup_seconds: number; runs: number };
   rows: Row[];
-  runs: { started: string; figures: RunFigures }[];
+  /** The share of the machine's CPU the hypervisor gave to other guests over all the runs (null: unknown; absent in files saved before it was measured). */
+  stolen_cpu_share?: number | null;
+  /** Each run's figures, and the CPU share stolen from the machine during it. */
+  runs: { started: string; figures: RunFigures; stolen_cpu_share?: number | null }[];
 }
 
 /** Writes bench/results.json (the latest) and bench/history/<date>-<commit>.json (kept). */
