@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { benchArchival, type Backlog } from "./archival.ts";
 import { benchCluster } from "./cluster.ts";
 import type { RunFigures } from "./lib/figures.ts";
-import { buildRows, cpuTicks, formatTable, gitInfo, machineInfo, saveResults, stolenShare, type Results } from "./lib/report.ts";
+import { buildRows, cpuTicks, formatStolenShare, formatTable, gitInfo, machineInfo, saveResults, stolenShare, type Results } from "./lib/report.ts";
 import { repoRoot } from "./lib/proc.ts";
 import { benchSingle, type SectionOptions } from "./single.ts";
 
@@ -76,9 +76,6 @@ async function section<T>(name: string, run: () => Promise<T>): Promise<T | unde
   }
 }
 
-/** A stolen CPU share as printed ("unknown" where /proc/stat cannot tell). */
-const percent = (share: number | null) => (share === null ? "unknown" : `${(share * 100).toFixed(1)}%`);
-
 const runFigures: Results["runs"] = [];
 const tableWanted = tableSections.filter(wanted);
 const ticksAtStart = cpuTicks();
@@ -104,7 +101,7 @@ for (let run = 1; run <= runs && tableWanted.length > 0; run++) {
     if (cluster) figures.cluster = cluster;
   }
   const stolen = stolenShare(ticksAtRunStart, cpuTicks());
-  console.log(`CPU stolen by the hypervisor for other guests during this run: ${percent(stolen)} of the machine's (steal, /proc/stat)`);
+  console.log(`CPU stolen by the hypervisor for other guests during this run: ${formatStolenShare(stolen)} of the machine's (steal, /proc/stat)`);
   runFigures.push({ started, figures, stolen_cpu_share: stolen });
 }
 const stolenOverall = stolenShare(ticksAtStart, cpuTicks());
@@ -121,8 +118,8 @@ for (const [name, file] of Object.entries(microSections)) {
 
 if (runFigures.length > 0) {
   const rows = buildRows(runFigures.map((r) => r.figures));
-  const stolenPerRun = runFigures.length > 1 ? ` (runs: ${runFigures.map((r) => percent(r.stolen_cpu_share ?? null)).join(", ")})` : "";
-  console.log(`\n######## ratio table: ${date}, ${runs > 1 ? `median of ${runs} runs` : "one run"}, ${warmupSeconds}s warm-up + ${seconds}s per load; CPU stolen by the hypervisor ${percent(stolenOverall)}${stolenPerRun}`);
+  const stolenPerRun = runFigures.length > 1 ? ` (runs: ${runFigures.map((r) => formatStolenShare(r.stolen_cpu_share)).join(", ")})` : "";
+  console.log(`\n######## ratio table: ${date}, ${runs > 1 ? `median of ${runs} runs` : "one run"}, ${warmupSeconds}s warm-up + ${seconds}s per load; CPU stolen by the hypervisor ${formatStolenShare(stolenOverall)}${stolenPerRun}`);
   console.log(formatTable(rows));
   const complete = tableSections.every(wanted) && failures === 0;
   if (complete && !values["no-save"]) {

@@ -9,7 +9,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildRows, formatTable, type Results, type Row } from "./lib/report.ts";
+import { buildRows, formatStolenShare, formatTable, type Results, type Row } from "./lib/report.ts";
 import { repoRoot } from "./lib/proc.ts";
 
 function load(path: string): Results {
@@ -20,7 +20,7 @@ function load(path: string): Results {
 }
 
 function describe(path: string, r: Results): string {
-  return `${path}: ${r.date}, src/ at ${(r.git.src_commit ?? r.git.commit).slice(0, 10)}, ${r.options.runs} run(s), ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.loadavg_at_start.toFixed(1)} at start${typeof r.stolen_cpu_share === "number" ? `, ${(r.stolen_cpu_share * 100).toFixed(1)}% of the CPU stolen by the hypervisor` : ""}`;
+  return `${path}: ${r.date}, src/ at ${(r.git.src_commit ?? r.git.commit).slice(0, 10)}, ${r.options.runs} run(s), ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.loadavg_at_start.toFixed(1)} at start${typeof r.stolen_cpu_share === "number" ? `, ${formatStolenShare(r.stolen_cpu_share)} of the CPU stolen by the hypervisor` : ""}`;
 }
 
 function cpu(row: Row): string {

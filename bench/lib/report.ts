@@ -281,6 +281,11 @@ export function stolenShare(from: CpuTicks | undefined, to: CpuTicks | undefined
   return (to.steal - from.steal) / (to.total - from.total);
 }
 
+/** A stolen CPU share as printed: a percentage, or "unknown" where /proc/stat could not tell it. */
+export function formatStolenShare(share: number | null | undefined): string {
+  return typeof share === "number" ? `${(share * 100).toFixed(1)}%` : "unknown";
+}
+
 export function machineInfo(): Machine {
   const list = cpus();
   return { cpus: list.length, model: list[0]?.model ?? "unknown", memory_bytes: totalmem(), kernel: release(), bun: Bun.version, loadavg_at_start: loadavg()[0]! };
