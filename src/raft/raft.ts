@@ -46,7 +46,9 @@ export interface RaftConfig {
    * A (pre-)candidate whose campaign has not made a leader after a randomized
    * [campaignRetryTicks, 2 * campaignRetryTicks] ticks campaigns again (a split vote, a lost
    * vote or response, pre-votes dropped by followers whose lease had not yet run out), instead
-   * of waiting a whole election timeout. Default max(2, ceil(electionTimeoutTicks / 10)).
+   * of waiting a whole election timeout; each further round that makes no leader waits
+   * campaignRetryTicks longer, up to an election timeout, so that answers slower than the retry
+   * still arrive in time. Default max(2, ceil(electionTimeoutTicks / 10)).
    */
   campaignRetryTicks?: number;
   heartbeatTimeoutTicks?: number;
@@ -117,6 +119,8 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** Rounds of this campaign that made no leader before their retry came (campaignRetryTimeout); 0 as a follower. */
+  private failedRounds = 0;
   leadTransferee: NodeId = NONE;
   /** Index of the latest config entry the leader proposed (or its last index at election). */
   private pendingConfigIndex = 0;
@@ -225,6 +229,7 @@ export class Raft {
 
   becomeFollower(term: number, lead: NodeId): void {
     this.reset(term);
+    this.failedRounds = 0;
     this.role = "follower";
     this.lead = lead;
   }
@@ -286,6 +291,8 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
+      // A follower's timeout starts a campaign; a (pre-)candidate's is a round that made no leader.
+      if (this.role !== "follower") this.failedRounds++;
       this.hup(this.preVote ? "preVote" : "vote");
     }
   }
@@ -338,7 +345,7 @@ export class Raft {
     // follower with a whole timeout, where without it such a node would raise everyone's term
     // at every quick retry and could keep the others from ever winning.
     this.electionElapsed = 0;
-    if (this.preVote) this.randomizedElectionTimeout = this.campaignRetryTicks + this.random.int(this.campaignRetryTicks + 1);
+    if (this.preVote) this.randomizedElectionTimeout = this.campaignRetryTimeout();
     const voteTerm = kind === "preVote" ? this.term + 1 : this.term;
     const type: MessageType = kind === "preVote" ? "preVote" : "vote";
     if (this.recordVote(this.id, true)) return;
@@ -350,6 +357,20 @@ export class Raft {
       m.transfer = kind === "transfer";
       this.msgs.push(m);
     }
+  }
+
+  /**
+   * Ticks before this round is tried again: [r, 2r] after the campaign's first round (r =
+   * campaignRetryTicks), one r more for each round in a row that made no leader, the shortest
+   * wait at most an election timeout. A retry abandons the round's answers still on their way:
+   * with a fixed wait, votes that always take longer than it (a slow network, voters' slow
+   * fsyncs, a fast clock) would never elect anyone; a growing wait outlasts any round trip
+   * shorter than an election timeout.
+   */
+  private campaignRetryTimeout(): number {
+    const r = this.campaignRetryTicks;
+    const shortest = Math.min(r * (1 + this.failedRounds), Math.max(r, this.electionTimeoutTicks));
+    return shortest + this.random.int(r + 1);
   }
 
   /** Records a vote; returns true when the election was decided (won or lost). */

@@ -125,6 +125,36 @@ describe("election timing", () => {
     expect(c.leaders()).toHaveLength(1);
   });
 
+  test("answers slower than the quick retry still elect a leader: each round that made no leader waits longer", () => {
+    // Every message takes 5 of node 1's ticks to arrive, so a round's answers come 10 ticks after
+    // its requests: more than the first retries' 2..4 ticks. Only node 1's clock runs (the others
+    // would otherwise campaign on their own timers).
+    const delayTicks = 5;
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = new Harness([1, 2, 3], { seed, preVote: true, checkQuorum: true, electionTimeoutTicks: 20, campaignRetryTicks: 2 });
+      const inFlight: { m: Message; at: number }[] = [];
+      let ticks = 0;
+      let rounds = 0;
+      while (c.leaders().length === 0) {
+        c.tick(1);
+        ticks++;
+        c.processReadies();
+        for (const m of c.queue) {
+          if (m.from === 1 && m.to === 2 && m.type === "preVote") rounds++;
+          inFlight.push({ m, at: ticks + delayTicks });
+        }
+        c.queue = [];
+        for (const due of inFlight.filter((f) => f.at <= ticks)) {
+          inFlight.splice(inFlight.indexOf(due), 1);
+          c.get(due.m.to).node.step(due.m);
+        }
+        expect(ticks).toBeLessThan(200); // 80-130 ticks with the growing wait; never, with a fixed 2..4
+      }
+      expect(c.leaders()).toEqual([1]);
+      expect(rounds).toBeGreaterThan(2); // the first rounds were abandoned: their answers came too late
+    }
+  });
+
   test("without pre-vote a failed campaign waits a whole randomized election timeout (classic Raft)", () => {
     const c = new Harness([1, 2, 3], { seed: 3, preVote: false, electionTimeoutTicks: 20, campaignRetryTicks: 2 });
     c.isolate(1);

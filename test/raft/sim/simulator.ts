@@ -107,10 +107,11 @@ const CAMPAIGN_RETRY_TICKS = 2;
  * The election bound the simulator checks (docs/RAFT.md, "How long an election takes"): after the
  * leader is crashed or isolated with a quorum of voters up and connected, some other node leads a
  * later term within the slowest clock's election timeout max plus this margin: three campaign
- * retries of at most 2 * CAMPAIGN_RETRY_TICKS each (split votes, late messages of this simulated
- * network, pre-votes dropped by a lease that had not yet run out).
+ * retries (split votes, late messages of this simulated network, pre-votes dropped by a lease
+ * that had not yet run out), the first after at most 2 * CAMPAIGN_RETRY_TICKS, each further one
+ * CAMPAIGN_RETRY_TICKS later than the one before (the core's growing retry).
  */
-const ELECTION_MARGIN_STEPS = 3 * 2 * CAMPAIGN_RETRY_TICKS * TICK_STEPS_MAX;
+const ELECTION_MARGIN_STEPS = (2 + 3 + 4) * CAMPAIGN_RETRY_TICKS * TICK_STEPS_MAX;
 /** Chance per step, at a quiet moment, to crash or isolate the leader and time the election. */
 const ELECTION_PROBE_CHANCE = 0.002;
 const CLIENTS = 4;
