@@ -46,9 +46,10 @@ export interface RaftConfig {
    * A (pre-)candidate whose campaign has not made a leader after a randomized
    * [campaignRetryTicks, 2 * campaignRetryTicks] ticks campaigns again (a split vote, a lost
    * vote or response, pre-votes dropped by followers whose lease had not yet run out), instead
-   * of waiting a whole election timeout; each further round that makes no leader waits
-   * campaignRetryTicks longer, up to an election timeout, so that answers slower than the retry
-   * still arrive in time. Default max(2, ceil(electionTimeoutTicks / 10)).
+   * of waiting a whole election timeout; once a vote arrives after its round was given up,
+   * each round waits campaignRetryTicks longer than the one before, up to an election timeout,
+   * so that answers slower than the retry still arrive in time. Default max(2,
+   * ceil(electionTimeoutTicks / 10)).
    */
   campaignRetryTicks?: number;
   heartbeatTimeoutTicks?: number;
@@ -119,8 +120,13 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
-  /** Rounds of this campaign that made no leader before their retry came (campaignRetryTimeout); 0 as a follower. */
-  private failedRounds = 0;
+  /**
+   * Rounds of this campaign given up before a vote for them arrived (campaignRetryTimeout): each
+   * makes the retry one campaignRetryTicks longer. 0 as a follower.
+   */
+  private lateRounds = 0;
+  /** A vote for the current round's term came after the round was given up (counted once). */
+  private lateVoteSeen = false;
   leadTransferee: NodeId = NONE;
   /** Index of the latest config entry the leader proposed (or its last index at election). */
   private pendingConfigIndex = 0;
@@ -229,7 +235,7 @@ export class Raft {
 
   becomeFollower(term: number, lead: NodeId): void {
     this.reset(term);
-    this.failedRounds = 0;
+    this.lateRounds = 0;
     this.role = "follower";
     this.lead = lead;
   }
@@ -291,8 +297,6 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      // A follower's timeout starts a campaign; a (pre-)candidate's is a round that made no leader.
-      if (this.role !== "follower") this.failedRounds++;
       this.hup(this.preVote ? "preVote" : "vote");
     }
   }
@@ -345,6 +349,7 @@ export class Raft {
     // follower with a whole timeout, where without it such a node would raise everyone's term
     // at every quick retry and could keep the others from ever winning.
     this.electionElapsed = 0;
+    this.lateVoteSeen = false;
     if (this.preVote) this.randomizedElectionTimeout = this.campaignRetryTimeout();
     const voteTerm = kind === "preVote" ? this.term + 1 : this.term;
     const type: MessageType = kind === "preVote" ? "preVote" : "vote";
@@ -360,17 +365,25 @@ export class Raft {
   }
 
   /**
-   * Ticks before this round is tried again: [r, 2r] after the campaign's first round (r =
-   * campaignRetryTicks), one r more for each round in a row that made no leader, the shortest
-   * wait at most an election timeout. A retry abandons the round's answers still on their way:
-   * with a fixed wait, votes that always take longer than it (a slow network, voters' slow
-   * fsyncs, a fast clock) would never elect anyone; a growing wait outlasts any round trip
-   * shorter than an election timeout.
+   * Ticks before this round is tried again: [r, 2r] (r = campaignRetryTicks), plus r for each
+   * round of this campaign whose votes came after it was given up, the shortest wait at most an
+   * election timeout. A retry abandons the votes still on their way, and a vote round's term is
+   * its own: with a fixed wait, votes that always take longer than it (a slow network, voters'
+   * slow fsyncs, a candidate whose clock runs fast) would never elect anyone. Rounds that fail
+   * for other reasons (a split vote, pre-votes ignored under a lease that has not run out) keep
+   * the quick retry.
    */
   private campaignRetryTimeout(): number {
     const r = this.campaignRetryTicks;
-    const shortest = Math.min(r * (1 + this.failedRounds), Math.max(r, this.electionTimeoutTicks));
+    const shortest = Math.min(r * (1 + this.lateRounds), Math.max(r, this.electionTimeoutTicks));
     return shortest + this.random.int(r + 1);
+  }
+
+  /** A granted vote for a round this (pre-)candidate gave up: its round trips outlast its retry. */
+  private noteLateVote(): void {
+    if (this.lateVoteSeen) return;
+    this.lateVoteSeen = true;
+    this.lateRounds++;
   }
 
   /** Records a vote; returns true when the election was decided (won or lost). */
@@ -426,6 +439,7 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
+      if (m.type === "voteResponse" && !m.reject && this.role !== "follower" && this.role !== "leader") this.noteLateVote();
       if (m.type === "append" || m.type === "heartbeat" || m.type === "catchup") {
         // Figure 2: reply with our term so a stale leader steps down (with pre-vote it could
         // otherwise never learn it, since our term no longer rises through its votes).
@@ -513,6 +527,7 @@ export class Raft {
         break;
       case "voteResponse":
         if (this.role === "candidate") this.recordVote(m.from, !m.reject);
+        else if (!m.reject) this.noteLateVote(); // the vote round of this term was given up
         break;
       case "preVoteResponse":
         if (this.role === "preCandidate") this.recordVote(m.from, !m.reject);

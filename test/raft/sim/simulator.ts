@@ -108,8 +108,9 @@ const CAMPAIGN_RETRY_TICKS = 2;
  * leader is crashed or isolated with a quorum of voters up and connected, some other node leads a
  * later term within the slowest clock's election timeout max plus this margin: three campaign
  * retries (split votes, late messages of this simulated network, pre-votes dropped by a lease
- * that had not yet run out), the first after at most 2 * CAMPAIGN_RETRY_TICKS, each further one
- * CAMPAIGN_RETRY_TICKS later than the one before (the core's growing retry).
+ * that had not yet run out, votes that came after their round was given up), the first after at
+ * most 2 * CAMPAIGN_RETRY_TICKS, each further one at most CAMPAIGN_RETRY_TICKS later than the one
+ * before (the core's retry grows by that much for each round whose votes came late).
  */
 const ELECTION_MARGIN_STEPS = (2 + 3 + 4) * CAMPAIGN_RETRY_TICKS * TICK_STEPS_MAX;
 /** Chance per step, at a quiet moment, to crash or isolate the leader and time the election. */
