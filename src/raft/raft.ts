@@ -46,9 +46,9 @@ export interface RaftConfig {
    * A (pre-)candidate whose campaign has not made a leader after a randomized
    * [campaignRetryTicks, 2 * campaignRetryTicks] ticks campaigns again (a split vote, a lost
    * vote or response, pre-votes dropped by followers whose lease had not yet run out), instead
-   * of waiting a whole election timeout; once a vote arrives after its round was given up,
-   * each round waits campaignRetryTicks longer than the one before, up to an election timeout,
-   * so that answers slower than the retry still arrive in time. Default max(2,
+   * of waiting a whole election timeout; each round of the campaign whose votes arrived after
+   * it was given up makes the later retries campaignRetryTicks longer, up to an election
+   * timeout, so that votes slower than the retry still arrive in time. Default max(2,
    * ceil(electionTimeoutTicks / 10)).
    */
   campaignRetryTicks?: number;
@@ -381,7 +381,7 @@ export class Raft {
 
   /** A granted vote for a round this (pre-)candidate gave up: its round trips outlast its retry. */
   private noteLateVote(): void {
-    if (this.lateVoteSeen) return;
+    if ((this.role !== "candidate" && this.role !== "preCandidate") || this.lateVoteSeen) return;
     this.lateVoteSeen = true;
     this.lateRounds++;
   }
@@ -439,7 +439,7 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if (m.type === "voteResponse" && !m.reject && this.role !== "follower" && this.role !== "leader") this.noteLateVote();
+      if (m.type === "voteResponse" && !m.reject) this.noteLateVote();
       if (m.type === "append" || m.type === "heartbeat" || m.type === "catchup") {
         // Figure 2: reply with our term so a stale leader steps down (with pre-vote it could
         // otherwise never learn it, since our term no longer rises through its votes).
