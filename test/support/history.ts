@@ -10,8 +10,8 @@ import { HistoryRecorder, recordWriteAnswer, type Operation } from "../../src/ch
 
 export interface Recorder {
   history: HistoryRecorder;
-  /** Acknowledged puts with their receipts. */
-  acked: { key: string; value: string; index: number }[];
+  /** Acknowledged puts with their receipts' index and leaf hash. */
+  acked: { key: string; value: string; index: number; leafHash: string }[];
   /** Writes refused in a way that proves they did not happen (for diagnosing a failed check). */
   refused: { key: string; value: string; url: string; status: number; body: unknown }[];
   /** The recorded operations, for the checker. */
@@ -38,14 +38,14 @@ export async function recordedPut(recorder: Recorder, url: string, clientId: num
     // (on a pooled one, fetch may retry after the first attempt was already delivered).
     const response = await fetch(`${url}/kv/${key}`, { method: "PUT", body: value, signal: AbortSignal.timeout(timeoutMs), keepalive: false });
     const text = await response.text();
-    let body: { index?: number; code?: string } = {};
+    let body: { index?: number; leaf_hash?: string; code?: string } = {};
     try {
-      body = JSON.parse(text) as { index?: number; code?: string };
+      body = JSON.parse(text) as { index?: number; leaf_hash?: string; code?: string };
     } catch {
       // not JSON: no code, an unknown outcome
     }
     const answer = recordWriteAnswer(op, response.status, body.code);
-    if (answer === "ok") recorder.acked.push({ key, value, index: body.index! });
+    if (answer === "ok") recorder.acked.push({ key, value, index: body.index!, leafHash: body.leaf_hash! });
     else if (answer === "failed") recorder.refused.push({ key, value, url, status: response.status, body });
     return answer === "ok";
   } catch (error) {
