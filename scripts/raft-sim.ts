@@ -8,7 +8,7 @@
  * Exit code 1 when any seed fails, 2 for an unknown bug name.
  */
 import { parseArgs } from "node:util";
-import { SimulationFailure, runSimulation, simOptionsForSeed, type SimBug } from "../test/raft/sim/simulator.ts";
+import { SimulationFailure, electionBoundSteps, runSimulation, simOptionsForSeed, type SimBug } from "../test/raft/sim/simulator.ts";
 
 const bugs: readonly SimBug[] = ["sendBeforePersist", "voteBeforePersist", "ackBeforeDurable", "applyBeforeCommit", "localReads", "keepStaleEntries"];
 
@@ -41,10 +41,12 @@ if (values.bug) {
 const startedMs = performance.now();
 let failed = 0;
 let operations = 0;
+const electionSteps: number[] = [];
 for (let seed = start; seed < start + seeds; seed++) {
   try {
     const stats = runSimulation(simOptionsForSeed(seed, overrides));
     operations += stats.operations;
+    electionSteps.push(...stats.electionSteps);
     if (values.trace) console.log(JSON.stringify(stats));
   } catch (error) {
     failed++;
@@ -57,4 +59,10 @@ for (let seed = start; seed < start + seeds; seed++) {
 }
 const seconds = (performance.now() - startedMs) / 1000;
 console.log(`raft-sim: ${seeds} seeds from ${start}: ${failed} failed, ${operations} client operations checked, ${seconds.toFixed(1)} s`);
+if (electionSteps.length > 0) {
+  // The timed elections (a crashed or isolated leader replaced), in simulated steps (ms).
+  electionSteps.sort((a, b) => a - b);
+  const at = (q: number) => electionSteps[Math.min(electionSteps.length - 1, Math.floor(q * electionSteps.length))];
+  console.log(`raft-sim: ${electionSteps.length} timed elections: p50 ${at(0.5)}, p99 ${at(0.99)}, p99.9 ${at(0.999)}, max ${electionSteps.at(-1)} steps (the bound: ${electionBoundSteps})`);
+}
 process.exit(failed > 0 ? 1 : 0);

@@ -243,7 +243,13 @@ export class Raft {
   private becomePreCandidate(): void {
     assert(this.role !== "leader", "leader cannot become pre-candidate");
     // Pre-vote does not change term or vote: a partitioned node cannot disrupt the cluster.
-    this.votes.clear();
+    // A retry of the pre-vote asks for the same term again, so the pre-votes it was granted still
+    // stand (only a leader heard of since could change a voter's mind, and then its real vote
+    // says so): keep them, drop the refusals, so that the phase ends once each voter has answered
+    // some round, not when one round's answers all arrive before its retry.
+    if (this.role === "preCandidate") {
+      for (const [id, granted] of this.votes) if (!granted) this.votes.delete(id);
+    } else this.votes.clear();
     this.role = "preCandidate";
     this.lead = NONE;
   }

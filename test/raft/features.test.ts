@@ -49,6 +49,28 @@ describe("pre-vote", () => {
     expect(node.raft.vote).toBe(0);
   });
 
+  test("a retried pre-vote keeps the pre-votes granted in earlier rounds of its term and asks the refusers again", () => {
+    const { node, storage } = makeNode(1, { voters: [1, 2, 3, 4, 5], options: { preVote: true, electionTimeoutTicks: 10, campaignRetryTicks: 2 } });
+    node.campaign();
+    const preVotes = () => drain(node, storage).messages.filter((m) => m.type === "preVote");
+    expect(preVotes().map((m) => m.to)).toEqual([2, 3, 4, 5]);
+    node.step(msg("preVoteResponse", 2, 1, 1)); // granted
+    node.step(msg("preVoteResponse", 4, 1, 0, { reject: true }));
+    expect(node.raft.role).toBe("preCandidate"); // 2 of the 3 needed
+    // Nobody else answers; the round is retried for the same term.
+    let ticks = 0;
+    do {
+      node.tick();
+      expect(++ticks).toBeLessThanOrEqual(4);
+    } while (preVotes().length === 0);
+    expect(node.raft.role).toBe("preCandidate");
+    expect(node.raft.term).toBe(0);
+    // Node 4 now grants: with node 2's grant of the earlier round, that is a quorum.
+    node.step(msg("preVoteResponse", 4, 1, 1));
+    expect(node.raft.role).toBe("candidate");
+    expect(node.raft.term).toBe(1);
+  });
+
   test("a pre-candidate that wins the pre-vote runs a real election", () => {
     const c = new Harness([1, 2, 3], { preVote: true });
     c.elect(2);

@@ -86,6 +86,8 @@ export interface SimStats {
   /** Leaders crashed or isolated at a quiet moment, and the slowest replacement (steps). */
   electionProbes: number;
   electionStepsMax: number;
+  /** Each timed election's steps, from the old leader's last message to the new leader. */
+  electionSteps: number[];
 }
 
 export class SimulationFailure extends Error {
@@ -113,6 +115,8 @@ const CAMPAIGN_RETRY_TICKS = 2;
  * before (the core's retry grows by that much for each round whose votes came late).
  */
 const ELECTION_MARGIN_STEPS = (2 + 3 + 4) * CAMPAIGN_RETRY_TICKS * TICK_STEPS_MAX;
+/** The election bound in steps (simulated ms). */
+export const electionBoundSteps = ELECTION_TICKS_MAX * TICK_STEPS_MAX + ELECTION_MARGIN_STEPS;
 /** Chance per step, at a quiet moment, to crash or isolate the leader and time the election. */
 const ELECTION_PROBE_CHANCE = 0.002;
 const CLIENTS = 4;
@@ -226,6 +230,7 @@ class Simulation {
       largestBatch: 0,
       electionProbes: 0,
       electionStepsMax: 0,
+      electionSteps: [],
     };
   }
 
@@ -474,10 +479,11 @@ class Simulation {
     if (successor) {
       this.trace(`election probe: node ${successor.id} leads term ${successor.core!.raft.term} after ${elapsed} steps`);
       this.stats.electionStepsMax = Math.max(this.stats.electionStepsMax, elapsed);
+      this.stats.electionSteps.push(elapsed);
       this.probe = null;
       return;
     }
-    const bound = ELECTION_TICKS_MAX * TICK_STEPS_MAX + ELECTION_MARGIN_STEPS;
+    const bound = electionBoundSteps;
     if (elapsed > bound) {
       const states = [...this.nodes.values()].map((sim) => `${sim.id}:${sim.core ? `${sim.core.raft.role}/t${sim.core.raft.term}` : "down"}`);
       this.fail(`election bound: ${probe.kind === "crash" ? "crashed" : "isolated"} leader ${probe.leader} (term ${probe.term}) not replaced within ${bound} steps (${states.join(", ")})`);
