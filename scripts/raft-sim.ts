@@ -4,7 +4,8 @@
  * election bound (a crashed or isolated leader replaced in time; docs/RAFT.md):
  *   bun scripts/raft-sim.ts --seeds 10000 --start 1 [--steps 5000] [--nodes 1|3|5] [--trace] [--keep-going]
  *                           [--bug sendBeforePersist|voteBeforePersist|ackBeforeDurable|applyBeforeCommit|localReads|keepStaleEntries]
- * Each seed is one deterministic run; a failure prints the seed and the replay command.
+ * Each seed is one deterministic run; a failure prints the seed and the replay command. At the end
+ * it prints how long the timed elections took (p50, p99, p99.9, max, in steps) against the bound.
  * Exit code 1 when any seed fails, 2 for an unknown bug name.
  */
 import { parseArgs } from "node:util";
