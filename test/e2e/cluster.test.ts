@@ -27,21 +27,6 @@ function expectLinearizable(recorder: Recorder): void {
   expect(result.result).toBe("ok");
 }
 
-/** Waits until every running node holds the same ledger; returns it. */
-async function converged(c: TestCluster, timeoutMs = 15_000): Promise<{ index: number; key: string; leaf_hash: string }[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ledgers = await Promise.all(c.running().map((n) => c.ledger(n.id)));
-    const first = JSON.stringify(ledgers[0]);
-    if (ledgers.every((l) => JSON.stringify(l) === first)) return ledgers[0]!;
-    if (Date.now() > deadline) {
-      expect(ledgers.map((l) => l.length)).toEqual(ledgers.map(() => ledgers[0]!.length));
-      throw new Error("ledgers differ");
-    }
-    await Bun.sleep(100);
-  }
-}
-
 function expectAckedPresent(recorder: Recorder, ledger: { index: number; key: string }[]): void {
   for (const ack of recorder.acked) expect(ledger[ack.index]?.key).toBe(ack.key);
 }
@@ -69,7 +54,7 @@ describe("a 3-node cluster of real processes", () => {
     await Bun.sleep(1000);
     stop = true;
     await load;
-    const ledger = await converged(c);
+    const ledger = await c.converged();
     expect(recorder.acked.length).toBeGreaterThan(50);
     expectAckedPresent(recorder, ledger);
     expectLinearizable(recorder);
@@ -111,7 +96,7 @@ describe("a 3-node cluster of real processes", () => {
     c.node(current).process!.proc.kill("SIGCONT");
     const stopAt = Date.now() + 1500;
     await runClients(recorder, 4, () => c.running().map((n) => n.url), () => Date.now() > stopAt);
-    const ledger = await converged(c);
+    const ledger = await c.converged();
     expectAckedPresent(recorder, ledger);
     expect(ledger.some((e) => e.key === "p")).toBe(true);
     expectLinearizable(recorder);
@@ -212,7 +197,7 @@ describe("a 3-node cluster of real processes", () => {
     }
     expect(role).toBe("voter");
     expect((await fetch(`${fresh.url}/kv/m0-0?consistency=linearizable`).then((r) => r.text()))).toBe("v0-0");
-    const ledger = await converged(c);
+    const ledger = await c.converged();
     expect(ledger.length).toBe(800);
     const metrics = (await (await fetch(`${fresh.url}/metrics`)).json()) as { raft: { catchups: number } };
     expect(metrics.raft.catchups).toBeGreaterThan(0);
@@ -248,7 +233,7 @@ describe("a 3-node cluster of real processes", () => {
     // Two voters now: writes through either node replicate, and both ledgers are the same.
     expect((await fetch(`${fresh.url}/kv/after-join`, { method: "PUT", body: "ok", signal: AbortSignal.timeout(10_000) })).status).toBe(200);
     expect(await fetch(`${fresh.url}/kv/g0-0?consistency=linearizable`).then((r) => r.text())).toBe("v0-0");
-    const ledger = await converged(c);
+    const ledger = await c.converged();
     expect(ledger.length).toBe(201);
   }, 90_000);
 });

@@ -17,6 +17,14 @@ export interface ClusterNodeHandle {
   process: NodeProcess | undefined;
 }
 
+/** An entry as GET /entries lists it (the fields the tests compare). */
+export interface LedgerEntry {
+  index: number;
+  key: string;
+  leaf_hash: string;
+  value_hash: string;
+}
+
 export interface ClusterOptions {
   size: number;
   /** Extra TOML appended to every node's config. */
@@ -116,32 +124,60 @@ export class TestCluster {
     return this.nodes.filter((n) => n.process !== undefined);
   }
 
+  /** The running node (not in `exclude`) that answers that it leads, asked once each; undefined when none does. */
+  async leader(exclude: readonly number[] = [], askTimeoutMs = 1000): Promise<number | undefined> {
+    for (const node of this.running()) {
+      if (exclude.includes(node.id)) continue;
+      try {
+        const info = (await (await fetch(`${node.url}/cluster/info`, { signal: AbortSignal.timeout(askTimeoutMs) })).json()) as { role: string };
+        if (info.role === "leader") return node.id;
+      } catch {
+        // not answering
+      }
+    }
+    return undefined;
+  }
+
   /** Waits until a running node reports a leader that is running; returns the leader's id. */
   async waitForLeader(timeoutMs = 15_000, exclude: number[] = []): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      for (const node of this.running()) {
-        if (exclude.includes(node.id)) continue;
-        try {
-          const info = (await (await fetch(`${node.url}/cluster/info`, { signal: AbortSignal.timeout(1000) })).json()) as { leader_id: number | null; role: string };
-          if (info.role === "leader" && !exclude.includes(node.id)) return node.id;
-        } catch {
-          // not answering
-        }
-      }
+      const leader = await this.leader(exclude);
+      if (leader !== undefined) return leader;
       await Bun.sleep(50);
     }
     throw new Error(`no leader within ${timeoutMs} ms`);
   }
 
   /** All entries of a node's ledger, via GET /entries. */
-  async ledger(id: number): Promise<{ index: number; key: string; leaf_hash: string }[]> {
+  async ledger(id: number): Promise<LedgerEntry[]> {
     const node = this.node(id);
-    const out: { index: number; key: string; leaf_hash: string }[] = [];
+    const out: LedgerEntry[] = [];
     for (;;) {
-      const page = (await (await fetch(`${node.url}/entries?from=${out.length}&limit=10000`)).json()) as { entries: { index: number; key: string; leaf_hash: string }[] };
+      const page = (await (await fetch(`${node.url}/entries?from=${out.length}&limit=10000`)).json()) as { entries: LedgerEntry[] };
       out.push(...page.entries);
       if (page.entries.length < 10000) return out;
+    }
+  }
+
+  /**
+   * Waits until every running node lists the same ledger and returns it; throws, with each node's
+   * ledger size, when they still differ (or a node does not answer) after `timeoutMs`.
+   */
+  async converged(timeoutMs = 15_000): Promise<LedgerEntry[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let sizes = "a node did not list its ledger";
+      try {
+        const ledgers = await Promise.all(this.running().map((n) => this.ledger(n.id)));
+        const first = JSON.stringify(ledgers[0]);
+        if (ledgers.every((l) => JSON.stringify(l) === first)) return ledgers[0]!;
+        sizes = `sizes ${ledgers.map((l) => l.length).join(", ")}`;
+      } catch (error) {
+        sizes = `a node did not list its ledger: ${String(error)}`;
+      }
+      if (Date.now() > deadline) throw new Error(`the nodes' ledgers still differ after ${timeoutMs} ms (${sizes})`);
+      await Bun.sleep(100);
     }
   }
 
