@@ -29,7 +29,7 @@ describe("raft simulator", () => {
         configChanges += stats.configChanges;
         largestBatch = Math.max(largestBatch, stats.largestBatch);
         electionProbes += stats.electionProbes;
-        electionStepsMax = Math.max(electionStepsMax, stats.electionStepsMax);
+        electionStepsMax = Math.max(electionStepsMax, ...stats.electionSteps);
       } catch (error) {
         failures.push(String(error));
         if (failures.length >= 3) break;
