@@ -12,7 +12,7 @@
  */
 
 import pino, { type Logger } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import type { Config } from "../config/index.ts";
 import type { AuditRecord } from "../ledger/index.ts";
 
@@ -29,6 +29,8 @@ export function createLogger(logging: Config["logging"], base: Record<string, un
   const options: pino.LoggerOptions = { level: logging.level, base: { ...base }, timestamp: pino.stdTimeFunctions.isoTime };
   if (usePretty) {
     const fd = logging.output === "stderr" ? 2 : 1;
+    // Loaded here, not at the top: a JSON log (every node but one in a terminal) never needs it (about 40 ms of a start).
+    const pretty = (require("pino-pretty") as { default: typeof PinoPretty }).default;
     return pino(options, pretty({ colorize: process.stdout.isTTY === true, destination: fd, sync: true }));
   }
   return pino(options, destination(logging.output));

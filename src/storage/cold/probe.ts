@@ -5,8 +5,8 @@
  * archival pass. Failures are values, classified for a clear message.
  */
 
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
 import { createS3Client, type S3Config } from "./s3-client.ts";
+import { s3Sdk } from "./sdk.ts";
 
 export type BucketProblem = "unreachable" | "no_such_bucket" | "access_denied" | "error";
 
@@ -33,6 +33,7 @@ export async function probeBucket(config: S3Config, now: () => number = Date.now
   const client = createS3Client({ ...config, max_retries: probeRetries, timeout_secs: Math.min(config.timeout_secs, probeTimeoutSecsMax) });
   const started = now();
   try {
+    const { HeadBucketCommand } = s3Sdk();
     await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
     return { ok: true, where, elapsedMs: now() - started };
   } catch (error) {

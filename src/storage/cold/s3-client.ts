@@ -6,7 +6,8 @@
  * inside the object. The cold tier checks its own SHA-256 of every object instead.
  */
 
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { s3Sdk } from "./sdk.ts";
 
 export interface S3Config {
   bucket: string;
@@ -52,6 +53,7 @@ export function createS3Client(config: S3Config): S3Client {
     config.access_key_id !== undefined && config.secret_access_key !== undefined
       ? { accessKeyId: config.access_key_id, secretAccessKey: config.secret_access_key }
       : undefined;
+  const { S3Client } = s3Sdk();
   return new S3Client({
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),

@@ -10,21 +10,11 @@
  * exponential backoff; incomplete multipart uploads are aborted.
  */
 
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  UploadPartCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { assert, AssertionError, bytesEqual, concatBytes, isScribeError, ScribeError, toHex } from "../../lib/index.ts";
 import { DirectPut } from "./direct-put.ts";
 import { StreamHash } from "./hashing.ts";
+import { s3Sdk } from "./sdk.ts";
 import type { ChunkSource } from "./compression.ts";
 
 /** S3's minimum part size for every part but the last. */
@@ -134,6 +124,7 @@ export class Uploader {
   private readonly sleep: (ms: number) => Promise<void>;
   /** putOnce's PUTs: signed by the client, sent without its middleware (direct-put.ts). */
   private readonly direct: DirectPut;
+  private readonly sdk = s3Sdk();
 
   constructor(
     readonly client: S3Client,
@@ -182,7 +173,7 @@ export class Uploader {
   /** HEAD: the object's size and user metadata, or undefined when absent. */
   async head(key: string): Promise<HeadResult | undefined> {
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { bytes: response.ContentLength ?? 0, metadata: response.Metadata ?? {} };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -193,7 +184,7 @@ export class Uploader {
   /** Streams an object's bytes (optionally a byte range, inclusive). */
   async *getStream(key: string, range?: { start: number; end: number }): AsyncGenerator<Uint8Array> {
     const response = await this.client.send(
-      new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
     );
     const body = response.Body as unknown as AsyncIterable<Uint8Array> | undefined;
     if (!body) return;
@@ -225,7 +216,7 @@ export class Uploader {
   /** Overwritable small object (manifest, checkpoint, pending marker), with retries. */
   async putBytes(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
     await this.withRetries(`put ${key}`, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length })),
+      this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, ContentLength: bytes.length })),
     );
   }
 
@@ -258,7 +249,7 @@ export class Uploader {
       const back = await this.readBack(key, bytes.length);
       if (!back || !bytesEqual(back, bytes)) {
         // Our own object came back different: remove it so the next attempt writes it again.
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
         throw new ScribeError("verification_failed", `object ${key} read back as ${back?.length ?? "no"} bytes differing from the ${bytes.length} written`, { object_key: key });
       }
       return "written";
@@ -307,7 +298,7 @@ export class Uploader {
     for (;;) {
       const page = await this.withRetries(`list ${first}..${last}`, () =>
         this.client
-          .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: first.slice(0, prefix), StartAfter: startAfter, MaxKeys: listPageKeysMax }))
+          .send(new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: first.slice(0, prefix), StartAfter: startAfter, MaxKeys: listPageKeysMax }))
           .catch((error) => {
             if ((error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== 403) throw error;
             this.listDenied = true;
@@ -327,7 +318,7 @@ export class Uploader {
   }
 
   async delete(key: string): Promise<void> {
-    await this.withRetries(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    await this.withRetries(`delete ${key}`, () => this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
   /** Writes an immutable object once; see the module comment. */
@@ -353,7 +344,7 @@ export class Uploader {
       const readBack = await this.digest(request.key);
       if (readBack.bytes !== uploaded.bytes || readBack.sha256 !== uploaded.sha256) {
         // Our own object came back different: remove it so the next attempt writes it again.
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: request.key })).catch(() => undefined);
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: request.key })).catch(() => undefined);
         throw new ScribeError(
           "verification_failed",
           `object ${request.key} read back as ${readBack.bytes} bytes sha256 ${readBack.sha256}, uploaded ${uploaded.bytes} bytes sha256 ${uploaded.sha256}`,
@@ -410,7 +401,7 @@ export class Uploader {
       const last = part.subarray(0, partFill);
       if (!multipart.started) {
         await this.client.send(
-          new PutObjectCommand({
+          new this.sdk.PutObjectCommand({
             Bucket: this.bucket,
             Key: key,
             Body: last,
@@ -440,6 +431,7 @@ class MultipartWriter {
   private readonly parts: { ETag: string; PartNumber: number }[] = [];
   private partsSent = 0;
   private inFlight: Promise<void> | undefined;
+  private readonly sdk = s3Sdk();
 
   constructor(
     private readonly client: S3Client,
@@ -453,7 +445,7 @@ class MultipartWriter {
   /** Starts uploading `bytes` as the next part once the previous part has been acknowledged. */
   async send(bytes: Uint8Array): Promise<void> {
     if (this.uploadId === undefined) {
-      const created = await this.client.send(new CreateMultipartUploadCommand(this.target));
+      const created = await this.client.send(new this.sdk.CreateMultipartUploadCommand(this.target));
       assert(created.UploadId, `no UploadId for ${this.target.Key}`);
       this.uploadId = created.UploadId;
     }
@@ -463,7 +455,7 @@ class MultipartWriter {
     const uploadId = this.uploadId;
     this.inFlight = (async () => {
       const response = await this.client.send(
-        new UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+        new this.sdk.UploadPartCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
       );
       assert(response.ETag, `no ETag for part ${partNumber} of ${this.target.Key}`);
       this.parts.push({ ETag: response.ETag, PartNumber: partNumber });
@@ -476,7 +468,7 @@ class MultipartWriter {
     if (this.inFlight) await this.inFlight;
     const parts = [...this.parts].sort((a, b) => a.PartNumber - b.PartNumber);
     await this.client.send(
-      new CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }),
+      new this.sdk.CompleteMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }),
     );
   }
 
@@ -485,7 +477,7 @@ class MultipartWriter {
     if (this.uploadId === undefined) return false;
     if (this.inFlight) await this.inFlight.catch(() => undefined);
     await this.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId }))
+      .send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.target.Bucket, Key: this.target.Key, UploadId: this.uploadId }))
       .catch(() => undefined);
     return true;
   }
