@@ -1,6 +1,7 @@
 /**
  * A seeded fault run against a real cluster of node processes on loopback (test/support/nemesis.ts):
- * kill -9 and SIGSTOP of the leader, a follower, a majority and every node, while clients write and
+ * kill -9 and SIGSTOP of the leader, a follower, a majority and every node, and network partitions
+ * (the leader alone, a minority, two sides bridged by one node), while clients write and
  * read through every node and a monitor checks signed checkpoints; then the history must be
  * linearizable, every acknowledged write in every node's ledger, no write applied twice, and every
  * checkpoint consistent with every other.

@@ -37,6 +37,11 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   compactionThreshold?: number;
   env?: Record<string, string>;
+  /**
+   * The ports the other nodes are told to dial for node `id` (its member entry's `address` and
+   * `client`) instead of its own: a proxy in front of them (partition-net.ts). Default its own.
+   */
+  advertise?: (id: number, ports: { raft: number; client: number }) => { raft: number; client: number };
 }
 
 /** A random secret (`scribe-node gen-secret`): a weak one is refused when the config is loaded. */
@@ -46,7 +51,12 @@ function configText(id: number, handles: readonly ClusterNodeHandle[], options: 
   const self = handles.find((h) => h.id === id)!;
   const tick = options.tickMs ?? 20;
   const electionMin = options.electionMinMs ?? 400;
-  const members = handles.map((h) => `  { id = ${h.id}, address = "127.0.0.1:${h.raftPort}", client = "127.0.0.1:${h.port}" },`).join("\n");
+  const members = handles
+    .map((h) => {
+      const ports = options.advertise?.(h.id, { raft: h.raftPort, client: h.port }) ?? { raft: h.raftPort, client: h.port };
+      return `  { id = ${h.id}, address = "127.0.0.1:${ports.raft}", client = "127.0.0.1:${ports.client}" },`;
+    })
+    .join("\n");
   return `[node]
 id = ${id}
 address = "127.0.0.1"
@@ -154,7 +164,8 @@ export class TestCluster {
     const node = this.node(id);
     const out: LedgerEntry[] = [];
     for (;;) {
-      const page = (await (await fetch(`${node.url}/entries?from=${out.length}&limit=10000`)).json()) as { entries: LedgerEntry[] };
+      // Bounded, so that a node that stopped answering fails `converged` at its deadline instead of holding it.
+      const page = (await (await fetch(`${node.url}/entries?from=${out.length}&limit=10000`, { signal: AbortSignal.timeout(10_000) })).json()) as { entries: LedgerEntry[] };
       out.push(...page.entries);
       if (page.entries.length < 10000) return out;
     }

@@ -2,10 +2,12 @@
  * @module nemesis. A seeded fault run against a real cluster of node processes, longer than the
  * end-to-end tests and with more kinds of fault: clients write and read linearizably through
  * every node while a nemesis kills nodes with SIGKILL (the leader, a follower, a majority, all of
- * them at once) and pauses them with SIGSTOP (the leader, a follower, a majority), one fault at a
- * time, each healed before the next. A monitor meanwhile fetches signed checkpoints from random
- * nodes and checks each one the way a client does (`TrustedState`: a majority of the pinned
- * member keys, and a consistency proof to the checkpoint trusted before it).
+ * them at once), pauses them with SIGSTOP (the leader, a follower, a majority) and partitions the
+ * network between them (the leader from the rest, a minority from a majority, or two sides that
+ * one node still bridges; partition-net.ts: every node stays up and reachable by the clients),
+ * one fault at a time, each healed before the next. A monitor meanwhile fetches signed
+ * checkpoints from random nodes and checks each one the way a client does (`TrustedState`: a
+ * majority of the pinned member keys, and a consistency proof to the checkpoint trusted before it).
  *
  * At the end every fault is healed and the run checks what a user relies on:
  *  - the client history is linearizable (src/check: a write answered 200 happened once, a
@@ -24,10 +26,22 @@
 
 import { checkKvHistory, type CheckResult } from "../../src/check/index.ts";
 import { parseVerifierKey, TrustedState, VerificationError } from "../../src/client/index.ts";
-import { TestCluster, type LedgerEntry } from "./cluster.ts";
+import { TestCluster, type ClusterNodeHandle, type LedgerEntry } from "./cluster.ts";
 import { newRecorder, recordedGet, recordedPut, type Recorder } from "./history.ts";
+import { pairsAcross, partitionableCluster } from "./partition-net.ts";
 
-export const faultKinds = ["kill-leader", "kill-follower", "kill-majority", "kill-all", "pause-leader", "pause-follower", "pause-majority"] as const;
+export const faultKinds = [
+  "kill-leader",
+  "kill-follower",
+  "kill-majority",
+  "kill-all",
+  "pause-leader",
+  "pause-follower",
+  "pause-majority",
+  "partition-leader",
+  "partition-halves",
+  "partition-bridge",
+] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 export interface NemesisOptions {
@@ -57,6 +71,8 @@ export interface NemesisReport {
   reads: number;
   checkpoints: { verified: number; unavailable: number; largestSize: number };
   ledgerSize: number;
+  /** Node-to-node connections the partitions could not place (their dialer was not found): 0 unless a partition leaked. */
+  unplacedConnections: number;
   linearizability: CheckResult["result"];
   /** What failed; empty when the run holds. */
   problems: string[];
@@ -77,6 +93,22 @@ function prng(seed: number): () => number {
 
 function sha256Hex(text: string): string {
   return new Bun.CryptoHasher("sha256").update(text).digest("hex");
+}
+
+/** A node's Raft state and its last warnings, for a report of nodes that did not converge. */
+async function nodeState(node: ClusterNodeHandle): Promise<string> {
+  let state: string;
+  try {
+    const s = (await (await fetch(`${node.url}/cluster/info`, { signal: AbortSignal.timeout(2000) })).json()) as Record<string, unknown>;
+    state = `${s.role} term ${s.term} leader ${s.leader_id} commit ${s.commit_index} (leader's ${s.leader_commit_index}) applied ${s.applied_index} size ${s.ledger_size}${s.failed ? ` failed: ${s.failed}` : ""}`;
+  } catch (error) {
+    state = `no status: ${String(error)}`;
+  }
+  const warnings = (node.process?.output() ?? "")
+    .split("\n")
+    .filter((line) => /"level":(4|5|6)\d/.test(line))
+    .slice(-5);
+  return `node ${node.id}: ${state}${warnings.map((w) => `\n    ${w.slice(0, 400)}`).join("")}`;
 }
 
 /** A seeded shuffle (Fisher-Yates) of a copy of `list`. */
@@ -107,12 +139,15 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
 
   // The node gives up on a write after 2 s (504 outcome_unknown, or a refusal that proves nothing
   // happened), before the client's 3 s: a write stuck behind a fault mostly gets an answer.
-  const cluster = new TestCluster({ size: nodeCount, env: { SCRIBE_API_WRITE_TIMEOUT_SECS: "2" } });
+  // With partitions among the faults, the nodes dial each other through partition-net's ports.
+  const clusterOptions = { size: nodeCount, env: { SCRIBE_API_WRITE_TIMEOUT_SECS: "2" } };
+  const { cluster, net } = kinds.some((k) => k.startsWith("partition")) ? partitionableCluster(clusterOptions) : { cluster: new TestCluster(clusterOptions), net: undefined };
   const paused = new Set<number>();
   const recorder: Recorder = newRecorder();
   let stopClients = false;
   let stopMonitor = false;
   try {
+    await net?.ready();
     await cluster.startAll();
     // Pinned once every member's key is registered (a just-bootstrapped cluster lists none for
     // about 100 ms, then all of them).
@@ -198,12 +233,33 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       const ids = cluster.running().map((n) => n.id);
       const others = ids.filter((id) => id !== leader);
       const majority = Math.floor(nodeCount / 2) + 1;
+      faults[kind]++;
+      if (kind.startsWith("partition")) {
+        // Sides of the cut: the leader alone; a minority and a majority; or two sides and the one node that reaches both.
+        const order = shuffled(ids, random);
+        let sides: number[][];
+        if (kind === "partition-leader") {
+          const alone = leader ?? order[0]!;
+          sides = [[alone], ids.filter((id) => id !== alone)];
+        } else if (kind === "partition-halves") {
+          sides = [order.slice(0, Math.floor(ids.length / 2)), order.slice(Math.floor(ids.length / 2))];
+        } else {
+          const rest = order.slice(1);
+          sides = [rest.slice(0, Math.floor(rest.length / 2)), rest.slice(Math.floor(rest.length / 2))];
+        }
+        const cutMs = Math.round(between(500, 4000));
+        const bridge = kind === "partition-bridge" ? ` (${order[0]} reaches both)` : "";
+        log(`${((Date.now() - started) / 1000).toFixed(1)} s: ${kind} ${sides.map((s) => s.join(",")).join(" | ")}${bridge} for ${cutMs} ms (leader ${leader ?? "unknown"})`);
+        net!.cut(pairsAcross(sides));
+        await Bun.sleep(cutMs);
+        net!.heal();
+        continue;
+      }
       let victims: number[];
       if (kind === "kill-leader" || kind === "pause-leader") victims = leader === undefined ? [pick(ids)] : [leader];
       else if (kind === "kill-follower" || kind === "pause-follower") victims = [pick(others.length > 0 ? others : ids)];
       else if (kind === "kill-all") victims = ids;
       else victims = [...(leader === undefined ? [] : [leader]), ...shuffled(others, random)].slice(0, majority);
-      faults[kind]++;
       const downMs = Math.round(kind.startsWith("pause") ? between(300, 3000) : between(100, 2000));
       log(`${((Date.now() - started) / 1000).toFixed(1)} s: ${kind} ${victims.join(",")} for ${downMs} ms (leader ${leader ?? "unknown"})`);
       if (kind.startsWith("pause")) {
@@ -223,7 +279,8 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       }
     }
 
-    // Heal: every node running and unpaused, then a quiet second of load, then stop the clients.
+    // Heal: every node running, unpaused and connected, then a quiet second of load, then stop the clients.
+    net?.heal();
     for (const id of paused) cluster.node(id).process?.proc.kill("SIGCONT");
     paused.clear();
     await restart(cluster.nodes.filter((n) => n.process === undefined).map((n) => n.id));
@@ -244,7 +301,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     try {
       ledger = await cluster.converged(30_000);
     } catch (error) {
-      problems.push(String(error));
+      problems.push(`${String(error)}\n  ${(await Promise.all(cluster.running().map((n) => nodeState(n)))).join("\n  ")}`);
       for (const node of cluster.running()) {
         const listed = await cluster.ledger(node.id).catch(() => []);
         if (listed.length > ledger.length) ledger = listed;
@@ -298,6 +355,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       reads: ops.filter((o) => o.kind === "get").length,
       checkpoints,
       ledgerSize: ledger.length,
+      unplacedConnections: net?.unidentified ?? 0,
       linearizability: result.result,
       problems,
       ok: problems.length === 0,
@@ -306,5 +364,6 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
     stopClients = true;
     stopMonitor = true;
     await cluster.stop();
+    await net?.stop();
   }
 }
