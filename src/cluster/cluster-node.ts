@@ -152,7 +152,7 @@ export class ClusterNode extends LocalReads implements LedgerService, ClusterSer
     );
     const applied = this.storage.appliedIndex();
     this.raw = createRaftCore({ config, storage: state.raftLog, appliedIndex: applied, seed: options.seed, now: this.now });
-    this.waiters = new Waiters(new DeadlineQueue(this.now), applied);
+    this.waiters = new Waiters(new DeadlineQueue(this.now), applied, () => this.raw.softState().leader);
     this.sender = new RaftSender(logger);
     this.storageState = new StorageState(new DiskSpace({ dir: config.node.data_dir, minFreeBytes: config.storage.min_free_bytes, now: this.now }), logger);
     this.loop = new ReadyLoop<CommandOutcome>({

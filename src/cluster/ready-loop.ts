@@ -330,7 +330,9 @@ export class ReadyLoop<R> {
     this.reads.answer(rd.readStates);
     if (rd.softState && rd.softState.role !== "leader") this.refuseQueued();
     this.core.advance(rd);
-    if (rd.softState) this.waiters.leaderChanged(rd.softState.leader);
+    // Every Ready, not only one that reports a soft state: the core may have lost its leader and
+    // found the same one again between two Readies, and a request waiting for it must see that.
+    this.waiters.leaderChecked();
     if (rd.committedEntries.length > 0) this.store.compact();
     this.options.onAdvance?.(rd);
   }

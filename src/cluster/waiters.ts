@@ -3,7 +3,8 @@
  * - applied-index waits (a linearizable read waits until the node applied its read index; a
  *   membership change until its entry is applied), settled when the Ready loop applies;
  * - leader waits (a write or read waits for a leader to be known, or for a different one after
- *   a refusal), settled when a Ready reports a new soft state;
+ *   a refusal), tested against the leader the core knows now, at once and after every handled
+ *   Ready;
  * - condition waits (a member asked to cosign waits until its tree has the size; a keys note
  *   signer until its applied identity and voters match), settled when a check of the node's
  *   state passes after a Ready was handled (`progressed`, once it was applied and advanced, so
@@ -62,13 +63,18 @@ export class Waiters {
   private appliedIndex: number;
   private appliedWaits: { index: number; wait: Wait }[] = [];
   private lowestAwaitedIndex = Number.POSITIVE_INFINITY;
-  private leader = 0;
   private leaderWaits: { test: (leader: number) => boolean; wait: Wait }[] = [];
   private conditionWaits: { test: () => boolean; wait: Wait }[] = [];
 
+  /**
+   * `knownLeader`: the leader the Raft core knows now (its soft state; 0: none). Leader waits test
+   * it, never a copy from the last Ready: between a change in the core and the Ready that reports
+   * it, a request would see a leader the core no longer knows, and its retry loop would spin.
+   */
   constructor(
     readonly deadlines: DeadlineQueue,
     appliedIndex: number,
+    private readonly knownLeader: () => number,
   ) {
     this.appliedIndex = appliedIndex;
   }
@@ -85,11 +91,11 @@ export class Waiters {
   }
 
   /**
-   * Calls `done` once the known leader passes `test` (checked at once, then at every soft state
-   * change), or at `deadlineMs` with `atDeadline()` (undefined: without an error).
+   * Calls `done` once the known leader passes `test` (checked at once, then at every handled
+   * Ready: `leaderChecked`), or at `deadlineMs` with `atDeadline()` (undefined: without an error).
    */
   waitLeader(test: (leader: number) => boolean, deadlineMs: number, atDeadline: () => ScribeError | undefined, done: WaitDone): void {
-    if (test(this.leader)) return done();
+    if (test(this.knownLeader())) return done();
     const wait = new Wait(deadlineMs, this.deadlines, atDeadline, done);
     this.deadlines.add(wait);
     if (this.leaderWaits.length >= waitsPruneAt) this.leaderWaits = this.leaderWaits.filter((w) => !w.wait.settled);
@@ -146,10 +152,10 @@ export class Waiters {
     }
   }
 
-  /** A Ready reported `leader` (0: none) as the known leader. */
-  leaderChanged(leader: number): void {
-    this.leader = leader;
+  /** The driver handled a Ready: leader waits are checked against the known leader again. */
+  leaderChecked(): void {
     if (this.leaderWaits.length === 0) return;
+    const leader = this.knownLeader();
     const waiting = this.leaderWaits;
     this.leaderWaits = [];
     for (const w of waiting) {
@@ -172,7 +178,7 @@ export class Waiters {
 
   /** Promise form of waitLeader. */
   untilLeader(test: (leader: number) => boolean, deadlineMs: number, atDeadline: () => ScribeError | undefined): Promise<void> {
-    if (test(this.leader)) return Promise.resolve();
+    if (test(this.knownLeader())) return Promise.resolve();
     return new Promise((resolve, reject) => this.waitLeader(test, deadlineMs, atDeadline, (error) => (error ? reject(error) : resolve())));
   }
 }

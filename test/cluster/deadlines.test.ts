@@ -63,7 +63,7 @@ describe("DeadlineQueue", () => {
 describe("Waiters", () => {
   test("an applied-index wait is settled by apply, or times out at its deadline with an unknown outcome", () => {
     let now = 0;
-    const waiters = new Waiters(new DeadlineQueue(() => now), 3);
+    const waiters = new Waiters(new DeadlineQueue(() => now), 3, () => 0);
     const results: string[] = [];
     waiters.waitApplied(2, 100, "the read", (e) => results.push(`2:${e?.code ?? "ok"}`));
     waiters.waitApplied(5, 100, "the read", (e) => results.push(`5:${e?.code ?? "ok"}`));
@@ -79,14 +79,19 @@ describe("Waiters", () => {
     expect(waiters.deadlines.size).toBe(0);
   });
 
-  test("leader waits are settled by a soft state report, or at their deadline with or without an error", async () => {
+  test("leader waits are settled by a handled Ready that finds the leader they wait for, or at their deadline with or without an error", async () => {
     let now = 0;
-    const waiters = new Waiters(new DeadlineQueue(() => now), 0);
+    let leader = 0;
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0, () => leader);
     const anyLeader = waiters.untilLeader((l) => l !== 0, 50, () => new ScribeError("no_leader", "none"));
-    const changed = waiters.untilLeader((l) => l !== 2, 80, () => undefined);
     const never = waiters.untilLeader((l) => l === 9, 50, () => new ScribeError("no_leader", "none"));
-    waiters.leaderChanged(2);
+    leader = 2;
+    const changed = waiters.untilLeader((l) => l !== 2, 80, () => undefined);
+    await waiters.untilLeader((l) => l === 2, 80, () => undefined); // the core's leader now: at once
+    expect(waiters.deadlines.size).toBe(3); // the core's change alone settles nothing until a Ready is handled
+    waiters.leaderChecked();
     await anyLeader;
+    expect(waiters.deadlines.size).toBe(2);
     now = 60;
     waiters.deadlines.sweep();
     await expect(never).rejects.toMatchObject({ code: "no_leader" });
@@ -98,7 +103,7 @@ describe("Waiters", () => {
 
   test("condition waits hold until a handled Ready makes them true, or time out at the deadline; none polls", async () => {
     let now = 0;
-    const waiters = new Waiters(new DeadlineQueue(() => now), 0);
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0, () => 3);
     const state = { size: 0 };
     const checks = { count: 0 };
     const sizeAtLeast = (n: number) => () => {
@@ -120,7 +125,7 @@ describe("Waiters", () => {
     // A state change alone settles nothing until the driver reports a handled Ready.
     state.size = 6;
     waiters.applied(1);
-    waiters.leaderChanged(3);
+    waiters.leaderChecked();
     expect(waiters.deadlines.size).toBe(3);
     waiters.progressed();
     await five;
@@ -137,7 +142,7 @@ describe("Waiters", () => {
   });
 
   test("a condition that throws settles its wait with unavailable, and a stopped node aborts condition waits", () => {
-    const waiters = new Waiters(new DeadlineQueue(() => 0), 0);
+    const waiters = new Waiters(new DeadlineQueue(() => 0), 0, () => 0);
     const results: string[] = [];
     const record = (name: string) => (e?: ScribeError) => results.push(`${name}:${e?.code ?? "ok"}:${e?.message ?? ""}`);
     let broken = false;
@@ -161,7 +166,7 @@ describe("Waiters", () => {
 
   test("a request waits for a leader until its own deadline when that comes before the five-second bound", async () => {
     let now = 0;
-    const waiters = new Waiters(new DeadlineQueue(() => now), 0);
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0, () => 0);
     const self = { client: "http://127.0.0.1:1", raft: "127.0.0.1:2" };
     const leadership = new Leadership(1, { softState: () => ({ leader: 0, role: "follower" }) as never }, new AddressBook(1, self, {}), waiters, () => now);
     const settled: string[] = [];
@@ -175,5 +180,32 @@ describe("Waiters", () => {
     }
     await Promise.all([soon, bounded, late]);
     expect(settled.sort()).toEqual(["bounded no_leader@5000", "late no_leader@5000", "soon no_leader@1000"]);
+  });
+  test("a wait for a leader sees the leader the core knows now, not the last one a Ready reported: a refused request's retry waits instead of spinning", async () => {
+    // Seen in a partitioned 5-node cluster: the core lost its leader (an election timeout) and a
+    // read arrived before the Ready that reports it; the wait for a leader passed at once on the
+    // reported one, the read found no leader's address (no_leader), the wait for another leader
+    // passed at once again, and the retry loop spun in microtasks for the read's whole timeout,
+    // read after read, without letting the Ready loop run.
+    let now = 0;
+    let leader = 4;
+    const waiters = new Waiters(new DeadlineQueue(() => now), 0, () => leader);
+    const self = { client: "http://127.0.0.1:1", raft: "127.0.0.1:2" };
+    const leadership = new Leadership(1, { softState: () => ({ leader, role: "follower" }) as never }, new AddressBook(1, self, {}), waiters, () => now);
+    waiters.leaderChecked(); // a Ready was handled while leader 4 was known
+    leader = 0; // the core lost it; no Ready since
+    const settled: string[] = [];
+    void leadership.awaitLeader(10_000).then(() => settled.push("a leader"));
+    void leadership.awaitLeaderChange(0, 10_000).then(() => settled.push("another leader"));
+    await Bun.sleep(0);
+    expect(settled).toEqual([]);
+    expect(waiters.deadlines.size).toBe(2);
+    // The core finds leader 4 again before the next Ready (no soft state change to report): the
+    // next handled Ready settles both waits all the same.
+    leader = 4;
+    waiters.leaderChecked();
+    await Bun.sleep(0);
+    expect(settled.sort()).toEqual(["a leader", "another leader"]);
+    expect(waiters.deadlines.size).toBe(0);
   });
 });

@@ -66,7 +66,7 @@ function makeNode(id: number, voters: number[], flushLater = false): Node {
       outbox.push(...messages);
     },
   };
-  const waiters = new Waiters(new DeadlineQueue(() => 0), 0);
+  const waiters = new Waiters(new DeadlineQueue(() => 0), 0, () => core.softState().leader);
   const loop = new ReadyLoop<string>({ core, store, sender, waiters, hardState: storage.initialState().hardState, limits: { perCycleMax: 16, weightMax: 16 } });
   return { core, loop, events, outbox, flushes };
 }

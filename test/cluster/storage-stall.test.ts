@@ -65,7 +65,7 @@ function makeNode(id: number, voters: number[], clock: { now: number }): Node {
   const storage = new StorageState(new DiskSpace({ dir: "/unused", minFreeBytes: 64 * MiB, now: () => clock.now, statfs: () => disk.freeBytes }), logger);
   const fatal: unknown[] = [];
   const sender = { send: (messages: readonly Message[]) => void outbox.push(...messages) };
-  const waiters = new Waiters(new DeadlineQueue(() => clock.now), 0);
+  const waiters = new Waiters(new DeadlineQueue(() => clock.now), 0, () => core.softState().leader);
   const loop = new ReadyLoop<string>({
     core,
     store,

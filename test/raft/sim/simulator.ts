@@ -262,7 +262,8 @@ class Simulation {
     } catch (error) {
       this.fail(`node ${sim.id} cannot restart from its durable state: ${(error as Error).message}`);
     }
-    sim.waiters = new Waiters(new DeadlineQueue(() => this.now), image.applied);
+    const core = sim.core!;
+    sim.waiters = new Waiters(new DeadlineQueue(() => this.now), image.applied, () => core.softState().leader);
     sim.loop = new ReadyLoop<true>({
       core: sim.core,
       store: sim.store,
