@@ -1,9 +1,10 @@
 /**
  * The nemesis in CI, in a short seeded form (scripts/nemesis.ts runs it longer): a 3-node cluster
  * of real processes under kill -9 and SIGSTOP of the leader, a follower, a majority and every
- * node, and network partitions between them, with clients writing and reading through every node. The history must be linearizable,
- * every acknowledged write must be in every node's ledger where its receipt put it, no write may
- * be applied twice, and every signed checkpoint seen must be consistent with every other.
+ * node, and network partitions between them, with clients writing and reading through every
+ * node. The history must be linearizable, every acknowledged write must be in every node's ledger
+ * where its receipt put it, no write may be applied twice, and every signed checkpoint seen must
+ * be consistent with every other.
  */
 import { expect, test } from "bun:test";
 import { faultKinds, runNemesis } from "../support/nemesis.ts";

@@ -136,6 +136,8 @@ export class PartitionNet {
     client.pause();
     const link: Link = { from: this.dialer(client.remotePort, port), to, remotePort: client.remotePort, port, client, upstream: undefined, severed: false };
     this.links.add(link);
+    // During a cut, a connection whose dialer is not found would cross it unnoticed: counted.
+    if (link.from === undefined && this.severedPairs.size > 0) this.unidentified++;
     client.on("error", () => this.close(link));
     client.on("close", () => this.close(link));
     if (this.isSevered(link)) {
