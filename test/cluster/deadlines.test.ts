@@ -181,6 +181,7 @@ describe("Waiters", () => {
     await Promise.all([soon, bounded, late]);
     expect(settled.sort()).toEqual(["bounded no_leader@5000", "late no_leader@5000", "soon no_leader@1000"]);
   });
+
   test("a wait for a leader sees the leader the core knows now, not the last one a Ready reported: a refused request's retry waits instead of spinning", async () => {
     // Seen in a partitioned 5-node cluster: the core lost its leader (an election timeout) and a
     // read arrived before the Ready that reports it; the wait for a leader passed at once on the
