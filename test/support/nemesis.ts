@@ -237,16 +237,9 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisReport
       if (kind.startsWith("partition")) {
         // Sides of the cut: the leader alone; a minority and a majority; or two sides and the one node that reaches both.
         const order = shuffled(ids, random);
-        let sides: number[][];
-        if (kind === "partition-leader") {
-          const alone = leader ?? order[0]!;
-          sides = [[alone], ids.filter((id) => id !== alone)];
-        } else if (kind === "partition-halves") {
-          sides = [order.slice(0, Math.floor(ids.length / 2)), order.slice(Math.floor(ids.length / 2))];
-        } else {
-          const rest = order.slice(1);
-          sides = [rest.slice(0, Math.floor(rest.length / 2)), rest.slice(Math.floor(rest.length / 2))];
-        }
+        const halves = (list: number[]) => [list.slice(0, Math.floor(list.length / 2)), list.slice(Math.floor(list.length / 2))];
+        const alone = leader ?? order[0]!;
+        const sides = kind === "partition-leader" ? [[alone], ids.filter((id) => id !== alone)] : halves(kind === "partition-halves" ? order : order.slice(1));
         const cutMs = Math.round(between(500, 4000));
         const bridge = kind === "partition-bridge" ? ` (${order[0]} reaches both)` : "";
         log(`${((Date.now() - started) / 1000).toFixed(1)} s: ${kind} ${sides.map((s) => s.join(",")).join(" | ")}${bridge} for ${cutMs} ms (leader ${leader ?? "unknown"})`);
